@@ -1,0 +1,135 @@
+// CUDA runtime side: device query, per-device stream, caching pool, copies, fills.
+// See cuda/runtime.h. Unverified on a GPU until a GPU-drawn issue runs test/gpu.
+#include "cuda/runtime.h"
+
+#include <mutex>
+#include <vector>
+
+#include "cuda/common.cuh"
+
+namespace dsv3::cuda {
+namespace {
+
+struct DeviceState {
+  cudaStream_t stream = nullptr;
+  cudaMemPool_t pool = nullptr;
+};
+
+std::mutex g_m;
+std::vector<DeviceState> g_dev;
+
+DeviceState& state(int device) {
+  std::lock_guard<std::mutex> l(g_m);
+  if (g_dev.empty()) {
+    int n = 0;
+    DSV3_CUDA_CHECK(cudaGetDeviceCount(&n));
+    g_dev.resize(n);
+  }
+  if (device < 0 || device >= static_cast<int>(g_dev.size()))
+    throw CudaError("cuda device " + std::to_string(device) + " does not exist (" +
+                    std::to_string(g_dev.size()) + " devices)");
+  DeviceState& s = g_dev[device];
+  if (!s.stream) {
+    DSV3_CUDA_CHECK(cudaSetDevice(device));
+    DSV3_CUDA_CHECK(cudaStreamCreateWithFlags(&s.stream, cudaStreamNonBlocking));
+    DSV3_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&s.pool, device));
+    uint64_t keep = UINT64_MAX;  // never trim on synchronize: a caching allocator
+    DSV3_CUDA_CHECK(cudaMemPoolSetAttribute(s.pool, cudaMemPoolAttrReleaseThreshold, &keep));
+  }
+  return s;
+}
+
+__global__ void fill_kernel(unsigned char* dst, uint64_t pattern, size_t elem_bytes, size_t count) {
+  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < count;
+       i += static_cast<size_t>(gridDim.x) * blockDim.x) {
+    switch (elem_bytes) {
+      case 1: dst[i] = static_cast<unsigned char>(pattern); break;
+      case 2: reinterpret_cast<uint16_t*>(dst)[i] = static_cast<uint16_t>(pattern); break;
+      case 4: reinterpret_cast<uint32_t*>(dst)[i] = static_cast<uint32_t>(pattern); break;
+      default: reinterpret_cast<uint64_t*>(dst)[i] = pattern; break;
+    }
+  }
+}
+
+}  // namespace
+
+int device_count(std::string* reason) {
+  int n = 0;
+  cudaError_t e = cudaGetDeviceCount(&n);
+  if (e == cudaSuccess && n > 0) return n;
+  cudaGetLastError();  // clear
+  if (reason) {
+    if (e == cudaErrorNoDevice || (e == cudaSuccess && n == 0)) *reason = "no CUDA device";
+    else if (e == cudaErrorInsufficientDriver) *reason = "no NVIDIA driver, or the driver is older than this build's CUDA runtime";
+    else *reason = std::string(cudaGetErrorName(e)) + ": " + cudaGetErrorString(e);
+  }
+  return 0;
+}
+
+DeviceInfo device_info(int device) {
+  cudaDeviceProp p{};
+  DSV3_CUDA_CHECK(cudaGetDeviceProperties(&p, device));
+  DeviceInfo info;
+  info.name = p.name;
+  info.major = p.major;
+  info.minor = p.minor;
+  info.sm_count = p.multiProcessorCount;
+  DSV3_CUDA_CHECK(cudaSetDevice(device));
+  DSV3_CUDA_CHECK(cudaMemGetInfo(&info.free_bytes, &info.total_bytes));
+  return info;
+}
+
+void* device_alloc(int device, size_t bytes) {
+  DeviceState& s = state(device);
+  DSV3_CUDA_CHECK(cudaSetDevice(device));
+  void* p = nullptr;
+  DSV3_CUDA_CHECK(cudaMallocFromPoolAsync(&p, bytes, s.pool, s.stream));
+  return p;
+}
+
+void device_free(int device, void* ptr) {
+  DeviceState& s = state(device);
+  cudaFreeAsync(ptr, s.stream);  // called from destructors: never throws
+}
+
+void* stream(int device) { return state(device).stream; }
+
+void synchronize(int device) {
+  DSV3_CUDA_CHECK(cudaStreamSynchronize(state(device).stream));
+}
+
+void copy_h2d(int device, void* dst, const void* src, size_t bytes) {
+  DeviceState& s = state(device);
+  DSV3_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, s.stream));
+  // The source is pageable host memory that the caller may free: wait until the copy has read it.
+  DSV3_CUDA_CHECK(cudaStreamSynchronize(s.stream));
+}
+
+void copy_d2h(int device, void* dst, const void* src, size_t bytes) {
+  DeviceState& s = state(device);
+  DSV3_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, s.stream));
+  DSV3_CUDA_CHECK(cudaStreamSynchronize(s.stream));
+}
+
+void copy_d2d(int device, void* dst, const void* src, size_t bytes) {
+  DeviceState& s = state(device);
+  DSV3_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, s.stream));
+}
+
+void fill(int device, void* dst, uint64_t pattern, size_t elem_bytes, size_t count) {
+  if (count == 0) return;
+  DeviceState& s = state(device);
+  const int threads = 256;
+  const int blocks = static_cast<int>(std::min<size_t>((count + threads - 1) / threads, 65535));
+  fill_kernel<<<blocks, threads, 0, s.stream>>>(static_cast<unsigned char*>(dst), pattern, elem_bytes, count);
+  DSV3_CUDA_CHECK_LAUNCH();
+}
+
+size_t pool_reserved_bytes(int device) {
+  DeviceState& s = state(device);
+  uint64_t v = 0;
+  DSV3_CUDA_CHECK(cudaMemPoolGetAttribute(s.pool, cudaMemPoolAttrReservedMemCurrent, &v));
+  return static_cast<size_t>(v);
+}
+
+}  // namespace dsv3::cuda

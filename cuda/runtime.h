@@ -1,0 +1,37 @@
+// The CUDA runtime side of dsv3, callable from plain C++ (no CUDA headers here, no N-API in cuda/).
+// Device memory comes from each device's stream-ordered caching pool (cudaMallocAsync on the default
+// mempool with an unlimited release threshold); each device has one non-blocking stream. Every
+// failure throws dsv3::CudaError (or OomError) carrying cudaGetErrorString and the call that failed.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace dsv3::cuda {
+
+struct DeviceInfo {
+  std::string name;
+  int major = 0, minor = 0;       // compute capability
+  int sm_count = 0;
+  size_t total_bytes = 0, free_bytes = 0;
+};
+
+// Number of usable devices; 0 with `reason` set ("no driver", "no device", ...) when none.
+int device_count(std::string* reason);
+DeviceInfo device_info(int device);
+
+void* device_alloc(int device, size_t bytes);
+void device_free(int device, void* ptr);
+void* stream(int device);  // the device's cudaStream_t
+void synchronize(int device);
+
+void copy_h2d(int device, void* dst, const void* src, size_t bytes);  // returns when src may be reused
+void copy_d2h(int device, void* dst, const void* src, size_t bytes);  // waits for queued work first
+void copy_d2d(int device, void* dst, const void* src, size_t bytes);  // async, stream-ordered
+// Fill `count` elements of `elem_bytes` (1, 2, 4 or 8) with the bit pattern `pattern` (async).
+void fill(int device, void* dst, uint64_t pattern, size_t elem_bytes, size_t count);
+
+// Bytes currently held by the caching pool of `device` (reserved from the driver).
+size_t pool_reserved_bytes(int device);
+
+}  // namespace dsv3::cuda

@@ -1,0 +1,7 @@
+// Every runtime knob of dsv3, read in one place. All names start with DSV3_ (listed in README).
+export const env = {
+  /** Path of the compiled addon (.node); default: found by `bindings` under build/Release. */
+  addonPath: process.env.DSV3_ADDON || undefined,
+  /** CPU backend threads (read natively at first use; here for documentation and reporting). */
+  numThreads: process.env.DSV3_NUM_THREADS ? Number(process.env.DSV3_NUM_THREADS) : undefined,
+} as const;

@@ -1,0 +1,6 @@
+// dsv3: DeepSeek-V3 inference for Node.js. Public entry point.
+export { Tensor, synchronize, DTYPES, ITEMSIZE } from './tensor';
+export type { DType, Device, ArrayFor, FloatDType, CreateOptions } from './tensor';
+export * from './errors';
+export { backends } from './backends';
+export * as ops from './ops';

@@ -1,0 +1,2 @@
+// Every op, typed. Each family lives in lib/ops/<family>.ts and is re-exported here.
+export {};

@@ -1,0 +1,273 @@
+// Implementation of native/binding/common.h: the tensor handle, typed errors, validation, options.
+#include "native/binding/common.h"
+
+#include <cmath>
+
+#include "native/binding/addon_data.h"
+
+namespace dsv3 {
+
+// ---------------------------------------------------------------- errors
+Napi::Error make_error(Napi::Env env, ErrKind kind, const std::string& msg) {
+  AddonData* d = AddonData::get(env);
+  auto& ctor = d->error_ctors[static_cast<int>(kind)];
+  if (!ctor.IsEmpty()) {
+    Napi::Object e = ctor.New({Napi::String::New(env, msg)});
+    return Napi::Error(env, e);
+  }
+  return Napi::Error::New(env, msg);
+}
+
+void OpCtx::fail(ErrKind k, const std::string& arg, const std::string& msg) const {
+  std::string m = std::string(op) + ": ";
+  if (!arg.empty()) m += "argument '" + arg + "' ";
+  throw JsError(k, m + msg);
+}
+
+std::string dtype_list(std::initializer_list<DType> ds) {
+  std::string r;
+  size_t i = 0;
+  for (DType d : ds) { r += (i == 0 ? "" : (i + 1 == ds.size() ? " or " : ", ")); r += dtype_name(d); ++i; }
+  return r;
+}
+
+// ---------------------------------------------------------------- TensorObject
+Napi::Function TensorObject::define(Napi::Env env) {
+  return DefineClass(env, "NativeTensor", {
+    InstanceMethod<&TensorObject::dispose>("dispose"),
+    InstanceAccessor<&TensorObject::get_dtype>("dtype"),
+    InstanceAccessor<&TensorObject::get_shape>("shape"),
+    InstanceAccessor<&TensorObject::get_device>("device"),
+    InstanceAccessor<&TensorObject::get_disposed>("disposed"),
+  });
+}
+
+TensorObject::TensorObject(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TensorObject>(info), env_(info.Env()) {}
+TensorObject::~TensorObject() { release(); }
+
+void TensorObject::release() {
+  if (reported_ && env_) {
+    int64_t adjusted;
+    napi_adjust_external_memory(env_, -reported_, &adjusted);
+    reported_ = 0;
+  }
+  ref.storage.reset();  // queued work that reads it keeps its own reference
+}
+
+Napi::Object TensorObject::wrap(Napi::Env env, TensorRef ref, bool report_memory) {
+  Napi::Object o = AddonData::get(env)->tensor_ctor.New({});
+  TensorObject* t = Unwrap(o);
+  if (report_memory && ref.storage && ref.storage->device.type == DeviceType::cpu && ref.storage->bytes) {
+    t->reported_ = static_cast<int64_t>(ref.storage->bytes);
+    Napi::MemoryManagement::AdjustExternalMemory(env, t->reported_);
+  }
+  t->ref = std::move(ref);
+  return o;
+}
+
+bool TensorObject::is(Napi::Value v) {
+  if (!v.IsObject()) return false;
+  AddonData* d = AddonData::get(v.Env());
+  bool r = false;
+  napi_instanceof(v.Env(), v, d->tensor_ctor.Value(), &r);
+  return r;
+}
+
+Napi::Value TensorObject::dispose(const Napi::CallbackInfo& info) {
+  if (!disposed) { disposed = true; release(); }
+  return info.Env().Undefined();
+}
+Napi::Value TensorObject::get_dtype(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), dtype_name(ref.dtype));
+}
+Napi::Value TensorObject::get_shape(const Napi::CallbackInfo& info) {
+  Napi::Array a = Napi::Array::New(info.Env(), ref.shape.size());
+  for (size_t i = 0; i < ref.shape.size(); ++i) a.Set(static_cast<uint32_t>(i), Napi::Number::New(info.Env(), static_cast<double>(ref.shape[i])));
+  return a;
+}
+Napi::Value TensorObject::get_device(const Napi::CallbackInfo& info) {
+  if (!ref.storage) return info.Env().Null();
+  return Napi::String::New(info.Env(), ref.storage->device.type == DeviceType::cpu ? "cpu" : "cuda");
+}
+Napi::Value TensorObject::get_disposed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), disposed);
+}
+
+// ---------------------------------------------------------------- validation
+static std::string describe(Napi::Value v) {
+  if (v.IsUndefined()) return "undefined";
+  if (v.IsNull()) return "null";
+  if (v.IsNumber()) return "number";
+  if (v.IsString()) return "string";
+  if (v.IsBoolean()) return "boolean";
+  if (v.IsArray()) return "array";
+  if (v.IsTypedArray()) return "typed array";
+  if (v.IsFunction()) return "function";
+  return "object";
+}
+
+TensorRef tensor_arg(const OpCtx& c, Napi::Value v, const char* name) {
+  // Accept the TypeScript Tensor (which holds the native handle as `.handle`) or the handle itself.
+  if (v.IsObject() && !TensorObject::is(v)) {
+    Napi::Value h = v.As<Napi::Object>().Get("handle");
+    if (TensorObject::is(h)) v = h;
+  }
+  if (!TensorObject::is(v)) c.fail(ErrKind::Argument, name, "must be a Tensor, got " + describe(v));
+  TensorObject* t = TensorObject::Unwrap(v.As<Napi::Object>());
+  if (t->disposed || !t->ref.storage) c.fail(ErrKind::Disposed, name, "is a disposed tensor");
+  return t->ref;
+}
+
+void expect_dtype(const OpCtx& c, const char* name, const TensorRef& t, std::initializer_list<DType> ok) {
+  for (DType d : ok) if (t.dtype == d) return;
+  c.fail(ErrKind::DType, name, std::string("must have dtype ") + dtype_list(ok) + ", got " + dtype_name(t.dtype));
+}
+
+void expect_ndim(const OpCtx& c, const char* name, const TensorRef& t, int ndim) {
+  if (t.ndim() != ndim)
+    c.fail(ErrKind::Shape, name, "must be " + std::to_string(ndim) + "-D, got shape " + shape_str(t.shape));
+}
+
+void expect_shape(const OpCtx& c, const char* name, const TensorRef& t, const std::vector<int64_t>& shape) {
+  bool ok = t.shape.size() == shape.size();
+  for (size_t i = 0; ok && i < shape.size(); ++i) ok = shape[i] < 0 || shape[i] == t.shape[i];
+  if (!ok) {
+    std::string e = "[";
+    for (size_t i = 0; i < shape.size(); ++i) e += (i ? "," : "") + (shape[i] < 0 ? std::string("*") : std::to_string(shape[i]));
+    c.fail(ErrKind::Shape, name, "must have shape " + e + "], got " + shape_str(t.shape));
+  }
+}
+
+void expect_same_device(const OpCtx& c, const std::vector<std::pair<const char*, const TensorRef*>>& ts) {
+  if (ts.empty()) return;
+  const Device d0 = ts[0].second->device();
+  for (auto& [name, t] : ts)
+    if (t->device() != d0)
+      c.fail(ErrKind::Device, name, "must be on " + d0.str() + " like '" + ts[0].first + "', got " + t->device().str());
+}
+
+// ---------------------------------------------------------------- options
+Napi::Object options_arg(const OpCtx& c, const Napi::CallbackInfo& info, size_t index) {
+  if (info.Length() <= index || info[index].IsUndefined() || info[index].IsNull()) return Napi::Object::New(c.env);
+  if (!info[index].IsObject() || TensorObject::is(info[index]))
+    c.fail(ErrKind::Argument, "options", "must be an object, got " + describe(info[index]));
+  return info[index].As<Napi::Object>();
+}
+bool opt_has(const Napi::Object& o, const char* key) {
+  if (!o.Has(key)) return false;
+  Napi::Value v = o.Get(key);
+  return !v.IsUndefined() && !v.IsNull();
+}
+double opt_number(const OpCtx& c, const Napi::Object& o, const char* key, double dflt) {
+  if (!opt_has(o, key)) return dflt;
+  Napi::Value v = o.Get(key);
+  if (!v.IsNumber()) c.fail(ErrKind::Argument, key, "must be a number, got " + describe(v));
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (std::isnan(d)) c.fail(ErrKind::Argument, key, "must be a number, got NaN");
+  return d;
+}
+int64_t opt_int(const OpCtx& c, const Napi::Object& o, const char* key, int64_t dflt) {
+  if (!opt_has(o, key)) return dflt;
+  Napi::Value v = o.Get(key);
+  if (v.IsBigInt()) { bool lossless; return v.As<Napi::BigInt>().Int64Value(&lossless); }
+  double d = opt_number(c, o, key, 0);
+  if (d != std::floor(d) || std::fabs(d) > 9007199254740991.0)
+    c.fail(ErrKind::Argument, key, "must be an integer, got " + std::to_string(d));
+  return static_cast<int64_t>(d);
+}
+bool opt_bool(const OpCtx& c, const Napi::Object& o, const char* key, bool dflt) {
+  if (!opt_has(o, key)) return dflt;
+  Napi::Value v = o.Get(key);
+  if (!v.IsBoolean()) c.fail(ErrKind::Argument, key, "must be a boolean, got " + describe(v));
+  return v.As<Napi::Boolean>().Value();
+}
+std::string opt_string(const OpCtx& c, const Napi::Object& o, const char* key, const std::string& dflt) {
+  if (!opt_has(o, key)) return dflt;
+  Napi::Value v = o.Get(key);
+  if (!v.IsString()) c.fail(ErrKind::Argument, key, "must be a string, got " + describe(v));
+  return v.As<Napi::String>().Utf8Value();
+}
+DType opt_dtype(const OpCtx& c, const Napi::Object& o, const char* key, DType dflt, std::initializer_list<DType> ok) {
+  if (!opt_has(o, key)) return dflt;
+  std::string s = opt_string(c, o, key, "");
+  DType d;
+  if (!parse_dtype(s, &d)) c.fail(ErrKind::DType, key, "must be a dtype name (" + dtype_list(ok) + "), got '" + s + "'");
+  for (DType x : ok) if (x == d) return d;
+  c.fail(ErrKind::DType, key, "must be " + dtype_list(ok) + ", got " + s);
+}
+TensorRef opt_tensor(const OpCtx& c, const Napi::Object& o, const char* key) {
+  if (!opt_has(o, key)) c.fail(ErrKind::Argument, key, "is required");
+  return tensor_arg(c, o.Get(key), key);
+}
+Device parse_device(const OpCtx& c, Napi::Value v, const char* name) {
+  std::string s = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
+  if (s == "cpu") return Device{DeviceType::cpu, 0};
+  if (s == "cuda") return Device{DeviceType::cuda, 0};
+  if (s.rfind("cuda:", 0) == 0) {
+    try { return Device{DeviceType::cuda, std::stoi(s.substr(5))}; } catch (...) {}
+  }
+  c.fail(ErrKind::Device, name, "must be 'cpu', 'cuda' or 'cuda:N', got " + (v.IsString() ? "'" + s + "'" : describe(v)));
+}
+
+// ---------------------------------------------------------------- outputs and dispatch
+Output new_tensor(Napi::Env env, DType dtype, const std::vector<int64_t>& shape, Device device) {
+  TensorRef r;
+  r.dtype = dtype;
+  r.shape = shape;
+  r.storage = Storage::allocate(device, r.nbytes());
+  Napi::Object js = TensorObject::wrap(env, r, true);
+  return {r, js};
+}
+
+Output output(const OpCtx& c, const Napi::Object& opts, const char* key, DType dtype,
+              const std::vector<int64_t>& shape, Device device) {
+  if (!opt_has(opts, key)) return new_tensor(c.env, dtype, shape, device);
+  Napi::Value js = opts.Get(key);
+  TensorRef r = tensor_arg(c, js, key);
+  expect_dtype(c, key, r, {dtype});
+  expect_shape(c, key, r, shape);
+  if (r.device() != device) c.fail(ErrKind::Device, key, "must be on " + device.str() + ", got " + r.device().str());
+  return {r, js};
+}
+
+void run_cpu(std::function<void()> task) { CpuStream::get().enqueue(std::move(task)); }
+
+void no_cuda_kernel(const OpCtx& c) {
+  c.fail(ErrKind::Unsupported, "", "has no CUDA kernel yet; move the inputs to the CPU with .to('cpu')");
+}
+
+// ---------------------------------------------------------------- registration
+namespace {
+std::vector<std::pair<const char*, OpFn>>& registry() {
+  static std::vector<std::pair<const char*, OpFn>> r;
+  return r;
+}
+Napi::Value trampoline(const Napi::CallbackInfo& info) {
+  OpFn fn = reinterpret_cast<OpFn>(info.Data());
+  Napi::Env env = info.Env();
+  try {
+    return fn(info);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const JsError& e) {
+    throw make_error(env, e.kind, e.what());
+  } catch (const OomError& e) {
+    throw make_error(env, ErrKind::OutOfMemory, e.what());
+  } catch (const CudaError& e) {
+    throw make_error(env, ErrKind::Cuda, e.what());
+  } catch (const std::bad_alloc&) {
+    throw make_error(env, ErrKind::OutOfMemory, "out of host memory");
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+}
+}  // namespace
+
+OpRegistrar::OpRegistrar(const char* name, OpFn fn) { registry().emplace_back(name, fn); }
+
+void export_ops(Napi::Env env, Napi::Object exports) {
+  for (auto& [name, fn] : registry())
+    exports.Set(name, Napi::Function::New(env, trampoline, name, reinterpret_cast<void*>(fn)));
+}
+
+}  // namespace dsv3

@@ -1,0 +1,101 @@
+// Helpers every op binding uses: the native tensor handle (TensorObject), typed JS errors, argument
+// validation with readable messages, option parsing, output allocation, and op registration.
+// Message format: "<op>: argument '<arg>' <what was expected>, got <what was given>".
+#pragma once
+#include <napi.h>
+
+#include <functional>
+#include <initializer_list>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "native/ops.h"
+#include "native/storage.h"
+#include "native/stream.h"
+
+namespace dsv3 {
+
+// Kinds of JS error; the TypeScript layer registers one class per kind (lib/errors.ts).
+enum class ErrKind : int { DType = 0, Shape, Device, Disposed, Argument, Cuda, OutOfMemory, Unsupported, Io };
+constexpr int kNumErrKinds = 9;
+
+// Thrown by bindings and backends; converted to the registered JS class by the op wrapper.
+struct JsError : std::runtime_error {
+  ErrKind kind;
+  JsError(ErrKind k, const std::string& m) : std::runtime_error(m), kind(k) {}
+};
+Napi::Error make_error(Napi::Env env, ErrKind kind, const std::string& msg);
+
+// The JS-visible handle of a tensor: metadata plus a reference to its storage.
+class TensorObject : public Napi::ObjectWrap<TensorObject> {
+ public:
+  static Napi::Function define(Napi::Env env);
+  static Napi::Object wrap(Napi::Env env, TensorRef ref, bool report_memory);
+  static bool is(Napi::Value v);
+  explicit TensorObject(const Napi::CallbackInfo& info);
+  ~TensorObject() override;
+
+  TensorRef ref;
+  bool disposed = false;
+
+ private:
+  Napi::Value dispose(const Napi::CallbackInfo& info);
+  Napi::Value get_dtype(const Napi::CallbackInfo& info);
+  Napi::Value get_shape(const Napi::CallbackInfo& info);
+  Napi::Value get_device(const Napi::CallbackInfo& info);
+  Napi::Value get_disposed(const Napi::CallbackInfo& info);
+  void release();
+  int64_t reported_ = 0;
+  napi_env env_ = nullptr;
+};
+
+// ---- validation ----
+struct OpCtx {
+  Napi::Env env;
+  const char* op;
+  [[noreturn]] void fail(ErrKind k, const std::string& arg, const std::string& msg) const;
+};
+std::string dtype_list(std::initializer_list<DType> ds);
+
+TensorRef tensor_arg(const OpCtx& c, Napi::Value v, const char* name);
+void expect_dtype(const OpCtx& c, const char* name, const TensorRef& t, std::initializer_list<DType> ok);
+void expect_ndim(const OpCtx& c, const char* name, const TensorRef& t, int ndim);
+// Expected dims; -1 matches any size.
+void expect_shape(const OpCtx& c, const char* name, const TensorRef& t, const std::vector<int64_t>& shape);
+void expect_same_device(const OpCtx& c, const std::vector<std::pair<const char*, const TensorRef*>>& ts);
+
+// ---- options (an optional plain object argument) ----
+Napi::Object options_arg(const OpCtx& c, const Napi::CallbackInfo& info, size_t index);
+double opt_number(const OpCtx& c, const Napi::Object& o, const char* key, double dflt);
+int64_t opt_int(const OpCtx& c, const Napi::Object& o, const char* key, int64_t dflt);
+bool opt_bool(const OpCtx& c, const Napi::Object& o, const char* key, bool dflt);
+std::string opt_string(const OpCtx& c, const Napi::Object& o, const char* key, const std::string& dflt);
+DType opt_dtype(const OpCtx& c, const Napi::Object& o, const char* key, DType dflt, std::initializer_list<DType> ok);
+bool opt_has(const Napi::Object& o, const char* key);
+TensorRef opt_tensor(const OpCtx& c, const Napi::Object& o, const char* key);  // throws if absent
+Device parse_device(const OpCtx& c, Napi::Value v, const char* name);
+
+// ---- outputs ----
+// A fresh output tensor, or the tensor given as options[key] (checked for dtype, shape, device).
+struct Output { TensorRef ref; Napi::Value js; };
+Output output(const OpCtx& c, const Napi::Object& opts, const char* key, DType dtype,
+              const std::vector<int64_t>& shape, Device device);
+Output new_tensor(Napi::Env env, DType dtype, const std::vector<int64_t>& shape, Device device);
+
+// Run the backend: on the CPU stream (tensors kept alive by the captured refs) or, for CUDA, now.
+// CUDA ops that have no kernel yet throw an Unsupported error naming the op.
+void run_cpu(std::function<void()> task);
+[[noreturn]] void no_cuda_kernel(const OpCtx& c);
+
+// ---- registration: DSV3_OP(jsName) { ... } defines and exports one function ----
+using OpFn = Napi::Value (*)(const Napi::CallbackInfo&);
+struct OpRegistrar { OpRegistrar(const char* name, OpFn fn); };
+void export_ops(Napi::Env env, Napi::Object exports);
+
+}  // namespace dsv3
+
+#define DSV3_OP(name)                                                     \
+  static Napi::Value op_##name(const Napi::CallbackInfo& info);           \
+  static ::dsv3::OpRegistrar registrar_##name(#name, op_##name);          \
+  static Napi::Value op_##name(const Napi::CallbackInfo& info)

@@ -1,0 +1,413 @@
+// Bindings for tensor creation, copies between devices, reading data back, views, casts, and the
+// backend report. Reading data (readBytes / readFloat32 / synchronize) returns a Promise settled
+// once the device's queued work is done: ops return at once, reading waits.
+#include <cstring>
+
+#include "native/binding/addon_data.h"
+#include "native/binding/common.h"
+#include "native/cpu/parallel.h"
+
+#ifdef DSV3_WITH_CUDA
+#include "cuda/runtime.h"
+#endif
+
+namespace dsv3 {
+namespace {
+
+std::vector<int64_t> shape_arg(const OpCtx& c, Napi::Value v, const char* name) {
+  if (!v.IsArray()) c.fail(ErrKind::Shape, name, "must be an array of non-negative integers");
+  Napi::Array a = v.As<Napi::Array>();
+  std::vector<int64_t> s(a.Length());
+  for (uint32_t i = 0; i < a.Length(); ++i) {
+    Napi::Value d = a.Get(i);
+    double x = d.IsNumber() ? d.As<Napi::Number>().DoubleValue() : -1;
+    if (!(x >= 0) || x != static_cast<double>(static_cast<int64_t>(x)))
+      c.fail(ErrKind::Shape, name, "must be an array of non-negative integers, got element " + std::to_string(i) + " = " + d.ToString().Utf8Value());
+    s[i] = static_cast<int64_t>(x);
+  }
+  return s;
+}
+
+DType dtype_arg(const OpCtx& c, Napi::Value v, const char* name) {
+  DType d;
+  if (!v.IsString() || !parse_dtype(v.As<Napi::String>().Utf8Value(), &d))
+    c.fail(ErrKind::DType, name, "must be one of f32, f16, bf16, f8_e4m3, i32, i64, u8, got " + v.ToString().Utf8Value());
+  return d;
+}
+
+void check_device_usable(const OpCtx& c, Device d) {
+  if (d.type == DeviceType::cpu) return;
+#ifdef DSV3_WITH_CUDA
+  std::string reason;
+  int n = cuda::device_count(&reason);
+  if (n == 0) c.fail(ErrKind::Device, "device", "is cuda but no CUDA device is usable: " + reason);
+  if (d.index >= n) c.fail(ErrKind::Device, "device", d.str() + " does not exist (" + std::to_string(n) + " devices)");
+#else
+  c.fail(ErrKind::Device, "device", "is cuda but this build of dsv3 has no CUDA backend (nvcc was not found at install)");
+#endif
+}
+
+// Copy `bytes` from src (device ds) to dst (device dd), ordered after the work queued on both.
+void copy_between(const TensorRef& src, const TensorRef& dst) {
+  const Device ds = src.device(), dd = dst.device();
+  const size_t n = src.nbytes();
+  if (ds.type == DeviceType::cpu && dd.type == DeviceType::cpu) {
+    run_cpu([src, dst, n] { std::memcpy(dst.data(), src.data(), n); });
+    return;
+  }
+#ifdef DSV3_WITH_CUDA
+  if (ds.type == DeviceType::cpu) {          // host -> device: the host data must be final
+    CpuStream::get().synchronize();
+    cuda::copy_h2d(dd.index, dst.data(), src.data(), n);
+  } else if (dd.type == DeviceType::cpu) {   // device -> host
+    CpuStream::get().synchronize();           // dst is fresh, but keep host-side order simple
+    cuda::copy_d2h(ds.index, dst.data(), src.data(), n);
+  } else if (ds == dd) {
+    cuda::copy_d2d(ds.index, dst.data(), src.data(), n);
+  } else {
+    cuda::synchronize(ds.index);
+    std::vector<char> tmp(n);
+    cuda::copy_d2h(ds.index, tmp.data(), src.data(), n);
+    cuda::copy_h2d(dd.index, dst.data(), tmp.data(), n);
+  }
+#else
+  throw JsError(ErrKind::Device, "copy: this build of dsv3 has no CUDA backend");
+#endif
+}
+
+// Waits for the tensor's device, then copies (or converts to f32) into a JS ArrayBuffer.
+class ReadWorker : public Napi::AsyncWorker {
+ public:
+  ReadWorker(Napi::Env env, TensorRef t, bool as_f32)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), t_(std::move(t)), f32_(as_f32) {
+    const size_t bytes = f32_ ? static_cast<size_t>(t_.numel()) * 4 : t_.nbytes();
+    buf_ = Napi::Persistent(Napi::ArrayBuffer::New(env, bytes));
+    dst_ = buf_.Value().Data();
+  }
+  Napi::Promise promise() { return deferred_.Promise(); }
+  void Execute() override {
+    try {
+      const Device d = t_.device();
+      std::vector<char> staging;
+      const void* src = t_.data();
+      synchronize_device(Device{DeviceType::cpu, 0});
+      if (d.type == DeviceType::cuda) {
+#ifdef DSV3_WITH_CUDA
+        staging.resize(t_.nbytes());
+        cuda::copy_d2h(d.index, staging.data(), t_.data(), t_.nbytes());
+        src = staging.data();
+#endif
+      }
+      if (f32_) to_f32(src, t_.dtype, static_cast<float*>(dst_), static_cast<size_t>(t_.numel()));
+      else std::memcpy(dst_, src, t_.nbytes());
+    } catch (const std::exception& e) {
+      kind_ = dynamic_cast<const CudaError*>(&e) ? ErrKind::Cuda
+              : dynamic_cast<const OomError*>(&e) ? ErrKind::OutOfMemory : ErrKind::Argument;
+      if (auto je = dynamic_cast<const JsError*>(&e)) kind_ = je->kind;
+      SetError(e.what());
+    }
+  }
+  void OnOK() override {
+    Napi::ArrayBuffer b = buf_.Value();
+    if (f32_) deferred_.Resolve(Napi::Float32Array::New(Env(), static_cast<size_t>(t_.numel()), b, 0));
+    else deferred_.Resolve(b);
+  }
+  void OnError(const Napi::Error& e) override {
+    deferred_.Reject(make_error(Env(), kind_, e.Message()).Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  TensorRef t_;
+  bool f32_;
+  Napi::Reference<Napi::ArrayBuffer> buf_;
+  void* dst_ = nullptr;
+  ErrKind kind_ = ErrKind::Argument;
+};
+
+class SyncWorker : public Napi::AsyncWorker {
+ public:
+  SyncWorker(Napi::Env env, Device d) : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), d_(d) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+  void Execute() override {
+    try {
+      synchronize_device(Device{DeviceType::cpu, 0});
+      if (d_.type == DeviceType::cuda) synchronize_device(d_);
+    } catch (const std::exception& e) {
+      cuda_ = dynamic_cast<const CudaError*>(&e) != nullptr;
+      SetError(e.what());
+    }
+  }
+  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+  void OnError(const Napi::Error& e) override {
+    deferred_.Reject(make_error(Env(), cuda_ ? ErrKind::Cuda : ErrKind::Argument, e.Message()).Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Device d_;
+  bool cuda_ = false;
+};
+
+}  // namespace
+
+// empty(dtype, shape, device): uninitialised memory.
+DSV3_OP(empty) {
+  OpCtx c{info.Env(), "empty"};
+  DType dt = dtype_arg(c, info[0], "dtype");
+  auto shape = shape_arg(c, info[1], "shape");
+  Device d = parse_device(c, info[2], "device");
+  check_device_usable(c, d);
+  return new_tensor(c.env, dt, shape, d).js;
+}
+
+// fromBytes(dtype, shape, device, bytes: Uint8Array): copies the bytes.
+DSV3_OP(fromBytes) {
+  OpCtx c{info.Env(), "fromBytes"};
+  DType dt = dtype_arg(c, info[0], "dtype");
+  auto shape = shape_arg(c, info[1], "shape");
+  Device d = parse_device(c, info[2], "device");
+  check_device_usable(c, d);
+  if (!info[3].IsTypedArray()) c.fail(ErrKind::Argument, "data", "must be a typed array");
+  Napi::TypedArray ta = info[3].As<Napi::TypedArray>();
+  const char* src = static_cast<const char*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+  Output o = new_tensor(c.env, dt, shape, d);
+  if (ta.ByteLength() != o.ref.nbytes())
+    c.fail(ErrKind::Shape, "data", "must hold " + std::to_string(o.ref.nbytes()) + " bytes for " + dtype_name(dt) +
+           " " + shape_str(shape) + ", got " + std::to_string(ta.ByteLength()));
+  if (d.type == DeviceType::cpu) {
+    std::memcpy(o.ref.data(), src, o.ref.nbytes());  // fresh storage: no queued work touches it
+  } else {
+#ifdef DSV3_WITH_CUDA
+    cuda::copy_h2d(d.index, o.ref.data(), src, o.ref.nbytes());
+#endif
+  }
+  return o.js;
+}
+
+// full(dtype, shape, device, value): every element set to value (rounded to the dtype).
+DSV3_OP(full) {
+  OpCtx c{info.Env(), "full"};
+  DType dt = dtype_arg(c, info[0], "dtype");
+  auto shape = shape_arg(c, info[1], "shape");
+  Device d = parse_device(c, info[2], "device");
+  check_device_usable(c, d);
+  if (!info[3].IsNumber()) c.fail(ErrKind::Argument, "value", "must be a number");
+  const double v = info[3].As<Napi::Number>().DoubleValue();
+  Output o = new_tensor(c.env, dt, shape, d);
+  uint64_t pattern = 0;
+  if (dt == DType::i64) { int64_t x = static_cast<int64_t>(v); std::memcpy(&pattern, &x, 8); }
+  else if (dt == DType::i32) { int32_t x = static_cast<int32_t>(v); std::memcpy(&pattern, &x, 4); }
+  else store_f32(&pattern, dt, 0, static_cast<float>(v));
+  const size_t n = static_cast<size_t>(o.ref.numel()), es = itemsize(dt);
+  if (d.type == DeviceType::cpu) {
+    TensorRef r = o.ref;
+    run_cpu([r, pattern, n, es] {
+      char* p = r.data<char>();
+      for (size_t i = 0; i < n; ++i) std::memcpy(p + i * es, &pattern, es);
+    });
+  } else {
+#ifdef DSV3_WITH_CUDA
+    cuda::fill(d.index, o.ref.data(), pattern, es, n);
+#endif
+  }
+  return o.js;
+}
+
+// random(dtype, shape, device, {seed, normal, a, b}): element i depends only on (seed, i).
+DSV3_OP(random) {
+  OpCtx c{info.Env(), "random"};
+  DType dt = dtype_arg(c, info[0], "dtype");
+  auto shape = shape_arg(c, info[1], "shape");
+  Device d = parse_device(c, info[2], "device");
+  check_device_usable(c, d);
+  Napi::Object o = options_arg(c, info, 3);
+  if (dt == DType::i32 || dt == DType::i64 || dt == DType::u8)
+    c.fail(ErrKind::DType, "dtype", "must be a floating dtype (f32, f16, bf16, f8_e4m3), got " + std::string(dtype_name(dt)));
+  RandomParams p{};
+  p.out_dtype = dt;
+  p.seed = static_cast<uint64_t>(opt_int(c, o, "seed", 0));
+  p.normal = opt_bool(c, o, "normal", true);
+  p.a = opt_number(c, o, "a", p.normal ? 0.0 : 0.0);
+  p.b = opt_number(c, o, "b", 1.0);
+  Output out = new_tensor(c.env, dt, shape, d);
+  p.n = out.ref.numel();
+  if (d.type == DeviceType::cpu) {
+    TensorRef r = out.ref;
+    run_cpu([r, p]() mutable { p.out = r.data(); cpu::random(p); });
+  } else {
+#ifdef DSV3_WITH_CUDA
+    std::vector<char> host(out.ref.nbytes());
+    p.out = host.data();
+    cpu::random(p);
+    cuda::copy_h2d(d.index, out.ref.data(), host.data(), host.size());
+#endif
+  }
+  return out.js;
+}
+
+// to(tensor, device): a copy on `device`.
+DSV3_OP(to) {
+  OpCtx c{info.Env(), "to"};
+  TensorRef t = tensor_arg(c, info[0], "tensor");
+  Device d = parse_device(c, info[1], "device");
+  check_device_usable(c, d);
+  Output o = new_tensor(c.env, t.dtype, t.shape, d);
+  copy_between(t, o.ref);
+  return o.js;
+}
+
+// cast(tensor, dtype): a converted copy on the same device.
+DSV3_OP(cast) {
+  OpCtx c{info.Env(), "cast"};
+  TensorRef t = tensor_arg(c, info[0], "tensor");
+  DType dt = dtype_arg(c, info[1], "dtype");
+  Napi::Object opts = options_arg(c, info, 2);
+  Output o = output(c, opts, "out", dt, t.shape, t.device());
+  if (t.device().type != DeviceType::cpu) no_cuda_kernel(c);
+  TensorRef r = o.ref;
+  run_cpu([t, r] {
+    cpu::cast(CastParams{t.data(), t.dtype, r.data(), r.dtype, t.numel()});
+  });
+  return o.js;
+}
+
+// view(tensor, start, length): rows [start, start + length) along dim 0, sharing memory.
+DSV3_OP(view) {
+  OpCtx c{info.Env(), "view"};
+  TensorRef t = tensor_arg(c, info[0], "tensor");
+  if (t.ndim() < 1) c.fail(ErrKind::Shape, "tensor", "must have at least one dimension, got a scalar");
+  Napi::Object o = Napi::Object::New(c.env);
+  o.Set("start", info[1]);
+  o.Set("length", info[2]);
+  const int64_t start = opt_int(c, o, "start", 0), len = opt_int(c, o, "length", 0);
+  if (start < 0 || len < 0 || start + len > t.shape[0])
+    c.fail(ErrKind::Shape, "start", "view [" + std::to_string(start) + ", " + std::to_string(start + len) +
+           ") is outside dim 0 of size " + std::to_string(t.shape[0]));
+  TensorRef v = t;
+  v.shape[0] = len;
+  v.offset = t.offset + static_cast<size_t>(start) * (t.nbytes() / (t.shape[0] ? t.shape[0] : 1));
+  if (t.shape[0] == 0) v.offset = t.offset;
+  return TensorObject::wrap(c.env, v, false);
+}
+
+// reshape(tensor, shape): same memory, new shape (one dim may be -1).
+DSV3_OP(reshape) {
+  OpCtx c{info.Env(), "reshape"};
+  TensorRef t = tensor_arg(c, info[0], "tensor");
+  if (!info[1].IsArray()) c.fail(ErrKind::Shape, "shape", "must be an array of integers");
+  Napi::Array a = info[1].As<Napi::Array>();
+  std::vector<int64_t> s(a.Length());
+  int infer = -1;
+  int64_t known = 1;
+  for (uint32_t i = 0; i < a.Length(); ++i) {
+    Napi::Value d = a.Get(i);
+    double x = d.IsNumber() ? d.As<Napi::Number>().DoubleValue() : -2;
+    if (x == -1 && infer < 0) { infer = static_cast<int>(i); s[i] = -1; continue; }
+    if (!(x >= 0) || x != static_cast<double>(static_cast<int64_t>(x)))
+      c.fail(ErrKind::Shape, "shape", "must hold non-negative integers and at most one -1, got " + a.ToString().Utf8Value());
+    s[i] = static_cast<int64_t>(x);
+    known *= s[i];
+  }
+  if (infer >= 0) {
+    if (known == 0 || t.numel() % known) c.fail(ErrKind::Shape, "shape", "cannot infer -1 for " + std::to_string(t.numel()) + " elements");
+    s[infer] = t.numel() / known;
+    known *= s[infer];
+  }
+  if (known != t.numel())
+    c.fail(ErrKind::Shape, "shape", shape_str(s) + " has " + std::to_string(known) + " elements, the tensor " +
+           shape_str(t.shape) + " has " + std::to_string(t.numel()));
+  TensorRef v = t;
+  v.shape = s;
+  return TensorObject::wrap(c.env, v, false);
+}
+
+DSV3_OP(readBytes) {
+  OpCtx c{info.Env(), "readBytes"};
+  TensorRef t = tensor_arg(c, info[0], "tensor");
+  auto* w = new ReadWorker(c.env, t, false);
+  Napi::Promise p = w->promise();
+  w->Queue();
+  return p;
+}
+
+DSV3_OP(readFloat32) {
+  OpCtx c{info.Env(), "readFloat32"};
+  TensorRef t = tensor_arg(c, info[0], "tensor");
+  auto* w = new ReadWorker(c.env, t, true);
+  Napi::Promise p = w->promise();
+  w->Queue();
+  return p;
+}
+
+// synchronize(device): a Promise settled when the device's queued work is done.
+DSV3_OP(synchronize) {
+  OpCtx c{info.Env(), "synchronize"};
+  Device d = info.Length() > 0 && !info[0].IsUndefined() ? parse_device(c, info[0], "device") : Device{};
+  auto* w = new SyncWorker(c.env, d);
+  Napi::Promise p = w->promise();
+  w->Queue();
+  return p;
+}
+
+// backends(): what this build and machine can run.
+DSV3_OP(backends) {
+  Napi::Env env = info.Env();
+  Napi::Object r = Napi::Object::New(env);
+  Napi::Object cpu = Napi::Object::New(env);
+  cpu.Set("available", true);
+  cpu.Set("threads", cpu::num_threads());
+  r.Set("cpu", cpu);
+  Napi::Object cu = Napi::Object::New(env);
+#ifdef DSV3_WITH_CUDA
+  cu.Set("compiled", true);
+  cu.Set("architectures", DSV3_CUDA_ARCHS_STR);
+  std::string reason;
+  int n = cuda::device_count(&reason);
+  cu.Set("deviceCount", n);
+  Napi::Array devs = Napi::Array::New(env);
+  for (int i = 0; i < n; ++i) {
+    Napi::Object o = Napi::Object::New(env);
+    try {
+      cuda::DeviceInfo di = cuda::device_info(i);
+      o.Set("index", i);
+      o.Set("name", di.name);
+      o.Set("computeCapability", std::to_string(di.major) + "." + std::to_string(di.minor));
+      o.Set("smCount", di.sm_count);
+      o.Set("totalMemory", static_cast<double>(di.total_bytes));
+      o.Set("freeMemory", static_cast<double>(di.free_bytes));
+    } catch (const std::exception& e) {
+      o.Set("index", i);
+      o.Set("error", e.what());
+    }
+    devs.Set(static_cast<uint32_t>(i), o);
+  }
+  cu.Set("devices", devs);
+  cu.Set("available", n > 0);
+  if (n == 0) cu.Set("reason", reason);
+#else
+  cu.Set("compiled", false);
+  cu.Set("available", false);
+  cu.Set("deviceCount", 0);
+  cu.Set("devices", Napi::Array::New(env));
+  cu.Set("reason", "not compiled: nvcc (CUDA >= 12.0) was not found when the addon was built");
+#endif
+  r.Set("cuda", cu);
+  return r;
+}
+
+// setErrorClasses({DTypeError, ShapeError, ...}): the classes native code throws (lib/errors.ts).
+DSV3_OP(setErrorClasses) {
+  static const char* names[kNumErrKinds] = {"DTypeError", "ShapeError", "DeviceError", "DisposedError",
+                                            "ArgumentError", "CudaError", "OutOfMemoryError",
+                                            "UnsupportedError", "IoError"};
+  Napi::Object o = info[0].As<Napi::Object>();
+  AddonData* d = AddonData::get(info.Env());
+  for (int i = 0; i < kNumErrKinds; ++i) {
+    Napi::Value v = o.Get(names[i]);
+    if (v.IsFunction()) d->error_ctors[i] = Napi::Persistent(v.As<Napi::Function>());
+  }
+  return info.Env().Undefined();
+}
+
+}  // namespace dsv3

@@ -1,0 +1,110 @@
+// A small fork-join pool: workers sleep on a condition variable, take chunk indices from an atomic
+// counter, and the caller joins in. One parallel_for runs at a time (ops run on one stream thread).
+#include "native/cpu/parallel.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace dsv3::cpu {
+namespace {
+
+class Pool {
+ public:
+  explicit Pool(int n) : n_(n) {
+    for (int i = 1; i < n_; ++i) workers_.emplace_back([this] { loop(); });
+  }
+  ~Pool() {
+    { std::lock_guard<std::mutex> l(m_); stop_ = true; ++gen_; }
+    cv_.notify_all();
+    for (auto& t : workers_) t.join();
+  }
+  int size() const { return n_; }
+
+  void run(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+    grain = std::max<int64_t>(grain, 1);
+    const int64_t chunks_max = (n + grain - 1) / grain;
+    const int64_t chunks = std::min<int64_t>(chunks_max, static_cast<int64_t>(n_) * 4);
+    if (n_ == 1 || chunks <= 1 || in_pool_) { fn(0, n); return; }  // nested calls run inline
+    std::lock_guard<std::mutex> serial(run_m_);
+    {
+      std::lock_guard<std::mutex> l(m_);
+      fn_ = &fn; n_items_ = n; n_chunks_ = chunks; next_.store(0); active_ = static_cast<int>(workers_.size());
+      error_ = nullptr; ++gen_;
+    }
+    cv_.notify_all();
+    work();
+    std::unique_lock<std::mutex> l(m_);
+    done_cv_.wait(l, [this] { return active_ == 0; });
+    fn_ = nullptr;
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  void work() {
+    in_pool_ = true;
+    struct Reset { ~Reset() { in_pool_ = false; } } reset;
+    for (;;) {
+      const int64_t c = next_.fetch_add(1);
+      if (c >= n_chunks_) break;
+      const int64_t b = n_items_ * c / n_chunks_, e = n_items_ * (c + 1) / n_chunks_;
+      try { (*fn_)(b, e); } catch (...) {
+        std::lock_guard<std::mutex> l(m_);
+        if (!error_) error_ = std::current_exception();
+      }
+    }
+  }
+  void loop() {
+    uint64_t seen = 0;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> l(m_);
+        cv_.wait(l, [&] { return gen_ != seen; });
+        seen = gen_;
+        if (stop_) return;
+      }
+      work();
+      std::lock_guard<std::mutex> l(m_);
+      if (--active_ == 0) done_cv_.notify_one();
+    }
+  }
+
+  static thread_local bool in_pool_;
+  int n_;
+  std::vector<std::thread> workers_;
+  std::mutex m_, run_m_;
+  std::condition_variable cv_, done_cv_;
+  uint64_t gen_ = 0;
+  bool stop_ = false;
+  const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
+  int64_t n_items_ = 0, n_chunks_ = 0;
+  std::atomic<int64_t> next_{0};
+  int active_ = 0;
+  std::exception_ptr error_;
+};
+
+thread_local bool Pool::in_pool_ = false;
+
+Pool& pool() {
+  static Pool* p = [] {
+    int n = static_cast<int>(std::thread::hardware_concurrency());
+    if (const char* e = std::getenv("DSV3_NUM_THREADS")) { int v = std::atoi(e); if (v > 0) n = v; }
+    return new Pool(std::max(n, 1));  // leaked on purpose: workers must outlive static destructors
+  }();
+  return *p;
+}
+
+}  // namespace
+
+int num_threads() { return pool().size(); }
+void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  pool().run(n, grain, fn);
+}
+
+}  // namespace dsv3::cpu

@@ -1,0 +1,191 @@
+// The op contract shared by both backends: one params struct per op, pointer fields annotated with
+// their shape and dtype (FlashMLA-style). native/cpu/<op>.cc implements dsv3::cpu::<op>(params);
+// cuda/<op>.cu implements dsv3::cuda::<op>(params, stream) where a CUDA kernel exists. The binding
+// layer (native/binding/) validates JS arguments, fills these structs and dispatches on the device.
+// All tensors are contiguous row-major. "float-like" means f32, bf16 or f16 unless stated.
+#pragma once
+#include <cstdint>
+
+#include "native/dtype.h"
+
+namespace dsv3 {
+
+constexpr int kQuantBlock = 128;  // DeepSeek's 1x128 activation groups and 128x128 weight blocks
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// ---- creation / conversion ----
+struct CastParams {
+  const void* x; DType x_dtype;  // [n]
+  void* out; DType out_dtype;    // [n]
+  int64_t n;
+};
+struct RandomParams {
+  void* out; DType out_dtype;  // [n]
+  int64_t n;
+  uint64_t seed;
+  bool normal;      // true: N(a, b^2) (a = mean, b = std); false: U[a, b)
+  double a, b;
+};
+
+// ---- FP8 quantization (DeepSeek inference/kernel.py act_quant, weight_dequant) ----
+struct QuantizeFp8Params {
+  const void* x; DType x_dtype;  // [m, k] float-like
+  uint8_t* y;                    // [m, k] f8_e4m3
+  float* scale;                  // [m, ceil(k/128)] f32, row-major: scale = max(amax, 1e-4) / 448
+  int64_t m, k;                  // k need not be a multiple of 128 (the last group is partial)
+  bool ue8m0;                    // round scale up to a power of two (DeepSeek-V3.1 scale_fmt "ue8m0")
+};
+struct QuantizeWeightFp8Params {
+  const void* w; DType w_dtype;  // [n, k] float-like
+  uint8_t* y;                    // [n, k] f8_e4m3
+  float* scale_inv;              // [ceil(n/128), ceil(k/128)] f32: max(amax, 1e-4) / 448 per block
+  int64_t n, k;
+};
+struct DequantizeWeightFp8Params {
+  const uint8_t* w;        // [n, k] f8_e4m3
+  const float* scale_inv;  // [ceil(n/128), ceil(k/128)] f32 (the checkpoint's weight_scale_inv)
+  void* out; DType out_dtype;  // [n, k] f32 or bf16: out = e4m3(w) * scale_inv[i/128, j/128]
+  int64_t n, k;
+};
+
+// ---- GEMMs (NT: both operands K-major; out = a @ b^T) ----
+struct Fp8GemmParams {
+  const uint8_t* a;        // [m, k] f8_e4m3
+  const float* a_scale;    // [m, ceil(k/128)] f32
+  const uint8_t* b;        // [n, k] f8_e4m3 (weights)
+  const float* b_scale;    // [ceil(n/128), ceil(k/128)] f32 (weight_scale_inv)
+  void* out; DType out_dtype;  // [m, n] f32 or bf16
+  int64_t m, n, k;
+  // out[i,j] = sum_kb (sum_{k in kb} a[i,k] b[j,k]) * a_scale[i,kb] * b_scale[j/128,kb], f32 accumulation
+};
+struct GemmParams {
+  const void* a; DType a_dtype;  // [m, k] f32 or bf16
+  const void* b; DType b_dtype;  // [n, k] f32 or bf16
+  void* out; DType out_dtype;    // [m, n] f32 or bf16; f32 accumulation
+  int64_t m, n, k;
+};
+// Grouped GEMM over experts (DeepGEMM's two layouts). Either FP8 (a, b f8_e4m3 with scales as in
+// Fp8GemmParams, per group for b) or plain (a, b f32/bf16 with null scales).
+struct GroupedGemmParams {
+  const void* a; DType a_dtype;  // contiguous: [sum_m, k]; masked: [g, m_max, k]
+  const float* a_scale;          // contiguous: [sum_m, ceil(k/128)]; masked: [g, m_max, ceil(k/128)]; null if not fp8
+  const void* b; DType b_dtype;  // [g, n, k]
+  const float* b_scale;          // [g, ceil(n/128), ceil(k/128)]; null if not fp8
+  void* out; DType out_dtype;    // contiguous: [sum_m, n]; masked: [g, m_max, n]
+  const int32_t* offsets;        // contiguous only: [g + 1], rows offsets[e]..offsets[e+1] belong to expert e
+  const int32_t* counts;         // masked only: [g], valid rows per group; rows >= counts[e] are not written
+  int64_t g, m, n, k;            // m = sum_m (contiguous) or m_max (masked)
+  bool masked;
+};
+
+// ---- elementwise, norms, RoPE ----
+struct RmsNormParams {
+  const void* x; DType x_dtype;      // [t, d] float-like
+  const void* w; DType w_dtype;      // [d] float-like
+  void* out; DType out_dtype;        // [t, d]; out = w * (x / sqrt(mean(x^2) + eps)), f32 math
+  int64_t t, d;
+  float eps;
+};
+struct RopeParams {
+  const void* x; DType x_dtype;      // [t, h, d] float-like; the last rope_dim elements are rotated
+  const int64_t* positions;          // [t] position of each token
+  const float* inv_freq;             // [rope_dim / 2] (YaRN-corrected) inverse frequencies
+  void* out; DType out_dtype;        // [t, h, d]; the first d - rope_dim elements are copied
+  int64_t t, h, d, rope_dim;
+  // pairs (2i, 2i+1) of the rope part, as DeepSeek's apply_rotary_emb: angle = pos * inv_freq[i]
+};
+struct SiluMulParams {
+  const void* gate; DType gate_dtype;  // [t, n]
+  const void* up; DType up_dtype;      // [t, n]
+  void* out; DType out_dtype;          // [t, n]: silu(gate) * up, f32 math
+  int64_t t, n;
+};
+struct SoftmaxParams {
+  const void* x; DType x_dtype;  // [t, n]
+  void* out; DType out_dtype;    // [t, n], along the last dim, f32 math
+  int64_t t, n;
+};
+struct AddParams {
+  const void* a; DType a_dtype;  // [n]
+  const void* b; DType b_dtype;  // [n]
+  void* out; DType out_dtype;    // [n]
+  int64_t n;
+};
+struct EmbeddingParams {
+  const void* table; DType table_dtype;  // [vocab, d] float-like
+  const void* ids; DType ids_dtype;      // [t] i32 or i64
+  void* out; DType out_dtype;            // [t, d]
+  int64_t t, vocab, d;
+};
+struct ArgmaxParams {
+  const void* x; DType x_dtype;  // [t, n]
+  int32_t* out;                  // [t]; the first maximum wins; NaN counts as larger than any number
+  int64_t t, n;
+};
+struct TopkParams {
+  const void* x; DType x_dtype;  // [t, n]
+  float* values;                 // [t, k] descending
+  int32_t* indices;              // [t, k]; ties: the lower index first
+  int64_t t, n, k;
+};
+struct SampleParams {
+  const float* logits;  // [t, vocab] f32
+  int32_t* out;         // [t]
+  int64_t t, vocab;
+  float temperature;    // <= 0: greedy (argmax)
+  float top_p;          // (0, 1]; 1 disables
+  int64_t top_k;        // 0 disables
+  uint64_t seed;        // row r draws uniform u = rng(seed, r)
+};
+
+// ---- MoE router (DeepSeek-V3 noaux_tc; V2 greedy / group_limited_greedy) ----
+enum class ScoringFunc : int { sigmoid = 0, softmax = 1 };
+struct MoeRouteParams {
+  const float* logits;  // [t, e] f32 gate logits (x @ gate.weight^T)
+  const float* bias;    // [e] f32 e_score_correction_bias, used for selection only; may be null
+  float* weights;       // [t, top_k] f32, in descending order of the selection score
+  int32_t* indices;     // [t, top_k] i32 expert ids
+  int64_t t, e, top_k, n_group, topk_group;
+  ScoringFunc scoring;
+  bool norm_topk_prob;
+  float routed_scaling_factor;
+  // sigmoid + bias: group score = sum of the top-2 biased scores; without bias and n_group > 1 the
+  // group score is the max (V2 group_limited_greedy). Dropped groups are masked with -inf.
+};
+
+// ---- MLA decode attention over the latent cache (absorbed weights) ----
+struct MlaDecodeAttentionParams {
+  const void* q_latent; DType q_dtype;  // [t, h, r] float-like (q_nope absorbed by W_UK)
+  const void* q_pe;                     // [t, h, p] same dtype as q_latent (RoPE applied)
+  const void* c_kv; DType kv_dtype;     // [s, r] float-like, kv_norm(c_kv) per cached token
+  const void* k_pe;                     // [s, p] same dtype as c_kv (RoPE applied)
+  float* out;                           // [t, h, r] f32: sum_j softmax_j(score) * c_kv[j]
+  int64_t t, h, r, p, s;
+  int64_t start_pos;  // query i sits at position start_pos + i and attends to cache rows [0, start_pos + i]
+  bool causal;        // false: every query attends to all s rows
+  float softmax_scale;
+};
+
+namespace cpu {
+void cast(const CastParams&);
+void random(const RandomParams&);
+void quantize_fp8(const QuantizeFp8Params&);
+void quantize_weight_fp8(const QuantizeWeightFp8Params&);
+void dequantize_weight_fp8(const DequantizeWeightFp8Params&);
+void fp8_gemm(const Fp8GemmParams&);
+void gemm(const GemmParams&);
+void grouped_gemm(const GroupedGemmParams&);
+void rms_norm(const RmsNormParams&);
+void rope(const RopeParams&);
+void silu_mul(const SiluMulParams&);
+void softmax(const SoftmaxParams&);
+void add(const AddParams&);
+void embedding(const EmbeddingParams&);
+void argmax(const ArgmaxParams&);
+void topk(const TopkParams&);
+void sample(const SampleParams&);
+void moe_route(const MoeRouteParams&);
+void mla_decode_attention(const MlaDecodeAttentionParams&);
+}  // namespace cpu
+
+}  // namespace dsv3

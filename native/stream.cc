@@ -1,0 +1,69 @@
+// The CPU stream worker and device-generic enqueue/synchronize.
+#include "native/stream.h"
+
+#ifdef DSV3_WITH_CUDA
+#include "cuda/runtime.h"
+#endif
+
+namespace dsv3 {
+
+CpuStream& CpuStream::get() {
+  static CpuStream* s = new CpuStream();  // leaked on purpose: never joined from a static destructor
+  return *s;
+}
+CpuStream::CpuStream() : worker_([this] { loop(); }) {}
+CpuStream::~CpuStream() {
+  { std::lock_guard<std::mutex> l(m_); stop_ = true; }
+  cv_.notify_all();
+  if (worker_.joinable()) worker_.join();
+}
+
+void CpuStream::enqueue(std::function<void()> task) {
+  { std::lock_guard<std::mutex> l(m_); q_.push_back(std::move(task)); }
+  cv_.notify_one();
+}
+
+void CpuStream::synchronize() {
+  std::unique_lock<std::mutex> l(m_);
+  idle_cv_.wait(l, [this] { return q_.empty() && !busy_; });
+  if (error_) { auto e = error_; error_ = nullptr; std::rethrow_exception(e); }
+}
+
+void CpuStream::loop() {
+  for (;;) {
+    std::function<void()> task;
+    {
+      std::unique_lock<std::mutex> l(m_);
+      cv_.wait(l, [this] { return stop_ || !q_.empty(); });
+      if (stop_ && q_.empty()) return;
+      task = std::move(q_.front());
+      q_.pop_front();
+      busy_ = true;
+    }
+    std::exception_ptr err;
+    try { task(); } catch (...) { err = std::current_exception(); }
+    task = nullptr;  // drop captured storages before reporting idle
+    {
+      std::lock_guard<std::mutex> l(m_);
+      if (err && !error_) error_ = err;
+      busy_ = false;
+    }
+    idle_cv_.notify_all();
+  }
+}
+
+void enqueue_on(Device d, std::function<void()> task) {
+  if (d.type == DeviceType::cpu) CpuStream::get().enqueue(std::move(task));
+  else task();
+}
+
+void synchronize_device(Device d) {
+  if (d.type == DeviceType::cpu) { CpuStream::get().synchronize(); return; }
+#ifdef DSV3_WITH_CUDA
+  cuda::synchronize(d.index);
+#else
+  throw CudaError("this build of dsv3 has no CUDA backend");
+#endif
+}
+
+}  // namespace dsv3

@@ -1,0 +1,42 @@
+// Execution streams, as in CUDA: an op is enqueued on its device's stream and returns at once.
+// The CPU stream is one native worker thread that runs queued tasks in order (each task may use
+// the whole thread pool), so long CPU ops never block the JavaScript event loop. An exception in a
+// task is kept and rethrown by the next synchronize() (sticky until then, like a CUDA error).
+#pragma once
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "native/storage.h"
+
+namespace dsv3 {
+
+class CpuStream {
+ public:
+  static CpuStream& get();
+  void enqueue(std::function<void()> task);
+  // Blocks until every task enqueued so far has run; rethrows the first error since the last call.
+  void synchronize();
+  ~CpuStream();
+
+ private:
+  CpuStream();
+  void loop();
+  std::mutex m_;
+  std::condition_variable cv_, idle_cv_;
+  std::deque<std::function<void()>> q_;
+  bool busy_ = false, stop_ = false;
+  std::exception_ptr error_;
+  std::thread worker_;
+};
+
+// Run `task` in stream order on device d: queued on the CPU stream, or called now for CUDA
+// (CUDA tasks only enqueue kernels and copies on the device's stream).
+void enqueue_on(Device d, std::function<void()> task);
+// Wait for all work queued on device d (blocking the caller); rethrows deferred errors.
+void synchronize_device(Device d);
+
+}  // namespace dsv3
