@@ -1,2 +1,3 @@
 // Every op, typed. Each family lives in lib/ops/<family>.ts and is re-exported here.
-export {};
+export type { OutOptions } from './ops/util';
+export * from './ops/elementwise';
