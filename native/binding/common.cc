@@ -18,6 +18,15 @@ Napi::Error make_error(Napi::Env env, ErrKind kind, const std::string& msg) {
   return Napi::Error::New(env, msg);
 }
 
+ErrKind error_kind(const std::exception_ptr& e) {
+  try { std::rethrow_exception(e); }
+  catch (const JsError& x) { return x.kind; }
+  catch (const CudaError&) { return ErrKind::Cuda; }
+  catch (const OomError&) { return ErrKind::OutOfMemory; }
+  catch (const std::bad_alloc&) { return ErrKind::OutOfMemory; }
+  catch (...) { return ErrKind::Argument; }
+}
+
 void OpCtx::fail(ErrKind k, const std::string& arg, const std::string& msg) const {
   std::string m = std::string(op) + ": ";
   if (!arg.empty()) m += "argument '" + arg + "' ";
@@ -214,6 +223,11 @@ Output new_tensor(Napi::Env env, DType dtype, const std::vector<int64_t>& shape,
   TensorRef r;
   r.dtype = dtype;
   r.shape = shape;
+  uint64_t bytes = itemsize(dtype);
+  for (int64_t d : shape)
+    if (__builtin_mul_overflow(bytes, static_cast<uint64_t>(d), &bytes) || bytes > (uint64_t{1} << 60))
+      throw OomError("cannot allocate a " + std::string(dtype_name(dtype)) + " tensor of shape " + shape_str(shape) +
+                     ": its size overflows");
   r.storage = Storage::allocate(device, r.nbytes());
   Napi::Object js = TensorObject::wrap(env, r, true);
   return {r, js};

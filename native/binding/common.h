@@ -26,6 +26,8 @@ struct JsError : std::runtime_error {
   JsError(ErrKind k, const std::string& m) : std::runtime_error(m), kind(k) {}
 };
 Napi::Error make_error(Napi::Env env, ErrKind kind, const std::string& msg);
+// The JS error kind of a C++ exception (JsError's own kind, CudaError, OomError; else Argument).
+ErrKind error_kind(const std::exception_ptr& e);
 
 // The JS-visible handle of a tensor: metadata plus a reference to its storage.
 class TensorObject : public Napi::ObjectWrap<TensorObject> {

@@ -101,9 +101,7 @@ class ReadWorker : public Napi::AsyncWorker {
       if (f32_) to_f32(src, t_.dtype, static_cast<float*>(dst_), static_cast<size_t>(t_.numel()));
       else std::memcpy(dst_, src, t_.nbytes());
     } catch (const std::exception& e) {
-      kind_ = dynamic_cast<const CudaError*>(&e) ? ErrKind::Cuda
-              : dynamic_cast<const OomError*>(&e) ? ErrKind::OutOfMemory : ErrKind::Argument;
-      if (auto je = dynamic_cast<const JsError*>(&e)) kind_ = je->kind;
+      kind_ = error_kind(std::current_exception());
       SetError(e.what());
     }
   }
@@ -134,19 +132,19 @@ class SyncWorker : public Napi::AsyncWorker {
       synchronize_device(Device{DeviceType::cpu, 0});
       if (d_.type == DeviceType::cuda) synchronize_device(d_);
     } catch (const std::exception& e) {
-      cuda_ = dynamic_cast<const CudaError*>(&e) != nullptr;
+      kind_ = error_kind(std::current_exception());
       SetError(e.what());
     }
   }
   void OnOK() override { deferred_.Resolve(Env().Undefined()); }
   void OnError(const Napi::Error& e) override {
-    deferred_.Reject(make_error(Env(), cuda_ ? ErrKind::Cuda : ErrKind::Argument, e.Message()).Value());
+    deferred_.Reject(make_error(Env(), kind_, e.Message()).Value());
   }
 
  private:
   Napi::Promise::Deferred deferred_;
   Device d_;
-  bool cuda_ = false;
+  ErrKind kind_ = ErrKind::Argument;
 };
 
 }  // namespace

@@ -1,0 +1,28 @@
+// `npm run bench`: runs every bench/*.bench.mjs in its own process, in order, against the compiled
+// package in dist/ (built by `npm install`'s prepare step, or `npm run build`). Each script prints its
+// own table; when BENCH_JSON is set, their JSON outputs are merged into that file.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+if (!existsSync(join(here, '..', 'dist', 'index.js'))) {
+  console.error('bench: dist/ is missing: run `npm run build` first');
+  process.exit(1);
+}
+const only = process.argv.slice(2);
+const scripts = readdirSync(here).filter((f) => f.endsWith('.bench.mjs') && (only.length === 0 || only.some((o) => f.includes(o)))).sort();
+const tmp = mkdtempSync(join(tmpdir(), 'dsv3-bench-'));
+const merged = { date: new Date().toISOString(), results: {} };
+let failed = 0;
+for (const s of scripts) {
+  console.log(`\n### ${s}`);
+  const part = join(tmp, `${s}.json`);
+  const r = spawnSync(process.execPath, [join(here, s)], { stdio: 'inherit', env: { ...process.env, BENCH_JSON: part } });
+  if (r.status !== 0) { failed++; console.error(`bench: ${s} exited ${r.status}`); continue; }
+  if (existsSync(part)) merged.results[s] = JSON.parse(readFileSync(part, 'utf8'));
+}
+if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify(merged, null, 2));
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,52 @@
+// CUDA runtime on a real GPU: device query, caching-pool allocation, host<->device copies, fills,
+// views, and errors for ops without a CUDA kernel. Skipped without a usable GPU.
+import { Tensor, ops, UnsupportedError, DeviceError } from '../../lib';
+import { Rng, freshSeed } from '../reference/rng';
+import { cuda, describeGpu } from './gpu';
+
+describeGpu('CUDA runtime', () => {
+  test('backends() describes the device', () => {
+    expect(cuda.deviceCount).toBeGreaterThan(0);
+    const d = cuda.devices[0];
+    expect(d.name.length).toBeGreaterThan(0);
+    expect(d.computeCapability).toMatch(/^\d+\.\d+$/);
+    expect(d.totalMemory).toBeGreaterThan(d.freeMemory * 0.5);
+  });
+
+  test.each(['f32', 'bf16', 'f16', 'f8_e4m3', 'i32', 'i64', 'u8'] as const)('%s round-trips cpu -> cuda -> cpu bit-exactly', async (dtype) => {
+    const rng = new Rng(freshSeed());
+    const n = 1 + rng.int(0, 100000);
+    const size = { f32: 4, bf16: 2, f16: 2, f8_e4m3: 1, i32: 4, i64: 8, u8: 1 }[dtype];
+    const bytes = new Uint8Array(n * size);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = rng.int(0, 255);
+    const typed = dtype === 'f32' ? new Float32Array(bytes.buffer) : dtype === 'i32' ? new Int32Array(bytes.buffer)
+      : dtype === 'i64' ? new BigInt64Array(bytes.buffer) : size === 2 ? new Uint16Array(bytes.buffer) : bytes;
+    const dev = (Tensor.fromArray as (d: ArrayBufferView, s: number[], o: object) => Tensor)(typed, [n], { dtype, device: 'cuda' });
+    expect(dev.device).toBe('cuda');
+    expect(dev.dtype).toBe(dtype);
+    expect(Buffer.from(await dev.bytes()).equals(Buffer.from(bytes))).toBe(true);
+    expect(Buffer.from(await dev.to('cpu').bytes()).equals(Buffer.from(bytes))).toBe(true);
+    expect(Buffer.from(await dev.to('cuda').to('cpu').bytes()).equals(Buffer.from(bytes))).toBe(true);
+  });
+
+  test('full, randn and views on the device', async () => {
+    const f = Tensor.full([1000, 3], 2.5, { dtype: 'bf16', device: 'cuda' });
+    expect(Array.from(await f.toFloat32Array()).every((v) => v === 2.5)).toBe(true);
+    const r = Tensor.randn([4096], { seed: 3, device: 'cuda' });
+    const rc = Tensor.randn([4096], { seed: 3 });
+    expect(Array.from(await r.toFloat32Array())).toEqual(Array.from(await rc.toFloat32Array()));
+    const base = Tensor.fromFloats([0, 1, 2, 3, 4, 5], [3, 2], { device: 'cuda' });
+    expect(Array.from(await base.view(1, 2).toFloat32Array())).toEqual([2, 3, 4, 5]);
+  });
+
+  test('many allocations reuse the caching pool', async () => {
+    for (let i = 0; i < 200; i++) Tensor.empty([1 << 20], { device: 'cuda' }).dispose();
+    await expect(Tensor.zeros([4], { device: 'cuda' }).toFloat32Array()).resolves.toEqual(new Float32Array(4));
+  });
+
+  test('ops without a CUDA kernel and mixed devices give typed errors', () => {
+    const a = Tensor.zeros([4], { device: 'cuda' });
+    expect(() => ops.add(a, a)).toThrow(UnsupportedError);
+    expect(() => ops.add(a, Tensor.zeros([4]))).toThrow(DeviceError);
+  });
+});
