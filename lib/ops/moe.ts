@@ -1,7 +1,7 @@
 // MoE router (DeepSeek-V3 Gate: sigmoid noaux_tc with group limit; V2 softmax greedy / group_limited_greedy).
 // CPU: native/cpu/moe_route.cc. Semantics: /work/shared/research/v3-reference.md §5, §9.
 import { Tensor } from '../tensor';
-import { lazyOp } from './util';
+import { lazyOp, result } from './util';
 
 const nativeMoeRoute = lazyOp('moeRoute');
 
@@ -34,7 +34,5 @@ export interface MoeRoute {
 /** Router: logits [t, e] f32 -> { weights [t, topK] f32, indices [t, topK] i32 }. */
 export function moeRoute(logits: Tensor<'f32'>, opts: MoeRouteOptions): MoeRoute {
   const r = nativeMoeRoute(logits, opts);
-  const wrap = <D extends 'f32' | 'i32'>(h: unknown, given?: Tensor<D>): Tensor<D> =>
-    given && given.handle === h ? given : h instanceof Tensor ? (h as Tensor<D>) : Tensor.fromHandle<D>(h as never);
-  return { weights: wrap(r.weights, opts.out?.weights), indices: wrap(r.indices, opts.out?.indices) };
+  return { weights: result(r.weights, { out: opts.out?.weights }), indices: result(r.indices, { out: opts.out?.indices }) };
 }

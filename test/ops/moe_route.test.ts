@@ -94,6 +94,11 @@ describe('moeRoute', () => {
     const g = Tensor.fromArray(Float32Array.from([-9, -9, 1, 2, 2, 1, 0, 0]), [1, 8]);
     r = moeRoute(g, { topK: 2, nGroup: 4, topkGroup: 1, bias: Tensor.zeros([8]) });
     expect(Array.from(await r.indices.toArray())).toEqual([3, 2]);
+    // A NaN logit ranks first, so its NaN reaches the (normalised) weights instead of being dropped.
+    const n = Tensor.fromArray(Float32Array.from([0, 1, NaN, 2]), [1, 4]);
+    r = moeRoute(n, { topK: 2 });
+    expect(Array.from(await r.indices.toArray())).toEqual([2, 3]);
+    expect((await r.weights.toFloat32Array()).every(Number.isNaN)).toBe(true);
   });
 
   test('the bias steers selection but not the weights; dropped groups are never chosen', () => withSeed(async (seed) => {
