@@ -1,3 +1,5 @@
 // Every op, typed. Each family lives in lib/ops/<family>.ts and is re-exported here.
 export type { OutOptions } from './ops/util';
 export * from './ops/elementwise';
+export * from './ops/moe';
+export * from './ops/mla';
