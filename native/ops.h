@@ -88,7 +88,7 @@ struct RmsNormParams {
 };
 struct RopeParams {
   const void* x; DType x_dtype;      // [t, h, d] float-like; the last rope_dim elements are rotated
-  const int64_t* positions;          // [t] position of each token
+  const void* positions; DType positions_dtype;  // [t] i32 or i64: position of each token
   const float* inv_freq;             // [rope_dim / 2] (YaRN-corrected) inverse frequencies
   void* out; DType out_dtype;        // [t, h, d]; the first d - rope_dim elements are copied
   int64_t t, h, d, rope_dim;

@@ -1,0 +1,30 @@
+// Binding of embedding. Validation here, lookup in native/cpu/embedding.cc (which also checks every
+// id against the vocabulary when the task runs, since ids usually come from earlier queued work).
+#include "native/binding/common.h"
+
+namespace dsv3 {
+
+// embedding(table [vocab, d], ids [t] i32|i64, {outDtype?, out?}) -> [t, d]; out dtype defaults to
+// the table's.
+DSV3_OP(embedding) {
+  OpCtx c{info.Env(), "embedding"};
+  TensorRef table = tensor_arg(c, info[0], "table");
+  TensorRef ids = tensor_arg(c, info[1], "ids");
+  Napi::Object o = options_arg(c, info, 2);
+  expect_dtype(c, "table", table, {DType::f32, DType::bf16, DType::f16});
+  expect_dtype(c, "ids", ids, {DType::i32, DType::i64});
+  expect_same_device(c, {{"table", &table}, {"ids", &ids}});
+  expect_ndim(c, "table", table, 2);
+  expect_ndim(c, "ids", ids, 1);
+  const int64_t vocab = table.dim(0), d = table.dim(1), t = ids.dim(0);
+  DType od = opt_dtype(c, o, "outDtype", table.dtype, {DType::f32, DType::bf16, DType::f16});
+  Output out = output(c, o, "out", od, {t, d}, table.device());
+  if (table.device().type != DeviceType::cpu) no_cuda_kernel(c);
+  TensorRef r = out.ref;
+  run_cpu([table, ids, r, t, vocab, d] {
+    cpu::embedding(EmbeddingParams{table.data(), table.dtype, ids.data(), ids.dtype, r.data(), r.dtype, t, vocab, d});
+  });
+  return out.js;
+}
+
+}  // namespace dsv3
