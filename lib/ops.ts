@@ -3,3 +3,8 @@ export type { OutOptions } from './ops/util';
 export * from './ops/elementwise';
 export * from './ops/moe';
 export * from './ops/mla';
+export * from './ops/norm';
+export * from './ops/rope';
+export * from './ops/activation';
+export * from './ops/embedding';
+export * from './ops/sampling';
