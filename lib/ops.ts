@@ -8,3 +8,4 @@ export * from './ops/rope';
 export * from './ops/activation';
 export * from './ops/embedding';
 export * from './ops/sampling';
+export * from './ops/quant';

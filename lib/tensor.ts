@@ -55,23 +55,25 @@ export class Tensor<D extends DType = DType> {
   static fromArray<D extends 'bf16' | 'f16'>(data: Uint16Array, shape: readonly number[] | undefined, opts: CreateOptions<D> & { dtype: D }): Tensor<D>;
   static fromArray<D extends 'u8' | 'f8_e4m3' = 'u8'>(data: Uint8Array, shape?: readonly number[], opts?: CreateOptions<D>): Tensor<D>;
   static fromArray(data: ArrayBufferView, shape?: readonly number[], opts: CreateOptions = {}): Tensor {
+    // By tag, not instanceof: typed arrays from another realm (vm contexts, jest) must work too.
+    const tag = ArrayBuffer.isView(data) ? Object.prototype.toString.call(data).slice(8, -1) : '';
     let dtype: DType;
-    if (data instanceof Float32Array) dtype = 'f32';
-    else if (data instanceof Int32Array) dtype = 'i32';
-    else if (data instanceof BigInt64Array) dtype = 'i64';
-    else if (data instanceof Uint16Array) {
+    if (tag === 'Float32Array') dtype = 'f32';
+    else if (tag === 'Int32Array') dtype = 'i32';
+    else if (tag === 'BigInt64Array') dtype = 'i64';
+    else if (tag === 'Uint16Array') {
       if (opts.dtype !== 'bf16' && opts.dtype !== 'f16') throw new DTypeError(`fromArray: a Uint16Array needs { dtype: 'bf16' | 'f16' }, got ${opts.dtype}`);
       dtype = opts.dtype;
-    } else if (data instanceof Uint8Array) dtype = opts.dtype === 'f8_e4m3' ? 'f8_e4m3' : 'u8';
+    } else if (tag === 'Uint8Array') dtype = opts.dtype === 'f8_e4m3' ? 'f8_e4m3' : 'u8'
     else throw new ArgumentError('fromArray: data must be a Float32Array, Int32Array, BigInt64Array, Uint16Array or Uint8Array');
-    if (opts.dtype !== undefined && opts.dtype !== dtype) throw new DTypeError(`fromArray: a ${data.constructor.name} holds ${dtype}, not ${opts.dtype}`);
+    if (opts.dtype !== undefined && opts.dtype !== dtype) throw new DTypeError(`fromArray: a ${tag} holds ${dtype}, not ${opts.dtype}`);
     const n = data.byteLength / ITEMSIZE[dtype];
     return new Tensor(native.fromBytes(dtype, [...(shape ?? [n])], opts.device ?? 'cpu', data));
   }
 
   /** Values rounded to `dtype` (default f32) from a Float32Array or a number array. */
   static fromFloats<D extends DType = 'f32'>(data: Float32Array | readonly number[], shape?: readonly number[], opts: CreateOptions<D> = {}): Tensor<D> {
-    const f = data instanceof Float32Array ? data : Float32Array.from(data);
+    const f = ArrayBuffer.isView(data) && Object.prototype.toString.call(data) === '[object Float32Array]' ? data as Float32Array : Float32Array.from(data);
     const dtype = (opts.dtype ?? 'f32') as D;
     checkDType(dtype);
     const t = new Tensor<'f32'>(native.fromBytes('f32', [...(shape ?? [f.length])], 'cpu', f));

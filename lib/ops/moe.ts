@@ -34,5 +34,5 @@ export interface MoeRoute {
 /** Router: logits [t, e] f32 -> { weights [t, topK] f32, indices [t, topK] i32 }. */
 export function moeRoute(logits: Tensor<'f32'>, opts: MoeRouteOptions): MoeRoute {
   const r = nativeMoeRoute(logits, opts);
-  return { weights: result(r.weights, { out: opts.out?.weights }), indices: result(r.indices, { out: opts.out?.indices }) };
+  return { weights: result(r.weights), indices: result(r.indices) };
 }

@@ -21,10 +21,8 @@ export interface Fp8Activation {
 export interface QuantizeFp8Options {
   /** Round each scale up to a power of two (DeepSeek-V3.1 scale_fmt "ue8m0"). */
   ue8m0?: boolean;
-  /** Write the codes here ([..., k] f8_e4m3). */
-  out?: Tensor<'f8_e4m3'>;
-  /** Write the scales here ([..., ceil(k/128)] f32). */
-  outScale?: Tensor<'f32'>;
+  /** Write the outputs here (codes [..., k] f8_e4m3, scales [..., ceil(k/128)] f32). */
+  out?: { data?: Tensor<'f8_e4m3'>; scale?: Tensor<'f32'> };
 }
 
 /** A weight quantized per 128x128 block: W[i, j] ~= weight[i, j] * scaleInv[i/128, j/128]. */
@@ -35,8 +33,8 @@ export interface Fp8Weight {
   scaleInv: Tensor<'f32'>;
 }
 export interface QuantizeWeightFp8Options {
-  out?: Tensor<'f8_e4m3'>;
-  outScaleInv?: Tensor<'f32'>;
+  /** Write the outputs here (codes [n, k], scales [ceil(n/128), ceil(k/128)]). */
+  out?: { weight?: Tensor<'f8_e4m3'>; scaleInv?: Tensor<'f32'> };
 }
 
 export interface DequantizeWeightFp8Options<O extends 'f32' | 'bf16'> {
@@ -45,20 +43,16 @@ export interface DequantizeWeightFp8Options<O extends 'f32' | 'bf16'> {
   out?: Tensor<O>;
 }
 
-function own<D extends 'f8_e4m3' | 'f32'>(h: NativeTensor | Tensor<D>, out?: Tensor<D>): Tensor<D> {
-  return result<D>(h, { out });
-}
-
 /** act_quant: x [..., k] -> { data: f8_e4m3 [..., k], scale: f32 [..., ceil(k/128)] }; scale = max(amax, 1e-4) / 448 per 1x128 group (the last group may be partial), data = e4m3(x / scale). */
 export function quantizeFp8(x: Tensor<QuantInputDType>, opts: QuantizeFp8Options = {}): Fp8Activation {
   const r = nativeQuantizeFp8(x, opts) as { data: NativeTensor; scale: NativeTensor };
-  return { data: own(r.data, opts.out), scale: own(r.scale, opts.outScale) };
+  return { data: result<'f8_e4m3'>(r.data), scale: result<'f32'>(r.scale) };
 }
 
 /** w [n, k] -> { weight: f8_e4m3 [n, k], scaleInv: f32 [ceil(n/128), ceil(k/128)] }; scaleInv = max(amax, 1e-4) / 448 per 128x128 block (edge blocks partial), weight = e4m3(w / scaleInv). */
 export function quantizeWeightFp8(w: Tensor<QuantInputDType>, opts: QuantizeWeightFp8Options = {}): Fp8Weight {
   const r = nativeQuantizeWeightFp8(w, opts) as { weight: NativeTensor; scaleInv: NativeTensor };
-  return { weight: own(r.weight, opts.out), scaleInv: own(r.scaleInv, opts.outScaleInv) };
+  return { weight: result<'f8_e4m3'>(r.weight), scaleInv: result<'f32'>(r.scaleInv) };
 }
 
 /** weight_dequant: weight f8_e4m3 [n, k], scaleInv f32 [ceil(n/128), ceil(k/128)] -> [n, k] f32 (default) or bf16 = e4m3(weight) * scaleInv[i/128, j/128] (f32 product, rounded once). */

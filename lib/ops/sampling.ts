@@ -14,9 +14,9 @@ export function argmax(x: Tensor<F>, opts: { out?: Tensor<'i32'> } = {}): Tensor
 }
 
 /** x [t, n], 1 <= k <= n -> values f32 [t, k] descending, indices i32 [t, k] (equal values: lower index first; NaN first). */
-export function topk(x: Tensor<F>, k: number, opts: { values?: Tensor<'f32'>; indices?: Tensor<'i32'> } = {}): { values: Tensor<'f32'>; indices: Tensor<'i32'> } {
+export function topk(x: Tensor<F>, k: number, opts: { out?: { values?: Tensor<'f32'>; indices?: Tensor<'i32'> } } = {}): { values: Tensor<'f32'>; indices: Tensor<'i32'> } {
   const r = nativeTopk(x, k, opts);
-  return { values: result(r.values, { out: opts.values }), indices: result(r.indices, { out: opts.indices }) };
+  return { values: result(r.values), indices: result(r.indices) };
 }
 
 export interface SampleOptions {

@@ -244,6 +244,14 @@ Output output(const OpCtx& c, const Napi::Object& opts, const char* key, DType d
   return {r, js};
 }
 
+Napi::Object outputs_arg(const OpCtx& c, const Napi::Object& opts, const char* names) {
+  if (!opt_has(opts, "out")) return Napi::Object::New(c.env);
+  Napi::Value ov = opts.Get("out");
+  if (!ov.IsObject() || ov.IsArray() || TensorObject::is(ov) || ov.As<Napi::Object>().Has("handle"))
+    c.fail(ErrKind::Argument, "out", std::string("must be an object { ") + names + " } of output tensors");
+  return ov.As<Napi::Object>();
+}
+
 void run_cpu(std::function<void()> task) { CpuStream::get().enqueue(std::move(task)); }
 
 void no_cuda_kernel(const OpCtx& c) {

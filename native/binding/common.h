@@ -83,6 +83,9 @@ Device parse_device(const OpCtx& c, Napi::Value v, const char* name);
 struct Output { TensorRef ref; Napi::Value js; };
 Output output(const OpCtx& c, const Napi::Object& opts, const char* key, DType dtype,
               const std::vector<int64_t>& shape, Device device);
+// Multi-output ops take their optional outputs as options.out = { <name>: Tensor, ... } (the same
+// keys as the result object); this returns that object, or an empty one.
+Napi::Object outputs_arg(const OpCtx& c, const Napi::Object& opts, const char* names);
 Output new_tensor(Napi::Env env, DType dtype, const std::vector<int64_t>& shape, Device device);
 
 // Run the backend: on the CPU stream (tensors kept alive by the captured refs) or, for CUDA, now.

@@ -49,13 +49,7 @@ DSV3_OP(moeRoute) {
   const double scale = opt_number(c, o, "routedScalingFactor", 1.0);
   if (!std::isfinite(scale)) c.fail(ErrKind::Argument, "routedScalingFactor", "must be finite, got " + std::to_string(scale));
 
-  Napi::Object outs = Napi::Object::New(c.env);
-  if (opt_has(o, "out")) {
-    Napi::Value ov = o.Get("out");
-    if (!ov.IsObject() || TensorObject::is(ov) || ov.IsArray())
-      c.fail(ErrKind::Argument, "out", "must be an object { weights?, indices? }");
-    outs = ov.As<Napi::Object>();
-  }
+  Napi::Object outs = outputs_arg(c, o, "weights?, indices?");
   Output w = output(c, outs, "weights", DType::f32, {t, top_k}, logits.device());
   Output idx = output(c, outs, "indices", DType::i32, {t, top_k}, logits.device());
   if (logits.device().type != DeviceType::cpu) no_cuda_kernel(c);

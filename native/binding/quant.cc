@@ -20,8 +20,9 @@ DSV3_OP(quantizeFp8) {
   const int64_t k = x.shape.back(), m = k ? x.numel() / k : 0;
   std::vector<int64_t> sshape = x.shape;
   sshape.back() = ceil_div(k, kQuantBlock);
-  Output y = output(c, o, "out", DType::f8_e4m3, x.shape, x.device());
-  Output s = output(c, o, "outScale", DType::f32, sshape, x.device());
+  Napi::Object outs = outputs_arg(c, o, "data?, scale?");
+  Output y = output(c, outs, "data", DType::f8_e4m3, x.shape, x.device());
+  Output s = output(c, outs, "scale", DType::f32, sshape, x.device());
   if (x.device().type != DeviceType::cpu) no_cuda_kernel(c);
   TensorRef yr = y.ref, sr = s.ref;
   run_cpu([x, yr, sr, m, k, ue8m0] {
@@ -42,8 +43,9 @@ DSV3_OP(quantizeWeightFp8) {
   expect_dtype(c, "w", w, {DType::f32, DType::bf16, DType::f16});
   expect_ndim(c, "w", w, 2);
   const int64_t n = w.shape[0], k = w.shape[1];
-  Output y = output(c, o, "out", DType::f8_e4m3, w.shape, w.device());
-  Output s = output(c, o, "outScaleInv", DType::f32, {ceil_div(n, kQuantBlock), ceil_div(k, kQuantBlock)}, w.device());
+  Napi::Object outs = outputs_arg(c, o, "weight?, scaleInv?");
+  Output y = output(c, outs, "weight", DType::f8_e4m3, w.shape, w.device());
+  Output s = output(c, outs, "scaleInv", DType::f32, {ceil_div(n, kQuantBlock), ceil_div(k, kQuantBlock)}, w.device());
   if (w.device().type != DeviceType::cpu) no_cuda_kernel(c);
   TensorRef yr = y.ref, sr = s.ref;
   run_cpu([w, yr, sr, n, k] {

@@ -27,7 +27,7 @@ DSV3_OP(argmax) {
   return out.js;
 }
 
-// topk(x [t, n], k, {values?, indices?}) -> {values: f32 [t, k], indices: i32 [t, k]}: the k largest
+// topk(x [t, n], k, {out?: {values?, indices?}}) -> {values: f32 [t, k], indices: i32 [t, k]}: the k largest
 // of each row in descending order; equal values by lower index; NaN ranks above every number.
 DSV3_OP(topk) {
   OpCtx c{info.Env(), "topk"};
@@ -41,8 +41,9 @@ DSV3_OP(topk) {
     c.fail(ErrKind::Argument, "k", "must be an integer in [1, " + std::to_string(n) + "] (x's last dim), got " +
            (info[1].IsNumber() ? num(c, kd) : info[1].ToString().Utf8Value()));
   const int64_t k = static_cast<int64_t>(kd);
-  Output values = output(c, o, "values", DType::f32, {t, k}, x.device());
-  Output indices = output(c, o, "indices", DType::i32, {t, k}, x.device());
+  Napi::Object outs = outputs_arg(c, o, "values?, indices?");
+  Output values = output(c, outs, "values", DType::f32, {t, k}, x.device());
+  Output indices = output(c, outs, "indices", DType::i32, {t, k}, x.device());
   if (x.device().type != DeviceType::cpu) no_cuda_kernel(c);
   TensorRef v = values.ref, i = indices.ref;
   run_cpu([x, v, i, t, n, k] { cpu::topk(TopkParams{x.data(), x.dtype, v.data<float>(), i.data<int32_t>(), t, n, k}); });

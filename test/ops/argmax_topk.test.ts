@@ -61,7 +61,7 @@ describe('topk', () => {
     const xt = Tensor.fromArray(x, [t, n]);
     for (const k of [...new Set([1, Math.min(5, n), n])]) {
       const values = poisoned([t, k], 'f32'), indices = poisoned([t, k], 'i32');
-      const r = topk(xt, k, { values, indices });
+      const r = topk(xt, k, { out: { values, indices } });
       expect(r.values).toBe(values);
       expect(r.indices).toBe(indices);
       const want = ref.topk(x, n, k);
@@ -92,8 +92,8 @@ describe('topk', () => {
     expect(() => topk(x, '2' as never)).toThrow(ArgumentError);
     expect(() => topk(Tensor.zeros([7]), 1)).toThrow(ShapeError);
     expect(() => topk(Tensor.zeros([4, 7], { dtype: 'u8' }) as never, 1)).toThrow(DTypeError);
-    expect(() => topk(x, 2, { values: Tensor.zeros([4, 3]) })).toThrow(ShapeError);
-    expect(() => topk(x, 2, { indices: Tensor.zeros([4, 2]) as never })).toThrow(DTypeError);
+    expect(() => topk(x, 2, { out: { values: Tensor.zeros([4, 3]) } })).toThrow(ShapeError);
+    expect(() => topk(x, 2, { out: { indices: Tensor.zeros([4, 2]) as never } })).toThrow(DTypeError);
     const d = Tensor.zeros([4, 7]);
     d.dispose();
     expect(() => topk(d, 1)).toThrow(DisposedError);

@@ -49,7 +49,7 @@ describe('quantizeFp8', () => {
       const xt = Tensor.fromFloats(x, [m, k], { dtype });
       const xv = await xt.toFloat32Array();  // the values the op sees (bf16-rounded)
       const out = poisoned([m, k], 'f8_e4m3'), outScale = poisoned([m, g], 'f32');
-      const r = q.quantizeFp8(xt, { out, outScale });
+      const r = q.quantizeFp8(xt, { out: { data: out, scale: outScale } });
       expect(r.data).toBe(out);
       expect(r.scale).toBe(outScale);
       const codes = await r.data.toArray(), scale = await r.scale.toFloat32Array();
@@ -137,7 +137,7 @@ describe('quantizeFp8', () => {
     const { x } = activations(rng, m, k);
     const xt = Tensor.fromArray(x, [m, k]);
     const out = poisoned([m, k], 'f8_e4m3'), outScale = poisoned([m, g], 'f32');
-    const r = q.quantizeFp8(xt, { ue8m0: true, out, outScale });
+    const r = q.quantizeFp8(xt, { ue8m0: true, out: { data: out, scale: outScale } });
     const codes = await r.data.toArray(), scale = await r.scale.toFloat32Array();
     const want = ref.actQuant(x, m, k, { ue8m0: true });
     expectCodesEqual(codes, want.codes, 'ue8m0 codes');
@@ -158,9 +158,11 @@ describe('quantizeFp8', () => {
     const x = Tensor.zeros([2, 128]);
     expect(() => q.quantizeFp8(Tensor.zeros([2, 128], { dtype: 'i32' }) as never)).toThrow(DTypeError);
     expect(() => q.quantizeFp8(Tensor.zeros([2, 128], { dtype: 'f8_e4m3' }) as never)).toThrow(DTypeError);
-    expect(() => q.quantizeFp8(x, { out: Tensor.zeros([2, 127], { dtype: 'f8_e4m3' }) })).toThrow(ShapeError);
-    expect(() => q.quantizeFp8(x, { outScale: Tensor.zeros([2, 2]) })).toThrow(ShapeError);
-    expect(() => q.quantizeFp8(x, { outScale: Tensor.zeros([2, 1], { dtype: 'bf16' }) as never })).toThrow(DTypeError);
+    expect(() => q.quantizeFp8(x, { out: { data: Tensor.zeros([2, 127], { dtype: 'f8_e4m3' }) } })).toThrow(ShapeError);
+    // a tensor where the { data, scale } object belongs
+    expect(() => q.quantizeFp8(x, { out: Tensor.zeros([2, 128], { dtype: 'f8_e4m3' }) as never })).toThrow(ArgumentError);
+    expect(() => q.quantizeFp8(x, { out: { scale: Tensor.zeros([2, 2]) } })).toThrow(ShapeError);
+    expect(() => q.quantizeFp8(x, { out: { scale: Tensor.zeros([2, 1], { dtype: 'bf16' }) as never } })).toThrow(DTypeError);
     expect(() => q.quantizeFp8(Tensor.zeros([]))).toThrow(ShapeError);
     expect(() => q.quantizeFp8(x, { ue8m0: 1 as never })).toThrow(ArgumentError);
     expect(() => q.quantizeFp8({} as never)).toThrow(ArgumentError);

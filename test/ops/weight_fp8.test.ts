@@ -42,7 +42,7 @@ describe('quantizeWeightFp8 / dequantizeWeightFp8', () => {
       const wt = Tensor.fromFloats(w, [n, k], { dtype });
       const wv = await wt.toFloat32Array();
       const out = poisoned([n, k], 'f8_e4m3'), outScaleInv = poisoned([nb, kb], 'f32');
-      const r = q.quantizeWeightFp8(wt, { out, outScaleInv });
+      const r = q.quantizeWeightFp8(wt, { out: { weight: out, scaleInv: outScaleInv } });
       expect(r.weight).toBe(out);
       expect(r.scaleInv).toBe(outScaleInv);
       const codes = await r.weight.toArray(), scaleInv = await r.scaleInv.toFloat32Array();
@@ -112,7 +112,7 @@ describe('quantizeWeightFp8 / dequantizeWeightFp8', () => {
     expect(() => q.quantizeWeightFp8(Tensor.zeros([2, 3, 4]))).toThrow(ShapeError);
     expect(() => q.quantizeWeightFp8(Tensor.zeros([4, 4], { dtype: 'i32' }) as never)).toThrow(DTypeError);
     expect(() => q.quantizeWeightFp8(w8 as never)).toThrow(DTypeError);
-    expect(() => q.quantizeWeightFp8(Tensor.zeros([300, 129]), { outScaleInv: Tensor.zeros([2, 3]) })).toThrow(ShapeError);
+    expect(() => q.quantizeWeightFp8(Tensor.zeros([300, 129]), { out: { scaleInv: Tensor.zeros([2, 3]) } })).toThrow(ShapeError);
     expect(() => q.quantizeWeightFp8('w' as never)).toThrow(ArgumentError);
     const dw = Tensor.zeros([4, 4]);
     dw.dispose();

@@ -54,7 +54,11 @@ export function bf16Encode(x: number): number {
   const u = b.getUint32(0);
   if (Number.isNaN(f)) return 0x7fc0 | ((u >>> 16) & 0x8000);
   const lo = u >>> 16, hi = lo + 1;
-  const vlo = bf16Decode(lo), vhi = bf16Decode(hi);  // |vlo| <= |f| < |vhi| (same sign)
+  const vlo = bf16Decode(lo);
+  // The upper neighbour of the largest finite bf16 is inf: round against 2^128, the value the
+  // exponent range would give it (IEEE rounding of an unbounded exponent, then overflow to inf).
+  const vhi = (hi & 0x7fff) === 0x7f80 ? Math.sign(f) * 2 ** 128 : bf16Decode(hi);  // |vlo| <= |f| < |vhi|
+  if (!Number.isFinite(f)) return (u >>> 16) & 0xffff;
   const dl = Math.abs(f - vlo), dh = Math.abs(vhi - f);
   if (dl < dh) return lo;
   if (dh < dl) return hi & 0xffff;
