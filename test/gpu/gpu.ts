@@ -1,5 +1,6 @@
 // Shared by the GPU suites: whether a usable CUDA device is present, and a loud skip when not.
-import { backends } from '../../lib';
+import { backends, Tensor } from '../../lib';
+import { relErr } from '../helpers';
 
 export const cuda = backends().cuda;
 export const hasGpu = cuda.available;
@@ -9,3 +10,31 @@ if (!hasGpu) {
 }
 /** describe() when a GPU is usable, describe.skip() otherwise. */
 export const describeGpu = hasGpu ? describe : describe.skip;
+
+type Outputs = Tensor | Record<string, Tensor>;
+const asRecord = (o: Outputs): Record<string, Tensor> => (o instanceof Tensor ? { out: o } : o);
+
+/**
+ * The GPU harness: runs `run` on the CPU inputs and on CUDA copies of them, then compares every output
+ * (relative error, NaN/inf positions must match) against the CPU backend's. `tol` is per output name or
+ * one number. Kernels are expected to take poisoned `out` tensors themselves where the test wants it.
+ */
+export async function expectCudaMatchesCpu(
+  inputs: Record<string, Tensor>,
+  run: (x: Record<string, Tensor>) => Outputs,
+  tol: number | Record<string, number>,
+): Promise<void> {
+  const onGpu: Record<string, Tensor> = {};
+  for (const [k, v] of Object.entries(inputs)) onGpu[k] = v.to('cuda');
+  const ref = asRecord(run(inputs));
+  const got = asRecord(run(onGpu));
+  for (const [name, r] of Object.entries(ref)) {
+    const g = got[name];
+    expect(g.device).toBe('cuda');
+    expect(g.dtype).toBe(r.dtype);
+    expect(g.shape).toEqual(r.shape);
+    const e = relErr(await g.toFloat32Array(), await r.toFloat32Array());
+    const t = typeof tol === 'number' ? tol : tol[name];
+    if (!(e <= t)) throw new Error(`output '${name}': relative error vs the CPU backend ${e} > ${t}`);
+  }
+}
