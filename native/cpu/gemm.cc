@@ -70,6 +70,42 @@ template <DType T> constexpr int64_t kSize = T == DType::f8_e4m3 ? 1 : T == DTyp
 
 inline float scale_of(const float* s, int64_t row, int64_t nkb, int64_t kb) { return s ? s[row * nkb + kb] : 1.f; }
 
+// Per-thread scratch that only grows (64-byte aligned for the packed panels).
+struct Scratch {
+  float* p = nullptr;
+  size_t cap = 0;
+  float* get(size_t n) {
+    if (n > cap) {
+      std::free(p);
+      p = static_cast<float*>(std::aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64));
+      cap = p ? n : 0;
+      if (!p) throw std::bad_alloc();
+    }
+    return p;
+  }
+  ~Scratch() { std::free(p); }
+};
+thread_local Scratch tl_apack, tl_bpack, tl_acc, tl_rows, tl_perm;
+
+// e4m3fn magnitude code (0..127) -> the two bytes of its bf16 encoding (exact: bf16 holds every e4m3
+// value, subnormals included; 0x7f -> NaN). Built from the format's definition, no static-order issues.
+struct Bf16Lut {
+  alignas(64) uint8_t lo[128];
+  alignas(64) uint8_t hi[128];
+  Bf16Lut() {
+    for (int c = 0; c < 128; ++c) {
+      const int e = c >> 3, m = c & 7;
+      uint32_t b;
+      if (c == 0x7f) b = 0x7fc0;
+      else if (e == 0) b = f32_bits(std::ldexp(static_cast<float>(m), -9)) >> 16;
+      else b = static_cast<uint32_t>(((e + 120) << 7) | (m << 4));
+      lo[c] = static_cast<uint8_t>(b & 0xff);
+      hi[c] = static_cast<uint8_t>(b >> 8);
+    }
+  }
+};
+const Bf16Lut& bf16_lut() { static const Bf16Lut l; return l; }
+
 // The portable PackFn: decode each row, then transpose element by element.
 template <DecodeFn decode>
 void pack_rows(const char* src, DType t, int64_t ld, int rows, int width, int kc, float* tmp, float* dst) {
@@ -151,10 +187,10 @@ const KernelSet kSet = make(std::make_index_sequence<MR>());
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 false positive inside avx512fintrin.h
 #if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma"))), apply_to = function)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi,avx2,fma"))), apply_to = function)
 #else
 #pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi,avx2,fma")
 #endif
 namespace avx512 {
 constexpr int MR = 12, NR = 32;  // 24 zmm accumulators + 2 B vectors + broadcasts
@@ -172,6 +208,24 @@ inline __m512 e4m3x16(__m128i bytes) {
   return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(r), sign));
 }
 inline __m512 bf16x16(__m256i h) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); }
+
+// 64 e4m3fn codes at once (VBMI): two 128-entry byte lookups give the bf16 bytes (vpermi2b ignores
+// the index's sign bit; the sign is or-ed into the high byte), then interleaves widen to f32.
+// f[q], 128-bit lane L, element t holds code 16 L + 4 q + t.
+struct Lut64 { __m512i lo0, lo1, hi0, hi1; };
+inline Lut64 load_lut() {
+  const Bf16Lut& l = bf16_lut();
+  return {_mm512_load_si512(l.lo), _mm512_load_si512(l.lo + 64), _mm512_load_si512(l.hi), _mm512_load_si512(l.hi + 64)};
+}
+inline void e4m3x64(__m512i x, const Lut64& t, __m512 f[4]) {
+  const __m512i lo = _mm512_permutex2var_epi8(t.lo0, x, t.lo1);
+  const __m512i hi = _mm512_ternarylogic_epi32(_mm512_permutex2var_epi8(t.hi0, x, t.hi1), x, _mm512_set1_epi8(static_cast<char>(0x80)), 0xF8);
+  const __m512i w0 = _mm512_unpacklo_epi8(lo, hi), w1 = _mm512_unpackhi_epi8(lo, hi), z = _mm512_setzero_si512();
+  f[0] = _mm512_castsi512_ps(_mm512_unpacklo_epi16(z, w0));
+  f[1] = _mm512_castsi512_ps(_mm512_unpackhi_epi16(z, w0));
+  f[2] = _mm512_castsi512_ps(_mm512_unpacklo_epi16(z, w1));
+  f[3] = _mm512_castsi512_ps(_mm512_unpackhi_epi16(z, w1));
+}
 
 // Up to 16 elements (lanes outside `m` are zero).
 template <DType T>
@@ -242,9 +296,40 @@ void pack_t(const char* src, int64_t ld, int rows, int width, int kc, float* dst
     }
   }
 }
+// FP8 rows: 4 rows x 16 codes per vector, lane L holding row 4 L + G, so that after e4m3x64 an in-lane
+// 4x4 transpose of the four vectors' f[q] gives 16 rows in order at one K.
+void pack_fp8(const char* src, int64_t ld, int rows, int width, int kc, float* dst) {
+  const Lut64 lut = load_lut();
+  for (int h = 0; h < width; h += 16) {
+    const int nr = std::max(0, std::min(16, rows - h));
+    const __mmask16 store_mask = tail_mask(std::min(16, width - h));
+    for (int k = 0; k < kc; k += 16) {
+      const __mmask16 m = tail_mask(kc - k);
+      auto row = [&](int r) { return r < nr ? _mm_maskz_loadu_epi8(m, src + (h + r) * ld + k) : _mm_setzero_si128(); };
+      __m512 f[4][4];
+      for (int G = 0; G < 4; ++G) {
+        __m512i x = _mm512_castsi128_si512(row(G));
+        x = _mm512_inserti32x4(x, row(4 + G), 1);
+        x = _mm512_inserti32x4(x, row(8 + G), 2);
+        x = _mm512_inserti32x4(x, row(12 + G), 3);
+        e4m3x64(x, lut, f[G]);
+      }
+      for (int q = 0; q < 4; ++q) {
+        const __m512d t0 = _mm512_castps_pd(_mm512_unpacklo_ps(f[0][q], f[1][q])), t1 = _mm512_castps_pd(_mm512_unpackhi_ps(f[0][q], f[1][q]));
+        const __m512d t2 = _mm512_castps_pd(_mm512_unpacklo_ps(f[2][q], f[3][q])), t3 = _mm512_castps_pd(_mm512_unpackhi_ps(f[2][q], f[3][q]));
+        float* d = dst + (k + 4 * q) * width + h;
+        _mm512_mask_storeu_ps(d, store_mask, _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2)));
+        _mm512_mask_storeu_ps(d + width, store_mask, _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2)));
+        _mm512_mask_storeu_ps(d + 2 * width, store_mask, _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3)));
+        _mm512_mask_storeu_ps(d + 3 * width, store_mask, _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3)));
+      }
+    }
+  }
+}
+
 void pack(const char* src, DType t, int64_t ld, int rows, int width, int kc, float* tmp, float* dst) {
   switch (t) {
-    case DType::f8_e4m3: pack_t<DType::f8_e4m3>(src, ld, rows, width, kc, dst); break;
+    case DType::f8_e4m3: pack_fp8(src, ld, rows, width, kc, dst); break;
     case DType::bf16: pack_t<DType::bf16>(src, ld, rows, width, kc, dst); break;
     case DType::f32: pack_t<DType::f32>(src, ld, rows, width, kc, dst); break;
     default: pack_rows<decode>(src, t, ld, rows, width, kc, tmp, dst);
@@ -303,10 +388,51 @@ void skinny_t(const SkinnyArgs& g) {
     for (int i = 0; i < M; ++i) store_f32(g.out, g.ot, static_cast<size_t>(i * g.ldo + j), _mm512_reduce_add_ps(tot[i]));
   }
 }
+// FP8 weights, 64 codes per step through e4m3x64; A is first copied into the decoder's element order
+// within each group of 64 (lda is a multiple of 128, the tail of A is zero, masked-off codes are 0).
+template <int M>
+void skinny_fp8(const SkinnyArgs& g) {
+  const int64_t nkb = ceil_div(g.k, kKB), lda = g.lda;
+  float* A = tl_perm.get(static_cast<size_t>(M * lda));
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t c = 0; c < lda; c += 64)
+      for (int q = 0; q < 4; ++q)
+        for (int L = 0; L < 4; ++L)
+          for (int t = 0; t < 4; ++t) A[i * lda + c + 16 * q + 4 * L + t] = g.a[i * lda + c + 16 * L + 4 * q + t];
+  const Lut64 lut = load_lut();
+  for (int64_t j = g.j0; j < g.j1; ++j) {
+    const uint8_t* brow = reinterpret_cast<const uint8_t*>(g.b) + j * g.k;
+    __m512 tot[M];
+    for (int i = 0; i < M; ++i) tot[i] = _mm512_setzero_ps();
+    for (int64_t kb = 0; kb < nkb; ++kb) {
+      const int64_t k0 = kb * kKB, kc = std::min<int64_t>(kKB, g.k - k0);
+      __m512 blk[M][2];
+      for (int i = 0; i < M; ++i) blk[i][0] = blk[i][1] = _mm512_setzero_ps();
+      for (int64_t c = 0; c < kc; c += 64) {
+        const int64_t left = kc - c;
+        const __m512i x = left >= 64 ? _mm512_loadu_si512(brow + k0 + c) : _mm512_maskz_loadu_epi8((__mmask64(1) << left) - 1, brow + k0 + c);
+        __m512 f[4];
+        e4m3x64(x, lut, f);
+        for (int i = 0; i < M; ++i) {
+          const float* a = A + i * lda + k0 + c;
+          blk[i][0] = _mm512_fmadd_ps(_mm512_loadu_ps(a), f[0], blk[i][0]);
+          blk[i][1] = _mm512_fmadd_ps(_mm512_loadu_ps(a + 16), f[1], blk[i][1]);
+          blk[i][0] = _mm512_fmadd_ps(_mm512_loadu_ps(a + 32), f[2], blk[i][0]);
+          blk[i][1] = _mm512_fmadd_ps(_mm512_loadu_ps(a + 48), f[3], blk[i][1]);
+        }
+      }
+      const float sb = scale_of(g.bs, j / kKB, nkb, kb);
+      for (int i = 0; i < M; ++i)
+        tot[i] = _mm512_fmadd_ps(_mm512_add_ps(blk[i][0], blk[i][1]), _mm512_set1_ps(scale_of(g.as, i, nkb, kb) * sb), tot[i]);
+    }
+    for (int i = 0; i < M; ++i) store_f32(g.out, g.ot, static_cast<size_t>(i * g.ldo + j), _mm512_reduce_add_ps(tot[i]));
+  }
+}
+
 template <int M>
 void skinny(const SkinnyArgs& g) {
   switch (g.bt) {
-    case DType::f8_e4m3: skinny_t<M, DType::f8_e4m3>(g); break;
+    case DType::f8_e4m3: skinny_fp8<M>(g); break;
     case DType::bf16: skinny_t<M, DType::bf16>(g); break;
     default: skinny_t<M, DType::f32>(g);
   }
@@ -468,22 +594,6 @@ const KernelSet& kernel_set(GemmIsa isa) {
 // ------------------------------------------------------------------------------------------------
 // Driver: tiles of the output, each computed by one thread start to end.
 
-// Per-thread scratch that only grows (64-byte aligned for the packed panels).
-struct Scratch {
-  float* p = nullptr;
-  size_t cap = 0;
-  float* get(size_t n) {
-    if (n > cap) {
-      std::free(p);
-      p = static_cast<float*>(std::aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64));
-      cap = p ? n : 0;
-      if (!p) throw std::bad_alloc();
-    }
-    return p;
-  }
-  ~Scratch() { std::free(p); }
-};
-thread_local Scratch tl_apack, tl_bpack, tl_acc, tl_rows;
 
 // Output tile rows i0..i1, columns j0..j1 (j0 a multiple of nr): per K block, pack the A and B blocks,
 // run the micro-kernels into an f32 accumulator tile, then round the tile into `out` once.
@@ -596,7 +706,8 @@ GemmIsa gemm_isa_supported() {
   static const GemmIsa best = [] {
     __builtin_cpu_init();  // libgcc's checks include the OS enabling the AVX / AVX-512 register state
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx2") &&
+        __builtin_cpu_supports("fma"))
       return GemmIsa::avx512;
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return GemmIsa::avx2;
     return GemmIsa::generic;
