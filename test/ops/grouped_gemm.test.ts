@@ -4,11 +4,13 @@
 import { ArgumentError, DTypeError, DisposedError, ShapeError, Tensor } from '../../lib';
 import * as g from '../../lib/ops/gemm';
 import { expectClose, poisoned, TOL, withSeed } from '../helpers';
-import { bf16Round } from '../reference/codec';
 import * as ref from '../reference/gemm';
 import { Rng } from '../reference/rng';
 
 const kb = (k: number) => Math.ceil(k / 128);
+// Inputs exactly representable in bf16: an f32 with its low 16 bits cleared (fast; no rounding needed).
+const bits = new Uint32Array(1), bitsF = new Float32Array(bits.buffer);
+const toBf16 = (x: number) => { bitsF[0] = x; bits[0] &= 0xffff0000; return bitsF[0]; };
 const i32 = (xs: number[]) => Tensor.fromArray(Int32Array.from(xs));
 const bf16 = (v: Float64Array, shape: number[]) => Tensor.fromFloats(Float32Array.from(v), shape, { dtype: 'bf16' });
 function withIsa<T>(isa: string, fn: () => T): T {
@@ -60,7 +62,7 @@ describe('groupedGemmContiguous', () => {
     const rng = new Rng(seed);
     for (const dt of ['bf16', 'f32'] as const) {
       const gN = 3;
-      const av = rng.normals(sumM * k).map(bf16Round), bv = rng.normals(gN * n * k).map(bf16Round);
+      const av = rng.normals(sumM * k).map(toBf16), bv = rng.normals(gN * n * k).map(toBf16);
       const A = dt === 'bf16' ? bf16(av, [sumM, k]) : Tensor.fromArray(Float32Array.from(av), [sumM, k]);
       const B = bf16(bv, [gN, n, k]);
       for (const offs of [[0, 0, sumM, sumM], [1, 4, 5, 152]]) {
@@ -140,7 +142,7 @@ describe('groupedGemmMasked', () => {
     expectClose(await o16.toFloat32Array(), want, 4e-3, 'fp8 masked bf16 out');
 
     // bf16 activations with NaN in the rows past counts, f32 experts
-    const av = rng.normals(gN * mMax * k).map((x, i) => (live(Math.floor(i / k)) ? bf16Round(x) : NaN));
+    const av = rng.normals(gN * mMax * k).map((x, i) => (live(Math.floor(i / k)) ? toBf16(x) : NaN));
     const bv = rng.normals(gN * n * k).map(Math.fround);
     const wantB = ref.grouped(gN * mMax, n, start, counts, (e, r0, r1) =>
       ref.gemm(ref.rows(av, k, r0, r1), ref.rows(bv, n * k, e, e + 1), r1 - r0, n, k));
