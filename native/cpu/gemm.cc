@@ -121,24 +121,37 @@ void pack_rows(const char* src, DType t, int64_t ld, int rows, int width, int kc
 // ------------------------------------------------------------------------------------------------
 // Portable kernels (any CPU): plain loops the compiler vectorizes for the baseline ISA.
 namespace generic {
-constexpr int MR = 4, NR = 16;
+// 4-wide vectors of the compiler's baseline ISA (SSE2, NEON; plain scalars elsewhere): a 6 x 8 tile is
+// 12 accumulators + 2 B vectors + a broadcast, within 16 registers.
+constexpr int MR = 6, NR = 8;
+typedef float v4f __attribute__((vector_size(16)));
 
 void decode(const void* src, DType t, float* dst, int64_t n) { to_f32(src, t, dst, static_cast<size_t>(n)); }
 
 template <int R>
 void micro(const float* A, const float* B, int kc, float* C, int64_t ldc, const float* s, bool first) {
-  float acc[R][NR] = {};
+  v4f acc[R][2];
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = v4f{0, 0, 0, 0};
   for (int k = 0; k < kc; ++k) {
-    const float* b = B + k * NR;
+    v4f b0, b1;
+    std::memcpy(&b0, B + k * NR, sizeof b0);
+    std::memcpy(&b1, B + k * NR + 4, sizeof b1);
+#pragma GCC unroll 6
     for (int r = 0; r < R; ++r) {
       const float a = A[k * MR + r];
-      for (int c = 0; c < NR; ++c) acc[r][c] += a * b[c];
+      acc[r][0] += a * b0;
+      acc[r][1] += a * b1;
     }
   }
+#pragma GCC unroll 6
   for (int r = 0; r < R; ++r) {
     float* c = C + r * ldc;
-    if (first) for (int j = 0; j < NR; ++j) c[j] = acc[r][j] * s[r];
-    else for (int j = 0; j < NR; ++j) c[j] += acc[r][j] * s[r];
+    for (int h = 0; h < 2; ++h) {
+      v4f v = acc[r][h] * s[r];
+      if (!first) { v4f old; std::memcpy(&old, c + 4 * h, sizeof old); v += old; }
+      std::memcpy(c + 4 * h, &v, sizeof v);
+    }
   }
 }
 
