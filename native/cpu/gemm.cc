@@ -2,8 +2,8 @@
 // the grouped MoE GEMMs (DeepGEMM's contiguous and masked layouts); all NT: out = a @ b^T.
 // The recipe: per 128-wide K block an f32 dot, then acc += dot * (a_scale[i,kb] * b_scale[j/128,kb])
 // in f32, one rounding to the output dtype at the end. Goto-style blocking: A and B blocks decoded into
-// packed f32 panels per K block, register-blocked micro-kernels per ISA; skinny problems (m <= 4, the
-// decode steps) stream B rows without packing. ISA choice: native/cpu/gemm_kernel.h.
+// packed f32 panels per K block, register-blocked micro-kernels per ISA; skinny problems (m <= 8 on
+// AVX-512, else 4: the decode steps) stream B rows without packing. ISA choice: native/cpu/gemm_kernel.h.
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -27,7 +27,7 @@ namespace {
 constexpr int kKB = kQuantBlock;  // K block: the scale granularity and the packing depth
 constexpr int kMaxMR = 12;
 constexpr int kMaxNR = 32;
-constexpr int kSkinnyM = 4;       // problems with at most this many rows stream B (no packing)
+constexpr int kMaxSkinny = 8;     // problems with at most KernelSet::skinny_max (<= 8) rows stream B
 constexpr int64_t kMaxTile = 384;  // output tile edge (a multiple of every mr and nr)
 
 // One NT GEMM: out[m, n] = a[m, k] @ b[n, k]^T, block-scaled when the scales are given.
@@ -62,7 +62,8 @@ struct KernelSet {
   DecodeFn decode = nullptr;
   PackFn pack = nullptr;
   MicroFn micro[kMaxMR + 1] = {};     // by row count 1..mr
-  SkinnyFn skinny[kSkinnyM + 1] = {};  // by row count 1..kSkinnyM
+  int skinny_max = 0;                  // problems with m <= this use the skinny kernel (no packing)
+  SkinnyFn skinny[kMaxSkinny + 1] = {};  // by row count 1..skinny_max
 };
 
 // itemsize() as a constant for the dtype-templated kernels (f8_e4m3, bf16, f32).
@@ -188,6 +189,7 @@ KernelSet make(std::index_sequence<I...>) {
   KernelSet ks;
   ks.mr = MR; ks.nr = NR; ks.decode = decode; ks.pack = &pack_rows<decode>;
   ((ks.micro[I + 1] = &micro<static_cast<int>(I) + 1>), ...);
+  ks.skinny_max = 4;
   ks.skinny[1] = &skinny<1>; ks.skinny[2] = &skinny<2>; ks.skinny[3] = &skinny<3>; ks.skinny[4] = &skinny<4>;
   return ks;
 }
@@ -419,8 +421,10 @@ void skinny_fp8(const SkinnyArgs& g) {
     for (int i = 0; i < M; ++i) tot[i] = _mm512_setzero_ps();
     for (int64_t kb = 0; kb < nkb; ++kb) {
       const int64_t k0 = kb * kKB, kc = std::min<int64_t>(kKB, g.k - k0);
-      __m512 blk[M][2];
-      for (int i = 0; i < M; ++i) blk[i][0] = blk[i][1] = _mm512_setzero_ps();
+      constexpr int P = M <= 4 ? 2 : 1;  // partial sums per row: 2 for more ILP while registers allow
+      __m512 blk[M][P];
+      for (int i = 0; i < M; ++i)
+        for (int p = 0; p < P; ++p) blk[i][p] = _mm512_setzero_ps();
       for (int64_t c = 0; c < kc; c += 64) {
         const int64_t left = kc - c;
         const __m512i x = left >= 64 ? _mm512_loadu_si512(brow + k0 + c) : _mm512_maskz_loadu_epi8((__mmask64(1) << left) - 1, brow + k0 + c);
@@ -429,14 +433,14 @@ void skinny_fp8(const SkinnyArgs& g) {
         for (int i = 0; i < M; ++i) {
           const float* a = A + i * lda + k0 + c;
           blk[i][0] = _mm512_fmadd_ps(_mm512_loadu_ps(a), f[0], blk[i][0]);
-          blk[i][1] = _mm512_fmadd_ps(_mm512_loadu_ps(a + 16), f[1], blk[i][1]);
+          blk[i][P - 1] = _mm512_fmadd_ps(_mm512_loadu_ps(a + 16), f[1], blk[i][P - 1]);
           blk[i][0] = _mm512_fmadd_ps(_mm512_loadu_ps(a + 32), f[2], blk[i][0]);
-          blk[i][1] = _mm512_fmadd_ps(_mm512_loadu_ps(a + 48), f[3], blk[i][1]);
+          blk[i][P - 1] = _mm512_fmadd_ps(_mm512_loadu_ps(a + 48), f[3], blk[i][P - 1]);
         }
       }
       const float sb = scale_of(g.bs, j / kKB, nkb, kb);
       for (int i = 0; i < M; ++i)
-        tot[i] = _mm512_fmadd_ps(_mm512_add_ps(blk[i][0], blk[i][1]), _mm512_set1_ps(scale_of(g.as, i, nkb, kb) * sb), tot[i]);
+        tot[i] = _mm512_fmadd_ps(P == 2 ? _mm512_add_ps(blk[i][0], blk[i][P - 1]) : blk[i][0], _mm512_set1_ps(scale_of(g.as, i, nkb, kb) * sb), tot[i]);
     }
     for (int i = 0; i < M; ++i) store_f32(g.out, g.ot, static_cast<size_t>(i * g.ldo + j), _mm512_reduce_add_ps(tot[i]));
   }
@@ -456,6 +460,8 @@ KernelSet make(std::index_sequence<I...>) {
   KernelSet ks;
   ks.mr = MR; ks.nr = NR; ks.decode = decode; ks.pack = &pack;
   ((ks.micro[I + 1] = &micro<static_cast<int>(I) + 1>), ...);
+  ks.skinny_max = 8;
+  ks.skinny[5] = &skinny<5>; ks.skinny[6] = &skinny<6>; ks.skinny[7] = &skinny<7>; ks.skinny[8] = &skinny<8>;
   ks.skinny[1] = &skinny<1>; ks.skinny[2] = &skinny<2>; ks.skinny[3] = &skinny<3>; ks.skinny[4] = &skinny<4>;
   return ks;
 }
@@ -582,6 +588,7 @@ KernelSet make(std::index_sequence<I...>) {
   KernelSet ks;
   ks.mr = MR; ks.nr = NR; ks.decode = decode; ks.pack = &pack_rows<decode>;
   ((ks.micro[I + 1] = &micro<static_cast<int>(I) + 1>), ...);
+  ks.skinny_max = 4;
   ks.skinny[1] = &skinny<1>; ks.skinny[2] = &skinny<2>; ks.skinny[3] = &skinny<3>; ks.skinny[4] = &skinny<4>;
   return ks;
 }
@@ -648,7 +655,7 @@ void run_packed(const KernelSet& ks, const Prob& p, int64_t i0, int64_t i1, int6
   for (int64_t r = 0; r < i1 - i0; ++r) from_f32(C + r * ldc, out + ((i0 + r) * p.n + j0) * osz, p.ot, static_cast<size_t>(j1 - j0));
 }
 
-// B rows j0..j1 against all (<= kSkinnyM) rows of A.
+// B rows j0..j1 against all (<= skinny_max) rows of A.
 void run_skinny(const KernelSet& ks, const Prob& p, int64_t j0, int64_t j1) {
   const int64_t nkb = ceil_div(p.k, kKB), lda = nkb * kKB;
   float* A = tl_apack.get(static_cast<size_t>(p.m * lda + kKB));
@@ -671,7 +678,7 @@ void run_problems(const std::vector<Prob>& probs, GemmIsa isa) {
   for (size_t pi = 0; pi < probs.size(); ++pi) {
     const Prob& p = probs[pi];
     if (p.m <= 0 || p.n <= 0) continue;
-    if (p.m <= kSkinnyM) {  // split N: every thread streams its share of the weights
+    if (p.m <= ks.skinny_max) {  // split N: every thread streams its share of the weights
       const int64_t chunk = std::max<int64_t>(16, ceil_div(p.n, 4 * T));
       for (int64_t j0 = 0; j0 < p.n; j0 += chunk) tasks.push_back({pi, 0, p.m, j0, std::min(p.n, j0 + chunk)});
       continue;
@@ -690,7 +697,7 @@ void run_problems(const std::vector<Prob>& probs, GemmIsa isa) {
     for (int64_t t = tb; t < te; ++t) {
       const Task& tk = tasks[static_cast<size_t>(t)];
       const Prob& p = probs[tk.prob];
-      if (p.m <= kSkinnyM) run_skinny(ks, p, tk.j0, tk.j1);
+      if (p.m <= ks.skinny_max) run_skinny(ks, p, tk.j0, tk.j1);
       else run_packed(ks, p, tk.i0, tk.i1, tk.j0, tk.j1);
     }
   });

@@ -49,7 +49,7 @@ describe('gemm', () => {
 
   test.each([['avx512'], ['avx2'], ['generic']])('isa %s', (isa) => withSeed(async (seed) => {
     const rng = new Rng(seed);
-    for (const [m, n, k, ad, bd] of [[2, 45, 300, 'bf16', 'bf16'], [4, 17, 9, 'f32', 'f32'], [40, 70, 130, 'bf16', 'f32'], [77, 33, 260, 'f32', 'f32']] as [number, number, number, F, F][]) {
+    for (const [m, n, k, ad, bd] of [[2, 45, 300, 'bf16', 'bf16'], [4, 17, 9, 'f32', 'f32'], [8, 40, 200, 'f32', 'bf16'], [40, 70, 130, 'bf16', 'f32'], [77, 33, 260, 'f32', 'f32']] as [number, number, number, F, F][]) {
       const a = input(rng, m, k, ad), b = input(rng, n, k, bd);
       const out = poisoned([m, n], 'f32');
       withIsa(isa, () => g.gemm(a.t, b.t, { out, outDtype: 'f32' }));
