@@ -614,7 +614,6 @@ const KernelSet& kernel_set(GemmIsa isa) {
 // ------------------------------------------------------------------------------------------------
 // Driver: tiles of the output, each computed by one thread start to end.
 
-
 // Output tile rows i0..i1, columns j0..j1 (j0 a multiple of nr): per K block, pack the A and B blocks,
 // run the micro-kernels into an f32 accumulator tile, then round the tile into `out` once.
 void run_packed(const KernelSet& ks, const Prob& p, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
