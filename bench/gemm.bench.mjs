@@ -1,0 +1,137 @@
+// CPU GEMMs (fp8Gemm with bf16 out, gemm bf16, gemm f32) against numpy float32 a @ b.T on the same
+// shapes (bench/peers/numpy_matmul.py, run in the same process tree right after ours): median ms,
+// GFLOP/s, GB/s of weights for M <= 32, and ours / numpy. Every ISA path at the 2048^3 target.
+// Run: npx tsc -p tsconfig.build.json && node bench/gemm.bench.mjs [MxNxK ...]   (only those shapes;
+// BENCH_JSON=path writes the rows as JSON)
+import { execSync, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Bench } from 'tinybench';
+
+const require = createRequire(import.meta.url);
+const here = dirname(fileURLToPath(import.meta.url));
+const { Tensor, synchronize } = require('../dist/index.js');
+const g = require('../dist/ops/gemm.js');
+
+// (M, N, K): the issue's target, then DeepSeek-V3 projections (DeepGEMM's shape list) at decode-ish M.
+const SHAPES = [
+  { m: 2048, n: 2048, k: 2048, what: 'target', isas: ['avx512', 'avx2', 'generic'] },
+  { m: 1, n: 2112, k: 7168, what: 'decode, fused q_a + kv_a' },
+  { m: 1, n: 7168, k: 2048, what: 'decode, MoE down' },
+  { m: 32, n: 2112, k: 7168, what: 'small batch, fused q_a + kv_a' },
+  { m: 128, n: 4096, k: 7168, what: 'prefill chunk, MoE gate+up' },
+];
+const OPS = [
+  { op: 'fp8Gemm', weightBytes: 1 },
+  { op: 'gemm bf16', weightBytes: 2 },
+  { op: 'gemm f32', weightBytes: 4 },
+];
+
+function randomCodes(n) {  // e4m3 codes without NaN (0x7f / 0xff)
+  const u = new Uint8Array(n);
+  let x = 0x9e3779b9;
+  for (let i = 0; i < n; i++) { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; const c = x & 0xff; u[i] = (c & 0x7f) === 0x7f ? c - 1 : c; }
+  return u;
+}
+
+function makeCase({ m, n, k }) {
+  const kb = Math.ceil(k / 128), nb = Math.ceil(n / 128);
+  const a8 = { data: Tensor.fromArray(randomCodes(m * k), [m, k], { dtype: 'f8_e4m3' }), scale: Tensor.full([m, kb], 1 / 64) };
+  const b8 = { data: Tensor.fromArray(randomCodes(n * k), [n, k], { dtype: 'f8_e4m3' }), scale: Tensor.full([nb, kb], 1 / 64) };
+  const a32 = Tensor.randn([m, k], { seed: 1 }), b32 = Tensor.randn([n, k], { seed: 2 });
+  const a16 = a32.cast('bf16'), b16 = b32.cast('bf16');
+  const o16 = Tensor.empty([m, n], { dtype: 'bf16' }), o32 = Tensor.empty([m, n]);
+  return {
+    run: {
+      fp8Gemm: (cpuIsa) => g.fp8Gemm(a8, b8, { out: o16, cpuIsa }),
+      'gemm bf16': (cpuIsa) => g.gemm(a16, b16, { out: o16, cpuIsa }),
+      'gemm f32': (cpuIsa) => g.gemm(a32, b32, { out: o32, cpuIsa }),
+    },
+    dispose: () => [a8.data, a8.scale, b8.data, b8.scale, a32, b32, a16, b16, o16, o32].forEach((t) => t.dispose()),
+  };
+}
+
+// Median ms per call. Each sample runs `reps` calls back to back and waits once, so the read-back
+// latency of synchronize() (~0.1 ms) does not dominate the small shapes.
+async function timeOp(fn, flops) {
+  const t0 = performance.now();
+  fn(); await synchronize();
+  const once = Math.max(performance.now() - t0, 0.01);
+  const reps = Math.max(1, Math.min(50, Math.round(20 / once)));
+  const slow = once * reps > 1000;  // the generic path at 2048^3: a few samples only
+  const bench = new Bench({ iterations: slow ? 3 : 7, time: slow ? 0 : 400, warmupIterations: 1, warmupTime: 0 });
+  bench.add('op', async () => { for (let r = 0; r < reps; r++) fn(); await synchronize(); });
+  await bench.run();
+  const res = bench.tasks[0].result;
+  if (!res || !res.latency) throw new Error(`benchmark failed: ${res?.error ?? res?.state}`);
+  const ms = res.latency.p50 / reps;
+  return { ms, gflops: flops / ms / 1e6, samples: res.latency.samplesCount ?? undefined, reps };
+}
+
+function numpyPeer(shapes) {
+  const r = spawnSync('python3', [join(here, 'peers', 'numpy_matmul.py'), JSON.stringify(shapes.map((s) => [s.m, s.n, s.k]))],
+    { encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (r.error || r.status !== 0) {
+    const why = r.error ? r.error.message : (r.stderr || '').trim().split('\n').pop();
+    console.log(`\nnote: numpy peer skipped (python3 with numpy is needed): ${why}`);
+    return null;
+  }
+  return JSON.parse(r.stdout);
+}
+
+const fmt = (x, d = 1) => (x === undefined || x === null ? '-' : x.toFixed(d));
+const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
+
+async function main() {
+  const isaInfo = g.cpuGemmIsa();
+  const loadBefore = load();
+  console.log(`CPU GEMMs vs numpy; ${os.cpus()[0].model}, ${os.cpus().length} CPUs, node ${process.version}, ` +
+    `kernels ${isaInfo.selected} (supported ${isaInfo.supported}); load average before: ${loadBefore}`);
+  const only = process.argv.slice(2);
+  const shapes = SHAPES.filter((s) => only.length === 0 || only.includes(`${s.m}x${s.n}x${s.k}`));
+  const rows = [];
+  for (const s of shapes) {
+    const c = makeCase(s);
+    const flops = 2 * s.m * s.n * s.k;
+    for (const { op, weightBytes } of OPS) {
+      for (const isa of s.isas ?? [undefined]) {
+        const t = await timeOp(() => c.run[op](isa), flops);
+        const gbs = s.m <= 32 ? (weightBytes * s.n * s.k) / t.ms / 1e6 : undefined;
+        rows.push({ m: s.m, n: s.n, k: s.k, what: s.what, op, isa: isa ?? isaInfo.selected, ms: t.ms, gflops: t.gflops, weightsGBs: gbs, samples: t.samples, reps: t.reps });
+      }
+    }
+    c.dispose();
+  }
+  const loadMid = load();
+  const peer = numpyPeer(shapes);
+  const np = new Map((peer?.results ?? []).map((r) => [`${r.m}x${r.n}x${r.k}`, r]));
+  for (const r of rows) {
+    const p = np.get(`${r.m}x${r.n}x${r.k}`);
+    r.numpyMs = p?.median_ms; r.numpyGflops = p?.gflops; r.ratio = p ? r.gflops / p.gflops : undefined;
+  }
+
+  const head = ['M', 'N', 'K', 'op', 'isa', 'ms', 'GFLOP/s', 'GB/s W', 'numpy ms', 'numpy GFLOP/s', 'ours/numpy'];
+  const body = rows.map((r) => [r.m, r.n, r.k, r.op, r.isa, fmt(r.ms, 3), fmt(r.gflops), fmt(r.weightsGBs), fmt(r.numpyMs, 3), fmt(r.numpyGflops), fmt(r.ratio, 2)].map(String));
+  const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells) => cells.map((x, i) => (i < 3 || i > 4 ? x.padStart(w[i]) : x.padEnd(w[i]))).join('  ');
+  console.log(`\n${line(head)}\n${w.map((n) => '-'.repeat(n)).join('  ')}`);
+  for (const b of body) console.log(line(b));
+  console.log(`\nGB/s W: weight bytes read per second (fp8 1 B, bf16 2 B, f32 4 B per element; numpy f32) for M <= 32.`);
+  console.log(`numpy: ${peer ? `${peer.numpy}, ${peer.blas?.name ?? ''} ${peer.blas?.version ?? ''}`.trim() : 'skipped'}; ` +
+    `load average after ours: ${loadMid}, after numpy: ${load()}`);
+
+  if (process.env.BENCH_JSON) {
+    let commit;
+    try { commit = execSync('git rev-parse HEAD', { cwd: here, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch { commit = undefined; }
+    writeFileSync(process.env.BENCH_JSON, JSON.stringify({
+      bench: 'gemm', date: new Date().toISOString(), cpu: os.cpus()[0].model, cpus: os.cpus().length, node: process.version,
+      commit, isa: isaInfo, loadavg: { before: loadBefore, afterOurs: loadMid, afterNumpy: load() },
+      numpy: peer ? { version: peer.numpy, blas: peer.blas } : null, rows,
+    }, null, 2));
+  }
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });

@@ -1,0 +1,57 @@
+// GEMMs, all NT (out = a @ b^T): DeepSeek's FP8 block-scaled GEMM (inference/kernel.py fp8_gemm),
+// plain f32/bf16 GEMM, and DeepGEMM-style grouped expert GEMMs (contiguous and masked layouts).
+// CPU: native/cpu/gemm.cc (AVX-512 / AVX2 / portable kernels, DSV3_CPU_ISA caps the choice).
+import { Tensor } from '../tensor';
+import { lazyOp, OutOptions, result } from './util';
+
+/** FP8 data with its block scales: activations data [m,k], scale [m, ceil(k/128)]; weights data [n,k], scale [ceil(n/128), ceil(k/128)]. */
+export interface Fp8Operand { data: Tensor<'f8_e4m3'>; scale: Tensor<'f32'> }
+export type GemmFloat = 'f32' | 'bf16';
+export type GemmIsaName = 'avx512' | 'avx2' | 'generic';
+export interface GemmOptions<O extends GemmFloat = GemmFloat> extends OutOptions<O> {
+  /** Cap the CPU kernels' instruction set for this call; default DSV3_CPU_ISA (read at each call), else the best the CPU runs. */
+  cpuIsa?: GemmIsaName;
+}
+
+// DSV3_CPU_ISA is read here, at each call, from process.env (which test runners may sandbox, so the
+// addon's own getenv would not see it) and handed to the addon as the cpuIsa option.
+function isaOptions<T extends { cpuIsa?: string }>(opts: T): T {
+  const isa = process.env.DSV3_CPU_ISA;
+  if (!isa || typeof opts !== 'object' || opts === null || opts.cpuIsa !== undefined) return opts;
+  return { ...opts, cpuIsa: isa };
+}
+
+const nativeFp8Gemm = lazyOp('fp8Gemm');
+const nativeGemm = lazyOp('gemm');
+const nativeContiguous = lazyOp('groupedGemmContiguous');
+const nativeMasked = lazyOp('groupedGemmMasked');
+const nativeIsa = lazyOp('cpuGemmIsa');
+
+/** a [m,k] e4m3 (scale [m,kb]) @ b [n,k] e4m3 (scale [nb,kb])^T -> [m,n]: per 128-wide K block an f32 dot times a_scale*b_scale, f32 accumulation; bf16 out by default. */
+export function fp8Gemm<O extends GemmFloat = 'bf16'>(a: Fp8Operand, b: Fp8Operand, opts: GemmOptions<O> = {}): Tensor<O> {
+  return result(nativeFp8Gemm(a, b, isaOptions(opts)), opts);
+}
+
+/** a [m,k] @ b [n,k]^T -> [m,n] (f32 or bf16 inputs, f32 accumulation); out dtype defaults to a's. */
+export function gemm<A extends GemmFloat, O extends GemmFloat = A>(a: Tensor<A>, b: Tensor<GemmFloat>, opts: GemmOptions<O> = {}): Tensor<O> {
+  return result(nativeGemm(a, b, isaOptions(opts)), opts);
+}
+
+/** Experts over row ranges: a [sum_m,k] (or FP8 with scale [sum_m,kb]), b [g,n,k] (or FP8 with scale [g,nb,kb]), offsets i32 [g+1]; rows offsets[e]..offsets[e+1] use expert e -> [sum_m,n]; other rows are not written. */
+export function groupedGemmContiguous<O extends GemmFloat = 'bf16'>(a: Fp8Operand, b: Fp8Operand, offsets: Tensor<'i32'>, opts?: GemmOptions<O>): Tensor<O>;
+export function groupedGemmContiguous<A extends GemmFloat, O extends GemmFloat = A>(a: Tensor<A>, b: Tensor<GemmFloat>, offsets: Tensor<'i32'>, opts?: GemmOptions<O>): Tensor<O>;
+export function groupedGemmContiguous(a: Tensor | Fp8Operand, b: Tensor | Fp8Operand, offsets: Tensor<'i32'>, opts: GemmOptions = {}): Tensor {
+  return result(nativeContiguous(a, b, offsets, isaOptions(opts)), opts);
+}
+
+/** Experts over padded slabs: a [g,m_max,k] (or FP8 with scale [g,m_max,kb]), b [g,n,k] (or FP8 with scale [g,nb,kb]), counts i32 [g] -> [g,m_max,n]; only rows < counts[e] of group e are written. */
+export function groupedGemmMasked<O extends GemmFloat = 'bf16'>(a: Fp8Operand, b: Fp8Operand, counts: Tensor<'i32'>, opts?: GemmOptions<O>): Tensor<O>;
+export function groupedGemmMasked<A extends GemmFloat, O extends GemmFloat = A>(a: Tensor<A>, b: Tensor<GemmFloat>, counts: Tensor<'i32'>, opts?: GemmOptions<O>): Tensor<O>;
+export function groupedGemmMasked(a: Tensor | Fp8Operand, b: Tensor | Fp8Operand, counts: Tensor<'i32'>, opts: GemmOptions = {}): Tensor {
+  return result(nativeMasked(a, b, counts, isaOptions(opts)), opts);
+}
+
+/** The instruction set of the CPU GEMM kernels: the best this CPU runs, and the one a call with `opts` uses now (DSV3_CPU_ISA applied). */
+export function cpuGemmIsa(opts: { cpuIsa?: GemmIsaName } = {}): { supported: GemmIsaName; selected: GemmIsaName } {
+  return nativeIsa(isaOptions(opts)) as { supported: GemmIsaName; selected: GemmIsaName };
+}

@@ -1,0 +1,191 @@
+// Bindings of the GEMMs (fp8Gemm, gemm, groupedGemmContiguous, groupedGemmMasked) and cpuGemmIsa.
+// Validation here (every cross-argument size, scale shapes exactly ceil(./128)), math in
+// native/cpu/gemm.cc. FP8 operands are JS objects {data: f8_e4m3, scale: f32}; their parts are named
+// 'a.data', 'a.scale' in messages. offsets / counts are device data, checked by the CPU task.
+#include <string>
+
+#include "native/binding/common.h"
+#include "native/cpu/gemm_kernel.h"
+
+namespace dsv3 {
+namespace {
+
+// A GEMM operand: a plain tensor, or FP8 data with its block scales.
+struct Operand {
+  TensorRef data, scale;
+  bool fp8 = false;
+};
+
+bool is_tensor_like(Napi::Value v) {
+  if (TensorObject::is(v)) return true;
+  return v.IsObject() && TensorObject::is(v.As<Napi::Object>().Get("handle"));
+}
+std::string kind_of(Napi::Value v) {
+  if (v.IsUndefined()) return "undefined";
+  if (v.IsNull()) return "null";
+  if (v.IsNumber()) return "number";
+  if (v.IsString()) return "string";
+  if (v.IsBoolean()) return "boolean";
+  if (is_tensor_like(v)) return "a Tensor";
+  return "object";
+}
+
+Operand fp8_operand(const OpCtx& c, Napi::Value v, const std::string& name) {
+  if (!v.IsObject() || is_tensor_like(v))
+    c.fail(ErrKind::Argument, name, "must be an FP8 operand {data, scale}, got " + kind_of(v));
+  Napi::Object o = v.As<Napi::Object>();
+  Operand r;
+  r.fp8 = true;
+  r.data = tensor_arg(c, o.Get("data"), (name + ".data").c_str());
+  r.scale = tensor_arg(c, o.Get("scale"), (name + ".scale").c_str());
+  expect_dtype(c, (name + ".data").c_str(), r.data, {DType::f8_e4m3});
+  expect_dtype(c, (name + ".scale").c_str(), r.scale, {DType::f32});
+  return r;
+}
+
+// A Tensor (f32 / bf16) or an FP8 operand.
+Operand any_operand(const OpCtx& c, Napi::Value v, const std::string& name) {
+  if (is_tensor_like(v)) {
+    Operand r;
+    r.data = tensor_arg(c, v, name.c_str());
+    expect_dtype(c, name.c_str(), r.data, {DType::f32, DType::bf16});
+    return r;
+  }
+  if (!v.IsObject())
+    c.fail(ErrKind::Argument, name, "must be a Tensor or an FP8 operand {data, scale}, got " + kind_of(v));
+  return fp8_operand(c, v, name);
+}
+
+const char* data_name(const Operand& o, const char* plain, const char* fp8) { return o.fp8 ? fp8 : plain; }
+
+// The kernels' ISA for this call: options.cpuIsa (the TS wrapper passes DSV3_CPU_ISA there, read at
+// call time from process.env), else the DSV3_CPU_ISA environment variable, else the best supported.
+cpu::GemmIsa isa_now(const OpCtx& c, const Napi::Object& o) {
+  cpu::GemmIsa isa;
+  if (opt_has(o, "cpuIsa")) {
+    const std::string v = opt_string(c, o, "cpuIsa", "");
+    if (!cpu::gemm_isa_parse(v, &isa)) c.fail(ErrKind::Argument, "cpuIsa", "(default DSV3_CPU_ISA) must be avx512, avx2 or generic, got '" + v + "'");
+    return isa;
+  }
+  std::string err;
+  if (!cpu::gemm_isa_from_env(&isa, &err)) c.fail(ErrKind::Argument, "", err);
+  return isa;
+}
+
+Napi::Value grouped(const Napi::CallbackInfo& info, bool masked) {
+  OpCtx c{info.Env(), masked ? "groupedGemmMasked" : "groupedGemmContiguous"};
+  Operand a = any_operand(c, info[0], "a");
+  Operand b = any_operand(c, info[1], "b");
+  TensorRef idx = tensor_arg(c, info[2], masked ? "counts" : "offsets");
+  Napi::Object o = options_arg(c, info, 3);
+  if (a.fp8 != b.fp8)
+    c.fail(ErrKind::DType, "b", a.fp8 ? "must be an FP8 operand {data, scale} like 'a', got a " + std::string(dtype_name(b.data.dtype)) + " tensor"
+                                      : "must be an f32 or bf16 tensor like 'a', got an FP8 operand");
+  const char* an = data_name(a, "a", "a.data");
+  const char* bn = data_name(b, "b", "b.data");
+  expect_dtype(c, masked ? "counts" : "offsets", idx, {DType::i32});
+  expect_ndim(c, an, a.data, masked ? 3 : 2);
+  expect_ndim(c, bn, b.data, 3);
+  const int64_t g = b.data.dim(0), n = b.data.dim(1), k = a.data.dim(-1);
+  const int64_t m = masked ? a.data.dim(1) : a.data.dim(0);  // m_max or sum_m
+  if (masked) expect_shape(c, an, a.data, {g, -1, -1});
+  expect_shape(c, bn, b.data, {g, n, k});
+  expect_shape(c, masked ? "counts" : "offsets", idx, {masked ? g : g + 1});
+  const int64_t kb = ceil_div(k, kQuantBlock), nb = ceil_div(n, kQuantBlock);
+  std::vector<std::pair<const char*, const TensorRef*>> devs = {{an, &a.data}, {bn, &b.data}, {masked ? "counts" : "offsets", &idx}};
+  if (a.fp8) {
+    if (masked) expect_shape(c, "a.scale", a.scale, {g, m, kb});
+    else expect_shape(c, "a.scale", a.scale, {m, kb});
+    expect_shape(c, "b.scale", b.scale, {g, nb, kb});
+    devs.push_back({"a.scale", &a.scale});
+    devs.push_back({"b.scale", &b.scale});
+  }
+  expect_same_device(c, devs);
+  const DType od = opt_dtype(c, o, "outDtype", a.fp8 ? DType::bf16 : a.data.dtype, {DType::bf16, DType::f32});
+  Output out = output(c, o, "out", od, masked ? std::vector<int64_t>{g, m, n} : std::vector<int64_t>{m, n}, a.data.device());
+  if (a.data.device().type != DeviceType::cpu) no_cuda_kernel(c);
+  const cpu::GemmIsa isa = isa_now(c, o);
+  TensorRef r = out.ref;
+  run_cpu([a, b, idx, r, g, m, n, k, masked, isa] {
+    GroupedGemmParams p{a.data.data(), a.data.dtype, a.fp8 ? a.scale.data<float>() : nullptr,
+                        b.data.data(), b.data.dtype, b.fp8 ? b.scale.data<float>() : nullptr,
+                        r.data(), r.dtype,
+                        masked ? nullptr : idx.data<int32_t>(), masked ? idx.data<int32_t>() : nullptr,
+                        g, m, n, k, masked};
+    cpu::grouped_gemm(p, isa);
+  });
+  return out.js;
+}
+
+}  // namespace
+
+// fp8Gemm(a: {data [m,k] f8_e4m3, scale [m, ceil(k/128)] f32}, b: {data [n,k], scale [ceil(n/128), ceil(k/128)]},
+//         {outDtype?: bf16 | f32, out?}) -> [m, n]
+DSV3_OP(fp8Gemm) {
+  OpCtx c{info.Env(), "fp8Gemm"};
+  Operand a = fp8_operand(c, info[0], "a");
+  Operand b = fp8_operand(c, info[1], "b");
+  Napi::Object o = options_arg(c, info, 2);
+  expect_ndim(c, "a.data", a.data, 2);
+  expect_ndim(c, "b.data", b.data, 2);
+  const int64_t m = a.data.dim(0), k = a.data.dim(1), n = b.data.dim(0);
+  expect_shape(c, "b.data", b.data, {n, k});
+  expect_shape(c, "a.scale", a.scale, {m, ceil_div(k, kQuantBlock)});
+  expect_shape(c, "b.scale", b.scale, {ceil_div(n, kQuantBlock), ceil_div(k, kQuantBlock)});
+  expect_same_device(c, {{"a.data", &a.data}, {"a.scale", &a.scale}, {"b.data", &b.data}, {"b.scale", &b.scale}});
+  const DType od = opt_dtype(c, o, "outDtype", DType::bf16, {DType::bf16, DType::f32});
+  Output out = output(c, o, "out", od, {m, n}, a.data.device());
+  if (a.data.device().type != DeviceType::cpu) no_cuda_kernel(c);
+  const cpu::GemmIsa isa = isa_now(c, o);
+  TensorRef r = out.ref;
+  run_cpu([a, b, r, m, n, k, isa] {
+    cpu::fp8_gemm(Fp8GemmParams{a.data.data<uint8_t>(), a.scale.data<float>(), b.data.data<uint8_t>(), b.scale.data<float>(),
+                                r.data(), r.dtype, m, n, k}, isa);
+  });
+  return out.js;
+}
+
+// gemm(a [m,k] f32|bf16, b [n,k] f32|bf16, {outDtype?: f32 | bf16 (default a's), out?}) -> a @ b^T [m, n]
+DSV3_OP(gemm) {
+  OpCtx c{info.Env(), "gemm"};
+  TensorRef a = tensor_arg(c, info[0], "a");
+  TensorRef b = tensor_arg(c, info[1], "b");
+  Napi::Object o = options_arg(c, info, 2);
+  expect_dtype(c, "a", a, {DType::f32, DType::bf16});
+  expect_dtype(c, "b", b, {DType::f32, DType::bf16});
+  expect_ndim(c, "a", a, 2);
+  expect_ndim(c, "b", b, 2);
+  const int64_t m = a.dim(0), k = a.dim(1), n = b.dim(0);
+  expect_shape(c, "b", b, {n, k});
+  expect_same_device(c, {{"a", &a}, {"b", &b}});
+  const DType od = opt_dtype(c, o, "outDtype", a.dtype, {DType::f32, DType::bf16});
+  Output out = output(c, o, "out", od, {m, n}, a.device());
+  if (a.device().type != DeviceType::cpu) no_cuda_kernel(c);
+  const cpu::GemmIsa isa = isa_now(c, o);
+  TensorRef r = out.ref;
+  run_cpu([a, b, r, m, n, k, isa] {
+    cpu::gemm(GemmParams{a.data(), a.dtype, b.data(), b.dtype, r.data(), r.dtype, m, n, k}, isa);
+  });
+  return out.js;
+}
+
+// groupedGemmContiguous(a [sum_m,k] | {data, scale [sum_m,kb]}, b [g,n,k] | {data, scale [g,nb,kb]},
+//                       offsets [g+1] i32, {outDtype?, out?}) -> [sum_m, n]; rows offsets[e]..offsets[e+1] use expert e
+DSV3_OP(groupedGemmContiguous) { return grouped(info, false); }
+
+// groupedGemmMasked(a [g,m_max,k] | {data, scale [g,m_max,kb]}, b [g,n,k] | {data, scale [g,nb,kb]},
+//                   counts [g] i32, {outDtype?, out?}) -> [g, m_max, n]; rows >= counts[e] are not written
+DSV3_OP(groupedGemmMasked) { return grouped(info, true); }
+
+// cpuGemmIsa({cpuIsa?}) -> {supported, selected}: the CPU GEMM kernels' instruction set, and the one a
+// call with these options uses.
+DSV3_OP(cpuGemmIsa) {
+  OpCtx c{info.Env(), "cpuGemmIsa"};
+  Napi::Object o = options_arg(c, info, 0);
+  Napi::Object r = Napi::Object::New(info.Env());
+  r.Set("supported", cpu::gemm_isa_name(cpu::gemm_isa_supported()));
+  r.Set("selected", cpu::gemm_isa_name(isa_now(c, o)));
+  return r;
+}
+
+}  // namespace dsv3
