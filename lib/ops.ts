@@ -9,3 +9,4 @@ export * from './ops/activation';
 export * from './ops/embedding';
 export * from './ops/sampling';
 export * from './ops/quant';
+export * from './ops/gemm';

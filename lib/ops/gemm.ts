@@ -1,6 +1,7 @@
 // GEMMs, all NT (out = a @ b^T): DeepSeek's FP8 block-scaled GEMM (inference/kernel.py fp8_gemm),
 // plain f32/bf16 GEMM, and DeepGEMM-style grouped expert GEMMs (contiguous and masked layouts).
 // CPU: native/cpu/gemm.cc (AVX-512 / AVX2 / portable kernels, DSV3_CPU_ISA caps the choice).
+import { env } from '../env';
 import { Tensor } from '../tensor';
 import { lazyOp, OutOptions, result } from './util';
 
@@ -13,10 +14,9 @@ export interface GemmOptions<O extends GemmFloat = GemmFloat> extends OutOptions
   cpuIsa?: GemmIsaName;
 }
 
-// DSV3_CPU_ISA is read here, at each call, from process.env (which test runners may sandbox, so the
-// addon's own getenv would not see it) and handed to the addon as the cpuIsa option.
+// DSV3_CPU_ISA (lib/env.ts) is handed to the addon as the cpuIsa option.
 function isaOptions<T extends { cpuIsa?: string }>(opts: T): T {
-  const isa = process.env.DSV3_CPU_ISA;
+  const isa = env.cpuIsa();
   if (!isa || typeof opts !== 'object' || opts === null || opts.cpuIsa !== undefined) return opts;
   return { ...opts, cpuIsa: isa };
 }
