@@ -394,6 +394,14 @@ DSV3_OP(backends) {
   return r;
 }
 
+// externalMemory(): V8's count of external memory (what tensors report through
+// napi_adjust_external_memory), read by adjusting it by 0.
+DSV3_OP(externalMemory) {
+  int64_t total = 0;
+  napi_adjust_external_memory(info.Env(), 0, &total);
+  return Napi::Number::New(info.Env(), static_cast<double>(total));
+}
+
 // setErrorClasses({DTypeError, ShapeError, ...}): the classes native code throws (lib/errors.ts).
 DSV3_OP(setErrorClasses) {
   static const char* names[kNumErrKinds] = {"DTypeError", "ShapeError", "DeviceError", "DisposedError",

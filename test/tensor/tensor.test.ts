@@ -1,4 +1,5 @@
 // Tensor creation, metadata, copies, views, reading back, lifetime.
+import { native } from '../../lib/native';
 import { Tensor, DisposedError, DTypeError, ShapeError, DeviceError, backends, synchronize } from '../../lib';
 
 describe('Tensor', () => {
@@ -116,6 +117,21 @@ describe('Tensor', () => {
     expect(() => Tensor.zeros([2], { device: 'cuda' })).toThrow(DeviceError);
     expect(() => Tensor.zeros([2]).to('cuda')).toThrow(DeviceError);
     expect(() => Tensor.zeros([2], { device: 'tpu' as never })).toThrow(DeviceError);
+  });
+
+  test('native memory is reported to V8 and released by dispose', () => {
+    const mib64 = 64 * 2 ** 20;
+    const before = native.externalMemory();
+    const t = Tensor.empty([16, 1024, 1024]);  // 64 MiB of f32
+    const during = native.externalMemory();
+    const v = t.view(0, 8);                     // views share the memory: not counted again
+    const withView = native.externalMemory();
+    t.dispose();
+    v.dispose();
+    const after = native.externalMemory();
+    expect(during - before).toBeGreaterThanOrEqual(mib64);
+    expect(withView - during).toBeLessThan(mib64 / 2);
+    expect(during - after).toBeGreaterThanOrEqual(mib64);
   });
 
   test('synchronize resolves', async () => {
