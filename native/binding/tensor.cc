@@ -47,6 +47,14 @@ void check_device_usable(const OpCtx& c, Device d) {
 #endif
 }
 
+// The (dtype, shape, device) triple every creation op starts with; the device must be usable.
+struct Creation { DType dtype; std::vector<int64_t> shape; Device device; };
+Creation creation_args(const OpCtx& c, const Napi::CallbackInfo& info) {
+  Creation r{dtype_arg(c, info[0], "dtype"), shape_arg(c, info[1], "shape"), parse_device(c, info[2], "device")};
+  check_device_usable(c, r.device);
+  return r;
+}
+
 // Copy `bytes` from src (device ds) to dst (device dd), ordered after the work queued on both.
 void copy_between(const TensorRef& src, const TensorRef& dst) {
   const Device ds = src.device(), dd = dst.device();
@@ -152,20 +160,14 @@ class SyncWorker : public Napi::AsyncWorker {
 // empty(dtype, shape, device): uninitialised memory.
 DSV3_OP(empty) {
   OpCtx c{info.Env(), "empty"};
-  DType dt = dtype_arg(c, info[0], "dtype");
-  auto shape = shape_arg(c, info[1], "shape");
-  Device d = parse_device(c, info[2], "device");
-  check_device_usable(c, d);
+  auto [dt, shape, d] = creation_args(c, info);
   return new_tensor(c.env, dt, shape, d).js;
 }
 
 // fromBytes(dtype, shape, device, bytes: Uint8Array): copies the bytes.
 DSV3_OP(fromBytes) {
   OpCtx c{info.Env(), "fromBytes"};
-  DType dt = dtype_arg(c, info[0], "dtype");
-  auto shape = shape_arg(c, info[1], "shape");
-  Device d = parse_device(c, info[2], "device");
-  check_device_usable(c, d);
+  auto [dt, shape, d] = creation_args(c, info);
   if (!info[3].IsTypedArray()) c.fail(ErrKind::Argument, "data", "must be a typed array");
   Napi::TypedArray ta = info[3].As<Napi::TypedArray>();
   const char* src = static_cast<const char*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
@@ -186,10 +188,7 @@ DSV3_OP(fromBytes) {
 // full(dtype, shape, device, value): every element set to value (rounded to the dtype).
 DSV3_OP(full) {
   OpCtx c{info.Env(), "full"};
-  DType dt = dtype_arg(c, info[0], "dtype");
-  auto shape = shape_arg(c, info[1], "shape");
-  Device d = parse_device(c, info[2], "device");
-  check_device_usable(c, d);
+  auto [dt, shape, d] = creation_args(c, info);
   if (!info[3].IsNumber()) c.fail(ErrKind::Argument, "value", "must be a number");
   const double v = info[3].As<Napi::Number>().DoubleValue();
   Output o = new_tensor(c.env, dt, shape, d);
@@ -215,10 +214,7 @@ DSV3_OP(full) {
 // random(dtype, shape, device, {seed, normal, a, b}): element i depends only on (seed, i).
 DSV3_OP(random) {
   OpCtx c{info.Env(), "random"};
-  DType dt = dtype_arg(c, info[0], "dtype");
-  auto shape = shape_arg(c, info[1], "shape");
-  Device d = parse_device(c, info[2], "device");
-  check_device_usable(c, d);
+  auto [dt, shape, d] = creation_args(c, info);
   Napi::Object o = options_arg(c, info, 3);
   if (dt == DType::i32 || dt == DType::i64 || dt == DType::u8)
     c.fail(ErrKind::DType, "dtype", "must be a floating dtype (f32, f16, bf16, f8_e4m3), got " + std::string(dtype_name(dt)));
@@ -226,7 +222,7 @@ DSV3_OP(random) {
   p.out_dtype = dt;
   p.seed = static_cast<uint64_t>(opt_int(c, o, "seed", 0));
   p.normal = opt_bool(c, o, "normal", true);
-  p.a = opt_number(c, o, "a", p.normal ? 0.0 : 0.0);
+  p.a = opt_number(c, o, "a", 0.0);
   p.b = opt_number(c, o, "b", 1.0);
   Output out = new_tensor(c.env, dt, shape, d);
   p.n = out.ref.numel();
