@@ -1,5 +1,5 @@
 // MoE router (DeepSeek-V3 Gate: sigmoid noaux_tc with group limit; V2 softmax greedy / group_limited_greedy).
-// CPU: native/cpu/moe_route.cc. Semantics: /work/shared/research/v3-reference.md §5, §9.
+// CPU: native/cpu/moe_route.cc. Semantics: ../shared/research/v3-reference.md §5, §9.
 import { Tensor } from '../tensor';
 import { lazyOp, result } from './util';
 
