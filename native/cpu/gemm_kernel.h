@@ -1,5 +1,5 @@
 // The CPU GEMMs' instruction-set dispatch, shared by native/cpu/gemm.cc and native/binding/gemm.cc.
-// Kernels are compiled for AVX-512, AVX2+FMA and plain C++ in the same object (function-level target
+// Kernels are compiled for AVX-512, AVX2+FMA and plain C++ into the same addon (function-level target
 // attributes, never -march=native) and chosen at run time from the CPU's features; DSV3_CPU_ISA
 // (avx512 | avx2 | generic; or the ops' cpuIsa option) caps the choice, read at each call.
 #pragma once

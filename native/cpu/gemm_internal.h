@@ -1,0 +1,89 @@
+// What the GEMM driver (native/cpu/gemm.cc) and its per-ISA kernel sets (gemm_generic.cc, gemm_avx2.cc,
+// gemm_avx512.cc) share: the kernel interfaces and the baseline-ISA helpers they all use. Include it
+// before any target pragma, so that its inline functions compile for the baseline ISA in every file
+// (the linker keeps one copy of each, which must run on any CPU).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <new>
+
+#include "native/ops.h"
+
+namespace dsv3::cpu::gemm_detail {
+
+inline constexpr int kKB = kQuantBlock;  // K block: the scale granularity and the packing depth
+inline constexpr int kMaxMR = 12;
+inline constexpr int kMaxNR = 32;
+inline constexpr int kMaxSkinny = 8;  // problems with at most KernelSet::skinny_max (<= 8) rows stream B
+
+// The skinny kernel's view: A rows already decoded to f32, B streamed from its own dtype.
+struct SkinnyArgs {
+  const float* a; int64_t lda;          // [M, lda] f32, zero from k up to lda (whole K blocks)
+  const float* as; int64_t nkb;         // [M, nkb] or null
+  const char* b; DType bt; const float* bs;  // b [n, k]; bs [ceil(n/128), nkb] or null
+  int64_t j0, j1, k;                    // B rows j0..j1 of this task
+  char* out; DType ot; int64_t ldo;     // out element (i, j) at i * ldo + j
+  float* buf;                           // kKB floats of scratch, 64-byte aligned
+};
+
+using DecodeFn = void (*)(const void* src, DType t, float* dst, int64_t n);
+// tile[R, NR] = sum_k A[k, r] B[k, c] over kc (A packed [kc][MR], B packed [kc][NR]);
+// then C[r, c] = tile * s[r] (first K block) or C[r, c] += tile * s[r].
+using MicroFn = void (*)(const float* A, const float* B, int kc, float* C, int64_t ldc, const float* s, bool first);
+using SkinnyFn = void (*)(const SkinnyArgs&);
+// Packs `rows` rows (row stride ld elements) x kc elements of src as a panel dst[k * width + r] in f32;
+// rows rows..width are zero. tmp: kMaxNR * kKB floats of scratch.
+using PackFn = void (*)(const char* src, DType t, int64_t ld, int rows, int width, int kc, float* tmp, float* dst);
+
+struct KernelSet {
+  int mr = 0, nr = 0;  // register tile; nr divides 128 so a B panel never straddles a scale block
+  DecodeFn decode = nullptr;
+  PackFn pack = nullptr;
+  MicroFn micro[kMaxMR + 1] = {};     // by row count 1..mr
+  int skinny_max = 0;                  // problems with m <= this use the skinny kernel (no packing)
+  SkinnyFn skinny[kMaxSkinny + 1] = {};  // by row count 1..skinny_max
+};
+
+// The kernel sets, one per file. Each is filled on first use by baseline-ISA code, so that merely
+// loading the addon never runs an instruction the CPU may lack.
+const KernelSet& generic_kernels();
+#if defined(__x86_64__)
+const KernelSet& avx2_kernels();
+const KernelSet& avx512_kernels();
+#endif
+
+// itemsize() as a constant for the dtype-templated kernels (f8_e4m3, bf16, f32).
+template <DType T> inline constexpr int64_t kSize = T == DType::f8_e4m3 ? 1 : T == DType::bf16 ? 2 : 4;
+
+inline float scale_of(const float* s, int64_t row, int64_t nkb, int64_t kb) { return s ? s[row * nkb + kb] : 1.f; }
+
+// Per-thread scratch that only grows (64-byte aligned for the packed panels).
+struct Scratch {
+  float* p = nullptr;
+  size_t cap = 0;
+  float* get(size_t n) {
+    if (n > cap) {
+      std::free(p);
+      p = static_cast<float*>(std::aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64));
+      cap = p ? n : 0;
+      if (!p) throw std::bad_alloc();
+    }
+    return p;
+  }
+  ~Scratch() { std::free(p); }
+};
+
+// The portable PackFn: decode each row, then transpose element by element.
+template <DecodeFn decode>
+void pack_rows(const char* src, DType t, int64_t ld, int rows, int width, int kc, float* tmp, float* dst) {
+  const int64_t sz = static_cast<int64_t>(itemsize(t));
+  for (int r = 0; r < rows; ++r) decode(src + r * ld * sz, t, tmp + r * kKB, kc);
+  for (int k = 0; k < kc; ++k) {
+    float* d = dst + k * width;
+    for (int r = 0; r < rows; ++r) d[r] = tmp[r * kKB + k];
+    for (int r = rows; r < width; ++r) d[r] = 0.f;
+  }
+}
+
+}  // namespace dsv3::cpu::gemm_detail
