@@ -1,0 +1,40 @@
+// One decoder layer (DeepSeek-V3 model.py Block): x = x + MLA(attn_norm(x)); x = x + FFN(ffn_norm(x)),
+// FFN dense for the first first_k_dense_replace layers, MoE after. Reference: ../shared/research/v3-reference.md §3.
+import { isMoeLayer, ModelConfig } from '../config';
+import { add } from '../ops/elementwise';
+import { rmsNorm } from '../ops/norm';
+import { Tensor } from '../tensor';
+import { KVCache } from './cache';
+import { loadF32 } from './linear';
+import { Mla } from './mla';
+import { Mlp } from './mlp';
+import { Moe, RouteTrace } from './moe';
+import { CheckpointLike } from './weights';
+
+export class Block {
+  constructor(private readonly cfg: ModelConfig, readonly layer: number, readonly attnNorm: Tensor<'f32'>, readonly attn: Mla,
+    readonly ffnNorm: Tensor<'f32'>, readonly ffn: Mlp | Moe) {}
+
+  static async load(cfg: ModelConfig, ckpt: CheckpointLike, layer: number, invFreq: Tensor<'f32'>): Promise<Block> {
+    const p = `model.layers.${layer}.`;
+    const attn = await Mla.load(cfg, ckpt, `${p}self_attn.`, invFreq);
+    const ffn = isMoeLayer(cfg, layer) ? Moe.load(cfg, ckpt, `${p}mlp.`) : Mlp.load(ckpt, `${p}mlp.`);
+    return new Block(cfg, layer, loadF32(ckpt, `${p}input_layernorm.weight`), attn, loadF32(ckpt, `${p}post_attention_layernorm.weight`), ffn);
+  }
+
+  /** x [t, d] -> [t, d] (the residual stream after this layer). */
+  async forward(x: Tensor<'f32'>, positions: Tensor<'i32'>, cache: KVCache, start: number, trace?: RouteTrace[]): Promise<Tensor<'f32'>> {
+    const eps = this.cfg.rmsNormEps;
+    const xn = rmsNorm(x, this.attnNorm, { eps });
+    const a = this.attn.forward(xn, positions, cache, this.layer, start);
+    xn.dispose();
+    const h = add(x, a);
+    a.dispose();
+    const hn = rmsNorm(h, this.ffnNorm, { eps });
+    const f = this.ffn instanceof Moe ? await this.ffn.forward(hn, trace, this.layer) : this.ffn.forward(hn);
+    hn.dispose();
+    const y = add(h, f);
+    h.dispose(); f.dispose();
+    return y;
+  }
+}

@@ -1,0 +1,23 @@
+// The MLA latent KV cache (DeepSeek-V3 model.py MLA absorb path: kv_cache = kv_norm(c_kv), pe_cache =
+// rope(k_pe)), per layer c_kv [maxLen, kv_lora_rank] and k_pe [maxLen, qk_rope_head_dim], f32, plus the
+// number of tokens written so far. Reference: ../shared/research/v3-reference.md §3, §8.
+import { ModelConfig } from '../config';
+import { ArgumentError } from '../errors';
+import { Tensor } from '../tensor';
+
+export class KVCache {
+  readonly ckv: Tensor<'f32'>[] = [];
+  readonly kpe: Tensor<'f32'>[] = [];
+  /** Tokens held (the start position of the next forward). */
+  length = 0;
+  constructor(cfg: ModelConfig, readonly maxLen: number) {
+    if (!Number.isInteger(maxLen) || maxLen < 1) throw new ArgumentError(`createCache: maxLen must be a positive integer, got ${maxLen}`);
+    for (let l = 0; l < cfg.numLayers; l++) {
+      this.ckv.push(Tensor.zeros([maxLen, cfg.kvLoraRank]));
+      this.kpe.push(Tensor.zeros([maxLen, cfg.qkRopeHeadDim]));
+    }
+  }
+  /** Forgets the tokens (the memory is kept). */
+  reset(): void { this.length = 0; }
+  dispose(): void { for (const t of [...this.ckv, ...this.kpe]) t.dispose(); }
+}

@@ -1,0 +1,36 @@
+// Loading a DeepSeek-V3/V2 checkpoint into a Model ('f32' mode): config, the tensor inventory checked
+// before any compute, then the weights (fp8 dequantized to f32 at load).
+// Reference: ../shared/research/v3-reference.md §1, §2, §4.
+import { ModelConfig } from '../config';
+import { ArgumentError } from '../errors';
+import { yarnInvFreq } from '../ops/rope';
+import { Tensor } from '../tensor';
+import { Block } from './block';
+import { loadF32 } from './linear';
+import { Model } from './model';
+import { checkInventory, CheckpointLike } from './weights';
+
+export interface LoadOptions {
+  /** Activation precision; only 'f32' (the exact function of the stored weights) is implemented. */
+  activations?: 'f32';
+}
+
+/** The rotary inverse frequencies of the config (YaRN-corrected when active), f32 [qk_rope_head_dim/2]. */
+export function ropeInvFreq(cfg: ModelConfig): Float32Array {
+  const y = cfg.rope.yarn;
+  return yarnInvFreq({
+    ropeTheta: cfg.rope.theta, ropeDim: cfg.qkRopeHeadDim, factor: y?.factor,
+    originalMaxPositionEmbeddings: y?.originalMaxPositionEmbeddings, betaFast: y?.betaFast, betaSlow: y?.betaSlow,
+  });
+}
+
+/** Builds the Model from an open checkpoint and its parsed config. */
+export async function loadModelFrom(cfg: ModelConfig, ckpt: CheckpointLike, opts: LoadOptions = {}): Promise<Model> {
+  const act = opts.activations ?? 'f32';
+  if (act !== 'f32') throw new ArgumentError(`loadModel: activations must be 'f32', got ${JSON.stringify(act)}`);
+  checkInventory(cfg, ckpt);
+  const invFreq = Tensor.fromArray(ropeInvFreq(cfg));
+  const layers: Block[] = [];
+  for (let l = 0; l < cfg.numLayers; l++) layers.push(await Block.load(cfg, ckpt, l, invFreq));
+  return new Model(cfg, loadF32(ckpt, 'model.embed_tokens.weight'), layers, loadF32(ckpt, 'model.norm.weight'), loadF32(ckpt, 'lm_head.weight'));
+}

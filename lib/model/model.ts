@@ -1,0 +1,87 @@
+// The DeepSeek-V3 Transformer (model.py Transformer): embedding -> decoder layers -> final RMSNorm ->
+// lm_head, logits for every position, over an optional latent KV cache ('f32' mode).
+// Reference: ../shared/research/v3-reference.md §3, §8.
+import { ModelConfig } from '../config';
+import { ArgumentError } from '../errors';
+import { embedding } from '../ops/embedding';
+import { gemm } from '../ops/gemm';
+import { rmsNorm } from '../ops/norm';
+import { Tensor } from '../tensor';
+import { Block } from './block';
+import { KVCache } from './cache';
+import { RouteTrace } from './moe';
+
+export interface ForwardOptions {
+  /** Continue from this cache (its length is the start position) and append the tokens; without it, a stateless forward at positions 0..t-1. */
+  cache?: KVCache;
+  /** Also return the residual stream after each layer. */
+  hidden?: boolean;
+  /** Collects each MoE layer's routing (indices and weights [t, topK]). */
+  trace?: RouteTrace[];
+}
+
+export interface ForwardResult {
+  /** [t, vocab] row-major. */
+  logits: Float32Array;
+  /** Per layer [t, hidden] row-major (with `hidden: true`). */
+  hidden?: Float32Array[];
+}
+
+export class Model {
+  constructor(readonly config: ModelConfig, readonly embed: Tensor<'f32'>, readonly layers: Block[],
+    readonly norm: Tensor<'f32'>, readonly head: Tensor<'f32'>) {}
+
+  /** A latent KV cache for up to maxLen tokens (default max_position_embeddings). */
+  createCache(maxLen = this.config.maxPositionEmbeddings): KVCache { return new KVCache(this.config, maxLen); }
+
+  /** Bytes per token of the latent cache (all layers, f32): layers * (kv_lora_rank + qk_rope_head_dim) * 4. */
+  kvCacheBytesPerToken(): number {
+    const c = this.config;
+    return c.numLayers * (c.kvLoraRank + c.qkRopeHeadDim) * 4;
+  }
+
+  /** Bytes per token a per-head K/V cache (naive MLA / HF) would need at the same element size. */
+  mhaCacheBytesPerToken(): number {
+    const c = this.config;
+    return c.numLayers * c.numHeads * (c.qkNopeHeadDim + c.qkRopeHeadDim + c.vHeadDim) * 4;
+  }
+
+  /** ids [t] -> logits [t, vocab] (and per-layer hidden states); advances `opts.cache` by t. */
+  async forward(ids: number[] | Int32Array, opts: ForwardOptions = {}): Promise<ForwardResult> {
+    const cfg = this.config, t = ids.length;
+    if (t < 1) throw new ArgumentError('forward: ids must hold at least one token');
+    for (const id of ids) if (!Number.isInteger(id) || id < 0 || id >= cfg.vocabSize) throw new ArgumentError(`forward: token id ${id} is outside [0, ${cfg.vocabSize})`);
+    const cache = opts.cache ?? new KVCache(cfg, t);
+    const start = cache.length;
+    if (start + t > cache.maxLen) throw new ArgumentError(`forward: ${t} tokens after ${start} exceed the cache size ${cache.maxLen}`);
+    const positions = Tensor.fromArray(Int32Array.from({ length: t }, (_, i) => start + i));
+    const idT = Tensor.fromArray(Int32Array.from(ids));
+    let x = embedding(this.embed, idT);
+    idT.dispose();
+    const hidden: Float32Array[] = [];
+    try {
+      for (const layer of this.layers) {
+        const y = await layer.forward(x, positions, cache, start, opts.trace);
+        x.dispose();
+        x = y;
+        if (opts.hidden) hidden.push(await x.toFloat32Array());
+      }
+    } finally {
+      positions.dispose();
+      if (!opts.cache) cache.dispose();
+    }
+    if (opts.cache) cache.length = start + t;
+    const xn = rmsNorm(x, this.norm, { eps: cfg.rmsNormEps });
+    x.dispose();
+    const lt = gemm(xn, this.head);
+    xn.dispose();
+    const logits = await lt.toFloat32Array();
+    lt.dispose();
+    return opts.hidden ? { logits, hidden } : { logits };
+  }
+
+  dispose(): void {
+    // Weights are released by the tensors' finalizers; this drops the big ones now.
+    this.embed.dispose(); this.head.dispose();
+  }
+}

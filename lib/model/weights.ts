@@ -1,0 +1,101 @@
+// The tensor inventory a DeepSeek-V3/V2 checkpoint must hold for a config (HF names, shapes, dtypes),
+// checked against a checkpoint before any compute. Reference: ../shared/research/v3-reference.md §2, §6.
+// FP8 projections come paired with `<name>_scale_inv` f32 [ceil(out/128), ceil(in/128)].
+import { ModelConfig, isMoeLayer } from '../config';
+import { IoError, ShapeError } from '../errors';
+import { Tensor } from '../tensor';
+
+/** What the model reads from a checkpoint (lib/weights/safetensors.ts Checkpoint satisfies it). */
+export interface CheckpointLike {
+  has(name: string): boolean;
+  info(name: string): { name: string; dtype: string; shape: number[] };
+  get(name: string): Tensor;
+}
+
+export interface TensorSpec {
+  name: string;
+  shape: number[];
+  /** 'f8_e4m3' for quantized projections of an FP8 checkpoint (then `scale` names its scale_inv). */
+  dtype: 'bf16' | 'f32' | 'f8_e4m3';
+  scale?: { name: string; shape: number[] };
+}
+
+const cdiv = (a: number, b: number) => Math.ceil(a / b);
+
+/** Every tensor the forward pass reads, in checkpoint order of appearance (per layer). */
+export function expectedTensors(cfg: ModelConfig): TensorSpec[] {
+  const fp8 = cfg.quantization !== null;
+  const specs: TensorSpec[] = [];
+  const plain = (name: string, shape: number[], dtype: 'bf16' | 'f32' = 'bf16') => specs.push({ name, shape, dtype });
+  // A Linear's weight [out, in]: fp8 + scale_inv in an FP8 checkpoint, else bf16.
+  const linear = (name: string, out: number, inp: number) => specs.push(fp8
+    ? { name, shape: [out, inp], dtype: 'f8_e4m3', scale: { name: `${name}_scale_inv`, shape: [cdiv(out, 128), cdiv(inp, 128)] } }
+    : { name, shape: [out, inp], dtype: 'bf16' });
+  const d = cfg.hiddenSize, H = cfg.numHeads, qkHead = cfg.qkNopeHeadDim + cfg.qkRopeHeadDim;
+  plain('model.embed_tokens.weight', [cfg.vocabSize, d]);
+  for (let l = 0; l < cfg.numLayers; l++) {
+    const p = `model.layers.${l}.`;
+    plain(`${p}input_layernorm.weight`, [d]);
+    plain(`${p}post_attention_layernorm.weight`, [d]);
+    if (cfg.qLoraRank === null) {
+      linear(`${p}self_attn.q_proj.weight`, H * qkHead, d);
+    } else {
+      linear(`${p}self_attn.q_a_proj.weight`, cfg.qLoraRank, d);
+      plain(`${p}self_attn.q_a_layernorm.weight`, [cfg.qLoraRank]);
+      linear(`${p}self_attn.q_b_proj.weight`, H * qkHead, cfg.qLoraRank);
+    }
+    linear(`${p}self_attn.kv_a_proj_with_mqa.weight`, cfg.kvLoraRank + cfg.qkRopeHeadDim, d);
+    plain(`${p}self_attn.kv_a_layernorm.weight`, [cfg.kvLoraRank]);
+    linear(`${p}self_attn.kv_b_proj.weight`, H * (cfg.qkNopeHeadDim + cfg.vHeadDim), cfg.kvLoraRank);
+    linear(`${p}self_attn.o_proj.weight`, d, H * cfg.vHeadDim);
+    const mlp = (q: string, inter: number) => {
+      linear(`${q}gate_proj.weight`, inter, d);
+      linear(`${q}up_proj.weight`, inter, d);
+      linear(`${q}down_proj.weight`, d, inter);
+    };
+    if (!isMoeLayer(cfg, l)) {
+      mlp(`${p}mlp.`, cfg.intermediateSize);
+    } else {
+      plain(`${p}mlp.gate.weight`, [cfg.nRoutedExperts, d]);
+      if (cfg.topkMethod === 'noaux_tc') plain(`${p}mlp.gate.e_score_correction_bias`, [cfg.nRoutedExperts], 'f32');
+      for (let e = 0; e < cfg.nRoutedExperts; e++) mlp(`${p}mlp.experts.${e}.`, cfg.moeIntermediateSize);
+      if (cfg.nSharedExperts > 0) mlp(`${p}mlp.shared_experts.`, cfg.moeIntermediateSize * cfg.nSharedExperts);
+    }
+  }
+  plain('model.norm.weight', [d]);
+  plain('lm_head.weight', [cfg.vocabSize, d]);
+  return specs;
+}
+
+// Norm weights, the router and the bias may be stored in f32 or bf16 by some converters; the model
+// converts them to f32 at load, so either is accepted. FP8 weights and scales are exact.
+function dtypeOk(want: TensorSpec['dtype'], got: string): boolean {
+  if (want === 'f8_e4m3') return got === 'f8_e4m3';
+  return got === 'bf16' || got === 'f32' || got === 'f16';
+}
+
+/**
+ * Checks the checkpoint against expectedTensors(cfg). Throws IoError listing every missing tensor,
+ * or ShapeError listing every tensor with a wrong shape or dtype (all problems at once).
+ */
+export function checkInventory(cfg: ModelConfig, ckpt: CheckpointLike): TensorSpec[] {
+  const specs = expectedTensors(cfg);
+  const missing: string[] = [], wrong: string[] = [];
+  const check = (name: string, shape: number[], dtype: TensorSpec['dtype'] | 'f32-exact') => {
+    if (!ckpt.has(name)) { missing.push(name); return; }
+    const info = ckpt.info(name);
+    const shapeOk = info.shape.length === shape.length && info.shape.every((v, i) => v === shape[i]);
+    const okDtype = dtype === 'f32-exact' ? info.dtype === 'f32' : dtypeOk(dtype, info.dtype);
+    if (!shapeOk || !okDtype) wrong.push(`${name}: expected ${dtype === 'f32-exact' ? 'f32' : dtype} [${shape.join(', ')}], got ${info.dtype} [${info.shape.join(', ')}]`);
+  };
+  for (const s of specs) {
+    check(s.name, s.shape, s.dtype);
+    if (s.scale) check(s.scale.name, s.scale.shape, 'f32-exact');
+  }
+  if (missing.length > 0) {
+    const also = wrong.length > 0 ? `; also ${wrong.length} wrong: ${wrong.join('; ')}` : '';
+    throw new IoError(`checkpoint: ${missing.length} tensor(s) missing: ${missing.join(', ')}${also}`);
+  }
+  if (wrong.length > 0) throw new ShapeError(`checkpoint: ${wrong.length} tensor(s) with a wrong shape or dtype: ${wrong.join('; ')}`);
+  return specs;
+}
