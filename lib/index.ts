@@ -4,3 +4,5 @@ export type { DType, Device, ArrayFor, FloatDType, CreateOptions } from './tenso
 export * from './errors';
 export { backends } from './backends';
 export * as ops from './ops';
+export { Checkpoint, SafetensorsFile } from './weights/safetensors';
+export type { TensorInfo } from './weights/safetensors';

@@ -53,6 +53,8 @@ export interface NativeAddon {
   readFloat32(t: NativeTensor): Promise<Float32Array>;
   synchronize(device?: string): Promise<void>;
   backends(): BackendsReport;
+  mapFile(path: string): NativeTensor;
+  viewBytes(t: NativeTensor, byteOffset: number, dtype: DType, shape: number[]): NativeTensor;
   /** V8's external-memory counter (bytes), which includes what live tensors report. */
   externalMemory(): number;
   setErrorClasses(classes: object): void;

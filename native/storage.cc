@@ -30,6 +30,7 @@ std::shared_ptr<Storage> Storage::allocate(Device d, size_t bytes) {
 
 Storage::~Storage() {
   if (!ptr) return;
+  if (release) { release(ptr, bytes); return; }
   if (device.type == DeviceType::cpu) {
     std::free(ptr);
   } else {

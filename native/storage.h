@@ -3,6 +3,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -26,6 +27,8 @@ struct Storage {
   Device device;
   void* ptr = nullptr;
   size_t bytes = 0;
+  // Set for memory the storage does not own (a memory-mapped file): called instead of freeing.
+  std::function<void(void*, size_t)> release;
   static std::shared_ptr<Storage> allocate(Device d, size_t bytes);  // throws OomError / CudaError
   ~Storage();
 };
