@@ -10,7 +10,7 @@ import { CheckpointLike } from './weights';
 export function loadF32(ckpt: CheckpointLike, name: string): Tensor<'f32'> {
   const t = ckpt.get(name);
   if (t.dtype === 'f8_e4m3') return dequantizeWeightFp8(t as Tensor<'f8_e4m3'>, ckpt.get(`${name}_scale_inv`) as Tensor<'f32'>);
-  if (t.dtype === 'f32') return t as Tensor<'f32'>;
+  // A copy also for f32, so the model does not hold on to the checkpoint's mapped memory.
   return t.cast('f32');
 }
 

@@ -1,10 +1,13 @@
 // Loading a DeepSeek-V3/V2 checkpoint into a Model ('f32' mode): config, the tensor inventory checked
 // before any compute, then the weights (fp8 dequantized to f32 at load).
 // Reference: ../shared/research/v3-reference.md §1, §2, §4.
-import { ModelConfig } from '../config';
-import { ArgumentError } from '../errors';
+import { readFileSync } from 'fs';
+import { join } from 'path';
+import { ModelConfig, parseConfig } from '../config';
+import { ArgumentError, IoError } from '../errors';
 import { yarnInvFreq } from '../ops/rope';
 import { Tensor } from '../tensor';
+import { Checkpoint } from '../weights/safetensors';
 import { Block } from './block';
 import { loadF32 } from './linear';
 import { Model } from './model';
@@ -33,4 +36,27 @@ export async function loadModelFrom(cfg: ModelConfig, ckpt: CheckpointLike, opts
   const layers: Block[] = [];
   for (let l = 0; l < cfg.numLayers; l++) layers.push(await Block.load(cfg, ckpt, l, invFreq));
   return new Model(cfg, loadF32(ckpt, 'model.embed_tokens.weight'), layers, loadF32(ckpt, 'model.norm.weight'), loadF32(ckpt, 'lm_head.weight'));
+}
+
+/** Reads and validates `<dir>/config.json`. */
+export function readConfig(dir: string): ModelConfig {
+  const path = join(dir, 'config.json');
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new IoError(`loadModel: cannot read ${path} (${(e as Error).message})`);
+  }
+  return parseConfig(json);
+}
+
+/** Opens an HF DeepSeek checkpoint folder (config.json + safetensors), checks it and loads the Model. */
+export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Model> {
+  const cfg = readConfig(dir);
+  const ckpt = Checkpoint.open(dir);
+  try {
+    return await loadModelFrom(cfg, ckpt, opts);
+  } finally {
+    ckpt.close();
+  }
 }

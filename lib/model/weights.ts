@@ -8,7 +8,7 @@ import { Tensor } from '../tensor';
 /** What the model reads from a checkpoint (lib/weights/safetensors.ts Checkpoint satisfies it). */
 export interface CheckpointLike {
   has(name: string): boolean;
-  info(name: string): { name: string; dtype: string; shape: number[] };
+  info(name: string): { name: string; dtype: string | null; shape: number[] };
   get(name: string): Tensor;
 }
 
@@ -85,7 +85,7 @@ export function checkInventory(cfg: ModelConfig, ckpt: CheckpointLike): TensorSp
     if (!ckpt.has(name)) { missing.push(name); return; }
     const info = ckpt.info(name);
     const shapeOk = info.shape.length === shape.length && info.shape.every((v, i) => v === shape[i]);
-    const okDtype = dtype === 'f32-exact' ? info.dtype === 'f32' : dtypeOk(dtype, info.dtype);
+    const okDtype = dtype === 'f32-exact' ? info.dtype === 'f32' : dtypeOk(dtype, info.dtype ?? '');
     if (!shapeOk || !okDtype) wrong.push(`${name}: expected ${dtype === 'f32-exact' ? 'f32' : dtype} [${shape.join(', ')}], got ${info.dtype} [${info.shape.join(', ')}]`);
   };
   for (const s of specs) {
