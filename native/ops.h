@@ -111,6 +111,11 @@ struct AddParams {
   void* out; DType out_dtype;    // [n]
   int64_t n;
 };
+struct Transpose01Params {
+  const void* x;  // [a, b, inner] of any dtype (elem bytes each)
+  void* out;      // [b, a, inner]: out[j][i] = x[i][j]; must not overlap x
+  int64_t a, b, inner, elem;
+};
 struct EmbeddingParams {
   const void* table; DType table_dtype;  // [vocab, d] float-like
   const void* ids; DType ids_dtype;      // [t] i32 or i64
@@ -180,6 +185,7 @@ void rope(const RopeParams&);
 void silu_mul(const SiluMulParams&);
 void softmax(const SoftmaxParams&);
 void add(const AddParams&);
+void transpose01(const Transpose01Params&);
 void embedding(const EmbeddingParams&);
 void argmax(const ArgmaxParams&);
 void topk(const TopkParams&);

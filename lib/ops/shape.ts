@@ -1,0 +1,11 @@
+// Layout ops: transpose01 swaps the first two dims (MLA's [t, h, d] <-> per-head [h, t, d]).
+// CPU: native/cpu/shape_ops.cc.
+import { DType, Tensor } from '../tensor';
+import { lazyOp, result } from './util';
+
+const nativeTranspose01 = lazyOp('transpose01');
+
+/** x [a, b, ...rest] (any dtype) -> [b, a, ...rest]: out[j][i] = x[i][j]; `out` must not share memory with x. */
+export function transpose01<D extends DType>(x: Tensor<D>, opts: { out?: Tensor<D> } = {}): Tensor<D> {
+  return result(nativeTranspose01(x, opts), opts);
+}
