@@ -1,14 +1,15 @@
 // Multi-head Latent Attention, DeepSeek-V3 model.py MLA with attn_impl="absorb", in 'f32' mode.
 // Reference: ../shared/research/v3-reference.md §3 (absorbed path), §4 (RoPE/YaRN).
-// The per-head absorptions are folded into the weights at load (in float64, rounded once to f32):
-//   W_qlat[h*r + c, :] = sum_d W_UK[h][d, c] * W_q[h, nope d, :]   so q_latent = cq @ W_qlat^T  [t, h, r]
-//   W_ofold[:, h*r + c] = sum_d W_o[:, h*v + d] * W_UV[h][d, c]    so out = o_latent @ W_ofold^T
-// which is q_nope @ W_UK[h] and (o_latent @ W_UV[h]^T) @ W_o^T reassociated: no runtime per-head
-// transposes are needed (and the same number of roundings in f32 up to reassociation).
+// q_b_proj's rows are split at load into the nope and rope parts of each head, and kv_b_proj into
+// per-head W_UK^T [h, r, nope] and W_UV [h, v, r] (exact copies), so the absorptions
+// q_latent[t,h] = q_nope[t,h] @ W_UK[h] and o[t,h] = o_latent[t,h] @ W_UV[h]^T run as one batched
+// GEMM over heads (groupedGemmMasked) between [t, h, .] <-> [h, t, .] transposes.
 import { ModelConfig } from '../config';
+import { groupedGemmMasked } from '../ops/gemm';
 import { mlaDecodeAttention } from '../ops/mla';
 import { rmsNorm } from '../ops/norm';
 import { rope } from '../ops/rope';
+import { transpose01 } from '../ops/shape';
 import { Tensor } from '../tensor';
 import { KVCache } from './cache';
 import { Linear, loadF32 } from './linear';
@@ -18,16 +19,19 @@ export interface MlaWeights {
   /** q_a_proj [q_lora, d] and q_a_layernorm [q_lora], or null for a plain q_proj (then cq = x). */
   wqA: Linear | null;
   qNorm: Tensor<'f32'> | null;
-  /** [h*r, q_in]: the absorbed q_nope projection. */
-  wqLatent: Linear;
+  /** [h*nope, q_in]: the nope rows of q_b_proj (q_proj), head-major. */
+  wqNope: Linear;
   /** [h*rope, q_in]: the rope part of q_b_proj (q_proj). */
   wqPe: Linear;
   /** kv_a_proj_with_mqa split by rows: [r, d] -> c_kv and [rope, d] -> k_pe (views of one tensor). */
   wkvC: Linear;
   wkvPe: Linear;
   kvNorm: Tensor<'f32'>;
-  /** [d, h*r]: o_proj with W_UV folded in. */
-  woFold: Linear;
+  /** W_UK^T [h, r, nope] and W_UV [h, v, r] from kv_b_proj [h*(nope+v), r]. */
+  wUkT: Tensor<'f32'>;
+  wUv: Tensor<'f32'>;
+  /** o_proj [d, h*v]. */
+  wo: Linear;
 }
 
 export class Mla {
@@ -36,7 +40,7 @@ export class Mla {
   /** prefix e.g. 'model.layers.3.self_attn.'. */
   static async load(cfg: ModelConfig, ckpt: CheckpointLike, prefix: string, invFreq: Tensor<'f32'>): Promise<Mla> {
     const H = cfg.numHeads, nope = cfg.qkNopeHeadDim, pe = cfg.qkRopeHeadDim, v = cfg.vHeadDim, r = cfg.kvLoraRank;
-    const qk = nope + pe, d = cfg.hiddenSize;
+    const qk = nope + pe;
     const lora = cfg.qLoraRank !== null;
     const wqA = lora ? Linear.load(ckpt, `${prefix}q_a_proj.weight`) : null;
     const qNorm = lora ? loadF32(ckpt, `${prefix}q_a_layernorm.weight`) : null;
@@ -47,47 +51,31 @@ export class Mla {
     const wkvbT = loadF32(ckpt, `${prefix}kv_b_proj.weight`);
     const wkvb = await wkvbT.toFloat32Array();  // [H*(nope+v), r]
     wkvbT.dispose();
-    const woT = loadF32(ckpt, `${prefix}o_proj.weight`);
-    const wo = await woT.toFloat32Array();  // [d, H*v]
-    woT.dispose();
 
-    const qPe = new Float32Array(H * pe * qIn);
-    for (let h = 0; h < H; h++) qPe.set(wq.subarray((h * qk + nope) * qIn, (h + 1) * qk * qIn), h * pe * qIn);
-    const qLat = new Float32Array(H * r * qIn);
-    const acc = new Float64Array(qIn);
+    const qNopeW = new Float32Array(H * nope * qIn), qPe = new Float32Array(H * pe * qIn);
     for (let h = 0; h < H; h++) {
-      for (let c = 0; c < r; c++) {
-        acc.fill(0);
-        for (let dd = 0; dd < nope; dd++) {
-          const uk = wkvb[(h * (nope + v) + dd) * r + c];
-          const row = (h * qk + dd) * qIn;
-          for (let j = 0; j < qIn; j++) acc[j] += uk * wq[row + j];
-        }
-        qLat.set(acc, (h * r + c) * qIn);
-      }
+      qNopeW.set(wq.subarray(h * qk * qIn, (h * qk + nope) * qIn), h * nope * qIn);
+      qPe.set(wq.subarray((h * qk + nope) * qIn, (h + 1) * qk * qIn), h * pe * qIn);
     }
-    const oFold = new Float32Array(d * H * r);
-    const accR = new Float64Array(r);
-    for (let i = 0; i < d; i++) {
-      for (let h = 0; h < H; h++) {
-        accR.fill(0);
-        for (let dd = 0; dd < v; dd++) {
-          const o = wo[i * H * v + h * v + dd];
-          const row = (h * (nope + v) + nope + dd) * r;
-          for (let c = 0; c < r; c++) accR[c] += o * wkvb[row + c];
-        }
-        oFold.set(accR, i * H * r + h * r);
+    const ukT = new Float32Array(H * r * nope), uv = new Float32Array(H * v * r);
+    for (let h = 0; h < H; h++) {
+      for (let dd = 0; dd < nope; dd++) {
+        const row = (h * (nope + v) + dd) * r;
+        for (let c = 0; c < r; c++) ukT[(h * r + c) * nope + dd] = wkvb[row + c];
       }
+      uv.set(wkvb.subarray((h * (nope + v) + nope) * r, (h + 1) * (nope + v) * r), h * v * r);
     }
     const wkvA = loadF32(ckpt, `${prefix}kv_a_proj_with_mqa.weight`);  // [r + pe, d]
     return new Mla(cfg, {
       wqA, qNorm,
-      wqLatent: new Linear(Tensor.fromArray(qLat, [H * r, qIn])),
+      wqNope: new Linear(Tensor.fromArray(qNopeW, [H * nope, qIn])),
       wqPe: new Linear(Tensor.fromArray(qPe, [H * pe, qIn])),
       wkvC: new Linear(wkvA.view(0, r)),
       wkvPe: new Linear(wkvA.view(r, pe)),
       kvNorm: loadF32(ckpt, `${prefix}kv_a_layernorm.weight`),
-      woFold: new Linear(Tensor.fromArray(oFold, [d, H * r])),
+      wUkT: Tensor.fromArray(ukT, [H, r, nope]),
+      wUv: Tensor.fromArray(uv, [H, v, r]),
+      wo: Linear.load(ckpt, `${prefix}o_proj.weight`),
     }, invFreq);
   }
 
@@ -104,7 +92,14 @@ export class Mla {
       cq = rmsNorm(a, w.qNorm!, { eps });
       a.dispose();
     }
-    const qLat = w.wqLatent.forward(cq).reshape([t, H, r]);
+    const counts = Tensor.full([H], t, { dtype: 'i32' });
+    const qNope = w.wqNope.forward(cq);
+    const qNopeH = transpose01(qNope.reshape([t, H, cfg.qkNopeHeadDim]));  // [H, t, nope]
+    qNope.dispose();
+    const qLatH = groupedGemmMasked(qNopeH, w.wUkT, counts);  // [H, t, r]
+    qNopeH.dispose();
+    const qLat = transpose01(qLatH);  // [t, H, r]
+    qLatH.dispose();
     const qPeRaw = w.wqPe.forward(cq);
     const qPe = rope(qPeRaw.reshape([t, H, pe]), positions, this.invFreq);
     qPeRaw.dispose();
@@ -121,8 +116,14 @@ export class Mla {
     const cAll = cache.ckv[layer].view(0, start + t), pAll = cache.kpe[layer].view(0, start + t);
     const oLat = mlaDecodeAttention(qLat, qPe, cAll, pAll, { softmaxScale: cfg.softmaxScale, startPos: start });
     qLat.dispose(); qPe.dispose();
-    const y = w.woFold.forward(oLat.reshape([t, H * r]));
+    const oLatH = transpose01(oLat);  // [H, t, r]
     oLat.dispose();
+    const oH = groupedGemmMasked(oLatH, w.wUv, counts);  // [H, t, v]
+    oLatH.dispose(); counts.dispose();
+    const o = transpose01(oH);  // [t, H, v]
+    oH.dispose();
+    const y = w.wo.forward(o.reshape([t, H * cfg.vHeadDim]));
+    o.dispose();
     return y;
   }
 }
