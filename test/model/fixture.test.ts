@@ -113,6 +113,19 @@ test('decode logits equal the full 88-token prefill at the same positions; state
   expect(measured.fullPrefillVsDecodeRef).toBeLessThan(TOL);
 }, 120000);
 
+test('chunked prefill (50 + 30 tokens through the cache) matches the one-shot prefill reference', async () => {
+  const prompt = i64('prompt_tokens'), V = model.config.vocabSize;
+  const cache = model.createCache(100);
+  const a = await model.forward(prompt.slice(0, 50), { cache });
+  const b = await model.forward(prompt.slice(50), { cache });
+  expect(cache.length).toBe(80);
+  const ref = await f32('prefill_logits');
+  measured.chunkedPrefill = Math.max(relErr(a.logits, rows(ref, 0, 50, V)), relErr(b.logits, rows(ref, 50, 30, V)));
+  expect(measured.chunkedPrefill).toBeLessThan(TOL);
+  await expect(model.forward(prompt.slice(0, 21), { cache })).rejects.toThrow('exceed the cache size 100');
+  await expect(model.forward([1024])).rejects.toThrow('outside [0, 1024)');
+}, 120000);
+
 test('negative control: a decode token at the wrong position gives different logits', async () => {
   const prompt = i64('prompt_tokens'), dec = i64('decode_tokens');
   const cache = model.createCache();
