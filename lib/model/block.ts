@@ -5,7 +5,7 @@ import { add } from '../ops/elementwise';
 import { rmsNorm } from '../ops/norm';
 import { Tensor } from '../tensor';
 import { KVCache } from './cache';
-import { loadF32 } from './linear';
+import { Act, loadF32 } from './linear';
 import { Mla } from './mla';
 import { Mlp } from './mlp';
 import { Moe, RouteTrace } from './moe';
@@ -15,15 +15,15 @@ export class Block {
   constructor(private readonly cfg: ModelConfig, readonly layer: number, readonly attnNorm: Tensor<'f32'>, readonly attn: Mla,
     readonly ffnNorm: Tensor<'f32'>, readonly ffn: Mlp | Moe) {}
 
-  static async load(cfg: ModelConfig, ckpt: CheckpointLike, layer: number, invFreq: Tensor<'f32'>): Promise<Block> {
+  static async load(cfg: ModelConfig, ckpt: CheckpointLike, layer: number, invFreq: Tensor<'f32'>, act: Act): Promise<Block> {
     const p = `model.layers.${layer}.`;
-    const attn = await Mla.load(cfg, ckpt, `${p}self_attn.`, invFreq);
-    const ffn = isMoeLayer(cfg, layer) ? Moe.load(cfg, ckpt, `${p}mlp.`) : Mlp.load(ckpt, `${p}mlp.`);
+    const attn = await Mla.load(cfg, ckpt, `${p}self_attn.`, invFreq, act);
+    const ffn = isMoeLayer(cfg, layer) ? Moe.load(cfg, ckpt, `${p}mlp.`, act) : Mlp.load(ckpt, `${p}mlp.`, act);
     return new Block(cfg, layer, loadF32(ckpt, `${p}input_layernorm.weight`), attn, loadF32(ckpt, `${p}post_attention_layernorm.weight`), ffn);
   }
 
   /** x [t, d] -> [t, d] (the residual stream after this layer). */
-  async forward(x: Tensor<'f32'>, positions: Tensor<'i32'>, cache: KVCache, start: number, trace?: RouteTrace[]): Promise<Tensor<'f32'>> {
+  async forward(x: Tensor<Act>, positions: Tensor<'i32'>, cache: KVCache, start: number, trace?: RouteTrace[]): Promise<Tensor<Act>> {
     const eps = this.cfg.rmsNormEps;
     const xn = rmsNorm(x, this.attnNorm, { eps });
     const a = this.attn.forward(xn, positions, cache, this.layer, start);

@@ -1,20 +1,22 @@
 // The MLA latent KV cache (DeepSeek-V3 model.py MLA absorb path: kv_cache = kv_norm(c_kv), pe_cache =
-// rope(k_pe)), per layer c_kv [maxLen, kv_lora_rank] and k_pe [maxLen, qk_rope_head_dim], f32, plus the
+// rope(k_pe)), per layer c_kv [maxLen, kv_lora_rank] and k_pe [maxLen, qk_rope_head_dim] in the activation
+// dtype, plus the
 // number of tokens written so far. Reference: ../shared/research/v3-reference.md §3, §8.
 import { ModelConfig } from '../config';
 import { ArgumentError } from '../errors';
 import { Tensor } from '../tensor';
+import { Act } from './linear';
 
 export class KVCache {
-  readonly ckv: Tensor<'f32'>[] = [];
-  readonly kpe: Tensor<'f32'>[] = [];
+  readonly ckv: Tensor<Act>[] = [];
+  readonly kpe: Tensor<Act>[] = [];
   /** Tokens held (the start position of the next forward). */
   length = 0;
-  constructor(cfg: ModelConfig, readonly maxLen: number) {
+  constructor(cfg: ModelConfig, readonly maxLen: number, readonly dtype: Act = 'f32') {
     if (!Number.isInteger(maxLen) || maxLen < 1) throw new ArgumentError(`createCache: maxLen must be a positive integer, got ${maxLen}`);
     for (let l = 0; l < cfg.numLayers; l++) {
-      this.ckv.push(Tensor.zeros([maxLen, cfg.kvLoraRank]));
-      this.kpe.push(Tensor.zeros([maxLen, cfg.qkRopeHeadDim]));
+      this.ckv.push(Tensor.zeros([maxLen, cfg.kvLoraRank], { dtype }));
+      this.kpe.push(Tensor.zeros([maxLen, cfg.qkRopeHeadDim], { dtype }));
     }
   }
   /** Forgets the tokens (the memory is kept). */

@@ -1,5 +1,5 @@
-// Loading a DeepSeek-V3/V2 checkpoint into a Model ('f32' mode): config, the tensor inventory checked
-// before any compute, then the weights (fp8 dequantized to f32 at load).
+// Loading a DeepSeek-V3/V2 checkpoint into a Model: config, the tensor inventory checked before any
+// compute, then the weights (fp8 dequantized at load to the activation dtype, f32 or bf16).
 // Reference: ../shared/research/v3-reference.md §1, §2, §4.
 import { readFileSync } from 'fs';
 import { join } from 'path';
@@ -9,13 +9,17 @@ import { yarnInvFreq } from '../ops/rope';
 import { Tensor } from '../tensor';
 import { Checkpoint } from '../weights/safetensors';
 import { Block } from './block';
-import { loadF32 } from './linear';
+import { loadAs, loadF32 } from './linear';
 import { Model } from './model';
 import { checkInventory, CheckpointLike } from './weights';
 
 export interface LoadOptions {
-  /** Activation precision; only 'f32' (the exact function of the stored weights) is implemented. */
-  activations?: 'f32';
+  /**
+   * 'f32' (default): f32 weights (fp8 dequantized exactly) and activations, the exact function of the
+   * stored weights. 'bf16': bf16 weights and activations (model.py's default gemm_impl="bf16"), f32 router
+   * logits and softmax. FP8 activations (gemm_impl="fp8") are not implemented.
+   */
+  activations?: 'f32' | 'bf16';
 }
 
 /** The rotary inverse frequencies of the config (YaRN-corrected when active), f32 [qk_rope_head_dim/2]. */
@@ -30,12 +34,12 @@ export function ropeInvFreq(cfg: ModelConfig): Float32Array {
 /** Builds the Model from an open checkpoint and its parsed config. */
 export async function loadModelFrom(cfg: ModelConfig, ckpt: CheckpointLike, opts: LoadOptions = {}): Promise<Model> {
   const act = opts.activations ?? 'f32';
-  if (act !== 'f32') throw new ArgumentError(`loadModel: activations must be 'f32', got ${JSON.stringify(act)}`);
+  if (act !== 'f32' && act !== 'bf16') throw new ArgumentError(`loadModel: activations must be 'f32' or 'bf16', got ${JSON.stringify(act)}`);
   checkInventory(cfg, ckpt);
   const invFreq = Tensor.fromArray(ropeInvFreq(cfg));
   const layers: Block[] = [];
-  for (let l = 0; l < cfg.numLayers; l++) layers.push(await Block.load(cfg, ckpt, l, invFreq));
-  return new Model(cfg, loadF32(ckpt, 'model.embed_tokens.weight'), layers, loadF32(ckpt, 'model.norm.weight'), loadF32(ckpt, 'lm_head.weight'));
+  for (let l = 0; l < cfg.numLayers; l++) layers.push(await Block.load(cfg, ckpt, l, invFreq, act));
+  return new Model(cfg, loadAs(ckpt, 'model.embed_tokens.weight', act), layers, loadF32(ckpt, 'model.norm.weight'), loadAs(ckpt, 'lm_head.weight', act));
 }
 
 /** Reads and validates `<dir>/config.json`. */

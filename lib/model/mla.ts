@@ -1,4 +1,4 @@
-// Multi-head Latent Attention, DeepSeek-V3 model.py MLA with attn_impl="absorb", in 'f32' mode.
+// Multi-head Latent Attention, DeepSeek-V3 model.py MLA with attn_impl="absorb" ('f32' or 'bf16' activations).
 // Reference: ../shared/research/v3-reference.md §3 (absorbed path), §4 (RoPE/YaRN).
 // q_b_proj's rows are split at load into the nope and rope parts of each head, and kv_b_proj into
 // per-head W_UK^T [h, r, nope] and W_UV [h, v, r] (exact copies), so the absorptions
@@ -12,7 +12,7 @@ import { rope } from '../ops/rope';
 import { transpose01 } from '../ops/shape';
 import { Tensor } from '../tensor';
 import { KVCache } from './cache';
-import { Linear, loadF32 } from './linear';
+import { Act, Linear, loadAs, loadF32 } from './linear';
 import { CheckpointLike } from './weights';
 
 export interface MlaWeights {
@@ -28,8 +28,8 @@ export interface MlaWeights {
   wkvPe: Linear;
   kvNorm: Tensor<'f32'>;
   /** W_UK^T [h, r, nope] and W_UV [h, v, r] from kv_b_proj [h*(nope+v), r]. */
-  wUkT: Tensor<'f32'>;
-  wUv: Tensor<'f32'>;
+  wUkT: Tensor<Act>;
+  wUv: Tensor<Act>;
   /** o_proj [d, h*v]. */
   wo: Linear;
 }
@@ -38,17 +38,18 @@ export class Mla {
   constructor(private readonly cfg: ModelConfig, readonly w: MlaWeights, private readonly invFreq: Tensor<'f32'>) {}
 
   /** prefix e.g. 'model.layers.3.self_attn.'. */
-  static async load(cfg: ModelConfig, ckpt: CheckpointLike, prefix: string, invFreq: Tensor<'f32'>): Promise<Mla> {
+  static async load(cfg: ModelConfig, ckpt: CheckpointLike, prefix: string, invFreq: Tensor<'f32'>, act: Act): Promise<Mla> {
     const H = cfg.numHeads, nope = cfg.qkNopeHeadDim, pe = cfg.qkRopeHeadDim, v = cfg.vHeadDim, r = cfg.kvLoraRank;
     const qk = nope + pe;
     const lora = cfg.qLoraRank !== null;
-    const wqA = lora ? Linear.load(ckpt, `${prefix}q_a_proj.weight`) : null;
+    const wqA = lora ? Linear.load(ckpt, `${prefix}q_a_proj.weight`, act) : null;
     const qNorm = lora ? loadF32(ckpt, `${prefix}q_a_layernorm.weight`) : null;
-    const qT = loadF32(ckpt, lora ? `${prefix}q_b_proj.weight` : `${prefix}q_proj.weight`);
+    // Split on the host from the act-dtype values (exact copies).
+    const qT = loadAs(ckpt, lora ? `${prefix}q_b_proj.weight` : `${prefix}q_proj.weight`, act);
     const qIn = qT.shape[1];
     const wq = await qT.toFloat32Array();  // [H*qk, qIn]
     qT.dispose();
-    const wkvbT = loadF32(ckpt, `${prefix}kv_b_proj.weight`);
+    const wkvbT = loadAs(ckpt, `${prefix}kv_b_proj.weight`, act);
     const wkvb = await wkvbT.toFloat32Array();  // [H*(nope+v), r]
     wkvbT.dispose();
 
@@ -65,17 +66,17 @@ export class Mla {
       }
       uv.set(wkvb.subarray((h * (nope + v) + nope) * r, (h + 1) * (nope + v) * r), h * v * r);
     }
-    const wkvA = loadF32(ckpt, `${prefix}kv_a_proj_with_mqa.weight`);  // [r + pe, d]
+    const wkvA = loadAs(ckpt, `${prefix}kv_a_proj_with_mqa.weight`, act);  // [r + pe, d]
     return new Mla(cfg, {
       wqA, qNorm,
-      wqNope: new Linear(Tensor.fromArray(qNopeW, [H * nope, qIn])),
-      wqPe: new Linear(Tensor.fromArray(qPe, [H * pe, qIn])),
+      wqNope: new Linear(Tensor.fromFloats(qNopeW, [H * nope, qIn], { dtype: act })),
+      wqPe: new Linear(Tensor.fromFloats(qPe, [H * pe, qIn], { dtype: act })),
       wkvC: new Linear(wkvA.view(0, r)),
       wkvPe: new Linear(wkvA.view(r, pe)),
       kvNorm: loadF32(ckpt, `${prefix}kv_a_layernorm.weight`),
-      wUkT: Tensor.fromArray(ukT, [H, r, nope]),
-      wUv: Tensor.fromArray(uv, [H, v, r]),
-      wo: Linear.load(ckpt, `${prefix}o_proj.weight`),
+      wUkT: Tensor.fromFloats(ukT, [H, r, nope], { dtype: act }),
+      wUv: Tensor.fromFloats(uv, [H, v, r], { dtype: act }),
+      wo: Linear.load(ckpt, `${prefix}o_proj.weight`, act),
     }, invFreq);
   }
 
@@ -83,7 +84,7 @@ export class Mla {
    * x [t, d] (normed) at positions [t] i32 = start..start+t-1; writes c_kv/k_pe of the t tokens into
    * cache layer `layer` rows [start, start+t) and attends over rows [0, start+t). Returns [t, d].
    */
-  forward(x: Tensor<'f32'>, positions: Tensor<'i32'>, cache: KVCache, layer: number, start: number): Tensor<'f32'> {
+  forward(x: Tensor<Act>, positions: Tensor<'i32'>, cache: KVCache, layer: number, start: number): Tensor<Act> {
     const { cfg, w } = this;
     const t = x.shape[0], H = cfg.numHeads, r = cfg.kvLoraRank, pe = cfg.qkRopeHeadDim, eps = cfg.rmsNormEps;
     let cq = x;
@@ -96,7 +97,7 @@ export class Mla {
     const qNope = w.wqNope.forward(cq);
     const qNopeH = transpose01(qNope.reshape([t, H, cfg.qkNopeHeadDim]));  // [H, t, nope]
     qNope.dispose();
-    const qLatH = groupedGemmMasked(qNopeH, w.wUkT, counts);  // [H, t, r]
+    const qLatH = groupedGemmMasked<Act, Act>(qNopeH, w.wUkT, counts, { outDtype: x.dtype });  // [H, t, r]
     qNopeH.dispose();
     const qLat = transpose01(qLatH);  // [t, H, r]
     qLatH.dispose();
@@ -118,7 +119,7 @@ export class Mla {
     qLat.dispose(); qPe.dispose();
     const oLatH = transpose01(oLat);  // [H, t, r]
     oLat.dispose();
-    const oH = groupedGemmMasked(oLatH, w.wUv, counts);  // [H, t, v]
+    const oH = groupedGemmMasked<'f32', Act>(oLatH, w.wUv, counts, { outDtype: x.dtype });  // [H, t, v]
     oLatH.dispose(); counts.dispose();
     const o = transpose01(oH);  // [t, H, v]
     oH.dispose();

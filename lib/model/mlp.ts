@@ -2,17 +2,17 @@
 // layers, each routed expert and the shared experts. Reference: ../shared/research/v3-reference.md §5.
 import { siluMul } from '../ops/activation';
 import { Tensor } from '../tensor';
-import { Linear } from './linear';
+import { Act, Linear } from './linear';
 import { CheckpointLike } from './weights';
 
 export class Mlp {
   constructor(readonly gate: Linear, readonly up: Linear, readonly down: Linear) {}
   /** prefix e.g. 'model.layers.0.mlp.' (HF gate_proj = w1, up_proj = w3, down_proj = w2). */
-  static load(ckpt: CheckpointLike, prefix: string): Mlp {
-    return new Mlp(Linear.load(ckpt, `${prefix}gate_proj.weight`), Linear.load(ckpt, `${prefix}up_proj.weight`), Linear.load(ckpt, `${prefix}down_proj.weight`));
+  static load(ckpt: CheckpointLike, prefix: string, act: Act): Mlp {
+    return new Mlp(Linear.load(ckpt, `${prefix}gate_proj.weight`, act), Linear.load(ckpt, `${prefix}up_proj.weight`, act), Linear.load(ckpt, `${prefix}down_proj.weight`, act));
   }
   /** x [t, d] -> [t, d]. */
-  forward(x: Tensor<'f32'>): Tensor<'f32'> {
+  forward(x: Tensor<Act>): Tensor<Act> {
     const g = this.gate.forward(x), u = this.up.forward(x);
     const h = siluMul(g, u);
     g.dispose(); u.dispose();

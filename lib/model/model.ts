@@ -1,5 +1,5 @@
 // The DeepSeek-V3 Transformer (model.py Transformer): embedding -> decoder layers -> final RMSNorm ->
-// lm_head, logits for every position, over an optional latent KV cache ('f32' mode).
+// lm_head, logits for every position, over an optional latent KV cache ('f32' or 'bf16' activations).
 // Reference: ../shared/research/v3-reference.md §3, §8.
 import { ModelConfig } from '../config';
 import { ArgumentError } from '../errors';
@@ -9,6 +9,7 @@ import { rmsNorm } from '../ops/norm';
 import { Tensor } from '../tensor';
 import { Block } from './block';
 import { KVCache } from './cache';
+import { Act } from './linear';
 import { RouteTrace } from './moe';
 
 export interface ForwardOptions {
@@ -28,30 +29,36 @@ export interface ForwardResult {
 }
 
 export class Model {
-  constructor(readonly config: ModelConfig, readonly embed: Tensor<'f32'>, readonly layers: Block[],
-    readonly norm: Tensor<'f32'>, readonly head: Tensor<'f32'>) {}
+  constructor(readonly config: ModelConfig, readonly embed: Tensor<Act>, readonly layers: Block[],
+    readonly norm: Tensor<'f32'>, readonly head: Tensor<Act>) {}
+
+  /** The activation dtype ('f32' or 'bf16'); the KV cache holds this dtype too. */
+  get activations(): Act { return this.embed.dtype; }
 
   /** A latent KV cache for up to maxLen tokens (default max_position_embeddings). */
-  createCache(maxLen = this.config.maxPositionEmbeddings): KVCache { return new KVCache(this.config, maxLen); }
+  createCache(maxLen = this.config.maxPositionEmbeddings): KVCache { return new KVCache(this.config, maxLen, this.activations); }
 
-  /** Bytes per token of the latent cache (all layers, f32): layers * (kv_lora_rank + qk_rope_head_dim) * 4. */
+  /** Bytes per token of the latent cache (all layers): layers * (kv_lora_rank + qk_rope_head_dim) * element size. */
   kvCacheBytesPerToken(): number {
     const c = this.config;
-    return c.numLayers * (c.kvLoraRank + c.qkRopeHeadDim) * 4;
+    return c.numLayers * (c.kvLoraRank + c.qkRopeHeadDim) * this.elemBytes;
   }
 
   /** Bytes per token a per-head K/V cache (naive MLA / HF) would need at the same element size. */
   mhaCacheBytesPerToken(): number {
     const c = this.config;
-    return c.numLayers * c.numHeads * (c.qkNopeHeadDim + c.qkRopeHeadDim + c.vHeadDim) * 4;
+    return c.numLayers * c.numHeads * (c.qkNopeHeadDim + c.qkRopeHeadDim + c.vHeadDim) * this.elemBytes;
   }
+
+  private get elemBytes(): number { return this.activations === 'f32' ? 4 : 2; }
 
   /** ids [t] -> logits [t, vocab] (and per-layer hidden states); advances `opts.cache` by t. */
   async forward(ids: number[] | Int32Array, opts: ForwardOptions = {}): Promise<ForwardResult> {
     const cfg = this.config, t = ids.length;
     if (t < 1) throw new ArgumentError('forward: ids must hold at least one token');
     for (const id of ids) if (!Number.isInteger(id) || id < 0 || id >= cfg.vocabSize) throw new ArgumentError(`forward: token id ${id} is outside [0, ${cfg.vocabSize})`);
-    const cache = opts.cache ?? new KVCache(cfg, t);
+    const cache = opts.cache ?? new KVCache(cfg, t, this.activations);
+    if (cache.dtype !== this.activations) throw new ArgumentError(`forward: the cache holds ${cache.dtype}, the model computes in ${this.activations}`);
     const start = cache.length;
     if (start + t > cache.maxLen) throw new ArgumentError(`forward: ${t} tokens after ${start} exceed the cache size ${cache.maxLen}`);
     const positions = Tensor.fromArray(Int32Array.from({ length: t }, (_, i) => start + i));
@@ -73,7 +80,7 @@ export class Model {
     if (opts.cache) cache.length = start + t;
     const xn = rmsNorm(x, this.norm, { eps: cfg.rmsNormEps });
     x.dispose();
-    const lt = gemm(xn, this.head);
+    const lt = gemm<Act, 'f32'>(xn, this.head, { outDtype: 'f32' });
     xn.dispose();
     const logits = await lt.toFloat32Array();
     lt.dispose();

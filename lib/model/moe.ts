@@ -1,14 +1,14 @@
 // The MoE FFN (DeepSeek-V3 model.py MoE + Gate): router logits x @ gate^T in f32, moeRoute (sigmoid
 // noaux_tc with e_score_correction_bias and group limiting, or V2 softmax greedy/group_limited_greedy),
 // the chosen experts weighted, plus the shared experts. Reference: ../shared/research/v3-reference.md §5.
-// 'f32' mode, correctness first: per expert, its tokens' rows are gathered (embedding op as a row
+// Correctness first: per expert, its tokens' rows are gathered (embedding op as a row
 // gather), run through the expert MLP, and added back on the host with their routing weight.
 import { ModelConfig } from '../config';
 import { embedding } from '../ops/embedding';
 import { gemm } from '../ops/gemm';
 import { moeRoute, MoeRouteOptions } from '../ops/moe';
 import { Tensor } from '../tensor';
-import { loadF32 } from './linear';
+import { Act, loadF32 } from './linear';
 import { Mlp } from './mlp';
 import { CheckpointLike } from './weights';
 
@@ -28,19 +28,20 @@ export class Moe {
   }
 
   /** prefix e.g. 'model.layers.3.mlp.'. */
-  static load(cfg: ModelConfig, ckpt: CheckpointLike, prefix: string): Moe {
+  static load(cfg: ModelConfig, ckpt: CheckpointLike, prefix: string, act: Act): Moe {
     const gate = loadF32(ckpt, `${prefix}gate.weight`);
     const bias = cfg.topkMethod === 'noaux_tc' ? loadF32(ckpt, `${prefix}gate.e_score_correction_bias`) : null;
     const experts: Mlp[] = [];
-    for (let e = 0; e < cfg.nRoutedExperts; e++) experts.push(Mlp.load(ckpt, `${prefix}experts.${e}.`));
-    const shared = cfg.nSharedExperts > 0 ? Mlp.load(ckpt, `${prefix}shared_experts.`) : null;
+    for (let e = 0; e < cfg.nRoutedExperts; e++) experts.push(Mlp.load(ckpt, `${prefix}experts.${e}.`, act));
+    const shared = cfg.nSharedExperts > 0 ? Mlp.load(ckpt, `${prefix}shared_experts.`, act) : null;
     return new Moe(cfg, gate, bias, experts, shared);
   }
 
   /** x [t, d] (normed) -> [t, d]; the routing is pushed to `trace` when given. */
-  async forward(x: Tensor<'f32'>, trace?: RouteTrace[], layer = -1): Promise<Tensor<'f32'>> {
+  async forward(x: Tensor<Act>, trace?: RouteTrace[], layer = -1): Promise<Tensor<Act>> {
     const t = x.shape[0], d = x.shape[1], k = this.cfg.numExpertsPerTok;
-    const logits = gemm(x, this.gate);
+    // Router logits in f32 (HF V3 casts to f32; model.py uses the activation dtype).
+    const logits = gemm<Act, 'f32'>(x, this.gate, { outDtype: 'f32' });
     const route = moeRoute(logits, this.routeOpts);
     const [idx, wts] = [await route.indices.toArray(), await route.weights.toArray()];
     logits.dispose(); route.indices.dispose(); route.weights.dispose();
@@ -68,6 +69,6 @@ export class Moe {
       ys.dispose();
       for (let i = 0; i < out.length; i++) out[i] += y[i];
     }
-    return Tensor.fromArray(out, [t, d]);
+    return Tensor.fromFloats(out, [t, d], { dtype: x.dtype });
   }
 }
