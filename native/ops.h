@@ -116,6 +116,11 @@ struct Transpose01Params {
   void* out;      // [b, a, inner]: out[j][i] = x[i][j]; must not overlap x
   int64_t a, b, inner, elem;
 };
+struct NarrowParams {
+  const void* x;  // [rows, n] of any dtype (elem bytes each)
+  void* out;      // [rows, len] = x[:, start:start+len]
+  int64_t rows, n, start, len, elem;
+};
 struct EmbeddingParams {
   const void* table; DType table_dtype;  // [vocab, d] float-like
   const void* ids; DType ids_dtype;      // [t] i32 or i64
@@ -186,6 +191,7 @@ void silu_mul(const SiluMulParams&);
 void softmax(const SoftmaxParams&);
 void add(const AddParams&);
 void transpose01(const Transpose01Params&);
+void narrow(const NarrowParams&);
 void embedding(const EmbeddingParams&);
 void argmax(const ArgmaxParams&);
 void topk(const TopkParams&);

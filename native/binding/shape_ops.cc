@@ -1,4 +1,4 @@
-// Bindings of the layout ops (transpose01). Validation here, copies in native/cpu/shape_ops.cc.
+// Bindings of the layout ops (transpose01, narrow). Validation here, copies in native/cpu/shape_ops.cc.
 #include <algorithm>
 
 #include "native/binding/common.h"
@@ -21,6 +21,31 @@ DSV3_OP(transpose01) {
   const int64_t elem = static_cast<int64_t>(itemsize(x.dtype));
   if (a * b == 0) return out.js;
   run_cpu([x, r, a, b, inner, elem] { cpu::transpose01(Transpose01Params{x.data(), r.data(), a, b, inner, elem}); });
+  return out.js;
+}
+
+// narrow(x, start, length, {out?}) -> x [..., n] restricted to [..., start:start+length] along the last dim.
+DSV3_OP(narrow) {
+  OpCtx c{info.Env(), "narrow"};
+  TensorRef x = tensor_arg(c, info[0], "x");
+  if (x.ndim() < 1) c.fail(ErrKind::Shape, "x", "must have at least 1 dim, got shape " + shape_str(x.shape));
+  if (info.Length() < 3 || !info[1].IsNumber() || !info[2].IsNumber()) c.fail(ErrKind::Argument, "start", "and 'length' must be numbers");
+  const double sd = info[1].As<Napi::Number>().DoubleValue(), ld = info[2].As<Napi::Number>().DoubleValue();
+  const int64_t n = x.dim(-1);
+  if (!(sd >= 0 && ld >= 0 && sd == static_cast<double>(static_cast<int64_t>(sd)) && ld == static_cast<double>(static_cast<int64_t>(ld)) && sd + ld <= static_cast<double>(n)))
+    c.fail(ErrKind::Argument, "start", "and 'length' must be integers with 0 <= start, 0 <= length, start + length <= " + std::to_string(n) +
+           ", got start " + Napi::Number::New(info.Env(), sd).ToString().Utf8Value() + ", length " + Napi::Number::New(info.Env(), ld).ToString().Utf8Value());
+  const int64_t start = static_cast<int64_t>(sd), len = static_cast<int64_t>(ld);
+  Napi::Object o = options_arg(c, info, 3);
+  std::vector<int64_t> shape = x.shape;
+  shape.back() = len;
+  Output out = output(c, o, "out", x.dtype, shape, x.device());
+  TensorRef r = out.ref;
+  if (r.storage == x.storage) c.fail(ErrKind::Argument, "out", "must not share memory with 'x'");
+  if (x.device().type != DeviceType::cpu) no_cuda_kernel(c);
+  const int64_t rows = n == 0 ? 0 : x.numel() / n, elem = static_cast<int64_t>(itemsize(x.dtype));
+  if (rows * len == 0) return out.js;
+  run_cpu([x, r, rows, n, start, len, elem] { cpu::narrow(NarrowParams{x.data(), r.data(), rows, n, start, len, elem}); });
   return out.js;
 }
 
