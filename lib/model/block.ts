@@ -15,10 +15,10 @@ export class Block {
   constructor(private readonly cfg: ModelConfig, readonly layer: number, readonly attnNorm: Tensor<'f32'>, readonly attn: Mla,
     readonly ffnNorm: Tensor<'f32'>, readonly ffn: Mlp | Moe) {}
 
-  static async load(cfg: ModelConfig, ckpt: CheckpointLike, layer: number, invFreq: Tensor<'f32'>, act: Act): Promise<Block> {
+  static async load(cfg: ModelConfig, ckpt: CheckpointLike, layer: number, invFreq: Tensor<'f32'>, act: Act, fp8 = false): Promise<Block> {
     const p = `model.layers.${layer}.`;
-    const attn = await Mla.load(cfg, ckpt, `${p}self_attn.`, invFreq, act);
-    const ffn = isMoeLayer(cfg, layer) ? Moe.load(cfg, ckpt, `${p}mlp.`, act) : Mlp.load(ckpt, `${p}mlp.`, act);
+    const attn = await Mla.load(cfg, ckpt, `${p}self_attn.`, invFreq, act, fp8);
+    const ffn = isMoeLayer(cfg, layer) ? Moe.load(cfg, ckpt, `${p}mlp.`, act, fp8) : Mlp.load(ckpt, `${p}mlp.`, act, fp8);
     return new Block(cfg, layer, loadF32(ckpt, `${p}input_layernorm.weight`), attn, loadF32(ckpt, `${p}post_attention_layernorm.weight`), ffn);
   }
 

@@ -1,9 +1,10 @@
-// A Linear layer (DeepSeek-V3 model.py Linear: y = x @ W^T, no bias): the stored weight (fp8 x scale_inv
-// per 128x128 block, or bf16) dequantized once at load to the activation dtype ('f32': the exact stored
-// function; 'bf16': model.py's default gemm_impl="bf16"), applied with gemm (f32 accumulation).
-// Reference: ../shared/research/v3-reference.md §6 (weight_dequant, linear()).
-import { dequantizeWeightFp8 } from '../ops/quant';
-import { gemm } from '../ops/gemm';
+// A Linear layer (DeepSeek-V3 model.py linear(): y = x @ W^T, no bias). Dense: the stored weight (fp8 x
+// scale_inv per 128x128 block, or bf16) dequantized once at load to the activation dtype ('f32': the
+// exact stored function; 'bf16': model.py's gemm_impl="bf16"), applied with gemm. FP8: the stored fp8
+// weight kept, activations quantized per token per 128 channels (act_quant) and fp8Gemm (model.py's
+// gemm_impl="fp8"). Reference: ../shared/research/v3-reference.md §6.
+import { dequantizeWeightFp8, quantizeFp8 } from '../ops/quant';
+import { fp8Gemm, gemm } from '../ops/gemm';
 import { Tensor } from '../tensor';
 import { CheckpointLike } from './weights';
 
@@ -22,11 +23,31 @@ export function loadAs<D extends Act>(ckpt: CheckpointLike, name: string, dtype:
 export function loadF32(ckpt: CheckpointLike, name: string): Tensor<'f32'> { return loadAs(ckpt, name, 'f32'); }
 
 export class Linear {
-  /** weight [out, in] in the activation dtype. */
-  constructor(readonly weight: Tensor<Act>) {}
-  static load(ckpt: CheckpointLike, name: string, act: Act): Linear { return new Linear(loadAs(ckpt, name, act)); }
-  get outFeatures(): number { return this.weight.shape[0]; }
-  get inFeatures(): number { return this.weight.shape[1]; }
-  /** x [t, in] -> [t, out] in the weight's dtype. */
-  forward(x: Tensor<Act>, out?: Tensor<Act>): Tensor<Act> { return gemm<Act, Act>(x, this.weight, { out, outDtype: this.weight.dtype }); }
+  /**
+   * Dense: weight [out, in] in the activation dtype. FP8: fp8 { weight [out, in] e4m3, scaleInv
+   * [ceil(out/128), ceil(in/128)] f32 } and `act` the output dtype.
+   */
+  constructor(readonly weight: Tensor<Act> | null, readonly act: Act, readonly fp8: { weight: Tensor<'f8_e4m3'>; scaleInv: Tensor<'f32'> } | null = null) {}
+
+  /** useFp8: keep an fp8-stored weight in fp8 (else it is dequantized to `act`). */
+  static load(ckpt: CheckpointLike, name: string, act: Act, useFp8 = false): Linear {
+    const t = ckpt.get(name);
+    if (useFp8 && t.dtype === 'f8_e4m3') {
+      // Copies, so the model does not hold on to the checkpoint's mapped memory.
+      const w = t.cast('f8_e4m3') as Tensor<'f8_e4m3'>, s = ckpt.get(`${name}_scale_inv`).cast('f32');
+      return new Linear(null, act, { weight: w, scaleInv: s });
+    }
+    return new Linear(loadAs(ckpt, name, act), act);
+  }
+  get outFeatures(): number { return (this.weight ?? this.fp8!.weight).shape[0]; }
+  get inFeatures(): number { return (this.weight ?? this.fp8!.weight).shape[1]; }
+
+  /** x [t, in] -> [t, out] in the activation dtype. */
+  forward(x: Tensor<Act>, out?: Tensor<Act>): Tensor<Act> {
+    if (this.weight) return gemm<Act, Act>(x, this.weight, { out, outDtype: this.act });
+    const q = quantizeFp8(x);
+    const y = fp8Gemm<Act>(q, { data: this.fp8!.weight, scale: this.fp8!.scaleInv }, { out, outDtype: this.act });
+    q.data.dispose(); q.scale.dispose();
+    return y;
+  }
 }

@@ -13,13 +13,17 @@ import { loadAs, loadF32 } from './linear';
 import { Model } from './model';
 import { checkInventory, CheckpointLike } from './weights';
 
+/** The precision mode of a model. */
+export type Precision = 'f32' | 'bf16' | 'fp8';
+
 export interface LoadOptions {
   /**
    * 'f32' (default): f32 weights (fp8 dequantized exactly) and activations, the exact function of the
    * stored weights. 'bf16': bf16 weights and activations (model.py's default gemm_impl="bf16"), f32 router
-   * logits and softmax. FP8 activations (gemm_impl="fp8") are not implemented.
+   * logits and softmax. 'fp8': model.py's gemm_impl="fp8": bf16 activations quantized per token per 128
+   * channels into fp8Gemm against the stored fp8 weights (a checkpoint without FP8 weights runs as 'bf16').
    */
-  activations?: 'f32' | 'bf16';
+  activations?: Precision;
 }
 
 /** The rotary inverse frequencies of the config (YaRN-corrected when active), f32 [qk_rope_head_dim/2]. */
@@ -34,12 +38,13 @@ export function ropeInvFreq(cfg: ModelConfig): Float32Array {
 /** Builds the Model from an open checkpoint and its parsed config. */
 export async function loadModelFrom(cfg: ModelConfig, ckpt: CheckpointLike, opts: LoadOptions = {}): Promise<Model> {
   const act = opts.activations ?? 'f32';
-  if (act !== 'f32' && act !== 'bf16') throw new ArgumentError(`loadModel: activations must be 'f32' or 'bf16', got ${JSON.stringify(act)}`);
+  if (act !== 'f32' && act !== 'bf16' && act !== 'fp8') throw new ArgumentError(`loadModel: activations must be 'f32', 'bf16' or 'fp8', got ${JSON.stringify(act)}`);
+  const dt = act === 'f32' ? 'f32' : 'bf16', fp8 = act === 'fp8';
   checkInventory(cfg, ckpt);
   const invFreq = Tensor.fromArray(ropeInvFreq(cfg));
   const layers: Block[] = [];
-  for (let l = 0; l < cfg.numLayers; l++) layers.push(await Block.load(cfg, ckpt, l, invFreq, act));
-  return new Model(cfg, loadAs(ckpt, 'model.embed_tokens.weight', act), layers, loadF32(ckpt, 'model.norm.weight'), loadAs(ckpt, 'lm_head.weight', act));
+  for (let l = 0; l < cfg.numLayers; l++) layers.push(await Block.load(cfg, ckpt, l, invFreq, dt, fp8));
+  return new Model(cfg, loadAs(ckpt, 'model.embed_tokens.weight', dt), layers, loadF32(ckpt, 'model.norm.weight'), loadAs(ckpt, 'lm_head.weight', dt), act);
 }
 
 /** Reads and validates `<dir>/config.json`. */

@@ -8,8 +8,9 @@ import { CheckpointLike } from './weights';
 export class Mlp {
   constructor(readonly gate: Linear, readonly up: Linear, readonly down: Linear) {}
   /** prefix e.g. 'model.layers.0.mlp.' (HF gate_proj = w1, up_proj = w3, down_proj = w2). */
-  static load(ckpt: CheckpointLike, prefix: string, act: Act): Mlp {
-    return new Mlp(Linear.load(ckpt, `${prefix}gate_proj.weight`, act), Linear.load(ckpt, `${prefix}up_proj.weight`, act), Linear.load(ckpt, `${prefix}down_proj.weight`, act));
+  static load(ckpt: CheckpointLike, prefix: string, act: Act, fp8 = false): Mlp {
+    const l = (n: string) => Linear.load(ckpt, `${prefix}${n}.weight`, act, fp8);
+    return new Mlp(l('gate_proj'), l('up_proj'), l('down_proj'));
   }
   /** x [t, d] -> [t, d]. */
   forward(x: Tensor<Act>): Tensor<Act> {

@@ -30,7 +30,7 @@ export interface ForwardResult {
 
 export class Model {
   constructor(readonly config: ModelConfig, readonly embed: Tensor<Act>, readonly layers: Block[],
-    readonly norm: Tensor<'f32'>, readonly head: Tensor<Act>) {}
+    readonly norm: Tensor<'f32'>, readonly head: Tensor<Act>, readonly precision: 'f32' | 'bf16' | 'fp8' = embed.dtype) {}
 
   /** The activation dtype ('f32' or 'bf16'); the KV cache holds this dtype too. */
   get activations(): Act { return this.embed.dtype; }

@@ -28,12 +28,12 @@ export class Moe {
   }
 
   /** prefix e.g. 'model.layers.3.mlp.'. */
-  static load(cfg: ModelConfig, ckpt: CheckpointLike, prefix: string, act: Act): Moe {
+  static load(cfg: ModelConfig, ckpt: CheckpointLike, prefix: string, act: Act, fp8 = false): Moe {
     const gate = loadF32(ckpt, `${prefix}gate.weight`);
     const bias = cfg.topkMethod === 'noaux_tc' ? loadF32(ckpt, `${prefix}gate.e_score_correction_bias`) : null;
     const experts: Mlp[] = [];
-    for (let e = 0; e < cfg.nRoutedExperts; e++) experts.push(Mlp.load(ckpt, `${prefix}experts.${e}.`, act));
-    const shared = cfg.nSharedExperts > 0 ? Mlp.load(ckpt, `${prefix}shared_experts.`, act) : null;
+    for (let e = 0; e < cfg.nRoutedExperts; e++) experts.push(Mlp.load(ckpt, `${prefix}experts.${e}.`, act, fp8));
+    const shared = cfg.nSharedExperts > 0 ? Mlp.load(ckpt, `${prefix}shared_experts.`, act, fp8) : null;
     return new Moe(cfg, gate, bias, experts, shared);
   }
 
