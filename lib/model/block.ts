@@ -37,4 +37,6 @@ export class Block {
     h.dispose(); f.dispose();
     return y;
   }
+
+  dispose(): void { this.attnNorm.dispose(); this.attn.dispose(); this.ffnNorm.dispose(); this.ffn.dispose(); }
 }

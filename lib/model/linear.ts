@@ -50,4 +50,6 @@ export class Linear {
     q.data.dispose(); q.scale.dispose();
     return y;
   }
+
+  dispose(): void { this.weight?.dispose(); this.fp8?.weight.dispose(); this.fp8?.scaleInv.dispose(); }
 }

@@ -24,6 +24,8 @@ export interface LoadOptions {
    * channels into fp8Gemm against the stored fp8 weights (a checkpoint without FP8 weights runs as 'bf16').
    */
   activations?: Precision;
+  /** Called after the inventory check (0) and after each decoder layer is loaded. */
+  onProgress?: (layersLoaded: number, numLayers: number) => void;
 }
 
 /** The rotary inverse frequencies of the config (YaRN-corrected when active), f32 [qk_rope_head_dim/2]. */
@@ -43,7 +45,11 @@ export async function loadModelFrom(cfg: ModelConfig, ckpt: CheckpointLike, opts
   checkInventory(cfg, ckpt);
   const invFreq = Tensor.fromArray(ropeInvFreq(cfg));
   const layers: Block[] = [];
-  for (let l = 0; l < cfg.numLayers; l++) layers.push(await Block.load(cfg, ckpt, l, invFreq, dt, fp8));
+  opts.onProgress?.(0, cfg.numLayers);
+  for (let l = 0; l < cfg.numLayers; l++) {
+    layers.push(await Block.load(cfg, ckpt, l, invFreq, dt, fp8));
+    opts.onProgress?.(l + 1, cfg.numLayers);
+  }
   return new Model(cfg, loadAs(ckpt, 'model.embed_tokens.weight', dt), layers, loadF32(ckpt, 'model.norm.weight'), loadAs(ckpt, 'lm_head.weight', dt), act);
 }
 

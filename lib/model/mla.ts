@@ -114,4 +114,11 @@ export class Mla {
     o.dispose();
     return y;
   }
+
+  /** Releases the weights (the shared invFreq stays with the model). */
+  dispose(): void {
+    const w = this.w;
+    w.wqA?.dispose(); w.qNorm?.dispose(); w.wqB.dispose(); w.wkvA.dispose(); w.kvNorm.dispose();
+    w.wUkT.dispose(); w.wUv.dispose(); w.wo.dispose();
+  }
 }

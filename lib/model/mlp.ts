@@ -21,4 +21,6 @@ export class Mlp {
     h.dispose();
     return y;
   }
+
+  dispose(): void { this.gate.dispose(); this.up.dispose(); this.down.dispose(); }
 }

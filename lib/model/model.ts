@@ -87,8 +87,9 @@ export class Model {
     return opts.hidden ? { logits, hidden } : { logits };
   }
 
+  /** Releases every weight now (caches are separate: KVCache.dispose). */
   dispose(): void {
-    // Weights are released by the tensors' finalizers; this drops the big ones now.
-    this.embed.dispose(); this.head.dispose();
+    this.embed.dispose(); this.head.dispose(); this.norm.dispose();
+    for (const l of this.layers) l.dispose();
   }
 }

@@ -50,25 +50,36 @@ export class Moe {
     const rows: number[][] = this.experts.map(() => []);
     const slot: number[][] = this.experts.map(() => []);
     for (let i = 0; i < t * k; i++) { rows[idx[i]].push(Math.floor(i / k)); slot[idx[i]].push(i); }
-    const out = new Float32Array(t * d);
-    for (let e = 0; e < this.experts.length; e++) {
-      if (rows[e].length === 0) continue;
+    // Queue every active expert (and the shared experts) before reading any result back.
+    const active = this.experts.map((_, e) => e).filter((e) => rows[e].length > 0);
+    const outs = active.map((e) => {
       const ids = Tensor.fromArray(Int32Array.from(rows[e]));
-      const xe = embedding(x, ids);
+      const xe = embedding(x, ids);  // the expert's rows of x
       const ye = this.experts[e].forward(xe);
-      const y = await ye.toFloat32Array();
-      ids.dispose(); xe.dispose(); ye.dispose();
+      ids.dispose(); xe.dispose();
+      return ye;
+    });
+    const ys = this.shared ? this.shared.forward(x) : null;
+    const out = new Float32Array(t * d);
+    for (let a = 0; a < active.length; a++) {
+      const e = active[a], y = await outs[a].toFloat32Array();
+      outs[a].dispose();
       for (let j = 0; j < rows[e].length; j++) {
         const w = wts[slot[e][j]], o = rows[e][j] * d;
         for (let c = 0; c < d; c++) out[o + c] += w * y[j * d + c];
       }
     }
-    if (this.shared) {
-      const ys = this.shared.forward(x);
+    if (ys) {
       const y = await ys.toFloat32Array();
       ys.dispose();
       for (let i = 0; i < out.length; i++) out[i] += y[i];
     }
     return Tensor.fromFloats(out, [t, d], { dtype: x.dtype });
+  }
+
+  dispose(): void {
+    this.gate.dispose(); this.bias?.dispose();
+    for (const e of this.experts) e.dispose();
+    this.shared?.dispose();
   }
 }

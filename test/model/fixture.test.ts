@@ -2,7 +2,7 @@
 // prefill logits / hidden states / routing, then decode steps through the latent cache.
 // Fixture: test/fixtures/tiny-v3/cases.md.
 import { join } from 'path';
-import { Tensor } from '../../lib';
+import { ArgumentError, DisposedError, IoError, Tensor } from '../../lib';
 import { loadModel, ropeInvFreq } from '../../lib/model/load';
 import { Model } from '../../lib/model/model';
 import { RouteTrace } from '../../lib/model/moe';
@@ -140,5 +140,16 @@ test('cache sizes', () => {
   expect(model.kvCacheBytesPerToken()).toBe(3 * (128 + 16) * 4);
   expect(model.mhaCacheBytesPerToken()).toBe(3 * 4 * (32 + 16 + 32) * 4);
   expect(c.numLayers).toBe(3);
-  void Tensor;
+  expect(Tensor).toBeDefined();
 });
+
+test('loadModel: progress per layer, bad options, a folder without a checkpoint, dispose', async () => {
+  const calls: number[][] = [];
+  const m = await loadModel(DIR, { onProgress: (a, b) => calls.push([a, b]) });
+  expect(calls).toEqual([[0, 3], [1, 3], [2, 3], [3, 3]]);
+  await expect(loadModel(DIR, { activations: 'f16' as never })).rejects.toThrow(ArgumentError);
+  await expect(loadModel(join(DIR, '..'))).rejects.toThrow(IoError);
+  await expect(m.forward([1, 2], { cache: model.createCache(4) })).resolves.toBeDefined();
+  m.dispose();
+  await expect(m.forward([1, 2])).rejects.toThrow(DisposedError);
+}, 120000);
