@@ -1,14 +1,16 @@
 // The MoE FFN (DeepSeek-V3 model.py MoE + Gate): router logits x @ gate^T in f32, moeRoute (sigmoid
 // noaux_tc with e_score_correction_bias and group limiting, or V2 softmax greedy/group_limited_greedy),
 // the chosen experts weighted, plus the shared experts. Reference: ../shared/research/v3-reference.md §5.
-// Correctness first: per expert, its tokens' rows are gathered (embedding op as a row
-// gather), run through the expert MLP, and added back on the host with their routing weight.
+// The (token, expert) pairs are sorted by expert on the host, x's rows gathered in that order (the
+// embedding op as a row gather), all experts run by grouped GEMMs (experts.ts), and the outputs added
+// back on the host with their routing weights.
 import { ModelConfig } from '../config';
 import { embedding } from '../ops/embedding';
 import { gemm } from '../ops/gemm';
 import { moeRoute, MoeRouteOptions } from '../ops/moe';
 import { Tensor } from '../tensor';
 import { Act, loadF32 } from './linear';
+import { Experts } from './experts';
 import { Mlp } from './mlp';
 import { CheckpointLike } from './weights';
 
@@ -18,7 +20,7 @@ export interface RouteTrace { layer: number; indices: Int32Array; weights: Float
 export class Moe {
   private readonly routeOpts: MoeRouteOptions;
   constructor(private readonly cfg: ModelConfig, readonly gate: Tensor<'f32'>, readonly bias: Tensor<'f32'> | null,
-    readonly experts: Mlp[], readonly shared: Mlp | null) {
+    readonly experts: Experts, readonly shared: Mlp | null) {
     const grouped = cfg.topkMethod !== 'greedy';
     this.routeOpts = {
       topK: cfg.numExpertsPerTok, scoring: cfg.scoringFunc, bias: bias ?? undefined,
@@ -31,8 +33,7 @@ export class Moe {
   static load(cfg: ModelConfig, ckpt: CheckpointLike, prefix: string, act: Act, fp8 = false): Moe {
     const gate = loadF32(ckpt, `${prefix}gate.weight`);
     const bias = cfg.topkMethod === 'noaux_tc' ? loadF32(ckpt, `${prefix}gate.e_score_correction_bias`) : null;
-    const experts: Mlp[] = [];
-    for (let e = 0; e < cfg.nRoutedExperts; e++) experts.push(Mlp.load(ckpt, `${prefix}experts.${e}.`, act, fp8));
+    const experts = Experts.load(ckpt, `${prefix}experts.`, cfg.nRoutedExperts, act, fp8);
     const shared = cfg.nSharedExperts > 0 ? Mlp.load(ckpt, `${prefix}shared_experts.`, act, fp8) : null;
     return new Moe(cfg, gate, bias, experts, shared);
   }
@@ -47,27 +48,24 @@ export class Moe {
     logits.dispose(); route.indices.dispose(); route.weights.dispose();
     if (trace) trace.push({ layer, indices: idx, weights: wts });
 
-    const rows: number[][] = this.experts.map(() => []);
-    const slot: number[][] = this.experts.map(() => []);
-    for (let i = 0; i < t * k; i++) { rows[idx[i]].push(Math.floor(i / k)); slot[idx[i]].push(i); }
-    // Queue every active expert (and the shared experts) before reading any result back.
-    const active = this.experts.map((_, e) => e).filter((e) => rows[e].length > 0);
-    const outs = active.map((e) => {
-      const ids = Tensor.fromArray(Int32Array.from(rows[e]));
-      const xe = embedding(x, ids);  // the expert's rows of x
-      const ye = this.experts[e].forward(xe);
-      ids.dispose(); xe.dispose();
-      return ye;
-    });
-    const ys = this.shared ? this.shared.forward(x) : null;
+    // Stable counting sort of the t*k (token, slot) pairs by expert.
+    const E = this.experts.count, n = t * k;
+    const offs = new Int32Array(E + 1);
+    for (let i = 0; i < n; i++) offs[idx[i] + 1]++;
+    for (let e = 0; e < E; e++) offs[e + 1] += offs[e];
+    const fill = offs.slice(0, E), order = new Int32Array(n), tokens = new Int32Array(n);
+    for (let i = 0; i < n; i++) { const j = fill[idx[i]]++; order[j] = i; tokens[j] = Math.floor(i / k); }
+    const ids = Tensor.fromArray(tokens), offsets = Tensor.fromArray(offs);
+    const xs = embedding(x, ids);  // [n, d]: x's rows grouped by expert
+    const ye = this.experts.forward(xs, offsets);
+    ids.dispose(); xs.dispose(); offsets.dispose();
+    const ys = this.shared ? this.shared.forward(x) : null;  // queued before the first read-back
+    const y = await ye.toFloat32Array();
+    ye.dispose();
     const out = new Float32Array(t * d);
-    for (let a = 0; a < active.length; a++) {
-      const e = active[a], y = await outs[a].toFloat32Array();
-      outs[a].dispose();
-      for (let j = 0; j < rows[e].length; j++) {
-        const w = wts[slot[e][j]], o = rows[e][j] * d;
-        for (let c = 0; c < d; c++) out[o + c] += w * y[j * d + c];
-      }
+    for (let j = 0; j < n; j++) {
+      const w = wts[order[j]], o = tokens[j] * d;
+      for (let c = 0; c < d; c++) out[o + c] += w * y[j * d + c];
     }
     if (ys) {
       const y = await ys.toFloat32Array();
@@ -79,7 +77,7 @@ export class Moe {
 
   dispose(): void {
     this.gate.dispose(); this.bias?.dispose();
-    for (const e of this.experts) e.dispose();
+    this.experts.dispose();
     this.shared?.dispose();
   }
 }
