@@ -4,7 +4,7 @@
 // Every header is validated before use and each defect is a typed IoError naming file and tensor.
 // Format: an 8-byte little-endian header length N, N bytes of JSON
 // { name: { dtype, shape, data_offsets: [begin, end] }, "__metadata__"?: {...} }, then the data.
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { IoError, UnsupportedError } from '../errors';
 import { native } from '../native';
@@ -47,17 +47,23 @@ export class SafetensorsFile {
   static open(path: string): SafetensorsFile {
     let fd: number;
     try { fd = openSync(path, 'r'); } catch (e) { throw new IoError(`safetensors: cannot open ${path}: ${(e as Error).message}`); }
+    const bad = (what: string): never => { throw new IoError(`safetensors: ${path}: ${what}`); };
+    // Any fs error (EISDIR, EIO) is an IoError too, never a bare Error.
+    const read = (buf: Buffer, at: number): number => {
+      try { return readSync(fd, buf, 0, buf.length, at); } catch (e) { return bad(`cannot read: ${(e as Error).message}`); }
+    };
     try {
-      const size = fstatSync(fd).size;
-      const bad = (what: string): never => { throw new IoError(`safetensors: ${path}: ${what}`); };
+      const st = fstatSync(fd);
+      if (!st.isFile()) bad('is not a regular file');
+      const size = st.size;
       if (size < 8) bad(`the file has ${size} bytes, fewer than the 8-byte header length`);
       const lenBuf = Buffer.alloc(8);
-      readSync(fd, lenBuf, 0, 8, 0);
+      if (read(lenBuf, 0) !== 8) bad('the header length is truncated');
       const n = Number(lenBuf.readBigUInt64LE(0));
       if (n > size - 8) bad(`header length ${n} goes beyond the end of the file (${size} bytes)`);
       if (n > MAX_HEADER) bad(`header length ${n} exceeds ${MAX_HEADER} bytes`);
       const hbuf = Buffer.alloc(n);
-      if (readSync(fd, hbuf, 0, n, 8) !== n) bad('the header is truncated');
+      if (read(hbuf, 8) !== n) bad('the header is truncated');
       let header: unknown;
       try { header = JSON.parse(hbuf.toString('utf8')); } catch (e) { bad(`the header is not valid JSON (${(e as Error).message})`); }
       if (typeof header !== 'object' || header === null || Array.isArray(header)) bad('the header is not a JSON object');
@@ -67,22 +73,29 @@ export class SafetensorsFile {
       for (const [name, v] of Object.entries(header as Record<string, unknown>)) {
         if (name === '__metadata__') {
           if (typeof v !== 'object' || v === null || Array.isArray(v)) bad('__metadata__ is not an object');
+          for (const [k, x] of Object.entries(v as object)) if (typeof x !== 'string') bad(`__metadata__ value '${k}' is not a string`);
           metadata = v as Record<string, string>;
           continue;
         }
         const e = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
         const where = `tensor '${name}'`;
         if (typeof e !== 'object' || e === null) bad(`${where} is not an object`);
-        if (typeof e.dtype !== 'string' || !(e.dtype in DTYPES)) bad(`${where} has unknown dtype ${JSON.stringify(e.dtype)}`);
+        // hasOwn, not `in`: 'toString' or '__proto__' must not pass as dtypes through Object.prototype.
+        if (typeof e.dtype !== 'string' || !Object.hasOwn(DTYPES, e.dtype)) bad(`${where} has unknown dtype ${JSON.stringify(e.dtype)}`);
         const st = e.dtype as string;
         if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) bad(`${where} has an invalid shape ${JSON.stringify(e.shape)}`);
         const shape = e.shape as number[];
+        // Element count as the reference reader computes it (checked product, left to right): a
+        // zero after an overflowing prefix is not a zero-size tensor, and the native side would
+        // refuse it later with a ShapeError.
+        let numel = 1;
+        for (const d of shape) if (!Number.isSafeInteger((numel *= d))) bad(`${where} has shape ${JSON.stringify(shape)}, whose element count overflows`);
         const off = e.data_offsets;
         if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isSafeInteger(d) && d >= 0) || off[0] > off[1])
           bad(`${where} has invalid data_offsets ${JSON.stringify(off)}`);
         const [b, end] = off as number[];
         const item = DTYPES[st] ? ITEMSIZE[DTYPES[st]!] : RAW_ITEMSIZE[st];
-        const want = shape.reduce((x, y) => x * y, 1) * item;
+        const want = numel * item;
         if (end - b !== want) bad(`${where}: data_offsets [${b}, ${end}] hold ${end - b} bytes, ${st} ${JSON.stringify(shape)} needs ${want}`);
         if (end > dataSize) bad(`${where}: data [${b}, ${end}) goes beyond the data (${dataSize} bytes): the file is truncated or the offsets are wrong`);
         tensors.set(name, { name, stDtype: st, dtype: DTYPES[st], shape, file: path, begin: dataStart + b, end: dataStart + end });
@@ -147,14 +160,17 @@ export class Checkpoint {
     if (existsSync(index)) {
       let map: Record<string, unknown>;
       try {
-        const j = JSON.parse(readFileSync(index, 'utf8')) as { weight_map?: unknown };
+        const j = JSON.parse(readFileSync(index, 'utf8')) as { weight_map?: unknown } | null;
+        if (typeof j !== 'object' || j === null || Array.isArray(j)) throw new Error('not a JSON object');
         if (typeof j.weight_map !== 'object' || j.weight_map === null || Array.isArray(j.weight_map)) throw new Error('no weight_map object');
         map = j.weight_map as Record<string, unknown>;
       } catch (e) {
         throw new IoError(`safetensors: ${index} is not a valid index (${(e as Error).message})`);
       }
       const shards = [...new Set(Object.values(map))];
-      const missing = shards.filter((s) => typeof s !== 'string' || s.includes('/') || !existsSync(join(dir, s)));
+      // A shard is a plain name of a regular file in this folder: no separators (either OS's), no '..'.
+      const plain = (s: unknown): s is string => typeof s === 'string' && s !== '' && s !== '.' && s !== '..' && !/[/\\\0]/.test(s);
+      const missing = shards.filter((s) => !plain(s) || !statSync(join(dir, s), { throwIfNoEntry: false })?.isFile());
       if (missing.length) throw new IoError(`safetensors: ${index} names shards that are missing or invalid: ${missing.map((s) => JSON.stringify(s)).join(', ')}`);
       for (const s of shards as string[]) files.set(s, SafetensorsFile.open(join(dir, s)));
       const absent: string[] = [];

@@ -68,14 +68,15 @@ DSV3_OP(viewBytes) {
   for (uint32_t i = 0; i < a.Length(); ++i) {
     Napi::Value d = a.Get(i);
     const double x = d.IsNumber() ? d.As<Napi::Number>().DoubleValue() : -1;
-    if (!(x >= 0) || x != static_cast<double>(static_cast<int64_t>(x)) ||
+    // The range test comes first: casting a double at or above 2^63 to int64 is undefined.
+    if (!(x >= 0 && x < 9223372036854775808.0) || x != static_cast<double>(static_cast<int64_t>(x)) ||
         __builtin_mul_overflow(bytes, static_cast<uint64_t>(x), &bytes))
       c.fail(ErrKind::Shape, "shape", "must be an array of non-negative integers, got " + a.ToString().Utf8Value());
     v.shape.push_back(static_cast<int64_t>(x));
   }
   if (t.device().type != DeviceType::cpu) c.fail(ErrKind::Device, "tensor", "must be on the cpu");
   if (off < 0 || static_cast<uint64_t>(off) > t.nbytes() || bytes > t.nbytes() - static_cast<uint64_t>(off))
-    c.fail(ErrKind::Shape, "byteOffset", "range [" + std::to_string(off) + ", " + std::to_string(off + static_cast<int64_t>(bytes)) +
+    c.fail(ErrKind::Shape, "byteOffset", "range [" + std::to_string(off) + ", " + std::to_string(static_cast<uint64_t>(off) + bytes) +
            ") is outside the tensor's " + std::to_string(t.nbytes()) + " bytes");
   v.offset = t.offset + static_cast<size_t>(off);
   if (v.offset % itemsize(dt) == 0) return TensorObject::wrap(c.env, v, false);
