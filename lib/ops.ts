@@ -10,3 +10,4 @@ export * from './ops/embedding';
 export * from './ops/sampling';
 export * from './ops/moe';
 export * from './ops/mla';
+export * from './ops/shape';
