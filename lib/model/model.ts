@@ -7,6 +7,8 @@ import { embedding } from '../ops/embedding';
 import { gemm } from '../ops/gemm';
 import { rmsNorm } from '../ops/norm';
 import { Tensor } from '../tensor';
+import { generate, GenerateOptions, Generation } from '../generate';
+import { TextTokenizer } from '../tokenizer';
 import { Block } from './block';
 import { KVCache } from './cache';
 import { Act } from './linear';
@@ -29,6 +31,9 @@ export interface ForwardResult {
 }
 
 export class Model {
+  /** The checkpoint's tokenizer (loadTokenizer(dir)), used by generate for text; null: ids only. */
+  tokenizer: TextTokenizer | null = null;
+
   constructor(readonly config: ModelConfig, readonly embed: Tensor<Act>, readonly layers: Block[],
     readonly norm: Tensor<'f32'>, readonly head: Tensor<Act>, readonly precision: 'f32' | 'bf16' | 'fp8' = embed.dtype) {}
 
@@ -85,6 +90,11 @@ export class Model {
     const logits = await lt.toFloat32Array();
     lt.dispose();
     return opts.hidden ? { logits, hidden } : { logits };
+  }
+
+  /** Streams generated tokens (lib/generate.ts): `for await (const { id, text } of model.generate(prompt, opts))`. */
+  generate(promptOrIds: string | number[], opts: GenerateOptions = {}): Generation {
+    return generate(this, promptOrIds, opts, this.tokenizer);
   }
 
   /** Releases every weight now (caches are separate: KVCache.dispose). */

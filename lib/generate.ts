@@ -1,0 +1,175 @@
+// Autoregressive generation over the latent KV cache (DeepSeek-V3 generate.py generate(): one prefill forward
+// of the prompt, then one token per forward; greedy argmax at temperature <= 0, else seeded sampling with
+// top-k / top-p). Stops at eos ids, caller stop ids/strings, maxNewTokens, a full cache, or an abort.
+import { ArgumentError, DsError } from './errors';
+import { argmax, sample } from './ops/sampling';
+import { Tensor } from './tensor';
+import { ChatMessage, StreamDecoder, TextTokenizer } from './tokenizer';
+import type { Model } from './model/model';
+
+/** Generation was aborted through its AbortSignal (thrown by the iterator; the cache is released first). */
+export class AbortError extends DsError {}
+
+export interface GenerateOptions {
+  /** Chat messages rendered with the tokenizer's chat template (replaces the prompt; pass '' or [] as prompt). */
+  messages?: ChatMessage[];
+  /** Most tokens to generate (default 64). */
+  maxNewTokens?: number;
+  /** <= 0 (default 0): greedy argmax; > 0: sampling from softmax(logits / temperature). */
+  temperature?: number;
+  topP?: number;
+  topK?: number;
+  /** Sampling seed (default: random). Step s draws with a seed derived from (seed, s): equal seeds, equal output. */
+  seed?: number | bigint;
+  /** Token ids or strings that end generation (a stop id is not yielded; a stop string ends after the token completing it). */
+  stop?: (number | string)[];
+  /** Aborting it makes the iterator throw AbortError before the next forward. */
+  signal?: AbortSignal;
+  /** Needed for a string prompt, messages, stop strings and `text`; default: the model's tokenizer. */
+  tokenizer?: TextTokenizer | null;
+  /** Called once when generation ends (also on abort or error). */
+  onStats?: (stats: GenerateStats) => void;
+}
+
+export interface GeneratedToken {
+  id: number;
+  /** The complete new text this token adds (with a tokenizer; '' while a UTF-8 character is partial). */
+  text?: string;
+}
+
+export type StopReason = 'eos' | 'stop' | 'length' | 'abort' | 'error';
+
+export interface GenerateStats {
+  promptTokens: number;
+  generatedTokens: number;
+  /** Wall time of the prefill forward (ms). */
+  prefillMs: number;
+  /** Wall time of the decode forwards and sampling after the prefill (ms). */
+  decodeMs: number;
+  prefillTokensPerS: number;
+  /** Decode forwards per second (tokens fed through the cache after the prefill). */
+  decodeTokensPerS: number;
+  stopReason: StopReason | null;
+}
+
+/** The per-step sampling seed: a 64-bit mix of (seed, step) (splitmix64 finalizer), as a signed bigint. */
+export function stepSeed(seed: number | bigint, step: number): bigint {
+  let z = BigInt.asUintN(64, BigInt(seed) + BigInt(step + 1) * 0x9e3779b97f4a7c15n);
+  z = BigInt.asUintN(64, (z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n);
+  z = BigInt.asUintN(64, (z ^ (z >> 27n)) * 0x94d049bb133111ebn);
+  return BigInt.asIntN(64, z ^ (z >> 31n));
+}
+
+/** An async iterable of generated tokens with its running stats. */
+export class Generation implements AsyncIterable<GeneratedToken> {
+  readonly stats: GenerateStats;
+  private started = false;
+  constructor(private readonly model: Model, private readonly promptIds: number[], private readonly opts: GenerateOptions,
+    private readonly tokenizer: TextTokenizer | null) {
+    this.stats = { promptTokens: promptIds.length, generatedTokens: 0, prefillMs: 0, decodeMs: 0, prefillTokensPerS: 0, decodeTokensPerS: 0, stopReason: null };
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<GeneratedToken> {
+    if (this.started) throw new ArgumentError('generate: a Generation can be iterated only once');
+    this.started = true;
+    return this.run();
+  }
+
+  private async *run(): AsyncGenerator<GeneratedToken> {
+    const { model, promptIds, opts, tokenizer, stats } = this;
+    const cfg = model.config;
+    const maxNew = opts.maxNewTokens ?? 64;
+    const temperature = opts.temperature ?? 0;
+    const seed = opts.seed ?? BigInt(Math.floor(Math.random() * 2 ** 53));
+    const stopIds = new Set<number>(opts.stop?.filter((s): s is number => typeof s === 'number'));
+    const stopStrings = opts.stop?.filter((s): s is string => typeof s === 'string') ?? [];
+    const eos = new Set<number>(tokenizer?.eosTokenIds ?? []);
+    if (cfg.eosTokenId !== null) eos.add(cfg.eosTokenId);
+    const decoder: StreamDecoder | null = tokenizer ? tokenizer.streamDecoder() : null;
+    let text = '';
+    const checkAbort = () => {
+      if (opts.signal?.aborted) { stats.stopReason = 'abort'; throw new AbortError('generate: aborted'); }
+    };
+    const cache = model.createCache(Math.min(cfg.maxPositionEmbeddings, promptIds.length + Math.max(maxNew, 1)));
+    let decodeStart = 0;
+    const finish = (reason: StopReason) => { stats.stopReason ??= reason; };
+    try {
+      checkAbort();
+      const t0 = performance.now();
+      let { logits } = await model.forward(promptIds, { cache });
+      let row = logits.subarray((promptIds.length - 1) * cfg.vocabSize);
+      stats.prefillMs = performance.now() - t0;
+      stats.prefillTokensPerS = promptIds.length / (stats.prefillMs / 1000);
+      decodeStart = performance.now();
+      for (let step = 0; ; step++) {
+        if (step >= maxNew) { finish('length'); return; }
+        checkAbort();
+        const id = await this.pick(row, temperature, seed, step);
+        if (eos.has(id)) { finish('eos'); return; }
+        if (stopIds.has(id)) { finish('stop'); return; }
+        const tok: GeneratedToken = { id };
+        if (decoder) { tok.text = decoder.push(id); text += tok.text; }
+        stats.generatedTokens++;
+        yield tok;
+        if (stopStrings.some((s) => text.includes(s))) { finish('stop'); return; }
+        if (step + 1 >= maxNew) { finish('length'); return; }
+        if (cache.length >= cache.maxLen) { finish('length'); return; }
+        checkAbort();
+        ({ logits } = await model.forward([id], { cache }));
+        row = logits;
+        stats.decodeMs = performance.now() - decodeStart;
+        stats.decodeTokensPerS = (step + 1) / (stats.decodeMs / 1000);
+      }
+    } catch (e) {
+      finish('error');
+      throw e;
+    } finally {
+      cache.dispose();
+      opts.onStats?.({ ...stats });
+    }
+  }
+
+  /** The next token from the last position's logits f32 [vocab]. */
+  private async pick(row: Float32Array, temperature: number, seed: number | bigint, step: number): Promise<number> {
+    const t = Tensor.fromArray(row, [1, row.length]);
+    try {
+      const o = temperature <= 0 ? argmax(t)
+        : sample(t, { seed: stepSeed(seed, step), temperature, topP: this.opts.topP, topK: this.opts.topK });
+      const v = (await o.toArray())[0] as number;
+      o.dispose();
+      return v;
+    } finally {
+      t.dispose();
+    }
+  }
+}
+
+/** Prompt ids for generate: ids as given, a string through the tokenizer, or messages through the chat template. */
+function promptIdsOf(model: Model, prompt: string | number[], opts: GenerateOptions, tok: TextTokenizer | null): number[] {
+  if (opts.messages !== undefined) {
+    if (!tok) throw new ArgumentError('generate: messages need a tokenizer (the checkpoint folder has no tokenizer.json)');
+    return tok.applyChatTemplate(opts.messages, { addGenerationPrompt: true });
+  }
+  if (typeof prompt === 'string') {
+    if (!tok) throw new ArgumentError('generate: a string prompt needs a tokenizer (the checkpoint folder has no tokenizer.json); pass token ids');
+    const ids = tok.encode(prompt, { addSpecialTokens: true });
+    return ids;
+  }
+  if (!Array.isArray(prompt)) throw new ArgumentError('generate: the prompt must be a string or an array of token ids');
+  for (const id of prompt) if (!Number.isInteger(id) || id < 0 || id >= model.config.vocabSize) throw new ArgumentError(`generate: token id ${id} is outside [0, ${model.config.vocabSize})`);
+  return prompt.slice();
+}
+
+/** Validates the options and returns the lazy Generation (nothing runs until it is iterated). */
+export function generate(model: Model, prompt: string | number[], opts: GenerateOptions = {}, defaultTokenizer: TextTokenizer | null = null): Generation {
+  const tok = opts.tokenizer !== undefined ? opts.tokenizer : defaultTokenizer;
+  const maxNew = opts.maxNewTokens ?? 64;
+  if (!Number.isInteger(maxNew) || maxNew < 0) throw new ArgumentError(`generate: maxNewTokens must be a non-negative integer, got ${maxNew}`);
+  const temperature = opts.temperature ?? 0;
+  if (!Number.isFinite(temperature)) throw new ArgumentError(`generate: temperature must be finite, got ${temperature}`);
+  if (opts.stop?.some((s) => typeof s === 'string') && !tok) throw new ArgumentError('generate: stop strings need a tokenizer');
+  const ids = promptIdsOf(model, prompt, opts, tok);
+  if (ids.length < 1) throw new ArgumentError('generate: the prompt must hold at least one token');
+  if (ids.length >= model.config.maxPositionEmbeddings) throw new ArgumentError(`generate: the prompt (${ids.length} tokens) leaves no room under max_position_embeddings ${model.config.maxPositionEmbeddings}`);
+  return new Generation(model, ids, opts, tok);
+}
