@@ -90,6 +90,7 @@ export class TextTokenizer {
 
   /** ids -> text (special tokens skipped unless asked). */
   decode(ids: number[], opts: { skipSpecialTokens?: boolean } = {}): string {
+    if (ids.length === 0) return ''; // the library rejects an empty list
     return this.tokenizer.decode(ids, { skip_special_tokens: opts.skipSpecialTokens ?? true });
   }
 
@@ -99,13 +100,18 @@ export class TextTokenizer {
   /** The chat template rendered over messages (HF apply_chat_template, tokenize=false). */
   renderChat(messages: ChatMessage[], opts: ChatTemplateOptions = {}): string {
     if (this.chatTemplate === null) throw new ArgumentError('applyChatTemplate: tokenizer_config.json has no chat_template');
-    return new Template(this.chatTemplate).render({
-      messages,
-      add_generation_prompt: opts.addGenerationPrompt ?? true,
-      bos_token: this.bosToken ?? '',
-      eos_token: this.eosToken ?? '',
-      raise_exception: (msg: string) => { throw new ArgumentError(`applyChatTemplate: ${msg}`); },
-    });
+    const template = new Template(this.chatTemplate);
+    try {
+      // raise_exception is jinja's builtin (throws Error(message)): reported as an ArgumentError
+      return template.render({
+        messages,
+        add_generation_prompt: opts.addGenerationPrompt ?? true,
+        bos_token: this.bosToken ?? '',
+        eos_token: this.eosToken ?? '',
+      });
+    } catch (e) {
+      throw new ArgumentError(`applyChatTemplate: ${(e as Error).message}`);
+    }
   }
 
   /** messages -> ids of the rendered chat (the template writes its own special tokens). */
