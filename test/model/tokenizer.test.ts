@@ -93,6 +93,16 @@ test('generate({ messages }) end to end on tiny-v3 with the tokenizer beside the
       const direct: number[] = [];
       for await (const t of model.generate(model.tokenizer!.applyChatTemplate(messages), { maxNewTokens: 6 })) direct.push(t.id);
       expect(ids).toEqual(direct);
+      // a stop string ends generation after the token whose text completes it
+      const k = toks.findIndex((t) => t.text !== '');
+      expect(k).toBeGreaterThanOrEqual(0); // greedy on tiny-v3 yields '~' as its 2nd token
+      {
+        const gs = model.generate('', { messages, maxNewTokens: 6, stop: [toks[k].text!] });
+        const stopped: number[] = [];
+        for await (const t of gs) stopped.push(t.id);
+        expect(stopped).toEqual(ids.slice(0, k + 1));
+        expect(gs.stats.stopReason).toBe(k + 1 < 6 ? 'stop' : 'length');
+      }
       // a string prompt is encoded with BOS
       const s = model.generate('hello', { maxNewTokens: 2 });
       for await (const _ of s) { /* drain */ }
