@@ -37,7 +37,8 @@ export interface GeneratedToken {
   text?: string;
 }
 
-export type StopReason = 'eos' | 'stop' | 'length' | 'abort' | 'error';
+/** 'cancel': the consumer left the loop early (break / return()). */
+export type StopReason = 'eos' | 'stop' | 'length' | 'abort' | 'error' | 'cancel';
 
 export interface GenerateStats {
   promptTokens: number;
@@ -124,6 +125,7 @@ export class Generation implements AsyncIterable<GeneratedToken> {
       finish('error');
       throw e;
     } finally {
+      finish('cancel'); // only when nothing else ended it: the consumer stopped iterating
       cache.dispose();
       opts.onStats?.({ ...stats });
     }

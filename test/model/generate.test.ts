@@ -84,6 +84,11 @@ test('maxNewTokens is respected, stats are reported', async () => {
   expect(stats!.decodeTokensPerS).toBeGreaterThan(0);
   expect(g.stats.generatedTokens).toBe(3);
   expect(await collect(model.generate(PROMPT, { maxNewTokens: 0 }))).toEqual([]);
+  // leaving the loop early ends it as 'cancel' (and releases the cache through the generator's finally)
+  const gc = model.generate(PROMPT, { maxNewTokens: 5 });
+  for await (const t of gc) { expect(t.id).toBe(ids[0]); break; }
+  expect(gc.stats).toMatchObject({ generatedTokens: 1, stopReason: 'cancel' });
+  expect(() => gc[Symbol.asyncIterator]()).toThrow(ArgumentError);
   expect(() => model.generate(PROMPT, { maxNewTokens: -1 })).toThrow(ArgumentError);
   expect(() => model.generate(PROMPT, { maxNewTokens: 1.5 })).toThrow(ArgumentError);
 }, 60000);
