@@ -22,6 +22,8 @@ export class CudaError extends DsError {}
 export class OutOfMemoryError extends DsError {}
 /** The operation is valid but not supported by this build, device or model. */
 export class UnsupportedError extends DsError {}
+/** An operation was cancelled through its AbortSignal. */
+export class AbortError extends DsError {}
 /** A file could not be read or is malformed (checkpoints, safetensors). */
 export class IoError extends DsError {}
 

@@ -1,14 +1,14 @@
 // Autoregressive generation over the latent KV cache (DeepSeek-V3 generate.py generate(): one prefill forward
 // of the prompt, then one token per forward; greedy argmax at temperature <= 0, else seeded sampling with
 // top-k / top-p). Stops at eos ids, caller stop ids/strings, maxNewTokens, a full cache, or an abort.
-import { ArgumentError, DsError } from './errors';
+import { AbortError, ArgumentError } from './errors';
 import { argmax, sample } from './ops/sampling';
 import { Tensor } from './tensor';
 import { ChatMessage, StreamDecoder, TextTokenizer } from './tokenizer';
 import type { Model } from './model/model';
 
 /** Generation was aborted through its AbortSignal (thrown by the iterator; the cache is released first). */
-export class AbortError extends DsError {}
+export { AbortError };
 
 export interface GenerateOptions {
   /** Chat messages rendered with the tokenizer's chat template (replaces the prompt; pass '' or [] as prompt). */

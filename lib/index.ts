@@ -12,3 +12,7 @@ export { Model } from './model/model';
 export type { ForwardOptions, ForwardResult } from './model/model';
 export { parseConfig } from './config';
 export type { ModelConfig } from './config';
+export { loadTokenizer, TextTokenizer, StreamDecoder } from './tokenizer';
+export type { ChatMessage } from './tokenizer';
+
+export type { GenerateOptions, Generation } from './generate';

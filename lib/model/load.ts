@@ -12,13 +12,15 @@ import { Block } from './block';
 import { loadAs, loadF32 } from './linear';
 import { Model } from './model';
 import { checkInventory, CheckpointLike } from './weights';
+import { loadTokenizer } from '../tokenizer';
 
 /** The precision mode of a model. */
 export type Precision = 'f32' | 'bf16' | 'fp8';
 
 export interface LoadOptions {
   /**
-   * 'f32' (default): f32 weights (fp8 dequantized exactly) and activations, the exact function of the
+   * Default: 'fp8' for FP8 checkpoints (DeepSeek's serving recipe), else 'f32'.
+   * 'f32': f32 weights (fp8 dequantized exactly) and activations, the exact function of the
    * stored weights. 'bf16': bf16 weights and activations (model.py's default gemm_impl="bf16"), f32 router
    * logits and softmax. 'fp8': model.py's gemm_impl="fp8": bf16 activations quantized per token per 128
    * channels into fp8Gemm against the stored fp8 weights (a checkpoint without FP8 weights runs as 'bf16').
@@ -39,7 +41,7 @@ export function ropeInvFreq(cfg: ModelConfig): Float32Array {
 
 /** Builds the Model from an open checkpoint and its parsed config. */
 export async function loadModelFrom(cfg: ModelConfig, ckpt: CheckpointLike, opts: LoadOptions = {}): Promise<Model> {
-  const act = opts.activations ?? 'f32';
+  const act = opts.activations ?? (cfg.quantization ? 'fp8' : 'f32');
   if (act !== 'f32' && act !== 'bf16' && act !== 'fp8') throw new ArgumentError(`loadModel: activations must be 'f32', 'bf16' or 'fp8', got ${JSON.stringify(act)}`);
   const dt = act === 'f32' ? 'f32' : 'bf16', fp8 = act === 'fp8';
   checkInventory(cfg, ckpt);
@@ -70,7 +72,9 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Mo
   const cfg = readConfig(dir);
   const ckpt = Checkpoint.open(dir);
   try {
-    return await loadModelFrom(cfg, ckpt, opts);
+    const model = await loadModelFrom(cfg, ckpt, opts);
+    model.tokenizer = loadTokenizer(dir);
+    return model;
   } finally {
     ckpt.close();
   }

@@ -22,7 +22,7 @@ const rows = (a: Float32Array, from: number, n: number, w: number) => a.subarray
 const measured: Record<string, number> = {};
 
 beforeAll(async () => {
-  model = await loadModel(DIR);
+  model = await loadModel(DIR, { activations: 'f32' });
   exp = SafetensorsFile.open(join(DIR, 'expected.safetensors'));
 }, 120000);
 afterAll(() => {
@@ -147,9 +147,10 @@ test('loadModel: progress per layer, bad options, a folder without a checkpoint,
   const calls: number[][] = [];
   const m = await loadModel(DIR, { onProgress: (a, b) => calls.push([a, b]) });
   expect(calls).toEqual([[0, 3], [1, 3], [2, 3], [3, 3]]);
+  expect(m.precision).toBe('fp8');  // the default for an FP8 checkpoint
   await expect(loadModel(DIR, { activations: 'f16' as never })).rejects.toThrow(ArgumentError);
   await expect(loadModel(join(DIR, '..'))).rejects.toThrow(IoError);
-  await expect(m.forward([1, 2], { cache: model.createCache(4) })).resolves.toBeDefined();
+  await expect(m.forward([1, 2], { cache: m.createCache(4) })).resolves.toBeDefined();
   m.dispose();
   await expect(m.forward([1, 2])).rejects.toThrow(DisposedError);
 }, 120000);

@@ -12,7 +12,7 @@ const DIR = join(__dirname, '..', 'fixtures', 'tiny-v3');
 const PROMPT = [5, 17, 300, 42, 999, 7];
 let model: Model;
 
-beforeAll(async () => { model = await loadModel(DIR); }, 120000);
+beforeAll(async () => { model = await loadModel(DIR, { activations: 'f32' }); }, 120000);
 afterAll(() => model?.dispose());
 
 async function collect(g: Generation): Promise<number[]> {

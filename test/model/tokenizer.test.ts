@@ -76,7 +76,7 @@ test('generate({ messages }) end to end on tiny-v3 with the tokenizer beside the
   try {
     for (const f of readdirSync(TINY)) if (f.endsWith('.safetensors') || f.endsWith('.json')) symlinkSync(join(TINY, f), join(dir, f));
     for (const f of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(TOK, f), join(dir, f));
-    const model = await loadModel(dir);
+    const model = await loadModel(dir, { activations: 'f32' });
     try {
       model.tokenizer = loadTokenizer(dir);
       expect(model.tokenizer!.eosTokenIds).toEqual([1]); // config.json eos_token_id 1 and the tokenizer's eos agree

@@ -5,7 +5,7 @@ import { Tensor, ops } from '../../lib';
 describe('typed errors', () => {
   test('every class is a DsError and an Error with its own name', () => {
     for (const C of [dsv3.DTypeError, dsv3.ShapeError, dsv3.DeviceError, dsv3.DisposedError, dsv3.ArgumentError,
-      dsv3.CudaError, dsv3.OutOfMemoryError, dsv3.UnsupportedError, dsv3.IoError]) {
+      dsv3.CudaError, dsv3.OutOfMemoryError, dsv3.UnsupportedError, dsv3.IoError, dsv3.AbortError]) {
       const e = new C('x');
       expect(e).toBeInstanceOf(dsv3.DsError);
       expect(e).toBeInstanceOf(Error);
