@@ -31,36 +31,19 @@ export interface RandomCheckpointResult {
   totalSize: number;
 }
 
-// ---- seeded randomness: splitmix32 per (seed, tensor name), Box-Muller normals ----
+// ---- seeded randomness: the native counter-based randn, seeded per (seed, tensor name) ----
 function hashName(seed: number, name: string): number {
   let h = (0x811c9dc5 ^ (seed >>> 0)) >>> 0;
   for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0;
-  return Math.imul(h ^ (seed * 0x9e3779b9), 0x85ebca6b) >>> 0;
+  return Math.imul(h ^ Math.imul(seed, 0x9e3779b9), 0x85ebca6b) >>> 0;
 }
-function normals(seed: number, name: string, n: number, std: number, mean = 0): Float32Array {
-  let s = hashName(seed, name);
-  const next = () => {
-    s = (s + 0x9e3779b9) | 0;
-    let z = s;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-    return ((z ^ (z >>> 16)) >>> 0) / 4294967296;
-  };
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i += 2) {
-    const r = Math.sqrt(-2 * Math.log(1 - next())) * std, a = 2 * Math.PI * next();
-    out[i] = mean + r * Math.cos(a);
-    if (i + 1 < n) out[i + 1] = mean + r * Math.sin(a);
-  }
-  return out;
+/** N(mean, std^2) samples of one tensor, in f32 or (rounded once) bf16. */
+function normals<D extends 'f32' | 'bf16'>(seed: number, name: string, shape: number[], dtype: D, std: number, mean = 0): Tensor<D> {
+  return Tensor.randn<D>(shape, { dtype, seed: hashName(seed, name), mean, std });
 }
-/** f32 -> bf16 bits, round to nearest even (no NaN inputs here). */
-function toBf16Bytes(x: Float32Array): Uint8Array {
-  const u = new Uint32Array(x.buffer, x.byteOffset, x.length), o = new Uint16Array(x.length);
-  for (let i = 0; i < u.length; i++) o[i] = (u[i] + 0x7fff + ((u[i] >>> 16) & 1)) >>> 16;
-  return new Uint8Array(o.buffer);
+async function take(t: Tensor): Promise<Uint8Array> {
+  try { return await t.bytes(); } finally { t.dispose(); }
 }
-const f32Bytes = (x: Float32Array) => new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
 
 /** The MTP layer's tensors (model.layers.<numLayers>.*): a full decoder layer plus enorm, hnorm, eh_proj, shared_head, embed_tokens. */
 export function mtpTensors(cfg: ModelConfig): TensorSpec[] {
@@ -88,15 +71,15 @@ function sourceName(cfg: ModelConfig, name: string): string {
   return name;
 }
 
-/** The f32 values of a non-quantized tensor at a sensible scale. */
-function plainValues(cfg: ModelConfig, seed: number, s: { name: string; shape: number[] }): Float32Array {
-  const name = sourceName(cfg, s.name), n = s.shape.reduce((a, b) => a * b, 1);
+/** A non-quantized tensor at a sensible scale, in its checkpoint dtype. */
+function plainValues(cfg: ModelConfig, seed: number, s: { name: string; shape: number[]; dtype: 'f32' | 'bf16' }): Tensor<'f32' | 'bf16'> {
+  const name = sourceName(cfg, s.name);
   if (s.shape.length === 1) {
-    if (name.endsWith('e_score_correction_bias')) return normals(seed, name, n, 0.01);
-    return normals(seed, name, n, 0.05, 1); // norm weights near 1
+    if (name.endsWith('e_score_correction_bias')) return normals(seed, name, s.shape, s.dtype, 0.01);
+    return normals(seed, name, s.shape, s.dtype, 0.05, 1); // norm weights near 1
   }
-  if (name === 'model.embed_tokens.weight') return normals(seed, name, n, 1);
-  return normals(seed, name, n, 1 / Math.sqrt(s.shape[1])); // [out, in] projections, router, heads
+  if (name === 'model.embed_tokens.weight') return normals(seed, name, s.shape, s.dtype, 1);
+  return normals(seed, name, s.shape, s.dtype, 1 / Math.sqrt(s.shape[1])); // [out, in] projections, router, heads
 }
 
 /** The tensors of the checkpoint in inventory order, data generated lazily (FP8 weight and scale share one quantization). */
@@ -106,10 +89,8 @@ export function randomTensors(cfg: ModelConfig, seed: number): TensorToWrite[] {
   const out: TensorToWrite[] = [];
   for (const s of specs) {
     if (s.dtype !== 'f8_e4m3') {
-      out.push({ name: s.name, dtype: s.dtype, shape: s.shape, data: () => {
-        const v = plainValues(cfg, seed, s);
-        return s.dtype === 'f32' ? f32Bytes(v) : toBf16Bytes(v);
-      } });
+      const spec = { name: s.name, shape: s.shape, dtype: s.dtype };
+      out.push({ name: s.name, dtype: s.dtype, shape: s.shape, data: () => take(plainValues(cfg, seed, spec)) });
       continue;
     }
     const scale = s.scale!;
@@ -117,7 +98,7 @@ export function randomTensors(cfg: ModelConfig, seed: number): TensorToWrite[] {
     const quantize = async (want: string): Promise<Uint8Array> => {
       const got = pending.get(want);
       if (got) { pending.delete(want); return got; }
-      const w = Tensor.fromArray(normals(seed, s.name, s.shape[0] * s.shape[1], 1 / Math.sqrt(s.shape[1])), s.shape);
+      const w = normals(seed, s.name, s.shape, 'f32', 1 / Math.sqrt(s.shape[1]));
       const q = quantizeWeightFp8(w);
       w.dispose();
       const [wb, sb] = [await q.weight.bytes(), await q.scaleInv.bytes()];
