@@ -322,6 +322,7 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
         const prompt = 'DeepSeek-V3 on Node.js:';
         const ids = tok ? tok.encode(prompt) : promptIds(8, cfg.vocabSize);
         if (cfg.bosTokenId !== null && ids[0] !== cfg.bosTokenId) ids.unshift(cfg.bosTokenId);
+        await model.forward(ids.slice(0, 2)); // warm-up: the first forward starts the thread pool
         const trace: RouteTrace[] = [];
         const r = await generate(model, ids, { maxNewTokens: o.maxNewTokens, temperature: 0, trace });
         io.out(`prompt: ${JSON.stringify(prompt)} -> ${ids.length} ids\n`);

@@ -128,7 +128,7 @@ function bytesToUnicode(): string[] {
 }
 
 /**
- * tokenizer.json (byte-level BPE: the specials, then the 256 bytes, no merges; @huggingface/tokenizers
+ * tokenizer.json (byte-level BPE: the specials, the 256 bytes, then letter merges up to vocab_size; @huggingface/tokenizers
  * format) and tokenizer_config.json with a DeepSeek-style chat template. bos/eos ids follow the config.
  */
 export function tokenizerFiles(cfg: ModelConfig): { tokenizer: object; tokenizerConfig: object } {
@@ -142,6 +142,23 @@ export function tokenizerFiles(cfg: ModelConfig): { tokenizer: object; tokenizer
   for (const ch of bytesToUnicode()) vocab[ch] = free();
   const maxId = Math.max(...Object.values(vocab));
   if (maxId >= cfg.vocabSize) throw new ArgumentError(`randomCheckpoint: vocab_size ${cfg.vocabSize} is too small for the byte-level tokenizer (needs ${maxId + 1})`);
+  // Fill the rest of the vocabulary with merges of lowercase letters ('Ġ' marks a leading space), shortest
+  // first, so every id the model can emit decodes to some text.
+  const merges: string[] = [];
+  const letters = 'etaoinshrdlcumwfgypbvkjxqz';
+  let level = ['Ġ', ...letters];
+  while (next < cfg.vocabSize) {
+    const grown: string[] = [];
+    for (const x of level) for (const y of letters) {
+      if (next >= cfg.vocabSize) break;
+      const t = x + y;
+      if (Object.hasOwn(vocab, t)) continue;
+      merges.push(`${x} ${y}`);
+      vocab[t] = free();
+      grown.push(t);
+    }
+    level = grown;
+  }
   const tokenizer = {
     version: '1.0', truncation: null, padding: null,
     added_tokens: specials.map(([id, content]) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
@@ -149,7 +166,7 @@ export function tokenizerFiles(cfg: ModelConfig): { tokenizer: object; tokenizer
     pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
     post_processor: null,
     decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
-    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges: [] },
+    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges },
   };
   const chatTemplate = "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'system' %}{{ message['content'] }}"
     + `{% elif message['role'] == 'user' %}{{ '${USER}' + message['content'] }}`

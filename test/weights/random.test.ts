@@ -168,6 +168,12 @@ describe('random checkpoint (tiny preset)', () => {
     expect(tok.encode(tc.bos_token, { add_special_tokens: false }).ids).toEqual([0]);
     expect(tok.encode(tc.eos_token, { add_special_tokens: false }).ids).toEqual([1]);
     expect(typeof tc.chat_template).toBe('string');
+    // The merges fill the vocabulary: every id the model can emit is a token that decodes to text.
+    const tj = JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8'));
+    expect(new Set(Object.values(tj.model.vocab)).size).toBe(1024);
+    expect(Math.max(...(Object.values(tj.model.vocab) as number[]))).toBe(1023);
+    expect(tok.decode([1023]).length).toBeGreaterThan(1);
+    expect(tok.encode(' th', { add_special_tokens: false }).ids.length).toBe(1);
   });
 
   test('same seed -> identical files; another seed -> different weights', async () => {
