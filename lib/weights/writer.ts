@@ -45,13 +45,13 @@ export function planSafetensors(tensors: TensorToWrite[], metadata?: Record<stri
   }
   const order = [...tensors].sort((a, b) => ST_ITEMSIZE[stDtype(b.dtype)] - ST_ITEMSIZE[stDtype(a.dtype)] || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const head: Record<string, unknown> = {};
-  if (metadata) head.__metadata__ = metadata;
   let off = 0;
   for (const t of order) {
     const n = tensorBytes(t);
     head[t.name] = { dtype: stDtype(t.dtype), shape: t.shape, data_offsets: [off, off + n] };
     off += n;
   }
+  if (metadata) head.__metadata__ = metadata; // last, as the fixture's writer puts it
   let json = JSON.stringify(head);
   // The data starts at 8 + len(json): pad to a multiple of 8 so 8-byte dtypes stay aligned in the file too.
   json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);

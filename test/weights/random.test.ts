@@ -53,6 +53,16 @@ describe('writeSafetensors', () => {
     f.close();
   });
 
+  test('rewriting the tiny-v3 fixture shards reproduces them byte for byte', async () => {
+    const fx = join(__dirname, '..', 'fixtures', 'tiny-v3'), dir = mk();
+    for (const shard of ['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors']) {
+      const f = SafetensorsFile.open(join(fx, shard));
+      const ts = [...f.tensors.values()].map((t) => ({ name: t.name, dtype: t.stDtype, shape: t.shape, data: () => f.bytes(t.name) }));
+      await writeSafetensors(join(dir, shard), ts.reverse(), { ...f.metadata });
+      expect(readFileSync(join(dir, shard)).equals(readFileSync(join(fx, shard)))).toBe(true);
+    }
+  });
+
   test('rejects wrong data sizes, duplicate names and unknown dtypes', async () => {
     const dir = mk();
     await expect(writeSafetensors(join(dir, 'a.safetensors'), [{ name: 'x', dtype: 'f32', shape: [2], data: new Uint8Array(7) }])).rejects.toThrow(/needs 8 bytes, got 7/);
