@@ -290,9 +290,11 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
       }
       const model = await load(dir, o.activations, io);
       try {
-        const r = await generate(model, ids, { maxNewTokens: o.maxNewTokens, temperature: o.temperature, seed: o.seed });
         io.out(`prompt ids: ${ids.join(',')}\n`);
-        io.out(`generated ids: ${r.ids.join(',')}\n`);
+        io.out('generated ids: ');
+        let n = 0; // streamed as they come
+        const r = await generate(model, ids, { maxNewTokens: o.maxNewTokens, temperature: o.temperature, seed: o.seed }, (id) => io.out(`${n++ ? ',' : ''}${id}`));
+        io.out('\n');
         if (tok) io.out(`text: ${JSON.stringify(tok.decode(r.ids))}\n`);
         io.out(`${r.ids.length} tokens in ${(r.ms / 1e3).toFixed(2)} s: ${(r.ids.length / (r.ms / 1e3)).toFixed(1)} tok/s (prefill ${r.prefillMs.toFixed(1)} ms)\n`);
       } finally {
