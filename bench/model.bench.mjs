@@ -1,0 +1,87 @@
+// End-to-end model throughput on CPU: prefill tokens/s (one forward of the prompt over a fresh latent cache)
+// and decode tokens/s (greedy single-token forwards through the cache) for random checkpoints of the 'tiny'
+// and 'small' presets (lib/presets.ts; generated once into <tmpdir>/dsv3-bench-ckpt), activations f32 and fp8.
+// Run: npx tsc -p tsconfig.build.json && node bench/model.bench.mjs [preset ...]
+// (BENCH_ACTIVATIONS=f32,bf16,fp8 picks the modes; BENCH_JSON=path writes the rows as JSON)
+import { execSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const require = createRequire(import.meta.url);
+const here = dirname(fileURLToPath(import.meta.url));
+const { loadModel } = require('../dist/index.js');
+const { ensureRandomCheckpoint } = require('../dist/cli.js');
+
+const presets = process.argv.slice(2).length ? process.argv.slice(2) : ['tiny', 'small'];
+const activations = (process.env.BENCH_ACTIVATIONS ?? 'f32,fp8').split(',');
+const CASES = { tiny: { promptLen: 64, decode: 32 }, small: { promptLen: 128, decode: 16 } };
+const REPEATS = 3;
+const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+function argmax(x, row, vocab) {
+  let best = 0, bv = -Infinity;
+  for (let i = 0; i < vocab; i++) { const v = x[row * vocab + i]; if (v > bv) { bv = v; best = i; } }
+  return best;
+}
+
+async function measure(model, promptLen, decode) {
+  const vocab = model.config.vocabSize;
+  let s = 12345;
+  const ids = Array.from({ length: promptLen }, () => { s = (s * 1103515245 + 12345) >>> 0; return s % vocab; });
+  await model.forward(ids.slice(0, 8)); // warm-up
+  const pre = [], dec = [];
+  for (let r = 0; r < REPEATS; r++) {
+    const cache = model.createCache(promptLen + decode + 1);
+    let t0 = performance.now();
+    const { logits } = await model.forward(ids, { cache });
+    pre.push(performance.now() - t0);
+    let next = argmax(logits, promptLen - 1, vocab);
+    t0 = performance.now();
+    for (let i = 0; i < decode; i++) next = argmax((await model.forward([next], { cache })).logits, 0, vocab);
+    dec.push(performance.now() - t0);
+    cache.dispose();
+  }
+  const p = median(pre), d = median(dec);
+  return { prefillMs: p, decodeMsPerToken: d / decode, prefillTokS: promptLen / (p / 1e3), decodeTokS: decode / (d / 1e3) };
+}
+
+async function main() {
+  const loadBefore = load();
+  const rows = [];
+  for (const preset of presets) {
+    const dir = join(os.tmpdir(), 'dsv3-bench-ckpt', `${preset}-seed0`);
+    const t0 = performance.now();
+    const { created } = await ensureRandomCheckpoint(dir, preset, 0, { out: () => {}, err: () => {}, progress: false });
+    if (created) console.log(`generated the ${preset} checkpoint in ${((performance.now() - t0) / 1e3).toFixed(1)} s (${dir})`);
+    const { promptLen, decode } = CASES[preset] ?? { promptLen: 64, decode: 16 };
+    for (const act of activations) {
+      const l0 = performance.now();
+      const model = await loadModel(dir, { activations: act });
+      const loadS = (performance.now() - l0) / 1e3;
+      const r = await measure(model, promptLen, decode);
+      rows.push({ preset, activations: act, promptLen, decode, loadS, ...r,
+        kvBytesPerToken: model.kvCacheBytesPerToken(), mhaBytesPerToken: model.mhaCacheBytesPerToken() });
+      model.dispose();
+    }
+  }
+  const fmt = (x, d = 1) => (x === undefined ? '-' : x.toFixed(d));
+  const head = ['preset', 'act', 'prompt', 'prefill ms', 'prefill tok/s', 'decode', 'decode ms/tok', 'decode tok/s', 'load s'];
+  const body = rows.map((r) => [r.preset, r.activations, String(r.promptLen), fmt(r.prefillMs), fmt(r.prefillTokS), String(r.decode), fmt(r.decodeMsPerToken, 2), fmt(r.decodeTokS), fmt(r.loadS, 2)]);
+  const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells) => cells.map((x, i) => (i < 2 ? x.padEnd(w[i]) : x.padStart(w[i]))).join('  ');
+  console.log(`\n${line(head)}\n${w.map((n) => '-'.repeat(n)).join('  ')}`);
+  for (const b of body) console.log(line(b));
+  console.log(`\nmedian of ${REPEATS} runs after a warm-up; ${os.cpus().length} x ${os.cpus()[0].model}; load average before: ${loadBefore}, after: ${load()}`);
+  if (process.env.BENCH_JSON) {
+    let commit;
+    try { commit = execSync('git rev-parse HEAD', { cwd: here, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch { commit = undefined; }
+    writeFileSync(process.env.BENCH_JSON, JSON.stringify({ bench: 'model', date: new Date().toISOString(), cpu: os.cpus()[0].model, cpus: os.cpus().length,
+      node: process.version, commit, loadavg: { before: loadBefore, after: load() }, rows }, null, 2));
+  }
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });

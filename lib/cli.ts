@@ -1,0 +1,359 @@
+#!/usr/bin/env node
+// The `dsv3` command line: info, random-checkpoint, bench, generate, and demo (the `npm start` main job).
+// Every command is reachable through main(argv, io) so tests run it in-process with captured output.
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { SingleBar, Presets } from 'cli-progress';
+import { ModelConfig, isMoeLayer } from './config';
+import { loadModel, Precision, readConfig } from './model/load';
+import { Model } from './model/model';
+import { RouteTrace } from './model/moe';
+import { expectedTensors } from './model/weights';
+import { PRESET_NAMES } from './presets';
+import { mtpTensors, writeRandomCheckpoint } from './weights/random';
+
+export interface CliIo {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  /** Show progress bars (default: when stderr is a TTY). */
+  progress?: boolean;
+}
+
+const defaultIo = (): CliIo => ({ out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s), progress: !!process.stderr.isTTY });
+
+// ---- counts ----
+const numel = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** Parameter counts: the main model (total and active per token) and the MTP layer. */
+export function parameterCounts(cfg: ModelConfig): { total: number; active: number; mtp: number } {
+  let total = 0;
+  for (const s of expectedTensors(cfg)) total += numel(s.shape);
+  // Per MoE layer only num_experts_per_tok of the routed experts run for a token.
+  const expert = 3 * cfg.hiddenSize * cfg.moeIntermediateSize;
+  let idle = 0;
+  for (let l = 0; l < cfg.numLayers; l++) if (isMoeLayer(cfg, l)) idle += (cfg.nRoutedExperts - cfg.numExpertsPerTok) * expert;
+  const mtp = mtpTensors(cfg).reduce((a, s) => a + numel(s.shape), 0);
+  return { total, active: total - idle, mtp };
+}
+
+/** KV cache bytes per token (all layers) for elements of `elem` bytes: latent (MLA) and per-head K/V. */
+export function cacheBytesPerToken(cfg: ModelConfig, elem = 2): { latent: number; mha: number } {
+  return {
+    latent: cfg.numLayers * (cfg.kvLoraRank + cfg.qkRopeHeadDim) * elem,
+    mha: cfg.numLayers * cfg.numHeads * (cfg.qkNopeHeadDim + cfg.qkRopeHeadDim + cfg.vHeadDim) * elem,
+  };
+}
+
+const human = (n: number) => n >= 1e9 ? `${(n / 1e9).toFixed(2)}B` : n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}K` : `${n}`;
+const bytesH = (n: number) => n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(2)} GiB` : n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`;
+
+function infoText(cfg: ModelConfig): string {
+  const p = parameterCounts(cfg), c = cacheBytesPerToken(cfg, 2);
+  const moe = Array.from({ length: cfg.numLayers }, (_, l) => l).filter((l) => isMoeLayer(cfg, l)).length;
+  const y = cfg.rope.yarn;
+  return [
+    `model_type            ${cfg.modelType}`,
+    `layers                ${cfg.numLayers} (${cfg.numLayers - moe} dense, ${moe} MoE) + ${cfg.numNextnPredictLayers} MTP`,
+    `hidden / vocab        ${cfg.hiddenSize} / ${cfg.vocabSize}`,
+    `attention (MLA)       ${cfg.numHeads} heads, q_lora ${cfg.qLoraRank ?? 'none'}, kv_lora ${cfg.kvLoraRank}, qk_nope ${cfg.qkNopeHeadDim}, qk_rope ${cfg.qkRopeHeadDim}, v ${cfg.vHeadDim}`,
+    `MoE                   ${cfg.nRoutedExperts} routed (top ${cfg.numExpertsPerTok}, ${cfg.nGroup} groups, top ${cfg.topkGroup} groups) + ${cfg.nSharedExperts} shared, ${cfg.scoringFunc}/${cfg.topkMethod}, expert inter ${cfg.moeIntermediateSize}, dense inter ${cfg.intermediateSize}`,
+    `rope                  theta ${cfg.rope.theta}${y ? `, YaRN factor ${y.factor} (original ${y.originalMaxPositionEmbeddings})` : ''}, max positions ${cfg.maxPositionEmbeddings}`,
+    `weights               ${cfg.quantization ? 'fp8 e4m3, 128x128 blocks' : 'bf16'}`,
+    `parameters            ${human(p.total)} total, ${human(p.active)} active per token (${p.total}, ${p.active})${p.mtp ? `; MTP layer ${human(p.mtp)}` : ''}`,
+    `KV cache / token      ${bytesH(c.latent)} latent vs ${bytesH(c.mha)} multi-head (bf16): ${(c.mha / c.latent).toFixed(1)}x smaller`,
+    '',
+  ].join('\n');
+}
+
+function bar(io: CliIo, label: string, total: number, unit: string): { update: (v: number) => void; stop: () => void } {
+  if (!io.progress) return { update: () => {}, stop: () => {} };
+  const b = new SingleBar({ format: `${label} [{bar}] {percentage}% | {value}/{total} ${unit}`, stream: process.stderr, hideCursor: true }, Presets.shades_classic);
+  b.start(total, 0);
+  return { update: (v) => b.update(v), stop: () => b.stop() };
+}
+
+async function load(dir: string, activations: Precision, io: CliIo): Promise<Model> {
+  const cfg = readConfig(dir);
+  const b = bar(io, 'loading ', cfg.numLayers, 'layers');
+  try {
+    return await loadModel(dir, { activations, onProgress: (n) => b.update(n) });
+  } finally {
+    b.stop();
+  }
+}
+
+function argmax(x: Float32Array, row: number, vocab: number): number {
+  let best = 0, bv = -Infinity;
+  for (let i = 0; i < vocab; i++) { const v = x[row * vocab + i]; if (v > bv) { bv = v; best = i; } }
+  return best;
+}
+
+/** Seeded pseudo-random prompt ids in [0, vocab). */
+function promptIds(n: number, vocab: number, seed = 1): number[] {
+  let s = seed >>> 0 || 1;
+  return Array.from({ length: n }, () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return s % vocab; });
+}
+
+export interface BenchResult { promptLen: number; decode: number; prefillMs: number; decodeMs: number; prefillTokS: number; decodeTokS: number }
+
+/** Prefill `promptLen` tokens in one forward over a fresh cache, then `decode` greedy single-token steps. */
+export async function benchModel(model: Model, promptLen: number, decode: number): Promise<BenchResult> {
+  const vocab = model.config.vocabSize;
+  const ids = promptIds(promptLen, vocab);
+  await model.forward(ids.slice(0, Math.min(4, promptLen))); // warm-up (thread pool, allocator)
+  const cache = model.createCache(promptLen + decode + 1);
+  try {
+    let t0 = performance.now();
+    const { logits } = await model.forward(ids, { cache });
+    const prefillMs = performance.now() - t0;
+    let next = argmax(logits, promptLen - 1, vocab);
+    t0 = performance.now();
+    for (let i = 0; i < decode; i++) {
+      const r = await model.forward([next], { cache });
+      next = argmax(r.logits, 0, vocab);
+    }
+    const decodeMs = performance.now() - t0;
+    return { promptLen, decode, prefillMs, decodeMs, prefillTokS: promptLen / (prefillMs / 1e3), decodeTokS: decode / (decodeMs / 1e3) };
+  } finally {
+    cache.dispose();
+  }
+}
+
+// ---- tokenizer (optional): @huggingface/tokenizers over the folder's tokenizer.json ----
+interface Tok { encode(text: string): number[]; decode(ids: number[]): string }
+function loadTokenizer(dir: string): Tok | null {
+  const tj = join(dir, 'tokenizer.json');
+  if (!existsSync(tj)) return null;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { Tokenizer } = require('@huggingface/tokenizers') as typeof import('@huggingface/tokenizers');
+    const cfgPath = join(dir, 'tokenizer_config.json');
+    const t = new Tokenizer(JSON.parse(readFileSync(tj, 'utf8')), existsSync(cfgPath) ? JSON.parse(readFileSync(cfgPath, 'utf8')) : {});
+    return { encode: (s) => t.encode(s).ids, decode: (ids) => t.decode(ids) };
+  } catch {
+    return null;
+  }
+}
+
+interface GenOut { ids: number[]; text?: string; ms: number; prefillMs: number }
+
+/** Greedy (or Model.generate when present) generation; `trace` collects routing of every forward. */
+async function generate(model: Model, ids: number[], opts: { maxNewTokens: number; temperature: number; seed?: number; trace?: RouteTrace[] }, onToken?: (id: number) => void): Promise<GenOut> {
+  const gen = (model as unknown as { generate?: unknown }).generate;
+  const t0 = performance.now();
+  if (typeof gen === 'function' && !opts.trace) {
+    const out: number[] = [];
+    let first = 0;
+    const it = gen.call(model, ids, { maxNewTokens: opts.maxNewTokens, temperature: opts.temperature, seed: opts.seed }) as AsyncIterable<unknown>;
+    for await (const item of it) {
+      const id = typeof item === 'number' ? item : (item as { id?: number; token?: number }).id ?? (item as { token?: number }).token;
+      if (typeof id !== 'number') continue;
+      if (out.length === 0) first = performance.now() - t0;
+      out.push(id);
+      onToken?.(id);
+    }
+    return { ids: out, ms: performance.now() - t0, prefillMs: first };
+  }
+  if (opts.temperature !== 0) throw new Error('generate: sampling needs Model.generate (not available in this build); use --temperature 0');
+  const vocab = model.config.vocabSize, eos = model.config.eosTokenId;
+  const cache = model.createCache(Math.min(model.config.maxPositionEmbeddings, ids.length + opts.maxNewTokens));
+  const out: number[] = [];
+  let prefillMs = 0;
+  try {
+    let r = await model.forward(ids, { cache, trace: opts.trace });
+    prefillMs = performance.now() - t0;
+    let next = argmax(r.logits, ids.length - 1, vocab);
+    for (;;) {
+      out.push(next);
+      onToken?.(next);
+      if (out.length >= opts.maxNewTokens || next === eos || cache.length >= cache.maxLen) break;
+      r = await model.forward([next], { cache, trace: opts.trace });
+      next = argmax(r.logits, 0, vocab);
+    }
+  } finally {
+    cache.dispose();
+  }
+  return { ids: out, ms: performance.now() - t0, prefillMs };
+}
+
+/** The demo checkpoint folder (created once): $DSV3_CACHE or ~/.cache/dsv3 or <tmpdir>/dsv3-demo. */
+export function demoDir(preset: string, seed: number): string {
+  const base = process.env.DSV3_CACHE ?? (existsSync(join(homedir(), '.cache')) ? join(homedir(), '.cache', 'dsv3') : join(tmpdir(), 'dsv3-demo'));
+  return join(base, `${preset}-seed${seed}`);
+}
+
+/** Creates the random checkpoint unless a complete one is there; returns the folder. */
+export async function ensureRandomCheckpoint(dir: string, preset: string, seed: number, io: CliIo): Promise<{ dir: string; created: boolean }> {
+  const done = join(dir, '.complete');
+  if (existsSync(done) && readFileSync(done, 'utf8') === `${preset} ${seed}`) return { dir, created: false };
+  rmSync(dir, { recursive: true, force: true });
+  await writeCheckpoint(dir, preset, seed, undefined, io);
+  writeFileSync(done, `${preset} ${seed}`);
+  return { dir, created: true };
+}
+
+async function writeCheckpoint(dir: string, preset: string, seed: number, shardBytes: number | undefined, io: CliIo) {
+  let b: ReturnType<typeof bar> | null = null;
+  const t0 = performance.now();
+  const r = await writeRandomCheckpoint(dir, {
+    preset, seed, shardBytes,
+    onProgress: (w, total) => { b ??= bar(io, 'writing ', Math.ceil(total / 2 ** 20), 'MiB'); b.update(Math.floor(w / 2 ** 20)); },
+  });
+  (b as ReturnType<typeof bar> | null)?.stop();
+  io.out(`wrote ${r.tensors} tensors (${bytesH(r.totalSize)}) in ${r.shards.length} shard(s) to ${dir} in ${((performance.now() - t0) / 1e3).toFixed(1)} s\n`);
+  return r;
+}
+
+const intArg = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new CommanderError(1, 'dsv3.invalidArgument', `${name} must be a non-negative integer, got ${JSON.stringify(v)}`);
+  return n;
+};
+const actArg = (v: string): Precision => {
+  if (v !== 'f32' && v !== 'bf16' && v !== 'fp8') throw new CommanderError(1, 'dsv3.invalidArgument', `--activations must be f32, bf16 or fp8, got ${JSON.stringify(v)}`);
+  return v;
+};
+
+function expertLoad(cfg: ModelConfig, trace: RouteTrace[]): string {
+  const per = new Map<number, Int32Array>();
+  for (const t of trace) {
+    const c = per.get(t.layer) ?? new Int32Array(cfg.nRoutedExperts);
+    for (const e of t.indices) c[e]++;
+    per.set(t.layer, c);
+  }
+  const lines = ['expert load (tokens routed to each expert, prefill + decode):'];
+  for (const [layer, c] of [...per.entries()].sort((a, b) => a[0] - b[0])) {
+    const max = Math.max(...c), mean = c.reduce((a, b) => a + b, 0) / c.length;
+    lines.push(`  layer ${String(layer).padStart(2)}: ${Array.from(c).join(' ')}  (max/mean ${(max / mean).toFixed(2)})`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** Runs the CLI; returns the exit code (errors are printed to io.err). */
+export async function main(argv: string[], io: CliIo = defaultIo()): Promise<number> {
+  const program = new Command('dsv3')
+    .description('DeepSeek-V3 inference for Node.js')
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err });
+
+  program.command('info').argument('<dir>', 'checkpoint folder (config.json)')
+    .description('config summary, parameter counts, KV cache bytes per token')
+    .action((dir: string) => { io.out(infoText(readConfig(dir))); });
+
+  program.command('random-checkpoint')
+    .description('write a random V3-format checkpoint (FP8 weights, shards, index, config, tokenizer, MTP layer)')
+    .requiredOption('--preset <name>', `one of ${PRESET_NAMES.join(', ')}`)
+    .requiredOption('--out <dir>', 'output folder')
+    .option('--seed <n>', 'random seed', intArg('--seed'), 0)
+    .option('--shard-mib <n>', 'shard size limit in MiB', intArg('--shard-mib'))
+    .action(async (o: { preset: string; out: string; seed: number; shardMib?: number }) => {
+      await writeCheckpoint(o.out, o.preset, o.seed, o.shardMib ? o.shardMib * 2 ** 20 : undefined, io);
+    });
+
+  program.command('bench').argument('<dir>', 'checkpoint folder')
+    .description('prefill and decode tokens/s (CPU)')
+    .option('--activations <a>', 'f32, bf16 or fp8', actArg, 'f32' as Precision)
+    .option('--prompt-len <n>', 'prefill tokens', intArg('--prompt-len'), 64)
+    .option('--decode <n>', 'decode steps', intArg('--decode'), 16)
+    .action(async (dir: string, o: { activations: Precision; promptLen: number; decode: number }) => {
+      const model = await load(dir, o.activations, io);
+      try {
+        const r = await benchModel(model, Math.max(1, o.promptLen), o.decode);
+        io.out(`activations ${o.activations}: prefill ${r.promptLen} tokens ${r.prefillTokS.toFixed(1)} tok/s (${r.prefillMs.toFixed(1)} ms), decode ${r.decode} tokens ${r.decodeTokS.toFixed(1)} tok/s (${(r.decodeMs / Math.max(1, r.decode)).toFixed(1)} ms/token)\n`);
+      } finally {
+        model.dispose();
+      }
+    });
+
+  program.command('generate').argument('<dir>', 'checkpoint folder')
+    .description('generate tokens (greedy by default)')
+    .option('--prompt <text>', 'prompt text (needs tokenizer.json)')
+    .option('--ids <list>', 'prompt token ids, comma-separated')
+    .option('--max-new-tokens <n>', 'tokens to generate', intArg('--max-new-tokens'), 32)
+    .option('--temperature <t>', 'sampling temperature (0: greedy)', Number, 0)
+    .option('--seed <n>', 'sampling seed', intArg('--seed'))
+    .option('--activations <a>', 'f32, bf16 or fp8', actArg, 'f32' as Precision)
+    .action(async (dir: string, o: { prompt?: string; ids?: string; maxNewTokens: number; temperature: number; seed?: number; activations: Precision }) => {
+      if ((o.prompt === undefined) === (o.ids === undefined)) throw new CommanderError(1, 'dsv3.invalidArgument', 'generate: give exactly one of --prompt and --ids');
+      const tok = loadTokenizer(dir);
+      let ids: number[];
+      if (o.ids !== undefined) {
+        ids = o.ids.split(',').map((s) => Number(s.trim()));
+        if (ids.some((x) => !Number.isInteger(x) || x < 0)) throw new CommanderError(1, 'dsv3.invalidArgument', `--ids must be comma-separated non-negative integers, got ${JSON.stringify(o.ids)}`);
+      } else {
+        if (!tok) throw new CommanderError(1, 'dsv3.invalidArgument', `generate: --prompt needs a tokenizer.json in ${dir}; use --ids`);
+        const bos = readConfig(dir).bosTokenId;
+        ids = tok.encode(o.prompt!);
+        if (bos !== null && ids[0] !== bos) ids.unshift(bos);
+      }
+      const model = await load(dir, o.activations, io);
+      try {
+        io.out(`prompt ids: ${ids.join(',')}\n`);
+        io.out('generated ids: ');
+        let n = 0; // streamed as they come
+        const r = await generate(model, ids, { maxNewTokens: o.maxNewTokens, temperature: o.temperature, seed: o.seed }, (id) => io.out(`${n++ ? ',' : ''}${id}`));
+        io.out('\n');
+        if (tok) io.out(`text: ${JSON.stringify(tok.decode(r.ids))}\n`);
+        io.out(`${r.ids.length} tokens in ${(r.ms / 1e3).toFixed(2)} s: ${(r.ids.length / (r.ms / 1e3)).toFixed(1)} tok/s (prefill ${r.prefillMs.toFixed(1)} ms)\n`);
+      } finally {
+        model.dispose();
+      }
+    });
+
+  program.command('demo')
+    .description('the main job: a cached random checkpoint, loaded, generating, with tokens/s, cache sizes and expert load')
+    .option('--preset <name>', `one of ${PRESET_NAMES.join(', ')}`, 'small')
+    .option('--seed <n>', 'checkpoint seed', intArg('--seed'), 0)
+    .option('--dir <dir>', 'checkpoint folder (default: a cache folder)')
+    .option('--max-new-tokens <n>', 'tokens to generate', intArg('--max-new-tokens'), 32)
+    .option('--activations <a>', 'f32, bf16 or fp8', actArg, 'fp8' as Precision)
+    .action(async (o: { preset: string; seed: number; dir?: string; maxNewTokens: number; activations: Precision }) => {
+      const dir = o.dir ?? demoDir(o.preset, o.seed);
+      mkdirSync(dir, { recursive: true });
+      const { created } = await ensureRandomCheckpoint(dir, o.preset, o.seed, io);
+      if (!created) io.out(`using the cached ${o.preset} checkpoint in ${dir}\n`);
+      const cfg = readConfig(dir);
+      io.out(infoText(cfg));
+      const t0 = performance.now();
+      const model = await load(dir, o.activations, io);
+      io.out(`loaded (${o.activations}) in ${((performance.now() - t0) / 1e3).toFixed(2)} s\n`);
+      try {
+        const tok = loadTokenizer(dir);
+        const prompt = 'DeepSeek-V3 on Node.js:';
+        const ids = tok ? tok.encode(prompt) : promptIds(8, cfg.vocabSize);
+        if (cfg.bosTokenId !== null && ids[0] !== cfg.bosTokenId) ids.unshift(cfg.bosTokenId);
+        await model.forward(ids.slice(0, 2)); // warm-up: the first forward starts the thread pool
+        const trace: RouteTrace[] = [];
+        const r = await generate(model, ids, { maxNewTokens: o.maxNewTokens, temperature: 0, trace });
+        io.out(`prompt: ${JSON.stringify(prompt)} -> ${ids.length} ids\n`);
+        io.out(`generated ${r.ids.length} ids (greedy): ${r.ids.join(',')}\n`);
+        if (tok) io.out(`text (random weights): ${JSON.stringify(tok.decode(r.ids))}\n`);
+        const dec = r.ids.length - 1;
+        io.out(`prefill ${ids.length} tokens in ${r.prefillMs.toFixed(1)} ms (${(ids.length / (r.prefillMs / 1e3)).toFixed(1)} tok/s); `
+          + `decode ${dec} tokens in ${(r.ms - r.prefillMs).toFixed(1)} ms (${(dec / ((r.ms - r.prefillMs) / 1e3)).toFixed(1)} tok/s)\n`);
+        io.out(`KV cache per token: ${bytesH(model.kvCacheBytesPerToken())} latent vs ${bytesH(model.mhaCacheBytesPerToken())} multi-head (${(model.mhaCacheBytesPerToken() / model.kvCacheBytesPerToken()).toFixed(1)}x)\n`);
+        io.out(expertLoad(cfg, trace));
+      } finally {
+        model.dispose();
+      }
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      if (e.code.startsWith('dsv3.')) io.err(`error: ${e.message}\n`);
+      return e.exitCode || 1;
+    }
+    io.err(`error: ${(e as Error).message}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
+}

@@ -1,0 +1,125 @@
+// The dsv3 CLI run in-process through main(argv, io) with captured output: info, random-checkpoint, bench,
+// generate (greedy), demo on the tiny preset, and argument errors.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cacheBytesPerToken, main, parameterCounts } from '../../lib/cli';
+import { parseConfig } from '../../lib/config';
+import { loadModel } from '../../lib';
+import { presetConfig } from '../../lib/presets';
+
+async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '', err = '';
+  const code = await main(argv, { out: (s) => { out += s; }, err: (s) => { err += s; }, progress: false });
+  return { code, out, err };
+}
+
+let root = '', dir = '';
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'dsv3-cli-'));
+  dir = join(root, 'tiny');
+  const r = await run('random-checkpoint', '--preset', 'tiny', '--out', dir, '--seed', '5', '--shard-mib', '2');
+  expect(r).toMatchObject({ code: 0, err: '' });
+  expect(r.out).toMatch(/wrote \d+ tensors .* in 5 shard\(s\)/);
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+test('parameter counts and cache sizes of the tiny preset (hand-computed)', () => {
+  const cfg = parseConfig(presetConfig('tiny'));
+  // attention per layer: q_a 128*256 + q_a_norm 128 + q_b 192*128 + kv_a 144*256 + kv_norm 128 + kv_b 256*128 + o 256*128 + 2 norms 2*256
+  const attn = 128 * 256 + 128 + 192 * 128 + 144 * 256 + 128 + 256 * 128 + 256 * 128 + 512;
+  const dense = 3 * 256 * 512, expert = 3 * 256 * 128, router = 16 * 256 + 16;
+  const total = 2 * 1024 * 256 + 256 + 3 * attn + dense + 2 * (router + 17 * expert);
+  expect(parameterCounts(cfg).total).toBe(total);
+  expect(parameterCounts(cfg).active).toBe(total - 2 * 12 * expert);
+  expect(parameterCounts(cfg).mtp).toBe(1024 * 256 * 2 + 3 * 256 + 256 * 512 + attn + router + 17 * expert);
+  expect(cacheBytesPerToken(cfg, 2)).toEqual({ latent: 3 * 144 * 2, mha: 3 * 4 * 80 * 2 });
+});
+
+test('info prints the config, parameter counts and the cache ratio', async () => {
+  const r = await run('info', dir);
+  expect(r.code).toBe(0);
+  expect(r.out).toMatch(/layers\s+3 \(1 dense, 2 MoE\) \+ 1 MTP/);
+  expect(r.out).toMatch(/KV cache \/ token\s+864 B latent vs 1.9 KiB multi-head \(bf16\): 2.2x smaller/);
+  expect(r.out).toContain(`${parameterCounts(parseConfig(presetConfig('tiny'))).total}`);
+});
+
+test('the written checkpoint loads (loadModel round trip of the CLI output)', async () => {
+  const m = await loadModel(dir, { activations: 'fp8' });
+  const { logits } = await m.forward([0, 1, 2]);
+  expect(logits.every(Number.isFinite)).toBe(true);
+  m.dispose();
+  expect(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'))).toEqual(presetConfig('tiny'));
+});
+
+test('bench reports prefill and decode tokens/s', async () => {
+  const r = await run('bench', dir, '--activations', 'fp8', '--prompt-len', '16', '--decode', '4');
+  expect(r).toMatchObject({ code: 0, err: '' });
+  const m = r.out.match(/activations fp8: prefill 16 tokens ([\d.]+) tok\/s .* decode 4 tokens ([\d.]+) tok\/s/);
+  expect(m).not.toBeNull();
+  expect(Number(m![1])).toBeGreaterThan(0);
+  expect(Number(m![2])).toBeGreaterThan(0);
+});
+
+test('generate --ids is greedy: equal to argmax decoding with forward, and deterministic', async () => {
+  const r = await run('generate', dir, '--ids', '0,10,20,30', '--max-new-tokens', '5');
+  expect(r).toMatchObject({ code: 0, err: '' });
+  const got = r.out.match(/generated ids: ([\d,]+)/)![1].split(',').map(Number);
+  const m = await loadModel(dir, { activations: 'f32' });
+  const ids = [0, 10, 20, 30], want: number[] = [];
+  for (let i = 0; i < got.length; i++) {
+    const { logits } = await m.forward(ids);
+    const row = logits.subarray((ids.length - 1) * 1024, ids.length * 1024);
+    const next = row.indexOf(Math.max(...row));
+    want.push(next); ids.push(next);
+    if (next === 1) break;
+  }
+  m.dispose();
+  expect(got).toEqual(want);
+  const again = await run('generate', dir, '--ids', '0,10,20,30', '--max-new-tokens', '5');
+  expect(again.out.match(/generated ids: ([\d,]+)/)![1]).toBe(got.join(','));
+});
+
+test('generate --prompt uses the tokenizer and prints text', async () => {
+  const r = await run('generate', dir, '--prompt', 'Hi there', '--max-new-tokens', '3');
+  expect(r).toMatchObject({ code: 0, err: '' });
+  expect(r.out).toMatch(/prompt ids: 0,/);
+  expect(r.out).toMatch(/text: ".*"/);
+  expect(r.out).toMatch(/tok\/s/);
+});
+
+test('demo (the npm start job) on the tiny preset: cached checkpoint, tokens/s, cache sizes, expert load', async () => {
+  const demo = join(root, 'demo');
+  const r = await run('demo', '--preset', 'tiny', '--dir', demo, '--max-new-tokens', '6');
+  expect(r).toMatchObject({ code: 0, err: '' });
+  expect(r.out).toMatch(/wrote \d+ tensors/);
+  expect(r.out).toMatch(/KV cache per token: 864 B latent vs 1.9 KiB multi-head \(2.2x\)/);
+  const layers = r.out.match(/layer +(\d+): ([\d ]+)\s\(max\/mean/g)!;
+  expect(layers.length).toBe(2);
+  // Every token of prefill + decode picks 4 experts per MoE layer.
+  const nTok = Number(r.out.match(/-> (\d+) ids/)![1]) + Number(r.out.match(/generated (\d+) ids/)![1]) - 1;
+  for (const l of layers) {
+    const counts = l.replace(/layer +\d+: /, '').replace(/\s*\(max\/mean/, '').trim().split(' ').map(Number);
+    expect(counts.length).toBe(16);
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(4 * nTok);
+  }
+  const again = await run('demo', '--preset', 'tiny', '--dir', demo, '--max-new-tokens', '6');
+  expect(again.out).toMatch(/using the cached tiny checkpoint/);
+});
+
+test('argument errors: exit code and message', async () => {
+  let r = await run('bench', dir, '--activations', 'fp16');
+  expect(r.code).not.toBe(0);
+  expect(r.err).toContain('--activations must be f32, bf16 or fp8, got "fp16"');
+  r = await run('random-checkpoint', '--out', join(root, 'x'));
+  expect(r.code).not.toBe(0);
+  expect(r.err).toMatch(/required option '--preset <name>' not specified/);
+  r = await run('random-checkpoint', '--preset', 'nope', '--out', join(root, 'x'));
+  expect(r.code).toBe(1);
+  expect(r.err).toMatch(/unknown preset "nope"/);
+  r = await run('generate', dir);
+  expect(r.err).toMatch(/exactly one of --prompt and --ids/);
+  r = await run('info', join(root, 'missing'));
+  expect(r.code).toBe(1);
+  expect(r.err).toMatch(/cannot read/);
+});
