@@ -4,7 +4,7 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
 import { ModelConfig, parseConfig } from '../config';
-import { ArgumentError, IoError } from '../errors';
+import { AbortError, ArgumentError, IoError, UnsupportedError } from '../errors';
 import { yarnInvFreq } from '../ops/rope';
 import { Tensor } from '../tensor';
 import { Checkpoint } from '../weights/safetensors';
@@ -28,6 +28,10 @@ export interface LoadOptions {
   activations?: Precision;
   /** Called after the inventory check (0) and after each decoder layer is loaded. */
   onProgress?: (layersLoaded: number, numLayers: number) => void;
+  /** Cancels loading between layers (an AbortError). */
+  signal?: AbortSignal;
+  /** 'cpu' (default). 'cuda' needs the CUDA kernels of the GPU issues and is refused for now. */
+  device?: 'cpu' | 'cuda';
 }
 
 /** The rotary inverse frequencies of the config (YaRN-corrected when active), f32 [qk_rope_head_dim/2]. */
@@ -44,11 +48,17 @@ export async function loadModelFrom(cfg: ModelConfig, ckpt: CheckpointLike, opts
   const act = opts.activations ?? (cfg.quantization ? 'fp8' : 'f32');
   if (act !== 'f32' && act !== 'bf16' && act !== 'fp8') throw new ArgumentError(`loadModel: activations must be 'f32', 'bf16' or 'fp8', got ${JSON.stringify(act)}`);
   const dt = act === 'f32' ? 'f32' : 'bf16', fp8 = act === 'fp8';
+  if ((opts.device ?? 'cpu') !== 'cpu') {
+    throw new UnsupportedError(`loadModel: device ${JSON.stringify(opts.device)}: the model runs on the CPU backend only until the CUDA kernels land`);
+  }
+  const aborted = (): void => { if (opts.signal?.aborted) throw new AbortError('loadModel: aborted'); };
+  aborted();
   checkInventory(cfg, ckpt);
   const invFreq = Tensor.fromArray(ropeInvFreq(cfg));
   const layers: Block[] = [];
   opts.onProgress?.(0, cfg.numLayers);
   for (let l = 0; l < cfg.numLayers; l++) {
+    aborted();
     layers.push(await Block.load(cfg, ckpt, l, invFreq, dt, fp8));
     opts.onProgress?.(l + 1, cfg.numLayers);
   }
