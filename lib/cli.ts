@@ -13,6 +13,7 @@ import { RouteTrace } from './model/moe';
 import { expectedTensors } from './model/weights';
 import { PRESET_NAMES } from './presets';
 import { mtpTensors, writeRandomCheckpoint } from './weights/random';
+import { env } from './env';
 
 export interface CliIo {
   out: (s: string) => void;
@@ -180,7 +181,7 @@ async function generate(model: Model, ids: number[], opts: { maxNewTokens: numbe
 
 /** The demo checkpoint folder (created once): $DSV3_CACHE or ~/.cache/dsv3 or <tmpdir>/dsv3-demo. */
 export function demoDir(preset: string, seed: number): string {
-  const base = process.env.DSV3_CACHE ?? (existsSync(join(homedir(), '.cache')) ? join(homedir(), '.cache', 'dsv3') : join(tmpdir(), 'dsv3-demo'));
+  const base = env.cacheDir ?? (existsSync(join(homedir(), '.cache')) ? join(homedir(), '.cache', 'dsv3') : join(tmpdir(), 'dsv3-demo'));
   return join(base, `${preset}-seed${seed}`);
 }
 
