@@ -11,7 +11,8 @@ import { Checkpoint } from '../weights/safetensors';
 import { Block } from './block';
 import { loadAs, loadF32 } from './linear';
 import { Model } from './model';
-import { checkInventory, CheckpointLike } from './weights';
+import { Mtp } from './mtp';
+import { checkInventory, checkMtpInventory, CheckpointLike } from './weights';
 import { loadTokenizer } from '../tokenizer';
 
 /** The precision mode of a model. */
@@ -28,6 +29,8 @@ export interface LoadOptions {
   activations?: Precision;
   /** Called after the inventory check (0) and after each decoder layer is loaded. */
   onProgress?: (layersLoaded: number, numLayers: number) => void;
+  /** Load the MTP layer when the checkpoint has it (default true); false saves its memory. */
+  mtp?: boolean;
 }
 
 /** The rotary inverse frequencies of the config (YaRN-corrected when active), f32 [qk_rope_head_dim/2]. */
@@ -45,6 +48,7 @@ export async function loadModelFrom(cfg: ModelConfig, ckpt: CheckpointLike, opts
   if (act !== 'f32' && act !== 'bf16' && act !== 'fp8') throw new ArgumentError(`loadModel: activations must be 'f32', 'bf16' or 'fp8', got ${JSON.stringify(act)}`);
   const dt = act === 'f32' ? 'f32' : 'bf16', fp8 = act === 'fp8';
   checkInventory(cfg, ckpt);
+  const hasMtp = cfg.numNextnPredictLayers === 1 && opts.mtp !== false && checkMtpInventory(cfg, ckpt);
   const invFreq = Tensor.fromArray(ropeInvFreq(cfg));
   const layers: Block[] = [];
   opts.onProgress?.(0, cfg.numLayers);
@@ -52,7 +56,20 @@ export async function loadModelFrom(cfg: ModelConfig, ckpt: CheckpointLike, opts
     layers.push(await Block.load(cfg, ckpt, l, invFreq, dt, fp8));
     opts.onProgress?.(l + 1, cfg.numLayers);
   }
-  return new Model(cfg, loadAs(ckpt, 'model.embed_tokens.weight', dt), layers, loadF32(ckpt, 'model.norm.weight'), loadAs(ckpt, 'lm_head.weight', dt), act);
+  const model = new Model(cfg, loadAs(ckpt, 'model.embed_tokens.weight', dt), layers, loadF32(ckpt, 'model.norm.weight'), loadAs(ckpt, 'lm_head.weight', dt), act);
+  if (cfg.numNextnPredictLayers > 1) {
+    model.mtpMissing = `num_nextn_predict_layers = ${cfg.numNextnPredictLayers} is not supported (only 1)`;
+  } else if (cfg.numNextnPredictLayers === 1) {
+    if (opts.mtp === false) {
+      model.mtpMissing = 'not loaded (loadModel option mtp: false)';
+    } else if (hasMtp) {
+      model.mtp = await Mtp.load(cfg, ckpt, model.embed, invFreq, dt, fp8);
+      model.mtpMissing = null;
+    } else {
+      model.mtpMissing = `the checkpoint has no MTP layer (model.layers.${cfg.numLayers}.*) although num_nextn_predict_layers = 1`;
+    }
+  }
+  return model;
 }
 
 /** Reads and validates `<dir>/config.json`. */
