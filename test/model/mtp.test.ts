@@ -9,7 +9,7 @@ import { parseConfig, ModelConfig } from '../../lib/config';
 import { Generation, GenerateStats } from '../../lib/generate';
 import { loadModelFrom } from '../../lib/model/load';
 import { Model } from '../../lib/model/model';
-import { CheckpointLike, mtpTensors } from '../../lib/model/weights';
+import { CheckpointLike, expectedTensors, mtpTensors } from '../../lib/model/weights';
 import { Checkpoint } from '../../lib/weights/safetensors';
 import { expectClose } from '../helpers';
 import { Rng } from '../reference/rng';
@@ -20,19 +20,37 @@ const cfg: ModelConfig = parseConfig({ ...json, num_nextn_predict_layers: 1 });
 const L = cfg.numLayers, D = cfg.hiddenSize;
 const PROMPTS = [[5, 17, 300, 42, 999, 7], [0, 1000], [3], [0, 11, 12, 13, 14, 15, 16, 200, 201, 202, 700]];
 
-/** The fixture plus a synthetic MTP layer L (see the header); `drop` hides names from has(). */
+/**
+ * The fixture plus a synthetic MTP layer L (see the header); withMtp false: no layer L. `damp` (the
+ * "predictable" variant): every o_proj and down_proj scale_inv times damp, so each layer adds little to the
+ * residual and the model is nearly a bigram model, logits ~ lm_head(norm(Emb(t))); with eh_proj = [I 0] and
+ * enorm = 1 the MTP then computes nearly the same bigram of t_{i+1}, so drafts are often but not always right.
+ */
 class MtpCheckpoint implements CheckpointLike {
   readonly extra = new Map<string, Tensor>();
-  constructor(readonly base: Checkpoint, seed: number, readonly withMtp = true) {
+  constructor(readonly base: Checkpoint, seed: number, readonly withMtp = true, damp = 0) {
     const rng = new Rng(seed), p = `model.layers.${L}.`;
     const near1 = () => Tensor.fromFloats(Float32Array.from(rng.uniforms(D, 0.8, 1.2)), [D], { dtype: 'bf16' });
-    this.extra.set(`${p}enorm.weight`, near1());
-    this.extra.set(`${p}hnorm.weight`, near1());
-    this.extra.set(`${p}eh_proj.weight`, Tensor.fromFloats(Float32Array.from(rng.normals(D * 2 * D, 1 / Math.sqrt(2 * D))), [D, 2 * D], { dtype: 'bf16' }));
+    if (damp === 0) {
+      this.extra.set(`${p}enorm.weight`, near1());
+      this.extra.set(`${p}hnorm.weight`, near1());
+      this.extra.set(`${p}eh_proj.weight`, Tensor.fromFloats(Float32Array.from(rng.normals(D * 2 * D, 1 / Math.sqrt(2 * D))), [D, 2 * D], { dtype: 'bf16' }));
+    } else {
+      this.extra.set(`${p}enorm.weight`, Tensor.full([D], 1, { dtype: 'bf16' }));
+      this.extra.set(`${p}hnorm.weight`, near1());
+      const eh = new Float32Array(D * 2 * D);
+      for (let i = 0; i < D; i++) eh[i * 2 * D + i] = 1;
+      this.extra.set(`${p}eh_proj.weight`, Tensor.fromFloats(eh, [D, 2 * D], { dtype: 'bf16' }));
+      for (const s of expectedTensors(cfg)) {
+        if (!s.scale || !/(o_proj|down_proj)\.weight$/.test(s.name)) continue;
+        const b = base.bytes(s.scale.name), f = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+        this.extra.set(s.scale.name, Tensor.fromFloats(f.map((v) => v * damp), s.scale.shape));
+      }
+    }
   }
   private map(name: string): string | null {
     const p = `model.layers.${L}.`;
-    if (!name.startsWith(p)) return name;
+    if (!name.startsWith(p)) return name;  // (a damped scale is found in `extra` under its own name)
     if (!this.withMtp) return null;
     const rest = name.slice(p.length);
     if (rest === 'shared_head.norm.weight') return 'model.norm.weight';
@@ -181,6 +199,28 @@ test('greedy generate with speculative mtp equals plain greedy; reports acceptan
   expect(drafts).toBeGreaterThan(0);
   console.log(`mtp (f32, random MTP weights): acceptance ${accepted}/${drafts} = ${(accepted / drafts).toFixed(3)}; ` +
     `main decode forwards ${specFwd} vs ${plainFwd}; wall ${specMs.toFixed(0)} ms vs ${plainMs.toFixed(0)} ms (speedup ${(plainMs / specMs).toFixed(2)}x)`);
+}, 120000);
+
+test('a predictable model: drafts accepted and rejected, output still equal to plain greedy, fewer main forwards', async () => {
+  const dck = new MtpCheckpoint(base, 7, true, 0.05);
+  const m = await loadModelFrom(cfg, dck, { activations: 'f32' });
+  try {
+    let drafts = 0, accepted = 0, plainMs = 0, specMs = 0, plainFwd = 0, specFwd = 0;
+    for (const prompt of PROMPTS) {
+      const plain = await run(m.generate(prompt, { maxNewTokens: 40 }));
+      const spec = await run(m.generate(prompt, { maxNewTokens: 40, speculative: 'mtp' }));
+      expect(spec.ids).toEqual(plain.ids);
+      drafts += spec.stats.draftTotal!; accepted += spec.stats.draftAccepted!;
+      plainMs += plain.ms; specMs += spec.ms; plainFwd += plain.stats.decodeForwards; specFwd += spec.stats.decodeForwards;
+    }
+    expect(accepted).toBeGreaterThan(0);
+    expect(accepted).toBeLessThan(drafts);
+    expect(specFwd).toBeLessThan(plainFwd);
+    console.log(`mtp (f32, damped "bigram" model): acceptance ${accepted}/${drafts} = ${(accepted / drafts).toFixed(3)}; ` +
+      `main decode forwards ${specFwd} vs ${plainFwd}; wall ${specMs.toFixed(0)} ms vs ${plainMs.toFixed(0)} ms (speedup ${(plainMs / specMs).toFixed(2)}x)`);
+  } finally {
+    m.dispose(); dck.dispose();
+  }
 }, 120000);
 
 test('speculative mtp honours stop ids, maxNewTokens and a short cache the same way as plain greedy', async () => {
