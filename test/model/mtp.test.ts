@@ -223,6 +223,24 @@ test('a predictable model: drafts accepted and rejected, output still equal to p
   }
 }, 120000);
 
+test.each(['bf16', 'fp8'] as const)('%s activations: speculative output equals plain greedy (predictable model)', async (act) => {
+  const dck = new MtpCheckpoint(base, 7, true, 0.05);
+  const m = await loadModelFrom(cfg, dck, { activations: act });
+  try {
+    let drafts = 0, accepted = 0;
+    for (const prompt of PROMPTS.slice(0, 3)) {
+      const plain = await run(m.generate(prompt, { maxNewTokens: 24 }));
+      const spec = await run(m.generate(prompt, { maxNewTokens: 24, speculative: 'mtp' }));
+      expect(spec.ids).toEqual(plain.ids);
+      drafts += spec.stats.draftTotal!; accepted += spec.stats.draftAccepted!;
+    }
+    expect(accepted).toBeGreaterThan(0);
+    console.log(`mtp (${act}, damped model): acceptance ${accepted}/${drafts}`);
+  } finally {
+    m.dispose(); dck.dispose();
+  }
+}, 120000);
+
 test('speculative mtp honours stop ids, maxNewTokens and a short cache the same way as plain greedy', async () => {
   const prompt = PROMPTS[0];
   const plain = await run(model.generate(prompt, { maxNewTokens: 12 }));
@@ -254,6 +272,14 @@ test('num_nextn_predict_layers 1 without layer L: loads without MTP; speculative
     const partial: CheckpointLike = { has: (nm) => !nm.endsWith('hnorm.weight') && ckpt.has(nm), info: (nm) => ckpt.info(nm), get: (nm) => ckpt.get(nm) };
     await expect(loadModelFrom(cfg, partial, { activations: 'f32' })).rejects.toThrow(IoError);
     await expect(loadModelFrom(cfg, partial, { activations: 'f32' })).rejects.toThrow(`checkpoint: 1 tensor(s) missing: model.layers.${L}.hnorm.weight`);
+    const eh = `model.layers.${L}.eh_proj.weight`;
+    const wrong: CheckpointLike = { has: (nm) => ckpt.has(nm), info: (nm) => (nm === eh ? { name: nm, dtype: 'bf16', shape: [D, D] } : ckpt.info(nm)), get: (nm) => ckpt.get(nm) };
+    await expect(loadModelFrom(cfg, wrong, { activations: 'f32' })).rejects.toThrow(`checkpoint: 1 tensor(s) with a wrong shape or dtype: ${eh}: expected bf16 [${D}, ${2 * D}], got bf16 [${D}, ${D}]`);
+    // mtp: false skips a present layer.
+    const off = await loadModelFrom(cfg, ckpt, { activations: 'f32', mtp: false });
+    expect(off.mtp).toBeNull();
+    expect(off.mtpMissing).toContain('mtp: false');
+    off.dispose();
   } finally {
     m.dispose(); bare.dispose();
   }
