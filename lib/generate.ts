@@ -1,7 +1,7 @@
 // Autoregressive generation over the latent KV cache (DeepSeek-V3 generate.py generate(): one prefill forward
 // of the prompt, then one token per forward; greedy argmax at temperature <= 0, else seeded sampling with
 // top-k / top-p). Stops at eos ids, caller stop ids/strings, maxNewTokens, a full cache, or an abort.
-import { AbortError, ArgumentError } from './errors';
+import { AbortError, ArgumentError, UnsupportedError } from './errors';
 import { argmax, sample } from './ops/sampling';
 import { Tensor } from './tensor';
 import { ChatMessage, StreamDecoder, TextTokenizer } from './tokenizer';
@@ -27,6 +27,12 @@ export interface GenerateOptions {
   signal?: AbortSignal;
   /** Needed for a string prompt, messages, stop strings and `text`; default: the model's tokenizer. */
   tokenizer?: TextTokenizer | null;
+  /**
+   * 'mtp': speculative greedy decoding with the checkpoint's MTP module (model.mtp): it drafts one token, the main
+   * model verifies it in the same forward that computes the next one (2 tokens per forward when accepted). The
+   * output equals plain greedy decoding. Needs temperature <= 0 and a loaded MTP module (else UnsupportedError).
+   */
+  speculative?: 'mtp' | null;
   /** Called once when generation ends (also on abort or error). */
   onStats?: (stats: GenerateStats) => void;
 }
@@ -51,6 +57,11 @@ export interface GenerateStats {
   /** Decode forwards per second (tokens fed through the cache after the prefill). */
   decodeTokensPerS: number;
   stopReason: StopReason | null;
+  /** Main-model forwards after the prefill. */
+  decodeForwards: number;
+  /** speculative 'mtp': drafts verified and drafts accepted (acceptance rate = draftAccepted / draftTotal). */
+  draftTotal?: number;
+  draftAccepted?: number;
 }
 
 /** The per-step sampling seed: a 64-bit mix of (seed, step) (splitmix64 finalizer), as a signed bigint. */
@@ -67,13 +78,14 @@ export class Generation implements AsyncIterable<GeneratedToken> {
   private started = false;
   constructor(private readonly model: Model, private readonly promptIds: number[], private readonly opts: GenerateOptions,
     private readonly tokenizer: TextTokenizer | null) {
-    this.stats = { promptTokens: promptIds.length, generatedTokens: 0, prefillMs: 0, decodeMs: 0, prefillTokensPerS: 0, decodeTokensPerS: 0, stopReason: null };
+    this.stats = { promptTokens: promptIds.length, generatedTokens: 0, prefillMs: 0, decodeMs: 0, prefillTokensPerS: 0, decodeTokensPerS: 0, stopReason: null, decodeForwards: 0 };
+    if (opts.speculative === 'mtp') { this.stats.draftTotal = 0; this.stats.draftAccepted = 0; }
   }
 
   [Symbol.asyncIterator](): AsyncIterator<GeneratedToken> {
     if (this.started) throw new ArgumentError('generate: a Generation can be iterated only once');
     this.started = true;
-    return this.run();
+    return this.opts.speculative === 'mtp' ? this.runMtp() : this.run();
   }
 
   private async *run(): AsyncGenerator<GeneratedToken> {
@@ -118,6 +130,7 @@ export class Generation implements AsyncIterable<GeneratedToken> {
         checkAbort();
         ({ logits } = await model.forward([id], { cache }));
         row = logits;
+        stats.decodeForwards++;
         stats.decodeMs = performance.now() - decodeStart;
         stats.decodeTokensPerS = (step + 1) / (stats.decodeMs / 1000);
       }
@@ -127,6 +140,101 @@ export class Generation implements AsyncIterable<GeneratedToken> {
     } finally {
       finish('cancel'); // only when nothing else ended it: the consumer stopped iterating
       cache.dispose();
+      opts.onStats?.({ ...stats });
+    }
+  }
+
+  /**
+   * Greedy MTP speculative decoding. Invariant between steps: the main cache holds positions 0..n-1, `cur` (the
+   * token at n, already chosen, not yet fed) is what the next main forward starts with, and the MTP cache lags
+   * with (mtpH, mtpIds) still to feed: the final-normed main hidden of the positions not yet fed to the MTP and
+   * the token after each. After feeding them, the MTP cache also holds n positions and its last row drafts the
+   * token at n+1. The main model then runs [cur, draft] at n, n+1: the argmax at n is the true token at n+1;
+   * when it equals the draft, the argmax at n+1 is the true token at n+2 (two tokens for one forward), else the
+   * main cache drops position n+1. The MTP never sees an unverified token, so it needs no rollback.
+   */
+  private async *runMtp(): AsyncGenerator<GeneratedToken> {
+    const { model, promptIds, opts, tokenizer, stats } = this;
+    const cfg = model.config, vocab = cfg.vocabSize, d = cfg.hiddenSize;
+    const mtp = model.mtp!;
+    const maxNew = opts.maxNewTokens ?? 64;
+    const stopIds = new Set<number>(opts.stop?.filter((s): s is number => typeof s === 'number'));
+    const stopStrings = opts.stop?.filter((s): s is string => typeof s === 'string') ?? [];
+    const eos = new Set<number>(tokenizer?.eosTokenIds ?? []);
+    if (cfg.eosTokenId !== null) eos.add(cfg.eosTokenId);
+    const decoder: StreamDecoder | null = tokenizer ? tokenizer.streamDecoder() : null;
+    let text = '';
+    const checkAbort = () => {
+      if (opts.signal?.aborted) { stats.stopReason = 'abort'; throw new AbortError('generate: aborted'); }
+    };
+    // The same limit as plain decoding, so both stop at the same token.
+    const limit = Math.min(cfg.maxPositionEmbeddings, promptIds.length + Math.max(maxNew, 1));
+    const cache = model.createCache(limit);
+    const mcache = mtp.createCache(limit);
+    const finish = (reason: StopReason) => { stats.stopReason ??= reason; };
+    const argmaxRow = (logits: Float32Array, r: number) => this.pick(logits.subarray(r * vocab, (r + 1) * vocab), 0, 0, 0);
+    let decodeStart = 0;
+    try {
+      checkAbort();
+      const t0 = performance.now();
+      const pre = await model.forward(promptIds, { cache, normed: true });
+      let cur = await argmaxRow(pre.logits, promptIds.length - 1);
+      let mtpH = pre.normed!, mtpIds = [...promptIds.slice(1), cur];
+      stats.prefillMs = performance.now() - t0;
+      stats.prefillTokensPerS = promptIds.length / (stats.prefillMs / 1000);
+      decodeStart = performance.now();
+      let queue = [cur];
+      for (;;) {
+        for (const id of queue) {
+          if (stats.generatedTokens >= maxNew) { finish('length'); return; }
+          checkAbort();
+          if (eos.has(id)) { finish('eos'); return; }
+          if (stopIds.has(id)) { finish('stop'); return; }
+          const tok: GeneratedToken = { id };
+          if (decoder) { tok.text = decoder.push(id); text += tok.text; }
+          stats.generatedTokens++;
+          yield tok;
+          if (stopStrings.some((s) => text.includes(s))) { finish('stop'); return; }
+        }
+        if (stats.generatedTokens >= maxNew) { finish('length'); return; }
+        if (cache.length >= cache.maxLen) { finish('length'); return; }
+        checkAbort();
+        const n = cache.length;
+        // Catch the MTP up (this also gives the draft); a draft pays only with room for 2 positions and 2 tokens to go.
+        const ml = await mtp.forward(mtpH, mtpIds, mcache);
+        if (n + 2 <= cache.maxLen && maxNew - stats.generatedTokens >= 2) {
+          const draft = await argmaxRow(ml, mtpIds.length - 1);
+          const v = await model.forward([cur, draft], { cache, normed: true });
+          stats.decodeForwards++;
+          stats.draftTotal!++;
+          const next = await argmaxRow(v.logits, 0);
+          if (next === draft) {
+            stats.draftAccepted!++;
+            cur = await argmaxRow(v.logits, 1);
+            queue = [draft, cur];
+            mtpH = v.normed!; mtpIds = [draft, cur];
+          } else {
+            cache.truncate(1);
+            cur = next;
+            queue = [cur];
+            mtpH = v.normed!.subarray(0, d); mtpIds = [cur];
+          }
+        } else {
+          const v = await model.forward([cur], { cache, normed: true });
+          stats.decodeForwards++;
+          cur = await argmaxRow(v.logits, 0);
+          queue = [cur];
+          mtpH = v.normed!; mtpIds = [cur];
+        }
+        stats.decodeMs = performance.now() - decodeStart;
+        stats.decodeTokensPerS = (stats.generatedTokens - 1 + queue.length) / (stats.decodeMs / 1000);  // tokens the decode forwards produced
+      }
+    } catch (e) {
+      finish('error');
+      throw e;
+    } finally {
+      finish('cancel');
+      cache.dispose(); mcache.dispose();
       opts.onStats?.({ ...stats });
     }
   }
@@ -170,6 +278,11 @@ export function generate(model: Model, prompt: string | number[], opts: Generate
   const temperature = opts.temperature ?? 0;
   if (!Number.isFinite(temperature)) throw new ArgumentError(`generate: temperature must be finite, got ${temperature}`);
   if (opts.stop?.some((s) => typeof s === 'string') && !tok) throw new ArgumentError('generate: stop strings need a tokenizer');
+  if (opts.speculative != null) {
+    if (opts.speculative !== 'mtp') throw new ArgumentError(`generate: speculative must be 'mtp' or null, got ${JSON.stringify(opts.speculative)}`);
+    if (temperature > 0) throw new UnsupportedError('generate: speculative \'mtp\' supports greedy decoding only (temperature <= 0)');
+    if (!model.mtp) throw new UnsupportedError(`generate: speculative 'mtp' needs the MTP module, which this model lacks: ${model.mtpMissing ?? 'not loaded'}`);
+  }
   const ids = promptIdsOf(model, prompt, opts, tok);
   if (ids.length < 1) throw new ArgumentError('generate: the prompt must hold at least one token');
   if (ids.length >= model.config.maxPositionEmbeddings) throw new ArgumentError(`generate: the prompt (${ids.length} tokens) leaves no room under max_position_embeddings ${model.config.maxPositionEmbeddings}`);

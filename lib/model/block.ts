@@ -12,21 +12,22 @@ import { Moe, RouteTrace } from './moe';
 import { CheckpointLike } from './weights';
 
 export class Block {
+  /** cacheLayer: this layer's slot in the KVCache (default `layer`; the MTP layer uses slot 0 of its own cache). */
   constructor(private readonly cfg: ModelConfig, readonly layer: number, readonly attnNorm: Tensor<'f32'>, readonly attn: Mla,
-    readonly ffnNorm: Tensor<'f32'>, readonly ffn: Mlp | Moe) {}
+    readonly ffnNorm: Tensor<'f32'>, readonly ffn: Mlp | Moe, readonly cacheLayer = layer) {}
 
-  static async load(cfg: ModelConfig, ckpt: CheckpointLike, layer: number, invFreq: Tensor<'f32'>, act: Act, fp8 = false): Promise<Block> {
+  static async load(cfg: ModelConfig, ckpt: CheckpointLike, layer: number, invFreq: Tensor<'f32'>, act: Act, fp8 = false, cacheLayer = layer): Promise<Block> {
     const p = `model.layers.${layer}.`;
     const attn = await Mla.load(cfg, ckpt, `${p}self_attn.`, invFreq, act, fp8);
     const ffn = isMoeLayer(cfg, layer) ? Moe.load(cfg, ckpt, `${p}mlp.`, act, fp8) : Mlp.load(ckpt, `${p}mlp.`, act, fp8);
-    return new Block(cfg, layer, loadF32(ckpt, `${p}input_layernorm.weight`), attn, loadF32(ckpt, `${p}post_attention_layernorm.weight`), ffn);
+    return new Block(cfg, layer, loadF32(ckpt, `${p}input_layernorm.weight`), attn, loadF32(ckpt, `${p}post_attention_layernorm.weight`), ffn, cacheLayer);
   }
 
   /** x [t, d] -> [t, d] (the residual stream after this layer). */
   async forward(x: Tensor<Act>, positions: Tensor<'i32'>, cache: KVCache, start: number, trace?: RouteTrace[]): Promise<Tensor<Act>> {
     const eps = this.cfg.rmsNormEps;
     const xn = rmsNorm(x, this.attnNorm, { eps });
-    const a = this.attn.forward(xn, positions, cache, this.layer, start);
+    const a = this.attn.forward(xn, positions, cache, this.cacheLayer, start);
     xn.dispose();
     const h = add(x, a);
     a.dispose();

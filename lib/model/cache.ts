@@ -11,14 +11,20 @@ export class KVCache {
   readonly kpe: Tensor<Act>[] = [];
   /** Tokens held (the start position of the next forward). */
   length = 0;
-  constructor(cfg: ModelConfig, readonly maxLen: number, readonly dtype: Act = 'f32') {
+  /** layers: the number of layer slots (default num_hidden_layers; the MTP module's cache has 1). */
+  constructor(cfg: ModelConfig, readonly maxLen: number, readonly dtype: Act = 'f32', layers = cfg.numLayers) {
     if (!Number.isInteger(maxLen) || maxLen < 1) throw new ArgumentError(`createCache: maxLen must be a positive integer, got ${maxLen}`);
-    for (let l = 0; l < cfg.numLayers; l++) {
+    for (let l = 0; l < layers; l++) {
       this.ckv.push(Tensor.zeros([maxLen, cfg.kvLoraRank], { dtype }));
       this.kpe.push(Tensor.zeros([maxLen, cfg.qkRopeHeadDim], { dtype }));
     }
   }
   /** Forgets the tokens (the memory is kept). */
   reset(): void { this.length = 0; }
+  /** Drops the last n tokens (speculative rollback): their rows are simply overwritten by the next forward. */
+  truncate(n: number): void {
+    if (!Number.isInteger(n) || n < 0 || n > this.length) throw new ArgumentError(`KVCache.truncate: n must be an integer in [0, ${this.length}], got ${n}`);
+    this.length -= n;
+  }
   dispose(): void { for (const t of [...this.ckv, ...this.kpe]) t.dispose(); }
 }

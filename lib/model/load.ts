@@ -11,7 +11,8 @@ import { Checkpoint } from '../weights/safetensors';
 import { Block } from './block';
 import { loadAs, loadF32 } from './linear';
 import { Model } from './model';
-import { checkInventory, CheckpointLike } from './weights';
+import { Mtp } from './mtp';
+import { checkInventory, checkMtpInventory, CheckpointLike } from './weights';
 import { loadTokenizer } from '../tokenizer';
 
 /** The precision mode of a model. */
@@ -32,6 +33,8 @@ export interface LoadOptions {
   signal?: AbortSignal;
   /** 'cpu' (default). 'cuda' needs the CUDA kernels of the GPU issues and is refused for now. */
   device?: 'cpu' | 'cuda';
+  /** Load the MTP layer when the checkpoint has it (default true); false saves its memory. */
+  mtp?: boolean;
 }
 
 /** The rotary inverse frequencies of the config (YaRN-corrected when active), f32 [qk_rope_head_dim/2]. */
@@ -54,6 +57,7 @@ export async function loadModelFrom(cfg: ModelConfig, ckpt: CheckpointLike, opts
   const aborted = (): void => { if (opts.signal?.aborted) throw new AbortError('loadModel: aborted'); };
   aborted();
   checkInventory(cfg, ckpt);
+  const hasMtp = cfg.numNextnPredictLayers === 1 && opts.mtp !== false && checkMtpInventory(cfg, ckpt);
   const invFreq = Tensor.fromArray(ropeInvFreq(cfg));
   const layers: Block[] = [];
   opts.onProgress?.(0, cfg.numLayers);
@@ -62,7 +66,20 @@ export async function loadModelFrom(cfg: ModelConfig, ckpt: CheckpointLike, opts
     layers.push(await Block.load(cfg, ckpt, l, invFreq, dt, fp8));
     opts.onProgress?.(l + 1, cfg.numLayers);
   }
-  return new Model(cfg, loadAs(ckpt, 'model.embed_tokens.weight', dt), layers, loadF32(ckpt, 'model.norm.weight'), loadAs(ckpt, 'lm_head.weight', dt), act);
+  const model = new Model(cfg, loadAs(ckpt, 'model.embed_tokens.weight', dt), layers, loadF32(ckpt, 'model.norm.weight'), loadAs(ckpt, 'lm_head.weight', dt), act);
+  if (cfg.numNextnPredictLayers > 1) {
+    model.mtpMissing = `num_nextn_predict_layers = ${cfg.numNextnPredictLayers} is not supported (only 1)`;
+  } else if (cfg.numNextnPredictLayers === 1) {
+    if (opts.mtp === false) {
+      model.mtpMissing = 'not loaded (loadModel option mtp: false)';
+    } else if (hasMtp) {
+      model.mtp = await Mtp.load(cfg, ckpt, model.embed, invFreq, dt, fp8);
+      model.mtpMissing = null;
+    } else {
+      model.mtpMissing = `the checkpoint has no MTP layer (model.layers.${cfg.numLayers}.*) although num_nextn_predict_layers = 1`;
+    }
+  }
+  return model;
 }
 
 /** Reads and validates `<dir>/config.json`. */

@@ -11,6 +11,7 @@ import { generate, GenerateOptions, Generation } from '../generate';
 import { TextTokenizer } from '../tokenizer';
 import { Block } from './block';
 import { KVCache } from './cache';
+import { Mtp } from './mtp';
 import { Act } from './linear';
 import { RouteTrace } from './moe';
 
@@ -19,6 +20,8 @@ export interface ForwardOptions {
   cache?: KVCache;
   /** Also return the residual stream after each layer. */
   hidden?: boolean;
+  /** Also return the final-normed hidden state (the input of lm_head; the MTP module's h_i). */
+  normed?: boolean;
   /** Collects each MoE layer's routing (indices and weights [t, topK]). */
   trace?: RouteTrace[];
 }
@@ -28,11 +31,19 @@ export interface ForwardResult {
   logits: Float32Array;
   /** Per layer [t, hidden] row-major (with `hidden: true`). */
   hidden?: Float32Array[];
+  /** [t, hidden] row-major: model.norm(x) of the last layer (with `normed: true`). */
+  normed?: Float32Array;
 }
 
 export class Model {
   /** The checkpoint's tokenizer (loadTokenizer(dir)), used by generate for text; null: ids only. */
   tokenizer: TextTokenizer | null = null;
+  /**
+   * The multi-token-prediction module (layer num_hidden_layers), loaded when num_nextn_predict_layers is 1 and the
+   * checkpoint holds it; null otherwise (then `mtpMissing` says why). Used by generate({ speculative: 'mtp' }).
+   */
+  mtp: Mtp | null = null;
+  mtpMissing: string | null = 'the config has num_nextn_predict_layers = 0';
 
   constructor(readonly config: ModelConfig, readonly embed: Tensor<Act>, readonly layers: Block[],
     readonly norm: Tensor<'f32'>, readonly head: Tensor<Act>, readonly precision: 'f32' | 'bf16' | 'fp8' = embed.dtype) {}
@@ -86,10 +97,14 @@ export class Model {
     const xn = rmsNorm(x, this.norm, { eps: cfg.rmsNormEps });
     x.dispose();
     const lt = gemm<Act, 'f32'>(xn, this.head, { outDtype: 'f32' });
+    const normed = opts.normed ? await xn.toFloat32Array() : undefined;
     xn.dispose();
     const logits = await lt.toFloat32Array();
     lt.dispose();
-    return opts.hidden ? { logits, hidden } : { logits };
+    const r: ForwardResult = { logits };
+    if (opts.hidden) r.hidden = hidden;
+    if (normed) r.normed = normed;
+    return r;
   }
 
   /** Streams generated tokens (lib/generate.ts): `for await (const { id, text } of model.generate(prompt, opts))`. */
@@ -101,5 +116,6 @@ export class Model {
   dispose(): void {
     this.embed.dispose(); this.head.dispose(); this.norm.dispose();
     for (const l of this.layers) l.dispose();
+    this.mtp?.dispose();
   }
 }

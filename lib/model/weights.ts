@@ -22,48 +22,80 @@ export interface TensorSpec {
 
 const cdiv = (a: number, b: number) => Math.ceil(a / b);
 
+type Adders = { plain: (name: string, shape: number[], dtype?: 'bf16' | 'f32') => void; linear: (name: string, out: number, inp: number) => void };
+
+function adders(cfg: ModelConfig, specs: TensorSpec[]): Adders {
+  const fp8 = cfg.quantization !== null;
+  return {
+    plain: (name, shape, dtype = 'bf16') => { specs.push({ name, shape, dtype }); },
+    // A Linear's weight [out, in]: fp8 + scale_inv in an FP8 checkpoint, else bf16.
+    linear: (name, out, inp) => {
+      specs.push(fp8
+        ? { name, shape: [out, inp], dtype: 'f8_e4m3', scale: { name: `${name}_scale_inv`, shape: [cdiv(out, 128), cdiv(inp, 128)] } }
+        : { name, shape: [out, inp], dtype: 'bf16' });
+    },
+  };
+}
+
+/** The tensors of decoder layer l (attention, then the dense MLP or the MoE), also used for the MTP layer. */
+function layerTensors(cfg: ModelConfig, l: number, { plain, linear }: Adders): void {
+  const d = cfg.hiddenSize, H = cfg.numHeads, qkHead = cfg.qkNopeHeadDim + cfg.qkRopeHeadDim;
+  const p = `model.layers.${l}.`;
+  plain(`${p}input_layernorm.weight`, [d]);
+  plain(`${p}post_attention_layernorm.weight`, [d]);
+  if (cfg.qLoraRank === null) {
+    linear(`${p}self_attn.q_proj.weight`, H * qkHead, d);
+  } else {
+    linear(`${p}self_attn.q_a_proj.weight`, cfg.qLoraRank, d);
+    plain(`${p}self_attn.q_a_layernorm.weight`, [cfg.qLoraRank]);
+    linear(`${p}self_attn.q_b_proj.weight`, H * qkHead, cfg.qLoraRank);
+  }
+  linear(`${p}self_attn.kv_a_proj_with_mqa.weight`, cfg.kvLoraRank + cfg.qkRopeHeadDim, d);
+  plain(`${p}self_attn.kv_a_layernorm.weight`, [cfg.kvLoraRank]);
+  linear(`${p}self_attn.kv_b_proj.weight`, H * (cfg.qkNopeHeadDim + cfg.vHeadDim), cfg.kvLoraRank);
+  linear(`${p}self_attn.o_proj.weight`, d, H * cfg.vHeadDim);
+  const mlp = (q: string, inter: number) => {
+    linear(`${q}gate_proj.weight`, inter, d);
+    linear(`${q}up_proj.weight`, inter, d);
+    linear(`${q}down_proj.weight`, d, inter);
+  };
+  if (!isMoeLayer(cfg, l)) {
+    mlp(`${p}mlp.`, cfg.intermediateSize);
+  } else {
+    plain(`${p}mlp.gate.weight`, [cfg.nRoutedExperts, d]);
+    if (cfg.topkMethod === 'noaux_tc') plain(`${p}mlp.gate.e_score_correction_bias`, [cfg.nRoutedExperts], 'f32');
+    for (let e = 0; e < cfg.nRoutedExperts; e++) mlp(`${p}mlp.experts.${e}.`, cfg.moeIntermediateSize);
+    if (cfg.nSharedExperts > 0) mlp(`${p}mlp.shared_experts.`, cfg.moeIntermediateSize * cfg.nSharedExperts);
+  }
+}
+
 /** Every tensor the forward pass reads, in checkpoint order of appearance (per layer). */
 export function expectedTensors(cfg: ModelConfig): TensorSpec[] {
-  const fp8 = cfg.quantization !== null;
   const specs: TensorSpec[] = [];
-  const plain = (name: string, shape: number[], dtype: 'bf16' | 'f32' = 'bf16') => specs.push({ name, shape, dtype });
-  // A Linear's weight [out, in]: fp8 + scale_inv in an FP8 checkpoint, else bf16.
-  const linear = (name: string, out: number, inp: number) => specs.push(fp8
-    ? { name, shape: [out, inp], dtype: 'f8_e4m3', scale: { name: `${name}_scale_inv`, shape: [cdiv(out, 128), cdiv(inp, 128)] } }
-    : { name, shape: [out, inp], dtype: 'bf16' });
-  const d = cfg.hiddenSize, H = cfg.numHeads, qkHead = cfg.qkNopeHeadDim + cfg.qkRopeHeadDim;
-  plain('model.embed_tokens.weight', [cfg.vocabSize, d]);
-  for (let l = 0; l < cfg.numLayers; l++) {
-    const p = `model.layers.${l}.`;
-    plain(`${p}input_layernorm.weight`, [d]);
-    plain(`${p}post_attention_layernorm.weight`, [d]);
-    if (cfg.qLoraRank === null) {
-      linear(`${p}self_attn.q_proj.weight`, H * qkHead, d);
-    } else {
-      linear(`${p}self_attn.q_a_proj.weight`, cfg.qLoraRank, d);
-      plain(`${p}self_attn.q_a_layernorm.weight`, [cfg.qLoraRank]);
-      linear(`${p}self_attn.q_b_proj.weight`, H * qkHead, cfg.qLoraRank);
-    }
-    linear(`${p}self_attn.kv_a_proj_with_mqa.weight`, cfg.kvLoraRank + cfg.qkRopeHeadDim, d);
-    plain(`${p}self_attn.kv_a_layernorm.weight`, [cfg.kvLoraRank]);
-    linear(`${p}self_attn.kv_b_proj.weight`, H * (cfg.qkNopeHeadDim + cfg.vHeadDim), cfg.kvLoraRank);
-    linear(`${p}self_attn.o_proj.weight`, d, H * cfg.vHeadDim);
-    const mlp = (q: string, inter: number) => {
-      linear(`${q}gate_proj.weight`, inter, d);
-      linear(`${q}up_proj.weight`, inter, d);
-      linear(`${q}down_proj.weight`, d, inter);
-    };
-    if (!isMoeLayer(cfg, l)) {
-      mlp(`${p}mlp.`, cfg.intermediateSize);
-    } else {
-      plain(`${p}mlp.gate.weight`, [cfg.nRoutedExperts, d]);
-      if (cfg.topkMethod === 'noaux_tc') plain(`${p}mlp.gate.e_score_correction_bias`, [cfg.nRoutedExperts], 'f32');
-      for (let e = 0; e < cfg.nRoutedExperts; e++) mlp(`${p}mlp.experts.${e}.`, cfg.moeIntermediateSize);
-      if (cfg.nSharedExperts > 0) mlp(`${p}mlp.shared_experts.`, cfg.moeIntermediateSize * cfg.nSharedExperts);
-    }
-  }
-  plain('model.norm.weight', [d]);
-  plain('lm_head.weight', [cfg.vocabSize, d]);
+  const add = adders(cfg, specs);
+  add.plain('model.embed_tokens.weight', [cfg.vocabSize, cfg.hiddenSize]);
+  for (let l = 0; l < cfg.numLayers; l++) layerTensors(cfg, l, add);
+  add.plain('model.norm.weight', [cfg.hiddenSize]);
+  add.plain('lm_head.weight', [cfg.vocabSize, cfg.hiddenSize]);
+  return specs;
+}
+
+/** The MTP layer's own tensors under model.layers.<num_hidden_layers>.* (v3-reference.md §2, §7), without the full decoder-layer set. */
+export function mtpOwnTensors(cfg: ModelConfig): TensorSpec[] {
+  const d = cfg.hiddenSize, p = `model.layers.${cfg.numLayers}.`;
+  return [
+    { name: `${p}enorm.weight`, shape: [d], dtype: 'bf16' },
+    { name: `${p}hnorm.weight`, shape: [d], dtype: 'bf16' },
+    { name: `${p}eh_proj.weight`, shape: [d, 2 * d], dtype: 'bf16' },  // never quantized
+    { name: `${p}shared_head.norm.weight`, shape: [d], dtype: 'bf16' },
+    { name: `${p}shared_head.head.weight`, shape: [cfg.vocabSize, d], dtype: 'bf16' },
+  ];
+}
+
+/** Every tensor the MTP module reads: its own tensors plus a full decoder layer (the stored embed_tokens duplicate is optional). */
+export function mtpTensors(cfg: ModelConfig): TensorSpec[] {
+  const specs = mtpOwnTensors(cfg);
+  layerTensors(cfg, cfg.numLayers, adders(cfg, specs));
   return specs;
 }
 
@@ -79,7 +111,25 @@ function dtypeOk(want: TensorSpec['dtype'], got: string): boolean {
  * or ShapeError listing every tensor with a wrong shape or dtype (all problems at once).
  */
 export function checkInventory(cfg: ModelConfig, ckpt: CheckpointLike): TensorSpec[] {
-  const specs = expectedTensors(cfg);
+  return checkSpecs(expectedTensors(cfg), ckpt);
+}
+
+/**
+ * Whether the checkpoint holds the MTP layer: false when num_nextn_predict_layers is 0 or none of the
+ * MTP layer's own tensors is stored (converted checkpoints often drop it); true when all of mtpTensors(cfg)
+ * are there with the right shapes; IoError / ShapeError (as checkInventory) when it is partly there or wrong.
+ */
+export function checkMtpInventory(cfg: ModelConfig, ckpt: CheckpointLike): boolean {
+  if (cfg.numNextnPredictLayers < 1) return false;
+  if (!mtpOwnTensors(cfg).some((s) => ckpt.has(s.name))) return false;
+  const specs = mtpTensors(cfg);
+  const dup = `model.layers.${cfg.numLayers}.embed_tokens.weight`;
+  if (ckpt.has(dup)) specs.push({ name: dup, shape: [cfg.vocabSize, cfg.hiddenSize], dtype: 'bf16' });
+  checkSpecs(specs, ckpt);
+  return true;
+}
+
+function checkSpecs(specs: TensorSpec[], ckpt: CheckpointLike): TensorSpec[] {
   const missing: string[] = [], wrong: string[] = [];
   const check = (name: string, shape: number[], dtype: TensorSpec['dtype'] | 'f32-exact') => {
     if (!ckpt.has(name)) { missing.push(name); return; }
