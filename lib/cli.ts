@@ -14,6 +14,7 @@ import { expectedTensors } from './model/weights';
 import { PRESET_NAMES } from './presets';
 import { mtpTensors, writeRandomCheckpoint } from './weights/random';
 import { env } from './env';
+import type { GenerateOptions } from './generate';
 
 export interface CliIo {
   out: (s: string) => void;
@@ -140,41 +141,15 @@ function loadTokenizer(dir: string): Tok | null {
 
 interface GenOut { ids: number[]; text?: string; ms: number; prefillMs: number }
 
-/** Greedy (or Model.generate when present) generation; `trace` collects routing of every forward. */
-async function generate(model: Model, ids: number[], opts: { maxNewTokens: number; temperature: number; seed?: number; trace?: RouteTrace[] }, onToken?: (id: number) => void): Promise<GenOut> {
-  const gen = (model as unknown as { generate?: unknown }).generate;
-  const t0 = performance.now();
-  if (typeof gen === 'function' && !opts.trace) {
-    const out: number[] = [];
-    let first = 0;
-    const it = gen.call(model, ids, { maxNewTokens: opts.maxNewTokens, temperature: opts.temperature, seed: opts.seed }) as AsyncIterable<unknown>;
-    for await (const item of it) {
-      const id = typeof item === 'number' ? item : (item as { id?: number; token?: number }).id ?? (item as { token?: number }).token;
-      if (typeof id !== 'number') continue;
-      if (out.length === 0) first = performance.now() - t0;
-      out.push(id);
-      onToken?.(id);
-    }
-    return { ids: out, ms: performance.now() - t0, prefillMs: first };
-  }
-  if (opts.temperature !== 0) throw new Error('generate: sampling needs Model.generate (not available in this build); use --temperature 0');
-  const vocab = model.config.vocabSize, eos = model.config.eosTokenId;
-  const cache = model.createCache(Math.min(model.config.maxPositionEmbeddings, ids.length + opts.maxNewTokens));
+/** Generation through Model.generate (greedy at temperature 0); `trace` collects the routing of every forward. */
+async function generate(model: Model, ids: number[], opts: GenerateOptions, onToken?: (id: number) => void): Promise<GenOut> {
   const out: number[] = [];
+  const t0 = performance.now();
   let prefillMs = 0;
-  try {
-    let r = await model.forward(ids, { cache, trace: opts.trace });
-    prefillMs = performance.now() - t0;
-    let next = argmax(r.logits, ids.length - 1, vocab);
-    for (;;) {
-      out.push(next);
-      onToken?.(next);
-      if (out.length >= opts.maxNewTokens || next === eos || cache.length >= cache.maxLen) break;
-      r = await model.forward([next], { cache, trace: opts.trace });
-      next = argmax(r.logits, 0, vocab);
-    }
-  } finally {
-    cache.dispose();
+  for await (const { id } of model.generate(ids, opts)) {
+    if (out.length === 0) prefillMs = performance.now() - t0;
+    out.push(id);
+    onToken?.(id);
   }
   return { ids: out, ms: performance.now() - t0, prefillMs };
 }
@@ -276,7 +251,8 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
     .option('--temperature <t>', 'sampling temperature (0: greedy)', Number, 0)
     .option('--seed <n>', 'sampling seed', intArg('--seed'))
     .option('--activations <a>', 'f32, bf16 or fp8', actArg, 'f32' as Precision)
-    .action(async (dir: string, o: { prompt?: string; ids?: string; maxNewTokens: number; temperature: number; seed?: number; activations: Precision }) => {
+    .option('--speculative <method>', "speculative decoding: 'mtp' (greedy only; needs the checkpoint's MTP layer)")
+    .action(async (dir: string, o: { prompt?: string; ids?: string; maxNewTokens: number; temperature: number; seed?: number; activations: Precision; speculative?: 'mtp' }) => {
       if ((o.prompt === undefined) === (o.ids === undefined)) throw new CommanderError(1, 'dsv3.invalidArgument', 'generate: give exactly one of --prompt and --ids');
       const tok = loadTokenizer(dir);
       let ids: number[];
@@ -294,7 +270,7 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
         io.out(`prompt ids: ${ids.join(',')}\n`);
         io.out('generated ids: ');
         let n = 0; // streamed as they come
-        const r = await generate(model, ids, { maxNewTokens: o.maxNewTokens, temperature: o.temperature, seed: o.seed }, (id) => io.out(`${n++ ? ',' : ''}${id}`));
+        const r = await generate(model, ids, { maxNewTokens: o.maxNewTokens, temperature: o.temperature, seed: o.seed, speculative: o.speculative ?? null }, (id) => io.out(`${n++ ? ',' : ''}${id}`));
         io.out('\n');
         if (tok) io.out(`text: ${JSON.stringify(tok.decode(r.ids))}\n`);
         io.out(`${r.ids.length} tokens in ${(r.ms / 1e3).toFixed(2)} s: ${(r.ids.length / (r.ms / 1e3)).toFixed(1)} tok/s (prefill ${r.prefillMs.toFixed(1)} ms)\n`);

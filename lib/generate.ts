@@ -6,6 +6,7 @@ import { argmax, sample } from './ops/sampling';
 import { Tensor } from './tensor';
 import { ChatMessage, StreamDecoder, TextTokenizer } from './tokenizer';
 import type { Model } from './model/model';
+import type { RouteTrace } from './model/moe';
 
 /** Generation was aborted through its AbortSignal (thrown by the iterator; the cache is released first). */
 export { AbortError };
@@ -35,6 +36,8 @@ export interface GenerateOptions {
   speculative?: 'mtp' | null;
   /** Called once when generation ends (also on abort or error). */
   onStats?: (stats: GenerateStats) => void;
+  /** Collects the routing of every main-model forward (expert load statistics). */
+  trace?: RouteTrace[];
 }
 
 export interface GeneratedToken {
@@ -109,7 +112,7 @@ export class Generation implements AsyncIterable<GeneratedToken> {
     try {
       checkAbort();
       const t0 = performance.now();
-      let { logits } = await model.forward(promptIds, { cache });
+      let { logits } = await model.forward(promptIds, { cache, trace: opts.trace });
       let row = logits.subarray((promptIds.length - 1) * cfg.vocabSize);
       stats.prefillMs = performance.now() - t0;
       stats.prefillTokensPerS = promptIds.length / (stats.prefillMs / 1000);
@@ -128,7 +131,7 @@ export class Generation implements AsyncIterable<GeneratedToken> {
         if (step + 1 >= maxNew) { finish('length'); return; }
         if (cache.length >= cache.maxLen) { finish('length'); return; }
         checkAbort();
-        ({ logits } = await model.forward([id], { cache }));
+        ({ logits } = await model.forward([id], { cache, trace: opts.trace }));
         row = logits;
         stats.decodeForwards++;
         stats.decodeMs = performance.now() - decodeStart;
@@ -177,7 +180,7 @@ export class Generation implements AsyncIterable<GeneratedToken> {
     try {
       checkAbort();
       const t0 = performance.now();
-      const pre = await model.forward(promptIds, { cache, normed: true });
+      const pre = await model.forward(promptIds, { cache, normed: true, trace: opts.trace });
       let cur = await argmaxRow(pre.logits, promptIds.length - 1);
       let mtpH = pre.normed!, mtpIds = [...promptIds.slice(1), cur];
       stats.prefillMs = performance.now() - t0;
@@ -204,7 +207,7 @@ export class Generation implements AsyncIterable<GeneratedToken> {
         const ml = await mtp.forward(mtpH, mtpIds, mcache);
         if (n + 2 <= cache.maxLen && maxNew - stats.generatedTokens >= 2) {
           const draft = await argmaxRow(ml, mtpIds.length - 1);
-          const v = await model.forward([cur, draft], { cache, normed: true });
+          const v = await model.forward([cur, draft], { cache, normed: true, trace: opts.trace });
           stats.decodeForwards++;
           stats.draftTotal!++;
           const next = await argmaxRow(v.logits, 0);
@@ -220,7 +223,7 @@ export class Generation implements AsyncIterable<GeneratedToken> {
             mtpH = v.normed!.subarray(0, d); mtpIds = [cur];
           }
         } else {
-          const v = await model.forward([cur], { cache, normed: true });
+          const v = await model.forward([cur], { cache, normed: true, trace: opts.trace });
           stats.decodeForwards++;
           cur = await argmaxRow(v.logits, 0);
           queue = [cur];
