@@ -91,21 +91,30 @@ export class Generation implements AsyncIterable<GeneratedToken> {
     return this.opts.speculative === 'mtp' ? this.runMtp() : this.run();
   }
 
+  /** What ends a generation (eos and stop ids, stop strings, abort) and the text decoder, shared by both loops. */
+  private rules() {
+    const { model, opts, tokenizer, stats } = this;
+    const eos = new Set<number>(tokenizer?.eosTokenIds ?? []);
+    if (model.config.eosTokenId !== null) eos.add(model.config.eosTokenId);
+    return {
+      eos,
+      stopIds: new Set<number>(opts.stop?.filter((s): s is number => typeof s === 'number')),
+      stopStrings: opts.stop?.filter((s): s is string => typeof s === 'string') ?? [],
+      decoder: tokenizer ? tokenizer.streamDecoder() : null as StreamDecoder | null,
+      checkAbort: (): void => {
+        if (opts.signal?.aborted) { stats.stopReason = 'abort'; throw new AbortError('generate: aborted'); }
+      },
+    };
+  }
+
   private async *run(): AsyncGenerator<GeneratedToken> {
-    const { model, promptIds, opts, tokenizer, stats } = this;
+    const { model, promptIds, opts, stats } = this;
     const cfg = model.config;
     const maxNew = opts.maxNewTokens ?? 64;
     const temperature = opts.temperature ?? 0;
     const seed = opts.seed ?? BigInt(Math.floor(Math.random() * 2 ** 53));
-    const stopIds = new Set<number>(opts.stop?.filter((s): s is number => typeof s === 'number'));
-    const stopStrings = opts.stop?.filter((s): s is string => typeof s === 'string') ?? [];
-    const eos = new Set<number>(tokenizer?.eosTokenIds ?? []);
-    if (cfg.eosTokenId !== null) eos.add(cfg.eosTokenId);
-    const decoder: StreamDecoder | null = tokenizer ? tokenizer.streamDecoder() : null;
+    const { stopIds, stopStrings, eos, decoder, checkAbort } = this.rules();
     let text = '';
-    const checkAbort = () => {
-      if (opts.signal?.aborted) { stats.stopReason = 'abort'; throw new AbortError('generate: aborted'); }
-    };
     const cache = model.createCache(Math.min(cfg.maxPositionEmbeddings, promptIds.length + Math.max(maxNew, 1)));
     let decodeStart = 0;
     const finish = (reason: StopReason) => { stats.stopReason ??= reason; };
@@ -157,19 +166,12 @@ export class Generation implements AsyncIterable<GeneratedToken> {
    * main cache drops position n+1. The MTP never sees an unverified token, so it needs no rollback.
    */
   private async *runMtp(): AsyncGenerator<GeneratedToken> {
-    const { model, promptIds, opts, tokenizer, stats } = this;
+    const { model, promptIds, opts, stats } = this;
     const cfg = model.config, vocab = cfg.vocabSize, d = cfg.hiddenSize;
     const mtp = model.mtp!;
     const maxNew = opts.maxNewTokens ?? 64;
-    const stopIds = new Set<number>(opts.stop?.filter((s): s is number => typeof s === 'number'));
-    const stopStrings = opts.stop?.filter((s): s is string => typeof s === 'string') ?? [];
-    const eos = new Set<number>(tokenizer?.eosTokenIds ?? []);
-    if (cfg.eosTokenId !== null) eos.add(cfg.eosTokenId);
-    const decoder: StreamDecoder | null = tokenizer ? tokenizer.streamDecoder() : null;
+    const { stopIds, stopStrings, eos, decoder, checkAbort } = this.rules();
     let text = '';
-    const checkAbort = () => {
-      if (opts.signal?.aborted) { stats.stopReason = 'abort'; throw new AbortError('generate: aborted'); }
-    };
     // The same limit as plain decoding, so both stop at the same token.
     const limit = Math.min(cfg.maxPositionEmbeddings, promptIds.length + Math.max(maxNew, 1));
     const cache = model.createCache(limit);
