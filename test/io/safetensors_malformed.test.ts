@@ -2,7 +2,7 @@
 // valid files built here read back exactly; each defect is an IoError naming the problem; and a
 // seeded fuzz loop of random corruptions must only ever end in an IoError or in a file whose every
 // tensor reads back exactly the bytes at its declared range (a native crash would kill jest).
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Checkpoint, SafetensorsFile } from '../../lib/weights/safetensors';

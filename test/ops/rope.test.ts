@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Tensor, DTypeError, ShapeError, DisposedError, ArgumentError } from '../../lib';
-import { expectClose, poisoned, relErr, TOL, withSeed } from '../helpers';
+import { expectClose, poisoned, relErr, withSeed } from '../helpers';
 import * as ref from '../reference/rope';
 import { Rng } from '../reference/rng';
 import { mlaSoftmaxScale, rope, yarnInvFreq } from '../../lib/ops/rope';
