@@ -129,9 +129,12 @@ describe('Tensor', () => {
     t.dispose();
     v.dispose();
     const after = native.externalMemory();
-    expect(during - before).toBeGreaterThanOrEqual(mib64);
-    expect(withView - during).toBeLessThan(mib64 / 2);
-    expect(during - after).toBeGreaterThanOrEqual(mib64);
+    // V8's counter also moves when a GC (which this report may trigger) frees other external memory:
+    // allow a few MiB of such noise around the 64 MiB the tensor accounts for.
+    const noise = 8 * 2 ** 20;
+    expect(Math.abs(during - before - mib64)).toBeLessThan(noise);
+    expect(Math.abs(withView - during)).toBeLessThan(noise);
+    expect(Math.abs(during - after - mib64)).toBeLessThan(noise);
   });
 
   test('synchronize resolves', async () => {
