@@ -2,7 +2,7 @@
 // DeepSeek-V3 MLA over the latent cache (v3-reference.md §3). Cache rows outside the causal window are
 // NaN so a stray read fails; outputs are NaN-poisoned; the absorbed result is checked against the naive
 // per-head attention with explicit W_UK / W_UV.
-import { Tensor, backends, synchronize, DTypeError, ShapeError, DisposedError, ArgumentError, DeviceError } from '../../lib';
+import { Tensor, backends, DTypeError, ShapeError, DisposedError, ArgumentError, DeviceError } from '../../lib';
 import { expectClose, poisoned, TOL, withSeed } from '../helpers';
 import * as ref from '../reference/mla';
 import { Rng } from '../reference/rng';
@@ -99,27 +99,19 @@ describe('mlaDecodeAttention', () => {
     expect(Array.from(await out.toFloat32Array())).toEqual(new Array(2 * 3 * 32).fill(0));
   });
 
-  test('decode step s=4096, h=16, r=512, p=64: correct, and timed', () => withSeed(async (seed) => {
+  test('a V3-sized decode step (s=4096, h=16, r=512, p=64) is correct', () => withSeed(async (seed) => {
     const rng = new Rng(seed);
     const s = 4096, h = 16, r = 512, p = 64, scale = 0.1352337789;
     const [qL, qLv] = await make(await normals(rng, h * r, 0.05), [1, h, r], 'bf16');
     const [qP, qPv] = await make(await normals(rng, h * p), [1, h, p], 'bf16');
-    const times: Record<string, number> = {};
     for (const kd of ['bf16', 'f32'] as F[]) {
       const [cKv, kvv] = await make(await normals(rng, s * r), [s, r], kd);
       const [kPe, pev] = await make(await normals(rng, s * p), [s, p], kd);
       const out = Tensor.empty([1, h, r]);
-      mlaDecodeAttention(qL, qP, cKv, kPe, { softmaxScale: scale, out });  // warm-up
-      await synchronize();
-      const n = 10, t0 = performance.now();
-      for (let i = 0; i < n; i++) mlaDecodeAttention(qL, qP, cKv, kPe, { softmaxScale: scale, out });
-      await synchronize();
-      times[kd] = (performance.now() - t0) / n;
+      mlaDecodeAttention(qL, qP, cKv, kPe, { softmaxScale: scale, out });
       const want = ref.mlaAttention(qLv, qPv, kvv, pev, { t: 1, h, r, p, s, startPos: s - 1, causal: true }, scale);
       expectClose(await out.toFloat32Array(), want, TOL.f32, `decode 4096 ${kd}`);
     }
-    console.log(`mlaDecodeAttention decode step s=${s} h=${h} r=${r} p=${p}: bf16 cache ${times.bf16.toFixed(2)} ms, f32 cache ${times.f32.toFixed(2)} ms (${backends().cpu.threads} threads)`);
-    expect(times.bf16).toBeLessThan(1000);  // sanity only; the target (well under 100 ms) is reported, not asserted
   }));
 
   test('bad input gives typed errors', () => {
