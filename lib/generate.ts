@@ -91,18 +91,37 @@ export class Generation implements AsyncIterable<GeneratedToken> {
     return this.opts.speculative === 'mtp' ? this.runMtp() : this.run();
   }
 
-  /** What ends a generation (eos and stop ids, stop strings, abort) and the text decoder, shared by both loops. */
+  /**
+   * What ends a generation and how a chosen token becomes output, shared by both loops: `take(id)` returns the
+   * token to yield (with its text), or null after recording why generation ends (eos or a stop id);
+   * `stopped()` tells, after a yield, whether a stop string has appeared; `finish` records a reason once.
+   */
   private rules() {
     const { model, opts, tokenizer, stats } = this;
     const eos = new Set<number>(tokenizer?.eosTokenIds ?? []);
     if (model.config.eosTokenId !== null) eos.add(model.config.eosTokenId);
+    const stopIds = new Set<number>(opts.stop?.filter((s): s is number => typeof s === 'number'));
+    const stopStrings = opts.stop?.filter((s): s is string => typeof s === 'string') ?? [];
+    const decoder: StreamDecoder | null = tokenizer ? tokenizer.streamDecoder() : null;
+    let text = '';
+    const finish = (reason: StopReason): void => { stats.stopReason ??= reason; };
     return {
-      eos,
-      stopIds: new Set<number>(opts.stop?.filter((s): s is number => typeof s === 'number')),
-      stopStrings: opts.stop?.filter((s): s is string => typeof s === 'string') ?? [],
-      decoder: tokenizer ? tokenizer.streamDecoder() : null as StreamDecoder | null,
+      finish,
       checkAbort: (): void => {
         if (opts.signal?.aborted) { stats.stopReason = 'abort'; throw new AbortError('generate: aborted'); }
+      },
+      take: (id: number): GeneratedToken | null => {
+        if (eos.has(id)) { finish('eos'); return null; }
+        if (stopIds.has(id)) { finish('stop'); return null; }
+        const tok: GeneratedToken = { id };
+        if (decoder) { tok.text = decoder.push(id); text += tok.text; }
+        stats.generatedTokens++;
+        return tok;
+      },
+      stopped: (): boolean => {
+        if (!stopStrings.some((s) => text.includes(s))) return false;
+        finish('stop');
+        return true;
       },
     };
   }
@@ -113,11 +132,9 @@ export class Generation implements AsyncIterable<GeneratedToken> {
     const maxNew = opts.maxNewTokens ?? 64;
     const temperature = opts.temperature ?? 0;
     const seed = opts.seed ?? BigInt(Math.floor(Math.random() * 2 ** 53));
-    const { stopIds, stopStrings, eos, decoder, checkAbort } = this.rules();
-    let text = '';
+    const { finish, checkAbort, take, stopped } = this.rules();
     const cache = model.createCache(Math.min(cfg.maxPositionEmbeddings, promptIds.length + Math.max(maxNew, 1)));
     let decodeStart = 0;
-    const finish = (reason: StopReason) => { stats.stopReason ??= reason; };
     try {
       checkAbort();
       const t0 = performance.now();
@@ -129,18 +146,14 @@ export class Generation implements AsyncIterable<GeneratedToken> {
       for (let step = 0; ; step++) {
         if (step >= maxNew) { finish('length'); return; }
         checkAbort();
-        const id = await this.pick(row, temperature, seed, step);
-        if (eos.has(id)) { finish('eos'); return; }
-        if (stopIds.has(id)) { finish('stop'); return; }
-        const tok: GeneratedToken = { id };
-        if (decoder) { tok.text = decoder.push(id); text += tok.text; }
-        stats.generatedTokens++;
+        const tok = take(await this.pick(row, temperature, seed, step));
+        if (!tok) return;
         yield tok;
-        if (stopStrings.some((s) => text.includes(s))) { finish('stop'); return; }
+        if (stopped()) return;
         if (step + 1 >= maxNew) { finish('length'); return; }
         if (cache.length >= cache.maxLen) { finish('length'); return; }
         checkAbort();
-        ({ logits } = await model.forward([id], { cache, trace: opts.trace }));
+        ({ logits } = await model.forward([tok.id], { cache, trace: opts.trace }));
         row = logits;
         stats.decodeForwards++;
         stats.decodeMs = performance.now() - decodeStart;
@@ -170,13 +183,11 @@ export class Generation implements AsyncIterable<GeneratedToken> {
     const cfg = model.config, vocab = cfg.vocabSize, d = cfg.hiddenSize;
     const mtp = model.mtp!;
     const maxNew = opts.maxNewTokens ?? 64;
-    const { stopIds, stopStrings, eos, decoder, checkAbort } = this.rules();
-    let text = '';
+    const { finish, checkAbort, take, stopped } = this.rules();
     // The same limit as plain decoding, so both stop at the same token.
     const limit = Math.min(cfg.maxPositionEmbeddings, promptIds.length + Math.max(maxNew, 1));
     const cache = model.createCache(limit);
     const mcache = mtp.createCache(limit);
-    const finish = (reason: StopReason) => { stats.stopReason ??= reason; };
     const argmaxRow = (logits: Float32Array, r: number) => this.pick(logits.subarray(r * vocab, (r + 1) * vocab), 0, 0, 0);
     let decodeStart = 0;
     try {
@@ -193,13 +204,10 @@ export class Generation implements AsyncIterable<GeneratedToken> {
         for (const id of queue) {
           if (stats.generatedTokens >= maxNew) { finish('length'); return; }
           checkAbort();
-          if (eos.has(id)) { finish('eos'); return; }
-          if (stopIds.has(id)) { finish('stop'); return; }
-          const tok: GeneratedToken = { id };
-          if (decoder) { tok.text = decoder.push(id); text += tok.text; }
-          stats.generatedTokens++;
+          const tok = take(id);
+          if (!tok) return;
           yield tok;
-          if (stopStrings.some((s) => text.includes(s))) { finish('stop'); return; }
+          if (stopped()) return;
         }
         if (stats.generatedTokens >= maxNew) { finish('length'); return; }
         if (cache.length >= cache.maxLen) { finish('length'); return; }
