@@ -94,6 +94,12 @@ void device_free(int device, void* ptr) {
 
 void* stream(int device) { return state(device).stream; }
 
+void* launch_stream(int device) {
+  DeviceState& s = state(device);
+  DSV3_CUDA_CHECK(cudaSetDevice(device));
+  return s.stream;
+}
+
 void synchronize(int device) {
   DSV3_CUDA_CHECK(cudaStreamSynchronize(state(device).stream));
 }

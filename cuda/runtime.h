@@ -23,6 +23,9 @@ DeviceInfo device_info(int device);
 void* device_alloc(int device, size_t bytes);
 void device_free(int device, void* ptr);
 void* stream(int device);  // the device's cudaStream_t
+// For launchers: makes `device` current and returns its stream (cudaStream_t). Kernels launched on it
+// are ordered with every copy, fill and free of that device.
+void* launch_stream(int device);
 void synchronize(int device);
 
 void copy_h2d(int device, void* dst, const void* src, size_t bytes);  // returns when src may be reused

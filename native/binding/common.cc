@@ -4,6 +4,9 @@
 #include <cmath>
 
 #include "native/binding/addon_data.h"
+#ifdef DSV3_WITH_CUDA
+#include "cuda/runtime.h"
+#endif
 
 namespace dsv3 {
 
@@ -253,6 +256,18 @@ Napi::Object outputs_arg(const OpCtx& c, const Napi::Object& opts, const char* n
 }
 
 void run_cpu(std::function<void()> task) { CpuStream::get().enqueue(std::move(task)); }
+
+void* cuda_stream(Device d) {
+#ifdef DSV3_WITH_CUDA
+  return cuda::launch_stream(d.index);
+#else
+  throw JsError(ErrKind::Unsupported, "this build of dsv3 has no CUDA backend");
+#endif
+}
+
+void no_cuda_backend(const OpCtx& c) {
+  c.fail(ErrKind::Unsupported, "", "needs the CUDA backend, which this build of dsv3 does not have");
+}
 
 void no_cuda_kernel(const OpCtx& c) {
   c.fail(ErrKind::Unsupported, "", "has no CUDA kernel yet; move the inputs to the CPU with .to('cpu')");

@@ -92,6 +92,16 @@ Output new_tensor(Napi::Env env, DType dtype, const std::vector<int64_t>& shape,
 // CUDA ops that have no kernel yet throw an Unsupported error naming the op.
 void run_cpu(std::function<void()> task);
 [[noreturn]] void no_cuda_kernel(const OpCtx& c);
+// CUDA dispatch: the stream (a cudaStream_t) of device d, made current; launchers in cuda/<op>.h are
+// called with it, inside DSV3_IF_CUDA(...) so that CPU-only builds compile (there, tensors on cuda
+// cannot exist, and the branch throws Unsupported).
+void* cuda_stream(Device d);
+[[noreturn]] void no_cuda_backend(const OpCtx& c);
+#ifdef DSV3_WITH_CUDA
+#define DSV3_IF_CUDA(c, ...) __VA_ARGS__
+#else
+#define DSV3_IF_CUDA(c, ...) ::dsv3::no_cuda_backend(c)
+#endif
 
 // ---- registration: DSV3_OP(jsName) { ... } defines and exports one function ----
 using OpFn = Napi::Value (*)(const Napi::CallbackInfo&);
