@@ -3,6 +3,7 @@
 // own table; when BENCH_JSON is set, their JSON outputs are merged into that file.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +14,14 @@ if (!existsSync(join(here, '..', 'dist', 'index.js'))) {
   process.exit(1);
 }
 const only = process.argv.slice(2);
-const scripts = readdirSync(here).filter((f) => f.endsWith('.bench.mjs') && (only.length === 0 || only.some((o) => f.includes(o)))).sort();
+// CPU-only benchmarks are skipped on a machine with a usable GPU (its time is for the CUDA kernels)
+// unless named on the command line or DSV3_BENCH_CPU=1.
+const CPU_ONLY = ['gemm.bench.mjs', 'model.bench.mjs'];
+const { backends } = createRequire(import.meta.url)(join(here, '..', 'dist', 'index.js'));
+const skipCpu = backends().cuda.available && process.env.DSV3_BENCH_CPU !== '1' && only.length === 0;
+const scripts = readdirSync(here).filter((f) => f.endsWith('.bench.mjs') && (only.length === 0 || only.some((o) => f.includes(o))))
+  .filter((f) => !(skipCpu && CPU_ONLY.includes(f))).sort();
+if (skipCpu) console.log(`bench: GPU present: skipping the CPU-only ${CPU_ONLY.join(', ')} (DSV3_BENCH_CPU=1 runs them)`);
 const tmp = mkdtempSync(join(tmpdir(), 'dsv3-bench-'));
 const merged = { date: new Date().toISOString(), results: {} };
 let failed = 0;

@@ -51,6 +51,14 @@ __global__ void fill_kernel(unsigned char* dst, uint64_t pattern, size_t elem_by
   }
 }
 
+__global__ void spin_kernel(uint64_t ns) {
+  uint64_t t0, t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t0));
+  do {
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  } while (t - t0 < ns);
+}
+
 }  // namespace
 
 int device_count(std::string* reason) {
@@ -136,6 +144,31 @@ size_t pool_reserved_bytes(int device) {
   uint64_t v = 0;
   DSV3_CUDA_CHECK(cudaMemPoolGetAttribute(s.pool, cudaMemPoolAttrReservedMemCurrent, &v));
   return static_cast<size_t>(v);
+}
+
+void* event_record(int device) {
+  DeviceState& s = state(device);
+  DSV3_CUDA_CHECK(cudaSetDevice(device));
+  cudaEvent_t e = nullptr;
+  DSV3_CUDA_CHECK(cudaEventCreate(&e));
+  DSV3_CUDA_CHECK(cudaEventRecord(e, s.stream));
+  return e;
+}
+
+float event_elapsed_ms(void* start, void* end) {
+  DSV3_CUDA_CHECK(cudaEventSynchronize(static_cast<cudaEvent_t>(end)));
+  float ms = 0.f;
+  DSV3_CUDA_CHECK(cudaEventElapsedTime(&ms, static_cast<cudaEvent_t>(start), static_cast<cudaEvent_t>(end)));
+  return ms;
+}
+
+void event_destroy(void* event) { cudaEventDestroy(static_cast<cudaEvent_t>(event)); }
+
+void spin(int device, double microseconds) {
+  DeviceState& s = state(device);
+  DSV3_CUDA_CHECK(cudaSetDevice(device));
+  spin_kernel<<<1, 1, 0, s.stream>>>(static_cast<uint64_t>(microseconds * 1000.0));
+  DSV3_CUDA_CHECK_LAUNCH();
 }
 
 }  // namespace dsv3::cuda

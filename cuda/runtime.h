@@ -37,4 +37,14 @@ void fill(int device, void* dst, uint64_t pattern, size_t elem_bytes, size_t cou
 // Bytes currently held by the caching pool of `device` (reserved from the driver).
 size_t pool_reserved_bytes(int device);
 
+// ---- timing, for benchmarks ----
+// A new CUDA event recorded now on the device's stream (destroy with event_destroy).
+void* event_record(int device);
+// Milliseconds between two recorded events; waits for `end`.
+float event_elapsed_ms(void* start, void* end);
+void event_destroy(void* event);
+// A one-thread kernel that keeps the stream busy for about `microseconds`, so that the host can queue
+// many short kernels behind it and their events measure GPU time, not launch latency.
+void spin(int device, double microseconds);
+
 }  // namespace dsv3::cuda

@@ -16,3 +16,4 @@ export { loadTokenizer, TextTokenizer, StreamDecoder } from './tokenizer';
 export type { ChatMessage } from './tokenizer';
 
 export type { GenerateOptions, Generation } from './generate';
+export * as profile from './profile';

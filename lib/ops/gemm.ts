@@ -1,6 +1,7 @@
 // GEMMs, all NT (out = a @ b^T): DeepSeek's FP8 block-scaled GEMM (inference/kernel.py fp8_gemm),
 // plain f32/bf16 GEMM, and DeepGEMM-style grouped expert GEMMs (contiguous and masked layouts).
 // CPU: native/cpu/gemm.cc (AVX-512 / AVX2 / portable kernels, DSV3_CPU_ISA caps the choice).
+// CUDA: cuda/fp8_gemm.cu (TMA + wgmma, sm_90a) for FP8 operands, cuda/gemm_simple.cu otherwise (see cuda/gemm.h).
 import { env } from '../env';
 import { Tensor } from '../tensor';
 import { lazyOp, OutOptions, result } from './util';
@@ -12,6 +13,17 @@ export type GemmIsaName = 'avx512' | 'avx2' | 'generic';
 export interface GemmOptions<O extends GemmFloat = GemmFloat> extends OutOptions<O> {
   /** Cap the CPU kernels' instruction set for this call; default DSV3_CPU_ISA (read at each call), else the best the CPU runs. */
   cpuIsa?: GemmIsaName;
+  /**
+   * CUDA FP8 kernel: 'auto' (default: TMA + wgmma on sm_90 when k % 16 == 0 and the operands are 16-byte
+   * aligned, else the simple kernel), 'simple' (CUDA cores, any GPU: the reference) or 'wgmma'
+   * (UnsupportedError when it cannot run). Ignored on the CPU.
+   */
+  kernel?: 'auto' | 'simple' | 'wgmma';
+}
+/** Options of the masked grouped GEMM. */
+export interface MaskedGemmOptions<O extends GemmFloat = GemmFloat> extends GemmOptions<O> {
+  /** CUDA: the rows per group you expect (the counts live on the device); picks the token tile. Default m_max. */
+  expectedM?: number;
 }
 
 // DSV3_CPU_ISA (lib/env.ts) is handed to the addon as the cpuIsa option.
@@ -45,9 +57,9 @@ export function groupedGemmContiguous(a: Tensor | Fp8Operand, b: Tensor | Fp8Ope
 }
 
 /** Experts over padded slabs: a [g,m_max,k] (or FP8 with scale [g,m_max,kb]), b [g,n,k] (or FP8 with scale [g,nb,kb]), counts i32 [g] -> [g,m_max,n]; only rows < counts[e] of group e are written. */
-export function groupedGemmMasked<O extends GemmFloat = 'bf16'>(a: Fp8Operand, b: Fp8Operand, counts: Tensor<'i32'>, opts?: GemmOptions<O>): Tensor<O>;
-export function groupedGemmMasked<A extends GemmFloat, O extends GemmFloat = A>(a: Tensor<A>, b: Tensor<GemmFloat>, counts: Tensor<'i32'>, opts?: GemmOptions<O>): Tensor<O>;
-export function groupedGemmMasked(a: Tensor | Fp8Operand, b: Tensor | Fp8Operand, counts: Tensor<'i32'>, opts: GemmOptions = {}): Tensor {
+export function groupedGemmMasked<O extends GemmFloat = 'bf16'>(a: Fp8Operand, b: Fp8Operand, counts: Tensor<'i32'>, opts?: MaskedGemmOptions<O>): Tensor<O>;
+export function groupedGemmMasked<A extends GemmFloat, O extends GemmFloat = A>(a: Tensor<A>, b: Tensor<GemmFloat>, counts: Tensor<'i32'>, opts?: MaskedGemmOptions<O>): Tensor<O>;
+export function groupedGemmMasked(a: Tensor | Fp8Operand, b: Tensor | Fp8Operand, counts: Tensor<'i32'>, opts: MaskedGemmOptions = {}): Tensor {
   return result(nativeMasked(a, b, counts, isaOptions(opts)), opts);
 }
 

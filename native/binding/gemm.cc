@@ -1,4 +1,6 @@
 // Bindings of the GEMMs (fp8Gemm, gemm, groupedGemmContiguous, groupedGemmMasked) and cpuGemmIsa.
+// On CUDA tensors the FP8 GEMMs take options.kernel: 'auto' (wgmma on sm_90a when the operands allow it,
+// else the simple kernel), 'simple' or 'wgmma' (an UnsupportedError naming the reason when it cannot run).
 // Validation here (every cross-argument size, scale shapes exactly ceil(./128)), math in
 // native/cpu/gemm.cc. FP8 operands are JS objects {data: f8_e4m3, scale: f32}; their parts are named
 // 'a.data', 'a.scale' in messages. offsets / counts are device data, checked by the CPU task.
@@ -6,6 +8,9 @@
 
 #include "native/binding/common.h"
 #include "native/cpu/gemm_kernel.h"
+#ifdef DSV3_WITH_CUDA
+#include "cuda/gemm.h"
+#endif
 
 namespace dsv3 {
 namespace {
@@ -72,6 +77,21 @@ cpu::GemmIsa isa_now(const OpCtx& c, const Napi::Object& o) {
   return isa;
 }
 
+#ifdef DSV3_WITH_CUDA
+cuda::GemmKernel kernel_opt(const OpCtx& c, const Napi::Object& o, Device dev, const void* a, const void* b, int64_t k) {
+  const std::string v = opt_string(c, o, "kernel", "auto");
+  cuda::GemmKernel kern;
+  if (v == "auto") kern = cuda::GemmKernel::automatic;
+  else if (v == "simple") kern = cuda::GemmKernel::simple;
+  else if (v == "wgmma") kern = cuda::GemmKernel::wgmma;
+  else c.fail(ErrKind::Argument, "kernel", "must be 'auto', 'simple' or 'wgmma', got '" + v + "'");
+  std::string why;
+  if (kern == cuda::GemmKernel::wgmma && !cuda::wgmma_usable(dev.index, a, b, k, &why))
+    c.fail(ErrKind::Unsupported, "kernel", "'wgmma' cannot run this call: " + why);
+  return kern;
+}
+#endif
+
 Napi::Value grouped(const Napi::CallbackInfo& info, bool masked) {
   OpCtx c{info.Env(), masked ? "groupedGemmMasked" : "groupedGemmContiguous"};
   Operand a = any_operand(c, info[0], "a");
@@ -103,7 +123,21 @@ Napi::Value grouped(const Napi::CallbackInfo& info, bool masked) {
   expect_same_device(c, devs);
   const DType od = opt_dtype(c, o, "outDtype", a.fp8 ? DType::bf16 : a.data.dtype, {DType::bf16, DType::f32});
   Output out = output(c, o, "out", od, masked ? std::vector<int64_t>{g, m, n} : std::vector<int64_t>{m, n}, a.data.device());
-  if (a.data.device().type != DeviceType::cpu) no_cuda_kernel(c);
+  const Device dev = a.data.device();
+  if (dev.type == DeviceType::cuda) {
+    const int64_t expected_m = opt_int(c, o, "expectedM", 0);
+    if (expected_m < 0) c.fail(ErrKind::Argument, "expectedM", "must be >= 0, got " + std::to_string(expected_m));
+    DSV3_IF_CUDA(c, {
+      const cuda::GemmKernel kern = a.fp8 ? kernel_opt(c, o, dev, a.data.data(), b.data.data(), k) : cuda::GemmKernel::simple;
+      GroupedGemmParams p{a.data.data(), a.data.dtype, a.fp8 ? a.scale.data<float>() : nullptr,
+                          b.data.data(), b.data.dtype, b.fp8 ? b.scale.data<float>() : nullptr,
+                          out.ref.data(), out.ref.dtype,
+                          masked ? nullptr : idx.data<int32_t>(), masked ? idx.data<int32_t>() : nullptr,
+                          g, m, n, k, masked};
+      cuda::grouped_gemm(p, kern, expected_m, dev.index, cuda_stream(dev));
+    });
+    return out.js;
+  }
   const cpu::GemmIsa isa = isa_now(c, o);
   TensorRef r = out.ref;
   run_cpu([a, b, idx, r, g, m, n, k, masked, isa] {
@@ -120,7 +154,7 @@ Napi::Value grouped(const Napi::CallbackInfo& info, bool masked) {
 }  // namespace
 
 // fp8Gemm(a: {data [m,k] f8_e4m3, scale [m, ceil(k/128)] f32}, b: {data [n,k], scale [ceil(n/128), ceil(k/128)]},
-//         {outDtype?: bf16 | f32, out?}) -> [m, n]
+//         {outDtype?: bf16 | f32, out?, kernel?: 'auto' | 'simple' | 'wgmma' (CUDA)}) -> [m, n]
 DSV3_OP(fp8Gemm) {
   OpCtx c{info.Env(), "fp8Gemm"};
   Operand a = fp8_operand(c, info[0], "a");
@@ -135,7 +169,16 @@ DSV3_OP(fp8Gemm) {
   expect_same_device(c, {{"a.data", &a.data}, {"a.scale", &a.scale}, {"b.data", &b.data}, {"b.scale", &b.scale}});
   const DType od = opt_dtype(c, o, "outDtype", DType::bf16, {DType::bf16, DType::f32});
   Output out = output(c, o, "out", od, {m, n}, a.data.device());
-  if (a.data.device().type != DeviceType::cpu) no_cuda_kernel(c);
+  const Device dev = a.data.device();
+  if (dev.type == DeviceType::cuda) {
+    DSV3_IF_CUDA(c, {
+      const cuda::GemmKernel kern = kernel_opt(c, o, dev, a.data.data(), b.data.data(), k);
+      cuda::fp8_gemm(Fp8GemmParams{a.data.data<uint8_t>(), a.scale.data<float>(), b.data.data<uint8_t>(), b.scale.data<float>(),
+                                   out.ref.data(), out.ref.dtype, m, n, k},
+                     kern, dev.index, cuda_stream(dev));
+    });
+    return out.js;
+  }
   const cpu::GemmIsa isa = isa_now(c, o);
   TensorRef r = out.ref;
   run_cpu([a, b, r, m, n, k, isa] {
@@ -160,7 +203,11 @@ DSV3_OP(gemm) {
   expect_same_device(c, {{"a", &a}, {"b", &b}});
   const DType od = opt_dtype(c, o, "outDtype", a.dtype, {DType::f32, DType::bf16});
   Output out = output(c, o, "out", od, {m, n}, a.device());
-  if (a.device().type != DeviceType::cpu) no_cuda_kernel(c);
+  if (a.device().type == DeviceType::cuda) {
+    DSV3_IF_CUDA(c, cuda::gemm(GemmParams{a.data(), a.dtype, b.data(), b.dtype, out.ref.data(), out.ref.dtype, m, n, k},
+                               cuda_stream(a.device())));
+    return out.js;
+  }
   const cpu::GemmIsa isa = isa_now(c, o);
   TensorRef r = out.ref;
   run_cpu([a, b, r, m, n, k, isa] {
@@ -174,7 +221,8 @@ DSV3_OP(gemm) {
 DSV3_OP(groupedGemmContiguous) { return grouped(info, false); }
 
 // groupedGemmMasked(a [g,m_max,k] | {data, scale [g,m_max,kb]}, b [g,n,k] | {data, scale [g,nb,kb]},
-//                   counts [g] i32, {outDtype?, out?}) -> [g, m_max, n]; rows >= counts[e] are not written
+//                   counts [g] i32, {outDtype?, out?, kernel?, expectedM? (CUDA tile hint: rows per group)})
+//                   -> [g, m_max, n]; rows >= counts[e] are not written
 DSV3_OP(groupedGemmMasked) { return grouped(info, true); }
 
 // cpuGemmIsa({cpuIsa?}) -> {supported, selected}: the CPU GEMM kernels' instruction set, and the one a

@@ -1,6 +1,9 @@
 // Bindings of the FP8 quantization ops (DeepSeek kernel.py act_quant / weight_dequant and the
 // checkpoint's 128x128 weight quantization). Validation here, math in native/cpu/quant.cc.
 #include "native/binding/common.h"
+#ifdef DSV3_WITH_CUDA
+#include "cuda/quant.h"
+#endif
 
 namespace dsv3 {
 namespace {
@@ -23,12 +26,17 @@ DSV3_OP(quantizeFp8) {
   Napi::Object outs = outputs_arg(c, o, "data?, scale?");
   Output y = output(c, outs, "data", DType::f8_e4m3, x.shape, x.device());
   Output s = output(c, outs, "scale", DType::f32, sshape, x.device());
-  if (x.device().type != DeviceType::cpu) no_cuda_kernel(c);
-  TensorRef yr = y.ref, sr = s.ref;
-  run_cpu([x, yr, sr, m, k, ue8m0] {
-    cpu::quantize_fp8(QuantizeFp8Params{x.data(), x.dtype, static_cast<uint8_t*>(yr.data()),
-                                        static_cast<float*>(sr.data()), m, k, ue8m0});
-  });
+  if (x.device().type == DeviceType::cuda) {
+    DSV3_IF_CUDA(c, cuda::quantize_fp8(QuantizeFp8Params{x.data(), x.dtype, static_cast<uint8_t*>(y.ref.data()),
+                                                         static_cast<float*>(s.ref.data()), m, k, ue8m0},
+                                       cuda_stream(x.device())));
+  } else {
+    TensorRef yr = y.ref, sr = s.ref;
+    run_cpu([x, yr, sr, m, k, ue8m0] {
+      cpu::quantize_fp8(QuantizeFp8Params{x.data(), x.dtype, static_cast<uint8_t*>(yr.data()),
+                                          static_cast<float*>(sr.data()), m, k, ue8m0});
+    });
+  }
   Napi::Object r = Napi::Object::New(c.env);
   r.Set("data", y.js);
   r.Set("scale", s.js);

@@ -1,6 +1,6 @@
 // CUDA runtime on a real GPU: device query, caching-pool allocation, host<->device copies, fills,
 // views, and errors for ops without a CUDA kernel. Skipped without a usable GPU.
-import { Tensor, ops, UnsupportedError, DeviceError } from '../../lib';
+import { Tensor, ops, UnsupportedError, DeviceError, CudaError, profile, synchronize } from '../../lib';
 import { Rng, freshSeed } from '../reference/rng';
 import { cuda, describeGpu } from './gpu';
 
@@ -48,5 +48,23 @@ describeGpu('CUDA runtime', () => {
     const a = Tensor.zeros([4], { device: 'cuda' });
     expect(() => ops.add(a, a)).toThrow(UnsupportedError);
     expect(() => ops.add(a, Tensor.zeros([4]))).toThrow(DeviceError);
+  });
+});
+
+describeGpu('CUDA timing (lib/profile)', () => {
+  test('events bracket GPU work: a 2 ms spin kernel measures at least 1.9 ms', () => {
+    const a = profile.cudaEvent();
+    profile.cudaSpin(2000);
+    const b = profile.cudaEvent();
+    expect(profile.cudaElapsedMs(a, b)).toBeGreaterThanOrEqual(1.9);
+  });
+  test('the FP8 ceiling kernel runs on sm_90 (and is refused elsewhere)', async () => {
+    const cc = cuda.devices[0].computeCapability;
+    if (cc === '9.0') {
+      expect(profile.fp8MmaPeak(2, 10).flops).toBe(2 * 10 * 4194304);
+      await synchronize('cuda');
+    } else {
+      expect(() => profile.fp8MmaPeak(2, 10)).toThrow(CudaError);
+    }
   });
 });

@@ -1,0 +1,505 @@
+// FP8 block-scaled GEMM for Hopper (sm_90a), DeepSeek's recipe: out[i, j] = sum over 128-wide K blocks
+// kb of (sum_k a[i,k] b[j,k]) * a_scale[i,kb] * b_scale[j/128,kb], f32 promotion every 128 of K.
+// Dense, grouped contiguous and grouped masked layouts (native/ops.h) share one kernel.
+//
+// Design (one CTA = one 128-weight-row x BT-token tile):
+// - "Swap AB": the weights are wgmma's M side (2 consumer warpgroups x 64 rows) and the tokens its N
+//   side (BT = 8..128 columns), so decode sizes (M = 1..128 tokens) need no padding to 64 rows and the
+//   128x128 weight-scale block is one scalar per tile and K block.
+// - A producer warp streams both tiles with TMA (128-byte swizzle, 128 K bytes per row = one K block)
+//   through a STAGES-deep ring of mbarriers; the consumers run 4 wgmma m64nBTk32 per K block into a
+//   temporary f32 fragment, then promote it with the scales into the accumulator (DeepGEMM's two-level
+//   accumulation), while the producer already loads the next stages.
+// - Small-M problems that would leave SMs idle are split along K (split-K); each split writes its f32
+//   fragment to a workspace and the last split of a tile (an atomic ticket) adds them in split order,
+//   so the result does not depend on which CTA finishes last.
+// Bound: weights are read once per token tile: memory-bound below ~200 tokens (target: the copy
+// bandwidth on the weight bytes), compute-bound above (target: the dense FP8 wgmma rate).
+// Unverified on a GPU until a GPU-drawn issue runs test/gpu/gemm.gpu.test.ts: the tile shapes, the
+// descriptor and fragment layouts and the pipeline follow the PTX ISA but have never executed.
+#include <cuda_bf16.h>
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+#include <vector>
+
+#include "cuda/common.cuh"
+#include "cuda/gemm.h"
+#include "cuda/runtime.h"
+#include "cuda/sm90.cuh"
+#include "cuda/wgmma_e4m3.cuh"
+
+namespace dsv3::cuda {
+namespace {
+
+constexpr int kTileN = 128;                    // weight rows per CTA (2 warpgroups x 64)
+constexpr int kBlockK = 128;                   // K bytes per stage = one scale block
+constexpr int kConsumers = 256;                // two warpgroups
+constexpr int kThreads = kConsumers + 32;      // + one producer warp
+constexpr int kWeightStageBytes = kTileN * kBlockK;
+
+enum Mode : int { kDense = 0, kContiguous = 1, kMasked = 2 };
+
+struct Problem {
+  int mode;
+  int m;             // dense: rows of a; contiguous: sum_m; masked: m_max
+  int n, k, kb, nb, g;
+  int token_tiles;   // grid accounting (an upper bound for contiguous)
+  int weight_tiles;  // ceil(n / 128)
+  int splits;        // split-K (dense only)
+  const float* a_scale;    // [rows of a, kb]
+  const float* b_scale;    // [g, nb, kb]
+  const int32_t* offsets;  // contiguous: [g + 1]
+  const int32_t* counts;   // masked: [g]
+  void* out;               // [rows of a, n]
+  int out_f32;
+  float* partial;          // split-K: [tiles][splits][BT/2 registers][256 threads]
+  int* tickets;            // split-K: [tiles], zero between launches
+};
+
+template <int BT>
+struct Config {
+  static constexpr int kStages = BT <= 16 ? 12 : BT <= 32 ? 10 : BT <= 64 ? 8 : 6;
+  static constexpr int kTokenStageBytes = BT * kBlockK;
+  static constexpr int kRegs = BT / 2;
+  static constexpr size_t kSmem = 1024 /* alignment slack */ + size_t(kStages) * (kWeightStageBytes + kTokenStageBytes) +
+                                  4 * BT * sizeof(float) /* token scales, 2 warpgroups x 2 buffers */ +
+                                  2 * kStages * sizeof(uint64_t);
+  static_assert(kSmem <= 232448, "shared memory budget of sm_90");
+};
+
+// The tile this CTA computes: group e, token rows [row0, row_end), weight rows [n0, n0 + 128).
+struct Tile { int e, row0, row_end, n0; bool valid; };
+
+template <int BT>
+__device__ Tile tile_of(const Problem& p, int tile, int* s_scan) {
+  Tile t{0, 0, 0, 0, true};
+  if (p.mode == kDense) {
+    // Grouped raster: 8 weight tiles x every token tile, so a wave re-reads few weight tiles from DRAM.
+    constexpr int kGroup = 8;
+    const int per_group = kGroup * p.token_tiles;
+    const int first = tile / per_group * kGroup;
+    const int size = min(p.weight_tiles - first, kGroup);
+    const int r = tile % per_group;
+    t.n0 = (first + r % size) * kTileN;
+    t.row0 = r / size * BT;
+    t.row_end = min(t.row0 + BT, p.m);
+    return t;
+  }
+  const int tt = tile / p.weight_tiles;
+  t.n0 = tile % p.weight_tiles * kTileN;
+  if (p.mode == kMasked) {
+    const int per_group = (p.m + BT - 1) / BT;
+    t.e = tt / per_group;
+    const int j = tt % per_group;
+    const int count = min(max(p.counts[t.e], 0), p.m);
+    t.valid = j * BT < count;
+    t.row0 = t.e * p.m + j * BT;
+    t.row_end = t.e * p.m + min(count, (j + 1) * BT);
+    return t;
+  }
+  // Contiguous: find the group whose token tiles contain tt (warp 0 scans ceil(count/BT) over groups).
+  if (threadIdx.x < 32) {
+    const int lane = threadIdx.x;
+    int base = 0, found_e = -1, found_j = 0;
+    for (int e0 = 0; e0 < p.g && found_e < 0; e0 += 32) {
+      const int e = e0 + lane;
+      int tiles = 0;
+      if (e < p.g) {
+        const int lo = p.offsets[e], hi = p.offsets[e + 1];
+        tiles = hi > lo ? (hi - lo + BT - 1) / BT : 0;
+      }
+      int incl = tiles;
+#pragma unroll
+      for (int o = 1; o < 32; o <<= 1) {
+        const int v = __shfl_up_sync(0xffffffffu, incl, o);
+        if (lane >= o) incl += v;
+      }
+      const int excl = incl - tiles;
+      const unsigned hit = __ballot_sync(0xffffffffu, tiles > 0 && tt >= base + excl && tt < base + incl);
+      if (hit) {
+        const int src = __ffs(hit) - 1;
+        found_e = e0 + src;
+        found_j = tt - base - __shfl_sync(0xffffffffu, excl, src);
+      }
+      base += __shfl_sync(0xffffffffu, incl, 31);
+    }
+    if (lane == 0) { s_scan[0] = found_e; s_scan[1] = found_j; }
+  }
+  __syncthreads();
+  t.e = s_scan[0];
+  t.valid = t.e >= 0;
+  if (t.valid) {  // offsets are device data: clamp them to a's rows (bad offsets give wrong rows, never stray writes)
+    t.row0 = p.offsets[t.e] + s_scan[1] * BT;
+    t.row_end = min(min(t.row0 + BT, static_cast<int>(p.offsets[t.e + 1])), p.m);
+    t.valid = t.row0 >= 0 && t.row0 < t.row_end;
+  }
+  return t;
+}
+
+__device__ __forceinline__ void store_out(const Problem& p, int r, int c, float v) {
+  const size_t i = static_cast<size_t>(r) * p.n + c;
+  if (p.out_f32) static_cast<float*>(p.out)[i] = v;
+  else static_cast<__nv_bfloat16*>(p.out)[i] = __float2bfloat16_rn(v);
+}
+
+template <int BT>
+__global__ void __launch_bounds__(kThreads, 1)
+    fp8_gemm_wgmma_kernel(const __grid_constant__ CUtensorMap map_a, const __grid_constant__ CUtensorMap map_b,
+                          const Problem p) {
+#ifdef DSV3_SM90A
+  using C = Config<BT>;
+  using Mma = sm90::WgmmaE4m3<BT>;
+  extern __shared__ uint8_t smem_raw[];
+  uint8_t* smem = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(smem_raw) + 1023) & ~uintptr_t{1023});
+  uint8_t* s_b = smem;                                                    // [stages][128 rows][128 B] weights
+  uint8_t* s_a = s_b + C::kStages * kWeightStageBytes;                    // [stages][BT rows][128 B] tokens
+  float* s_scale = reinterpret_cast<float*>(s_a + C::kStages * C::kTokenStageBytes);  // [2 wg][2][BT]
+  uint64_t* full = reinterpret_cast<uint64_t*>(s_scale + 4 * BT);         // [stages]: TMA landed
+  uint64_t* empty = full + C::kStages;                                    // [stages]: consumers done
+  __shared__ int s_scan[2];
+  __shared__ int s_last;
+
+  const int tile_id = blockIdx.x, split = blockIdx.y;
+  const Tile t = tile_of<BT>(p, tile_id, s_scan);
+  if (!t.valid) return;  // CTA-uniform, before any barrier
+  const int kb0 = static_cast<int>(static_cast<int64_t>(split) * p.kb / p.splits);
+  const int kb1 = static_cast<int>(static_cast<int64_t>(split + 1) * p.kb / p.splits);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < C::kStages; ++s) {
+      sm90::mbar_init(&full[s], 1);
+      sm90::mbar_init(&empty[s], kConsumers / 32);  // lane 0 of each consumer warp
+    }
+    sm90::fence_barrier_init();
+  }
+  __syncthreads();
+
+  if (warp == kConsumers / 32) {  // ---- producer warp: TMA loads ----
+    if (lane == 0) {
+      sm90::prefetch_tensor_map(&map_a);
+      sm90::prefetch_tensor_map(&map_b);
+      const int b_row0 = t.e * p.n + t.n0;
+      int s = 0;
+      uint32_t phase = 0;
+      for (int kb = kb0; kb < kb1; ++kb) {
+        sm90::mbar_wait(&empty[s], phase ^ 1);
+        sm90::mbar_arrive_expect_tx(&full[s], kWeightStageBytes + C::kTokenStageBytes);
+        sm90::tma_load_2d(s_b + s * kWeightStageBytes, &map_b, kb * kBlockK, b_row0, &full[s]);
+        sm90::tma_load_2d(s_a + s * C::kTokenStageBytes, &map_a, kb * kBlockK, t.row0, &full[s]);
+        if (++s == C::kStages) { s = 0; phase ^= 1; }
+      }
+    }
+    return;
+  }
+
+  // ---- consumers: warpgroup wg owns weight rows n0 + 64 wg .. +64 ----
+  const int wg = warp / 4, tid = threadIdx.x % 128;
+  float acc[C::kRegs], tmp[C::kRegs];
+#pragma unroll
+  for (int i = 0; i < C::kRegs; ++i) acc[i] = 0.f;
+  const float* b_scale = p.b_scale + (static_cast<size_t>(t.e) * p.nb + t.n0 / kTileN) * p.kb;
+  constexpr int kScalesPerThread = (BT + 127) / 128;
+  int s = 0;
+  uint32_t phase = 0;
+  for (int kb = kb0; kb < kb1; ++kb) {
+    // This K block's token scales (rows past the tile's end get 0: they are never stored anyway).
+    float sa[kScalesPerThread];
+#pragma unroll
+    for (int q = 0; q < kScalesPerThread; ++q) {
+      const int r = t.row0 + tid + q * 128;
+      sa[q] = (tid + q * 128 < BT && r < t.row_end) ? p.a_scale[static_cast<size_t>(r) * p.kb + kb] : 0.f;
+    }
+    const float sb = b_scale[kb];
+    sm90::mbar_wait(&full[s], phase);
+    sm90::wgmma_fence();
+    const uint8_t* tile_b = s_b + s * kWeightStageBytes + wg * 64 * kBlockK;
+    const uint8_t* tile_a = s_a + s * C::kTokenStageBytes;
+#pragma unroll
+    for (int ks = 0; ks < kBlockK / 32; ++ks)
+      Mma::mma(tmp, sm90::smem_desc_k128_sw128(tile_b + ks * 32), sm90::smem_desc_k128_sw128(tile_a + ks * 32), ks > 0);
+    sm90::wgmma_commit();
+    // Publish the token scales to the warpgroup while the MMAs run (double-buffered by kb parity).
+    float* scales = s_scale + (wg * 2 + (kb & 1)) * BT;
+#pragma unroll
+    for (int q = 0; q < kScalesPerThread; ++q)
+      if (tid + q * 128 < BT) scales[tid + q * 128] = sa[q];
+    sm90::named_barrier_sync(1 + wg, 128);
+    sm90::wgmma_wait<0>();
+#pragma unroll
+    for (int i = 0; i < C::kRegs; ++i) sm90::fence_operand(tmp[i]);
+    if (lane == 0) sm90::mbar_arrive(&empty[s]);
+    // Fragment: register 4i + {0,1} is (weight row lane/4, token 8i + 2(lane%4) + {0,1}); +2 is row + 8.
+#pragma unroll
+    for (int i = 0; i < BT / 8; ++i) {
+      const int col = 8 * i + 2 * (lane % 4);
+      const float s0 = scales[col] * sb, s1 = scales[col + 1] * sb;
+      acc[4 * i + 0] = fmaf(tmp[4 * i + 0], s0, acc[4 * i + 0]);
+      acc[4 * i + 1] = fmaf(tmp[4 * i + 1], s1, acc[4 * i + 1]);
+      acc[4 * i + 2] = fmaf(tmp[4 * i + 2], s0, acc[4 * i + 2]);
+      acc[4 * i + 3] = fmaf(tmp[4 * i + 3], s1, acc[4 * i + 3]);
+    }
+    if (++s == C::kStages) { s = 0; phase ^= 1; }
+  }
+
+  if (p.splits > 1) {
+    // Split-K: publish this split's fragment; the last split of the tile sums all of them in order.
+    float* part = p.partial + static_cast<size_t>(tile_id) * p.splits * C::kRegs * kConsumers;
+#pragma unroll
+    for (int i = 0; i < C::kRegs; ++i) part[(static_cast<size_t>(split) * C::kRegs + i) * kConsumers + threadIdx.x] = acc[i];
+    __threadfence();
+    sm90::named_barrier_sync(3, kConsumers);
+    if (threadIdx.x == 0) s_last = atomicAdd(&p.tickets[tile_id], 1) == p.splits - 1;
+    sm90::named_barrier_sync(3, kConsumers);
+    if (!s_last) return;
+    __threadfence();
+#pragma unroll
+    for (int i = 0; i < C::kRegs; ++i) {
+      float v = 0.f;
+      for (int sp = 0; sp < p.splits; ++sp) v += __ldcg(&part[(static_cast<size_t>(sp) * C::kRegs + i) * kConsumers + threadIdx.x]);
+      acc[i] = v;
+    }
+    if (threadIdx.x == 0) p.tickets[tile_id] = 0;  // ready for the next launch
+  }
+
+  // Epilogue: out[token][weight row]. Columns past n and token rows past the tile's end are skipped.
+  const int row_w = t.n0 + wg * 64 + (warp % 4) * 16 + lane / 4;
+#pragma unroll
+  for (int i = 0; i < BT / 8; ++i) {
+#pragma unroll
+    for (int j = 0; j < 2; ++j) {
+      const int r = t.row0 + 8 * i + 2 * (lane % 4) + j;
+      if (r >= t.row_end) continue;
+      if (row_w < p.n) store_out(p, r, row_w, acc[4 * i + j]);
+      if (row_w + 8 < p.n) store_out(p, r, row_w + 8, acc[4 * i + 2 + j]);
+    }
+  }
+#else
+  __trap();
+#endif
+}
+
+// Ceiling kernel for the benchmarks: wgmma m64n128k32 back to back on whatever is in shared memory.
+__global__ void __launch_bounds__(256, 1) fp8_mma_peak_kernel(int iters, float* sink) {
+#ifdef DSV3_SM90A
+  __shared__ __align__(1024) uint8_t tile[2 * 64 * 128 + 128 * 128];
+  for (int i = threadIdx.x; i < static_cast<int>(sizeof(tile)); i += blockDim.x) tile[i] = 0x38;  // 1.0
+  __syncthreads();
+  const int wg = threadIdx.x / 128;
+  float d[64];
+#pragma unroll
+  for (int i = 0; i < 64; ++i) d[i] = 0.f;
+  const uint64_t da = sm90::smem_desc_k128_sw128(tile + wg * 64 * 128);
+  const uint64_t db = sm90::smem_desc_k128_sw128(tile + 2 * 64 * 128);
+  for (int it = 0; it < iters; ++it) {
+    sm90::wgmma_fence();
+#pragma unroll
+    for (int ks = 0; ks < 4; ++ks) sm90::WgmmaE4m3<128>::mma(d, da + 2 * ks, db + 2 * ks, 1);
+    sm90::wgmma_commit();
+    sm90::wgmma_wait<0>();
+  }
+#pragma unroll
+  for (int i = 0; i < 64; ++i) sm90::fence_operand(d[i]);
+  float s = 0.f;
+#pragma unroll
+  for (int i = 0; i < 64; ++i) s += d[i];
+  if (s == -1.f) sink[threadIdx.x] = s;  // never true; keeps the MMAs alive
+#else
+  __trap();
+#endif
+}
+
+// ---------------------------------------------------------------- host side
+
+using EncodeTiled = CUresult (*)(CUtensorMap*, CUtensorMapDataType, cuuint32_t, void*, const cuuint64_t*, const cuuint64_t*,
+                                 const cuuint32_t*, const cuuint32_t*, CUtensorMapInterleave, CUtensorMapSwizzle,
+                                 CUtensorMapL2promotion, CUtensorMapFloatOOBfill);
+
+EncodeTiled encode_tiled() {
+  static EncodeTiled fn = [] {
+    void* f = nullptr;
+    cudaDriverEntryPointQueryResult q{};
+    DSV3_CUDA_CHECK(cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &f, 12000, cudaEnableDefault, &q));
+    if (q != cudaDriverEntryPointSuccess || !f) throw CudaError("cuTensorMapEncodeTiled is not available from the driver");
+    return reinterpret_cast<EncodeTiled>(f);
+  }();
+  return fn;
+}
+
+// A row-major [rows, k] e4m3 matrix as TMA tiles of box_rows x 128 bytes, 128-byte swizzled;
+// out-of-bounds rows and columns read as zeros.
+CUtensorMap tensor_map(const void* base, int64_t rows, int64_t k, int box_rows) {
+  CUtensorMap m;
+  const cuuint64_t dims[2] = {static_cast<cuuint64_t>(k), static_cast<cuuint64_t>(rows)};
+  const cuuint64_t strides[1] = {static_cast<cuuint64_t>(k)};
+  const cuuint32_t box[2] = {static_cast<cuuint32_t>(kBlockK), static_cast<cuuint32_t>(box_rows)};
+  const cuuint32_t elem[2] = {1, 1};
+  const CUresult r = encode_tiled()(&m, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, const_cast<void*>(base), dims, strides, box, elem,
+                                    CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                                    CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  if (r != CUDA_SUCCESS)
+    throw CudaError("cuTensorMapEncodeTiled failed (error " + std::to_string(static_cast<int>(r)) + ") for a [" +
+                    std::to_string(rows) + ", " + std::to_string(k) + "] e4m3 operand");
+  return m;
+}
+
+struct DeviceCaps { int cc = 0, sms = 0; };
+DeviceCaps caps(int device) {
+  static std::mutex mu;
+  static std::vector<DeviceCaps> cache;
+  std::lock_guard<std::mutex> l(mu);
+  if (device >= static_cast<int>(cache.size())) cache.resize(device + 1);
+  DeviceCaps& c = cache[device];
+  if (c.cc == 0) {
+    int major = 0, minor = 0;
+    DSV3_CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+    DSV3_CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device));
+    DSV3_CUDA_CHECK(cudaDeviceGetAttribute(&c.sms, cudaDevAttrMultiProcessorCount, device));
+    c.cc = major * 10 + minor;
+  }
+  return c;
+}
+
+// Split-K tickets: a zeroed int per tile, kept per device (the last split of a tile re-zeroes its own).
+constexpr int kMaxTickets = 4096;
+int* tickets(int device) {
+  static std::mutex mu;
+  static std::vector<int*> per_device;
+  std::lock_guard<std::mutex> l(mu);
+  if (device >= static_cast<int>(per_device.size())) per_device.resize(device + 1, nullptr);
+  if (!per_device[device]) {
+    int* p = static_cast<int*>(device_alloc(device, kMaxTickets * sizeof(int)));
+    DSV3_CUDA_CHECK(cudaMemsetAsync(p, 0, kMaxTickets * sizeof(int), static_cast<cudaStream_t>(launch_stream(device))));
+    per_device[device] = p;
+  }
+  return per_device[device];
+}
+
+template <int BT>
+void launch_bt(Problem p, const void* a, int64_t a_rows, const void* b, int64_t b_rows, int device, cudaStream_t s) {
+  using C = Config<BT>;
+  {  // the dynamic shared memory limit is a per-device attribute of the kernel
+    static std::mutex mu;
+    static std::vector<bool> done;
+    std::lock_guard<std::mutex> l(mu);
+    if (device >= static_cast<int>(done.size())) done.resize(device + 1, false);
+    if (!done[device]) {
+      DSV3_CUDA_CHECK(cudaFuncSetAttribute(fp8_gemm_wgmma_kernel<BT>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                           static_cast<int>(C::kSmem)));
+      done[device] = true;
+    }
+  }
+  const CUtensorMap map_a = tensor_map(a, a_rows, p.k, BT);
+  const CUtensorMap map_b = tensor_map(b, b_rows, p.k, kTileN);
+  const int64_t tiles = static_cast<int64_t>(p.token_tiles) * p.weight_tiles;
+  if (tiles > 0x7fffffff) throw CudaError("fp8Gemm: too many tiles for one launch");
+  float* partial = nullptr;
+  if (p.splits > 1) {
+    partial = static_cast<float*>(device_alloc(device, static_cast<size_t>(tiles) * p.splits * C::kRegs * kConsumers * sizeof(float)));
+    p.partial = partial;
+    p.tickets = tickets(device);
+  }
+  fp8_gemm_wgmma_kernel<BT><<<dim3(static_cast<unsigned>(tiles), p.splits), kThreads, C::kSmem, s>>>(map_a, map_b, p);
+  cudaError_t launch_err = cudaGetLastError();
+  if (partial) device_free(device, partial);  // stream-ordered: after the kernel
+  if (launch_err != cudaSuccess) throw_cuda(launch_err, "fp8_gemm_wgmma_kernel launch", __FILE__, __LINE__);
+}
+
+// Token tile for `rows` tokens per group: the smallest wgmma N that covers them, up to 128.
+int token_tile(int64_t rows) { return rows <= 8 ? 8 : rows <= 16 ? 16 : rows <= 32 ? 32 : rows <= 64 ? 64 : 128; }
+
+void launch(Problem p, int bt, const void* a, int64_t a_rows, const void* b, int64_t b_rows, int device, void* stream) {
+  auto s = static_cast<cudaStream_t>(stream);
+  switch (bt) {
+    case 8: return launch_bt<8>(p, a, a_rows, b, b_rows, device, s);
+    case 16: return launch_bt<16>(p, a, a_rows, b, b_rows, device, s);
+    case 32: return launch_bt<32>(p, a, a_rows, b, b_rows, device, s);
+    case 64: return launch_bt<64>(p, a, a_rows, b, b_rows, device, s);
+    default: return launch_bt<128>(p, a, a_rows, b, b_rows, device, s);
+  }
+}
+
+bool built_for_sm90a() {
+#ifdef DSV3_CUDA_ARCHS_STR
+  return std::strstr(DSV3_CUDA_ARCHS_STR, "90a") != nullptr;
+#else
+  return false;
+#endif
+}
+
+void check_dims(int64_t m, int64_t n, int64_t k, int64_t g) {
+  if (m > 0x7fffffff || n > 0x7fffffff || k > 0x7fffffff || g * n > 0x7fffffff)
+    throw CudaError("fp8Gemm (wgmma kernel): dimensions beyond 2^31 are not supported");
+}
+
+GemmKernel resolve(GemmKernel kernel, int device, const void* a, const void* b, int64_t k) {
+  std::string why;
+  if (kernel == GemmKernel::simple) return kernel;
+  if (wgmma_usable(device, a, b, k, &why)) return GemmKernel::wgmma;
+  if (kernel == GemmKernel::wgmma) throw CudaError("fp8Gemm: the wgmma kernel cannot run this call: " + why);
+  return GemmKernel::simple;
+}
+
+}  // namespace
+
+bool wgmma_usable(int device, const void* a, const void* b, int64_t k, std::string* why) {
+  if (!built_for_sm90a()) { *why = "this build has no sm_90a code (DSV3_CUDA_ARCHS)"; return false; }
+  const DeviceCaps c = caps(device);
+  if (c.cc != 90) { *why = "the device is sm_" + std::to_string(c.cc) + ", not sm_90"; return false; }
+  if (k % 16 != 0) { *why = "k = " + std::to_string(k) + " is not a multiple of 16 (TMA row stride)"; return false; }
+  if (reinterpret_cast<uintptr_t>(a) % 16 || reinterpret_cast<uintptr_t>(b) % 16) { *why = "operands are not 16-byte aligned"; return false; }
+  return true;
+}
+
+void fp8_gemm(const Fp8GemmParams& p, GemmKernel kernel, int device, void* stream) {
+  if (p.m == 0 || p.n == 0) return;
+  if (resolve(kernel, device, p.a, p.b, p.k) == GemmKernel::simple || p.k == 0) return fp8_gemm_simple(p, stream);
+  check_dims(p.m, p.n, p.k, 1);
+  const int bt = token_tile(p.m);
+  Problem q{};
+  q.mode = kDense;
+  q.m = static_cast<int>(p.m); q.n = static_cast<int>(p.n); q.k = static_cast<int>(p.k); q.g = 1;
+  q.kb = static_cast<int>(ceil_div(p.k, kQuantBlock)); q.nb = static_cast<int>(ceil_div(p.n, kQuantBlock));
+  q.token_tiles = static_cast<int>(ceil_div(p.m, bt));
+  q.weight_tiles = static_cast<int>(ceil_div(p.n, kTileN));
+  q.a_scale = p.a_scale; q.b_scale = p.b_scale; q.out = p.out; q.out_f32 = p.out_dtype == DType::f32;
+  // Split K when the tiles cannot fill the SMs: each split keeps >= 2 K blocks, tickets bound the tiles.
+  const int64_t tiles = static_cast<int64_t>(q.token_tiles) * q.weight_tiles;
+  const int sms = caps(device).sms;
+  q.splits = 1;
+  if (tiles < sms && tiles <= kMaxTickets)
+    q.splits = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({sms / tiles, q.kb / 2, 32})));
+  launch(q, bt, p.a, p.m, p.b, p.n, device, stream);
+}
+
+void grouped_gemm(const GroupedGemmParams& p, GemmKernel kernel, int64_t expected_m, int device, void* stream) {
+  if (p.g == 0 || p.m == 0 || p.n == 0) return;
+  const bool fp8 = p.a_dtype == DType::f8_e4m3;
+  if (!fp8 || resolve(kernel, device, p.a, p.b, p.k) == GemmKernel::simple || p.k == 0) return grouped_gemm_simple(p, stream);
+  check_dims(p.masked ? p.g * p.m : p.m, p.n, p.k, p.g);
+  const int64_t per_group = expected_m > 0 ? expected_m : p.masked ? p.m : ceil_div(p.m, p.g);
+  const int bt = token_tile(per_group);
+  Problem q{};
+  q.mode = p.masked ? kMasked : kContiguous;
+  q.m = static_cast<int>(p.m); q.n = static_cast<int>(p.n); q.k = static_cast<int>(p.k); q.g = static_cast<int>(p.g);
+  q.kb = static_cast<int>(ceil_div(p.k, kQuantBlock)); q.nb = static_cast<int>(ceil_div(p.n, kQuantBlock));
+  q.token_tiles = static_cast<int>(p.masked ? p.g * ceil_div(p.m, bt) : ceil_div(p.m, bt) + p.g);
+  q.weight_tiles = static_cast<int>(ceil_div(p.n, kTileN));
+  q.splits = 1;
+  q.a_scale = p.a_scale; q.b_scale = p.b_scale; q.offsets = p.offsets; q.counts = p.counts;
+  q.out = p.out; q.out_f32 = p.out_dtype == DType::f32;
+  launch(q, bt, p.a, p.masked ? p.g * p.m : p.m, p.b, p.g * p.n, device, stream);
+}
+
+void fp8_mma_peak(int device, int ctas, int iters, void* stream) {
+  if (!built_for_sm90a() || caps(device).cc != 90) throw CudaError("fp8MmaPeak needs an sm_90 device and an sm_90a build");
+  float* sink = static_cast<float*>(device_alloc(device, 256 * sizeof(float)));
+  fp8_mma_peak_kernel<<<ctas, 256, 0, static_cast<cudaStream_t>(stream)>>>(iters, sink);
+  cudaError_t e = cudaGetLastError();
+  device_free(device, sink);
+  if (e != cudaSuccess) throw_cuda(e, "fp8_mma_peak_kernel launch", __FILE__, __LINE__);
+}
+
+}  // namespace dsv3::cuda

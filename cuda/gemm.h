@@ -1,0 +1,36 @@
+// CUDA launchers of the GEMM ops (fp8Gemm, gemm, groupedGemmContiguous / Masked). Plain C++
+// declarations; kernels in cuda/gemm_simple.cu (every architecture) and cuda/fp8_gemm.cu (sm_90a).
+// Which path runs where:
+//   FP8, device sm_90 and a build with sm_90a, K % 16 == 0, 16-byte aligned operands -> the TMA + wgmma
+//     kernel (cuda/fp8_gemm.cu), with split-K for small-M shapes that would leave SMs idle;
+//   otherwise, or with kernel = simple -> the CUDA-core reference kernel (cuda/gemm_simple.cu): one thread
+//     per output, the same per-128 promotion, obviously correct and slow. It is also what the GPU tests
+//     compare the wgmma kernel against, besides the CPU backend.
+//   f32 / bf16 operands -> the CUDA-core kernel (for the router and lm_head; no tensor cores yet).
+#pragma once
+#include <string>
+
+#include "native/ops.h"
+
+namespace dsv3::cuda {
+
+enum class GemmKernel : int { automatic = 0, simple = 1, wgmma = 2 };
+
+// Whether the wgmma kernel can run an FP8 problem with these operands on `device`; if not, `why` says why.
+bool wgmma_usable(int device, const void* a, const void* b, int64_t k, std::string* why);
+
+void fp8_gemm(const Fp8GemmParams& p, GemmKernel kernel, int device, void* stream);
+void gemm(const GemmParams& p, void* stream);
+// FP8 or plain grouped GEMM. expected_m: rows per group the caller expects (a tile-size hint for the
+// masked layout, whose counts live on the device; 0 = m).
+void grouped_gemm(const GroupedGemmParams& p, GemmKernel kernel, int64_t expected_m, int device, void* stream);
+
+// The simple kernels, also used as the fallback by the launchers above.
+void fp8_gemm_simple(const Fp8GemmParams& p, void* stream);
+void grouped_gemm_simple(const GroupedGemmParams& p, void* stream);
+
+// Benchmark ceiling: `ctas` CTAs of two warpgroups each issue `iters` wgmma m64n128k32 e4m3 on shared
+// memory (no global traffic). FLOPs = ctas * iters * 2 warpgroups * 4 * 2*64*128*32. sm_90a only.
+void fp8_mma_peak(int device, int ctas, int iters, void* stream);
+
+}  // namespace dsv3::cuda

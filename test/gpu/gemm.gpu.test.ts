@@ -1,0 +1,151 @@
+// The CUDA GEMMs against the CPU backend (same quantized inputs): fp8Gemm with both CUDA kernels
+// (the simple reference and, on sm_90, TMA + wgmma including split-K), grouped FP8 GEMMs in the
+// contiguous and masked layouts (empty experts, one expert with every row, counts off the tile),
+// and f32 / bf16 gemm. Fresh seeds, odd M, N and K with partial 128-blocks, outputs poisoned with NaN.
+// Skipped without a usable GPU.
+import { Tensor, UnsupportedError, DeviceError } from '../../lib';
+import { fp8Gemm, gemm, groupedGemmContiguous, groupedGemmMasked, Fp8Operand } from '../../lib/ops/gemm';
+import { quantizeFp8, quantizeWeightFp8 } from '../../lib/ops/quant';
+import { poisoned, relErr, withSeed } from '../helpers';
+import { Rng } from '../reference/rng';
+import { cuda, describeGpu, hasGpu } from './gpu';
+
+// The issue's bar: relative error within 1e-3 of the CPU backend on the same FP8 inputs.
+const TOL_FP8 = 1e-3;
+const sm90 = hasGpu && cuda.devices[0]?.computeCapability === '9.0';
+const KERNELS = sm90 ? (['simple', 'wgmma'] as const) : (['simple'] as const);
+
+function activation(rng: Rng, rows: number, k: number): Fp8Operand {
+  const x = Tensor.fromFloats(Float32Array.from(rng.normals(rows * k)), [rows, k]);
+  const q = quantizeFp8(x);
+  x.dispose();
+  return q;
+}
+function weight(rng: Rng, n: number, k: number, std = 0.05): Fp8Operand {
+  const w = Tensor.fromFloats(Float32Array.from(rng.normals(n * k, std)), [n, k]);
+  const q = quantizeWeightFp8(w);
+  w.dispose();
+  return { data: q.weight, scale: q.scaleInv };
+}
+const toCuda = (o: Fp8Operand): Fp8Operand => ({ data: o.data.to('cuda'), scale: o.scale.to('cuda') });
+
+async function compare(got: Tensor, ref: Tensor, tol: number, what: string): Promise<void> {
+  expect(got.device).toBe('cuda');
+  expect(got.shape).toEqual(ref.shape);
+  const e = relErr(await got.toFloat32Array(), await ref.toFloat32Array());
+  if (!(e <= tol)) throw new Error(`${what}: relative error vs the CPU backend ${e} > ${tol}`);
+}
+
+// (m, n, k): decode and prefill-like sizes, V3's N = 576 / 2112, partial K blocks (k % 128 != 0).
+const DENSE: [number, number, number][] = [
+  [1, 576, 7168], [1, 2112, 1536], [7, 300, 272], [64, 128, 128], [129, 1000, 1024], [200, 2112, 512],
+  [333, 256, 4096], [1, 7168, 2048],
+];
+
+describeGpu('fp8Gemm (CUDA)', () => {
+  test.each(KERNELS)('kernel %s matches the CPU backend on odd and V3 shapes (bf16 and f32 out)', (kernel) => withSeed(async (seed) => {
+    const rng = new Rng(seed);
+    for (const [m, n, k] of DENSE) {
+      const a = activation(rng, m, k), b = weight(rng, n, k);
+      const ag = toCuda(a), bg = toCuda(b);
+      for (const outDtype of ['bf16', 'f32'] as const) {
+        const out = poisoned([m, n], outDtype, 'cuda');
+        const got = fp8Gemm(ag, bg, { outDtype, out, kernel });
+        const ref = fp8Gemm(a, b, { outDtype });
+        await compare(got, ref, TOL_FP8, `${kernel} [${m}x${n}x${k}] ${outDtype}`);
+        ref.dispose(); out.dispose();
+      }
+      [a.data, a.scale, b.data, b.scale, ag.data, ag.scale, bg.data, bg.scale].forEach((t) => t.dispose());
+    }
+  }));
+
+  test('auto picks a kernel that runs K not a multiple of 16 (simple) and gives the same answer', () => withSeed(async (seed) => {
+    const rng = new Rng(seed);
+    const a = activation(rng, 5, 300), b = weight(rng, 130, 300);
+    const got = fp8Gemm(toCuda(a), toCuda(b), { outDtype: 'f32' });
+    await compare(got, fp8Gemm(a, b, { outDtype: 'f32' }), TOL_FP8, 'auto [5x130x300]');
+    if (sm90) expect(() => fp8Gemm(toCuda(a), toCuda(b), { kernel: 'wgmma' })).toThrow(UnsupportedError);
+  }));
+
+  test('split-K results are deterministic: repeated calls give identical bits', () => withSeed(async (seed) => {
+    const rng = new Rng(seed);
+    const a = toCuda(activation(rng, 3, 7168)), b = toCuda(weight(rng, 576, 7168));
+    const first = Buffer.from(await fp8Gemm(a, b, { outDtype: 'f32' }).bytes());
+    for (let i = 0; i < 5; i++) expect(Buffer.from(await fp8Gemm(a, b, { outDtype: 'f32' }).bytes()).equals(first)).toBe(true);
+  }));
+
+  test('mixed devices and bad kernel names are typed errors', () => {
+    const rng = new Rng(1);
+    const a = activation(rng, 2, 128), b = weight(rng, 128, 128);
+    expect(() => fp8Gemm(toCuda(a), b)).toThrow(DeviceError);
+    expect(() => fp8Gemm(toCuda(a), toCuda(b), { kernel: 'fast' as 'auto' })).toThrow(/kernel/);
+  });
+});
+
+describeGpu('grouped FP8 GEMM (CUDA)', () => {
+  // Per-expert row counts: empty experts, one row, one expert with most rows, counts off the tile sizes.
+  const COUNTS = [[0, 1, 37, 0, 130, 3], [200], [0, 0, 0], [1, 1, 1, 1, 1, 1, 1, 1], [9, 0, 70]];
+
+  test.each(KERNELS)('contiguous layout, kernel %s', (kernel) => withSeed(async (seed) => {
+    const rng = new Rng(seed);
+    for (const counts of COUNTS) {
+      const g = counts.length, n = 2 * 128 + 64, k = 384;
+      const offs = [0];
+      for (const c of counts) offs.push(offs[offs.length - 1] + c);
+      const rows = Math.max(1, offs[g]);
+      const a = activation(rng, rows, k);
+      // n = 320 is not a multiple of 128: each expert is quantized on its own, with a partial last block.
+      const per = Array.from({ length: g }, () => weight(rng, n, k));
+      const bd = Tensor.fromArray(concatBytes(await Promise.all(per.map((p) => p.data.bytes()))), [g, n, k], { dtype: 'f8_e4m3' });
+      const bs = Tensor.fromFloats(concatF32(await Promise.all(per.map((p) => p.scale.toFloat32Array()))), [g, Math.ceil(n / 128), k / 128]);
+      const offsets = Tensor.fromArray(Int32Array.from(offs));
+      const ref = groupedGemmContiguous({ data: a.data, scale: a.scale }, { data: bd, scale: bs }, offsets, { out: poisoned([rows, n], 'bf16') });
+      const got = groupedGemmContiguous(toCuda(a), { data: bd.to('cuda'), scale: bs.to('cuda') }, offsets.to('cuda'),
+        { out: poisoned([rows, n], 'bf16', 'cuda'), kernel });
+      await compare(got, ref, TOL_FP8, `contiguous ${kernel} counts [${counts}]`);
+    }
+  }));
+
+  test.each(KERNELS)('masked layout, kernel %s', (kernel) => withSeed(async (seed) => {
+    const rng = new Rng(seed);
+    for (const counts of COUNTS) {
+      const g = counts.length, mMax = Math.max(1, ...counts) + 5, n = 256, k = 512;
+      const a = activation(rng, g * mMax, k);
+      const ad = a.data.reshape([g, mMax, k]), as = a.scale.reshape([g, mMax, k / 128]);
+      const w = weight(rng, g * n, k);  // n = 256: 128-blocks never straddle experts
+      const bd = w.data.reshape([g, n, k]), bs = w.scale.reshape([g, n / 128, k / 128]);
+      const cnt = Tensor.fromArray(Int32Array.from(counts));
+      const ref = groupedGemmMasked({ data: ad, scale: as }, { data: bd, scale: bs }, cnt, { out: poisoned([g, mMax, n], 'f32'), outDtype: 'f32' });
+      for (const expectedM of [0, 8, 64]) {
+        const got = groupedGemmMasked({ data: ad.to('cuda'), scale: as.to('cuda') }, { data: bd.to('cuda'), scale: bs.to('cuda') },
+          cnt.to('cuda'), { out: poisoned([g, mMax, n], 'f32', 'cuda'), outDtype: 'f32', kernel, expectedM });
+        await compare(got, ref, TOL_FP8, `masked ${kernel} counts [${counts}] expectedM ${expectedM}`);
+      }
+    }
+  }));
+});
+
+describeGpu('gemm f32 / bf16 (CUDA)', () => {
+  test.each([['f32', 'f32', 1e-5], ['bf16', 'bf16', 1e-2], ['bf16', 'f32', 1e-5]] as const)('%s operands, %s out', (dt, outDtype, tol) => withSeed(async (seed) => {
+    const rng = new Rng(seed);
+    for (const [m, n, k] of [[1, 7, 129], [37, 256, 300], [5, 1000, 64]]) {
+      const a = Tensor.fromFloats(Float32Array.from(rng.normals(m * k)), [m, k], { dtype: dt });
+      const b = Tensor.fromFloats(Float32Array.from(rng.normals(n * k)), [n, k], { dtype: dt });
+      const got = gemm(a.to('cuda'), b.to('cuda'), { outDtype, out: poisoned([m, n], outDtype, 'cuda') });
+      await compare(got, gemm(a, b, { outDtype }), tol, `gemm ${dt} [${m}x${n}x${k}]`);
+    }
+  }));
+});
+
+function concatBytes(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
+}
+function concatF32(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
+}

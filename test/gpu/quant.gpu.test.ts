@@ -1,0 +1,51 @@
+// quantizeFp8 on CUDA against the CPU backend: the same codes and scales bit for bit (both implement
+// the same integer rounding; cuda/e4m3.cuh), odd shapes, partial 1x128 groups, all input dtypes,
+// ue8m0, outputs poisoned before the call. Skipped without a usable GPU.
+import { Tensor } from '../../lib';
+import { quantizeFp8 } from '../../lib/ops/quant';
+import { poisoned, withSeed } from '../helpers';
+import { Rng } from '../reference/rng';
+import { describeGpu } from './gpu';
+
+const SHAPES: [number, number][] = [[1, 1], [1, 128], [3, 129], [7, 300], [33, 7168], [130, 1536], [5, 576]];
+
+describeGpu('quantizeFp8 (CUDA)', () => {
+  test.each(['f32', 'bf16', 'f16'] as const)('%s input: codes and scales equal the CPU backend bit for bit', (dtype) => withSeed(async (seed) => {
+    const rng = new Rng(seed);
+    for (const [m, k] of SHAPES) {
+      for (const ue8m0 of [false, true]) {
+        // Groups of very different magnitudes, zeros (the 1e-4 floor) and subnormal-range codes.
+        const v = rng.normals(m * k, 10 ** rng.int(-6, 3));
+        for (let i = 0; i < v.length; i += 97) v[i] = 0;
+        const x = Tensor.fromFloats(Float32Array.from(v), [m, k], { dtype });
+        const xg = x.to('cuda');
+        const kb = Math.ceil(k / 128);
+        const out = { data: poisoned([m, k], 'f8_e4m3', 'cuda'), scale: poisoned([m, kb], 'f32', 'cuda') };
+        const got = quantizeFp8(xg, { ue8m0, out });
+        const ref = quantizeFp8(x, { ue8m0 });
+        expect(got.data.device).toBe('cuda');
+        const [gd, rd] = [Buffer.from(await got.data.bytes()), Buffer.from(await ref.data.bytes())];
+        const [gs, rs] = [Buffer.from(await got.scale.bytes()), Buffer.from(await ref.scale.bytes())];
+        if (!gs.equals(rs)) throw new Error(`scales differ for [${m}, ${k}] ue8m0=${ue8m0}`);
+        if (!gd.equals(rd)) {
+          const i = gd.findIndex((b, j) => b !== rd[j]);
+          throw new Error(`codes differ for [${m}, ${k}] ue8m0=${ue8m0}: first at ${i}: ${gd[i]} vs ${rd[i]} (x = ${v[i]})`);
+        }
+        [x, xg, out.data, out.scale, ref.data, ref.scale].forEach((t) => t.dispose());
+      }
+    }
+  }));
+
+  test('a 3-d input keeps its leading dims; NaN in a group gives a NaN scale as on the CPU', async () => {
+    const v = new Float64Array(2 * 3 * 130).map((_, i) => Math.sin(i));
+    v[5] = NaN;
+    const x = Tensor.fromFloats(Float32Array.from(v), [2, 3, 130]);
+    const got = quantizeFp8(x.to('cuda'));
+    expect(got.data.shape).toEqual([2, 3, 130]);
+    expect(got.scale.shape).toEqual([2, 3, 2]);
+    const ref = quantizeFp8(x);
+    const [gs, rs] = [await got.scale.toFloat32Array(), await ref.scale.toFloat32Array()];
+    expect(Number.isNaN(gs[0])).toBe(true);
+    expect(Array.from(gs.slice(1))).toEqual(Array.from(rs.slice(1)));
+  });
+});
