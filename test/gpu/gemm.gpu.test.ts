@@ -149,3 +149,22 @@ function concatF32(parts: Float32Array[]): Float32Array {
   for (const p of parts) { out.set(p, o); o += p.length; }
   return out;
 }
+
+// A few seconds of work in total, for running under compute-sanitizer (memcheck, racecheck, synccheck):
+//   compute-sanitizer --tool memcheck node node_modules/.bin/jest --config jest.gpu.config.js -t 'sanitizer-small'
+describeGpu('sanitizer-small cases', () => {
+  test.each(KERNELS)('fp8Gemm and the grouped GEMMs on tiny shapes, kernel %s', (kernel) => withSeed(async (seed) => {
+    const rng = new Rng(seed);
+    for (const [m, n, k] of [[1, 8, 16], [3, 130, 272], [9, 64, 128]] as const) {
+      const a = activation(rng, m, k), b = weight(rng, n, k);
+      await compare(fp8Gemm(toCuda(a), toCuda(b), { kernel, outDtype: 'f32' }), fp8Gemm(a, b, { outDtype: 'f32' }), TOL_FP8, `small ${m}x${n}x${k}`);
+    }
+    const a = activation(rng, 2 * 4, 128), w = weight(rng, 2 * 128, 128);
+    const ad = a.data.reshape([2, 4, 128]), as = a.scale.reshape([2, 4, 1]), bd = w.data.reshape([2, 128, 128]), bs = w.scale.reshape([2, 1, 1]);
+    const cnt = Tensor.fromArray(Int32Array.from([3, 0]));
+    const ref = groupedGemmMasked({ data: ad, scale: as }, { data: bd, scale: bs }, cnt, { out: poisoned([2, 4, 128], 'f32'), outDtype: 'f32' });
+    const got = groupedGemmMasked({ data: ad.to('cuda'), scale: as.to('cuda') }, { data: bd.to('cuda'), scale: bs.to('cuda') }, cnt.to('cuda'),
+      { out: poisoned([2, 4, 128], 'f32', 'cuda'), outDtype: 'f32', kernel });
+    await compare(got, ref, TOL_FP8, 'small masked');
+  }));
+});
