@@ -234,8 +234,8 @@ __global__ void __launch_bounds__(kThreads, 1)
     // Fragment: register 4i + {0,1} is (weight row lane/4, token 8i + 2(lane%4) + {0,1}); +2 is row + 8.
 #pragma unroll
     for (int i = 0; i < BT / 8; ++i) {
-      const int col = 8 * i + 2 * (lane % 4);
-      const float s0 = scales[col] * sb, s1 = scales[col + 1] * sb;
+      const float2 sc = reinterpret_cast<const float2*>(scales)[4 * i + lane % 4];  // tokens 8i + 2(lane%4) + {0,1}
+      const float s0 = sc.x * sb, s1 = sc.y * sb;
       acc[4 * i + 0] = fmaf(tmp[4 * i + 0], s0, acc[4 * i + 0]);
       acc[4 * i + 1] = fmaf(tmp[4 * i + 1], s1, acc[4 * i + 1]);
       acc[4 * i + 2] = fmaf(tmp[4 * i + 2], s0, acc[4 * i + 2]);
