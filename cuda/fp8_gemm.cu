@@ -321,7 +321,11 @@ EncodeTiled encode_tiled() {
   static EncodeTiled fn = [] {
     void* f = nullptr;
     cudaDriverEntryPointQueryResult q{};
+#if CUDART_VERSION >= 12050
     DSV3_CUDA_CHECK(cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &f, 12000, cudaEnableDefault, &q));
+#else
+    DSV3_CUDA_CHECK(cudaGetDriverEntryPoint("cuTensorMapEncodeTiled", &f, cudaEnableDefault, &q));
+#endif
     if (q != cudaDriverEntryPointSuccess || !f) throw CudaError("cuTensorMapEncodeTiled is not available from the driver");
     return reinterpret_cast<EncodeTiled>(f);
   }();
