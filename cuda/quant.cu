@@ -43,7 +43,11 @@ __global__ void quantize_fp8_kernel(const T* __restrict__ x, uint8_t* __restrict
     v[q] = j < n ? load_f32(x, base + j) : 0.f;
     amax_bits = max(amax_bits, __float_as_uint(v[q]) & 0x7fffffffu);
   }
+#if __CUDA_ARCH__ >= 800
   amax_bits = __reduce_max_sync(0xffffffffu, amax_bits);
+#else
+  for (int o = 16; o > 0; o >>= 1) amax_bits = max(amax_bits, __shfl_xor_sync(0xffffffffu, amax_bits, o));
+#endif
   const float amax = __uint_as_float(amax_bits);
   const float s = amax_bits > 0x7f800000u ? amax : scale_of(amax, ue8m0);  // NaN group: NaN scale, NaN codes
   if (lane == 0) scale[r * groups_per_row + gi] = s;
