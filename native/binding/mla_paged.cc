@@ -79,6 +79,10 @@ DSV3_OP(mlaPagedAttention) {
                               out.ref.data<float>(), lse.ref.data<float>(), b, sq, h, r, p, num_pages, max_pages, causal,
                               static_cast<float>(scale), nullptr, nullptr, 1, static_cast<int>(impl)};
   if (dev.type == DeviceType::cuda) {
+    // The CUDA kernel keeps r / 32 output columns per lane in registers and loads 16-byte chunks of a row.
+    if (r % 32 != 0 || r > 512 || p % 8 != 0 || r + p > 640)
+      c.fail(ErrKind::Shape, "kvCache", "on cuda needs r a multiple of 32 up to 512 and p a multiple of 8 (r + p <= 640), got r = " +
+                                            std::to_string(r) + ", p = " + std::to_string(p));
     DSV3_IF_CUDA(c, {
       void* stream = cuda_stream(dev);
       const int splits = splits_opt > 0 ? static_cast<int>(std::min(splits_opt, std::max<int64_t>(max_pages, 1)))
