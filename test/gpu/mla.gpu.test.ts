@@ -10,6 +10,13 @@ import { mlaAbsorbQ, mlaDownEpilogue, mlaOutput, mlaPagedAttention } from '../..
 import { yarnInvFreq } from '../../lib/ops/rope';
 import { A, make, normals, pagedCase, PagedSpec } from '../ops/mla_paged_cases';
 import { describeGpu, expectCudaMatchesCpu } from './gpu';
+import { join } from 'path';
+import { readConfig, ropeInvFreq } from '../../lib/model/load';
+import { Act } from '../../lib/model/linear';
+import { MlaFused } from '../../lib/model/mla_fused';
+import { PagedLatentCache } from '../../lib/model/paged_cache';
+import { Checkpoint } from '../../lib/weights/safetensors';
+import { relErr } from '../helpers';
 
 const dev = (t: Tensor) => t.device as 'cpu' | 'cuda';
 const V3_INV_FREQ = () => Tensor.fromArray(yarnInvFreq({ ropeTheta: 10000, ropeDim: 64, factor: 40, originalMaxPositionEmbeddings: 4096 }));
@@ -86,5 +93,36 @@ describeGpu('mla CUDA kernels', () => {
         await expectCudaMatchesCpu({ oLat, wUV }, (x) =>
           mlaOutput(x.oLat as Tensor<A>, x.wUV as Tensor<A>, { outDtype: xd, out: poisoned([t, h * v], xd, dev(x.oLat)) }), tol);
       }
+    }));
+
+  // Needs the CUDA fp8Gemm / gemm / quantizeFp8 kernels (cuda/fp8_gemm.cu, the integrator's).
+  test.each([['f32', false, 1e-4], ['bf16', true, 2e-2]] as [Act, boolean, number][])(
+    'mlaForward on cuda equals the CPU backend (tiny-v3 layer 0, %s, fp8 %s): prefill, batched decode', (act, fp8, tol) => withSeed(async (seed) => {
+      const DIR = join(__dirname, '..', 'fixtures', 'tiny-v3');
+      const cfg = readConfig(DIR), ckpt = Checkpoint.open(DIR);
+      const run = async (device: 'cpu' | 'cuda') => {
+        const fused = await MlaFused.load(cfg, ckpt, 'model.layers.0.self_attn.', act, fp8, device);
+        const cache = new PagedLatentCache(cfg, 12, act, device, 1);
+        const invFreq = Tensor.fromArray(ropeInvFreq(cfg), [cfg.qkRopeHeadDim / 2], { device });
+        const ids = [cache.addSequence(), cache.addSequence(), cache.addSequence()];
+        const outs: Float32Array[] = [];
+        let s = seed;
+        const step = async (group: number[], sq: number) => {
+          const x = Tensor.randn([group.length * sq, cfg.hiddenSize], { seed: s++ }).cast(act).to(device);
+          const st = cache.prepare(group, sq);
+          outs.push(await fused.forward(x, cache, 0, st, invFreq).toFloat32Array());
+          st.dispose();
+        };
+        await step([ids[0]], 100);
+        await step([ids[1], ids[2]], 7);
+        for (let k = 0; k < 3; k++) await step(ids, 1);
+        fused.dispose(); cache.dispose();
+        return outs;
+      };
+      const cpu = await run('cpu'), gpu = await run('cuda');
+      cpu.forEach((c, i) => {
+        const e = relErr(gpu[i], c);
+        if (!(e <= tol)) throw new Error(`step ${i}: relative error vs the CPU backend ${e} > ${tol}`);
+      });
     }));
 });
