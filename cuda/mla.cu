@@ -263,6 +263,214 @@ void dispatch_attn(const MlaPagedAttentionParams& p, int tokens_per_split, cudaS
   }
 }
 
+// ---- impl 1: tensor cores (mma.sync m16n8k16 bf16, f32 accumulation), bf16 cache ----
+// CTA = 4 warps and 16*MT query rows; per tile of 64 cached tokens (one page): S = Q K^T with each warp
+// scoring 16 of the 64 tokens for all rows, S -> shared memory; the online softmax per row (f32) writes
+// P in bf16; then each warp accumulates O[:, 128w : 128w + r/4] += P V with V = the c_kv part of the tile.
+// Q is rounded to bf16 and P to bf16 (as FlashMLA does), so it matches the CPU to ~1e-2, not 1e-5.
+// Synchronous tile loads (no cp.async/TMA pipeline yet); 125 KB shared memory at MT = 2, d = 576.
+constexpr int kTcWarps = 4, kTcThreads = kTcWarps * 32, kTcKeys = 64;
+
+__device__ __forceinline__ uint32_t smem_u32(const void* p) { return static_cast<uint32_t>(__cvta_generic_to_shared(p)); }
+__device__ __forceinline__ void ldsm_x4(uint32_t (&r)[4], const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smem_u32(p)));
+}
+__device__ __forceinline__ void ldsm_x4_t(uint32_t (&r)[4], const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smem_u32(p)));
+}
+// c += a (16x16, row) * b (16x8, col)
+__device__ __forceinline__ void mma_bf16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+               : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3]) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+inline size_t tc_smem_bytes(int MT, int64_t d) {
+  const int64_t rows = 16 * MT;
+  return sizeof(__nv_bfloat16) * ((kTcKeys + rows) * (d + 8) + rows * (kTcKeys + 8)) + sizeof(float) * (rows * (kTcKeys + 4) + 3 * rows);
+}
+
+// grid (ceil(q_rows / (16 MT)), num_splits, b), kTcThreads threads. Needs r % 64 == 0, r <= 512, (r + p) % 16 == 0.
+template <int MT>
+__global__ void __launch_bounds__(kTcThreads) mla_paged_attn_tc_kernel(const MlaPagedAttentionParams p, int tokens_per_split) {
+  constexpr int ROWS = 16 * MT, SS = kTcKeys + 4, PS = kTcKeys + 8, kMaxNt = 16;
+  extern __shared__ __align__(16) unsigned char tc_smem[];
+  const int d = static_cast<int>(p.r + p.p), ds = d + 8, r = static_cast<int>(p.r);
+  __nv_bfloat16* k_s = reinterpret_cast<__nv_bfloat16*>(tc_smem);  // [64, d + 8]
+  __nv_bfloat16* q_s = k_s + kTcKeys * ds;                          // [ROWS, d + 8]
+  __nv_bfloat16* p_s = q_s + ROWS * ds;                             // [ROWS, 72]
+  float* s_s = reinterpret_cast<float*>(p_s + ROWS * PS);           // [ROWS, 68]
+  float* m_s = s_s + ROWS * SS;                                     // [ROWS] running max
+  float* l_s = m_s + ROWS;                                          // [ROWS] running sum
+  float* a_s = l_s + ROWS;                                          // [ROWS] this tile's rescale factor
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int64_t bi = blockIdx.z, q_rows = p.s_q * p.h, row0 = static_cast<int64_t>(blockIdx.x) * ROWS;
+  const int split = blockIdx.y;
+  const int64_t len = p.seq_lens[bi];
+  auto limit = [&](int64_t rr) -> int64_t {  // keys row rr may see
+    if (rr >= q_rows) return 0;
+    int64_t l = p.causal ? len - p.s_q + rr / p.h + 1 : len;
+    return l < 0 ? 0 : (l > len ? len : l);
+  };
+  const int64_t kv_begin = static_cast<int64_t>(split) * tokens_per_split;
+  const int64_t kv_end = std::min<int64_t>(limit(std::min<int64_t>(row0 + ROWS, q_rows) - 1), kv_begin + tokens_per_split);
+
+  for (int e = threadIdx.x; e < ROWS * d; e += kTcThreads) {
+    const int k = e / d, c = e % d;
+    const int64_t rr = row0 + k, qrow = bi * q_rows + rr;
+    float v = 0.f;
+    if (rr < q_rows) v = c < r ? ld(p.q_latent, p.q_dtype, qrow * p.r + c) : ld(p.q_pe, p.q_dtype, qrow * p.p + (c - r));
+    q_s[k * ds + c] = __float2bfloat16_rn(v);
+  }
+  for (int k = threadIdx.x; k < ROWS; k += kTcThreads) { m_s[k] = -INFINITY; l_s[k] = 0.f; }
+
+  const int ncol = r / kTcWarps, nt_w = ncol / 8;  // output columns and 8-wide n-tiles of this warp
+  float o[MT][kMaxNt][4];
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int nt = 0; nt < kMaxNt; ++nt) o[mt][nt][0] = o[mt][nt][1] = o[mt][nt][2] = o[mt][nt][3] = 0.f;
+
+  const __nv_bfloat16* cache = static_cast<const __nv_bfloat16*>(p.kv_cache);
+  const int cpr = d / 8;  // 16-byte chunks per row
+  for (int64_t t0 = kv_begin; t0 < kv_end; t0 += kTcKeys) {
+    __syncthreads();  // the previous tile's P V is done (and q_s / stats are written)
+    for (int e = threadIdx.x; e < kTcKeys * cpr; e += kTcThreads) {
+      const int jj = e / cpr, c = (e % cpr) * 8;
+      const int64_t j = t0 + jj;
+      uint4 v = make_uint4(0, 0, 0, 0);  // rows past the range are zeros, never NaN (P = 0 there)
+      if (j < kv_end) {
+        const int64_t page = p.block_table[bi * p.max_pages + j / kMlaPageSize];
+        v = *reinterpret_cast<const uint4*>(cache + (page * kMlaPageSize + j % kMlaPageSize) * d + c);
+      }
+      *reinterpret_cast<uint4*>(k_s + jj * ds + c) = v;
+    }
+    __syncthreads();
+
+    // S[ROWS, 16 keys of this warp] = Q K^T over d.
+    float sacc[MT][2][4] = {};
+    for (int k0 = 0; k0 < d; k0 += 16) {
+      uint32_t b[4];
+      {
+        const int mi = lane / 8, key = warp * 16 + (mi / 2) * 8 + lane % 8, dim = k0 + (mi % 2) * 8;
+        ldsm_x4(b, k_s + key * ds + dim);
+      }
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) {
+        uint32_t a[4];
+        ldsm_x4(a, q_s + (mt * 16 + lane % 16) * ds + k0 + (lane / 16) * 8);
+        mma_bf16(sacc[mt][0], a, b[0], b[1]);
+        mma_bf16(sacc[mt][1], a, b[2], b[3]);
+      }
+    }
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+      for (int nt = 0; nt < 2; ++nt)
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+          const int row = mt * 16 + lane / 4 + (q / 2) * 8, key = warp * 16 + nt * 8 + (lane % 4) * 2 + q % 2;
+          const bool valid = t0 + key < std::min<int64_t>(limit(row0 + row), kv_end);
+          s_s[row * SS + key] = valid ? sacc[mt][nt][q] * p.softmax_scale : -INFINITY;
+        }
+    __syncthreads();
+
+    // Online softmax: TPR threads per row, each 64 / TPR keys.
+    {
+      constexpr int TPR = kTcThreads / ROWS, KPT = kTcKeys / TPR;
+      const int row = threadIdx.x / TPR, part = threadIdx.x % TPR;
+      const float* sr = s_s + row * SS + part * KPT;
+      float mx = -INFINITY;
+#pragma unroll
+      for (int k = 0; k < KPT; ++k) mx = fmaxf(mx, sr[k]);
+#pragma unroll
+      for (int o2 = 1; o2 < TPR; o2 <<= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o2));
+      const float m_old = m_s[row], m_new = fmaxf(m_old, mx);
+      float sum = 0.f;
+#pragma unroll
+      for (int k = 0; k < KPT; ++k) {
+        const float pk = m_new == -INFINITY ? 0.f : expf(sr[k] - m_new);  // exp(-inf) = 0 for masked keys
+        sum += pk;
+        p_s[row * PS + part * KPT + k] = __float2bfloat16_rn(pk);
+      }
+#pragma unroll
+      for (int o2 = 1; o2 < TPR; o2 <<= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o2);
+      __syncwarp();
+      if (part == 0) {
+        const float alpha = m_new == -INFINITY ? 1.f : expf(m_old - m_new);
+        a_s[row] = alpha;
+        l_s[row] = l_s[row] * alpha + sum;
+        m_s[row] = m_new;
+      }
+    }
+    __syncthreads();
+
+    // O[:, this warp's columns] = O * alpha + P V.
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt) {
+      const float a0 = a_s[mt * 16 + lane / 4], a1 = a_s[mt * 16 + lane / 4 + 8];
+#pragma unroll
+      for (int nt = 0; nt < kMaxNt; ++nt) { o[mt][nt][0] *= a0; o[mt][nt][1] *= a0; o[mt][nt][2] *= a1; o[mt][nt][3] *= a1; }
+    }
+#pragma unroll
+    for (int k0 = 0; k0 < kTcKeys; k0 += 16) {
+      uint32_t a[MT][4];
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) ldsm_x4(a[mt], p_s + (mt * 16 + lane % 16) * PS + k0 + (lane / 16) * 8);
+#pragma unroll
+      for (int nt = 0; nt < kMaxNt; nt += 2) {
+        if (nt < nt_w) {
+          uint32_t b[4];
+          const int mi = lane / 8, key = k0 + (mi % 2) * 8 + lane % 8, col = warp * ncol + nt * 8 + (mi / 2) * 8;
+          ldsm_x4_t(b, k_s + key * ds + col);
+#pragma unroll
+          for (int mt = 0; mt < MT; ++mt) {
+            mma_bf16(o[mt][nt], a[mt], b[0], b[1]);
+            mma_bf16(o[mt][nt + 1], a[mt], b[2], b[3]);
+          }
+        }
+      }
+    }
+  }
+  __syncthreads();
+
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const int row = mt * 16 + lane / 4 + half * 8;
+      const int64_t rr = row0 + row;
+      if (rr >= q_rows) continue;
+      const bool has = m_s[row] != -INFINITY;
+      const float inv = has ? 1.f / l_s[row] : 0.f;
+      const int64_t qrow = bi * q_rows + rr;
+      float* out = p.num_splits == 1 ? p.out + qrow * p.r : p.o_accum + (qrow * p.num_splits + split) * p.r;
+#pragma unroll
+      for (int nt = 0; nt < kMaxNt; ++nt)
+        if (nt < nt_w) {
+          const int col = warp * ncol + nt * 8 + (lane % 4) * 2;
+          out[col] = has ? o[mt][nt][half * 2] * inv : 0.f;
+          out[col + 1] = has ? o[mt][nt][half * 2 + 1] * inv : 0.f;
+        }
+      if (warp == 0 && lane % 4 == 0) {
+        const float lse = has ? m_s[row] + logf(l_s[row]) : -INFINITY;
+        if (p.num_splits == 1) p.lse[(bi * p.h + rr % p.h) * p.s_q + rr / p.h] = lse;
+        else p.lse_accum[qrow * p.num_splits + split] = lse;
+      }
+    }
+}
+
+template <int MT>
+void launch_attn_tc(const MlaPagedAttentionParams& p, int tokens_per_split, cudaStream_t st) {
+  const size_t smem = tc_smem_bytes(MT, p.r + p.p);
+  auto kern = mla_paged_attn_tc_kernel<MT>;
+  DSV3_CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
+  dim3 grid(static_cast<unsigned>(ceil_div(p.s_q * p.h, 16 * MT)), static_cast<unsigned>(p.num_splits), static_cast<unsigned>(p.b));
+  kern<<<grid, kTcThreads, smem, st>>>(p, tokens_per_split);
+  DSV3_CUDA_CHECK_LAUNCH();
+}
+
 // ---- RoPE / RMSNorm pieces shared by the projection kernels ----
 
 // The pair (x0, x1) rotated by the f32 angle f32(pos) * inv_freq, cos/sin in double rounded once (rope.cc).
@@ -401,8 +609,14 @@ void mla_paged_attention(const MlaPagedAttentionParams& p, void* stream) {
   // Whole pages per split, so a split never starts in the middle of a page.
   const int64_t pages_per_split = ceil_div(std::max<int64_t>(p.max_pages, 1), p.num_splits);
   const int tokens_per_split = static_cast<int>(pages_per_split * kMlaPageSize);
-  if (p.kv_dtype == DType::bf16) dispatch_attn<__nv_bfloat16>(p, tokens_per_split, st);
-  else dispatch_attn<float>(p, tokens_per_split, st);
+  if (p.impl == 1) {  // tensor cores; the binding checked: bf16 cache, r % 64 == 0, (r + p) % 16 == 0
+    if (p.s_q * p.h > 16) launch_attn_tc<2>(p, tokens_per_split, st);
+    else launch_attn_tc<1>(p, tokens_per_split, st);
+  } else if (p.kv_dtype == DType::bf16) {
+    dispatch_attn<__nv_bfloat16>(p, tokens_per_split, st);
+  } else {
+    dispatch_attn<float>(p, tokens_per_split, st);
+  }
   if (p.num_splits > 1) {
     mla_combine_kernel<<<static_cast<unsigned>(p.b * p.s_q * p.h), 128, sizeof(float) * p.num_splits, st>>>(p);
     DSV3_CUDA_CHECK_LAUNCH();

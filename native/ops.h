@@ -197,7 +197,7 @@ struct MlaPagedAttentionParams {
   float* o_accum;
   float* lse_accum;
   int num_splits;       // >= 1; 1 writes out/lse directly
-  int impl;             // CUDA kernel variant: 0 = simple f32 (the only one so far)
+  int impl;             // CUDA kernel variant: 0 = simple f32 CUDA cores, 1 = mma.sync bf16 (bf16 cache)
 };
 struct MlaDownEpilogueParams {
   const void* qkv; DType qkv_dtype;  // [t, q_lora + r + p] float-like: x @ [wq_a; wkv_a]^T

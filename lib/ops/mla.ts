@@ -45,7 +45,7 @@ export interface MlaPagedAttentionOptions {
   causal?: boolean;
   /** CUDA: split each sequence's keys over this many CTAs, merged by log-sum-exp in split order (0 or absent: automatic). */
   numSplits?: number;
-  /** CUDA kernel variant (0: the simple f32 kernel, the only one so far). */
+  /** CUDA kernel variant: 0 (default) the simple f32 kernel; 1 tensor cores (mma.sync bf16; bf16 cache; q and P rounded to bf16). The CPU ignores it. */
   impl?: number;
   /** Write into these tensors instead of allocating. */
   out?: { out?: Tensor<'f32'>; lse?: Tensor<'f32'> };

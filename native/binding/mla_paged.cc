@@ -30,7 +30,7 @@ void expect_inv_freq(const OpCtx& c, const TensorRef& f, int64_t p) {
 
 // mlaPagedAttention(qLatent [b, s_q, h, r], qPe [b, s_q, h, p], kvCache [numPages, 64, r + p],
 //                   blockTable [b, maxPages] i32, seqLens [b] i32,
-//                   {softmaxScale, causal? = true, numSplits?, impl? = 0, out?: {out?, lse?}})
+//                   {softmaxScale, causal? = true, numSplits?, impl? = 0 (CUDA: 1 = tensor cores), out?: {out?, lse?}})
 //   -> {out: [b, s_q, h, r] f32, lse: [b, h, s_q] f32}
 DSV3_OP(mlaPagedAttention) {
   OpCtx c{info.Env(), "mlaPagedAttention"};
@@ -66,7 +66,8 @@ DSV3_OP(mlaPagedAttention) {
   if (splits_opt < 0 || splits_opt > 4096)
     c.fail(ErrKind::Argument, "numSplits", "must be an integer in [0, 4096] (0: automatic), got " + std::to_string(splits_opt));
   const int64_t impl = opt_int(c, o, "impl", 0);
-  if (impl != 0) c.fail(ErrKind::Argument, "impl", "must be 0 (the simple kernel), got " + std::to_string(impl));
+  if (impl != 0 && impl != 1)
+    c.fail(ErrKind::Argument, "impl", "must be 0 (simple f32 kernel) or 1 (tensor cores), got " + std::to_string(impl));
 
   Napi::Object outs = outputs_arg(c, o, "out?, lse?");
   const Device dev = ql.device();
@@ -83,6 +84,9 @@ DSV3_OP(mlaPagedAttention) {
     if (r % 32 != 0 || r > 512 || p % 8 != 0 || r + p > 640)
       c.fail(ErrKind::Shape, "kvCache", "on cuda needs r a multiple of 32 up to 512 and p a multiple of 8 (r + p <= 640), got r = " +
                                             std::to_string(r) + ", p = " + std::to_string(p));
+    if (impl == 1 && (kv.dtype != DType::bf16 || r % 64 != 0 || (r + p) % 16 != 0))
+      c.fail(ErrKind::Argument, "impl", "1 (tensor cores) needs a bf16 kvCache, r a multiple of 64 and r + p a multiple of 16, got " +
+                                            std::string(dtype_name(kv.dtype)) + ", r = " + std::to_string(r) + ", p = " + std::to_string(p));
     DSV3_IF_CUDA(c, {
       void* stream = cuda_stream(dev);
       const int splits = splits_opt > 0 ? static_cast<int>(std::min(splits_opt, std::max<int64_t>(max_pages, 1)))

@@ -1,7 +1,7 @@
 // The fused MLA CUDA kernels (cuda/mla.cu) against the CPU backend on the same inputs: paged decode
 // attention (batches of different lengths, pages not full and shuffled, NaN in every cache row outside
-// the sequences, odd head counts, s_q 1..4, split-KV forced and automatic, up to 128K tokens), the
-// down-projection epilogue (positions beyond YaRN's original 4096, padding slots), the absorbed query
+// the sequences, odd head counts, s_q 1..4, split-KV forced and automatic, up to 128K tokens; both kernel
+// variants: impl 0 simple f32, impl 1 tensor cores), the down-projection epilogue (positions beyond YaRN's original 4096, padding slots), the absorbed query
 // and the output projection. Outputs are NaN-poisoned on the device. Skipped without a usable GPU.
 import { Tensor } from '../../lib';
 import { poisoned, withSeed } from '../helpers';
@@ -21,7 +21,7 @@ import { relErr } from '../helpers';
 const dev = (t: Tensor) => t.device as 'cpu' | 'cuda';
 const V3_INV_FREQ = () => Tensor.fromArray(yarnInvFreq({ ropeTheta: 10000, ropeDim: 64, factor: 40, originalMaxPositionEmbeddings: 4096 }));
 
-async function attn(spec: PagedSpec, qd: A, kd: A, seed: number, numSplits?: number, qStd = 1): Promise<void> {
+async function attn(spec: PagedSpec, qd: A, kd: A, seed: number, numSplits?: number, qStd = 1, impl = 0): Promise<void> {
   const c = await pagedCase(new Rng(seed), spec, qd, kd, qStd);
   const { h, r, sq } = spec;
   await expectCudaMatchesCpu(
@@ -29,9 +29,10 @@ async function attn(spec: PagedSpec, qd: A, kd: A, seed: number, numSplits?: num
     (x) => {
       const out = poisoned([c.b, sq, h, r], 'f32', dev(x.qLatent)), lse = poisoned([c.b, h, sq], 'f32', dev(x.qLatent));
       return mlaPagedAttention(x.qLatent as Tensor<A>, x.qPe as Tensor<A>, x.kvCache as Tensor<A>, x.blockTable as Tensor<'i32'>,
-        x.seqLens as Tensor<'i32'>, { softmaxScale: c.scale, causal: spec.causal ?? true, out: { out, lse }, numSplits });
+        x.seqLens as Tensor<'i32'>, { softmaxScale: c.scale, causal: spec.causal ?? true, out: { out, lse }, numSplits, impl: x.qLatent.device === 'cuda' ? impl : 0 });
     },
-    { out: 2e-5, lse: 2e-5 });
+    // impl 1 rounds P (and an f32 q) to bf16 for the tensor cores, as FlashMLA does
+    impl === 1 ? { out: 1e-2, lse: 1e-4 } : { out: 2e-5, lse: 2e-5 });
   c.dispose();
 }
 
@@ -51,10 +52,19 @@ describeGpu('mla CUDA kernels', () => {
     test.each(cases)('%s (7 splits)', (_n, spec) => withSeed((seed) => attn(spec, qd, kd, seed, 7)));
   });
 
+  // impl 1 (tensor cores): bf16 cache, r a multiple of 64, r + p a multiple of 16.
+  const tcCases = cases.filter(([, c]) => c.r % 64 === 0 && (c.r + c.p) % 16 === 0);
+  describe.each([['bf16'], ['f32']] as [A][])('paged attention on tensor cores (impl 1), q %s, cache bf16', (qd) => {
+    test.each(tcCases)('%s (automatic splits)', (_n, spec) => withSeed((seed) => attn(spec, qd, 'bf16', seed, undefined, 1, 1)));
+    test.each(tcCases)('%s (1 split)', (_n, spec) => withSeed((seed) => attn(spec, qd, 'bf16', seed, 1, 1, 1)));
+    test.each(tcCases)('%s (7 splits)', (_n, spec) => withSeed((seed) => attn(spec, qd, 'bf16', seed, 7, 1, 1)));
+  });
+
   test('long contexts: 32K and 128K tokens, 16 heads, bf16, automatic and 64 splits', () => withSeed(async (seed) => {
     await attn({ h: 16, r: 512, p: 64, sq: 1, lens: [32768, 5000] }, 'bf16', 'bf16', seed, undefined, 0.05);
     await attn({ h: 16, r: 512, p: 64, sq: 1, lens: [131072] }, 'bf16', 'bf16', seed + 1, undefined, 0.05);
     await attn({ h: 16, r: 512, p: 64, sq: 1, lens: [131072] }, 'bf16', 'bf16', seed + 2, 64, 0.05);
+    await attn({ h: 128, r: 512, p: 64, sq: 1, lens: [131072, 70000] }, 'bf16', 'bf16', seed + 3, undefined, 0.05, 1);
   }), 600000);
 
   test.each([['bf16', 'bf16'], ['f32', 'f32']] as [A, A][])('down epilogue, qkv %s, cache %s, positions beyond 4096, padding slots', (xd, kd) =>

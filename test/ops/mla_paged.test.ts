@@ -90,6 +90,7 @@ describe('mlaPagedAttention', () => {
     expect(run(ql, qp, kv, bt, sl, { softmaxScale: NaN })).toThrow(ArgumentError);
     expect(run(ql, qp, kv, bt, sl, { ...o, numSplits: -1 })).toThrow(ArgumentError);
     expect(run(ql, qp, kv, bt, sl, { ...o, impl: 3 })).toThrow(ArgumentError);
+    expect(run(ql, qp, kv, bt, sl, { ...o, impl: 1 })).not.toThrow();  // the CPU has one implementation
     expect(run(ql, qp, kv, bt, sl, { ...o, out: Tensor.zeros([b, sq, h, r]) })).toThrow(ArgumentError);
     const dead = Tensor.zeros([b, 2], { dtype: 'i32' });
     dead.dispose();
