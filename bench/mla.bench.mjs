@@ -77,7 +77,7 @@ function weights() {
 }
 
 // mlaPagedAttention alone: b sequences of ctx tokens (the new one included), pages in order.
-async function attention(b, ctx) {
+async function attention(b, ctx, impl = 0) {
   const ppseq = Math.ceil(ctx / 64), pages = b * ppseq;
   // A constant cache (a device fill; up to 19 GB at b=128 x 128K): the kernels' time does not depend on the values.
   const kv = Tensor.full([pages, 64, V3.r + V3.p], 0.01, { dtype: act, device });
@@ -86,7 +86,7 @@ async function attention(b, ctx) {
   const ql = Tensor.randn([b, 1, H, V3.r], { seed: 2, std: 0.05, dtype: act, device });
   const qp = Tensor.randn([b, 1, H, V3.p], { seed: 3, dtype: act, device });
   const out = { out: Tensor.empty([b, 1, H, V3.r], { device }), lse: Tensor.empty([b, H, 1], { device }) };
-  const ms = await time(() => mlaPagedAttention(ql, qp, kv, bt, lens, { softmaxScale: V3.scale, out }));
+  const ms = await time(() => mlaPagedAttention(ql, qp, kv, bt, lens, { softmaxScale: V3.scale, out, impl }));
   [kv, bt, lens, ql, qp, out.out, out.lse].forEach((t) => t.dispose());
   const bytes = b * ctx * (V3.r + V3.p) * 2, flops = 2 * b * H * ctx * (2 * V3.r + V3.p);
   return { ms, gbs: bytes / ms / 1e6, tflops: flops / ms / 1e9 };
@@ -122,7 +122,10 @@ async function main() {
   if (!gpu) console.log(`note: no GPU, CPU backend with a reduced grid: ${H} heads (V3 has 128), batch ${BATCHES}, context ${CONTEXTS}, prefill ${PREFILL}`);
   const rows = [];
   for (const b of BATCHES)
-    for (const ctx of CONTEXTS) rows.push({ kind: 'decode attention', b, ctx, ...(await attention(b, ctx)) });
+    for (const ctx of CONTEXTS) {
+      rows.push({ kind: 'decode attention', peerKind: 'decode attention', b, ctx, ...(await attention(b, ctx)) });
+      if (gpu) rows.push({ kind: 'decode attention tc', peerKind: 'decode attention', b, ctx, ...(await attention(b, ctx, 1)) });
+    }
   const w = weights();
   const invFreq = Tensor.randn([V3.p / 2], { seed: 9, std: 0.01, device });
   let layerNote = null;
@@ -135,7 +138,7 @@ async function main() {
   }
   const p = peer(rows);
   const pm = new Map((p.results ?? []).map((r) => [`${r.kind}|${r.b}|${r.ctx}`, r.ms]));
-  for (const r of rows) { r.torchMs = pm.get(`${r.kind}|${r.b}|${r.ctx}`); r.ratio = r.torchMs ? r.torchMs / r.ms : undefined; }
+  for (const r of rows) { r.torchMs = pm.get(`${r.peerKind ?? r.kind}|${r.b}|${r.ctx}`); r.ratio = r.torchMs ? r.torchMs / r.ms : undefined; }
 
   const head = ['what', 'batch', 'context', 'ms', 'cache GB/s', 'TFLOP/s', 'torch ms', 'torch/ours'];
   const body = rows.map((r) => [r.kind, String(r.b), String(r.ctx), fmt(r.ms, 3), fmt(r.gbs, 1), fmt(r.tflops, 2), fmt(r.torchMs, 3), fmt(r.ratio, 2)]);
@@ -143,7 +146,8 @@ async function main() {
   const line = (c) => c.map((x, i) => (i === 0 ? x.padEnd(wd[i]) : x.padStart(wd[i]))).join('  ');
   console.log(`\n${line(head)}\n${wd.map((n) => '-'.repeat(n)).join('  ')}`);
   for (const x of body) console.log(line(x));
-  console.log(`\ncache GB/s: latent-cache bytes (576 bf16 per token) / time; TFLOP/s: 2*b*h*ctx*(2*512+64) / time (attention only).`);
+  console.log(`\ndecode attention: mlaPagedAttention impl 0 (simple f32 kernel); tc: impl 1 (tensor cores, mma.sync bf16).`);
+  console.log(`cache GB/s: latent-cache bytes (576 bf16 per token) / time; TFLOP/s: 2*b*h*ctx*(2*512+64) / time (attention only).`);
   console.log(`layer = one MLA block (fp8 [wq_a; wkv_a], epilogue, wq_b, absorbed q, attention, W_UV, wo); prefill = ${PREFILL} tokens, absorbed path.`);
   console.log(`cache per token per layer: ${(V3.r + V3.p) * 2} B latent (bf16) vs ${128 * (V3.nope + V3.p + V3.v) * 2} B multi-head K/V (${((128 * 320) / 576).toFixed(1)}x)`);
   if (layerNote) console.log(`note: ${layerNote}`);
