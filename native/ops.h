@@ -176,6 +176,58 @@ struct MlaDecodeAttentionParams {
   float softmax_scale;
 };
 
+// ---- MLA fused path (issue 5): paged latent cache in FlashMLA's layout and the absorbed projections ----
+// Cache: [num_pages, 64, r + p] per layer, each token row c_kv (r = kv_lora_rank, kv_norm applied) then
+// k_pe (p = qk_rope_head_dim, RoPE applied); token j of sequence bi sits in page block_table[bi, j / 64],
+// row j % 64. "slot" = page * 64 + row.
+constexpr int64_t kMlaPageSize = 64;
+struct MlaPagedAttentionParams {
+  const void* q_latent; DType q_dtype;   // [b, s_q, h, r] f32 or bf16: q_nope absorbed by W_UK
+  const void* q_pe;                      // [b, s_q, h, p] same dtype, RoPE applied
+  const void* kv_cache; DType kv_dtype;  // [num_pages, 64, r + p] f32 or bf16
+  const int32_t* block_table;            // [b, max_pages]; only the entries of pages in use are read
+  const int32_t* seq_lens;               // [b]: tokens in the cache per sequence, the s_q new ones included
+  float* out;                            // [b, s_q, h, r] f32: sum_j softmax_j(score) * c_kv[j]; 0 without keys
+  float* lse;                            // [b, h, s_q] f32: ln sum_j exp(score_j); -inf without keys
+  int64_t b, s_q, h, r, p, num_pages, max_pages;
+  bool causal;          // query i of sequence bi sits at position seq_lens[bi] - s_q + i and sees keys <= it;
+                        // false: every query sees all seq_lens[bi] keys
+  float softmax_scale;  // score = (q_latent . c_kv + q_pe . k_pe) * softmax_scale
+  // CUDA only (null / 0 on the CPU): split-KV partials [b, s_q * h, num_splits, r] and [b, s_q * h, num_splits]
+  float* o_accum;
+  float* lse_accum;
+  int num_splits;       // >= 1; 1 writes out/lse directly
+  int impl;             // CUDA kernel variant: 0 = simple f32 CUDA cores, 1 = mma.sync bf16 (bf16 cache)
+};
+struct MlaDownEpilogueParams {
+  const void* qkv; DType qkv_dtype;  // [t, q_lora + r + p] float-like: x @ [wq_a; wkv_a]^T
+  const float* q_norm;               // [q_lora] f32 (q_a_layernorm), null when q_lora = 0
+  const float* kv_norm;              // [r] f32 (kv_a_layernorm)
+  const void* positions; DType positions_dtype;  // [t] i32 or i64
+  const float* inv_freq;             // [p / 2] f32, YaRN-corrected
+  void* cq; DType cq_dtype;          // [t, q_lora] float-like: q_norm(c_q)
+  void* kv_cache; DType kv_dtype;    // [num_slots, r + p] f32 or bf16 (the [num_pages, 64, r + p] cache)
+  const int32_t* slot_mapping;       // [t]: cache row of each token; < 0 skips the token (padding)
+  int64_t t, q_lora, r, p, num_slots;
+  float eps;
+  // cache row = kv_norm(c_kv) | rope(k_pe, position); RMSNorm and RoPE as rms_norm / rope (f32 math)
+};
+struct MlaAbsorbQParams {
+  const void* q; DType q_dtype;        // [t, h, nope + p] float-like: the wq_b output per head
+  const void* w_uk; DType w_dtype;     // [h, nope, r] f32 or bf16: wkv_b[h*(nope+v) + d, c], d < nope
+  const void* positions; DType positions_dtype;  // [t] i32 or i64
+  const float* inv_freq;               // [p / 2] f32
+  void* q_latent; void* q_pe; DType out_dtype;  // [t, h, r] and [t, h, p]
+  int64_t t, h, nope, p, r;
+  // q_latent[i,hh,c] = sum_d q[i,hh,d] w_uk[hh,d,c] (f32 accumulation); q_pe = rope(q[i,hh,nope:])
+};
+struct MlaOutputParams {
+  const void* o_latent; DType o_dtype;  // [t, h, r] float-like: attention output in latent space
+  const void* w_uv; DType w_dtype;      // [h, v, r] f32 or bf16: wkv_b[h*(nope+v) + nope + d, c]
+  void* out; DType out_dtype;           // [t, h * v]: out[i, hh*v + d] = sum_c o_latent[i,hh,c] w_uv[hh,d,c]
+  int64_t t, h, r, v;
+};
+
 namespace cpu {
 void cast(const CastParams&);
 void random(const RandomParams&);
@@ -198,6 +250,10 @@ void topk(const TopkParams&);
 void sample(const SampleParams&);
 void moe_route(const MoeRouteParams&);
 void mla_decode_attention(const MlaDecodeAttentionParams&);
+void mla_paged_attention(const MlaPagedAttentionParams&);
+void mla_down_epilogue(const MlaDownEpilogueParams&);
+void mla_absorb_q(const MlaAbsorbQParams&);
+void mla_output(const MlaOutputParams&);
 }  // namespace cpu
 
 }  // namespace dsv3

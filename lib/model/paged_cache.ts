@@ -1,0 +1,123 @@
+// The paged MLA latent cache (issue 5), FlashMLA's layout: per layer [numPages, 64, kv_lora_rank +
+// qk_rope_head_dim] rows of kv_norm(c_kv) | rope(k_pe) (DeepSeek-V3 model.py absorb path, v3-reference.md
+// §3), pages handed out from a free list to sequences as they grow, a block table per sequence. prepare()
+// reserves the next tokens of a batch and builds the per-step tensors every layer's mlaForward reads.
+import { ModelConfig } from '../config';
+import { ArgumentError } from '../errors';
+import { Tensor } from '../tensor';
+import { MLA_PAGE_SIZE } from '../ops/mla';
+import { Act } from './linear';
+
+type Device = 'cpu' | 'cuda';
+
+/** One forward step of a batch: b sequences with sq new tokens each (rows of x are sequence-major). */
+export interface MlaStep {
+  b: number;
+  sq: number;
+  /** [b*sq] i32: each new token's position in its sequence. */
+  positions: Tensor<'i32'>;
+  /** [b*sq] i32: each new token's cache row (page * 64 + offset). */
+  slots: Tensor<'i32'>;
+  /** [b, maxPages] i32 and [b] i32 (lengths after this step). */
+  blockTable: Tensor<'i32'>;
+  seqLens: Tensor<'i32'>;
+  dispose(): void;
+}
+
+export class PagedLatentCache {
+  static readonly PAGE_SIZE = MLA_PAGE_SIZE;
+  /** Per layer [numPages, 64, kvLoraRank + qkRopeHeadDim]. */
+  readonly pages: Tensor<Act>[] = [];
+  readonly rowWidth: number;
+  private readonly free: number[] = [];
+  private readonly seqs = new Map<number, { pages: number[]; length: number }>();
+  private nextId = 0;
+
+  /** layers: layer slots (default num_hidden_layers). The pages start zeroed. */
+  constructor(readonly cfg: ModelConfig, readonly numPages: number, readonly dtype: Act = 'bf16', readonly device: Device = 'cpu',
+    readonly layers = cfg.numLayers) {
+    if (!Number.isInteger(numPages) || numPages < 1) throw new ArgumentError(`PagedLatentCache: numPages must be a positive integer, got ${numPages}`);
+    this.rowWidth = cfg.kvLoraRank + cfg.qkRopeHeadDim;
+    for (let l = 0; l < layers; l++) this.pages.push(Tensor.zeros([numPages, MLA_PAGE_SIZE, this.rowWidth], { dtype, device }));
+    for (let p = numPages - 1; p >= 0; p--) this.free.push(p);
+  }
+
+  /** Bytes per token per layer of this cache: (kv_lora_rank + qk_rope_head_dim) * element size (V3 bf16: 1152). */
+  cacheBytesPerTokenPerLayer(): number { return this.rowWidth * this.elemBytes; }
+  /** Bytes per token per layer of a per-head K/V cache at the same element size: h * (nope + rope + v) (V3 bf16: 81920). */
+  mhaBytesPerTokenPerLayer(): number {
+    const c = this.cfg;
+    return c.numHeads * (c.qkNopeHeadDim + c.qkRopeHeadDim + c.vHeadDim) * this.elemBytes;
+  }
+  /** Both figures over all layer slots. */
+  cacheBytesPerToken(): { latent: number; mha: number } {
+    return { latent: this.layers * this.cacheBytesPerTokenPerLayer(), mha: this.layers * this.mhaBytesPerTokenPerLayer() };
+  }
+  private get elemBytes(): number { return this.dtype === 'f32' ? 4 : 2; }
+
+  get freePages(): number { return this.free.length; }
+
+  /** A new empty sequence; returns its id. */
+  addSequence(): number {
+    const id = this.nextId++;
+    this.seqs.set(id, { pages: [], length: 0 });
+    return id;
+  }
+  /** Frees a sequence's pages. */
+  removeSequence(id: number): void {
+    const s = this.seq(id);
+    for (let i = s.pages.length - 1; i >= 0; i--) this.free.push(s.pages[i]);
+    this.seqs.delete(id);
+  }
+  length(id: number): number { return this.seq(id).length; }
+  /** Drops the last n tokens of a sequence (speculative rollback); whole pages past the end go back to the free list. */
+  truncate(id: number, n: number): void {
+    const s = this.seq(id);
+    if (!Number.isInteger(n) || n < 0 || n > s.length) throw new ArgumentError(`PagedLatentCache.truncate: n must be an integer in [0, ${s.length}], got ${n}`);
+    s.length -= n;
+    while (s.pages.length > Math.ceil(s.length / MLA_PAGE_SIZE)) this.free.push(s.pages.pop()!);
+  }
+
+  /**
+   * Reserves sq more tokens at the end of each sequence of `ids` (pages taken as needed, all or nothing)
+   * and returns the step's tensors on the cache's device. The caller runs every layer, then disposes the step.
+   */
+  prepare(ids: readonly number[], sq: number): MlaStep {
+    if (!Number.isInteger(sq) || sq < 1) throw new ArgumentError(`PagedLatentCache.prepare: sq must be a positive integer, got ${sq}`);
+    if (new Set(ids).size !== ids.length) throw new ArgumentError('PagedLatentCache.prepare: a sequence appears twice in ids');
+    const seqs = ids.map((id) => this.seq(id));
+    const need = seqs.reduce((a, s) => a + Math.ceil((s.length + sq) / MLA_PAGE_SIZE) - s.pages.length, 0);
+    if (need > this.free.length) throw new ArgumentError(`PagedLatentCache.prepare: ${need} more pages are needed, ${this.free.length} are free`);
+    const b = ids.length, positions = new Int32Array(b * sq), slots = new Int32Array(b * sq), lens = new Int32Array(b);
+    for (let bi = 0; bi < b; bi++) {
+      const s = seqs[bi];
+      while (s.pages.length < Math.ceil((s.length + sq) / MLA_PAGE_SIZE)) s.pages.push(this.free.pop()!);
+      for (let i = 0; i < sq; i++) {
+        const pos = s.length + i;
+        positions[bi * sq + i] = pos;
+        slots[bi * sq + i] = s.pages[Math.floor(pos / MLA_PAGE_SIZE)] * MLA_PAGE_SIZE + (pos % MLA_PAGE_SIZE);
+      }
+      s.length += sq;
+      lens[bi] = s.length;
+    }
+    const maxPages = Math.max(1, ...seqs.map((s) => s.pages.length));
+    const table = new Int32Array(b * maxPages).fill(-1);
+    seqs.forEach((s, bi) => table.set(s.pages, bi * maxPages));
+    const dev = { device: this.device };
+    const step: MlaStep = {
+      b, sq,
+      positions: Tensor.fromArray(positions, [b * sq], dev), slots: Tensor.fromArray(slots, [b * sq], dev),
+      blockTable: Tensor.fromArray(table, [b, maxPages], dev), seqLens: Tensor.fromArray(lens, [b], dev),
+      dispose: () => [step.positions, step.slots, step.blockTable, step.seqLens].forEach((t) => t.dispose()),
+    };
+    return step;
+  }
+
+  dispose(): void { for (const t of this.pages) t.dispose(); }
+
+  private seq(id: number): { pages: number[]; length: number } {
+    const s = this.seqs.get(id);
+    if (!s) throw new ArgumentError(`PagedLatentCache: no sequence ${id}`);
+    return s;
+  }
+}

@@ -1,0 +1,150 @@
+// CPU backend of the fused MLA projections (issue 5), DeepSeek-V3 model.py MLA attn_impl="absorb"
+// (v3-reference.md §3-4): the down-projection epilogue (q_norm, kv_norm, RoPE of k_pe, write to the
+// paged cache), the absorbed query (q_nope @ W_UK per head, RoPE of q_pe) and the output projection
+// (o_latent @ W_UV^T per head). RMSNorm and RoPE follow native/cpu/norm.cc and rope.cc exactly (same
+// f32 operations in the same order), so the fused ops equal the composed ones bit for bit.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "native/cpu/parallel.h"
+#include "native/ops.h"
+
+namespace dsv3::cpu {
+namespace {
+
+// Same partial sums as norm.cc's sum_sq.
+inline float sum_sq(const float* x, int64_t n) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int l = 0; l < 8; ++l) acc[l] += x[j + l] * x[j + l];
+  float s = 0;
+  for (; j < n; ++j) s += x[j] * x[j];
+  for (int l = 0; l < 8; ++l) s += acc[l];
+  return s;
+}
+
+// v [n] <- w * (v / sqrt(mean(v^2) + eps)), as rms_norm.
+inline void rms_inplace(float* v, const float* w, int64_t n, float eps) {
+  const float r = 1.0f / std::sqrt(sum_sq(v, n) / static_cast<float>(n) + eps);
+  for (int64_t j = 0; j < n; ++j) v[j] = w[j] * (v[j] * r);
+}
+
+inline int64_t position(const void* pos, DType dt, int64_t i) {
+  return dt == DType::i64 ? static_cast<const int64_t*>(pos)[i] : static_cast<const int32_t*>(pos)[i];
+}
+
+// cos/sin of the f32 angle f32(pos) * inv_freq[k], evaluated in double and rounded once (as rope.cc).
+inline void rope_table(int64_t pos, const float* inv_freq, int64_t half, float* c, float* s) {
+  const float pf = static_cast<float>(pos);
+  for (int64_t k = 0; k < half; ++k) {
+    const float a = pf * inv_freq[k];
+    c[k] = static_cast<float>(std::cos(static_cast<double>(a)));
+    s[k] = static_cast<float>(std::sin(static_cast<double>(a)));
+  }
+}
+
+// Interleaved pairs (2k, 2k+1) rotated in place, as rope.cc.
+inline void rope_inplace(float* v, const float* c, const float* s, int64_t half) {
+  for (int64_t k = 0; k < half; ++k) {
+    const float x0 = v[2 * k], x1 = v[2 * k + 1];
+    v[2 * k] = x0 * c[k] - x1 * s[k];
+    v[2 * k + 1] = x0 * s[k] + x1 * c[k];
+  }
+}
+
+inline float dot(const float* a, const float* b, int64_t n) {
+  float acc[16] = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int k = 0; k < 16; ++k) acc[k] += a[i + k] * b[i + k];
+  float s = 0.f;
+  for (; i < n; ++i) s += a[i] * b[i];
+  for (int k = 0; k < 16; ++k) s += acc[k];
+  return s;
+}
+
+}  // namespace
+
+void mla_down_epilogue(const MlaDownEpilogueParams& p) {
+  const int64_t width = p.q_lora + p.r + p.p, half = p.p / 2, d = p.r + p.p;
+  const size_t xs = itemsize(p.qkv_dtype), cs = itemsize(p.cq_dtype), ks = itemsize(p.kv_dtype);
+  parallel_for(p.t, std::max<int64_t>(1, 8192 / std::max<int64_t>(width, 1)), [&](int64_t b, int64_t e) {
+    std::vector<float> row(static_cast<size_t>(width)), c(half), s(half);
+    for (int64_t i = b; i < e; ++i) {
+      to_f32(static_cast<const char*>(p.qkv) + i * width * xs, p.qkv_dtype, row.data(), row.size());
+      if (p.q_lora > 0) {
+        rms_inplace(row.data(), p.q_norm, p.q_lora, p.eps);
+        from_f32(row.data(), static_cast<char*>(p.cq) + i * p.q_lora * cs, p.cq_dtype, p.q_lora);
+      }
+      const int64_t slot = p.slot_mapping[i];
+      if (slot < 0 || slot >= p.num_slots) continue;  // padding token (or a slot outside the cache)
+      float* kv = row.data() + p.q_lora;  // [r] c_kv then [p] k_pe
+      rms_inplace(kv, p.kv_norm, p.r, p.eps);
+      rope_table(position(p.positions, p.positions_dtype, i), p.inv_freq, half, c.data(), s.data());
+      rope_inplace(kv + p.r, c.data(), s.data(), half);
+      from_f32(kv, static_cast<char*>(p.kv_cache) + slot * d * ks, p.kv_dtype, d);
+    }
+  });
+}
+
+void mla_absorb_q(const MlaAbsorbQParams& p) {
+  const int64_t t = p.t, h = p.h, nope = p.nope, r = p.r, half = p.p / 2, width = nope + p.p;
+  if (t == 0 || h == 0) return;
+  const size_t qs = itemsize(p.q_dtype), ws = itemsize(p.w_dtype), os = itemsize(p.out_dtype);
+  // Items: (head, chunk of tokens); the head's W_UK [nope, r] is widened once per item.
+  const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(t, ceil_div(t * h, 4 * num_threads())));
+  const int64_t n_chunks = ceil_div(t, chunk);
+  parallel_for(h * n_chunks, 1, [&](int64_t ib, int64_t ie) {
+    std::vector<float> w(nope * r), q(width), acc(r), c(half), s(half);
+    int64_t widened = -1;
+    for (int64_t item = ib; item < ie; ++item) {
+      const int64_t hh = item / n_chunks, i0 = (item % n_chunks) * chunk, i1 = std::min(t, i0 + chunk);
+      if (widened != hh) {
+        to_f32(static_cast<const char*>(p.w_uk) + hh * nope * r * ws, p.w_dtype, w.data(), w.size());
+        widened = hh;
+      }
+      for (int64_t i = i0; i < i1; ++i) {
+        const int64_t row = i * h + hh;
+        to_f32(static_cast<const char*>(p.q) + row * width * qs, p.q_dtype, q.data(), q.size());
+        std::fill(acc.begin(), acc.end(), 0.f);
+        for (int64_t dd = 0; dd < nope; ++dd) {
+          const float a = q[dd];
+          const float* wr = &w[dd * r];
+          for (int64_t cc = 0; cc < r; ++cc) acc[cc] += a * wr[cc];
+        }
+        from_f32(acc.data(), static_cast<char*>(p.q_latent) + row * r * os, p.out_dtype, r);
+        rope_table(position(p.positions, p.positions_dtype, i), p.inv_freq, half, c.data(), s.data());
+        rope_inplace(q.data() + nope, c.data(), s.data(), half);
+        from_f32(q.data() + nope, static_cast<char*>(p.q_pe) + row * p.p * os, p.out_dtype, p.p);
+      }
+    }
+  });
+}
+
+void mla_output(const MlaOutputParams& p) {
+  const int64_t t = p.t, h = p.h, r = p.r, v = p.v;
+  if (t == 0 || h == 0 || v == 0) return;
+  const size_t is = itemsize(p.o_dtype), ws = itemsize(p.w_dtype), os = itemsize(p.out_dtype);
+  const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(t, ceil_div(t * h, 4 * num_threads())));
+  const int64_t n_chunks = ceil_div(t, chunk);
+  parallel_for(h * n_chunks, 1, [&](int64_t ib, int64_t ie) {
+    std::vector<float> w(v * r), o(r), y(v);
+    int64_t widened = -1;
+    for (int64_t item = ib; item < ie; ++item) {
+      const int64_t hh = item / n_chunks, i0 = (item % n_chunks) * chunk, i1 = std::min(t, i0 + chunk);
+      if (widened != hh) {
+        to_f32(static_cast<const char*>(p.w_uv) + hh * v * r * ws, p.w_dtype, w.data(), w.size());
+        widened = hh;
+      }
+      for (int64_t i = i0; i < i1; ++i) {
+        to_f32(static_cast<const char*>(p.o_latent) + (i * h + hh) * r * is, p.o_dtype, o.data(), r);
+        for (int64_t dd = 0; dd < v; ++dd) y[dd] = dot(o.data(), &w[dd * r], r);
+        from_f32(y.data(), static_cast<char*>(p.out) + (i * h + hh) * v * os, p.out_dtype, v);
+      }
+    }
+  });
+}
+
+}  // namespace dsv3::cpu
