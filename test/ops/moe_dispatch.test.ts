@@ -10,19 +10,7 @@ import { e4m3Decode } from '../reference/codec';
 import * as ref from '../reference/moe_dispatch';
 import { Rng } from '../reference/rng';
 
-/** [t * k] expert ids, k distinct per token, drawn from the first `pool` experts (default all). */
-export function randomRoutes(rng: Rng, t: number, k: number, e: number, pool = e): Int32Array {
-  const out = new Int32Array(t * k);
-  for (let i = 0; i < t; i++) {
-    const ids = Array.from({ length: pool }, (_, j) => j);
-    for (let j = 0; j < k; j++) {
-      const q = j + rng.int(0, pool - 1 - j);
-      [ids[j], ids[q]] = [ids[q], ids[j]];
-      out[i * k + j] = ids[j];
-    }
-  }
-  return out;
-}
+const { randomRoutes } = ref;
 
 const ints = async (x: Tensor<'i32'>) => Array.from(await x.toArray());
 

@@ -4,6 +4,21 @@
 // per 1x128 group, and the weighted combine y = residual + shared + sum_j w_j * expert_j(x).
 import { bf16Round, f16Round } from './codec';
 import { actQuant } from './quant';
+import { Rng } from './rng';
+
+/** [t * k] expert ids, k distinct per token, drawn from the first `pool` experts (default all). */
+export function randomRoutes(rng: Rng, t: number, k: number, e: number, pool = e): Int32Array {
+  const out = new Int32Array(t * k);
+  for (let i = 0; i < t; i++) {
+    const ids = Array.from({ length: pool }, (_, j) => j);
+    for (let j = 0; j < k; j++) {
+      const q = j + rng.int(0, pool - 1 - j);
+      [ids[j], ids[q]] = [ids[q], ids[j]];
+      out[i * k + j] = ids[j];
+    }
+  }
+  return out;
+}
 
 export interface PermuteRef { counts: Int32Array; offsets?: Int32Array; dropped?: number; rowSlot: Int32Array; slotRow: Int32Array }
 
