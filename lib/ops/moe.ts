@@ -2,9 +2,12 @@
 // and the dispatch around the grouped expert GEMMs (DeepGEMM's contiguous / masked layouts): moePermute,
 // moeGather, siluMulQuant, moeCombine. CPU: native/cpu/moe_route.cc, native/cpu/moe_dispatch.cc;
 // CUDA: cuda/moe.cu. Semantics: ../shared/research/v3-reference.md §5, §9. A slot is (token i, choice j) = i*k + j.
+import { ArgumentError } from '../errors';
 import { NativeTensor } from '../native';
 import { Tensor } from '../tensor';
-import { Fp8Operand } from './gemm';
+import { siluMul } from './activation';
+import { Fp8Operand, gemm, groupedGemmContiguous, groupedGemmMasked } from './gemm';
+import { quantizeFp8 } from './quant';
 import { lazyOp, OutOptions, result } from './util';
 
 const nativeMoeRoute = lazyOp('moeRoute');
@@ -123,4 +126,81 @@ export interface MoeCombineOptions<O extends F = F> extends OutOptions<O> {
 /** y [..., d] grouped expert outputs (rows flattened), slotRow [t, k] i32, weights [t, k] f32 -> [t, d] = residual + (sum_j weights[i,j] * y[slotRow[i,j]] + shared): f32, fma in j order, deterministic. */
 export function moeCombine<O extends F = F>(y: Tensor<F>, slotRow: Tensor<'i32'>, weights: Tensor<'f32'>, opts: MoeCombineOptions<O> = {}): Tensor<O> {
   return result(nativeMoeCombine(y, slotRow, weights, opts), opts);
+}
+
+// ---------------------------------------------------------------- the whole routed FFN
+type Act = 'f32' | 'bf16';
+/** Stacked expert weights [E, n, k]: dense f32/bf16, or FP8 {data [E,n,k] e4m3, scale [E, ceil(n/128), ceil(k/128)]}. */
+export type ExpertWeight = Tensor<Act> | Fp8Operand;
+/** The routed experts of one layer: w1 = gate_proj and w3 = up_proj [E, inter, d], w2 = down_proj [E, d, inter]. */
+export interface MoeExpertWeights { w1: ExpertWeight; w3: ExpertWeight; w2: ExpertWeight }
+
+/** Decode-sized batches (t <= this) use the masked layout under layout 'auto': fixed [E, t] slabs, no host-side sizes. */
+export const MOE_MASKED_MAX_TOKENS = 16;
+
+export interface MoeForwardOptions extends Omit<MoeRouteOptions, 'out'> {
+  /** [t, d] shared-expert output, added unweighted. */
+  shared?: Tensor<F>;
+  /** [t, d] residual stream, added last. */
+  residual?: Tensor<F>;
+  /** Grouped layout: 'auto' (default) = masked for t <= MOE_MASKED_MAX_TOKENS, else contiguous. */
+  layout?: MoeLayout | 'auto';
+  /** Contiguous: pad each expert's segment to a multiple of this (the grouped GEMM's M tile); default 1. */
+  align?: number;
+  /** Output dtype (default: residual's, else x's). */
+  outDtype?: Act;
+}
+export interface MoeForwardResult {
+  /** [t, d] residual + shared + sum_j weights[i,j] * expert_{indices[i,j]}(x[i]). */
+  out: Tensor<Act>;
+  /** The router's [t, topK] f32 weights and i32 indices. */
+  weights: Tensor<'f32'>;
+  indices: Tensor<'i32'>;
+  /** [E] i32 tokens routed to each expert in this call (the load statistics). */
+  counts: Tensor<'i32'>;
+}
+
+const isFp8 = (w: ExpertWeight | Tensor): w is Fp8Operand => !(w instanceof Tensor);
+
+/** The experts on grouped rows: x [t, d] (not yet permuted) -> grouped [rows, d] (masked: [E, mMax, d]) = w2(silu(w1 x) * w3 x) per row's expert; FP8 weights quantize x once (act_quant) and h with siluMulQuant. */
+export function moeExperts(x: Tensor<Act>, perm: MoePermutation, k: number, w: MoeExpertWeights, outDtype: Act = x.dtype): Tensor<Act> {
+  if (isFp8(w.w1) !== isFp8(w.w3)) throw new ArgumentError('moeExperts: w1 and w3 must both be FP8 or both dense');
+  const masked = perm.offsets === undefined;
+  const grouping = masked ? perm.counts : perm.offsets!;
+  const gg = (a: Tensor<Act> | Fp8Operand, b: ExpertWeight): Tensor<Act> => {
+    const o = { outDtype };
+    if (masked) return isFp8(a) ? groupedGemmMasked<Act>(a, b as Fp8Operand, grouping, o) : groupedGemmMasked<Act, Act>(a, b as Tensor<Act>, grouping, o);
+    return isFp8(a) ? groupedGemmContiguous<Act>(a, b as Fp8Operand, grouping, o) : groupedGemmContiguous<Act, Act>(a, b as Tensor<Act>, grouping, o);
+  };
+  let xs: Tensor<Act> | Fp8Operand;
+  if (isFp8(w.w1)) {
+    const q = quantizeFp8(x);  // per token row; the gather copies codes and scales
+    xs = moeGather(q, perm.rowSlot, { k });
+    q.data.dispose(); q.scale.dispose();
+  } else {
+    xs = moeGather(x, perm.rowSlot, { k });
+  }
+  const g = gg(xs, w.w1), u = gg(xs, w.w3);
+  if (isFp8(xs)) { xs.data.dispose(); xs.scale.dispose(); } else xs.dispose();
+  const h: Tensor<Act> | Fp8Operand = isFp8(w.w2) ? siluMulQuant(g, u) : siluMul(g, u);
+  g.dispose(); u.dispose();
+  const y = gg(h, w.w2);
+  if (isFp8(h)) { h.data.dispose(); h.scale.dispose(); } else h.dispose();
+  return y;
+}
+
+/** The routed FFN in one call, on x's device: x [t, d], gate [E, d] (router weight) -> router (moeRoute on f32 logits), moePermute, moeExperts, moeCombine (+ shared, + residual). The caller disposes every returned tensor. */
+export function moeForward(x: Tensor<Act>, gate: Tensor<Act>, experts: MoeExpertWeights, opts: MoeForwardOptions): MoeForwardResult {
+  const { shared, residual, layout = 'auto', align, outDtype, ...routeOpts } = opts;
+  const t = x.shape[0], k = opts.topK, e = gate.shape[0];
+  const logits = gemm<Act, 'f32'>(x, gate, { outDtype: 'f32' });
+  const route = moeRoute(logits, routeOpts);
+  logits.dispose();
+  const masked = layout === 'masked' || (layout === 'auto' && t <= MOE_MASKED_MAX_TOKENS);
+  const perm = moePermute(route.indices, masked ? { numExperts: e, layout: 'masked' } : { numExperts: e, align });
+  const y = moeExperts(x, perm, k, experts);
+  const out = moeCombine<Act>(y, perm.slotRow, route.weights, { shared, residual, outDtype: outDtype ?? (residual?.dtype as Act | undefined) ?? x.dtype });
+  y.dispose();
+  perm.rowSlot.dispose(); perm.slotRow.dispose(); perm.offsets?.dispose(); perm.dropped?.dispose();
+  return { out, weights: route.weights, indices: route.indices, counts: perm.counts };
 }

@@ -1,13 +1,15 @@
 // moePermute, moeGather, siluMulQuant, moeCombine: CPU backend vs the float64 / integer references
-// (test/reference/moe_dispatch.ts). Integer outputs exact; siluMulQuant bit-equal to
+// (test/reference/moe_dispatch.ts), and moeForward against a float64 MoE. Integer outputs exact; siluMulQuant bit-equal to
 // quantizeFp8(siluMul(gate, up)); moeCombine to f32/bf16 tolerance and bit-identical across runs.
 import { Tensor, DTypeError, ShapeError, DisposedError, ArgumentError } from '../../lib';
 import { siluMul } from '../../lib/ops/activation';
-import { quantizeFp8 } from '../../lib/ops/quant';
-import { moeCombine, moeGather, moePermute, siluMulQuant } from '../../lib/ops/moe';
+import { quantizeFp8, quantizeWeightFp8 } from '../../lib/ops/quant';
+import { narrow } from '../../lib/ops/shape';
+import { moeCombine, moeForward, moeGather, moePermute, siluMulQuant } from '../../lib/ops/moe';
 import { expectClose, poisoned, TOL, withSeed } from '../helpers';
 import { e4m3Decode } from '../reference/codec';
 import * as ref from '../reference/moe_dispatch';
+import { moeRoute as routeRef } from '../reference/moe';
 import { Rng } from '../reference/rng';
 
 const { randomRoutes } = ref;
@@ -257,4 +259,63 @@ describe('moeCombine', () => {
     expect(() => moeCombine(y, Tensor.fromArray(Int32Array.from([0, 1, 2])), w)).toThrow(
       "moeCombine: argument 'slotRow' must hold t * k = 4 entries (weights is [2,2]), got shape [3]");
   });
+});
+
+describe('moeForward (router -> combined output)', () => {
+  /** Float64 MoE: route (reference router on f64 logits), experts dense, weighted sum + shared + residual. */
+  function reference(x: Float64Array, gate: Float64Array, w1: Float64Array, w3: Float64Array, w2: Float64Array, t: number, d: number, e: number, n: number,
+    k: number, bias: Float64Array, shared: Float64Array, residual: Float64Array) {
+    const logits = new Float64Array(t * e);
+    for (let i = 0; i < t; i++) for (let x2 = 0; x2 < e; x2++) { let s = 0; for (let c = 0; c < d; c++) s += x[i * d + c] * gate[x2 * d + c]; logits[i * e + x2] = s; }
+    const route = routeRef(logits, t, e, { topK: k, bias, nGroup: 4, topkGroup: 2, routedScalingFactor: 2.5 });
+    const out = Float64Array.from(residual, (v, i) => v + shared[i]);
+    for (let i = 0; i < t; i++) {
+      for (let j = 0; j < k; j++) {
+        const ex = route.indices[i * k + j], wt = route.weights[i * k + j];
+        const h = new Float64Array(n);
+        for (let r = 0; r < n; r++) {
+          let g = 0, u = 0;
+          for (let c = 0; c < d; c++) { g += w1[(ex * n + r) * d + c] * x[i * d + c]; u += w3[(ex * n + r) * d + c] * x[i * d + c]; }
+          h[r] = g / (1 + Math.exp(-g)) * u;
+        }
+        for (let c = 0; c < d; c++) { let y = 0; for (let r = 0; r < n; r++) y += w2[(ex * d + c) * n + r] * h[r]; out[i * d + c] += wt * y; }
+      }
+    }
+    return { out, route };
+  }
+
+  test.each([[1, 'auto'], [5, 'masked'], [40, 'contiguous'], [40, 'auto']] as const)('t=%i layout %s, f32 dense experts: matches the float64 MoE; FP8 experts close', (t, layout) => withSeed(async (seed) => {
+    const rng = new Rng(seed);
+    const d = 128, e = 16, n = 256, k = 4;
+    const f = (len: number, std: number) => Float32Array.from(rng.normals(len, std));
+    const [x, gate, w1, w3, w2] = [f(t * d, 1), f(e * d, 0.3), f(e * n * d, 1 / Math.sqrt(d)), f(e * n * d, 1 / Math.sqrt(d)), f(e * d * n, 1 / Math.sqrt(n))];
+    const bias = f(e, 0.1), shared = f(t * d, 1), residual = f(t * d, 1);
+    const T = (a: Float32Array, s: number[]) => Tensor.fromArray(a, s);
+    const experts = { w1: T(w1, [e, n, d]), w3: T(w3, [e, n, d]), w2: T(w2, [e, d, n]) };
+    const opts = { topK: k, nGroup: 4, topkGroup: 2, routedScalingFactor: 2.5, bias: T(bias, [e]), shared: T(shared, [t, d]), residual: T(residual, [t, d]), layout };
+    const r = moeForward(T(x, [t, d]), T(gate, [e, d]), experts, opts);
+    const F = (a: Float32Array) => Float64Array.from(a);
+    const want = reference(F(x), F(gate), F(w1), F(w3), F(w2), t, d, e, n, k, F(bias), F(shared), F(residual));
+    const ambiguous = Array.from(want.route.margin).filter((m) => m < 1e-6).length;
+    if (ambiguous === 0) {
+      expectClose(await r.out.toFloat32Array(), want.out, 1e-5, 'moeForward');
+      expect(Array.from(await r.indices.toArray())).toEqual(Array.from(want.route.indices));
+    }
+    const counts = Array.from(await r.counts.toArray()), idx = await r.indices.toArray();
+    expect(counts).toEqual(Array.from({ length: e }, (_, x2) => idx.filter((v) => v === x2).length));
+
+    // FP8 weights (block-quantized, activations quantized per 128): same routing, output within FP8 error of the dense one.
+    const q = (w: Tensor<'f32'>, rows: number, cols: number) => {
+      const parts = Array.from({ length: e }, (_, x2) => quantizeWeightFp8(w.view(x2, 1).reshape([rows, cols])));
+      const data = Tensor.empty([e, rows, cols], { dtype: 'f8_e4m3' }), scale = Tensor.empty([e, rows / 128, cols / 128]);
+      parts.forEach((p, x2) => {
+        narrow(p.weight, 0, cols, { out: data.view(x2, 1).reshape([rows, cols]) });
+        narrow(p.scaleInv, 0, cols / 128, { out: scale.view(x2, 1).reshape([rows / 128, cols / 128]) });
+      });
+      return { data, scale };
+    };
+    const r8 = moeForward(T(x, [t, d]), T(gate, [e, d]), { w1: q(experts.w1, n, d), w3: q(experts.w3, n, d), w2: q(experts.w2, d, n) }, opts);
+    expect(Array.from(await r8.indices.toArray())).toEqual(Array.from(idx));
+    expectClose(await r8.out.toFloat32Array(), await r.out.toFloat32Array(), 0.05, 'fp8 vs dense');
+  }));
 });
