@@ -2,7 +2,7 @@
 // FP8 codes and combined outputs are compared bit for bit (the kernels repeat the CPU twins' f32
 // operations); router weights to 1e-6. Outputs poisoned on the device. Skipped without a usable GPU.
 import { Tensor } from '../../lib';
-import { moeCombine, moeGather, moePermute, moeRoute, MoeRouteOptions, siluMulQuant } from '../../lib/ops/moe';
+import { moeCombine, moeForward, moeGather, moePermute, moeRoute, MoeRouteOptions, siluMulQuant } from '../../lib/ops/moe';
 import { quantizeFp8 } from '../../lib/ops/quant';
 import { poisoned, relErr, withSeed } from '../helpers';
 import { Rng } from '../reference/rng';
@@ -148,5 +148,34 @@ describeGpu('MoE on CUDA', () => {
         { shared: x.shared as Tensor<'bf16'>, residual: x.residual as Tensor<'bf16'>, out: out as Tensor<'bf16'> });
       return { out: run(poisoned([t, d], dtype, dev)), rerun: run(), f32: moeCombine<'f32'>(x.y as Tensor<'bf16'>, x.slotRow as Tensor<'i32'>, x.w as Tensor<'f32'>, { outDtype: 'f32' }) };
     });
+  }));
+
+  // Needs the CUDA grouped FP8 GEMM (cuda/fp8_gemm.cu) and the router GEMM: routing exact, output to bf16 tolerance.
+  test.each([[1, 'auto'], [7, 'masked'], [300, 'contiguous']] as const)('moeForward t=%i layout %s, FP8 experts (V3-like groups)', (t, layout) => withSeed(async (seed) => {
+    const rng = new Rng(seed);
+    const d = 512, e = 64, n = 256, k = 8;
+    const codes = (len: number) => Uint8Array.from({ length: len }, () => { const c = rng.int(0, 255); return (c & 0x7f) === 0x7f ? c - 1 : c; });
+    const stack = (rows: number, cols: number) => ({
+      data: Tensor.fromArray(codes(e * rows * cols), [e, rows, cols], { dtype: 'f8_e4m3' }),
+      scale: Tensor.fromArray(Float32Array.from(rng.uniforms(e * (rows / 128) * (cols / 128), 1e-3, 4e-3)), [e, rows / 128, cols / 128]),
+    });
+    const w = { w1: stack(n, d), w3: stack(n, d), w2: stack(d, n) };
+    const inputs: Record<string, Tensor> = {
+      // small multiples of 1/4 and 1/64: every router logit is exact in f32 whatever the GEMM's summation
+      // order, so both backends route identically (ties included) and only the expert GEMMs may differ
+      x: Tensor.fromFloats(Float32Array.from({ length: t * d }, () => rng.int(-2, 2) / 4), [t, d], { dtype: 'bf16' }),
+      gate: Tensor.fromArray(Float32Array.from({ length: e * d }, () => rng.int(-3, 3) / 64), [e, d]),
+      bias: Tensor.fromArray(Float32Array.from(rng.normals(e, 0.01))),
+      shared: Tensor.fromFloats(Float32Array.from(rng.normals(t * d)), [t, d], { dtype: 'bf16' }),
+      w1d: w.w1.data, w1s: w.w1.scale, w3d: w.w3.data, w3s: w.w3.scale, w2d: w.w2.data, w2s: w.w2.scale,
+    };
+    await cudaVsCpu(inputs, (x) => {
+      const r = moeForward(x.x as Tensor<'bf16'>, x.gate as Tensor<'f32'>, {
+        w1: { data: x.w1d as Tensor<'f8_e4m3'>, scale: x.w1s as Tensor<'f32'> },
+        w3: { data: x.w3d as Tensor<'f8_e4m3'>, scale: x.w3s as Tensor<'f32'> },
+        w2: { data: x.w2d as Tensor<'f8_e4m3'>, scale: x.w2s as Tensor<'f32'> },
+      }, { topK: k, nGroup: 8, topkGroup: 4, routedScalingFactor: 2.5, bias: x.bias as Tensor<'f32'>, shared: x.shared as Tensor<'bf16'>, residual: x.x as Tensor<'bf16'>, layout });
+      return { out: r.out, indices: r.indices, counts: r.counts, weights: r.weights };
+    }, { out: 2e-2, weights: 1e-5 });
   }));
 });
