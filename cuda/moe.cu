@@ -1,7 +1,8 @@
 // CUDA kernels of the MoE router and dispatch (DeepSeek-V3 model.py Gate/MoE; DeepGEMM's contiguous and
 // masked layouts). Twins: native/cpu/moe_route.cc, native/cpu/moe_dispatch.cc; each kernel repeats the
 // twin's f32 operations in the same order, with exp evaluated in double and rounded to f32 (glibc's expf
-// is correctly rounded but for rare cases; CUDA's expf is not), so indices and codes match the CPU.
+// misrounds ~0.1% of inputs by one ulp; CUDA's expf is off by up to 2 ulp), so router indices, permutations
+// and combined outputs match the CPU bit for bit, FP8 codes and router weights but for those rare ulps.
 // No float atomics anywhere; integer atomics only for per-chunk counts (order-free). UNVERIFIED ON A GPU.
 // Bounds (H200: ~4.8 TB/s HBM):
 //   moe_route:      latency: one block per token, ~e^2 / threads shared-memory comparisons (e = 256: 256 each)
