@@ -62,7 +62,7 @@ async function main() {
     `d ${d} -> ${inter} per expert, ${e} experts, top ${k}, groups ${nGroup}/${topkGroup}, FP8 experts, bf16 activations; ` +
     `timing: synchronize() wall time`);
   const experts = { w1: fp8Stack(e, inter, d, 1), w3: fp8Stack(e, inter, d, 2), w2: fp8Stack(e, d, inter, 3) };
-  const gate = Tensor.randn([e, d], { device, seed: 4, std: 0.02 });
+  const gate = Tensor.randn([e, d], { dtype: 'bf16', device, seed: 4, std: 0.02 });  // bf16 router weight, as model.py
   const bias = Tensor.randn([e], { device, seed: 5, std: 0.01 });
   const route = { topK: k, nGroup, topkGroup, routedScalingFactor: 2.5, bias };
   const rows = [];
