@@ -9,7 +9,7 @@ export type { TensorInfo } from './weights/safetensors';
 export { loadModel, readConfig } from './model/load';
 export type { LoadOptions, Precision } from './model/load';
 export { Model } from './model/model';
-export type { ForwardOptions, ForwardResult } from './model/model';
+export type { ForwardOptions, ForwardResult, ExpertLoad } from './model/model';
 export { parseConfig } from './config';
 export type { ModelConfig } from './config';
 export { loadTokenizer, TextTokenizer, StreamDecoder } from './tokenizer';

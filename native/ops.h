@@ -228,6 +228,50 @@ struct MlaOutputParams {
   int64_t t, h, r, v;
 };
 
+// ---- MoE dispatch (DeepGEMM's grouped layouts): permutation by expert, row gather, fused
+// SiLU-and-multiply + FP8 quantization, weighted combine. A slot is (token i, choice j) = i * k + j. ----
+enum class MoeLayout : int { contiguous = 0, masked = 1 };
+struct MoePermuteParams {
+  const int32_t* indices;  // [t, k] i32 expert of each slot, in [0, e)
+  int32_t* counts;         // [e] i32 slots per expert (masked: min(count, m_max))
+  int32_t* offsets;        // contiguous: [e + 1] i32 segment starts, each segment padded to a multiple of align; masked: null
+  int32_t* row_slot;       // [rows] i32 slot held by each grouped row; -1 for padding
+  int32_t* slot_row;       // [t * k] i32 grouped row of each slot (the inverse map); -1 for a dropped slot (masked)
+  int32_t* dropped;        // masked: [1] i32 slots beyond m_max (not placed); contiguous: null
+  int64_t t, k, e;
+  int64_t align;   // contiguous: >= 1
+  int64_t m_max;   // masked: rows per expert; row of position p of expert x = x * m_max + p
+  int64_t rows;    // contiguous: t*k + min(e, t*k) * (align - 1) (the padded bound); masked: e * m_max
+  MoeLayout layout;
+  // Stable: within an expert, slots in increasing slot order.
+};
+struct MoeGatherParams {
+  const void* x;             // [t, row_bytes] bytes of any dtype (a row of x, or of its FP8 scales)
+  const int32_t* row_slot;   // [rows] i32
+  void* out;                 // [rows, row_bytes]: row r = x[row_slot[r] / k], zero bytes where row_slot[r] < 0
+  int64_t t, k, rows, row_bytes;
+};
+struct SiluMulQuantParams {
+  const void* gate; const void* up; DType dtype;  // [rows, n] each, row stride ld elements (fused gateUp [rows, 2n]: up = gate + n, ld = 2n)
+  int64_t ld;
+  uint8_t* y;      // [rows, n] f8_e4m3
+  float* scale;    // [rows, ceil(n/128)] f32
+  int64_t rows, n;
+  bool ue8m0;
+  // h = silu(gate) * up in f32 (as silu_mul), rounded to dtype, then quantized as quantize_fp8(h).
+};
+struct MoeCombineParams {
+  const void* y; DType y_dtype;                // [rows, d] expert outputs in grouped order
+  const int32_t* slot_row;                     // [t * k] i32; a slot with row < 0 adds nothing
+  const float* weights;                        // [t, k] f32 routing weights
+  const void* shared; DType shared_dtype;      // [t, d] shared-expert output, or null
+  const void* residual; DType residual_dtype;  // [t, d] or null
+  void* out; DType out_dtype;                  // [t, d]
+  int64_t t, k, d, rows;
+  // acc = fma over j = 0..k-1 in order (acc = fma(w[i,j], y[row], acc)), f32; acc += shared;
+  // out = residual + acc, one rounding. No atomics: identical bits on every run and backend.
+};
+
 namespace cpu {
 void cast(const CastParams&);
 void random(const RandomParams&);
@@ -254,6 +298,10 @@ void mla_paged_attention(const MlaPagedAttentionParams&);
 void mla_down_epilogue(const MlaDownEpilogueParams&);
 void mla_absorb_q(const MlaAbsorbQParams&);
 void mla_output(const MlaOutputParams&);
+void moe_permute(const MoePermuteParams&);
+void moe_gather(const MoeGatherParams&);
+void silu_mul_quant(const SiluMulQuantParams&);
+void moe_combine(const MoeCombineParams&);
 }  // namespace cpu
 
 }  // namespace dsv3

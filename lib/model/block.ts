@@ -32,10 +32,15 @@ export class Block {
     const h = add(x, a);
     a.dispose();
     const hn = rmsNorm(h, this.ffnNorm, { eps });
-    const f = this.ffn instanceof Moe ? await this.ffn.forward(hn, trace, this.layer) : this.ffn.forward(hn);
-    hn.dispose();
-    const y = add(h, f);
-    h.dispose(); f.dispose();
+    let y: Tensor<Act>;
+    if (this.ffn instanceof Moe) {
+      y = await this.ffn.forward(hn, trace, this.layer, h);  // the residual add fused into the combine
+    } else {
+      const f = this.ffn.forward(hn);
+      y = add(h, f);
+      f.dispose();
+    }
+    hn.dispose(); h.dispose();
     return y;
   }
 

@@ -1,11 +1,10 @@
 // The routed experts of one MoE layer stacked for the grouped GEMM (DeepGEMM's contiguous layout): w1
 // (gate_proj) and w3 (up_proj) [E, inter, d], w2 (down_proj) [E, d, inter], dense in the activation
-// dtype or fp8 with scale_inv [E, ceil(n/128), ceil(k/128)]. Rows of x are permuted so that each expert's
-// tokens are contiguous; one groupedGemmContiguous per projection runs all experts.
+// dtype or fp8 with scale_inv [E, ceil(n/128), ceil(k/128)]. Rows of x are permuted by expert on the
+// device (moePermute / moeGather); one grouped GEMM per projection runs all experts (ops/moe.ts moeExperts).
 // Reference: ../shared/research/v3-reference.md §5 (experts), §6 (fp8).
-import { siluMul } from '../ops/activation';
-import { Fp8Operand, groupedGemmContiguous } from '../ops/gemm';
-import { quantizeFp8 } from '../ops/quant';
+import { Fp8Operand } from '../ops/gemm';
+import { MoeExpertWeights, moeExperts, MoePermutation } from '../ops/moe';
 import { narrow } from '../ops/shape';
 import { Tensor } from '../tensor';
 import { Act, loadAs } from './linear';
@@ -38,14 +37,6 @@ function stack(ckpt: CheckpointLike, names: string[], act: Act, fp8: boolean): S
 
 function isFp8(w: Stacked): w is Fp8Operand { return !(w instanceof Tensor); }
 
-function grouped(a: Tensor<Act>, w: Stacked, offsets: Tensor<'i32'>, act: Act): Tensor<Act> {
-  if (!isFp8(w)) return groupedGemmContiguous<Act, Act>(a, w, offsets, { outDtype: act });
-  const q = quantizeFp8(a);  // act_quant: per row per 128 channels
-  const y = groupedGemmContiguous<Act>(q, w, offsets, { outDtype: act });
-  q.data.dispose(); q.scale.dispose();
-  return y;
-}
-
 export class Experts {
   constructor(readonly w1: Stacked, readonly w3: Stacked, readonly w2: Stacked, readonly act: Act) {}
 
@@ -57,14 +48,11 @@ export class Experts {
 
   get count(): number { return (isFp8(this.w1) ? this.w1.data : this.w1).shape[0]; }
 
-  /** xs [m, d] rows grouped by expert, offsets i32 [E+1] -> [m, d]: w2(silu(w1 x) * w3 x) with each row's expert. */
-  forward(xs: Tensor<Act>, offsets: Tensor<'i32'>): Tensor<Act> {
-    const g = grouped(xs, this.w1, offsets, this.act), u = grouped(xs, this.w3, offsets, this.act);
-    const h = siluMul(g, u);
-    g.dispose(); u.dispose();
-    const y = grouped(h, this.w2, offsets, this.act);
-    h.dispose();
-    return y;
+  get weights(): MoeExpertWeights { return { w1: this.w1, w3: this.w3, w2: this.w2 }; }
+
+  /** x [t, d] and its permutation by expert (k choices per token) -> grouped rows [rows, d] (masked: [E, mMax, d]): w2(silu(w1 x) * w3 x) with each row's expert. */
+  forward(x: Tensor<Act>, perm: MoePermutation, k: number): Tensor<Act> {
+    return moeExperts(x, perm, k, this.weights, this.act);
   }
 
   dispose(): void {

@@ -13,7 +13,7 @@ import { Block } from './block';
 import { KVCache } from './cache';
 import { Mtp } from './mtp';
 import { Act } from './linear';
-import { RouteTrace } from './moe';
+import { Moe, RouteTrace } from './moe';
 
 export interface ForwardOptions {
   /** Continue from this cache (its length is the start position) and append the tokens; without it, a stateless forward at positions 0..t-1. */
@@ -33,6 +33,16 @@ export interface ForwardResult {
   hidden?: Float32Array[];
   /** [t, hidden] row-major: model.norm(x) of the last layer (with `normed: true`). */
   normed?: Float32Array;
+}
+
+/** One MoE layer's expert load: tokens routed to each expert since loading or resetExpertLoad(). */
+export interface ExpertLoad {
+  /** The decoder layer (num_hidden_layers for the MTP module's layer). */
+  layer: number;
+  /** [n_routed_experts] token count per expert (each token counts once per chosen expert). */
+  tokens: Float64Array;
+  /** Sum of tokens: routed tokens times num_experts_per_tok. */
+  total: number;
 }
 
 export class Model {
@@ -110,6 +120,23 @@ export class Model {
   /** Streams generated tokens (lib/generate.ts): `for await (const { id, text } of model.generate(prompt, opts))`. */
   generate(promptOrIds: string | number[], opts: GenerateOptions = {}): Generation {
     return generate(this, promptOrIds, opts, this.tokenizer);
+  }
+
+  /** Per MoE layer (the MTP module's included), tokens routed to each expert by every forward since loading or resetExpertLoad(). Reads the counts kept on the device. */
+  async expertLoad(): Promise<ExpertLoad[]> {
+    const out: ExpertLoad[] = [];
+    for (const b of this.moeBlocks()) {
+      const tokens = await (b.ffn as Moe).expertLoad();
+      out.push({ layer: b.layer, tokens, total: tokens.reduce((a, v) => a + v, 0) });
+    }
+    return out;
+  }
+
+  /** Zeroes the expert load statistics of every MoE layer. */
+  resetExpertLoad(): void { for (const b of this.moeBlocks()) (b.ffn as Moe).resetExpertLoad(); }
+
+  private moeBlocks(): Block[] {
+    return [...this.layers, ...(this.mtp ? [this.mtp.block] : [])].filter((b) => b.ffn instanceof Moe);
   }
 
   /** Releases every weight now (caches are separate: KVCache.dispose). */

@@ -1,13 +1,10 @@
 // The MoE FFN (DeepSeek-V3 model.py MoE + Gate): router logits x @ gate^T in f32, moeRoute (sigmoid
 // noaux_tc with e_score_correction_bias and group limiting, or V2 softmax greedy/group_limited_greedy),
-// the chosen experts weighted, plus the shared experts. Reference: ../shared/research/v3-reference.md §5.
-// The (token, expert) pairs are sorted by expert on the host, x's rows gathered in that order (the
-// embedding op as a row gather), all experts run by grouped GEMMs (experts.ts), and the outputs added
-// back on the host with their routing weights.
+// the chosen experts weighted, plus the shared experts, plus the residual. Reference:
+// ../shared/research/v3-reference.md §5. Everything stays on x's device (ops/moe.ts moeForward: permute by
+// expert, grouped GEMMs, weighted combine); only a routing trace or the load statistics read data back.
 import { ModelConfig } from '../config';
-import { embedding } from '../ops/embedding';
-import { gemm } from '../ops/gemm';
-import { moeRoute, MoeRouteOptions } from '../ops/moe';
+import { moeForward, MoeRouteOptions } from '../ops/moe';
 import { Tensor } from '../tensor';
 import { Act, loadF32 } from './linear';
 import { Experts } from './experts';
@@ -19,7 +16,7 @@ export interface RouteTrace { layer: number; indices: Int32Array; weights: Float
 
 export class Moe {
   private readonly routeOpts: MoeRouteOptions;
-  constructor(private readonly cfg: ModelConfig, readonly gate: Tensor<'f32'>, readonly bias: Tensor<'f32'> | null,
+  constructor(cfg: ModelConfig, readonly gate: Tensor<'f32'>, readonly bias: Tensor<'f32'> | null,
     readonly experts: Experts, readonly shared: Mlp | null) {
     const grouped = cfg.topkMethod !== 'greedy';
     this.routeOpts = {
@@ -27,6 +24,7 @@ export class Moe {
       nGroup: grouped ? cfg.nGroup : 1, topkGroup: grouped ? cfg.topkGroup : 1,
       normTopkProb: cfg.normTopkProb, routedScalingFactor: cfg.routedScalingFactor,
     };
+    this.load = new Float64Array(cfg.nRoutedExperts);
   }
 
   /** prefix e.g. 'model.layers.3.mlp.'. */
@@ -38,44 +36,43 @@ export class Moe {
     return new Moe(cfg, gate, bias, experts, shared);
   }
 
-  /** x [t, d] (normed) -> [t, d]; the routing is pushed to `trace` when given. */
-  async forward(x: Tensor<Act>, trace?: RouteTrace[], layer = -1): Promise<Tensor<Act>> {
-    const t = x.shape[0], d = x.shape[1], k = this.cfg.numExpertsPerTok;
-    // Router logits in f32 (HF V3 casts to f32; model.py uses the activation dtype).
-    const logits = gemm<Act, 'f32'>(x, this.gate, { outDtype: 'f32' });
-    const route = moeRoute(logits, this.routeOpts);
-    const [idx, wts] = [await route.indices.toArray(), await route.weights.toArray()];
-    logits.dispose(); route.indices.dispose(); route.weights.dispose();
-    if (trace) trace.push({ layer, indices: idx, weights: wts });
+  /** x [t, d] (normed) -> [t, d] FFN output, or residual + FFN output when `residual` is given (one rounding); the routing is pushed to `trace` when given. */
+  async forward(x: Tensor<Act>, trace?: RouteTrace[], layer = -1, residual?: Tensor<Act>): Promise<Tensor<Act>> {
+    const ys = this.shared ? this.shared.forward(x) : undefined;
+    const r = moeForward(x, this.gate, this.experts.weights, { ...this.routeOpts, shared: ys, residual, outDtype: x.dtype });
+    ys?.dispose();
+    this.pending.push(r.counts);
+    if (trace) trace.push({ layer, indices: await r.indices.toArray(), weights: await r.weights.toArray() });
+    r.indices.dispose(); r.weights.dispose();
+    if (this.pending.length >= Moe.FOLD_EVERY) await this.fold();
+    return r.out;
+  }
 
-    // Stable counting sort of the t*k (token, slot) pairs by expert.
-    const E = this.experts.count, n = t * k;
-    const offs = new Int32Array(E + 1);
-    for (let i = 0; i < n; i++) offs[idx[i] + 1]++;
-    for (let e = 0; e < E; e++) offs[e + 1] += offs[e];
-    const fill = offs.slice(0, E), order = new Int32Array(n), tokens = new Int32Array(n);
-    for (let i = 0; i < n; i++) { const j = fill[idx[i]]++; order[j] = i; tokens[j] = Math.floor(i / k); }
-    const ids = Tensor.fromArray(tokens), offsets = Tensor.fromArray(offs);
-    const xs = embedding(x, ids);  // [n, d]: x's rows grouped by expert
-    const ye = this.experts.forward(xs, offsets);
-    ids.dispose(); xs.dispose(); offsets.dispose();
-    const ys = this.shared ? this.shared.forward(x) : null;  // queued before the first read-back
-    const y = await ye.toFloat32Array();
-    ye.dispose();
-    const out = new Float32Array(t * d);
-    for (let j = 0; j < n; j++) {
-      const w = wts[order[j]], o = tokens[j] * d;
-      for (let c = 0; c < d; c++) out[o + c] += w * y[j * d + c];
+  /** Tokens routed to each expert ([E], a copy) since load or the last resetExpertLoad(). */
+  async expertLoad(): Promise<Float64Array> {
+    await this.fold();
+    return this.load.slice();
+  }
+
+  resetExpertLoad(): void {
+    for (const c of this.pending.splice(0)) c.dispose();
+    this.load.fill(0);
+  }
+
+  // Per-call counts stay on the device until read; folding every FOLD_EVERY calls bounds what is kept.
+  private static readonly FOLD_EVERY = 64;
+  private readonly pending: Tensor<'i32'>[] = [];
+  private readonly load: Float64Array;
+  private async fold(): Promise<void> {
+    for (const c of this.pending.splice(0)) {
+      const a = await c.toArray();
+      c.dispose();
+      for (let e = 0; e < a.length; e++) this.load[e] += a[e];
     }
-    if (ys) {
-      const y = await ys.toFloat32Array();
-      ys.dispose();
-      for (let i = 0; i < out.length; i++) out[i] += y[i];
-    }
-    return Tensor.fromFloats(out, [t, d], { dtype: x.dtype });
   }
 
   dispose(): void {
+    this.resetExpertLoad();
     this.gate.dispose(); this.bias?.dispose();
     this.experts.dispose();
     this.shared?.dispose();

@@ -1,0 +1,126 @@
+// The routed MoE layer (ops/moe.ts moeForward: router -> permute -> FP8 grouped GEMMs -> siluMulQuant ->
+// combine), whole and step by step, at DeepSeek-V3 dims (7168 -> 2048 per expert, 256 experts, top 8,
+// groups 8/4) for 1..4096 tokens on CUDA; on the CPU at reduced dims (said in the output), since V3's
+// 11 GB of FP8 expert weights and ~1 TFLOP per 4096 tokens do not fit a CPU run. Peer: bench/peers/moe.py.
+// Timing: wall time around `await synchronize(device)` (median of the samples; each sample runs `reps`
+// calls back to back). Run: npx tsc -p tsconfig.build.json && node bench/moe.bench.mjs [tokens ...]
+import { execSync, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const require = createRequire(import.meta.url);
+const here = dirname(fileURLToPath(import.meta.url));
+const { Tensor, synchronize, backends } = require('../dist/index.js');
+const m = require('../dist/ops/moe.js');
+const { gemm } = require('../dist/ops/gemm.js');
+
+const device = backends().cuda.available ? 'cuda' : 'cpu';
+const V3 = { d: 7168, inter: 2048, e: 256, k: 8, nGroup: 8, topkGroup: 4, tokens: [1, 16, 128, 1024, 4096] };
+const CPU = { d: 1024, inter: 256, e: 256, k: 8, nGroup: 8, topkGroup: 4, tokens: [1, 16, 128, 1024, 4096] };
+const dims = device === 'cuda' ? V3 : CPU;
+const only = process.argv.slice(2).map(Number);
+const tokensList = only.length ? only : dims.tokens;
+
+async function time(fn, budgetMs = device === 'cuda' ? 300 : 1500) {
+  fn(); await synchronize(device);  // warm-up (pool, page faults)
+  let t0 = performance.now();
+  fn(); await synchronize(device);
+  const once = Math.max(performance.now() - t0, 0.005);
+  const reps = Math.max(1, Math.min(50, Math.round(10 / once)));
+  const samples = [];
+  const end = performance.now() + budgetMs;
+  do {
+    t0 = performance.now();
+    for (let r = 0; r < reps; r++) fn();
+    await synchronize(device);
+    samples.push((performance.now() - t0) / reps);
+  } while (performance.now() < end && samples.length < 15 || samples.length < 3);
+  samples.sort((a, b) => a - b);
+  return samples[samples.length >> 1];
+}
+
+/** Disposes every tensor in a (possibly nested) result. */
+function drop(x) {
+  if (!x) return;
+  if (x instanceof Tensor) x.dispose();
+  else if (typeof x === 'object') for (const v of Object.values(x)) drop(v);
+}
+
+function fp8Stack(e, n, k, seed) {
+  return {
+    data: Tensor.randn([e, n, k], { dtype: 'f8_e4m3', device, seed }),
+    scale: Tensor.full([e, Math.ceil(n / 128), Math.ceil(k / 128)], 1 / 64, { device }),
+  };
+}
+
+async function main() {
+  const { d, inter, e, k, nGroup, topkGroup } = dims;
+  console.log(`MoE layer on ${device}${device === 'cpu' ? ` (${os.cpus()[0].model}, ${os.cpus().length} CPUs) at REDUCED dims` : ` (${backends().cuda.devices[0]?.name})`}: ` +
+    `d ${d} -> ${inter} per expert, ${e} experts, top ${k}, groups ${nGroup}/${topkGroup}, FP8 experts, bf16 activations; ` +
+    `timing: synchronize() wall time`);
+  const experts = { w1: fp8Stack(e, inter, d, 1), w3: fp8Stack(e, inter, d, 2), w2: fp8Stack(e, d, inter, 3) };
+  const gate = Tensor.randn([e, d], { dtype: 'bf16', device, seed: 4, std: 0.02 });  // bf16 router weight, as model.py
+  const bias = Tensor.randn([e], { device, seed: 5, std: 0.01 });
+  const route = { topK: k, nGroup, topkGroup, routedScalingFactor: 2.5, bias };
+  const rows = [];
+  for (const t of tokensList) {
+    const x = Tensor.randn([t, d], { dtype: 'bf16', device, seed: 6 + t });
+    const shared = Tensor.randn([t, d], { dtype: 'bf16', device, seed: 7 });
+    const layout = t <= m.MOE_MASKED_MAX_TOKENS ? 'masked' : 'contiguous';
+    // the steps, on fixed intermediates
+    const logits = gemm(x, gate, { outDtype: 'f32' });
+    const r = m.moeRoute(logits, route);
+    const perm = m.moePermute(r.indices, layout === 'masked' ? { numExperts: e, layout } : { numExperts: e });
+    const y = m.moeExperts(x, perm, k, experts);
+    const counts = await perm.counts.toArray();
+    const active = counts.filter((c) => c > 0).length;
+    const steps = {
+      'router gemm': () => drop(gemm(x, gate, { outDtype: 'f32' })),
+      moeRoute: () => drop(m.moeRoute(logits, route)),
+      moePermute: () => drop(m.moePermute(r.indices, layout === 'masked' ? { numExperts: e, layout } : { numExperts: e })),
+      'experts (gather, 3 grouped GEMMs, siluMulQuant)': () => drop(m.moeExperts(x, perm, k, experts)),
+      moeCombine: () => drop(m.moeCombine(y, perm.slotRow, r.weights, { shared, residual: x })),
+      moeForward: () => drop(m.moeForward(x, gate, experts, { ...route, shared, residual: x, layout })),
+    };
+    const flops = 3 * 2 * t * k * d * inter;
+    const weightBytes = active * 3 * inter * d;  // fp8 bytes of the experts this batch touches
+    for (const [step, fn] of Object.entries(steps)) {
+      const ms = await time(fn);
+      const row = { tokens: t, layout, step, ms };
+      if (step.startsWith('experts') || step === 'moeForward') {
+        row.tflops = flops / ms / 1e9;
+        row.weightsGBs = weightBytes / ms / 1e6;
+        row.activeExperts = active;
+      }
+      rows.push(row);
+    }
+    drop([x, shared, logits, r, perm, y]);
+  }
+  drop([experts, gate, bias]);
+
+  const fmt = (v, p) => (v === undefined ? '-' : v.toFixed(p));
+  const head = ['tokens', 'layout', 'step', 'ms', 'TFLOP/s', 'GB/s W', 'experts'];
+  const body = rows.map((r) => [String(r.tokens), r.layout, r.step, fmt(r.ms, 3), fmt(r.tflops, 2), fmt(r.weightsGBs, 0), r.activeExperts === undefined ? '-' : String(r.activeExperts)]);
+  const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (c) => c.map((x, i) => (i === 1 || i === 2 ? x.padEnd(w[i]) : x.padStart(w[i]))).join('  ');
+  console.log(`\n${line(head)}\n${w.map((n) => '-'.repeat(n)).join('  ')}`);
+  for (const b of body) console.log(line(b));
+  console.log('\nTFLOP/s: the three expert GEMMs (3 * 2 * t * k * d * inter) over the step time; GB/s W: FP8 weight bytes of the experts in use.');
+  if (device === 'cpu') console.log(`note: CPU run at reduced dims (d ${d}, inter ${inter}); V3 dims (7168 -> 2048) run on CUDA only.`);
+  else {  // the PyTorch peer on the same GPU, same dims and token counts
+    console.log('\npeer: bench/peers/moe.py');
+    const p = spawnSync('python3', [join(here, 'peers', 'moe.py'), ...tokensList.map(String)], { stdio: 'inherit' });
+    if (p.error || p.status !== 0) console.log(`note: PyTorch peer failed or skipped (${p.error?.message ?? `exit ${p.status}`})`);
+  }
+
+  if (process.env.BENCH_JSON) {
+    let commit;
+    try { commit = execSync('git rev-parse HEAD', { cwd: here, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch { commit = undefined; }
+    writeFileSync(process.env.BENCH_JSON, JSON.stringify({ bench: 'moe', date: new Date().toISOString(), device, dims, commit, rows }, null, 2));
+  }
+}
+
+main().catch((err) => { console.error(err); process.exit(1); });

@@ -1,0 +1,182 @@
+// MoE router and dispatch on CUDA (cuda/moe.cu) vs the CPU backend: indices, permutations, gathers and
+// combined outputs are compared bit for bit (the kernels repeat the CPU twins' f32 operations); router
+// weights to 1e-6; siluMulQuant to 1e-6 (scales) / 1e-3 (codes), as glibc's expf misrounds ~0.1% of
+// inputs by one ulp where the GPU's double exp does not. Outputs poisoned on the device. Skipped without a GPU.
+import { Tensor } from '../../lib';
+import { moeCombine, moeForward, moeGather, moePermute, moeRoute, MoeRouteOptions, siluMulQuant } from '../../lib/ops/moe';
+import { quantizeFp8 } from '../../lib/ops/quant';
+import { poisoned, relErr, withSeed } from '../helpers';
+import { Rng } from '../reference/rng';
+import { randomRoutes } from '../reference/moe_dispatch';
+import { describeGpu } from './gpu';
+
+type Outs = Record<string, Tensor>;
+const onCuda = (x: Record<string, Tensor>) => Object.fromEntries(Object.entries(x).map(([k, v]) => [k, v.to('cuda')]));
+
+/** Runs `run` on the CPU inputs and on CUDA copies; outputs named in `tol` are compared by relative error, the rest bit for bit. */
+async function cudaVsCpu(inputs: Record<string, Tensor>, run: (x: Record<string, Tensor>, dev: 'cpu' | 'cuda') => Outs, tol: Record<string, number> = {}): Promise<void> {
+  const want = run(inputs, 'cpu'), got = run(onCuda(inputs), 'cuda');
+  for (const [name, w] of Object.entries(want)) {
+    const g = got[name];
+    expect(g.device).toBe('cuda');
+    expect([name, g.dtype, g.shape]).toEqual([name, w.dtype, w.shape]);
+    if (name in tol) {
+      const e = relErr(await g.toFloat32Array(), await w.toFloat32Array());
+      if (!(e <= tol[name])) throw new Error(`output '${name}': relative error vs the CPU backend ${e} > ${tol[name]}`);
+    } else {
+      const [gb, wb] = [Buffer.from(await g.bytes()), Buffer.from(await w.bytes())];
+      if (!gb.equals(wb)) {
+        let first = 0;
+        while (gb[first] === wb[first]) first++;
+        throw new Error(`output '${name}' (${w.dtype} ${JSON.stringify(w.shape)}) differs from the CPU backend from byte ${first}`);
+      }
+    }
+  }
+}
+
+const ROUTES: { name: string; t: number; e: number; bias?: boolean; opts: Omit<MoeRouteOptions, 'bias' | 'out'> }[] = [
+  { name: 'V3 e=256 groups 8/4 top-8', t: 300, e: 256, bias: true, opts: { topK: 8, nGroup: 8, topkGroup: 4, routedScalingFactor: 2.5 } },
+  { name: 'V3 decode, t=1', t: 1, e: 256, bias: true, opts: { topK: 8, nGroup: 8, topkGroup: 4, routedScalingFactor: 2.5 } },
+  { name: 'group max without bias', t: 77, e: 64, opts: { topK: 6, nGroup: 8, topkGroup: 3, routedScalingFactor: 1.5 } },
+  { name: 'V2 softmax groups', t: 50, e: 160, opts: { topK: 6, scoring: 'softmax', nGroup: 8, topkGroup: 3, routedScalingFactor: 16 } },
+  { name: 'softmax greedy', t: 129, e: 64, opts: { topK: 6, scoring: 'softmax' } },
+  { name: 'k = 1', t: 31, e: 16, opts: { topK: 1 } },
+  { name: 'k = e = 256', t: 5, e: 256, bias: true, opts: { topK: 256 } },
+  { name: 't = 0', t: 0, e: 64, bias: true, opts: { topK: 4 } },
+];
+
+describeGpu('MoE on CUDA', () => {
+  test.each(ROUTES.map((c) => [c.name, c] as const))('moeRoute %s: indices exact, weights to 1e-6', (_n, c) => withSeed(async (seed) => {
+    const rng = new Rng(seed);
+    const { t, e } = c, k = c.opts.topK;
+    const inputs: Record<string, Tensor> = { logits: Tensor.fromArray(Float32Array.from(rng.normals(t * e)), [t, e]) };
+    if (c.bias) inputs.bias = Tensor.fromArray(Float32Array.from(rng.normals(e, 0.1)));
+    await cudaVsCpu(inputs, (x, dev) => {
+      const out = { weights: poisoned([t, k], 'f32', dev), indices: poisoned([t, k], 'i32', dev) };
+      const r = moeRoute(x.logits as Tensor<'f32'>, { ...c.opts, bias: x.bias as Tensor<'f32'> | undefined, out });
+      return { weights: r.weights, indices: r.indices };
+    }, { weights: 1e-6 });
+  }));
+
+  test('moeRoute ties: equal logits and tied groups go to the lower index on both backends', async () => {
+    const flat = { logits: Tensor.full([4, 256], 0.25), bias: Tensor.zeros([256]) };
+    await cudaVsCpu(flat, (x) => {
+      const r = moeRoute(x.logits as Tensor<'f32'>, { topK: 8, nGroup: 8, topkGroup: 4, bias: x.bias as Tensor<'f32'>, routedScalingFactor: 2.5 });
+      return { weights: r.weights, indices: r.indices };
+    });
+    // repeated values: pairs of equal logits, NaN first
+    const v = Float32Array.from({ length: 64 }, (_, j) => (j === 40 ? NaN : Math.floor(j / 2) % 5));
+    await cudaVsCpu({ logits: Tensor.fromArray(v, [1, 64]) }, (x) => {
+      const r = moeRoute(x.logits as Tensor<'f32'>, { topK: 64, scoring: 'softmax' });
+      return { weights: r.weights, indices: r.indices };
+    }, { weights: 1e-6 });
+  });
+
+  const PERMS = [
+    { t: 1, k: 8, e: 256, align: 1 },
+    { t: 4096, k: 8, e: 256, align: 128 },      // many chunks, tile padding
+    { t: 1000, k: 2, e: 256, pool: 3, align: 64 },  // most experts empty
+    { t: 700, k: 1, e: 16, pool: 1, align: 128 },   // one expert gets every token, count not a multiple of the tile
+    { t: 9, k: 16, e: 16, align: 1 },           // k = e
+    { t: 0, k: 8, e: 256, align: 128 },
+    { t: 1, k: 8, e: 256, layout: 'masked' },
+    { t: 333, k: 6, e: 64, layout: 'masked' },
+    { t: 300, k: 4, e: 16, pool: 6, layout: 'masked', mMax: 50 },  // drops
+    { t: 0, k: 8, e: 256, layout: 'masked' },
+  ] as const;
+  test.each(PERMS.map((c) => [JSON.stringify(c), c] as const))('moePermute %s: every output exact', (_n, c) => withSeed(async (seed) => {
+    const rng = new Rng(seed);
+    const idx = Tensor.fromArray(randomRoutes(rng, c.t, c.k, c.e, 'pool' in c ? c.pool : undefined), [c.t, c.k]);
+    await cudaVsCpu({ idx }, (x) => {
+      const r = moePermute(x.idx as Tensor<'i32'>, { numExperts: c.e, layout: 'layout' in c ? c.layout : undefined,
+        align: 'align' in c ? c.align : undefined, mMax: 'mMax' in c ? c.mMax : undefined });
+      const o: Outs = { counts: r.counts, rowSlot: r.rowSlot, slotRow: r.slotRow };
+      if (r.offsets) o.offsets = r.offsets;
+      if (r.dropped) o.dropped = r.dropped;
+      return o;
+    });
+  }));
+
+  test.each([['bf16', 7168], ['f32', 7], ['bf16', 7], ['f16', 300]] as const)('moeGather %s d=%i and its FP8 operand: exact', (dtype, d) => withSeed(async (seed) => {
+    const rng = new Rng(seed);
+    const t = 37, k = 8, e = 64;
+    const idx = Tensor.fromArray(randomRoutes(rng, t, k, e), [t, k]);
+    const x = Tensor.fromFloats(Float32Array.from(rng.normals(t * d)), [t, d], { dtype });
+    await cudaVsCpu({ idx, x }, (a, dev) => {
+      const p = moePermute(a.idx as Tensor<'i32'>, { numExperts: e, align: 32 });
+      const rows = p.rowSlot.shape[0];
+      const g = moeGather(a.x, p.rowSlot, { k, out: poisoned([rows, d], dtype, dev) });
+      const q = moeGather(quantizeFp8(a.x as Tensor<'bf16'>), p.rowSlot, { k });
+      return { g, qd: q.data, qs: q.scale };
+    });
+  }));
+
+  test.each([['bf16', 37, 2048, false], ['f32', 5, 300, false], ['f16', 3, 7, true], ['bf16', 0, 256, false]] as const)(
+    'siluMulQuant %s rows=%i n=%i ue8m0=%s: codes and scales (fused and split)', (dtype, rows, n, ue8m0) => withSeed(async (seed) => {
+      const rng = new Rng(seed);
+      const gu = Tensor.fromFloats(Float32Array.from(rng.normals(rows * 2 * n, 3)), [rows, 2 * n], { dtype });
+      const g = Tensor.fromFloats(Float32Array.from(rng.normals(rows * n, 3)), [rows, n], { dtype });
+      const u = Tensor.fromFloats(Float32Array.from(rng.normals(rows * n)), [rows, n], { dtype });
+      const kb = Math.ceil(n / 128);
+      await cudaVsCpu({ gu, g, u }, (x, dev) => {
+        const f = siluMulQuant(x.gu as Tensor<'bf16'>, { ue8m0, out: { data: poisoned([rows, n], 'f8_e4m3', dev), scale: poisoned([rows, kb], 'f32', dev) } });
+        const s = siluMulQuant(x.g as Tensor<'bf16'>, x.u as Tensor<'bf16'>, { ue8m0 });
+        return { fd: f.data, fs: f.scale, sd: s.data, ss: s.scale };
+      }, { fd: 1e-3, sd: 1e-3, fs: 1e-6, ss: 1e-6 });
+    }));
+
+  test.each([
+    { t: 1, k: 8, e: 256, d: 7168, dtype: 'bf16', masked: true },
+    { t: 129, k: 8, e: 256, d: 7168, dtype: 'bf16', masked: false },
+    { t: 17, k: 1, e: 4, d: 7, dtype: 'f32', masked: false },
+    { t: 5, k: 16, e: 16, d: 33, dtype: 'f16', masked: true },
+    { t: 0, k: 8, e: 16, d: 64, dtype: 'bf16', masked: false },
+  ] as const)('moeCombine %o: exact, and identical bits on a rerun', (c) => withSeed(async (seed) => {
+    const rng = new Rng(seed);
+    const { t, k, e, d, dtype } = c;
+    const idx = Tensor.fromArray(randomRoutes(rng, t, k, e), [t, k]);
+    const cpuPerm = moePermute(idx, { numExperts: e, layout: c.masked ? 'masked' : 'contiguous', align: c.masked ? 1 : 128 });
+    const rows = cpuPerm.rowSlot.numel;
+    const inputs = {
+      slotRow: cpuPerm.slotRow,
+      y: Tensor.fromFloats(Float32Array.from(rng.normals(rows * d)), [rows, d], { dtype }),
+      w: Tensor.fromArray(Float32Array.from(rng.uniforms(t * k, 0, 2.5)), [t, k]),
+      shared: Tensor.fromFloats(Float32Array.from(rng.normals(t * d)), [t, d], { dtype }),
+      residual: Tensor.fromFloats(Float32Array.from(rng.normals(t * d, 3)), [t, d], { dtype }),
+    };
+    await cudaVsCpu(inputs, (x, dev) => {
+      const run = (out?: Tensor) => moeCombine(x.y as Tensor<'bf16'>, x.slotRow as Tensor<'i32'>, x.w as Tensor<'f32'>,
+        { shared: x.shared as Tensor<'bf16'>, residual: x.residual as Tensor<'bf16'>, out: out as Tensor<'bf16'> });
+      return { out: run(poisoned([t, d], dtype, dev)), rerun: run(), f32: moeCombine<'f32'>(x.y as Tensor<'bf16'>, x.slotRow as Tensor<'i32'>, x.w as Tensor<'f32'>, { outDtype: 'f32' }) };
+    });
+  }));
+
+  // Needs the CUDA grouped FP8 GEMM (cuda/fp8_gemm.cu) and the router GEMM: routing exact, output to bf16 tolerance.
+  test.each([[1, 'auto'], [7, 'masked'], [300, 'contiguous']] as const)('moeForward t=%i layout %s, FP8 experts (V3-like groups)', (t, layout) => withSeed(async (seed) => {
+    const rng = new Rng(seed);
+    const d = 512, e = 64, n = 256, k = 8;
+    const codes = (len: number) => Uint8Array.from({ length: len }, () => { const c = rng.int(0, 255); return (c & 0x7f) === 0x7f ? c - 1 : c; });
+    const stack = (rows: number, cols: number) => ({
+      data: Tensor.fromArray(codes(e * rows * cols), [e, rows, cols], { dtype: 'f8_e4m3' }),
+      scale: Tensor.fromArray(Float32Array.from(rng.uniforms(e * (rows / 128) * (cols / 128), 1e-3, 4e-3)), [e, rows / 128, cols / 128]),
+    });
+    const w = { w1: stack(n, d), w3: stack(n, d), w2: stack(d, n) };
+    const inputs: Record<string, Tensor> = {
+      // small multiples of 1/4 and 1/64: every router logit is exact in f32 whatever the GEMM's summation
+      // order, so both backends route identically (ties included) and only the expert GEMMs may differ
+      x: Tensor.fromFloats(Float32Array.from({ length: t * d }, () => rng.int(-2, 2) / 4), [t, d], { dtype: 'bf16' }),
+      gate: Tensor.fromArray(Float32Array.from({ length: e * d }, () => rng.int(-3, 3) / 64), [e, d]),
+      bias: Tensor.fromArray(Float32Array.from(rng.normals(e, 0.01))),
+      shared: Tensor.fromFloats(Float32Array.from(rng.normals(t * d)), [t, d], { dtype: 'bf16' }),
+      w1d: w.w1.data, w1s: w.w1.scale, w3d: w.w3.data, w3s: w.w3.scale, w2d: w.w2.data, w2s: w.w2.scale,
+    };
+    await cudaVsCpu(inputs, (x) => {
+      const r = moeForward(x.x as Tensor<'bf16'>, x.gate as Tensor<'f32'>, {
+        w1: { data: x.w1d as Tensor<'f8_e4m3'>, scale: x.w1s as Tensor<'f32'> },
+        w3: { data: x.w3d as Tensor<'f8_e4m3'>, scale: x.w3s as Tensor<'f32'> },
+        w2: { data: x.w2d as Tensor<'f8_e4m3'>, scale: x.w2s as Tensor<'f32'> },
+      }, { topK: k, nGroup: 8, topkGroup: 4, routedScalingFactor: 2.5, bias: x.bias as Tensor<'f32'>, shared: x.shared as Tensor<'bf16'>, residual: x.x as Tensor<'bf16'>, layout });
+      return { out: r.out, indices: r.indices, counts: r.counts, weights: r.weights };
+    }, { out: 2e-2, weights: 1e-5 });
+  }));
+});
