@@ -1,5 +1,8 @@
 // Binding of siluMul. Validation here, math in native/cpu/activation.cc.
 #include "native/binding/common.h"
+#ifdef DSV3_WITH_CUDA
+#include "cuda/elementwise.h"
+#endif
 
 namespace dsv3 {
 
@@ -16,8 +19,12 @@ DSV3_OP(siluMul) {
   expect_shape(c, "up", u, g.shape);
   DType od = opt_dtype(c, o, "outDtype", g.dtype, {DType::f32, DType::bf16, DType::f16});
   Output out = output(c, o, "out", od, g.shape, g.device());
-  if (g.device().type != DeviceType::cpu) no_cuda_kernel(c);
   TensorRef r = out.ref;
+  if (g.device().type == DeviceType::cuda) {
+    DSV3_IF_CUDA(c, cuda::silu_mul(SiluMulParams{g.data(), g.dtype, u.data(), u.dtype, r.data(), r.dtype, 1, g.numel()},
+                                   cuda_stream(g.device())));
+    return out.js;
+  }
   run_cpu([g, u, r] {
     cpu::silu_mul(SiluMulParams{g.data(), g.dtype, u.data(), u.dtype, r.data(), r.dtype, 1, g.numel()});
   });

@@ -1,5 +1,8 @@
 // Bindings of the elementwise ops (add). Validation here, math in native/cpu/elementwise.cc.
 #include "native/binding/common.h"
+#ifdef DSV3_WITH_CUDA
+#include "cuda/elementwise.h"
+#endif
 
 namespace dsv3 {
 
@@ -15,8 +18,12 @@ DSV3_OP(add) {
   expect_shape(c, "b", b, a.shape);
   DType od = opt_dtype(c, o, "outDtype", a.dtype, {DType::f32, DType::bf16, DType::f16});
   Output out = output(c, o, "out", od, a.shape, a.device());
-  if (a.device().type != DeviceType::cpu) no_cuda_kernel(c);
   TensorRef r = out.ref;
+  if (a.device().type == DeviceType::cuda) {
+    DSV3_IF_CUDA(c, cuda::add(AddParams{a.data(), a.dtype, b.data(), b.dtype, r.data(), r.dtype, a.numel()},
+                              cuda_stream(a.device())));
+    return out.js;
+  }
   run_cpu([a, b, r] { cpu::add(AddParams{a.data(), a.dtype, b.data(), b.dtype, r.data(), r.dtype, a.numel()}); });
   return out.js;
 }

@@ -1,6 +1,9 @@
 // Binding of embedding. Validation here, lookup in native/cpu/embedding.cc (which also checks every
 // id against the vocabulary when the task runs, since ids usually come from earlier queued work).
 #include "native/binding/common.h"
+#ifdef DSV3_WITH_CUDA
+#include "cuda/embedding.h"
+#endif
 
 namespace dsv3 {
 
@@ -19,8 +22,14 @@ DSV3_OP(embedding) {
   const int64_t vocab = table.dim(0), d = table.dim(1), t = ids.dim(0);
   DType od = opt_dtype(c, o, "outDtype", table.dtype, {DType::f32, DType::bf16, DType::f16});
   Output out = output(c, o, "out", od, {t, d}, table.device());
-  if (table.device().type != DeviceType::cpu) no_cuda_kernel(c);
   TensorRef r = out.ref;
+  if (table.device().type == DeviceType::cuda) {
+    // Ids are device data: a bad id cannot throw here; the kernel writes a NaN row for it.
+    DSV3_IF_CUDA(c, cuda::embedding(EmbeddingParams{table.data(), table.dtype, ids.data(), ids.dtype, r.data(), r.dtype, t,
+                                                    vocab, d},
+                                    cuda_stream(table.device())));
+    return out.js;
+  }
   run_cpu([table, ids, r, t, vocab, d] {
     cpu::embedding(EmbeddingParams{table.data(), table.dtype, ids.data(), ids.dtype, r.data(), r.dtype, t, vocab, d});
   });

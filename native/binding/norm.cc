@@ -2,6 +2,9 @@
 #include <cmath>
 
 #include "native/binding/common.h"
+#ifdef DSV3_WITH_CUDA
+#include "cuda/norm.h"
+#endif
 
 namespace dsv3 {
 namespace {
@@ -34,10 +37,14 @@ DSV3_OP(rmsNorm) {
     c.fail(ErrKind::Argument, "eps", "must be a finite number >= 0, got " + Napi::Number::New(c.env, eps).ToString().Utf8Value());
   DType od = opt_dtype(c, o, "outDtype", x.dtype, {DType::f32, DType::bf16, DType::f16});
   Output out = output(c, o, "out", od, x.shape, x.device());
-  if (x.device().type != DeviceType::cpu) no_cuda_kernel(c);
   TensorRef r = out.ref;
   const int64_t t = leading_rows(x);
   const float feps = static_cast<float>(eps);
+  if (x.device().type == DeviceType::cuda) {
+    DSV3_IF_CUDA(c, cuda::rms_norm(RmsNormParams{x.data(), x.dtype, w.data(), w.dtype, r.data(), r.dtype, t, d, feps},
+                                   cuda_stream(x.device())));
+    return out.js;
+  }
   run_cpu([x, w, r, t, d, feps] {
     cpu::rms_norm(RmsNormParams{x.data(), x.dtype, w.data(), w.dtype, r.data(), r.dtype, t, d, feps});
   });
@@ -53,9 +60,12 @@ DSV3_OP(softmax) {
   expect_rank_at_least_1(c, "x", x);
   DType od = opt_dtype(c, o, "outDtype", x.dtype, {DType::f32, DType::bf16, DType::f16});
   Output out = output(c, o, "out", od, x.shape, x.device());
-  if (x.device().type != DeviceType::cpu) no_cuda_kernel(c);
   TensorRef r = out.ref;
   const int64_t t = leading_rows(x), n = x.dim(-1);
+  if (x.device().type == DeviceType::cuda) {
+    DSV3_IF_CUDA(c, cuda::softmax(SoftmaxParams{x.data(), x.dtype, r.data(), r.dtype, t, n}, cuda_stream(x.device())));
+    return out.js;
+  }
   run_cpu([x, r, t, n] { cpu::softmax(SoftmaxParams{x.data(), x.dtype, r.data(), r.dtype, t, n}); });
   return out.js;
 }

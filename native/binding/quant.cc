@@ -3,6 +3,7 @@
 #include "native/binding/common.h"
 #ifdef DSV3_WITH_CUDA
 #include "cuda/quant.h"
+#include "cuda/weight_quant.h"
 #endif
 
 namespace dsv3 {
@@ -54,12 +55,17 @@ DSV3_OP(quantizeWeightFp8) {
   Napi::Object outs = outputs_arg(c, o, "weight?, scaleInv?");
   Output y = output(c, outs, "weight", DType::f8_e4m3, w.shape, w.device());
   Output s = output(c, outs, "scaleInv", DType::f32, {ceil_div(n, kQuantBlock), ceil_div(k, kQuantBlock)}, w.device());
-  if (w.device().type != DeviceType::cpu) no_cuda_kernel(c);
   TensorRef yr = y.ref, sr = s.ref;
-  run_cpu([w, yr, sr, n, k] {
-    cpu::quantize_weight_fp8(QuantizeWeightFp8Params{w.data(), w.dtype, static_cast<uint8_t*>(yr.data()),
-                                                     static_cast<float*>(sr.data()), n, k});
-  });
+  if (w.device().type == DeviceType::cuda) {
+    DSV3_IF_CUDA(c, cuda::quantize_weight_fp8(QuantizeWeightFp8Params{w.data(), w.dtype, static_cast<uint8_t*>(yr.data()),
+                                                                      static_cast<float*>(sr.data()), n, k},
+                                              cuda_stream(w.device())));
+  } else {
+    run_cpu([w, yr, sr, n, k] {
+      cpu::quantize_weight_fp8(QuantizeWeightFp8Params{w.data(), w.dtype, static_cast<uint8_t*>(yr.data()),
+                                                       static_cast<float*>(sr.data()), n, k});
+    });
+  }
   Napi::Object r = Napi::Object::New(c.env);
   r.Set("weight", y.js);
   r.Set("scaleInv", s.js);
@@ -83,8 +89,14 @@ DSV3_OP(dequantizeWeightFp8) {
                                            shape_str(w.shape) + ", got " + shape_str(s.shape));
   DType od = opt_dtype(c, o, "outDtype", DType::f32, {DType::f32, DType::bf16});
   Output out = output(c, o, "out", od, w.shape, w.device());
-  if (w.device().type != DeviceType::cpu) no_cuda_kernel(c);
   TensorRef r = out.ref;
+  if (w.device().type == DeviceType::cuda) {
+    DSV3_IF_CUDA(c, cuda::dequantize_weight_fp8(DequantizeWeightFp8Params{static_cast<const uint8_t*>(w.data()),
+                                                                          static_cast<const float*>(s.data()), r.data(),
+                                                                          r.dtype, n, k},
+                                                cuda_stream(w.device())));
+    return out.js;
+  }
   run_cpu([w, s, r, n, k] {
     cpu::dequantize_weight_fp8(DequantizeWeightFp8Params{static_cast<const uint8_t*>(w.data()),
                                                          static_cast<const float*>(s.data()), r.data(), r.dtype, n, k});

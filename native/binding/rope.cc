@@ -1,5 +1,8 @@
 // Binding of rope. Validation here, math in native/cpu/rope.cc.
 #include "native/binding/common.h"
+#ifdef DSV3_WITH_CUDA
+#include "cuda/rope.h"
+#endif
 
 namespace dsv3 {
 
@@ -25,8 +28,13 @@ DSV3_OP(rope) {
            std::to_string(d) + "), got " + std::to_string(half));
   DType od = opt_dtype(c, o, "outDtype", x.dtype, {DType::f32, DType::bf16, DType::f16});
   Output out = output(c, o, "out", od, x.shape, x.device());
-  if (x.device().type != DeviceType::cpu) no_cuda_kernel(c);
   TensorRef r = out.ref;
+  if (x.device().type == DeviceType::cuda) {
+    DSV3_IF_CUDA(c, cuda::rope(RopeParams{x.data(), x.dtype, pos.data(), pos.dtype, f.data<float>(), r.data(), r.dtype,
+                                          t, h, d, 2 * half},
+                               cuda_stream(x.device())));
+    return out.js;
+  }
   run_cpu([x, pos, f, r, t, h, d, half] {
     cpu::rope(RopeParams{x.data(), x.dtype, pos.data(), pos.dtype, f.data<float>(), r.data(), r.dtype, t, h, d, 2 * half});
   });

@@ -2,6 +2,9 @@
 #include <cmath>
 
 #include "native/binding/common.h"
+#ifdef DSV3_WITH_CUDA
+#include "cuda/sampling.h"
+#endif
 
 namespace dsv3 {
 namespace {
@@ -21,8 +24,11 @@ DSV3_OP(argmax) {
   expect_rows(c, "x", x);
   const int64_t t = x.dim(0), n = x.dim(1);
   Output out = output(c, o, "out", DType::i32, {t}, x.device());
-  if (x.device().type != DeviceType::cpu) no_cuda_kernel(c);
   TensorRef r = out.ref;
+  if (x.device().type == DeviceType::cuda) {
+    DSV3_IF_CUDA(c, cuda::argmax(ArgmaxParams{x.data(), x.dtype, r.data<int32_t>(), t, n}, cuda_stream(x.device())));
+    return out.js;
+  }
   run_cpu([x, r, t, n] { cpu::argmax(ArgmaxParams{x.data(), x.dtype, r.data<int32_t>(), t, n}); });
   return out.js;
 }
@@ -44,9 +50,12 @@ DSV3_OP(topk) {
   Napi::Object outs = outputs_arg(c, o, "values?, indices?");
   Output values = output(c, outs, "values", DType::f32, {t, k}, x.device());
   Output indices = output(c, outs, "indices", DType::i32, {t, k}, x.device());
-  if (x.device().type != DeviceType::cpu) no_cuda_kernel(c);
   TensorRef v = values.ref, i = indices.ref;
-  run_cpu([x, v, i, t, n, k] { cpu::topk(TopkParams{x.data(), x.dtype, v.data<float>(), i.data<int32_t>(), t, n, k}); });
+  if (x.device().type == DeviceType::cuda) {
+    DSV3_IF_CUDA(c, cuda::topk(TopkParams{x.data(), x.dtype, v.data<float>(), i.data<int32_t>(), t, n, k}, cuda_stream(x.device())));
+  } else {
+    run_cpu([x, v, i, t, n, k] { cpu::topk(TopkParams{x.data(), x.dtype, v.data<float>(), i.data<int32_t>(), t, n, k}); });
+  }
   Napi::Object r = Napi::Object::New(c.env);
   r.Set("values", values.js);
   r.Set("indices", indices.js);
@@ -76,8 +85,14 @@ DSV3_OP(sample) {
   p.top_p = static_cast<float>(top_p);
   p.top_k = top_k;
   Output out = output(c, o, "out", DType::i32, {p.t}, x.device());
-  if (x.device().type != DeviceType::cpu) no_cuda_kernel(c);
   TensorRef r = out.ref;
+  if (x.device().type == DeviceType::cuda) {
+    // A row with NaN or no finite logit cannot throw after the launch: it gets token -1 (temperature > 0).
+    p.logits = x.data<float>();
+    p.out = r.data<int32_t>();
+    DSV3_IF_CUDA(c, cuda::sample(p, cuda_stream(x.device())));
+    return out.js;
+  }
   run_cpu([x, r, p]() mutable {
     p.logits = x.data<float>();
     p.out = r.data<int32_t>();

@@ -2,6 +2,9 @@
 #include <algorithm>
 
 #include "native/binding/common.h"
+#ifdef DSV3_WITH_CUDA
+#include "cuda/shape_ops.h"
+#endif
 
 namespace dsv3 {
 
@@ -16,10 +19,13 @@ DSV3_OP(transpose01) {
   Output out = output(c, o, "out", x.dtype, shape, x.device());
   TensorRef r = out.ref;
   if (r.storage == x.storage) c.fail(ErrKind::Argument, "out", "must not share memory with 'x'");
-  if (x.device().type != DeviceType::cpu) no_cuda_kernel(c);
   const int64_t a = x.dim(0), b = x.dim(1), inner = x.numel() / std::max<int64_t>(1, a * b);
   const int64_t elem = static_cast<int64_t>(itemsize(x.dtype));
   if (a * b == 0) return out.js;
+  if (x.device().type == DeviceType::cuda) {
+    DSV3_IF_CUDA(c, cuda::transpose01(Transpose01Params{x.data(), r.data(), a, b, inner, elem}, cuda_stream(x.device())));
+    return out.js;
+  }
   run_cpu([x, r, a, b, inner, elem] { cpu::transpose01(Transpose01Params{x.data(), r.data(), a, b, inner, elem}); });
   return out.js;
 }
@@ -42,9 +48,12 @@ DSV3_OP(narrow) {
   Output out = output(c, o, "out", x.dtype, shape, x.device());
   TensorRef r = out.ref;
   if (r.storage == x.storage) c.fail(ErrKind::Argument, "out", "must not share memory with 'x'");
-  if (x.device().type != DeviceType::cpu) no_cuda_kernel(c);
   const int64_t rows = n == 0 ? 0 : x.numel() / n, elem = static_cast<int64_t>(itemsize(x.dtype));
   if (rows * len == 0) return out.js;
+  if (x.device().type == DeviceType::cuda) {
+    DSV3_IF_CUDA(c, cuda::narrow(NarrowParams{x.data(), r.data(), rows, n, start, len, elem}, cuda_stream(x.device())));
+    return out.js;
+  }
   run_cpu([x, r, rows, n, start, len, elem] { cpu::narrow(NarrowParams{x.data(), r.data(), rows, n, start, len, elem}); });
   return out.js;
 }

@@ -8,6 +8,7 @@
 #include "native/cpu/parallel.h"
 
 #ifdef DSV3_WITH_CUDA
+#include "cuda/elementwise.h"
 #include "cuda/runtime.h"
 #endif
 
@@ -258,8 +259,11 @@ DSV3_OP(cast) {
   DType dt = dtype_arg(c, info[1], "dtype");
   Napi::Object opts = options_arg(c, info, 2);
   Output o = output(c, opts, "out", dt, t.shape, t.device());
-  if (t.device().type != DeviceType::cpu) no_cuda_kernel(c);
   TensorRef r = o.ref;
+  if (t.device().type == DeviceType::cuda) {
+    DSV3_IF_CUDA(c, cuda::cast(CastParams{t.data(), t.dtype, r.data(), r.dtype, t.numel()}, cuda_stream(t.device())));
+    return o.js;
+  }
   run_cpu([t, r] {
     cpu::cast(CastParams{t.data(), t.dtype, r.data(), r.dtype, t.numel()});
   });
