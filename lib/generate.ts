@@ -2,10 +2,10 @@
 // of the prompt, then one token per forward; greedy argmax at temperature <= 0, else seeded sampling with
 // top-k / top-p). Stops at eos ids, caller stop ids/strings, maxNewTokens, a full cache, or an abort.
 import { AbortError, ArgumentError, UnsupportedError } from './errors';
-import { argmax, sample } from './ops/sampling';
 import { Tensor } from './tensor';
 import { ChatMessage, StreamDecoder, TextTokenizer } from './tokenizer';
-import type { Model } from './model/model';
+import type { ForwardOptions, Model } from './model/model';
+import type { Act } from './model/linear';
 import type { RouteTrace } from './model/moe';
 
 /** Generation was aborted through its AbortSignal (thrown by the iterator; the cache is released first). */
@@ -133,28 +133,31 @@ export class Generation implements AsyncIterable<GeneratedToken> {
     const temperature = opts.temperature ?? 0;
     const seed = opts.seed ?? BigInt(Math.floor(Math.random() * 2 ** 53));
     const { finish, checkAbort, take, stopped } = this.rules();
+    // The token after each forward is chosen on the model's device from the last row's logits; only its id comes back.
+    const forwardOpts = (step: number): ForwardOptions => ({
+      cache, trace: opts.trace, rows: 'last', logits: false,
+      pick: temperature <= 0 ? {} : { temperature, seed: stepSeed(seed, step), topP: opts.topP, topK: opts.topK },
+    });
     const cache = model.createCache(Math.min(cfg.maxPositionEmbeddings, promptIds.length + Math.max(maxNew, 1)));
     let decodeStart = 0;
     try {
       checkAbort();
       const t0 = performance.now();
-      let { logits } = await model.forward(promptIds, { cache, trace: opts.trace });
-      let row = logits.subarray((promptIds.length - 1) * cfg.vocabSize);
+      let next = (await model.forward(promptIds, forwardOpts(0))).tokens![0];
       stats.prefillMs = performance.now() - t0;
       stats.prefillTokensPerS = promptIds.length / (stats.prefillMs / 1000);
       decodeStart = performance.now();
       for (let step = 0; ; step++) {
         if (step >= maxNew) { finish('length'); return; }
         checkAbort();
-        const tok = take(await this.pick(row, temperature, seed, step));
+        const tok = take(next);
         if (!tok) return;
         yield tok;
         if (stopped()) return;
         if (step + 1 >= maxNew) { finish('length'); return; }
         if (cache.length >= cache.maxLen) { finish('length'); return; }
         checkAbort();
-        ({ logits } = await model.forward([tok.id], { cache, trace: opts.trace }));
-        row = logits;
+        next = (await model.forward([tok.id], forwardOpts(step + 1))).tokens![0];
         stats.decodeForwards++;
         stats.decodeMs = performance.now() - decodeStart;
         stats.decodeTokensPerS = (step + 1) / (stats.decodeMs / 1000);
@@ -176,11 +179,12 @@ export class Generation implements AsyncIterable<GeneratedToken> {
    * the token after each. After feeding them, the MTP cache also holds n positions and its last row drafts the
    * token at n+1. The main model then runs [cur, draft] at n, n+1: the argmax at n is the true token at n+1;
    * when it equals the draft, the argmax at n+1 is the true token at n+2 (two tokens for one forward), else the
-   * main cache drops position n+1. The MTP never sees an unverified token, so it needs no rollback.
+   * main cache drops position n+1. The MTP never sees an unverified token, so it needs no rollback. The hidden
+   * states stay on the model's device and every argmax is taken there: only token ids come back.
    */
   private async *runMtp(): AsyncGenerator<GeneratedToken> {
     const { model, promptIds, opts, stats } = this;
-    const cfg = model.config, vocab = cfg.vocabSize, d = cfg.hiddenSize;
+    const cfg = model.config;
     const mtp = model.mtp!;
     const maxNew = opts.maxNewTokens ?? 64;
     const { finish, checkAbort, take, stopped } = this.rules();
@@ -188,14 +192,16 @@ export class Generation implements AsyncIterable<GeneratedToken> {
     const limit = Math.min(cfg.maxPositionEmbeddings, promptIds.length + Math.max(maxNew, 1));
     const cache = model.createCache(limit);
     const mcache = mtp.createCache(limit);
-    const argmaxRow = (logits: Float32Array, r: number) => this.pick(logits.subarray(r * vocab, (r + 1) * vocab), 0, 0, 0);
+    const greedy = (rows: 'all' | 'last'): ForwardOptions => ({ cache, normed: 'tensor', trace: opts.trace, rows, logits: false, pick: {} });
+    let mtpH: Tensor<Act> | null = null;
     let decodeStart = 0;
     try {
       checkAbort();
       const t0 = performance.now();
-      const pre = await model.forward(promptIds, { cache, normed: true, trace: opts.trace });
-      let cur = await argmaxRow(pre.logits, promptIds.length - 1);
-      let mtpH = pre.normed!, mtpIds = [...promptIds.slice(1), cur];
+      const pre = await model.forward(promptIds, greedy('last'));
+      let cur = pre.tokens![0];
+      mtpH = pre.normedTensor!;
+      let mtpIds = [...promptIds.slice(1), cur];
       stats.prefillMs = performance.now() - t0;
       stats.prefillTokensPerS = promptIds.length / (stats.prefillMs / 1000);
       decodeStart = performance.now();
@@ -214,30 +220,31 @@ export class Generation implements AsyncIterable<GeneratedToken> {
         checkAbort();
         const n = cache.length;
         // Catch the MTP up (this also gives the draft); a draft pays only with room for 2 positions and 2 tokens to go.
-        const ml = await mtp.forward(mtpH, mtpIds, mcache);
+        const draft = await mtp.draft(mtpH, mtpIds, mcache);
+        mtpH.dispose(); mtpH = null;
         if (n + 2 <= cache.maxLen && maxNew - stats.generatedTokens >= 2) {
-          const draft = await argmaxRow(ml, mtpIds.length - 1);
-          const v = await model.forward([cur, draft], { cache, normed: true, trace: opts.trace });
+          const v = await model.forward([cur, draft], greedy('all'));
           stats.decodeForwards++;
           stats.draftTotal!++;
-          const next = await argmaxRow(v.logits, 0);
+          const next = v.tokens![0];
           if (next === draft) {
             stats.draftAccepted!++;
-            cur = await argmaxRow(v.logits, 1);
+            cur = v.tokens![1];
             queue = [draft, cur];
-            mtpH = v.normed!; mtpIds = [draft, cur];
+            mtpH = v.normedTensor!; mtpIds = [draft, cur];
           } else {
             cache.truncate(1);
             cur = next;
             queue = [cur];
-            mtpH = v.normed!.subarray(0, d); mtpIds = [cur];
+            mtpH = v.normedTensor!.view(0, 1); mtpIds = [cur];
+            v.normedTensor!.dispose();
           }
         } else {
-          const v = await model.forward([cur], { cache, normed: true, trace: opts.trace });
+          const v = await model.forward([cur], greedy('all'));
           stats.decodeForwards++;
-          cur = await argmaxRow(v.logits, 0);
+          cur = v.tokens![0];
           queue = [cur];
-          mtpH = v.normed!; mtpIds = [cur];
+          mtpH = v.normedTensor!; mtpIds = [cur];
         }
         stats.decodeMs = performance.now() - decodeStart;
         stats.decodeTokensPerS = (stats.generatedTokens - 1 + queue.length) / (stats.decodeMs / 1000);  // tokens the decode forwards produced
@@ -247,22 +254,9 @@ export class Generation implements AsyncIterable<GeneratedToken> {
       throw e;
     } finally {
       finish('cancel');
+      mtpH?.dispose();
       cache.dispose(); mcache.dispose();
       opts.onStats?.({ ...stats });
-    }
-  }
-
-  /** The next token from the last position's logits f32 [vocab]. */
-  private async pick(row: Float32Array, temperature: number, seed: number | bigint, step: number): Promise<number> {
-    const t = Tensor.fromArray(row, [1, row.length]);
-    try {
-      const o = temperature <= 0 ? argmax(t)
-        : sample(t, { seed: stepSeed(seed, step), temperature, topP: this.opts.topP, topK: this.opts.topK });
-      const v = (await o.toArray())[0] as number;
-      o.dispose();
-      return v;
-    } finally {
-      t.dispose();
     }
   }
 }

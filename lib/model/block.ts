@@ -1,33 +1,61 @@
 // One decoder layer (DeepSeek-V3 model.py Block): x = x + MLA(attn_norm(x)); x = x + FFN(ffn_norm(x)),
-// FFN dense for the first first_k_dense_replace layers, MoE after. Reference: ../shared/research/v3-reference.md §3.
+// FFN dense for the first first_k_dense_replace layers, MoE after. Attention is the fused absorbed MLA over
+// the paged latent cache (mla_fused.ts), on either device. Reference: ../shared/research/v3-reference.md §3.
 import { isMoeLayer, ModelConfig } from '../config';
 import { add } from '../ops/elementwise';
 import { rmsNorm } from '../ops/norm';
-import { Tensor } from '../tensor';
-import { KVCache } from './cache';
+import { Device, Tensor } from '../tensor';
+import { Experts } from './experts';
 import { Act, loadF32 } from './linear';
-import { Mla } from './mla';
+import { MlaFused } from './mla_fused';
 import { Mlp } from './mlp';
 import { Moe, RouteTrace } from './moe';
+import { MlaStep, PagedLatentCache } from './paged_cache';
 import { CheckpointLike } from './weights';
 
-export class Block {
-  /** cacheLayer: this layer's slot in the KVCache (default `layer`; the MTP layer uses slot 0 of its own cache). */
-  constructor(private readonly cfg: ModelConfig, readonly layer: number, readonly attnNorm: Tensor<'f32'>, readonly attn: Mla,
-    readonly ffnNorm: Tensor<'f32'>, readonly ffn: Mlp | Moe, readonly cacheLayer = layer) {}
+/** t on `device` (t itself when it is there; else a copy, and t is released). */
+function moved<T extends Tensor>(t: T, device: Device): T {
+  if (t.device === device) return t;
+  const m = t.to(device) as T;
+  t.dispose();
+  return m;
+}
 
-  static async load(cfg: ModelConfig, ckpt: CheckpointLike, layer: number, invFreq: Tensor<'f32'>, act: Act, fp8 = false, cacheLayer = layer): Promise<Block> {
+/**
+ * A MoE layer loaded on the CPU (Moe.load / Experts.load stack the experts on the host) and moved to `device`:
+ * the host copy of one layer is the staging buffer, released as soon as it is uploaded.
+ */
+function moeTo(cfg: ModelConfig, m: Moe, device: Device): Moe {
+  if (device === 'cpu') return m;
+  const st = <W extends Tensor | { data: Tensor<'f8_e4m3'>; scale: Tensor<'f32'> }>(w: W): W =>
+    (w instanceof Tensor ? moved(w, device) : { data: moved(w.data, device), scale: moved(w.scale, device) }) as W;
+  const e = m.experts;
+  return new Moe(cfg, moved(m.gate, device), m.bias ? moved(m.bias, device) : null,
+    new Experts(st(e.w1), st(e.w3), st(e.w2), e.act), m.shared ? m.shared.to(device) : null);
+}
+
+export class Block {
+  /** cacheLayer: this layer's slot in the paged cache (default `layer`; the MTP layer uses slot 0 of its own cache). invFreq on the weights' device. */
+  constructor(private readonly cfg: ModelConfig, readonly layer: number, readonly attnNorm: Tensor<'f32'>, readonly attn: MlaFused,
+    readonly ffnNorm: Tensor<'f32'>, readonly ffn: Mlp | Moe, readonly invFreq: Tensor<'f32'>, readonly cacheLayer = layer) {}
+
+  static async load(cfg: ModelConfig, ckpt: CheckpointLike, layer: number, invFreq: Tensor<'f32'>, act: Act, fp8 = false, cacheLayer = layer,
+    device: Device = 'cpu'): Promise<Block> {
     const p = `model.layers.${layer}.`;
-    const attn = await Mla.load(cfg, ckpt, `${p}self_attn.`, invFreq, act, fp8);
-    const ffn = isMoeLayer(cfg, layer) ? Moe.load(cfg, ckpt, `${p}mlp.`, act, fp8) : Mlp.load(ckpt, `${p}mlp.`, act, fp8);
-    return new Block(cfg, layer, loadF32(ckpt, `${p}input_layernorm.weight`), attn, loadF32(ckpt, `${p}post_attention_layernorm.weight`), ffn, cacheLayer);
+    const attn = await MlaFused.load(cfg, ckpt, `${p}self_attn.`, act, fp8, device);
+    const ffn = isMoeLayer(cfg, layer) ? moeTo(cfg, Moe.load(cfg, ckpt, `${p}mlp.`, act, fp8), device) : Mlp.load(ckpt, `${p}mlp.`, act, fp8, device);
+    return new Block(cfg, layer, loadF32(ckpt, `${p}input_layernorm.weight`, device), attn, loadF32(ckpt, `${p}post_attention_layernorm.weight`, device),
+      ffn, invFreq, cacheLayer);
   }
 
-  /** x [t, d] -> [t, d] (the residual stream after this layer). */
-  async forward(x: Tensor<Act>, positions: Tensor<'i32'>, cache: KVCache, start: number, trace?: RouteTrace[]): Promise<Tensor<Act>> {
+  /**
+   * x [b*sq, d] (rows sequence-major, as `step`) -> [b*sq, d], the residual stream after this layer; writes the step's
+   * tokens into slot cacheLayer of `cache`. Everything stays on x's device (a trace reads the routing back).
+   */
+  async forward(x: Tensor<Act>, cache: PagedLatentCache, step: MlaStep, trace?: RouteTrace[]): Promise<Tensor<Act>> {
     const eps = this.cfg.rmsNormEps;
     const xn = rmsNorm(x, this.attnNorm, { eps });
-    const a = this.attn.forward(xn, positions, cache, this.cacheLayer, start);
+    const a = this.attn.forward(xn, cache, this.cacheLayer, step, this.invFreq);
     xn.dispose();
     const h = add(x, a);
     a.dispose();
@@ -44,5 +72,6 @@ export class Block {
     return y;
   }
 
+  /** Releases the weights (the shared invFreq stays with the model). */
   dispose(): void { this.attnNorm.dispose(); this.attn.dispose(); this.ffnNorm.dispose(); this.ffn.dispose(); }
 }

@@ -5,22 +5,42 @@
 // gemm_impl="fp8"). Reference: ../shared/research/v3-reference.md §6.
 import { dequantizeWeightFp8, quantizeFp8 } from '../ops/quant';
 import { fp8Gemm, gemm } from '../ops/gemm';
-import { Tensor } from '../tensor';
+import { Device, Tensor } from '../tensor';
 import { CheckpointLike } from './weights';
 
 /** Activation (and dense weight) dtype of a model. */
 export type Act = 'f32' | 'bf16';
 
-/** A stored tensor as `dtype`: fp8 weights times their `_scale_inv` blocks (one rounding), other dtypes cast. */
-export function loadAs<D extends Act>(ckpt: CheckpointLike, name: string, dtype: D): Tensor<D> {
-  const t = ckpt.get(name);
-  if (t.dtype === 'f8_e4m3') return dequantizeWeightFp8(t as Tensor<'f8_e4m3'>, ckpt.get(`${name}_scale_inv`) as Tensor<'f32'>, { outDtype: dtype });
-  // A copy even when the dtype matches, so the model does not hold on to the checkpoint's mapped memory.
-  return t.cast(dtype);
+/**
+ * A stored tensor from the memory map to `device`: on the CPU a copy (so the model does not hold on to the
+ * mapped memory); on CUDA uploaded straight from the map. Same dtype: a plain copy; else `then` converts it
+ * on the device and the upload is released.
+ */
+function upload<D extends Tensor['dtype']>(t: Tensor, dtype: D, device: Device): Tensor<D> {
+  if (device === 'cpu') return t.cast(dtype);
+  const up = t.to(device);
+  if (up.dtype === dtype) return up as Tensor<D>;
+  const r = up.cast(dtype);
+  up.dispose();
+  return r;
 }
 
-/** The f32 value of a stored tensor (norm weights, the router, the bias). */
-export function loadF32(ckpt: CheckpointLike, name: string): Tensor<'f32'> { return loadAs(ckpt, name, 'f32'); }
+/** A stored tensor as `dtype` on `device`: fp8 weights times their `_scale_inv` blocks (one rounding, on the device), other dtypes cast. */
+export function loadAs<D extends Act>(ckpt: CheckpointLike, name: string, dtype: D, device: Device = 'cpu'): Tensor<D> {
+  const t = ckpt.get(name);
+  if (t.dtype === 'f8_e4m3') {
+    const s = ckpt.get(`${name}_scale_inv`) as Tensor<'f32'>;
+    if (device === 'cpu') return dequantizeWeightFp8(t as Tensor<'f8_e4m3'>, s, { outDtype: dtype });
+    const w = t.to(device) as Tensor<'f8_e4m3'>, sd = s.to(device);
+    const r = dequantizeWeightFp8(w, sd, { outDtype: dtype });
+    w.dispose(); sd.dispose();
+    return r;
+  }
+  return upload(t, dtype, device);
+}
+
+/** The f32 value of a stored tensor (norm weights, the router, the bias) on `device`. */
+export function loadF32(ckpt: CheckpointLike, name: string, device: Device = 'cpu'): Tensor<'f32'> { return loadAs(ckpt, name, 'f32', device); }
 
 export class Linear {
   /**
@@ -29,15 +49,24 @@ export class Linear {
    */
   constructor(readonly weight: Tensor<Act> | null, readonly act: Act, readonly fp8: { weight: Tensor<'f8_e4m3'>; scaleInv: Tensor<'f32'> } | null = null) {}
 
-  /** useFp8: keep an fp8-stored weight in fp8 (else it is dequantized to `act`). */
-  static load(ckpt: CheckpointLike, name: string, act: Act, useFp8 = false): Linear {
+  /** useFp8: keep an fp8-stored weight in fp8 (else it is dequantized to `act`); device: where the weight lives. */
+  static load(ckpt: CheckpointLike, name: string, act: Act, useFp8 = false, device: Device = 'cpu'): Linear {
     const t = ckpt.get(name);
     if (useFp8 && t.dtype === 'f8_e4m3') {
-      // Copies, so the model does not hold on to the checkpoint's mapped memory.
-      const w = t.cast('f8_e4m3') as Tensor<'f8_e4m3'>, s = ckpt.get(`${name}_scale_inv`).cast('f32');
+      const w = upload(t, 'f8_e4m3', device), s = upload(ckpt.get(`${name}_scale_inv`), 'f32', device);
       return new Linear(null, act, { weight: w, scaleInv: s });
     }
-    return new Linear(loadAs(ckpt, name, act), act);
+    return new Linear(loadAs(ckpt, name, act, device), act);
+  }
+
+  /** This Linear's weights on `device` (itself on the same device; else a copy, and this one is released). */
+  to(device: Device): Linear {
+    const w = this.weight ?? this.fp8!.weight;
+    if (w.device === device) return this;
+    const moved = this.weight ? new Linear(this.weight.to(device), this.act)
+      : new Linear(null, this.act, { weight: this.fp8!.weight.to(device), scaleInv: this.fp8!.scaleInv.to(device) });
+    this.dispose();
+    return moved;
   }
   get outFeatures(): number { return (this.weight ?? this.fp8!.weight).shape[0]; }
   get inFeatures(): number { return (this.weight ?? this.fp8!.weight).shape[1]; }

@@ -1,12 +1,15 @@
 // Loading a DeepSeek-V3/V2 checkpoint into a Model: config, the tensor inventory checked before any
-// compute, then the weights (fp8 dequantized at load to the activation dtype, f32 or bf16).
+// compute, then the weights (fp8 kept for activations 'fp8', else dequantized at load to the activation dtype),
+// on the CPU or uploaded layer by layer from the memory map to a CUDA device after a memory estimate.
 // Reference: ../shared/research/v3-reference.md §1, §2, §4.
 import { readFileSync } from 'fs';
 import { join } from 'path';
 import { ModelConfig, parseConfig } from '../config';
-import { AbortError, ArgumentError, IoError, UnsupportedError } from '../errors';
+import { backends } from '../backends';
+import { AbortError, ArgumentError, DeviceError, IoError, OutOfMemoryError } from '../errors';
 import { yarnInvFreq } from '../ops/rope';
-import { Tensor } from '../tensor';
+import { Device, Tensor } from '../tensor';
+import { blockBytes, estimateWeightBytes, gib, WeightBytes } from './memory';
 import { Checkpoint } from '../weights/safetensors';
 import { Block } from './block';
 import { loadAs, loadF32 } from './linear';
@@ -27,12 +30,21 @@ export interface LoadOptions {
    * channels into fp8Gemm against the stored fp8 weights (a checkpoint without FP8 weights runs as 'bf16').
    */
   activations?: Precision;
-  /** Called after the inventory check (0) and after each decoder layer is loaded. */
-  onProgress?: (layersLoaded: number, numLayers: number) => void;
+  /**
+   * Called after the inventory check (0) and after each decoder layer is loaded, with the weight bytes loaded so
+   * far and the estimate for all of them (estimateWeightBytes).
+   */
+  onProgress?: (layersLoaded: number, numLayers: number, bytes: { loaded: number; estimated: number }) => void;
   /** Cancels loading between layers (an AbortError). */
   signal?: AbortSignal;
-  /** 'cpu' (default). 'cuda' needs the CUDA kernels of the GPU issues and is refused for now. */
-  device?: 'cpu' | 'cuda';
+  /**
+   * 'cpu' (default) or 'cuda' (device 0): the weights are uploaded from the memory-mapped checkpoint layer by
+   * layer (FP8 weights stay FP8 with activations 'fp8'), after checking that the estimate plus `reserveBytes`
+   * fits the device's free memory (an OutOfMemoryError saying both, before anything is uploaded).
+   */
+  device?: Device;
+  /** CUDA: device memory to leave free beyond the weights, for activations and KV caches (default 1 GiB). */
+  reserveBytes?: number;
   /** Load the MTP layer when the checkpoint has it (default true); false saves its memory. */
   mtp?: boolean;
 }
@@ -51,35 +63,63 @@ export async function loadModelFrom(cfg: ModelConfig, ckpt: CheckpointLike, opts
   const act = opts.activations ?? (cfg.quantization ? 'fp8' : 'f32');
   if (act !== 'f32' && act !== 'bf16' && act !== 'fp8') throw new ArgumentError(`loadModel: activations must be 'f32', 'bf16' or 'fp8', got ${JSON.stringify(act)}`);
   const dt = act === 'f32' ? 'f32' : 'bf16', fp8 = act === 'fp8';
-  if ((opts.device ?? 'cpu') !== 'cpu') {
-    throw new UnsupportedError(`loadModel: device ${JSON.stringify(opts.device)}: the model runs on the CPU backend only until the CUDA kernels land`);
-  }
+  const device = opts.device ?? 'cpu';
+  if (device !== 'cpu' && device !== 'cuda') throw new ArgumentError(`loadModel: device must be 'cpu' or 'cuda', got ${JSON.stringify(device)}`);
   const aborted = (): void => { if (opts.signal?.aborted) throw new AbortError('loadModel: aborted'); };
   aborted();
   checkInventory(cfg, ckpt);
   const hasMtp = cfg.numNextnPredictLayers === 1 && opts.mtp !== false && checkMtpInventory(cfg, ckpt);
-  const invFreq = Tensor.fromArray(ropeInvFreq(cfg));
+  const estimate = estimateWeightBytes(cfg, ckpt, { activations: act, mtp: hasMtp });
+  if (device === 'cuda') checkDeviceFits(estimate, act, opts.reserveBytes ?? 2 ** 30);
+  const invFreq = Tensor.fromArray(ropeInvFreq(cfg), undefined, { device });
   const layers: Block[] = [];
-  opts.onProgress?.(0, cfg.numLayers);
-  for (let l = 0; l < cfg.numLayers; l++) {
-    aborted();
-    layers.push(await Block.load(cfg, ckpt, l, invFreq, dt, fp8));
-    opts.onProgress?.(l + 1, cfg.numLayers);
+  let loaded = invFreq.nbytes;
+  const progress = (l: number) => opts.onProgress?.(l, cfg.numLayers, { loaded, estimated: estimate.total });
+  progress(0);
+  try {
+    for (let l = 0; l < cfg.numLayers; l++) {
+      aborted();
+      layers.push(await Block.load(cfg, ckpt, l, invFreq, dt, fp8, l, device));
+      loaded += blockBytes(layers[l]);
+      progress(l + 1);
+    }
+  } catch (e) {
+    for (const b of layers) b.dispose();
+    invFreq.dispose();
+    throw e;
   }
-  const model = new Model(cfg, loadAs(ckpt, 'model.embed_tokens.weight', dt), layers, loadF32(ckpt, 'model.norm.weight'), loadAs(ckpt, 'lm_head.weight', dt), act);
+  const model = new Model(cfg, loadAs(ckpt, 'model.embed_tokens.weight', dt, device), layers, loadF32(ckpt, 'model.norm.weight', device),
+    loadAs(ckpt, 'lm_head.weight', dt, device), act);
   if (cfg.numNextnPredictLayers > 1) {
     model.mtpMissing = `num_nextn_predict_layers = ${cfg.numNextnPredictLayers} is not supported (only 1)`;
   } else if (cfg.numNextnPredictLayers === 1) {
     if (opts.mtp === false) {
       model.mtpMissing = 'not loaded (loadModel option mtp: false)';
     } else if (hasMtp) {
-      model.mtp = await Mtp.load(cfg, ckpt, model.embed, invFreq, dt, fp8);
+      model.mtp = await Mtp.load(cfg, ckpt, model.embed, invFreq, dt, fp8, device);
       model.mtpMissing = null;
     } else {
       model.mtpMissing = `the checkpoint has no MTP layer (model.layers.${cfg.numLayers}.*) although num_nextn_predict_layers = 1`;
     }
   }
   return model;
+}
+
+/**
+ * Throws before any upload when CUDA is unusable (DeviceError with the reason) or when the weights plus the
+ * reserve exceed device 0's free memory (OutOfMemoryError with what is needed and what is free).
+ */
+export function checkDeviceFits(estimate: WeightBytes, act: Precision, reserveBytes: number, cuda = backends().cuda): void {
+  if (!cuda.available) throw new DeviceError(`loadModel: device 'cuda' is not usable: ${cuda.reason ?? 'no CUDA device'}`);
+  const d = cuda.devices[0];
+  if (d.error) throw new DeviceError(`loadModel: cannot query CUDA device 0: ${d.error}`);
+  const need = estimate.total + reserveBytes;
+  if (need > d.freeMemory) {
+    const parts = `fp8 ${gib(estimate.fp8)}, dense ${gib(estimate.dense)}, f32 ${gib(estimate.f32)}`;
+    const hint = act === 'fp8' ? '' : '; activations \'fp8\' keeps FP8 weights in 1 byte';
+    throw new OutOfMemoryError(`loadModel: the weights need ${gib(estimate.total)} on cuda:0 with activations '${act}' (${parts}) plus ${gib(reserveBytes)} `
+      + `reserved for activations and KV caches = ${gib(need)}, but ${d.name} has ${gib(d.freeMemory)} free of ${gib(d.totalMemory)}${hint}`);
+  }
 }
 
 /** Reads and validates `<dir>/config.json`. */

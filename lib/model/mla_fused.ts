@@ -91,14 +91,6 @@ async function concatRows(a: Linear, b: Linear, act: Act): Promise<Linear> {
   return new Linear(Tensor.fromFloats(all, [a.outFeatures + b.outFeatures, a.inFeatures], { dtype: act }), act);
 }
 
-function linearTo(l: Linear, device: Device): Linear {
-  if (device === 'cpu') return l;
-  const moved = l.weight ? new Linear(l.weight.to(device), l.act)
-    : new Linear(null, l.act, { weight: l.fp8!.weight.to(device), scaleInv: l.fp8!.scaleInv.to(device) });
-  l.dispose();
-  return moved;
-}
-
 function tensorTo<D extends Act | 'f32'>(t: Tensor<D>, device: Device): Tensor<D> {
   if (device === 'cpu') return t;
   const m = t.to(device);
@@ -133,13 +125,13 @@ export class MlaFused {
       uv.set(all.subarray(base + nope * r, base + (nope + v) * r), h * v * r);
     }
     return new MlaFused(cfg, {
-      wqkvA: linearTo(wqkvA, device),
-      qNorm: lora ? tensorTo(loadF32(ckpt, `${prefix}q_a_layernorm.weight`), device) : null,
-      kvNorm: tensorTo(loadF32(ckpt, `${prefix}kv_a_layernorm.weight`), device),
-      wqB: linearTo(Linear.load(ckpt, lora ? `${prefix}q_b_proj.weight` : `${prefix}q_proj.weight`, act, fp8), device),
+      wqkvA: wqkvA.to(device),
+      qNorm: lora ? loadF32(ckpt, `${prefix}q_a_layernorm.weight`, device) : null,
+      kvNorm: loadF32(ckpt, `${prefix}kv_a_layernorm.weight`, device),
+      wqB: Linear.load(ckpt, lora ? `${prefix}q_b_proj.weight` : `${prefix}q_proj.weight`, act, fp8, device),
       wUK: tensorTo(Tensor.fromFloats(uk, [H, nope, r], { dtype: act }), device),
       wUV: tensorTo(Tensor.fromFloats(uv, [H, v, r], { dtype: act }), device),
-      wo: linearTo(Linear.load(ckpt, `${prefix}o_proj.weight`, act, fp8), device),
+      wo: Linear.load(ckpt, `${prefix}o_proj.weight`, act, fp8, device),
     });
   }
 

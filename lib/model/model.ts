@@ -1,39 +1,66 @@
 // The DeepSeek-V3 Transformer (model.py Transformer): embedding -> decoder layers -> final RMSNorm ->
-// lm_head, logits for every position, over an optional latent KV cache ('f32' or 'bf16' activations).
-// Reference: ../shared/research/v3-reference.md §3, §8.
+// lm_head, over the paged latent KV cache, on the CPU or one CUDA device. forward() runs one sequence,
+// forwardBatch() several sequences of different lengths in one step (batched decode); inside a step every
+// activation stays on the model's device: only what the caller asks for (logits, picked tokens, hidden states,
+// a routing trace) is read back. Reference: ../shared/research/v3-reference.md §3, §8.
 import { ModelConfig } from '../config';
 import { ArgumentError } from '../errors';
 import { embedding } from '../ops/embedding';
 import { gemm } from '../ops/gemm';
 import { rmsNorm } from '../ops/norm';
-import { Tensor } from '../tensor';
+import { argmax, sample } from '../ops/sampling';
+import { Device, Tensor } from '../tensor';
 import { generate, GenerateOptions, Generation } from '../generate';
 import { TextTokenizer } from '../tokenizer';
 import { Block } from './block';
-import { KVCache } from './cache';
 import { Mtp } from './mtp';
 import { Act } from './linear';
 import { Moe, RouteTrace } from './moe';
+import { MLA_PAGE_SIZE } from '../ops/mla';
+import { PagedLatentCache, SequenceCache } from './paged_cache';
+
+/** Token choice on the device from the logits rows a forward computes (sampling.ts argmax / sample). */
+export interface PickOptions {
+  /** <= 0 (default): argmax; > 0: sample from softmax(logits / temperature). */
+  temperature?: number;
+  /** Sampling seed: row r of the computed logits draws with (seed, r) (required when temperature > 0). */
+  seed?: number | bigint;
+  topP?: number;
+  topK?: number;
+}
 
 export interface ForwardOptions {
   /** Continue from this cache (its length is the start position) and append the tokens; without it, a stateless forward at positions 0..t-1. */
-  cache?: KVCache;
-  /** Also return the residual stream after each layer. */
+  cache?: SequenceCache;
+  /** Also return the residual stream after each layer (read back after every layer). */
   hidden?: boolean;
-  /** Also return the final-normed hidden state (the input of lm_head; the MTP module's h_i). */
-  normed?: boolean;
+  /** Also return the final-normed hidden state of every row (the input of lm_head; the MTP module's h_i): true reads it back, 'tensor' keeps it on the device (the caller disposes normedTensor). */
+  normed?: boolean | 'tensor';
   /** Collects each MoE layer's routing (indices and weights [t, topK]). */
   trace?: RouteTrace[];
+  /** Which rows get logits: 'all' (default) or 'last' (the last row of each sequence: what decoding needs; lm_head on 1 row instead of t). */
+  rows?: 'all' | 'last';
+  /** Read the logits back (default true); false leaves `logits` empty (use with `pick`). */
+  logits?: boolean;
+  /** Choose a token from every logits row on the device; only the ids come back (result.tokens). */
+  pick?: PickOptions;
 }
 
 export interface ForwardResult {
-  /** [t, vocab] row-major. */
+  /** [rows, vocab] row-major (rows: every position, or the last of each sequence with rows: 'last'); empty with logits: false. */
   logits: Float32Array;
   /** Per layer [t, hidden] row-major (with `hidden: true`). */
   hidden?: Float32Array[];
   /** [t, hidden] row-major: model.norm(x) of the last layer (with `normed: true`). */
   normed?: Float32Array;
+  /** [t, hidden] on the model's device (with `normed: 'tensor'`); the caller disposes it. */
+  normedTensor?: Tensor<Act>;
+  /** [rows] i32: the picked token of each logits row (with `pick`). */
+  tokens?: Int32Array;
 }
+
+/** One sequence of a batched step: its cache (a sequence of a shared PagedLatentCache) and its new tokens. */
+export interface BatchItem { cache: SequenceCache; ids: number[] | Int32Array }
 
 /** One MoE layer's expert load: tokens routed to each expert since loading or resetExpertLoad(). */
 export interface ExpertLoad {
@@ -61,8 +88,26 @@ export class Model {
   /** The activation dtype ('f32' or 'bf16'); the KV cache holds this dtype too. */
   get activations(): Act { return this.embed.dtype; }
 
-  /** A latent KV cache for up to maxLen tokens (default max_position_embeddings). */
-  createCache(maxLen = this.config.maxPositionEmbeddings): KVCache { return new KVCache(this.config, maxLen, this.activations); }
+  /** Where the weights live and the forward runs. */
+  get device(): Device { return this.embed.device; }
+
+  /**
+   * A latent KV cache for one sequence of up to maxLen tokens (default max_position_embeddings): its own paged
+   * cache of ceil(maxLen / 64) pages per layer, or, with `paged`, a new sequence in that shared cache (batched decode).
+   */
+  createCache(maxLen = this.config.maxPositionEmbeddings, paged?: PagedLatentCache): SequenceCache {
+    if (paged) {
+      this.checkPaged(paged, 'createCache');
+      return SequenceCache.in(paged, maxLen);
+    }
+    return SequenceCache.create(this.config, maxLen, this.activations, this.device);
+  }
+
+  /** A paged latent cache shared by many sequences (createCache(maxLen, paged) adds one): pages for `tokens` tokens in all, on the model's device. */
+  createPagedCache(tokens: number): PagedLatentCache {
+    if (!Number.isInteger(tokens) || tokens < 1) throw new ArgumentError(`createPagedCache: tokens must be a positive integer, got ${tokens}`);
+    return new PagedLatentCache(this.config, Math.ceil(tokens / MLA_PAGE_SIZE), this.activations, this.device);
+  }
 
   /** Bytes per token of the latent cache (all layers): layers * (kv_lora_rank + qk_rope_head_dim) * element size. */
   kvCacheBytesPerToken(): number {
@@ -80,41 +125,121 @@ export class Model {
 
   /** ids [t] -> logits [t, vocab] (and per-layer hidden states); advances `opts.cache` by t. */
   async forward(ids: number[] | Int32Array, opts: ForwardOptions = {}): Promise<ForwardResult> {
-    const cfg = this.config, t = ids.length;
+    const t = ids.length;
     if (t < 1) throw new ArgumentError('forward: ids must hold at least one token');
-    for (const id of ids) if (!Number.isInteger(id) || id < 0 || id >= cfg.vocabSize) throw new ArgumentError(`forward: token id ${id} is outside [0, ${cfg.vocabSize})`);
-    const cache = opts.cache ?? new KVCache(cfg, t, this.activations);
-    if (cache.dtype !== this.activations) throw new ArgumentError(`forward: the cache holds ${cache.dtype}, the model computes in ${this.activations}`);
-    const start = cache.length;
-    if (start + t > cache.maxLen) throw new ArgumentError(`forward: ${t} tokens after ${start} exceed the cache size ${cache.maxLen}`);
-    const positions = Tensor.fromArray(Int32Array.from({ length: t }, (_, i) => start + i));
-    const idT = Tensor.fromArray(Int32Array.from(ids));
-    let x = embedding(this.embed, idT);
-    idT.dispose();
-    const hidden: Float32Array[] = [];
+    this.checkIds(ids, 'forward');
+    if (opts.cache) return this.forwardBatch([{ cache: opts.cache, ids }], opts);
+    const cache = SequenceCache.create(this.config, t, this.activations, this.device);
     try {
+      return await this.forwardBatch([{ cache, ids }], opts);
+    } finally {
+      cache.dispose();
+    }
+  }
+
+  /**
+   * One step of several sequences at once (batched decode, or prefill of equal-length chunks): items[i].ids are
+   * appended to items[i].cache, all sequences of one PagedLatentCache (model.createPagedCache, then
+   * model.createCache(maxLen, paged) per sequence), each with the same number of new tokens sq (1 for decode) and
+   * any length so far. Rows of the result are sequence-major: [b * sq, vocab] logits, or [b, vocab] with
+   * rows: 'last'. Equals running each sequence alone through forward() (up to the attention's summation order).
+   */
+  async forwardBatch(items: readonly BatchItem[], opts: Omit<ForwardOptions, 'cache'> = {}): Promise<ForwardResult> {
+    const b = items.length;
+    if (b < 1) throw new ArgumentError('forwardBatch: at least one sequence is needed');
+    const sq = items[0].ids.length;
+    const paged = items[0].cache.paged;
+    this.checkPaged(paged, 'forward');
+    for (const it of items) {
+      if (it.ids.length !== sq) throw new ArgumentError(`forwardBatch: every sequence needs the same number of new tokens, got ${it.ids.length} and ${sq}`);
+      if (it.cache.paged !== paged) throw new ArgumentError('forwardBatch: the sequences must share one paged cache (model.createCache(maxLen, paged))');
+      if (sq < 1) throw new ArgumentError('forward: ids must hold at least one token');
+      this.checkIds(it.ids, 'forward');
+      const start = it.cache.length;
+      if (start + sq > it.cache.maxLen) throw new ArgumentError(`forward: ${sq} tokens after ${start} exceed the cache size ${it.cache.maxLen}`);
+    }
+    if (opts.pick && (opts.pick.temperature ?? 0) > 0 && opts.pick.seed === undefined) throw new ArgumentError('forward: pick with temperature > 0 needs a seed');
+    const ids = new Int32Array(b * sq);
+    items.forEach((it, i) => ids.set(it.ids, i * sq));
+    const step = paged.prepare(items.map((it) => it.cache.seq), sq);  // advances every sequence by sq
+    const dev = { device: this.device };
+    const hidden: Float32Array[] = [];
+    let x: Tensor<Act> | null = null;
+    try {
+      const idT = Tensor.fromArray(ids, [b * sq], dev);
+      x = embedding(this.embed, idT);
+      idT.dispose();
       for (const layer of this.layers) {
-        const y = await layer.forward(x, positions, cache, start, opts.trace);
+        const y: Tensor<Act> = await layer.forward(x, paged, step, opts.trace);
         x.dispose();
         x = y;
         if (opts.hidden) hidden.push(await x.toFloat32Array());
       }
+    } catch (e) {
+      x?.dispose();
+      for (const it of items) it.cache.truncate(sq);
+      throw e;
     } finally {
-      positions.dispose();
-      if (!opts.cache) cache.dispose();
+      step.dispose();
     }
-    if (opts.cache) cache.length = start + t;
-    const xn = rmsNorm(x, this.norm, { eps: cfg.rmsNormEps });
+    const r = await this.output(x, b, sq, opts);
+    if (opts.hidden) r.hidden = hidden;
+    return r;
+  }
+
+  /** Final norm, lm_head on the rows asked for, the device-side pick; reads back only what opts ask for. Consumes x [b*sq, d]. */
+  private async output(x: Tensor<Act>, b: number, sq: number, opts: Omit<ForwardOptions, 'cache'>): Promise<ForwardResult> {
+    const eps = this.config.rmsNormEps;
+    const last = opts.rows === 'last' && sq > 1;
+    // rows bi*sq + sq-1 of a [b*sq, d] tensor, gathered with the embedding op (a row lookup on either device)
+    const lastRows = <D extends Act>(t: Tensor<D>): Tensor<D> => {
+      const idx = Tensor.fromArray(Int32Array.from({ length: b }, (_, i) => i * sq + sq - 1), [b], { device: this.device });
+      const g = embedding(t, idx);
+      idx.dispose();
+      return g;
+    };
+    let xn: Tensor<Act>, normedAll: Tensor<Act> | null = null;
+    if (opts.normed) {
+      normedAll = rmsNorm(x, this.norm, { eps });
+      xn = last ? lastRows(normedAll) : normedAll;
+    } else {
+      const xl = last ? lastRows(x) : x;
+      xn = rmsNorm(xl, this.norm, { eps });
+      if (xl !== x) xl.dispose();
+    }
     x.dispose();
     const lt = gemm<Act, 'f32'>(xn, this.head, { outDtype: 'f32' });
-    const normed = opts.normed ? await xn.toFloat32Array() : undefined;
-    xn.dispose();
-    const logits = await lt.toFloat32Array();
-    lt.dispose();
-    const r: ForwardResult = { logits };
-    if (opts.hidden) r.hidden = hidden;
-    if (normed) r.normed = normed;
+    if (xn !== normedAll) xn.dispose();
+    let picked: Tensor<'i32'> | null = null;
+    if (opts.pick) {
+      const p = opts.pick;
+      picked = (p.temperature ?? 0) <= 0 ? argmax(lt) : sample(lt, { seed: p.seed!, temperature: p.temperature, topP: p.topP, topK: p.topK });
+    }
+    const r: ForwardResult = { logits: new Float32Array(0) };
+    try {
+      if (picked) r.tokens = await picked.toArray();
+      if (opts.logits !== false) r.logits = await lt.toFloat32Array();
+      if (normedAll && opts.normed === 'tensor') r.normedTensor = normedAll;
+      else if (normedAll) r.normed = await normedAll.toFloat32Array();
+    } finally {
+      picked?.dispose(); lt.dispose();
+      if (normedAll && !r.normedTensor) normedAll.dispose();
+    }
     return r;
+  }
+
+  private checkIds(ids: ArrayLike<number>, what: string): void {
+    const V = this.config.vocabSize;
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      if (!Number.isInteger(id) || id < 0 || id >= V) throw new ArgumentError(`${what}: token id ${id} is outside [0, ${V})`);
+    }
+  }
+
+  private checkPaged(paged: PagedLatentCache, what: string): void {
+    if (paged.dtype !== this.activations) throw new ArgumentError(`${what}: the cache holds ${paged.dtype}, the model computes in ${this.activations}`);
+    if (paged.device !== this.device) throw new ArgumentError(`${what}: the cache is on ${paged.device}, the model on ${this.device}`);
+    if (paged.layers !== this.layers.length) throw new ArgumentError(`${what}: the cache has ${paged.layers} layer slots, the model ${this.layers.length} layers`);
   }
 
   /** Streams generated tokens (lib/generate.ts): `for await (const { id, text } of model.generate(prompt, opts))`. */
@@ -139,10 +264,11 @@ export class Model {
     return [...this.layers, ...(this.mtp ? [this.mtp.block] : [])].filter((b) => b.ffn instanceof Moe);
   }
 
-  /** Releases every weight now (caches are separate: KVCache.dispose). */
+  /** Releases every weight now (caches are separate: SequenceCache / PagedLatentCache dispose). */
   dispose(): void {
     this.embed.dispose(); this.head.dispose(); this.norm.dispose();
     for (const l of this.layers) l.dispose();
     this.mtp?.dispose();
+    this.layers[0]?.invFreq.dispose();
   }
 }

@@ -8,11 +8,12 @@ import { ArgumentError } from '../errors';
 import { embedding } from '../ops/embedding';
 import { gemm } from '../ops/gemm';
 import { rmsNorm } from '../ops/norm';
+import { argmax } from '../ops/sampling';
 import { transpose01 } from '../ops/shape';
-import { Tensor } from '../tensor';
+import { Device, Tensor } from '../tensor';
 import { Block } from './block';
-import { KVCache } from './cache';
 import { Act, Linear, loadAs, loadF32 } from './linear';
+import { SequenceCache } from './paged_cache';
 import { CheckpointLike } from './weights';
 
 export class Mtp {
@@ -24,39 +25,63 @@ export class Mtp {
     readonly ehProj: Linear, readonly block: Block, readonly headNorm: Tensor<'f32'>, readonly head: Tensor<Act>) {}
 
   /** Loads model.layers.<num_hidden_layers>.* (the caller checked it with checkMtpInventory); `embed` is the main model's table. */
-  static async load(cfg: ModelConfig, ckpt: CheckpointLike, embed: Tensor<Act>, invFreq: Tensor<'f32'>, act: Act, fp8 = false): Promise<Mtp> {
+  static async load(cfg: ModelConfig, ckpt: CheckpointLike, embed: Tensor<Act>, invFreq: Tensor<'f32'>, act: Act, fp8 = false, device: Device = 'cpu'): Promise<Mtp> {
     const L = cfg.numLayers, p = `model.layers.${L}.`;
-    const block = await Block.load(cfg, ckpt, L, invFreq, act, fp8, 0);
+    const block = await Block.load(cfg, ckpt, L, invFreq, act, fp8, 0, device);
     // eh_proj is stored bf16 (never quantized), so Linear.load keeps it dense.
-    return new Mtp(cfg, embed, loadF32(ckpt, `${p}enorm.weight`), loadF32(ckpt, `${p}hnorm.weight`), Linear.load(ckpt, `${p}eh_proj.weight`, act),
-      block, loadF32(ckpt, `${p}shared_head.norm.weight`), loadAs(ckpt, `${p}shared_head.head.weight`, act));
+    return new Mtp(cfg, embed, loadF32(ckpt, `${p}enorm.weight`, device), loadF32(ckpt, `${p}hnorm.weight`, device),
+      Linear.load(ckpt, `${p}eh_proj.weight`, act, false, device), block, loadF32(ckpt, `${p}shared_head.norm.weight`, device),
+      loadAs(ckpt, `${p}shared_head.head.weight`, act, device));
   }
 
   get activations(): Act { return this.embed.dtype; }
+  get device(): Device { return this.embed.device; }
 
-  /** The MTP layer's latent cache (one layer slot); it holds the same positions as the main cache. */
-  createCache(maxLen = this.cfg.maxPositionEmbeddings): KVCache { return new KVCache(this.cfg, maxLen, this.activations, 1); }
+  /** The MTP layer's latent cache (one layer slot, paged); it holds the same positions as the main cache. */
+  createCache(maxLen = this.cfg.maxPositionEmbeddings): SequenceCache { return SequenceCache.create(this.cfg, maxLen, this.activations, this.device, 1); }
 
   /**
-   * hidden [t, d] row-major: the main model's final-normed hidden at positions cache.length.., nextIds [t]: the
-   * token after each of those positions. Returns logits [t, vocab] (row j predicts the token two after position
-   * cache.length + j) and advances the cache by t.
+   * hidden [t, d]: the main model's final-normed hidden at positions cache.length.. (row-major numbers, or a tensor
+   * of the activation dtype on the model's device: ForwardOptions normed: 'tensor'), nextIds [t]: the token after
+   * each of those positions. Returns logits [t, vocab] (row j predicts the token two after position cache.length + j)
+   * and advances the cache by t.
    */
-  async forward(hidden: Float32Array, nextIds: number[] | Int32Array, cache: KVCache): Promise<Float32Array> {
+  async forward(hidden: Float32Array | Tensor<Act>, nextIds: number[] | Int32Array, cache: SequenceCache): Promise<Float32Array> {
+    const lt = await this.logitsOf(hidden, nextIds, cache, false);
+    try { return await lt.toFloat32Array(); } finally { lt.dispose(); }
+  }
+
+  /** As forward, but returns only the argmax of the last row (the greedy draft), picked on the device. */
+  async draft(hidden: Float32Array | Tensor<Act>, nextIds: number[] | Int32Array, cache: SequenceCache): Promise<number> {
+    const lt = await this.logitsOf(hidden, nextIds, cache, true);
+    const a = argmax(lt);
+    lt.dispose();
+    try { return (await a.toArray())[0]; } finally { a.dispose(); }
+  }
+
+  /** f32 logits on the device: every row, or only the last one. */
+  private async logitsOf(hidden: Float32Array | Tensor<Act>, nextIds: number[] | Int32Array, cache: SequenceCache, lastOnly: boolean): Promise<Tensor<'f32'>> {
     const cfg = this.cfg, d = cfg.hiddenSize, t = nextIds.length, eps = cfg.rmsNormEps;
     if (t < 1) throw new ArgumentError('mtp: nextIds must hold at least one token');
-    if (hidden.length !== t * d) throw new ArgumentError(`mtp: hidden must hold ${t} x ${d} values, got ${hidden.length}`);
+    const hLen = hidden instanceof Tensor ? hidden.numel : hidden.length;
+    if (hLen !== t * d) throw new ArgumentError(`mtp: hidden must hold ${t} x ${d} values, got ${hLen}`);
     for (const id of nextIds) if (!Number.isInteger(id) || id < 0 || id >= cfg.vocabSize) throw new ArgumentError(`mtp: token id ${id} is outside [0, ${cfg.vocabSize})`);
-    if (cache.dtype !== this.activations || cache.ckv.length !== 1) throw new ArgumentError('mtp: the cache must come from Mtp.createCache');
+    if (!(cache instanceof SequenceCache) || cache.dtype !== this.activations || cache.layers !== 1 || cache.device !== this.device) {
+      throw new ArgumentError('mtp: the cache must come from Mtp.createCache');
+    }
+    if (hidden instanceof Tensor && (hidden.dtype !== this.activations || hidden.device !== this.device)) {
+      throw new ArgumentError(`mtp: hidden must be ${this.activations} on ${this.device}, got ${hidden.dtype} on ${hidden.device}`);
+    }
     const start = cache.length;
     if (start + t > cache.maxLen) throw new ArgumentError(`mtp: ${t} tokens after ${start} exceed the cache size ${cache.maxLen}`);
-    const act = this.activations;
-    const idT = Tensor.fromArray(Int32Array.from(nextIds));
+    const act = this.activations, dev = { device: this.device };
+    const idT = Tensor.fromArray(Int32Array.from(nextIds), [t], dev);
     const e = embedding(this.embed, idT);  // [t, d]
     idT.dispose();
-    const h = Tensor.fromFloats(hidden, [t, d], { dtype: act });  // exact: the hidden was computed in `act`
+    // exact: the hidden was computed in `act`
+    const h = hidden instanceof Tensor ? hidden.reshape([t, d]) : Tensor.fromFloats(hidden, [t, d], { dtype: act, ...dev });
     // [enorm(e); hnorm(h)] built as [2, t, d] then transposed to [t, 2, d] = [t, 2d] (embedding half first).
-    const both = Tensor.zeros([2, t, d], { dtype: act });
+    const both = Tensor.zeros([2, t, d], { dtype: act, ...dev });
     rmsNorm(e, this.enorm, { eps, out: both.view(0, 1).reshape([t, d]) });
     rmsNorm(h, this.hnorm, { eps, out: both.view(1, 1).reshape([t, d]) });
     e.dispose(); h.dispose();
@@ -64,21 +89,26 @@ export class Mtp {
     both.dispose();
     const u = this.ehProj.forward(cat.reshape([t, 2 * d]));  // [t, d]
     cat.dispose();
-    const positions = Tensor.fromArray(Int32Array.from({ length: t }, (_, i) => start + i));
+    const step = cache.prepare(t);
     let y: Tensor<Act>;
     try {
-      y = await this.block.forward(u, positions, cache, start);
+      y = await this.block.forward(u, cache.paged, step);
+    } catch (err) {
+      cache.truncate(t);
+      throw err;
     } finally {
-      positions.dispose(); u.dispose();
+      step.dispose(); u.dispose();
     }
-    cache.length = start + t;
-    const yn = rmsNorm(y, this.headNorm, { eps });
-    y.dispose();
+    let yl = y;
+    if (lastOnly && t > 1) {
+      yl = y.view(t - 1, 1);
+      y.dispose();
+    }
+    const yn = rmsNorm(yl, this.headNorm, { eps });
+    yl.dispose();
     const lt = gemm<Act, 'f32'>(yn, this.head, { outDtype: 'f32' });
     yn.dispose();
-    const logits = await lt.toFloat32Array();
-    lt.dispose();
-    return logits;
+    return lt;
   }
 
   /** Releases the MTP's own weights (the shared embedding stays with the model). */

@@ -121,3 +121,44 @@ export class PagedLatentCache {
     return s;
   }
 }
+
+/**
+ * One sequence in a paged latent cache, with the length/truncate/reset semantics of a per-sequence cache
+ * (Model.createCache, Mtp.createCache; generate() and MTP speculative decoding rely on them). It owns its
+ * PagedLatentCache (pages for maxLen tokens) unless it was made with SequenceCache.in().
+ */
+export class SequenceCache {
+  private constructor(readonly paged: PagedLatentCache, readonly seq: number, readonly maxLen: number, private readonly owned: boolean) {}
+
+  /** A cache of its own for up to maxLen tokens: ceil(maxLen / 64) pages per layer slot. */
+  static create(cfg: ModelConfig, maxLen: number, dtype: Act, device: Device = 'cpu', layers = cfg.numLayers): SequenceCache {
+    if (!Number.isInteger(maxLen) || maxLen < 1) throw new ArgumentError(`createCache: maxLen must be a positive integer, got ${maxLen}`);
+    const paged = new PagedLatentCache(cfg, Math.ceil(maxLen / MLA_PAGE_SIZE), dtype, device, layers);
+    return new SequenceCache(paged, paged.addSequence(), maxLen, true);
+  }
+
+  /** A new sequence inside a shared paged cache (limited by maxLen and by the free pages); dispose() removes it. */
+  static in(paged: PagedLatentCache, maxLen = paged.numPages * MLA_PAGE_SIZE): SequenceCache {
+    return new SequenceCache(paged, paged.addSequence(), maxLen, false);
+  }
+
+  /** Tokens held (the start position of the next forward). */
+  get length(): number { return this.paged.length(this.seq); }
+  get dtype(): Act { return this.paged.dtype; }
+  get device(): Device { return this.paged.device; }
+  /** Layer slots (num_hidden_layers for the model's cache, 1 for the MTP module's). */
+  get layers(): number { return this.paged.layers; }
+  /** Drops the last n tokens (speculative rollback). */
+  truncate(n: number): void { this.paged.truncate(this.seq, n); }
+  /** Forgets every token (the pages go back to the free list). */
+  reset(): void { this.paged.truncate(this.seq, this.length); }
+  /** Reserves the next t tokens of this sequence: the step tensors for every layer's attention (the caller disposes them). */
+  prepare(t: number): MlaStep { return this.paged.prepare([this.seq], t); }
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (this.owned) this.paged.dispose();
+    else this.paged.removeSequence(this.seq);
+  }
+  private disposed = false;
+}

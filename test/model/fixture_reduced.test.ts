@@ -22,7 +22,7 @@ test.each(MODES)('%s prefill + decode: logits within tolerance (max %f, mean %f)
   const prompt = i64('prompt_tokens'), dec = i64('decode_tokens');
   const V = model.config.vocabSize, K = model.config.numExpertsPerTok, T = prompt.length, S = dec.length;
   const cache = model.createCache(T + S);
-  expect(cache.ckv[0].dtype).toBe('bf16');
+  expect(cache.dtype).toBe('bf16');
   const trace: RouteTrace[] = [];
   const got = new Float32Array((T + S) * V);
   got.set((await model.forward(prompt, { cache, trace })).logits, 0);

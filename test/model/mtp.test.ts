@@ -91,7 +91,7 @@ test('loads the MTP layer: its inventory, a MoE decoder block, own cache slot', 
   expect(specs.find((s) => s.name.endsWith('eh_proj.weight'))).toMatchObject({ shape: [D, 2 * D], dtype: 'bf16' });
   expect(model.mtp!.block.layer).toBe(L);
   expect(model.mtp!.block.cacheLayer).toBe(0);
-  expect(model.mtp!.createCache(8).ckv.length).toBe(1);
+  expect(model.mtp!.createCache(8).layers).toBe(1);
 });
 
 test('forward({ normed }) returns model.norm of the last hidden, logits unchanged', async () => {
@@ -145,10 +145,10 @@ test('MTP logits equal eh_proj([enorm(emb); hnorm(h)]) -> decoder layer -> share
     return out;
   };
   const headOf = async (uu: Float32Array) => {
-    const c2 = mtp.createCache(32), pos = Tensor.fromArray(Int32Array.from({ length: n }, (_, i) => i)), x = Tensor.fromFloats(uu, [n, D]);
-    const y = await mtp.block.forward(x, pos, c2, 0);
+    const c2 = mtp.createCache(32), step = c2.prepare(n), x = Tensor.fromFloats(uu, [n, D]);
+    const y = await mtp.block.forward(x, c2.paged, step);
     const yv = await y.toFloat32Array();
-    y.dispose(); x.dispose(); pos.dispose(); c2.dispose();
+    y.dispose(); x.dispose(); step.dispose(); c2.dispose();
     const yn = rmsRows(yv, await mtp.headNorm.toFloat32Array(), n), H = await mtp.head.toFloat32Array(), V = cfg.vocabSize;
     const lg = new Float64Array(n * V);
     for (let i = 0; i < n; i++) for (let v = 0; v < V; v++) {
