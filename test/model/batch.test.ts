@@ -10,6 +10,7 @@ import { Model } from '../../lib/model/model';
 import { Checkpoint } from '../../lib/weights/safetensors';
 import { relErr } from '../helpers';
 import { Rng } from '../reference/rng';
+import { withReads } from './reads';
 
 const DIR = join(__dirname, '..', 'fixtures', 'tiny-v3');
 let model: Model;
@@ -78,6 +79,18 @@ test('rows: last with pick returns the argmax of the last row; logits: false rea
   expect(l.normedTensor!.shape).toEqual([ids.length, model.config.hiddenSize]);
   l.normedTensor!.dispose();
   await expect(model.forward(ids, { pick: { temperature: 1 } })).rejects.toThrow('needs a seed');
+}, 60000);
+
+test('a step reads back only what the caller asks for: the picked ids, or the logits', async () => {
+  const paged = model.createPagedCache(256);
+  const seqs = [model.createCache(128, paged), model.createCache(128, paged)];
+  await model.forwardBatch(seqs.map((cache) => ({ cache, ids: [1, 2, 3, 4] })));
+  model.resetExpertLoad();  // the load statistics are folded (read) every 64 MoE calls: not inside the counted steps
+  const dec = await withReads(() => model.forwardBatch(seqs.map((cache, i) => ({ cache, ids: [7 + i] })), { logits: false, pick: {} }));
+  expect(dec.reads).toEqual([{ op: 'readBytes', dtype: 'i32', shape: [2] }]);
+  const pre = await withReads(() => model.forwardBatch(seqs.map((cache) => ({ cache, ids: [5, 6, 7] })), { rows: 'last' }));
+  expect(pre.reads).toEqual([{ op: 'readFloat32', dtype: 'f32', shape: [2, model.config.vocabSize] }]);
+  paged.dispose();
 }, 60000);
 
 test.each(['f32', 'bf16', 'fp8'] as const)('the weight-memory estimate equals the loaded model\'s bytes (%s)', async (act) => {
