@@ -76,11 +76,11 @@ function bar(io: CliIo, label: string, total: number, unit: string): { update: (
   return { update: (v) => b.update(v), stop: () => b.stop() };
 }
 
-async function load(dir: string, activations: Precision, io: CliIo): Promise<Model> {
+async function load(dir: string, activations: Precision, io: CliIo, device: 'cpu' | 'cuda' = 'cpu'): Promise<Model> {
   const cfg = readConfig(dir);
   const b = bar(io, 'loading ', cfg.numLayers, 'layers');
   try {
-    return await loadModel(dir, { activations, onProgress: (n) => b.update(n) });
+    return await loadModel(dir, { activations, device, onProgress: (n) => b.update(n) });
   } finally {
     b.stop();
   }
@@ -187,6 +187,10 @@ const intArg = (name: string) => (v: string) => {
   if (!Number.isInteger(n) || n < 0) throw new CommanderError(1, 'dsv3.invalidArgument', `${name} must be a non-negative integer, got ${JSON.stringify(v)}`);
   return n;
 };
+const deviceArg = (v: string): 'cpu' | 'cuda' => {
+  if (v !== 'cpu' && v !== 'cuda') throw new CommanderError(1, 'dsv3.invalidArgument', `--device must be cpu or cuda, got ${JSON.stringify(v)}`);
+  return v;
+};
 const actArg = (v: string): Precision => {
   if (v !== 'f32' && v !== 'bf16' && v !== 'fp8') throw new CommanderError(1, 'dsv3.invalidArgument', `--activations must be f32, bf16 or fp8, got ${JSON.stringify(v)}`);
   return v;
@@ -229,12 +233,13 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
     });
 
   program.command('bench').argument('<dir>', 'checkpoint folder')
-    .description('prefill and decode tokens/s (CPU)')
+    .description('prefill and decode tokens/s')
     .option('--activations <a>', 'f32, bf16 or fp8', actArg, 'f32' as Precision)
     .option('--prompt-len <n>', 'prefill tokens', intArg('--prompt-len'), 64)
     .option('--decode <n>', 'decode steps', intArg('--decode'), 16)
-    .action(async (dir: string, o: { activations: Precision; promptLen: number; decode: number }) => {
-      const model = await load(dir, o.activations, io);
+    .option('--device <d>', 'cpu or cuda', deviceArg, 'cpu' as const)
+    .action(async (dir: string, o: { activations: Precision; promptLen: number; decode: number; device: 'cpu' | 'cuda' }) => {
+      const model = await load(dir, o.activations, io, o.device);
       try {
         const r = await benchModel(model, Math.max(1, o.promptLen), o.decode);
         io.out(`activations ${o.activations}: prefill ${r.promptLen} tokens ${r.prefillTokS.toFixed(1)} tok/s (${r.prefillMs.toFixed(1)} ms), decode ${r.decode} tokens ${r.decodeTokS.toFixed(1)} tok/s (${(r.decodeMs / Math.max(1, r.decode)).toFixed(1)} ms/token)\n`);
@@ -252,7 +257,8 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
     .option('--seed <n>', 'sampling seed', intArg('--seed'))
     .option('--activations <a>', 'f32, bf16 or fp8', actArg, 'f32' as Precision)
     .option('--speculative <method>', "speculative decoding: 'mtp' (greedy only; needs the checkpoint's MTP layer)")
-    .action(async (dir: string, o: { prompt?: string; ids?: string; maxNewTokens: number; temperature: number; seed?: number; activations: Precision; speculative?: 'mtp' }) => {
+    .option('--device <d>', 'cpu or cuda', deviceArg, 'cpu' as const)
+    .action(async (dir: string, o: { prompt?: string; ids?: string; maxNewTokens: number; temperature: number; seed?: number; activations: Precision; speculative?: 'mtp'; device: 'cpu' | 'cuda' }) => {
       if ((o.prompt === undefined) === (o.ids === undefined)) throw new CommanderError(1, 'dsv3.invalidArgument', 'generate: give exactly one of --prompt and --ids');
       const tok = loadTokenizer(dir);
       let ids: number[];
@@ -265,7 +271,7 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
         ids = tok.encode(o.prompt!);
         if (bos !== null && ids[0] !== bos) ids.unshift(bos);
       }
-      const model = await load(dir, o.activations, io);
+      const model = await load(dir, o.activations, io, o.device);
       try {
         io.out(`prompt ids: ${ids.join(',')}\n`);
         io.out('generated ids: ');
