@@ -25,6 +25,12 @@ void gemm(const GemmParams& p, void* stream);
 // masked layout, whose counts live on the device; 0 = m).
 void grouped_gemm(const GroupedGemmParams& p, GemmKernel kernel, int64_t expected_m, int device, void* stream);
 
+// The grouped gate/up GEMM of the experts with the SiLU-multiply and FP8 re-quantization fused:
+// out = quantize_fp8(silu(a @ w1^T) * (a @ w3^T)) per group, b = [w1; w3] per group. On sm_90a with
+// n % 128 == 0, one wgmma kernel (each CTA holds 128 gate and the matching 128 up rows, so the 1x128
+// output groups are complete in its epilogue); otherwise the grouped GEMM into f32 and a second kernel.
+void grouped_gemm_silu_mul(const GroupedGemmSiluMulParams& p, GemmKernel kernel, int64_t expected_m, int device, void* stream);
+
 // The simple kernels, also used as the fallback by the launchers above.
 void fp8_gemm_simple(const Fp8GemmParams& p, void* stream);
 void grouped_gemm_simple(const GroupedGemmParams& p, void* stream);
