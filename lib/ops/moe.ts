@@ -172,8 +172,10 @@ const isFp8 = (w: ExpertWeight | Tensor): w is Fp8Operand => !(w instanceof Tens
 export function moeExperts(x: Tensor<Act>, perm: MoePermutation, k: number, w: MoeExpertWeights, outDtype: Act = x.dtype): Tensor<Act> {
   const masked = perm.offsets === undefined;
   const grouping = masked ? perm.counts : perm.offsets!;
+  const experts = (w.w13 ? w.w13.data : isFp8(w.w2) ? w.w2.data : w.w2).shape[0];
+  const expectedM = Math.max(1, Math.ceil((x.shape[0] * k) / experts));  // the CUDA tile hint of the masked layout
   const gg = (a: Tensor<Act> | Fp8Operand, b: ExpertWeight): Tensor<Act> => {
-    const o = { outDtype };
+    const o = { outDtype, expectedM };
     if (masked) return isFp8(a) ? groupedGemmMasked<Act>(a, b as Fp8Operand, grouping, o) : groupedGemmMasked<Act, Act>(a, b as Tensor<Act>, grouping, o);
     return isFp8(a) ? groupedGemmContiguous<Act>(a, b as Fp8Operand, grouping, o) : groupedGemmContiguous<Act, Act>(a, b as Tensor<Act>, grouping, o);
   };
@@ -191,7 +193,7 @@ export function moeExperts(x: Tensor<Act>, perm: MoePermutation, k: number, w: M
   if (w.w13 !== undefined) {
     // gate and up in one GEMM, silu(gate) * up and the FP8 re-quantization in its epilogue
     const a = xs as Fp8Operand;
-    h = masked ? groupedGemmSiluMulMasked(a, w.w13, grouping, { expectedM: Math.max(1, Math.ceil((x.shape[0] * k) / w.w13.data.shape[0])) })
+    h = masked ? groupedGemmSiluMulMasked(a, w.w13, grouping, { expectedM })
       : groupedGemmSiluMulContiguous(a, w.w13, grouping);
   } else {
     const g = gg(xs, w.w1), u = gg(xs, w.w3);
