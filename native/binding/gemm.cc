@@ -188,7 +188,8 @@ DSV3_OP(fp8Gemm) {
   return out.js;
 }
 
-// gemm(a [m,k] f32|bf16, b [n,k] f32|bf16, {outDtype?: f32 | bf16 (default a's), out?}) -> a @ b^T [m, n]
+// gemm(a [m,k] f32|bf16, b [n,k] f32|bf16, {outDtype?: f32 | bf16 (default a's), out?, kernel?: 'auto' | 'simple' (CUDA)})
+//   -> a @ b^T [m, n]
 DSV3_OP(gemm) {
   OpCtx c{info.Env(), "gemm"};
   TensorRef a = tensor_arg(c, info[0], "a");
@@ -204,8 +205,13 @@ DSV3_OP(gemm) {
   const DType od = opt_dtype(c, o, "outDtype", a.dtype, {DType::f32, DType::bf16});
   Output out = output(c, o, "out", od, {m, n}, a.device());
   if (a.device().type == DeviceType::cuda) {
-    DSV3_IF_CUDA(c, cuda::gemm(GemmParams{a.data(), a.dtype, b.data(), b.dtype, out.ref.data(), out.ref.dtype, m, n, k},
-                               cuda_stream(a.device())));
+    const std::string kern = opt_string(c, o, "kernel", "auto");
+    if (kern != "auto" && kern != "simple") c.fail(ErrKind::Argument, "kernel", "must be 'auto' or 'simple' for f32 / bf16 operands, got '" + kern + "'");
+    DSV3_IF_CUDA(c, {
+      const GemmParams p{a.data(), a.dtype, b.data(), b.dtype, out.ref.data(), out.ref.dtype, m, n, k};
+      if (kern == "simple") cuda::gemm_simple(p, cuda_stream(a.device()));
+      else cuda::gemm(p, cuda_stream(a.device()));
+    });
     return out.js;
   }
   const cpu::GemmIsa isa = isa_now(c, o);
