@@ -2,8 +2,11 @@
 // combine), whole and step by step, at DeepSeek-V3 dims (7168 -> 2048 per expert, 256 experts, top 8,
 // groups 8/4) for 1..4096 tokens on CUDA; on the CPU at reduced dims (said in the output), since V3's
 // 11 GB of FP8 expert weights and ~1 TFLOP per 4096 tokens do not fit a CPU run. Peer: bench/peers/moe.py.
-// Timing: wall time around `await synchronize(device)` (median of the samples; each sample runs `reps`
-// calls back to back). Run: npx tsc -p tsconfig.build.json && node bench/moe.bench.mjs [tokens ...]
+// Timing: on CUDA, GPU time from CUDA events (bench/cuda_timing.mjs: median of 20 calls queued behind a
+// spin kernel); on the CPU, wall time around `await synchronize()` (median of the samples; each sample
+// runs `reps` calls back to back). The experts are stacked as the model loads FP8 checkpoints: w13 =
+// [w1; w3] per expert for the fused gate/up GEMM (groupedGemmSiluMul*), w2.
+// Run: npx tsc -p tsconfig.build.json && node bench/moe.bench.mjs [tokens ...]
 import { execSync, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -14,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 const require = createRequire(import.meta.url);
 const here = dirname(fileURLToPath(import.meta.url));
 const { Tensor, synchronize, backends } = require('../dist/index.js');
+const { gpuTime } = await import('./cuda_timing.mjs');
 const m = require('../dist/ops/moe.js');
 const { gemm } = require('../dist/ops/gemm.js');
 
@@ -24,7 +28,8 @@ const dims = device === 'cuda' ? V3 : CPU;
 const only = process.argv.slice(2).map(Number);
 const tokensList = only.length ? only : dims.tokens;
 
-async function time(fn, budgetMs = device === 'cuda' ? 300 : 1500) {
+async function time(fn, budgetMs = 1500) {
+  if (device === 'cuda') return (await gpuTime(() => fn(), { iters: 20, warmup: 2 })).medianUs / 1000;
   fn(); await synchronize(device);  // warm-up (pool, page faults)
   let t0 = performance.now();
   fn(); await synchronize(device);
@@ -60,8 +65,8 @@ async function main() {
   const { d, inter, e, k, nGroup, topkGroup } = dims;
   console.log(`MoE layer on ${device}${device === 'cpu' ? ` (${os.cpus()[0].model}, ${os.cpus().length} CPUs) at REDUCED dims` : ` (${backends().cuda.devices[0]?.name})`}: ` +
     `d ${d} -> ${inter} per expert, ${e} experts, top ${k}, groups ${nGroup}/${topkGroup}, FP8 experts, bf16 activations; ` +
-    `timing: synchronize() wall time`);
-  const experts = { w1: fp8Stack(e, inter, d, 1), w3: fp8Stack(e, inter, d, 2), w2: fp8Stack(e, d, inter, 3) };
+    `timing: ${device === 'cuda' ? 'CUDA events' : 'synchronize() wall time'}`);
+  const experts = { w13: fp8Stack(e, 2 * inter, d, 1), w2: fp8Stack(e, d, inter, 3) };
   const gate = Tensor.randn([e, d], { dtype: 'bf16', device, seed: 4, std: 0.02 });  // bf16 router weight, as model.py
   const bias = Tensor.randn([e], { device, seed: 5, std: 0.01 });
   const route = { topK: k, nGroup, topkGroup, routedScalingFactor: 2.5, bias };
@@ -81,7 +86,7 @@ async function main() {
       'router gemm': () => drop(gemm(x, gate, { outDtype: 'f32' })),
       moeRoute: () => drop(m.moeRoute(logits, route)),
       moePermute: () => drop(m.moePermute(r.indices, layout === 'masked' ? { numExperts: e, layout } : { numExperts: e })),
-      'experts (gather, 3 grouped GEMMs, siluMulQuant)': () => drop(m.moeExperts(x, perm, k, experts)),
+      'experts (quantize, gather, gate/up GEMM + SiLU + quantize, down GEMM)': () => drop(m.moeExperts(x, perm, k, experts)),
       moeCombine: () => drop(m.moeCombine(y, perm.slotRow, r.weights, { shared, residual: x })),
       moeForward: () => drop(m.moeForward(x, gate, experts, { ...route, shared, residual: x, layout })),
     };

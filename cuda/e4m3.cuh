@@ -27,4 +27,16 @@ __device__ __forceinline__ float e4m3_decode(uint8_t c) {
   return __uint_as_float(s | ((e + 120u) << 23) | (m << 20));
 }
 
+// The scale of one 1x128 group from the max of its magnitude bits (a NaN in the group wins, as on the
+// CPU, and gives a NaN scale): max(amax, 1e-4) / 448, rounded up to a power of two for ue8m0.
+__device__ __forceinline__ float fp8_group_scale(uint32_t amax_bits, bool ue8m0) {
+  const float amax = __uint_as_float(amax_bits);
+  if (amax_bits > 0x7f800000u) return amax;
+  const float s = __fdiv_rn(fmaxf(amax, 1e-4f), 448.0f);
+  if (!ue8m0) return s;
+  const uint32_t u = __float_as_uint(s);
+  if ((u & 0x7f800000u) == 0x7f800000u || (u & 0x007fffffu) == 0) return s;
+  return __uint_as_float((u & 0x7f800000u) + 0x00800000u);
+}
+
 }  // namespace dsv3::cuda

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "cuda/common.cuh"
+#include "cuda/e4m3.cuh"
 #include "cuda/gemm.h"
 #include "cuda/runtime.h"
 #include "cuda/sm90.cuh"
@@ -44,29 +45,38 @@ enum Mode : int { kDense = 0, kContiguous = 1, kMasked = 2 };
 struct Problem {
   int mode;
   int m;             // dense: rows of a; contiguous: sum_m; masked: m_max
-  int n, k, kb, nb, g;
+  int n, k, kb, nb, g;   // n: output columns (GLU: the intermediate size; b has 2n rows per group)
   int token_tiles;   // grid accounting (an upper bound for contiguous)
   int weight_tiles;  // ceil(n / 128)
   int splits;        // split-K (dense only)
   const float* a_scale;    // [rows of a, kb]
-  const float* b_scale;    // [g, nb, kb]
+  const float* b_scale;    // [g, nb, kb] (GLU: nb = ceil(2n / 128))
   const int32_t* offsets;  // contiguous: [g + 1]
   const int32_t* counts;   // masked: [g]
-  void* out;               // [rows of a, n]
+  void* out;               // [rows of a, n]: bf16 / f32, or (GLU) e4m3 codes
   int out_f32;
+  float* out_scale;        // GLU: [rows of a, n / 128] f32 scales of the re-quantized output
+  int ue8m0;               // GLU: power-of-two scales
   float* partial;          // split-K: [tiles][splits][BT/2 registers][256 threads]
   int* tickets;            // split-K: [tiles], zero between launches
 };
 
-template <int BT>
+// kGlu: the fused gate/up variant: each CTA loads the gate rows [n0, n0 + 128) and the up rows
+// [n + n0, n + n0 + 128) of the group's [w1; w3] and writes quantize_fp8(silu(gate) * up).
+template <int BT, bool kGlu>
 struct Config {
-  static constexpr int kStages = BT <= 16 ? 12 : BT <= 32 ? 10 : BT <= 64 ? 8 : 6;
+  static constexpr int kWeightTiles = kGlu ? 2 : 1;
   static constexpr int kTokenStageBytes = BT * kBlockK;
+  static constexpr int kStageBytes = kWeightTiles * kWeightStageBytes + kTokenStageBytes;
+  static constexpr int kStages = (220 * 1024) / kStageBytes < 12 ? (220 * 1024) / kStageBytes : 12;
   static constexpr int kRegs = BT / 2;
-  static constexpr size_t kSmem = 1024 /* alignment slack */ + size_t(kStages) * (kWeightStageBytes + kTokenStageBytes) +
+  static constexpr size_t kSmem = 1024 /* alignment slack */ + size_t(kStages) * kStageBytes +
                                   4 * BT * sizeof(float) /* token scales, 2 warpgroups x 2 buffers */ +
+                                  (kGlu ? 8 * BT * sizeof(uint32_t) : 0) /* per-warp amax of each token */ +
                                   2 * kStages * sizeof(uint64_t);
+  static_assert(kStages >= 4, "pipeline depth");
   static_assert(kSmem <= 232448, "shared memory budget of sm_90");
+  static_assert(!kGlu || BT <= 64, "registers: the GLU variant keeps four BT/2 fragments");
 };
 
 // The tile this CTA computes: group e, token rows [row0, row_end), weight rows [n0, n0 + 128).
@@ -144,19 +154,21 @@ __device__ __forceinline__ void store_out(const Problem& p, int r, int c, float 
   else static_cast<__nv_bfloat16*>(p.out)[i] = __float2bfloat16_rn(v);
 }
 
-template <int BT>
+template <int BT, bool kGlu>
 __global__ void __launch_bounds__(kThreads, 1)
     fp8_gemm_wgmma_kernel(const __grid_constant__ CUtensorMap map_a, const __grid_constant__ CUtensorMap map_b,
                           const Problem p) {
 #ifdef DSV3_SM90A
-  using C = Config<BT>;
+  using C = Config<BT, kGlu>;
   using Mma = sm90::WgmmaE4m3<BT>;
+  constexpr int kWeightBytes = C::kWeightTiles * kWeightStageBytes;
   extern __shared__ uint8_t smem_raw[];
   uint8_t* smem = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(smem_raw) + 1023) & ~uintptr_t{1023});
-  uint8_t* s_b = smem;                                                    // [stages][128 rows][128 B] weights
-  uint8_t* s_a = s_b + C::kStages * kWeightStageBytes;                    // [stages][BT rows][128 B] tokens
+  uint8_t* s_b = smem;                                                    // [stages][1|2 x 128 rows][128 B] weights
+  uint8_t* s_a = s_b + C::kStages * kWeightBytes;                         // [stages][BT rows][128 B] tokens
   float* s_scale = reinterpret_cast<float*>(s_a + C::kStages * C::kTokenStageBytes);  // [2 wg][2][BT]
-  uint64_t* full = reinterpret_cast<uint64_t*>(s_scale + 4 * BT);         // [stages]: TMA landed
+  uint32_t* s_amax = reinterpret_cast<uint32_t*>(s_scale + 4 * BT);      // GLU: [8 warps][BT]
+  uint64_t* full = reinterpret_cast<uint64_t*>(s_amax + (kGlu ? 8 * BT : 0));  // [stages]: TMA landed
   uint64_t* empty = full + C::kStages;                                    // [stages]: consumers done
   __shared__ int s_scan[2];
   __shared__ int s_last;
@@ -167,6 +179,8 @@ __global__ void __launch_bounds__(kThreads, 1)
   const int kb0 = static_cast<int>(static_cast<int64_t>(split) * p.kb / p.splits);
   const int kb1 = static_cast<int>(static_cast<int64_t>(split + 1) * p.kb / p.splits);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  // Rows of b per group: n, or 2n for [w1; w3]; the up rows of a GLU tile start n rows after its gate rows.
+  const int b_rows_per_group = kGlu ? 2 * p.n : p.n;
 
   if (threadIdx.x == 0) {
     for (int s = 0; s < C::kStages; ++s) {
@@ -181,13 +195,14 @@ __global__ void __launch_bounds__(kThreads, 1)
     if (lane == 0) {
       sm90::prefetch_tensor_map(&map_a);
       sm90::prefetch_tensor_map(&map_b);
-      const int b_row0 = t.e * p.n + t.n0;
+      const int b_row0 = t.e * b_rows_per_group + t.n0;
       int s = 0;
       uint32_t phase = 0;
       for (int kb = kb0; kb < kb1; ++kb) {
         sm90::mbar_wait(&empty[s], phase ^ 1);
-        sm90::mbar_arrive_expect_tx(&full[s], kWeightStageBytes + C::kTokenStageBytes);
-        sm90::tma_load_2d(s_b + s * kWeightStageBytes, &map_b, kb * kBlockK, b_row0, &full[s]);
+        sm90::mbar_arrive_expect_tx(&full[s], C::kStageBytes);
+        sm90::tma_load_2d(s_b + s * kWeightBytes, &map_b, kb * kBlockK, b_row0, &full[s]);
+        if constexpr (kGlu) sm90::tma_load_2d(s_b + s * kWeightBytes + kWeightStageBytes, &map_b, kb * kBlockK, b_row0 + p.n, &full[s]);
         sm90::tma_load_2d(s_a + s * C::kTokenStageBytes, &map_a, kb * kBlockK, t.row0, &full[s]);
         if (++s == C::kStages) { s = 0; phase ^= 1; }
       }
@@ -195,12 +210,16 @@ __global__ void __launch_bounds__(kThreads, 1)
     return;
   }
 
-  // ---- consumers: warpgroup wg owns weight rows n0 + 64 wg .. +64 ----
+  // ---- consumers: warpgroup wg owns weight rows n0 + 64 wg .. +64 (GLU: of the gate and of the up tile) ----
+  constexpr int kU = kGlu ? C::kRegs : 1;  // the up fragments exist only in the GLU variant
   const int wg = warp / 4, tid = threadIdx.x % 128;
-  float acc[C::kRegs], tmp[C::kRegs];
+  float acc[C::kRegs], tmp[C::kRegs], acc_u[kU], tmp_u[kU];
 #pragma unroll
   for (int i = 0; i < C::kRegs; ++i) acc[i] = 0.f;
+#pragma unroll
+  for (int i = 0; i < kU; ++i) acc_u[i] = 0.f;
   const float* b_scale = p.b_scale + (static_cast<size_t>(t.e) * p.nb + t.n0 / kTileN) * p.kb;
+  const float* b_scale_u = b_scale + (kGlu ? static_cast<size_t>(p.n / kTileN) * p.kb : 0);  // GLU: n % 128 == 0
   constexpr int kScalesPerThread = (BT + 127) / 128;
   int s = 0;
   uint32_t phase = 0;
@@ -213,13 +232,17 @@ __global__ void __launch_bounds__(kThreads, 1)
       sa[q] = (tid + q * 128 < BT && r < t.row_end) ? p.a_scale[static_cast<size_t>(r) * p.kb + kb] : 0.f;
     }
     const float sb = b_scale[kb];
+    const float sb_u = kGlu ? b_scale_u[kb] : 0.f;
     sm90::mbar_wait(&full[s], phase);
     sm90::wgmma_fence();
-    const uint8_t* tile_b = s_b + s * kWeightStageBytes + wg * 64 * kBlockK;
+    const uint8_t* tile_b = s_b + s * kWeightBytes + wg * 64 * kBlockK;
     const uint8_t* tile_a = s_a + s * C::kTokenStageBytes;
 #pragma unroll
-    for (int ks = 0; ks < kBlockK / 32; ++ks)
-      Mma::mma(tmp, sm90::smem_desc_k128_sw128(tile_b + ks * 32), sm90::smem_desc_k128_sw128(tile_a + ks * 32), ks > 0);
+    for (int ks = 0; ks < kBlockK / 32; ++ks) {
+      const uint64_t da = sm90::smem_desc_k128_sw128(tile_a + ks * 32);
+      Mma::mma(tmp, sm90::smem_desc_k128_sw128(tile_b + ks * 32), da, ks > 0);
+      if constexpr (kGlu) Mma::mma(tmp_u, sm90::smem_desc_k128_sw128(tile_b + kWeightStageBytes + ks * 32), da, ks > 0);
+    }
     sm90::wgmma_commit();
     // Publish the token scales to the warpgroup while the MMAs run (double-buffered by kb parity).
     float* scales = s_scale + (wg * 2 + (kb & 1)) * BT;
@@ -230,6 +253,10 @@ __global__ void __launch_bounds__(kThreads, 1)
     sm90::wgmma_wait<0>();
 #pragma unroll
     for (int i = 0; i < C::kRegs; ++i) sm90::fence_operand(tmp[i]);
+    if constexpr (kGlu) {
+#pragma unroll
+      for (int i = 0; i < kU; ++i) sm90::fence_operand(tmp_u[i]);
+    }
     if (lane == 0) sm90::mbar_arrive(&empty[s]);
     // Fragment: register 4i + {0,1} is (weight row lane/4, token 8i + 2(lane%4) + {0,1}); +2 is row + 8.
 #pragma unroll
@@ -240,8 +267,55 @@ __global__ void __launch_bounds__(kThreads, 1)
       acc[4 * i + 1] = fmaf(tmp[4 * i + 1], s1, acc[4 * i + 1]);
       acc[4 * i + 2] = fmaf(tmp[4 * i + 2], s0, acc[4 * i + 2]);
       acc[4 * i + 3] = fmaf(tmp[4 * i + 3], s1, acc[4 * i + 3]);
+      if constexpr (kGlu) {
+        const float u0 = sc.x * sb_u, u1 = sc.y * sb_u;
+        acc_u[4 * i + 0] = fmaf(tmp_u[4 * i + 0], u0, acc_u[4 * i + 0]);
+        acc_u[4 * i + 1] = fmaf(tmp_u[4 * i + 1], u1, acc_u[4 * i + 1]);
+        acc_u[4 * i + 2] = fmaf(tmp_u[4 * i + 2], u0, acc_u[4 * i + 2]);
+        acc_u[4 * i + 3] = fmaf(tmp_u[4 * i + 3], u1, acc_u[4 * i + 3]);
+      }
     }
     if (++s == C::kStages) { s = 0; phase ^= 1; }
+  }
+
+  const int row_w = t.n0 + wg * 64 + (warp % 4) * 16 + lane / 4;  // this thread's weight rows: row_w, row_w + 8
+
+  if constexpr (kGlu) {
+    // GLU epilogue: h = silu(gate) * up in f32 (silu_mul's expression), then quantize_fp8 of each token's
+    // 128 intermediates of this tile: amax over the tile's 128 rows (8 lanes x 2 rows per warp, then the
+    // 8 warps through shared memory), scale = max(amax, 1e-4) / 448, codes e4m3(h / scale).
+#pragma unroll
+    for (int i = 0; i < C::kRegs; ++i) acc[i] = acc[i] / (1.0f + expf(-acc[i])) * acc_u[i];
+#pragma unroll
+    for (int i = 0; i < BT / 8; ++i) {
+#pragma unroll
+      for (int j = 0; j < 2; ++j) {
+        uint32_t m = max(__float_as_uint(acc[4 * i + j]) & 0x7fffffffu, __float_as_uint(acc[4 * i + 2 + j]) & 0x7fffffffu);
+        m = max(m, __shfl_xor_sync(0xffffffffu, m, 4));
+        m = max(m, __shfl_xor_sync(0xffffffffu, m, 8));
+        m = max(m, __shfl_xor_sync(0xffffffffu, m, 16));
+        if (lane < 4) s_amax[warp * BT + 8 * i + 2 * lane + j] = m;
+      }
+    }
+    sm90::named_barrier_sync(3, kConsumers);
+    const int groups = p.n / kTileN;  // output scale columns per row
+#pragma unroll
+    for (int i = 0; i < BT / 8; ++i) {
+#pragma unroll
+      for (int j = 0; j < 2; ++j) {
+        const int col = 8 * i + 2 * (lane % 4) + j, r = t.row0 + col;
+        if (r >= t.row_end) continue;
+        uint32_t m = 0;
+#pragma unroll
+        for (int w = 0; w < kConsumers / 32; ++w) m = max(m, s_amax[w * BT + col]);
+        const float sc = fp8_group_scale(m, p.ue8m0);
+        uint8_t* out = static_cast<uint8_t*>(p.out) + static_cast<size_t>(r) * p.n;
+        out[row_w] = e4m3_encode(__fdiv_rn(acc[4 * i + j], sc));
+        out[row_w + 8] = e4m3_encode(__fdiv_rn(acc[4 * i + 2 + j], sc));
+        if (warp == 0 && lane < 4) p.out_scale[static_cast<size_t>(r) * groups + t.n0 / kTileN] = sc;
+      }
+    }
+    return;
   }
 
   if (p.splits > 1) {
@@ -265,7 +339,6 @@ __global__ void __launch_bounds__(kThreads, 1)
   }
 
   // Epilogue: out[token][weight row]. Columns past n and token rows past the tile's end are skipped.
-  const int row_w = t.n0 + wg * 64 + (warp % 4) * 16 + lane / 4;
 #pragma unroll
   for (int i = 0; i < BT / 8; ++i) {
 #pragma unroll
@@ -381,16 +454,16 @@ int* tickets(int device) {
   return per_device[device];
 }
 
-template <int BT>
+template <int BT, bool kGlu>
 void launch_bt(Problem p, const void* a, int64_t a_rows, const void* b, int64_t b_rows, int device, cudaStream_t s) {
-  using C = Config<BT>;
+  using C = Config<BT, kGlu>;
   {  // the dynamic shared memory limit is a per-device attribute of the kernel
     static std::mutex mu;
     static std::vector<bool> done;
     std::lock_guard<std::mutex> l(mu);
     if (device >= static_cast<int>(done.size())) done.resize(device + 1, false);
     if (!done[device]) {
-      DSV3_CUDA_CHECK(cudaFuncSetAttribute(fp8_gemm_wgmma_kernel<BT>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+      DSV3_CUDA_CHECK(cudaFuncSetAttribute(fp8_gemm_wgmma_kernel<BT, kGlu>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                            static_cast<int>(C::kSmem)));
       done[device] = true;
     }
@@ -405,7 +478,7 @@ void launch_bt(Problem p, const void* a, int64_t a_rows, const void* b, int64_t 
     p.partial = partial;
     p.tickets = tickets(device);
   }
-  fp8_gemm_wgmma_kernel<BT><<<dim3(static_cast<unsigned>(tiles), p.splits), kThreads, C::kSmem, s>>>(map_a, map_b, p);
+  fp8_gemm_wgmma_kernel<BT, kGlu><<<dim3(static_cast<unsigned>(tiles), p.splits), kThreads, C::kSmem, s>>>(map_a, map_b, p);
   cudaError_t launch_err = cudaGetLastError();
   if (partial) device_free(device, partial);  // stream-ordered: after the kernel
   if (launch_err != cudaSuccess) throw_cuda(launch_err, "fp8_gemm_wgmma_kernel launch", __FILE__, __LINE__);
@@ -417,12 +490,62 @@ int token_tile(int64_t rows) { return rows <= 8 ? 8 : rows <= 16 ? 16 : rows <= 
 void launch(Problem p, int bt, const void* a, int64_t a_rows, const void* b, int64_t b_rows, int device, void* stream) {
   auto s = static_cast<cudaStream_t>(stream);
   switch (bt) {
-    case 8: return launch_bt<8>(p, a, a_rows, b, b_rows, device, s);
-    case 16: return launch_bt<16>(p, a, a_rows, b, b_rows, device, s);
-    case 32: return launch_bt<32>(p, a, a_rows, b, b_rows, device, s);
-    case 64: return launch_bt<64>(p, a, a_rows, b, b_rows, device, s);
-    default: return launch_bt<128>(p, a, a_rows, b, b_rows, device, s);
+    case 8: return launch_bt<8, false>(p, a, a_rows, b, b_rows, device, s);
+    case 16: return launch_bt<16, false>(p, a, a_rows, b, b_rows, device, s);
+    case 32: return launch_bt<32, false>(p, a, a_rows, b, b_rows, device, s);
+    case 64: return launch_bt<64, false>(p, a, a_rows, b, b_rows, device, s);
+    default: return launch_bt<128, false>(p, a, a_rows, b, b_rows, device, s);
   }
+}
+
+void launch_glu(Problem p, int bt, const void* a, int64_t a_rows, const void* b, int64_t b_rows, int device, void* stream) {
+  auto s = static_cast<cudaStream_t>(stream);
+  switch (bt) {
+    case 8: return launch_bt<8, true>(p, a, a_rows, b, b_rows, device, s);
+    case 16: return launch_bt<16, true>(p, a, a_rows, b, b_rows, device, s);
+    case 32: return launch_bt<32, true>(p, a, a_rows, b, b_rows, device, s);
+    default: return launch_bt<64, true>(p, a, a_rows, b, b_rows, device, s);
+  }
+}
+
+// The GLU fallback's second half: for every row that belongs to a group, quantize_fp8 of
+// silu(gate) * up from the f32 [rows, 2n] GEMM output (gate = columns 0..n-1, up = n..2n-1).
+// One warp per (row, 128-column group), as cuda/quant.cu. Rows of no group are left untouched.
+__global__ void silu_mul_quant_grouped_kernel(const float* __restrict__ gu, uint8_t* __restrict__ y, float* __restrict__ scale,
+                                              const int32_t* offsets, const int32_t* counts, int64_t rows, int64_t n,
+                                              int64_t g, int64_t m_max, bool masked, bool ue8m0) {
+  const int64_t groups = (n + kQuantBlock - 1) / kQuantBlock;
+  const int64_t w = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) / 32;
+  const int lane = threadIdx.x % 32;
+  if (w >= rows * groups) return;
+  const int64_t r = w / groups, gi = w % groups;
+  bool in_group;
+  if (masked) {
+    const int64_t e = r / m_max;
+    in_group = r - e * m_max < max(counts[e], 0);
+  } else {
+    in_group = r >= offsets[0] && r < offsets[g];
+  }
+  if (!in_group) return;
+  const int64_t j0 = gi * kQuantBlock, cnt = n - j0 < kQuantBlock ? n - j0 : int64_t{kQuantBlock};
+  float h[4];
+  uint32_t m = 0;
+#pragma unroll
+  for (int q = 0; q < 4; ++q) {
+    const int64_t j = lane * 4 + q;
+    h[q] = 0.f;
+    if (j < cnt) {
+      const float gv = gu[r * 2 * n + j0 + j], uv = gu[r * 2 * n + n + j0 + j];
+      h[q] = gv / (1.0f + expf(-gv)) * uv;
+    }
+    m = max(m, __float_as_uint(h[q]) & 0x7fffffffu);
+  }
+  for (int o = 16; o > 0; o >>= 1) m = max(m, __shfl_xor_sync(0xffffffffu, m, o));
+  const float sc = fp8_group_scale(m, ue8m0);
+  if (lane == 0) scale[r * groups + gi] = sc;
+#pragma unroll
+  for (int q = 0; q < 4; ++q)
+    if (lane * 4 + q < cnt) y[r * n + j0 + lane * 4 + q] = e4m3_encode(__fdiv_rn(h[q], sc));
 }
 
 bool built_for_sm90a() {
@@ -495,6 +618,44 @@ void grouped_gemm(const GroupedGemmParams& p, GemmKernel kernel, int64_t expecte
   q.a_scale = p.a_scale; q.b_scale = p.b_scale; q.offsets = p.offsets; q.counts = p.counts;
   q.out = p.out; q.out_f32 = p.out_dtype == DType::f32;
   launch(q, bt, p.a, p.masked ? p.g * p.m : p.m, p.b, p.g * p.n, device, stream);
+}
+
+void grouped_gemm_silu_mul(const GroupedGemmSiluMulParams& p, GemmKernel kernel, int64_t expected_m, int device, void* stream) {
+  const int64_t rows = p.masked ? p.g * p.m : p.m;
+  if (p.g == 0 || rows == 0 || p.n == 0) return;
+  const GemmKernel kern = resolve(kernel, device, p.a, p.b, p.k);
+  if (kern == GemmKernel::wgmma && p.n % kTileN == 0 && p.k > 0) {
+    // Fused: one pass over [w1; w3], SiLU-multiply and re-quantization in the epilogue.
+    check_dims(rows, 2 * p.n, p.k, p.g);
+    const int64_t per_group = expected_m > 0 ? expected_m : p.masked ? p.m : ceil_div(p.m, p.g);
+    const int bt = std::min(token_tile(per_group), 64);
+    Problem q{};
+    q.mode = p.masked ? kMasked : kContiguous;
+    q.m = static_cast<int>(p.m); q.n = static_cast<int>(p.n); q.k = static_cast<int>(p.k); q.g = static_cast<int>(p.g);
+    q.kb = static_cast<int>(ceil_div(p.k, kQuantBlock)); q.nb = static_cast<int>(ceil_div(2 * p.n, kQuantBlock));
+    q.token_tiles = static_cast<int>(p.masked ? p.g * ceil_div(p.m, bt) : ceil_div(p.m, bt) + p.g);
+    q.weight_tiles = static_cast<int>(p.n / kTileN);
+    q.splits = 1;
+    q.a_scale = p.a_scale; q.b_scale = p.b_scale; q.offsets = p.offsets; q.counts = p.counts;
+    q.out = p.out; q.out_scale = p.out_scale; q.ue8m0 = p.ue8m0;
+    return launch_glu(q, bt, p.a, rows, p.b, p.g * 2 * p.n, device, stream);
+  }
+  // Two steps: the grouped GEMM into an f32 [rows, 2n] buffer, then SiLU-multiply-quantize per group row.
+  auto s = static_cast<cudaStream_t>(stream);
+  float* gu = static_cast<float*>(device_alloc(device, static_cast<size_t>(rows) * 2 * p.n * sizeof(float)));
+  try {
+    grouped_gemm(GroupedGemmParams{p.a, DType::f8_e4m3, p.a_scale, p.b, DType::f8_e4m3, p.b_scale, gu, DType::f32,
+                                   p.offsets, p.counts, p.g, p.m, 2 * p.n, p.k, p.masked},
+                 kern, expected_m, device, stream);
+    const int64_t warps = rows * ceil_div(p.n, kQuantBlock);
+    silu_mul_quant_grouped_kernel<<<static_cast<unsigned>(ceil_div(warps * 32, 256)), 256, 0, s>>>(
+        gu, p.out, p.out_scale, p.offsets, p.counts, rows, p.n, p.g, p.m, p.masked, p.ue8m0);
+    DSV3_CUDA_CHECK_LAUNCH();
+  } catch (...) {
+    device_free(device, gu);
+    throw;
+  }
+  device_free(device, gu);  // stream-ordered: after both kernels
 }
 
 void fp8_mma_peak(int device, int ctas, int iters, void* stream) {

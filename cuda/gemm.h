@@ -6,7 +6,8 @@
 //   otherwise, or with kernel = simple -> the CUDA-core reference kernel (cuda/gemm_simple.cu): one thread
 //     per output, the same per-128 promotion, obviously correct and slow. It is also what the GPU tests
 //     compare the wgmma kernel against, besides the CPU backend.
-//   f32 / bf16 operands -> the CUDA-core kernel (for the router and lm_head; no tensor cores yet).
+//   f32 / bf16 operands -> cuda/gemm_plain.cu: a GEMV for m <= 8, a shared-memory tiled kernel above
+//     (CUDA cores, for the router and lm_head; no tensor cores yet); kernel = simple -> gemm_simple.cu.
 #pragma once
 #include <string>
 
@@ -20,10 +21,17 @@ enum class GemmKernel : int { automatic = 0, simple = 1, wgmma = 2 };
 bool wgmma_usable(int device, const void* a, const void* b, int64_t k, std::string* why);
 
 void fp8_gemm(const Fp8GemmParams& p, GemmKernel kernel, int device, void* stream);
-void gemm(const GemmParams& p, void* stream);
+void gemm(const GemmParams& p, void* stream);         // cuda/gemm_plain.cu
+void gemm_simple(const GemmParams& p, void* stream);  // the one-thread-per-output reference
 // FP8 or plain grouped GEMM. expected_m: rows per group the caller expects (a tile-size hint for the
 // masked layout, whose counts live on the device; 0 = m).
 void grouped_gemm(const GroupedGemmParams& p, GemmKernel kernel, int64_t expected_m, int device, void* stream);
+
+// The grouped gate/up GEMM of the experts with the SiLU-multiply and FP8 re-quantization fused:
+// out = quantize_fp8(silu(a @ w1^T) * (a @ w3^T)) per group, b = [w1; w3] per group. On sm_90a with
+// n % 128 == 0, one wgmma kernel (each CTA holds 128 gate and the matching 128 up rows, so the 1x128
+// output groups are complete in its epilogue); otherwise the grouped GEMM into f32 and a second kernel.
+void grouped_gemm_silu_mul(const GroupedGemmSiluMulParams& p, GemmKernel kernel, int64_t expected_m, int device, void* stream);
 
 // The simple kernels, also used as the fallback by the launchers above.
 void fp8_gemm_simple(const Fp8GemmParams& p, void* stream);

@@ -1,8 +1,9 @@
 // The reference CUDA GEMM kernels, for every architecture: one thread per output element, K walked
 // in 128-wide blocks with the FP8 partial sums promoted by a_scale * b_scale at the end of each block,
 // exactly the CPU backend's recipe. No shared memory, no tensor cores: obviously correct, slow. They
-// are the fallback of cuda/fp8_gemm.cu (non-sm_90 devices, unaligned operands) and the only CUDA path
-// for f32 / bf16 operands for now. Grouped layouts as in native/ops.h GroupedGemmParams.
+// are the fallback of cuda/fp8_gemm.cu (non-sm_90 devices, unaligned operands), the reference for
+// cuda/gemm_plain.cu (f32 / bf16, kernel 'simple'), and the grouped f32 / bf16 GEMMs. Grouped layouts as in
+// native/ops.h GroupedGemmParams.
 // Unverified on a GPU until a GPU-drawn issue runs test/gpu/gemm.gpu.test.ts.
 #include <cuda_bf16.h>
 
@@ -111,7 +112,7 @@ void fp8_gemm_simple(const Fp8GemmParams& p, void* stream) {
   dispatch(sp, DType::f8_e4m3, DType::f8_e4m3, p.out_dtype, stream);
 }
 
-void gemm(const GemmParams& p, void* stream) {
+void gemm_simple(const GemmParams& p, void* stream) {
   SimpleProblem sp{p.a, nullptr, p.b, nullptr, p.out, nullptr, nullptr, p.m, p.n, p.k, 1, p.m, 0};
   dispatch(sp, p.a_dtype, p.b_dtype, p.out_dtype, stream);
 }

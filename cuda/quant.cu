@@ -18,14 +18,6 @@ template <> __device__ __forceinline__ float load_f32<float>(const float* p, int
 template <> __device__ __forceinline__ float load_f32<__nv_bfloat16>(const __nv_bfloat16* p, int64_t i) { return __bfloat162float(p[i]); }
 template <> __device__ __forceinline__ float load_f32<__half>(const __half* p, int64_t i) { return __half2float(p[i]); }
 
-__device__ __forceinline__ float scale_of(float amax, bool ue8m0) {
-  const float s = __fdiv_rn(fmaxf(amax, 1e-4f), 448.0f);  // fmaxf(NaN, x) = x: NaN handled by the caller
-  if (!ue8m0) return s;
-  const uint32_t u = __float_as_uint(s);
-  if ((u & 0x7f800000u) == 0x7f800000u || (u & 0x007fffffu) == 0) return s;
-  return __uint_as_float((u & 0x7f800000u) + 0x00800000u);
-}
-
 template <typename T>
 __global__ void quantize_fp8_kernel(const T* __restrict__ x, uint8_t* __restrict__ y, float* __restrict__ scale,
                                     int64_t m, int64_t k, int64_t groups_per_row, bool ue8m0) {
@@ -48,8 +40,7 @@ __global__ void quantize_fp8_kernel(const T* __restrict__ x, uint8_t* __restrict
 #else
   for (int o = 16; o > 0; o >>= 1) amax_bits = max(amax_bits, __shfl_xor_sync(0xffffffffu, amax_bits, o));
 #endif
-  const float amax = __uint_as_float(amax_bits);
-  const float s = amax_bits > 0x7f800000u ? amax : scale_of(amax, ue8m0);  // NaN group: NaN scale, NaN codes
+  const float s = fp8_group_scale(amax_bits, ue8m0);  // NaN group: NaN scale, NaN codes
   if (lane == 0) scale[r * groups_per_row + gi] = s;
 #pragma unroll
   for (int q = 0; q < 4; ++q) {

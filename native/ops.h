@@ -78,6 +78,20 @@ struct GroupedGemmParams {
   bool masked;
 };
 
+// The experts' gate/up projection with the activation fused (model.py Expert: silu(w1(x)) * w3(x)) and
+// re-quantized for the down projection: out = quantize_fp8(silu(a @ w1^T) * (a @ w3^T)), gate and up in
+// f32 (no intermediate rounding). FP8 only, layouts as GroupedGemmParams; b stacks [w1; w3] per group,
+// so n % 128 == 0 (each 128x128 scale block belongs to w1 or to w3).
+struct GroupedGemmSiluMulParams {
+  const uint8_t* a; const float* a_scale;  // contiguous [sum_m, k] / masked [g, m_max, k]; scale [..., ceil(k/128)]
+  const uint8_t* b; const float* b_scale;  // [g, 2n, k] = [w1; w3] per group; scale [g, 2n/128, ceil(k/128)]
+  uint8_t* out; float* out_scale;          // [rows, n] f8_e4m3, [rows, n/128] f32; rows of no group are untouched
+  const int32_t* offsets;                  // contiguous: [g + 1]
+  const int32_t* counts;                   // masked: [g]
+  int64_t g, m, n, k;                      // m = sum_m (contiguous) or m_max (masked); n = intermediate size
+  bool masked, ue8m0;
+};
+
 // ---- elementwise, norms, RoPE ----
 struct RmsNormParams {
   const void* x; DType x_dtype;      // [t, d] float-like
@@ -281,6 +295,7 @@ void dequantize_weight_fp8(const DequantizeWeightFp8Params&);
 void fp8_gemm(const Fp8GemmParams&);
 void gemm(const GemmParams&);
 void grouped_gemm(const GroupedGemmParams&);
+void grouped_gemm_silu_mul(const GroupedGemmSiluMulParams&);
 void rms_norm(const RmsNormParams&);
 void rope(const RopeParams&);
 void silu_mul(const SiluMulParams&);

@@ -4,6 +4,7 @@
 // CUDA: cuda/fp8_gemm.cu (TMA + wgmma, sm_90a) for FP8 operands, cuda/gemm_simple.cu otherwise (see cuda/gemm.h).
 import { env } from '../env';
 import { Tensor } from '../tensor';
+import { NativeTensor } from '../native';
 import { lazyOp, OutOptions, result } from './util';
 
 /** FP8 data with its block scales: activations data [m,k], scale [m, ceil(k/128)]; weights data [n,k], scale [ceil(n/128), ceil(k/128)]. */
@@ -38,6 +39,7 @@ const nativeGemm = lazyOp('gemm');
 const nativeContiguous = lazyOp('groupedGemmContiguous');
 const nativeMasked = lazyOp('groupedGemmMasked');
 const nativeIsa = lazyOp('cpuGemmIsa');
+const nativeSiluMul = lazyOp('groupedGemmSiluMul');
 
 /** a [m,k] e4m3 (scale [m,kb]) @ b [n,k] e4m3 (scale [nb,kb])^T -> [m,n]: per 128-wide K block an f32 dot times a_scale*b_scale, f32 accumulation; bf16 out by default. */
 export function fp8Gemm<O extends GemmFloat = 'bf16'>(a: Fp8Operand, b: Fp8Operand, opts: GemmOptions<O> = {}): Tensor<O> {
@@ -61,6 +63,39 @@ export function groupedGemmMasked<O extends GemmFloat = 'bf16'>(a: Fp8Operand, b
 export function groupedGemmMasked<A extends GemmFloat, O extends GemmFloat = A>(a: Tensor<A>, b: Tensor<GemmFloat>, counts: Tensor<'i32'>, opts?: MaskedGemmOptions<O>): Tensor<O>;
 export function groupedGemmMasked(a: Tensor | Fp8Operand, b: Tensor | Fp8Operand, counts: Tensor<'i32'>, opts: MaskedGemmOptions = {}): Tensor {
   return result(nativeMasked(a, b, counts, isaOptions(opts)), opts);
+}
+
+/** Options of the fused expert gate/up GEMM. */
+export interface GroupedGemmSiluMulOptions {
+  /** Round the output scales up to powers of two (DeepSeek-V3.1 scale_fmt "ue8m0"). */
+  ue8m0?: boolean;
+  cpuIsa?: GemmIsaName;
+  /** CUDA kernel, as GemmOptions.kernel ('auto': the fused wgmma kernel on sm_90). */
+  kernel?: 'auto' | 'simple' | 'wgmma';
+  /** CUDA, masked layout: rows per group you expect (picks the token tile). */
+  expectedM?: number;
+  /** Write the outputs here (codes [rows..., n] f8_e4m3, scales [rows..., n/128] f32). */
+  out?: { data?: Tensor<'f8_e4m3'>; scale?: Tensor<'f32'> };
+}
+
+function siluMulCall(a: Fp8Operand, w13: Fp8Operand, grouping: Tensor<'i32'>, masked: boolean, opts: GroupedGemmSiluMulOptions): Fp8Operand {
+  const r = nativeSiluMul(a, w13, grouping, { ...isaOptions(opts), masked }) as { data: NativeTensor; scale: NativeTensor };
+  return { data: result<'f8_e4m3'>(r.data), scale: result<'f32'>(r.scale) };
+}
+
+/**
+ * The experts' gate and up projections in one grouped FP8 GEMM with the activation fused (model.py Expert:
+ * silu(w1(x)) * w3(x)), re-quantized for the down projection: a [sum_m, k] FP8, w13 [g, 2n, k] = [w1; w3] per
+ * expert (scale [g, 2n/128, kb]; n % 128 == 0), offsets i32 [g+1] -> { data f8 [sum_m, n], scale [sum_m, n/128] }
+ * = quantizeFp8(silu(a w1^T) * (a w3^T)) with f32 gate and up. Rows outside every group are left untouched.
+ */
+export function groupedGemmSiluMulContiguous(a: Fp8Operand, w13: Fp8Operand, offsets: Tensor<'i32'>, opts: GroupedGemmSiluMulOptions = {}): Fp8Operand {
+  return siluMulCall(a, w13, offsets, false, opts);
+}
+
+/** groupedGemmSiluMulContiguous in the masked layout: a [g, m_max, k], counts i32 [g] -> { data [g, m_max, n], scale [g, m_max, n/128] }; rows >= counts[e] untouched. */
+export function groupedGemmSiluMulMasked(a: Fp8Operand, w13: Fp8Operand, counts: Tensor<'i32'>, opts: GroupedGemmSiluMulOptions = {}): Fp8Operand {
+  return siluMulCall(a, w13, counts, true, opts);
 }
 
 /** The instruction set of the CPU GEMM kernels: the best this CPU runs, and the one a call with `opts` uses now (DSV3_CPU_ISA applied). */

@@ -6,7 +6,7 @@ import { ArgumentError } from '../errors';
 import { NativeTensor } from '../native';
 import { Tensor } from '../tensor';
 import { siluMul } from './activation';
-import { Fp8Operand, gemm, groupedGemmContiguous, groupedGemmMasked } from './gemm';
+import { Fp8Operand, gemm, groupedGemmContiguous, groupedGemmMasked, groupedGemmSiluMulContiguous, groupedGemmSiluMulMasked } from './gemm';
 import { quantizeFp8 } from './quant';
 import { lazyOp, OutOptions, result } from './util';
 
@@ -133,7 +133,13 @@ type Act = 'f32' | 'bf16';
 /** Stacked expert weights [E, n, k]: dense f32/bf16, or FP8 {data [E,n,k] e4m3, scale [E, ceil(n/128), ceil(k/128)]}. */
 export type ExpertWeight = Tensor<Act> | Fp8Operand;
 /** The routed experts of one layer: w1 = gate_proj and w3 = up_proj [E, inter, d], w2 = down_proj [E, d, inter]. */
-export interface MoeExpertWeights { w1: ExpertWeight; w3: ExpertWeight; w2: ExpertWeight }
+/**
+ * The experts' weights stacked [E, n, k]: w1 (gate), w3 (up), w2 (down); or, FP8 with n % 128 == 0, w13 = [w1; w3]
+ * per expert [E, 2n, k] for the fused gate/up GEMM (groupedGemmSiluMul*), with w1 / w3 absent.
+ */
+export type MoeExpertWeights =
+  | { w1: ExpertWeight; w3: ExpertWeight; w2: ExpertWeight; w13?: undefined }
+  | { w13: Fp8Operand; w2: ExpertWeight; w1?: undefined; w3?: undefined };
 
 /** Decode-sized batches (t <= this) use the masked layout under layout 'auto': fixed [E, t] slabs, no host-side sizes. */
 export const MOE_MASKED_MAX_TOKENS = 16;
@@ -164,26 +170,37 @@ const isFp8 = (w: ExpertWeight | Tensor): w is Fp8Operand => !(w instanceof Tens
 
 /** The experts on grouped rows: x [t, d] (not yet permuted) -> grouped [rows, d] (masked: [E, mMax, d]) = w2(silu(w1 x) * w3 x) per row's expert; FP8 weights quantize x once (act_quant) and h with siluMulQuant. */
 export function moeExperts(x: Tensor<Act>, perm: MoePermutation, k: number, w: MoeExpertWeights, outDtype: Act = x.dtype): Tensor<Act> {
-  if (isFp8(w.w1) !== isFp8(w.w3)) throw new ArgumentError('moeExperts: w1 and w3 must both be FP8 or both dense');
   const masked = perm.offsets === undefined;
   const grouping = masked ? perm.counts : perm.offsets!;
+  const experts = (w.w13 ? w.w13.data : isFp8(w.w2) ? w.w2.data : w.w2).shape[0];
+  const expectedM = Math.max(1, Math.ceil((x.shape[0] * k) / experts));  // the CUDA tile hint of the masked layout
   const gg = (a: Tensor<Act> | Fp8Operand, b: ExpertWeight): Tensor<Act> => {
-    const o = { outDtype };
+    const o = { outDtype, expectedM };
     if (masked) return isFp8(a) ? groupedGemmMasked<Act>(a, b as Fp8Operand, grouping, o) : groupedGemmMasked<Act, Act>(a, b as Tensor<Act>, grouping, o);
     return isFp8(a) ? groupedGemmContiguous<Act>(a, b as Fp8Operand, grouping, o) : groupedGemmContiguous<Act, Act>(a, b as Tensor<Act>, grouping, o);
   };
+  const fp8In = w.w13 !== undefined || isFp8(w.w1);
+  if (w.w13 === undefined && isFp8(w.w1) !== isFp8(w.w3)) throw new ArgumentError('moeExperts: w1 and w3 must both be FP8 or both dense');
   let xs: Tensor<Act> | Fp8Operand;
-  if (isFp8(w.w1)) {
+  if (fp8In) {
     const q = quantizeFp8(x);  // per token row; the gather copies codes and scales
     xs = moeGather(q, perm.rowSlot, { k });
     q.data.dispose(); q.scale.dispose();
   } else {
     xs = moeGather(x, perm.rowSlot, { k });
   }
-  const g = gg(xs, w.w1), u = gg(xs, w.w3);
+  let h: Tensor<Act> | Fp8Operand;
+  if (w.w13 !== undefined) {
+    // gate and up in one GEMM, silu(gate) * up and the FP8 re-quantization in its epilogue
+    const a = xs as Fp8Operand;
+    h = masked ? groupedGemmSiluMulMasked(a, w.w13, grouping, { expectedM })
+      : groupedGemmSiluMulContiguous(a, w.w13, grouping);
+  } else {
+    const g = gg(xs, w.w1), u = gg(xs, w.w3);
+    h = isFp8(w.w2) ? siluMulQuant(g, u) : siluMul(g, u);
+    g.dispose(); u.dispose();
+  }
   if (isFp8(xs)) { xs.data.dispose(); xs.scale.dispose(); } else xs.dispose();
-  const h: Tensor<Act> | Fp8Operand = isFp8(w.w2) ? siluMulQuant(g, u) : siluMul(g, u);
-  g.dispose(); u.dispose();
   const y = gg(h, w.w2);
   if (isFp8(h)) { h.data.dispose(); h.scale.dispose(); } else h.dispose();
   return y;

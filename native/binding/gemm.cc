@@ -188,7 +188,8 @@ DSV3_OP(fp8Gemm) {
   return out.js;
 }
 
-// gemm(a [m,k] f32|bf16, b [n,k] f32|bf16, {outDtype?: f32 | bf16 (default a's), out?}) -> a @ b^T [m, n]
+// gemm(a [m,k] f32|bf16, b [n,k] f32|bf16, {outDtype?: f32 | bf16 (default a's), out?, kernel?: 'auto' | 'simple' (CUDA)})
+//   -> a @ b^T [m, n]
 DSV3_OP(gemm) {
   OpCtx c{info.Env(), "gemm"};
   TensorRef a = tensor_arg(c, info[0], "a");
@@ -204,8 +205,13 @@ DSV3_OP(gemm) {
   const DType od = opt_dtype(c, o, "outDtype", a.dtype, {DType::f32, DType::bf16});
   Output out = output(c, o, "out", od, {m, n}, a.device());
   if (a.device().type == DeviceType::cuda) {
-    DSV3_IF_CUDA(c, cuda::gemm(GemmParams{a.data(), a.dtype, b.data(), b.dtype, out.ref.data(), out.ref.dtype, m, n, k},
-                               cuda_stream(a.device())));
+    const std::string kern = opt_string(c, o, "kernel", "auto");
+    if (kern != "auto" && kern != "simple") c.fail(ErrKind::Argument, "kernel", "must be 'auto' or 'simple' for f32 / bf16 operands, got '" + kern + "'");
+    DSV3_IF_CUDA(c, {
+      const GemmParams p{a.data(), a.dtype, b.data(), b.dtype, out.ref.data(), out.ref.dtype, m, n, k};
+      if (kern == "simple") cuda::gemm_simple(p, cuda_stream(a.device()));
+      else cuda::gemm(p, cuda_stream(a.device()));
+    });
     return out.js;
   }
   const cpu::GemmIsa isa = isa_now(c, o);
@@ -224,6 +230,66 @@ DSV3_OP(groupedGemmContiguous) { return grouped(info, false); }
 //                   counts [g] i32, {outDtype?, out?, kernel?, expectedM? (CUDA tile hint: rows per group)})
 //                   -> [g, m_max, n]; rows >= counts[e] are not written
 DSV3_OP(groupedGemmMasked) { return grouped(info, true); }
+
+// groupedGemmSiluMul(a {data [sum_m,k] | [g,m_max,k], scale}, w13 {data [g,2n,k] = [w1; w3], scale [g,2n/128,kb]},
+//                    grouping i32 (offsets [g+1] | counts [g]), {masked?, ue8m0?, kernel?, expectedM?, out?: {data, scale}})
+//   -> {data: f8_e4m3 [rows..., n], scale: f32 [rows..., n/128]} = quantizeFp8(silu(a w1^T) * (a w3^T)) per group row
+DSV3_OP(groupedGemmSiluMul) {
+  OpCtx c{info.Env(), "groupedGemmSiluMul"};
+  Operand a = fp8_operand(c, info[0], "a");
+  Operand b = fp8_operand(c, info[1], "w13");
+  TensorRef idx = tensor_arg(c, info[2], "grouping");
+  Napi::Object o = options_arg(c, info, 3);
+  const bool masked = opt_bool(c, o, "masked", false);
+  const bool ue8m0 = opt_bool(c, o, "ue8m0", false);
+  expect_dtype(c, "grouping", idx, {DType::i32});
+  expect_ndim(c, "a.data", a.data, masked ? 3 : 2);
+  expect_ndim(c, "w13.data", b.data, 3);
+  const int64_t g = b.data.dim(0), n2 = b.data.dim(1), k = a.data.dim(-1), n = n2 / 2;
+  const int64_t m = masked ? a.data.dim(1) : a.data.dim(0);
+  if (n2 % 2 != 0 || n % kQuantBlock != 0)
+    c.fail(ErrKind::Shape, "w13.data", "must stack [w1; w3] per group as [g, 2n, k] with n a multiple of 128, got " + shape_str(b.data.shape));
+  if (masked) expect_shape(c, "a.data", a.data, {g, -1, -1});
+  expect_shape(c, "w13.data", b.data, {g, n2, k});
+  expect_shape(c, "grouping", idx, {masked ? g : g + 1});
+  const int64_t kb = ceil_div(k, kQuantBlock);
+  if (masked) expect_shape(c, "a.scale", a.scale, {g, m, kb});
+  else expect_shape(c, "a.scale", a.scale, {m, kb});
+  expect_shape(c, "w13.scale", b.scale, {g, n2 / kQuantBlock, kb});
+  expect_same_device(c, {{"a.data", &a.data}, {"a.scale", &a.scale}, {"w13.data", &b.data}, {"w13.scale", &b.scale}, {"grouping", &idx}});
+  const Device dev = a.data.device();
+  Napi::Object outs = outputs_arg(c, o, "data?, scale?");
+  const std::vector<int64_t> dshape = masked ? std::vector<int64_t>{g, m, n} : std::vector<int64_t>{m, n};
+  const std::vector<int64_t> sshape = masked ? std::vector<int64_t>{g, m, n / kQuantBlock} : std::vector<int64_t>{m, n / kQuantBlock};
+  Output y = output(c, outs, "data", DType::f8_e4m3, dshape, dev);
+  Output ys = output(c, outs, "scale", DType::f32, sshape, dev);
+  if (dev.type == DeviceType::cuda) {
+    const int64_t expected_m = opt_int(c, o, "expectedM", 0);
+    if (expected_m < 0) c.fail(ErrKind::Argument, "expectedM", "must be >= 0, got " + std::to_string(expected_m));
+    DSV3_IF_CUDA(c, {
+      const cuda::GemmKernel kern = kernel_opt(c, o, dev, a.data.data(), b.data.data(), k);
+      cuda::grouped_gemm_silu_mul(GroupedGemmSiluMulParams{a.data.data<uint8_t>(), a.scale.data<float>(), b.data.data<uint8_t>(),
+                                                           b.scale.data<float>(), y.ref.data<uint8_t>(), ys.ref.data<float>(),
+                                                           masked ? nullptr : idx.data<int32_t>(), masked ? idx.data<int32_t>() : nullptr,
+                                                           g, m, n, k, masked, ue8m0},
+                                  kern, expected_m, dev.index, cuda_stream(dev));
+    });
+  } else {
+    const cpu::GemmIsa isa = isa_now(c, o);
+    TensorRef yr = y.ref, sr = ys.ref;
+    run_cpu([a, b, idx, yr, sr, g, m, n, k, masked, ue8m0, isa] {
+      cpu::grouped_gemm_silu_mul(GroupedGemmSiluMulParams{a.data.data<uint8_t>(), a.scale.data<float>(), b.data.data<uint8_t>(),
+                                                          b.scale.data<float>(), yr.data<uint8_t>(), sr.data<float>(),
+                                                          masked ? nullptr : idx.data<int32_t>(), masked ? idx.data<int32_t>() : nullptr,
+                                                          g, m, n, k, masked, ue8m0},
+                                 isa);
+    });
+  }
+  Napi::Object r = Napi::Object::New(c.env);
+  r.Set("data", y.js);
+  r.Set("scale", ys.js);
+  return r;
+}
 
 // cpuGemmIsa({cpuIsa?}) -> {supported, selected}: the CPU GEMM kernels' instruction set, and the one a
 // call with these options uses.

@@ -227,8 +227,27 @@ void grouped_gemm(const GroupedGemmParams& p, GemmIsa isa) {
   run_problems(probs, isa);
 }
 
+// The composition the CUDA kernel fuses: the grouped GEMM against [w1; w3] into f32 [rows, 2n], then
+// silu_mul_quant (moe_dispatch.cc) over each group's rows, with f32 gate and up.
+void grouped_gemm_silu_mul(const GroupedGemmSiluMulParams& p, GemmIsa isa) {
+  const int64_t rows = p.masked ? p.g * p.m : p.m, n2 = 2 * p.n;
+  std::vector<float> gu(static_cast<size_t>(rows) * n2);
+  grouped_gemm(GroupedGemmParams{p.a, DType::f8_e4m3, p.a_scale, p.b, DType::f8_e4m3, p.b_scale, gu.data(), DType::f32,
+                                 p.offsets, p.counts, p.g, p.m, n2, p.k, p.masked},
+               isa);  // also checks offsets / counts
+  const int64_t groups = ceil_div(p.n, kKB);
+  for (int64_t e = 0; e < p.g; ++e) {
+    const int64_t row0 = p.masked ? e * p.m : p.offsets[e];
+    const int64_t cnt = p.masked ? p.counts[e] : p.offsets[e + 1] - p.offsets[e];
+    if (cnt == 0) continue;
+    const float* g = gu.data() + row0 * n2;
+    silu_mul_quant(SiluMulQuantParams{g, g + p.n, DType::f32, n2, p.out + row0 * p.n, p.out_scale + row0 * groups, cnt, p.n, p.ue8m0});
+  }
+}
+
 void fp8_gemm(const Fp8GemmParams& p) { fp8_gemm(p, isa_or_throw()); }
 void gemm(const GemmParams& p) { gemm(p, isa_or_throw()); }
 void grouped_gemm(const GroupedGemmParams& p) { grouped_gemm(p, isa_or_throw()); }
+void grouped_gemm_silu_mul(const GroupedGemmSiluMulParams& p) { grouped_gemm_silu_mul(p, isa_or_throw()); }
 
 }  // namespace dsv3::cpu

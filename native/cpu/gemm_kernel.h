@@ -25,5 +25,6 @@ void fp8_gemm(const Fp8GemmParams& p, GemmIsa isa);
 void gemm(const GemmParams& p, GemmIsa isa);
 // Validates offsets / counts first and throws std::out_of_range (writing nothing) when they are bad.
 void grouped_gemm(const GroupedGemmParams& p, GemmIsa isa);
+void grouped_gemm_silu_mul(const GroupedGemmSiluMulParams& p, GemmIsa isa);
 
 }  // namespace dsv3::cpu
