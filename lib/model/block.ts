@@ -5,6 +5,7 @@ import { isMoeLayer, ModelConfig } from '../config';
 import { add } from '../ops/elementwise';
 import { rmsNorm } from '../ops/norm';
 import { Device, Tensor } from '../tensor';
+import { MoeExpertWeights } from '../ops/moe';
 import { Experts } from './experts';
 import { Act, loadF32 } from './linear';
 import { MlaFused } from './mla_fused';
@@ -27,11 +28,13 @@ function moved<T extends Tensor>(t: T, device: Device): T {
  */
 function moeTo(cfg: ModelConfig, m: Moe, device: Device): Moe {
   if (device === 'cpu') return m;
-  const st = <W extends Tensor | { data: Tensor<'f8_e4m3'>; scale: Tensor<'f32'> }>(w: W): W =>
-    (w instanceof Tensor ? moved(w, device) : { data: moved(w.data, device), scale: moved(w.scale, device) }) as W;
-  const e = m.experts;
+  // Every stacked operand of the experts, whatever the layout (w1/w3/w2, or w13/w2 for the fused gate/up GEMM).
+  const w: Record<string, Tensor | { data: Tensor<'f8_e4m3'>; scale: Tensor<'f32'> } | undefined> = { ...m.experts.weights };
+  for (const [k, v] of Object.entries(w)) {
+    if (v !== undefined) w[k] = v instanceof Tensor ? moved(v, device) : { data: moved(v.data, device), scale: moved(v.scale, device) };
+  }
   return new Moe(cfg, moved(m.gate, device), m.bias ? moved(m.bias, device) : null,
-    new Experts(st(e.w1), st(e.w3), st(e.w2), e.act), m.shared ? m.shared.to(device) : null);
+    new Experts(w as unknown as MoeExpertWeights, m.experts.act), m.shared ? m.shared.to(device) : null);
 }
 
 export class Block {

@@ -51,7 +51,7 @@ const tb = (t: Tensor | null | undefined) => (t ? t.nbytes : 0);
 const linearBytes = (l: Linear) => tb(l.weight) + tb(l.fp8?.weight) + tb(l.fp8?.scaleInv);
 const mlpBytes = (m: Mlp) => linearBytes(m.gate) + linearBytes(m.up) + linearBytes(m.down);
 function expertsBytes(e: Experts): number {
-  return [e.w1, e.w3, e.w2].reduce((a, w) => a + (w instanceof Tensor ? w.nbytes : w.data.nbytes + w.scale.nbytes), 0);
+  return Object.values(e.weights).reduce((a: number, w) => a + (w === undefined ? 0 : w instanceof Tensor ? w.nbytes : w.data.nbytes + w.scale.nbytes), 0);
 }
 
 /** Bytes of one decoder layer's weights (the shared RoPE frequencies not included). */
