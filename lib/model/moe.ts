@@ -6,6 +6,7 @@
 import { ModelConfig } from '../config';
 import { moeForward, MoeRouteOptions } from '../ops/moe';
 import { Tensor } from '../tensor';
+import { add } from '../ops/elementwise';
 import { Act, loadF32 } from './linear';
 import { Experts } from './experts';
 import { Mlp } from './mlp';
@@ -44,7 +45,10 @@ export class Moe {
     this.pending.push(r.counts);
     if (trace) trace.push({ layer, indices: await r.indices.toArray(), weights: await r.weights.toArray() });
     r.indices.dispose(); r.weights.dispose();
-    if (this.pending.length >= Moe.FOLD_EVERY) await this.fold();
+    if (this.pending.length >= Moe.FOLD_EVERY) {
+      this.foldOnDevice();
+      if (++this.deviceFolds >= Moe.READ_EVERY) await this.fold();  // one host read per 16384 calls
+    }
     return r.out;
   }
 
@@ -56,19 +60,43 @@ export class Moe {
 
   resetExpertLoad(): void {
     for (const c of this.pending.splice(0)) c.dispose();
+    this.deviceSum?.dispose();
+    this.deviceSum = null;
+    this.deviceFolds = 0;
     this.load.fill(0);
   }
 
-  // Per-call counts stay on the device until read; folding every FOLD_EVERY calls bounds what is kept.
+  // Per-call counts stay on the device: every FOLD_EVERY calls they are added into an f32 running sum on
+  // the device (device ops only, no host sync inside a forward); the host reads it on expertLoad() or,
+  // to stay far below f32's 2^24 exact integers, after READ_EVERY device folds.
   private static readonly FOLD_EVERY = 64;
+  private static readonly READ_EVERY = 256;
   private readonly pending: Tensor<'i32'>[] = [];
+  private deviceSum: Tensor<'f32'> | null = null;
+  private deviceFolds = 0;
   private readonly load: Float64Array;
-  private async fold(): Promise<void> {
+  private foldOnDevice(): void {
     for (const c of this.pending.splice(0)) {
-      const a = await c.toArray();
+      const f = c.cast('f32');
       c.dispose();
-      for (let e = 0; e < a.length; e++) this.load[e] += a[e];
+      if (this.deviceSum) {
+        const s = add(this.deviceSum, f);
+        this.deviceSum.dispose(); f.dispose();
+        this.deviceSum = s;
+      } else {
+        this.deviceSum = f;
+      }
     }
+  }
+  private async fold(): Promise<void> {
+    this.foldOnDevice();
+    this.deviceFolds = 0;
+    const sum = this.deviceSum;
+    this.deviceSum = null;
+    if (!sum) return;
+    const a = await sum.toFloat32Array();
+    sum.dispose();
+    for (let e = 0; e < a.length; e++) this.load[e] += a[e];
   }
 
   dispose(): void {
