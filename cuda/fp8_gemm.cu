@@ -439,19 +439,16 @@ DeviceCaps caps(int device) {
   return c;
 }
 
-// Split-K tickets: a zeroed int per tile, kept per device (the last split of a tile re-zeroes its own).
+// Split-K tickets: a zeroed int per tile, in module memory (zero at load, on every device; no allocation,
+// so a first split-K GEMM inside a CUDA-graph capture is fine). The last split of a tile re-zeroes its own.
 constexpr int kMaxTickets = 4096;
+__device__ int g_split_tickets[kMaxTickets];
+
 int* tickets(int device) {
-  static std::mutex mu;
-  static std::vector<int*> per_device;
-  std::lock_guard<std::mutex> l(mu);
-  if (device >= static_cast<int>(per_device.size())) per_device.resize(device + 1, nullptr);
-  if (!per_device[device]) {
-    int* p = static_cast<int*>(device_alloc(device, kMaxTickets * sizeof(int)));
-    DSV3_CUDA_CHECK(cudaMemsetAsync(p, 0, kMaxTickets * sizeof(int), static_cast<cudaStream_t>(launch_stream(device))));
-    per_device[device] = p;
-  }
-  return per_device[device];
+  void* p = nullptr;
+  DSV3_CUDA_CHECK(cudaSetDevice(device));
+  DSV3_CUDA_CHECK(cudaGetSymbolAddress(&p, g_split_tickets));
+  return static_cast<int*>(p);
 }
 
 template <int BT, bool kGlu>

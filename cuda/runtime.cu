@@ -2,7 +2,9 @@
 // See cuda/runtime.h. Unverified on a GPU until a GPU-drawn issue runs test/gpu.
 #include "cuda/runtime.h"
 
+#include <memory>
 #include <mutex>
+#include <unordered_set>
 #include <vector>
 
 #include "cuda/common.cuh"
@@ -13,6 +15,20 @@ namespace {
 struct DeviceState {
   cudaStream_t stream = nullptr;
   cudaMemPool_t pool = nullptr;
+  // CUDA-graph capture of the stream (see runtime.h): allocations made while capturing, frees of older
+  // memory deferred to the end of the capture, and the allocations that live graphs own.
+  bool capturing = false;
+  std::unordered_set<void*> capture_allocs;
+  std::vector<void*> deferred_frees;
+  std::unordered_set<void*> graph_owned;
+};
+
+struct Graph {
+  int device = 0;
+  cudaGraph_t graph = nullptr;
+  cudaGraphExec_t exec = nullptr;
+  std::vector<void*> owned;  // graph allocations alive at the end of the capture (the step's outputs)
+  bool launched = false;
 };
 
 std::mutex g_m;
@@ -91,13 +107,35 @@ void* device_alloc(int device, size_t bytes) {
   DeviceState& s = state(device);
   DSV3_CUDA_CHECK(cudaSetDevice(device));
   void* p = nullptr;
+  if (s.capturing) {  // a graph allocation (a memory node of the captured graph)
+    DSV3_CUDA_CHECK(cudaMallocAsync(&p, bytes, s.stream));
+    std::lock_guard<std::mutex> l(g_m);
+    s.capture_allocs.insert(p);
+    return p;
+  }
   DSV3_CUDA_CHECK(cudaMallocFromPoolAsync(&p, bytes, s.pool, s.stream));
   return p;
 }
 
 void device_free(int device, void* ptr) {
   DeviceState& s = state(device);
-  cudaFreeAsync(ptr, s.stream);  // called from destructors: never throws
+  {
+    std::lock_guard<std::mutex> l(g_m);
+    if (s.graph_owned.count(ptr)) return;  // the graph frees it (graph_destroy)
+    if (s.capturing && !s.capture_allocs.erase(ptr)) {
+      s.deferred_frees.push_back(ptr);  // older memory: a free node would free it again at every replay
+      return;
+    }
+  }
+  // Called from destructors: never throws, and clears its error so that it is not reported later by an
+  // unrelated launch check. While capturing, this is a free node of the graph.
+  if (cudaFreeAsync(ptr, s.stream) != cudaSuccess) cudaGetLastError();
+}
+
+static void no_host_io_while_capturing(DeviceState& s, const char* what) {
+  if (s.capturing)
+    throw CudaError(std::string(what) + " while a CUDA graph is being captured: a captured step must not copy to or "
+                    "from the host or wait for the device (use tensors made before the capture)");
 }
 
 void* stream(int device) { return state(device).stream; }
@@ -109,11 +147,14 @@ void* launch_stream(int device) {
 }
 
 void synchronize(int device) {
-  DSV3_CUDA_CHECK(cudaStreamSynchronize(state(device).stream));
+  DeviceState& s = state(device);
+  no_host_io_while_capturing(s, "synchronize");
+  DSV3_CUDA_CHECK(cudaStreamSynchronize(s.stream));
 }
 
 void copy_h2d(int device, void* dst, const void* src, size_t bytes) {
   DeviceState& s = state(device);
+  no_host_io_while_capturing(s, "a host-to-device copy");
   DSV3_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, s.stream));
   // The source is pageable host memory that the caller may free: wait until the copy has read it.
   DSV3_CUDA_CHECK(cudaStreamSynchronize(s.stream));
@@ -121,6 +162,7 @@ void copy_h2d(int device, void* dst, const void* src, size_t bytes) {
 
 void copy_d2h(int device, void* dst, const void* src, size_t bytes) {
   DeviceState& s = state(device);
+  no_host_io_while_capturing(s, "a device-to-host copy");
   DSV3_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, s.stream));
   DSV3_CUDA_CHECK(cudaStreamSynchronize(s.stream));
 }
@@ -169,6 +211,78 @@ void spin(int device, double microseconds) {
   DSV3_CUDA_CHECK(cudaSetDevice(device));
   spin_kernel<<<1, 1, 0, s.stream>>>(static_cast<uint64_t>(microseconds * 1000.0));
   DSV3_CUDA_CHECK_LAUNCH();
+}
+
+// ---- CUDA graphs ----
+
+void graph_begin(int device) {
+  DeviceState& s = state(device);
+  if (s.capturing) throw CudaError("cudaGraph: a capture is already running on cuda:" + std::to_string(device));
+  DSV3_CUDA_CHECK(cudaSetDevice(device));
+  // Relaxed: the launchers' host-side calls (attribute queries, tensor-map encoding) stay legal.
+  DSV3_CUDA_CHECK(cudaStreamBeginCapture(s.stream, cudaStreamCaptureModeRelaxed));
+  std::lock_guard<std::mutex> l(g_m);
+  s.capturing = true;
+}
+
+void* graph_end(int device) {
+  DeviceState& s = state(device);
+  if (!s.capturing) throw CudaError("cudaGraph: no capture is running on cuda:" + std::to_string(device));
+  auto g = std::make_unique<Graph>();
+  g->device = device;
+  const cudaError_t e = cudaStreamEndCapture(s.stream, &g->graph);
+  std::vector<void*> frees;
+  {
+    std::lock_guard<std::mutex> l(g_m);
+    s.capturing = false;
+    g->owned.assign(s.capture_allocs.begin(), s.capture_allocs.end());
+    s.capture_allocs.clear();
+    frees.swap(s.deferred_frees);
+    // On failure the graph's allocations never existed: their storages' frees must be ignored as well.
+    for (void* p : g->owned) s.graph_owned.insert(p);
+  }
+  for (void* p : frees) cudaFreeAsync(p, s.stream);
+  if (e != cudaSuccess) throw_cuda(e, "cudaStreamEndCapture", __FILE__, __LINE__);  // the graph's allocations were never made
+  // AutoFreeOnLaunch: each replay first frees the previous replay's surviving allocations, so the
+  // outputs live at the same addresses from one replay to the next.
+  const cudaError_t ie = cudaGraphInstantiateWithFlags(&g->exec, g->graph, cudaGraphInstantiateFlagAutoFreeOnLaunch);
+  if (ie != cudaSuccess) {  // never launched: its allocations never existed (they stay ignored by device_free)
+    cudaGraphDestroy(g->graph);
+    throw_cuda(ie, "cudaGraphInstantiateWithFlags", __FILE__, __LINE__);
+  }
+  return g.release();
+}
+
+bool capturing(int device) {
+  DeviceState& s = state(device);
+  std::lock_guard<std::mutex> l(g_m);
+  return s.capturing;
+}
+
+const std::vector<void*>& graph_owned(void* graph) { return static_cast<Graph*>(graph)->owned; }
+
+void graph_launch(void* graph) {
+  auto* g = static_cast<Graph*>(graph);
+  DeviceState& s = state(g->device);
+  if (s.capturing) throw CudaError("cudaGraph: cannot replay a graph while capturing another");
+  DSV3_CUDA_CHECK(cudaSetDevice(g->device));
+  DSV3_CUDA_CHECK(cudaGraphLaunch(g->exec, s.stream));
+  g->launched = true;
+}
+
+void graph_destroy(void* graph) {
+  auto* g = static_cast<Graph*>(graph);
+  DeviceState& s = state(g->device);
+  cudaSetDevice(g->device);
+  cudaStreamSynchronize(s.stream);
+  cudaGraphExecDestroy(g->exec);
+  cudaGraphDestroy(g->graph);
+  std::lock_guard<std::mutex> l(g_m);
+  for (void* p : g->owned) {
+    s.graph_owned.erase(p);
+    if (g->launched) cudaFreeAsync(p, s.stream);  // the last replay's outputs
+  }
+  delete g;
 }
 
 }  // namespace dsv3::cuda

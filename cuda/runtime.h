@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace dsv3::cuda {
 
@@ -46,5 +47,20 @@ void event_destroy(void* event);
 // A one-thread kernel that keeps the stream busy for about `microseconds`, so that the host can queue
 // many short kernels behind it and their events measure GPU time, not launch latency.
 void spin(int device, double microseconds);
+
+// ---- CUDA graphs: capture of the device stream, replay ----
+// Between graph_begin and graph_end every kernel, copy and allocation queued on the device's stream is
+// recorded instead of run. Allocations made during the capture are graph allocations; those freed during
+// the capture become free nodes, those still alive at graph_end (the step's outputs) belong to the graph:
+// they keep their addresses across replays, device_free ignores them, graph_destroy frees them. Memory
+// that existed before the capture and is freed during it is freed after graph_end. Host copies and
+// synchronize throw while capturing (they would invalidate the capture).
+void graph_begin(int device);
+void* graph_end(int device);  // an instantiated graph (opaque)
+bool capturing(int device);
+// The allocations the graph owns (alive at the end of its capture).
+const std::vector<void*>& graph_owned(void* graph);
+void graph_launch(void* graph);
+void graph_destroy(void* graph);
 
 }  // namespace dsv3::cuda

@@ -46,6 +46,7 @@ export interface NativeAddon {
   full(dtype: DType, shape: number[], device: string, value: number): NativeTensor;
   random(dtype: DType, shape: number[], device: string, opts: { seed: number | bigint; normal: boolean; a: number; b: number }): NativeTensor;
   to(t: NativeTensor, device: string): NativeTensor;
+  copyInto(dst: NativeTensor, src: NativeTensor): void;
   cast(t: NativeTensor, dtype: DType, opts?: object): NativeTensor;
   view(t: NativeTensor, start: number, length: number): NativeTensor;
   reshape(t: NativeTensor, shape: number[]): NativeTensor;

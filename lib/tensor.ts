@@ -115,6 +115,14 @@ export class Tensor<D extends DType = DType> {
   // ---- copies and views ----
   /** A copy on `device` (waits for the source device's queued work when crossing devices). */
   to(device: Device): Tensor<D> { this.alive('to'); return new Tensor<D>(native.to(this.handle, device)); }
+  /** Overwrites this tensor with `src`'s elements (same dtype and element count, any device); returns this. */
+  copyFrom(src: Tensor<D>): this {
+    this.alive('copyFrom');
+    if (!(src instanceof Tensor)) throw new ArgumentError('copyFrom: argument \'src\' must be a Tensor');
+    src.alive('copyFrom');
+    native.copyInto(this.handle, src.handle);
+    return this;
+  }
   /** A copy converted to `dtype` (round to nearest even; saturating for f8_e4m3). */
   cast<E extends DType>(dtype: E): Tensor<E> { this.alive('cast'); checkDType(dtype); return new Tensor<E>(native.cast(this.handle, dtype)); }
   /** Same memory, new shape (one dim may be -1). */

@@ -1,7 +1,9 @@
 // Storage allocation: 64-byte aligned host memory on the CPU, the caching pool on CUDA devices.
 #include "native/storage.h"
 
+#include <algorithm>
 #include <cstdlib>
+#include <mutex>
 #include <stdexcept>
 
 #ifdef DSV3_WITH_CUDA
@@ -9,6 +11,21 @@
 #endif
 
 namespace dsv3 {
+namespace {
+// Storages allocated while a CUDA graph was being captured, per device (see adopt_into_graph).
+std::mutex g_captured_m;
+std::vector<std::pair<int, std::weak_ptr<Storage>>> g_captured;
+}  // namespace
+
+void Storage::adopt_into_graph(Device d, const std::vector<void*>& owned) {
+  std::lock_guard<std::mutex> l(g_captured_m);
+  for (auto& [dev, w] : g_captured) {
+    if (dev != d.index) continue;
+    if (auto s = w.lock())
+      if (std::find(owned.begin(), owned.end(), s->ptr) != owned.end()) s->release = [](void*, size_t) {};
+  }
+  g_captured.erase(std::remove_if(g_captured.begin(), g_captured.end(), [&](auto& e) { return e.first == d.index; }), g_captured.end());
+}
 
 std::shared_ptr<Storage> Storage::allocate(Device d, size_t bytes) {
   auto s = std::make_shared<Storage>();
@@ -21,6 +38,10 @@ std::shared_ptr<Storage> Storage::allocate(Device d, size_t bytes) {
   } else {
 #ifdef DSV3_WITH_CUDA
     s->ptr = cuda::device_alloc(d.index, alloc);
+    if (cuda::capturing(d.index)) {
+      std::lock_guard<std::mutex> l(g_captured_m);
+      g_captured.emplace_back(d.index, s);
+    }
 #else
     throw CudaError("this build of dsv3 has no CUDA backend");
 #endif

@@ -30,6 +30,9 @@ struct Storage {
   // Set for memory the storage does not own (a memory-mapped file): called instead of freeing.
   std::function<void(void*, size_t)> release;
   static std::shared_ptr<Storage> allocate(Device d, size_t bytes);  // throws OomError / CudaError
+  // After a CUDA-graph capture on `d`: the storages allocated during it whose memory the graph now owns
+  // (`owned`, the allocations alive at its end) stop freeing it themselves; the graph frees it.
+  static void adopt_into_graph(Device d, const std::vector<void*>& owned);
   ~Storage();
 };
 

@@ -13,11 +13,12 @@ import { Device, Tensor } from '../tensor';
 import { generate, GenerateOptions, Generation } from '../generate';
 import { TextTokenizer } from '../tokenizer';
 import { Block } from './block';
+import { DecodeGraph } from './decode_graph';
 import { Mtp } from './mtp';
 import { Act } from './linear';
 import { Moe, RouteTrace } from './moe';
 import { MLA_PAGE_SIZE } from '../ops/mla';
-import { PagedLatentCache, SequenceCache } from './paged_cache';
+import { MlaStep, PagedLatentCache, SequenceCache } from './paged_cache';
 
 /** Token choice on the device from the logits rows a forward computes (sampling.ts argmax / sample). */
 export interface PickOptions {
@@ -186,6 +187,34 @@ export class Model {
     if (opts.hidden) r.hidden = hidden;
     return r;
   }
+
+  /**
+   * The device side of one greedy decode step: ids i32 [b] on the model's device, a prepared step (one new
+   * token per sequence of `paged`) -> the argmax ids i32 [b], on the device. It only queues work (no reads,
+   * no host copies), so it can be captured in a CUDA graph (decodeGraph).
+   */
+  async decodeTensors(ids: Tensor<'i32'>, paged: PagedLatentCache, step: MlaStep): Promise<Tensor<'i32'>> {
+    let x: Tensor<Act> = embedding(this.embed, ids);
+    for (const layer of this.layers) {
+      const y: Tensor<Act> = await layer.forward(x, paged, step);
+      x.dispose();
+      x = y;
+    }
+    const xn = rmsNorm(x, this.norm, { eps: this.config.rmsNormEps });
+    x.dispose();
+    const lt = gemm<Act, 'f32'>(xn, this.head, { outDtype: 'f32' });
+    xn.dispose();
+    const next = argmax(lt);
+    lt.dispose();
+    return next;
+  }
+
+  /**
+   * Greedy decode of these sequences (one shared paged cache on 'cuda') as a captured CUDA graph: one launch
+   * per step (lib/model/decode_graph.ts). `await g.decode(tokens)` appends one token per sequence and
+   * returns the next ones; dispose() frees the graph.
+   */
+  decodeGraph(caches: readonly SequenceCache[]): Promise<DecodeGraph> { return DecodeGraph.capture(this, caches); }
 
   /** Final norm, lm_head on the rows asked for, the device-side pick; reads back only what opts ask for. Consumes x [b*sq, d]. */
   private async output(x: Tensor<Act>, b: number, sq: number, opts: Omit<ForwardOptions, 'cache'>): Promise<ForwardResult> {

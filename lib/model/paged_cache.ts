@@ -83,34 +83,50 @@ export class PagedLatentCache {
    * and returns the step's tensors on the cache's device. The caller runs every layer, then disposes the step.
    */
   prepare(ids: readonly number[], sq: number): MlaStep {
-    if (!Number.isInteger(sq) || sq < 1) throw new ArgumentError(`PagedLatentCache.prepare: sq must be a positive integer, got ${sq}`);
-    if (new Set(ids).size !== ids.length) throw new ArgumentError('PagedLatentCache.prepare: a sequence appears twice in ids');
-    const seqs = ids.map((id) => this.seq(id));
-    const need = seqs.reduce((a, s) => a + Math.ceil((s.length + sq) / MLA_PAGE_SIZE) - s.pages.length, 0);
-    if (need > this.free.length) throw new ArgumentError(`PagedLatentCache.prepare: ${need} more pages are needed, ${this.free.length} are free`);
-    const b = ids.length, positions = new Int32Array(b * sq), slots = new Int32Array(b * sq), lens = new Int32Array(b);
-    for (let bi = 0; bi < b; bi++) {
-      const s = seqs[bi];
-      while (s.pages.length < Math.ceil((s.length + sq) / MLA_PAGE_SIZE)) s.pages.push(this.free.pop()!);
-      for (let i = 0; i < sq; i++) {
-        const pos = s.length + i;
-        positions[bi * sq + i] = pos;
-        slots[bi * sq + i] = s.pages[Math.floor(pos / MLA_PAGE_SIZE)] * MLA_PAGE_SIZE + (pos % MLA_PAGE_SIZE);
-      }
-      s.length += sq;
-      lens[bi] = s.length;
-    }
-    const maxPages = Math.max(1, ...seqs.map((s) => s.pages.length));
-    const table = new Int32Array(b * maxPages).fill(-1);
-    seqs.forEach((s, bi) => table.set(s.pages, bi * maxPages));
+    const h = this.prepareHost(ids, sq);
     const dev = { device: this.device };
     const step: MlaStep = {
-      b, sq,
-      positions: Tensor.fromArray(positions, [b * sq], dev), slots: Tensor.fromArray(slots, [b * sq], dev),
-      blockTable: Tensor.fromArray(table, [b, maxPages], dev), seqLens: Tensor.fromArray(lens, [b], dev),
+      b: ids.length, sq,
+      positions: Tensor.fromArray(h.positions, [h.positions.length], dev), slots: Tensor.fromArray(h.slots, [h.slots.length], dev),
+      blockTable: Tensor.fromArray(h.blockTable, [ids.length, h.width], dev), seqLens: Tensor.fromArray(h.seqLens, [ids.length], dev),
       dispose: () => [step.positions, step.slots, step.blockTable, step.seqLens].forEach((t) => t.dispose()),
     };
     return step;
+  }
+
+  /**
+   * prepare()'s host side: reserves the tokens and returns the step's arrays. `width` fixes the block
+   * table's width (a captured decode step needs the same shapes every time; default: the longest table).
+   * `reserve: false` only describes the next step (no pages taken, lengths unchanged, slots -1: nothing
+   * is written to the cache), for a warm-up or a capture.
+   */
+  prepareHost(ids: readonly number[], sq: number, width?: number, reserve = true):
+    { positions: Int32Array; slots: Int32Array; blockTable: Int32Array; seqLens: Int32Array; width: number } {
+    if (!Number.isInteger(sq) || sq < 1) throw new ArgumentError(`PagedLatentCache.prepare: sq must be a positive integer, got ${sq}`);
+    if (new Set(ids).size !== ids.length) throw new ArgumentError('PagedLatentCache.prepare: a sequence appears twice in ids');
+    const seqs = ids.map((id) => this.seq(id));
+    if (reserve) {
+      const need = seqs.reduce((a, s) => a + Math.ceil((s.length + sq) / MLA_PAGE_SIZE) - s.pages.length, 0);
+      if (need > this.free.length) throw new ArgumentError(`PagedLatentCache.prepare: ${need} more pages are needed, ${this.free.length} are free`);
+      const tooWide = width !== undefined && seqs.some((s) => Math.ceil((s.length + sq) / MLA_PAGE_SIZE) > width);
+      if (tooWide) throw new ArgumentError(`PagedLatentCache.prepare: a sequence would need more than ${width} pages (${width * MLA_PAGE_SIZE} tokens)`);
+    }
+    const b = ids.length, positions = new Int32Array(b * sq), slots = new Int32Array(b * sq).fill(-1), lens = new Int32Array(b);
+    for (let bi = 0; bi < b; bi++) {
+      const s = seqs[bi];
+      if (reserve) while (s.pages.length < Math.ceil((s.length + sq) / MLA_PAGE_SIZE)) s.pages.push(this.free.pop()!);
+      for (let i = 0; i < sq; i++) {
+        const pos = s.length + i;
+        positions[bi * sq + i] = pos;
+        if (reserve) slots[bi * sq + i] = s.pages[Math.floor(pos / MLA_PAGE_SIZE)] * MLA_PAGE_SIZE + (pos % MLA_PAGE_SIZE);
+      }
+      if (reserve) s.length += sq;
+      lens[bi] = s.length;
+    }
+    const w = width ?? Math.max(1, ...seqs.map((s) => s.pages.length));
+    const table = new Int32Array(b * w).fill(-1);
+    seqs.forEach((s, bi) => table.set(s.pages.slice(0, w), bi * w));
+    return { positions, slots, blockTable: table, seqLens: lens, width: w };
   }
 
   dispose(): void { for (const t of this.pages) t.dispose(); }

@@ -252,6 +252,20 @@ DSV3_OP(to) {
   return o.js;
 }
 
+// copyInto(dst, src): src's bytes into the existing tensor dst (same dtype and element count; any devices),
+// ordered after the work queued on both. Used to refresh the inputs of a captured CUDA graph.
+DSV3_OP(copyInto) {
+  OpCtx c{info.Env(), "copyInto"};
+  TensorRef dst = tensor_arg(c, info[0], "dst");
+  TensorRef src = tensor_arg(c, info[1], "src");
+  if (dst.dtype != src.dtype)
+    c.fail(ErrKind::DType, "src", std::string("must have dst's dtype ") + dtype_name(dst.dtype) + ", got " + dtype_name(src.dtype));
+  if (dst.numel() != src.numel())
+    c.fail(ErrKind::Shape, "src", "must have as many elements as dst " + shape_str(dst.shape) + ", got " + shape_str(src.shape));
+  copy_between(src, dst);
+  return info.Env().Undefined();
+}
+
 // cast(tensor, dtype): a converted copy on the same device.
 DSV3_OP(cast) {
   OpCtx c{info.Env(), "cast"};

@@ -1,6 +1,6 @@
 // CUDA runtime on a real GPU: device query, caching-pool allocation, host<->device copies, fills,
 // views, and errors for ops without a CUDA kernel. Skipped without a usable GPU.
-import { Tensor, ops, DeviceError, CudaError, profile, synchronize } from '../../lib';
+import { Tensor, ops, DeviceError, CudaError, DisposedError, CudaGraph, isCapturing, profile, synchronize } from '../../lib';
 import { Rng, freshSeed } from '../reference/rng';
 import { cuda, describeGpu } from './gpu';
 
@@ -68,5 +68,26 @@ describeGpu('CUDA timing (lib/profile)', () => {
     } else {
       expect(() => profile.fp8MmaPeak(2, 10)).toThrow(CudaError);
     }
+  });
+});
+
+describeGpu('CUDA graphs (lib/cuda_graph)', () => {
+  test('a captured op sequence replays on refreshed inputs; its output is rewritten in place', async () => {
+    const x = Tensor.fromFloats([1, 2, 3], [3], { device: 'cuda' });
+    let y: Tensor | null = null;
+    const g = await CudaGraph.capture(() => { const t = ops.add(x, x); y = ops.add(t, x); t.dispose(); });
+    expect(isCapturing()).toBe(false);
+    g.replay();
+    expect(Array.from(await y!.toFloat32Array())).toEqual([3, 6, 9]);
+    x.copyFrom(Tensor.fromFloats([10, 20, 30], [3]));
+    g.replay();
+    expect(Array.from(await y!.toFloat32Array())).toEqual([30, 60, 90]);
+    g.dispose();
+    expect(() => g.replay()).toThrow(DisposedError);
+  });
+  test('host copies during a capture throw a CudaError and the capture ends', async () => {
+    await expect(CudaGraph.capture(() => { Tensor.fromFloats([1], [1], { device: 'cuda' }); })).rejects.toThrow(/while a CUDA graph is being captured/);
+    expect(isCapturing()).toBe(false);
+    await expect(Tensor.zeros([2], { device: 'cuda' }).toFloat32Array()).resolves.toEqual(new Float32Array(2));
   });
 });

@@ -1,0 +1,84 @@
+// Greedy decode of a fixed batch of sequences as one CUDA graph (issue 7): the whole step (embedding,
+// every layer, final norm, lm_head, argmax) is captured once and replayed per token, so a step costs one
+// graph launch instead of thousands of op launches. The step's inputs live in fixed device tensors
+// (token ids, positions, cache slots, block tables of a fixed width, lengths), refreshed from the host
+// before each replay; only the chosen ids come back. Greedy only: a sampled step would bake its seed
+// into the graph. MoE load statistics are not collected for replayed steps.
+import { ArgumentError, UnsupportedError } from '../errors';
+import { CudaGraph } from '../cuda_graph';
+import { MLA_PAGE_SIZE } from '../ops/mla';
+import { synchronize, Tensor } from '../tensor';
+import type { Model } from './model';
+import { MlaStep, PagedLatentCache, SequenceCache } from './paged_cache';
+
+export class DecodeGraph {
+  private disposed = false;
+  private constructor(private readonly model: Model, readonly caches: readonly SequenceCache[], private readonly paged: PagedLatentCache,
+    private readonly width: number, private readonly ids: Tensor<'i32'>, private readonly step: MlaStep,
+    private readonly graph: CudaGraph, private readonly next: Tensor<'i32'>) {}
+
+  /**
+   * Captures the decode step of `caches` (sequences of one paged cache on 'cuda', each up to its maxLen).
+   * Runs the step once eagerly first (kernel set-up; it writes nothing to the cache), then records it.
+   */
+  static async capture(model: Model, caches: readonly SequenceCache[]): Promise<DecodeGraph> {
+    if (model.device !== 'cuda') throw new UnsupportedError(`decodeGraph: CUDA graphs need a model on 'cuda', this one is on '${model.device}'`);
+    if (caches.length < 1) throw new ArgumentError('decodeGraph: at least one sequence cache is needed');
+    const paged = caches[0].paged;
+    if (caches.some((c) => c.paged !== paged)) throw new ArgumentError('decodeGraph: the caches must share one paged cache (model.createCache(maxLen, paged))');
+    if (paged.device !== 'cuda' || paged.dtype !== model.activations) throw new ArgumentError('decodeGraph: the paged cache must be the model\'s (model.createPagedCache)');
+    const b = caches.length;
+    const width = Math.max(...caches.map((c) => Math.ceil(c.maxLen / MLA_PAGE_SIZE)));
+    const dev = { device: 'cuda' as const };
+    const ids = Tensor.zeros([b], { dtype: 'i32', ...dev });
+    const h = paged.prepareHost(caches.map((c) => c.seq), 1, width, false);  // describes the next step, reserves nothing
+    const step: MlaStep = {
+      b, sq: 1,
+      positions: Tensor.fromArray(h.positions, [b], dev), slots: Tensor.fromArray(h.slots, [b], dev),
+      blockTable: Tensor.fromArray(h.blockTable, [b, width], dev), seqLens: Tensor.fromArray(h.seqLens, [b], dev),
+      dispose: () => [step.positions, step.slots, step.blockTable, step.seqLens].forEach((t) => t.dispose()),
+    };
+    try {
+      (await model.decodeTensors(ids, paged, step)).dispose();  // warm-up: one-time kernel set-up outside the capture
+      await synchronize('cuda');
+      let next: Tensor<'i32'> | null = null;
+      const graph = await CudaGraph.capture(async () => { next = await model.decodeTensors(ids, paged, step); });
+      return new DecodeGraph(model, caches, paged, width, ids, step, graph, next!);
+    } catch (e) {
+      ids.dispose(); step.dispose();
+      throw e;
+    }
+  }
+
+  /** One token per sequence (caches' order) -> the argmax next token of each; every cache advances by one. */
+  async decode(tokens: ArrayLike<number>): Promise<Int32Array> {
+    if (this.disposed) throw new ArgumentError('DecodeGraph.decode: the graph has been disposed');
+    const b = this.caches.length;
+    if (tokens.length !== b) throw new ArgumentError(`DecodeGraph.decode: ${b} tokens are needed (one per sequence), got ${tokens.length}`);
+    const V = this.model.config.vocabSize;
+    for (let i = 0; i < b; i++) {
+      const id = tokens[i];
+      if (!Number.isInteger(id) || id < 0 || id >= V) throw new ArgumentError(`DecodeGraph.decode: token id ${id} is outside [0, ${V})`);
+    }
+    for (const c of this.caches) if (c.length + 1 > c.maxLen) throw new ArgumentError(`DecodeGraph.decode: a sequence is full (${c.maxLen} tokens)`);
+    const h = this.paged.prepareHost(this.caches.map((c) => c.seq), 1, this.width);  // reserves the token
+    try {
+      const src = [Int32Array.from(tokens), h.positions, h.slots, h.blockTable, h.seqLens];
+      const dst = [this.ids, this.step.positions, this.step.slots, this.step.blockTable, this.step.seqLens];
+      dst.forEach((t, i) => { const s = Tensor.fromArray(src[i], t.shape); t.copyFrom(s); s.dispose(); });
+      this.graph.replay();
+      return await this.next.toArray();
+    } catch (e) {
+      for (const c of this.caches) c.truncate(1);
+      throw e;
+    }
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.graph.dispose();  // waits for the replays; frees the graph's memory (this.next included)
+    this.ids.dispose(); this.step.dispose();
+  }
+  [Symbol.dispose](): void { this.dispose(); }
+}

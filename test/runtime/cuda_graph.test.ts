@@ -1,0 +1,55 @@
+// The host side of CUDA graphs and of the captured decode step, without a GPU: Tensor.copyFrom, typed
+// errors from CudaGraph and Model.decodeGraph, and PagedLatentCache.prepareHost's fixed-width tables and
+// describe-only mode. The captured replays themselves are in test/gpu/ (runtime and model suites).
+import { join } from 'path';
+import { ArgumentError, backends, CudaGraph, DeviceError, DisposedError, DTypeError, isCapturing, ShapeError, Tensor, UnsupportedError } from '../../lib';
+import { loadModel } from '../../lib/model/load';
+
+const cuda = backends().cuda;
+
+test('copyFrom overwrites a tensor in place with checked dtype and size', async () => {
+  const dst = Tensor.zeros([2, 3]);
+  expect(dst.copyFrom(Tensor.fromFloats([1, 2, 3, 4, 5, 6], [6]))).toBe(dst);
+  expect(Array.from(await dst.toFloat32Array())).toEqual([1, 2, 3, 4, 5, 6]);
+  expect(() => dst.copyFrom(Tensor.zeros([6], { dtype: 'bf16' }) as unknown as Tensor<'f32'>)).toThrow(DTypeError);
+  expect(() => dst.copyFrom(Tensor.zeros([5]))).toThrow(ShapeError);
+  expect(() => dst.copyFrom(Tensor.zeros([5]))).toThrow(/as many elements as dst \[2,3\], got \[5\]/);
+  const gone = Tensor.zeros([6]);
+  gone.dispose();
+  expect(() => dst.copyFrom(gone)).toThrow(DisposedError);
+  expect(() => dst.copyFrom([1, 2] as unknown as Tensor<'f32'>)).toThrow(ArgumentError);
+});
+
+(cuda.available ? describe.skip : describe)('without a usable GPU', () => {
+  test('CudaGraph.capture is a typed error and leaves no capture running', async () => {
+    await expect(CudaGraph.capture(() => undefined)).rejects.toThrow(cuda.compiled ? DeviceError : UnsupportedError);
+    expect(isCapturing()).toBe(false);
+    await expect(CudaGraph.capture(() => undefined, 'cpu')).rejects.toThrow(DeviceError);
+  });
+  test('Model.decodeGraph refuses a model on the CPU', async () => {
+    const model = await loadModel(join(__dirname, '..', 'fixtures', 'tiny-v3'), { activations: 'f32' });
+    const c = model.createCache(16);
+    await expect(model.decodeGraph([c])).rejects.toThrow(UnsupportedError);
+    c.dispose(); model.dispose();
+  });
+});
+
+test('prepareHost: fixed table width, describe-only mode, and a width too small', async () => {
+  const model = await loadModel(join(__dirname, '..', 'fixtures', 'tiny-v3'), { activations: 'f32' });
+  const paged = model.createPagedCache(64 * 8);
+  const a = model.createCache(64 * 4, paged), b = model.createCache(64 * 4, paged);
+  await model.forward(Array.from({ length: 70 }, (_, i) => i % 50), { cache: a, logits: false });
+  const peek = paged.prepareHost([a.seq, b.seq], 1, 4, false);
+  expect(Array.from(peek.positions)).toEqual([70, 0]);
+  expect(Array.from(peek.slots)).toEqual([-1, -1]);     // nothing would be written
+  expect(Array.from(peek.seqLens)).toEqual([70, 0]);    // lengths unchanged
+  expect(peek.blockTable.length).toBe(2 * 4);
+  expect(a.length).toBe(70);
+  const h = paged.prepareHost([a.seq, b.seq], 1, 4);
+  expect(Array.from(h.positions)).toEqual([70, 0]);
+  expect(Array.from(h.seqLens)).toEqual([71, 1]);
+  expect(h.slots[0] % 64).toBe(70 % 64);
+  expect(Array.from(h.blockTable.subarray(4, 8)).filter((p) => p >= 0).length).toBe(1);
+  expect(() => paged.prepareHost([a.seq], 200, 4)).toThrow(/more than 4 pages/);
+  paged.dispose(); model.dispose();
+});
