@@ -133,6 +133,23 @@ async function measure(model, seqs, sq, reps) {
   };
 }
 
+/** Wall ms of one greedy step replayed from a captured CUDA graph (Model.decodeGraph; median of 10), sequences restored after. */
+async function graphDecode(model, seqs) {
+  try {
+    const g = await model.decodeGraph(seqs);
+    const toks = seqs.map((_, i) => (7 * i + 1) % model.config.vocabSize);
+    await g.decode(toks);
+    const ts = [];
+    for (let r = 0; r < 10; r++) { const t0 = performance.now(); await g.decode(toks); ts.push(performance.now() - t0); }
+    g.dispose();
+    for (const s of seqs) s.truncate(11);
+    return { graphWallMs: median(ts) };
+  } catch (e) {
+    console.log(`decode graph failed: ${e.message}`);
+    return { graphWallMs: NaN, graphError: e.message };
+  }
+}
+
 /** 61-layer figures from the measured parts: embedding + head + 3 x the dense layer + 58 x the mean MoE layer. */
 function extrapolate(m) {
   const dense = m.layerMs[0], moe = m.layerMs.slice(1), moeMean = moe.reduce((a, b) => a + b, 0) / Math.max(1, moe.length);
@@ -185,14 +202,16 @@ async function main() {
     const seqs = Array.from({ length: B }, () => SequenceCache.in(paged, CONTEXT + 64));
     paged.prepare(seqs.map((s) => s.seq), CONTEXT).dispose();
     const m = await measure(model, seqs, 1, 10);
-    report(`decode b=${B} ctx ${CONTEXT}`, B, m, { kvGiB: (B * (CONTEXT + 1) * kvPerToken) / GiB, freeAfter: freeMem() });
+    const g = await graphDecode(model, seqs);
+    report(`decode b=${B} ctx ${CONTEXT}`, B, m, { kvGiB: (B * (CONTEXT + 1) * kvPerToken) / GiB, freeAfter: freeMem(), ...g });
     paged.dispose();
   }
 
   const f = (x, d = 2) => x.toFixed(d);
-  const head = ['case', 'wall ms', 'GPU ms', 'tok/s (wall)', 'tok/s (GPU)', 'dense layer ms', 'MoE layer ms', 'embed+head ms', '61L GPU ms', '61L wall ms', '61L tok/s (wall)'];
-  const body = rows.map((r) => [r.name, f(r.wallMs), f(r.gpuMs), f(r.tokens / (r.wallMs / 1e3), 0), f(r.tokens / (r.gpuMs / 1e3), 0), f(r.denseMs, 3), f(r.moeMs, 3),
-    f(r.embedMs + r.headMs, 3), f(r.gpu61, 1), f(r.wall61, 1), f(r.tokens / (r.wall61 / 1e3), 0)]);
+  const head = ['case', 'wall ms', 'GPU ms', 'graph wall ms', 'tok/s (wall)', 'tok/s (graph)', 'tok/s (GPU)', 'dense layer ms', 'MoE layer ms', 'embed+head ms', '61L GPU ms', '61L wall ms', '61L tok/s (wall)'];
+  const g = (x, d = 2) => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(d));
+  const body = rows.map((r) => [r.name, f(r.wallMs), f(r.gpuMs), g(r.graphWallMs), f(r.tokens / (r.wallMs / 1e3), 0), g(r.tokens / (r.graphWallMs / 1e3), 0),
+    f(r.tokens / (r.gpuMs / 1e3), 0), f(r.denseMs, 3), f(r.moeMs, 3), f(r.embedMs + r.headMs, 3), f(r.gpu61, 1), f(r.wall61, 1), f(r.tokens / (r.wall61 / 1e3), 0)]);
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells) => cells.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
   console.log(`\n${line(head)}\n${w.map((n) => '-'.repeat(n)).join('  ')}`);

@@ -17,11 +17,15 @@ const only = process.argv.slice(2);
 // CPU-only benchmarks are skipped on a machine with a usable GPU (its time is for the CUDA kernels)
 // unless named on the command line or DSV3_BENCH_CPU=1.
 const CPU_ONLY = ['gemm.bench.mjs', 'model.bench.mjs'];
+// Long benchmarks that run only when asked for.
+const OPT_IN = ['model_gpu.bench.mjs'];
 const { backends } = createRequire(import.meta.url)(join(here, '..', 'dist', 'index.js'));
 const skipCpu = backends().cuda.available && process.env.DSV3_BENCH_CPU !== '1' && only.length === 0;
 const scripts = readdirSync(here).filter((f) => f.endsWith('.bench.mjs') && (only.length === 0 || only.some((o) => f.includes(o))))
-  .filter((f) => !(skipCpu && CPU_ONLY.includes(f))).sort();
+  .filter((f) => !(skipCpu && CPU_ONLY.includes(f)))
+  .filter((f) => only.length > 0 || !OPT_IN.includes(f) || process.env.DSV3_BENCH_MODEL === '1').sort();
 if (skipCpu) console.log(`bench: GPU present: skipping the CPU-only ${CPU_ONLY.join(', ')} (DSV3_BENCH_CPU=1 runs them)`);
+if (only.length === 0 && process.env.DSV3_BENCH_MODEL !== '1') console.log(`bench: skipping ${OPT_IN.join(', ')} (writes a ~35 GB V3-dimension checkpoint first): DSV3_BENCH_MODEL=1 or \`npm run bench model_gpu\` runs it`);
 const tmp = mkdtempSync(join(tmpdir(), 'dsv3-bench-'));
 const merged = { date: new Date().toISOString(), results: {} };
 let failed = 0;
