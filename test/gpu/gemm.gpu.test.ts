@@ -182,8 +182,8 @@ describeGpu('groupedGemmSiluMul (CUDA): gate/up GEMM with SiLU-multiply and FP8 
 });
 
 describeGpu('gemm f32 / bf16 (CUDA)', () => {
-  // f32 sums in another order than the CPU: 1e-5 relative at these sizes (k up to 7168) is ample.
-  test.each([['f32', 'f32', 1e-5], ['bf16', 'bf16', 1e-2], ['bf16', 'f32', 1e-5]] as const)('%s operands, %s out', (dt, outDtype, tol) => withSeed(async (seed) => {
+  // f32 sums in another order than the CPU, on outputs that may cancel (few outputs for m = 1): 1e-4.
+  test.each([['f32', 'f32', 1e-4], ['bf16', 'bf16', 1e-2], ['bf16', 'f32', 1e-4]] as const)('%s operands, %s out', (dt, outDtype, tol) => withSeed(async (seed) => {
     const rng = new Rng(seed);
     // m <= 8: the GEMV (vectorized when k % 8 == 0), above: the tiled kernel; 'simple': the reference kernel.
     for (const [m, n, k] of [[1, 7, 129], [37, 256, 300], [5, 1000, 64], [8, 333, 7168], [9, 70, 256], [130, 129, 72]]) {
