@@ -221,6 +221,25 @@ Device parse_device(const OpCtx& c, Napi::Value v, const char* name) {
   c.fail(ErrKind::Device, name, "must be 'cpu', 'cuda' or 'cuda:N', got " + (v.IsString() ? "'" + s + "'" : describe(v)));
 }
 
+void check_device_usable(const OpCtx& c, Device d) {
+  if (d.type == DeviceType::cpu) return;
+#ifdef DSV3_WITH_CUDA
+  std::string reason;
+  int n = cuda::device_count(&reason);
+  if (n == 0) c.fail(ErrKind::Device, "device", "is cuda but no CUDA device is usable: " + reason);
+  if (d.index >= n) c.fail(ErrKind::Device, "device", d.str() + " does not exist (" + std::to_string(n) + " devices)");
+#else
+  c.fail(ErrKind::Device, "device", "is cuda but this build of dsv3 has no CUDA backend (nvcc was not found at install)");
+#endif
+}
+
+Device cuda_device_arg(const OpCtx& c, Napi::Value v) {
+  const Device d = parse_device(c, v.IsUndefined() ? Napi::String::New(c.env, "cuda") : v, "device");
+  if (d.type != DeviceType::cuda) c.fail(ErrKind::Device, "device", "must be a CUDA device, got " + d.str());
+  check_device_usable(c, d);
+  return d;
+}
+
 // ---------------------------------------------------------------- outputs and dispatch
 Output new_tensor(Napi::Env env, DType dtype, const std::vector<int64_t>& shape, Device device) {
   TensorRef r;

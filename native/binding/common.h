@@ -77,6 +77,10 @@ DType opt_dtype(const OpCtx& c, const Napi::Object& o, const char* key, DType df
 bool opt_has(const Napi::Object& o, const char* key);
 TensorRef opt_tensor(const OpCtx& c, const Napi::Object& o, const char* key);  // throws if absent
 Device parse_device(const OpCtx& c, Napi::Value v, const char* name);
+// A DeviceError unless d is the CPU or a CUDA device this process can use (with the reason when not).
+void check_device_usable(const OpCtx& c, Device d);
+// The `device` argument of a CUDA-only call (default 'cuda'): parsed, a CUDA device, usable.
+Device cuda_device_arg(const OpCtx& c, Napi::Value v);
 
 // ---- outputs ----
 // A fresh output tensor, or the tensor given as options[key] (checked for dtype, shape, device).

@@ -8,20 +8,6 @@
 namespace dsv3 {
 namespace {
 
-Device graph_device(const OpCtx& c, Napi::Value v) {
-  const Device d = parse_device(c, v, "device");
-  if (d.type != DeviceType::cuda) c.fail(ErrKind::Device, "device", "must be a CUDA device, got " + d.str());
-#ifdef DSV3_WITH_CUDA
-  std::string reason;
-  const int n = cuda::device_count(&reason);
-  if (n == 0) c.fail(ErrKind::Device, "device", "is " + d.str() + " but no CUDA device is usable: " + reason);
-  if (d.index >= n) c.fail(ErrKind::Device, "device", "is " + d.str() + " but there are " + std::to_string(n) + " CUDA devices");
-#else
-  no_cuda_backend(c);
-#endif
-  return d;
-}
-
 void* graph_arg(const OpCtx& c, Napi::Value v) {
   if (!v.IsExternal()) c.fail(ErrKind::Argument, "graph", "must be a graph from cudaGraphEnd");
   void* g = v.As<Napi::External<void>>().Data();
@@ -34,7 +20,7 @@ void* graph_arg(const OpCtx& c, Napi::Value v) {
 // cudaGraphBegin(device): start recording the device stream's work.
 DSV3_OP(cudaGraphBegin) {
   OpCtx c{info.Env(), "cudaGraphBegin"};
-  [[maybe_unused]] const Device d = graph_device(c, info[0]);
+  [[maybe_unused]] const Device d = cuda_device_arg(c, info[0]);
   DSV3_IF_CUDA(c, cuda::graph_begin(d.index));
   return info.Env().Undefined();
 }
@@ -42,7 +28,7 @@ DSV3_OP(cudaGraphBegin) {
 // cudaGraphEnd(device) -> graph: stop recording and instantiate. Dispose with cudaGraphDispose.
 DSV3_OP(cudaGraphEnd) {
   OpCtx c{info.Env(), "cudaGraphEnd"};
-  [[maybe_unused]] const Device d = graph_device(c, info[0]);
+  [[maybe_unused]] const Device d = cuda_device_arg(c, info[0]);
 #ifdef DSV3_WITH_CUDA
   void* g = cuda::graph_end(d.index);
   Storage::adopt_into_graph(d, cuda::graph_owned(g));  // the step's outputs: the graph frees them

@@ -8,23 +8,6 @@
 #endif
 
 namespace dsv3 {
-namespace {
-
-Device cuda_device_arg(const OpCtx& c, Napi::Value v) {
-  const Device d = parse_device(c, v.IsUndefined() ? Napi::String::New(c.env, "cuda") : v, "device");
-  if (d.type != DeviceType::cuda) c.fail(ErrKind::Device, "device", "must be a CUDA device, got " + d.str());
-#ifdef DSV3_WITH_CUDA
-  std::string reason;
-  const int n = cuda::device_count(&reason);
-  if (n == 0) c.fail(ErrKind::Device, "device", "is " + d.str() + " but no CUDA device is usable: " + reason);
-  if (d.index >= n) c.fail(ErrKind::Device, "device", "is " + d.str() + " but there are " + std::to_string(n) + " CUDA devices");
-#else
-  no_cuda_backend(c);
-#endif
-  return d;
-}
-
-}  // namespace
 
 // cudaEventRecord(device?) -> an opaque event recorded now on the device's stream.
 DSV3_OP(cudaEventRecord) {

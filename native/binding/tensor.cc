@@ -36,18 +36,6 @@ DType dtype_arg(const OpCtx& c, Napi::Value v, const char* name) {
   return d;
 }
 
-void check_device_usable(const OpCtx& c, Device d) {
-  if (d.type == DeviceType::cpu) return;
-#ifdef DSV3_WITH_CUDA
-  std::string reason;
-  int n = cuda::device_count(&reason);
-  if (n == 0) c.fail(ErrKind::Device, "device", "is cuda but no CUDA device is usable: " + reason);
-  if (d.index >= n) c.fail(ErrKind::Device, "device", d.str() + " does not exist (" + std::to_string(n) + " devices)");
-#else
-  c.fail(ErrKind::Device, "device", "is cuda but this build of dsv3 has no CUDA backend (nvcc was not found at install)");
-#endif
-}
-
 // The (dtype, shape, device) triple every creation op starts with; the device must be usable.
 struct Creation { DType dtype; std::vector<int64_t> shape; Device device; };
 Creation creation_args(const OpCtx& c, const Napi::CallbackInfo& info) {
