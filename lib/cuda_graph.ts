@@ -16,9 +16,16 @@ interface GraphAddon {
 }
 const addon = (): GraphAddon => native as unknown as GraphAddon;
 
-let capturing = 0;
-/** Whether a capture is running (code with optional host-side bookkeeping, such as MoE load statistics, skips it then). */
+let capturing = 0, paused = 0;
+/** Whether a capture is running. */
 export function isCapturing(): boolean { return capturing > 0; }
+/** Whether model statistics (MoE expert load) are collected: not while capturing, nor inside withoutStatistics. */
+export function collectingStatistics(): boolean { return capturing === 0 && paused === 0; }
+/** Runs `fn` with model statistics paused (warm-up steps that are not real tokens). */
+export async function withoutStatistics<T>(fn: () => Promise<T>): Promise<T> {
+  paused++;
+  try { return await fn(); } finally { paused--; }
+}
 
 export class CudaGraph {
   private handle: unknown;

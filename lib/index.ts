@@ -20,5 +20,5 @@ export type { ChatMessage } from './tokenizer';
 
 export type { GenerateOptions, Generation } from './generate';
 export * as profile from './profile';
-export { CudaGraph, isCapturing } from './cuda_graph';
+export { CudaGraph, isCapturing, collectingStatistics, withoutStatistics } from './cuda_graph';
 export { DecodeGraph } from './model/decode_graph';

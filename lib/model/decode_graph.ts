@@ -3,9 +3,9 @@
 // graph launch instead of thousands of op launches. The step's inputs live in fixed device tensors
 // (token ids, positions, cache slots, block tables of a fixed width, lengths), refreshed from the host
 // before each replay; only the chosen ids come back. Greedy only: a sampled step would bake its seed
-// into the graph. MoE load statistics are not collected for replayed steps.
+// into the graph. MoE load statistics are not collected for the warm-up, the capture or the replays.
 import { ArgumentError, UnsupportedError } from '../errors';
-import { CudaGraph } from '../cuda_graph';
+import { CudaGraph, withoutStatistics } from '../cuda_graph';
 import { MLA_PAGE_SIZE } from '../ops/mla';
 import { synchronize, Tensor } from '../tensor';
 import type { Model } from './model';
@@ -39,7 +39,8 @@ export class DecodeGraph {
       dispose: () => [step.positions, step.slots, step.blockTable, step.seqLens].forEach((t) => t.dispose()),
     };
     try {
-      (await model.decodeTensors(ids, paged, step)).dispose();  // warm-up: one-time kernel set-up outside the capture
+      // warm-up: one-time kernel set-up outside the capture (not a real token: no statistics)
+      (await withoutStatistics(() => model.decodeTensors(ids, paged, step))).dispose();
       await synchronize('cuda');
       let next: Tensor<'i32'> | null = null;
       const graph = await CudaGraph.capture(async () => { next = await model.decodeTensors(ids, paged, step); });

@@ -6,7 +6,7 @@
 import { ModelConfig } from '../config';
 import { moeForward, MoeRouteOptions } from '../ops/moe';
 import { Tensor } from '../tensor';
-import { isCapturing } from '../cuda_graph';
+import { collectingStatistics } from '../cuda_graph';
 import { add } from '../ops/elementwise';
 import { Act, loadF32 } from './linear';
 import { Experts } from './experts';
@@ -43,8 +43,9 @@ export class Moe {
     const ys = this.shared ? this.shared.forward(x) : undefined;
     const r = moeForward(x, this.gate, this.experts.weights, { ...this.routeOpts, shared: ys, residual, outDtype: x.dtype });
     ys?.dispose();
-    if (isCapturing()) r.counts.dispose();  // a captured step would count once, not per replay: no statistics
-    else this.pending.push(r.counts);
+    // not while capturing (a captured step would count once, not per replay) or in a warm-up step
+    if (collectingStatistics()) this.pending.push(r.counts);
+    else r.counts.dispose();
     if (trace) trace.push({ layer, indices: await r.indices.toArray(), weights: await r.weights.toArray() });
     r.indices.dispose(); r.weights.dispose();
     if (this.pending.length >= Moe.FOLD_EVERY) {
