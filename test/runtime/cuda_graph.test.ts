@@ -2,7 +2,7 @@
 // errors from CudaGraph and Model.decodeGraph, and PagedLatentCache.prepareHost's fixed-width tables and
 // describe-only mode. The captured replays themselves are in test/gpu/ (runtime and model suites).
 import { join } from 'path';
-import { ArgumentError, backends, CudaGraph, DeviceError, DisposedError, DTypeError, isCapturing, ShapeError, Tensor, UnsupportedError } from '../../lib';
+import { ArgumentError, backends, collectingStatistics, CudaGraph, DeviceError, DisposedError, DTypeError, isCapturing, ShapeError, Tensor, UnsupportedError, withoutStatistics } from '../../lib';
 import { loadModel } from '../../lib/model/load';
 
 const cuda = backends().cuda;
@@ -52,4 +52,19 @@ test('prepareHost: fixed table width, describe-only mode, and a width too small'
   expect(Array.from(h.blockTable.subarray(4, 8)).filter((p) => p >= 0).length).toBe(1);
   expect(() => paged.prepareHost([a.seq], 200, 4)).toThrow(/more than 4 pages/);
   paged.dispose(); model.dispose();
+});
+
+test('withoutStatistics: a forward inside it leaves the MoE expert load unchanged', async () => {
+  const model = await loadModel(join(__dirname, '..', 'fixtures', 'tiny-v3'), { activations: 'f32' });
+  const before = (await model.expertLoad()).reduce((a, l) => a + l.total, 0);
+  expect(collectingStatistics()).toBe(true);
+  await withoutStatistics(async () => {
+    expect(collectingStatistics()).toBe(false);
+    await model.forward([1, 2, 3], { logits: false });
+  });
+  expect(collectingStatistics()).toBe(true);
+  expect((await model.expertLoad()).reduce((a, l) => a + l.total, 0)).toBe(before);
+  await model.forward([1, 2, 3], { logits: false });
+  expect((await model.expertLoad()).reduce((a, l) => a + l.total, 0)).toBeGreaterThan(before);
+  model.dispose();
 });
