@@ -7,6 +7,9 @@ export const env = {
   /** Cap on the CPU GEMM kernels' instruction set (avx512 | avx2 | generic). Read at each call, in
    * TypeScript: test runners sandbox process.env, so the addon's own getenv would not see changes. */
   cpuIsa: (): string | undefined => process.env.DSV3_CPU_ISA || undefined,
+  /** Default CUDA GEMM kernel (auto | simple | wgmma) for calls without a `kernel` option: `simple` runs the
+   * model on the reference CUDA kernels, to tell a wgmma fault from one elsewhere. Read at each call. */
+  gemmKernel: (): string | undefined => process.env.DSV3_GEMM_KERNEL || undefined,
   /** Folder for the demo's cached random checkpoint (`npm start`, `dsv3 demo`). */
   cacheDir: process.env.DSV3_CACHE || undefined,
 } as const;

@@ -27,11 +27,16 @@ export interface MaskedGemmOptions<O extends GemmFloat = GemmFloat> extends Gemm
   expectedM?: number;
 }
 
-// DSV3_CPU_ISA (lib/env.ts) is handed to the addon as the cpuIsa option.
-function isaOptions<T extends { cpuIsa?: string }>(opts: T): T {
-  const isa = env.cpuIsa();
-  if (!isa || typeof opts !== 'object' || opts === null || opts.cpuIsa !== undefined) return opts;
-  return { ...opts, cpuIsa: isa };
+// DSV3_CPU_ISA and DSV3_GEMM_KERNEL (lib/env.ts) are handed to the addon as the cpuIsa and kernel options.
+// (The f32 / bf16 gemm has no wgmma kernel: DSV3_GEMM_KERNEL=wgmma leaves it on its default.)
+function isaOptions<T extends { cpuIsa?: string; kernel?: string }>(opts: T, plain = false): T {
+  const isa = env.cpuIsa(), envKernel = env.gemmKernel();
+  const kernel = plain && envKernel === 'wgmma' ? undefined : envKernel;
+  if ((!isa && !kernel) || typeof opts !== 'object' || opts === null) return opts;
+  const r: T = { ...opts };
+  if (isa && opts.cpuIsa === undefined) r.cpuIsa = isa;
+  if (kernel && opts.kernel === undefined) r.kernel = kernel;
+  return r;
 }
 
 const nativeFp8Gemm = lazyOp('fp8Gemm');
@@ -48,7 +53,7 @@ export function fp8Gemm<O extends GemmFloat = 'bf16'>(a: Fp8Operand, b: Fp8Opera
 
 /** a [m,k] @ b [n,k]^T -> [m,n] (f32 or bf16 inputs, f32 accumulation); out dtype defaults to a's. */
 export function gemm<A extends GemmFloat, O extends GemmFloat = A>(a: Tensor<A>, b: Tensor<GemmFloat>, opts: GemmOptions<O> = {}): Tensor<O> {
-  return result(nativeGemm(a, b, isaOptions(opts)), opts);
+  return result(nativeGemm(a, b, isaOptions(opts, true)), opts);
 }
 
 /** Experts over row ranges: a [sum_m,k] (or FP8 with scale [sum_m,kb]), b [g,n,k] (or FP8 with scale [g,nb,kb]), offsets i32 [g+1]; rows offsets[e]..offsets[e+1] use expert e -> [sum_m,n]; other rows are not written. */
