@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "native/cpu/parallel.h"
+#include "native/cpu/rowops.h"
 #include "native/ops.h"
 
 namespace dsv3::cpu {
@@ -16,18 +17,6 @@ namespace {
 
 constexpr int64_t kRows = 64;     // cache rows per block: 64 x 512 f32 = 128 KiB stays in L2
 constexpr int64_t kMaxGroup = 8;  // heads sharing one widened block
-
-// 16 independent partial sums, so the compiler vectorizes without reassociating (-O3, no fast-math).
-inline float dot(const float* a, const float* b, int64_t n) {
-  float acc[16] = {};
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    for (int k = 0; k < 16; ++k) acc[k] += a[i + k] * b[i + k];
-  float s = 0.f;
-  for (; i < n; ++i) s += a[i] * b[i];
-  for (int k = 0; k < 16; ++k) s += acc[k];
-  return s;
-}
 
 // Rows [j0, j0 + n) of a [*, d] float-like buffer as f32: in place if f32, else widened into buf.
 inline const float* rows_f32(const void* x, DType dt, int64_t j0, int64_t n, int64_t d, float* buf) {

@@ -9,24 +9,13 @@
 #include <vector>
 
 #include "native/cpu/parallel.h"
+#include "native/cpu/rowops.h"
 #include "native/ops.h"
 
 namespace dsv3::cpu {
 namespace {
 
 constexpr int64_t kMaxGroup = 8;  // heads sharing one widened page
-
-// 16 independent partial sums, so the compiler vectorizes without reassociating (-O3, no fast-math).
-inline float dot(const float* a, const float* b, int64_t n) {
-  float acc[16] = {};
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    for (int k = 0; k < 16; ++k) acc[k] += a[i + k] * b[i + k];
-  float s = 0.f;
-  for (; i < n; ++i) s += a[i] * b[i];
-  for (int k = 0; k < 16; ++k) s += acc[k];
-  return s;
-}
 
 }  // namespace
 

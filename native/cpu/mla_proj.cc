@@ -1,68 +1,23 @@
 // CPU backend of the fused MLA projections (issue 5), DeepSeek-V3 model.py MLA attn_impl="absorb"
 // (v3-reference.md §3-4): the down-projection epilogue (q_norm, kv_norm, RoPE of k_pe, write to the
 // paged cache), the absorbed query (q_nope @ W_UK per head, RoPE of q_pe) and the output projection
-// (o_latent @ W_UV^T per head). RMSNorm and RoPE follow native/cpu/norm.cc and rope.cc exactly (same
-// f32 operations in the same order), so the fused ops equal the composed ones bit for bit.
+// (o_latent @ W_UV^T per head). RMSNorm and RoPE use norm.cc's and rope.cc's row primitives
+// (native/cpu/rowops.h), so the fused ops equal the composed ones bit for bit.
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "native/cpu/parallel.h"
+#include "native/cpu/rowops.h"
 #include "native/ops.h"
 
 namespace dsv3::cpu {
 namespace {
 
-// Same partial sums as norm.cc's sum_sq.
-inline float sum_sq(const float* x, int64_t n) {
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t j = 0;
-  for (; j + 8 <= n; j += 8)
-    for (int l = 0; l < 8; ++l) acc[l] += x[j + l] * x[j + l];
-  float s = 0;
-  for (; j < n; ++j) s += x[j] * x[j];
-  for (int l = 0; l < 8; ++l) s += acc[l];
-  return s;
-}
-
 // v [n] <- w * (v / sqrt(mean(v^2) + eps)), as rms_norm.
 inline void rms_inplace(float* v, const float* w, int64_t n, float eps) {
   const float r = 1.0f / std::sqrt(sum_sq(v, n) / static_cast<float>(n) + eps);
   for (int64_t j = 0; j < n; ++j) v[j] = w[j] * (v[j] * r);
-}
-
-inline int64_t position(const void* pos, DType dt, int64_t i) {
-  return dt == DType::i64 ? static_cast<const int64_t*>(pos)[i] : static_cast<const int32_t*>(pos)[i];
-}
-
-// cos/sin of the f32 angle f32(pos) * inv_freq[k], evaluated in double and rounded once (as rope.cc).
-inline void rope_table(int64_t pos, const float* inv_freq, int64_t half, float* c, float* s) {
-  const float pf = static_cast<float>(pos);
-  for (int64_t k = 0; k < half; ++k) {
-    const float a = pf * inv_freq[k];
-    c[k] = static_cast<float>(std::cos(static_cast<double>(a)));
-    s[k] = static_cast<float>(std::sin(static_cast<double>(a)));
-  }
-}
-
-// Interleaved pairs (2k, 2k+1) rotated in place, as rope.cc.
-inline void rope_inplace(float* v, const float* c, const float* s, int64_t half) {
-  for (int64_t k = 0; k < half; ++k) {
-    const float x0 = v[2 * k], x1 = v[2 * k + 1];
-    v[2 * k] = x0 * c[k] - x1 * s[k];
-    v[2 * k + 1] = x0 * s[k] + x1 * c[k];
-  }
-}
-
-inline float dot(const float* a, const float* b, int64_t n) {
-  float acc[16] = {};
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    for (int k = 0; k < 16; ++k) acc[k] += a[i + k] * b[i + k];
-  float s = 0.f;
-  for (; i < n; ++i) s += a[i] * b[i];
-  for (int k = 0; k < 16; ++k) s += acc[k];
-  return s;
 }
 
 }  // namespace
@@ -82,8 +37,8 @@ void mla_down_epilogue(const MlaDownEpilogueParams& p) {
       if (slot < 0 || slot >= p.num_slots) continue;  // padding token (or a slot outside the cache)
       float* kv = row.data() + p.q_lora;  // [r] c_kv then [p] k_pe
       rms_inplace(kv, p.kv_norm, p.r, p.eps);
-      rope_table(position(p.positions, p.positions_dtype, i), p.inv_freq, half, c.data(), s.data());
-      rope_inplace(kv + p.r, c.data(), s.data(), half);
+      rope_cos_sin(position_at(p.positions, p.positions_dtype, i), p.inv_freq, half, c.data(), s.data());
+      rope_rotate(kv + p.r, c.data(), s.data(), half);
       from_f32(kv, static_cast<char*>(p.kv_cache) + slot * d * ks, p.kv_dtype, d);
     }
   });
@@ -115,8 +70,8 @@ void mla_absorb_q(const MlaAbsorbQParams& p) {
           for (int64_t cc = 0; cc < r; ++cc) acc[cc] += a * wr[cc];
         }
         from_f32(acc.data(), static_cast<char*>(p.q_latent) + row * r * os, p.out_dtype, r);
-        rope_table(position(p.positions, p.positions_dtype, i), p.inv_freq, half, c.data(), s.data());
-        rope_inplace(q.data() + nope, c.data(), s.data(), half);
+        rope_cos_sin(position_at(p.positions, p.positions_dtype, i), p.inv_freq, half, c.data(), s.data());
+        rope_rotate(q.data() + nope, c.data(), s.data(), half);
         from_f32(q.data() + nope, static_cast<char*>(p.q_pe) + row * p.p * os, p.out_dtype, p.p);
       }
     }

@@ -6,22 +6,12 @@
 #include <vector>
 
 #include "native/cpu/parallel.h"
+#include "native/cpu/rowops.h"
 #include "native/ops.h"
 
 namespace dsv3::cpu {
 namespace {
-// Eight independent partial sums: without -ffast-math a single accumulator would keep the loop
-// scalar; eight lanes let the compiler keep them in one vector register.
-inline float sum_sq(const float* x, int64_t n) {
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t j = 0;
-  for (; j + 8 <= n; j += 8)
-    for (int l = 0; l < 8; ++l) acc[l] += x[j + l] * x[j + l];
-  float s = 0;
-  for (; j < n; ++j) s += x[j] * x[j];
-  for (int l = 0; l < 8; ++l) s += acc[l];
-  return s;
-}
+// sum_j x[j] with 8 partial sums, as rowops.h's sum_sq (softmax's denominator).
 inline float sum(const float* x, int64_t n) {
   float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t j = 0;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "native/cpu/parallel.h"
+#include "native/cpu/rowops.h"
 #include "native/ops.h"
 
 namespace dsv3::cpu {
@@ -19,14 +20,7 @@ void rope(const RopeParams& p) {
   std::vector<float> cosv(static_cast<size_t>(p.t * half)), sinv(static_cast<size_t>(p.t * half));
   parallel_for(p.t, std::max<int64_t>(1, 2048 / std::max<int64_t>(half, 1)), [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
-      const int64_t pos = p.positions_dtype == DType::i64 ? static_cast<const int64_t*>(p.positions)[i]
-                                                          : static_cast<const int32_t*>(p.positions)[i];
-      const float pf = static_cast<float>(pos);
-      for (int64_t k = 0; k < half; ++k) {
-        const float a = pf * p.inv_freq[k];
-        cosv[i * half + k] = static_cast<float>(std::cos(static_cast<double>(a)));
-        sinv[i * half + k] = static_cast<float>(std::sin(static_cast<double>(a)));
-      }
+      rope_cos_sin(position_at(p.positions, p.positions_dtype, i), p.inv_freq, half, cosv.data() + i * half, sinv.data() + i * half);
     }
   });
   const int64_t rows = p.t * p.h;
@@ -37,12 +31,7 @@ void rope(const RopeParams& p) {
       to_f32(static_cast<const char*>(p.x) + r * p.d * xs, p.x_dtype, row.data(), row.size());
       const float* c = cosv.data() + (r / p.h) * half;
       const float* s = sinv.data() + (r / p.h) * half;
-      float* v = row.data() + nope;
-      for (int64_t k = 0; k < half; ++k) {
-        const float x0 = v[2 * k], x1 = v[2 * k + 1];
-        v[2 * k] = x0 * c[k] - x1 * s[k];
-        v[2 * k + 1] = x0 * s[k] + x1 * c[k];
-      }
+      rope_rotate(row.data() + nope, c, s, half);
       from_f32(row.data(), static_cast<char*>(p.out) + r * p.d * os, p.out_dtype, row.size());
     }
   });

@@ -1,0 +1,61 @@
+// Row primitives shared by the CPU ops, so that fused ops (native/cpu/mla_proj.cc) compute exactly what
+// the ops they fuse do (norm.cc, rope.cc): the same f32 operations in the same order, bit for bit.
+// Independent partial sums let -O3 vectorize without -ffast-math (no reassociation needed).
+#pragma once
+#include <cmath>
+#include <cstdint>
+
+#include "native/dtype.h"
+
+namespace dsv3::cpu {
+
+// sum_j a[j] b[j] with 16 partial sums.
+inline float dot(const float* a, const float* b, int64_t n) {
+  float acc[16] = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int k = 0; k < 16; ++k) acc[k] += a[i + k] * b[i + k];
+  float s = 0.f;
+  for (; i < n; ++i) s += a[i] * b[i];
+  for (int k = 0; k < 16; ++k) s += acc[k];
+  return s;
+}
+
+// sum_j x[j]^2 with 8 partial sums (RMSNorm).
+inline float sum_sq(const float* x, int64_t n) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int l = 0; l < 8; ++l) acc[l] += x[j + l] * x[j + l];
+  float s = 0;
+  for (; j < n; ++j) s += x[j] * x[j];
+  for (int l = 0; l < 8; ++l) s += acc[l];
+  return s;
+}
+
+// Element i of an i32 or i64 positions tensor.
+inline int64_t position_at(const void* pos, DType dt, int64_t i) {
+  return dt == DType::i64 ? static_cast<const int64_t*>(pos)[i] : static_cast<const int32_t*>(pos)[i];
+}
+
+// RoPE's cos/sin for one position: of the f32 angle f32(pos) * inv_freq[k], evaluated in double and
+// rounded once (model.py builds the angle in f32; this differs from torch's f32 cos/sin by <= 1 ulp).
+inline void rope_cos_sin(int64_t pos, const float* inv_freq, int64_t half, float* c, float* s) {
+  const float pf = static_cast<float>(pos);
+  for (int64_t k = 0; k < half; ++k) {
+    const float a = pf * inv_freq[k];
+    c[k] = static_cast<float>(std::cos(static_cast<double>(a)));
+    s[k] = static_cast<float>(std::sin(static_cast<double>(a)));
+  }
+}
+
+// Rotates the interleaved pairs (2k, 2k+1) of v in place (model.py apply_rotary_emb).
+inline void rope_rotate(float* v, const float* c, const float* s, int64_t half) {
+  for (int64_t k = 0; k < half; ++k) {
+    const float x0 = v[2 * k], x1 = v[2 * k + 1];
+    v[2 * k] = x0 * c[k] - x1 * s[k];
+    v[2 * k + 1] = x0 * s[k] + x1 * c[k];
+  }
+}
+
+}  // namespace dsv3::cpu
