@@ -14,6 +14,13 @@
 
 namespace dsv3::cuda {
 
+// ---- math as the CPU backend does it ----
+// expf of the CPU twins (glibc), reproduced by rounding the double-precision exp once: CUDA's expf may
+// differ from it by an ulp.
+__device__ __forceinline__ float host_expf(float x) { return static_cast<float>(exp(static_cast<double>(x))); }
+// silu(g) * u in f32 with silu_mul's expression (native/cpu/activation.cc).
+__device__ __forceinline__ float silu_mul_f32(float g, float u) { return g / (1.0f + host_expf(-g)) * u; }
+
 // ---- scalar codecs (native/dtype.h) ----
 __device__ __forceinline__ float bf16_load(uint16_t h) { return __uint_as_float(static_cast<uint32_t>(h) << 16); }
 __device__ __forceinline__ uint16_t bf16_store(float f) {

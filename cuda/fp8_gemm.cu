@@ -24,8 +24,10 @@
 #include <mutex>
 #include <vector>
 
+#include "cuda/codec.cuh"
 #include "cuda/common.cuh"
 #include "cuda/e4m3.cuh"
+#include "cuda/moe.h"
 #include "cuda/gemm.h"
 #include "cuda/runtime.h"
 #include "cuda/sm90.cuh"
@@ -285,7 +287,7 @@ __global__ void __launch_bounds__(kThreads, 1)
     // 128 intermediates of this tile: amax over the tile's 128 rows (8 lanes x 2 rows per warp, then the
     // 8 warps through shared memory), scale = max(amax, 1e-4) / 448, codes e4m3(h / scale).
 #pragma unroll
-    for (int i = 0; i < C::kRegs; ++i) acc[i] = acc[i] / (1.0f + expf(-acc[i])) * acc_u[i];
+    for (int i = 0; i < C::kRegs; ++i) acc[i] = silu_mul_f32(acc[i], acc_u[i]);
 #pragma unroll
     for (int i = 0; i < BT / 8; ++i) {
 #pragma unroll
@@ -505,46 +507,6 @@ void launch_glu(Problem p, int bt, const void* a, int64_t a_rows, const void* b,
   }
 }
 
-// The GLU fallback's second half: for every row that belongs to a group, quantize_fp8 of
-// silu(gate) * up from the f32 [rows, 2n] GEMM output (gate = columns 0..n-1, up = n..2n-1).
-// One warp per (row, 128-column group), as cuda/quant.cu. Rows of no group are left untouched.
-__global__ void silu_mul_quant_grouped_kernel(const float* __restrict__ gu, uint8_t* __restrict__ y, float* __restrict__ scale,
-                                              const int32_t* offsets, const int32_t* counts, int64_t rows, int64_t n,
-                                              int64_t g, int64_t m_max, bool masked, bool ue8m0) {
-  const int64_t groups = (n + kQuantBlock - 1) / kQuantBlock;
-  const int64_t w = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) / 32;
-  const int lane = threadIdx.x % 32;
-  if (w >= rows * groups) return;
-  const int64_t r = w / groups, gi = w % groups;
-  bool in_group;
-  if (masked) {
-    const int64_t e = r / m_max;
-    in_group = r - e * m_max < max(counts[e], 0);
-  } else {
-    in_group = r >= offsets[0] && r < offsets[g];
-  }
-  if (!in_group) return;
-  const int64_t j0 = gi * kQuantBlock, cnt = n - j0 < kQuantBlock ? n - j0 : int64_t{kQuantBlock};
-  float h[4];
-  uint32_t m = 0;
-#pragma unroll
-  for (int q = 0; q < 4; ++q) {
-    const int64_t j = lane * 4 + q;
-    h[q] = 0.f;
-    if (j < cnt) {
-      const float gv = gu[r * 2 * n + j0 + j], uv = gu[r * 2 * n + n + j0 + j];
-      h[q] = gv / (1.0f + expf(-gv)) * uv;
-    }
-    m = max(m, __float_as_uint(h[q]) & 0x7fffffffu);
-  }
-  for (int o = 16; o > 0; o >>= 1) m = max(m, __shfl_xor_sync(0xffffffffu, m, o));
-  const float sc = fp8_group_scale(m, ue8m0);
-  if (lane == 0) scale[r * groups + gi] = sc;
-#pragma unroll
-  for (int q = 0; q < 4; ++q)
-    if (lane * 4 + q < cnt) y[r * n + j0 + lane * 4 + q] = e4m3_encode(__fdiv_rn(h[q], sc));
-}
-
 bool built_for_sm90a() {
 #ifdef DSV3_CUDA_ARCHS_STR
   return std::strstr(DSV3_CUDA_ARCHS_STR, "90a") != nullptr;
@@ -638,16 +600,13 @@ void grouped_gemm_silu_mul(const GroupedGemmSiluMulParams& p, GemmKernel kernel,
     return launch_glu(q, bt, p.a, rows, p.b, p.g * 2 * p.n, device, stream);
   }
   // Two steps: the grouped GEMM into an f32 [rows, 2n] buffer, then SiLU-multiply-quantize per group row.
-  auto s = static_cast<cudaStream_t>(stream);
   float* gu = static_cast<float*>(device_alloc(device, static_cast<size_t>(rows) * 2 * p.n * sizeof(float)));
   try {
     grouped_gemm(GroupedGemmParams{p.a, DType::f8_e4m3, p.a_scale, p.b, DType::f8_e4m3, p.b_scale, gu, DType::f32,
                                    p.offsets, p.counts, p.g, p.m, 2 * p.n, p.k, p.masked},
                  kern, expected_m, device, stream);
-    const int64_t warps = rows * ceil_div(p.n, kQuantBlock);
-    silu_mul_quant_grouped_kernel<<<static_cast<unsigned>(ceil_div(warps * 32, 256)), 256, 0, s>>>(
-        gu, p.out, p.out_scale, p.offsets, p.counts, rows, p.n, p.g, p.m, p.masked, p.ue8m0);
-    DSV3_CUDA_CHECK_LAUNCH();
+    silu_mul_quant_grouped(SiluMulQuantParams{gu, gu + p.n, DType::f32, 2 * p.n, p.out, p.out_scale, rows, p.n, p.ue8m0},
+                           p.masked ? nullptr : p.offsets, p.masked ? p.counts : nullptr, p.g, p.m, stream);
   } catch (...) {
     device_free(device, gu);
     throw;

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <string>
 
+#include "cuda/codec.cuh"
 #include "cuda/common.cuh"
 #include "cuda/moe.h"
 
@@ -26,7 +27,6 @@ namespace dsv3::cuda {
 namespace {
 
 // glibc's expf (the CPU twin) rounds correctly for all but a vanishing set of inputs: double exp rounded once.
-__device__ __forceinline__ float host_expf(float x) { return static_cast<float>(exp(static_cast<double>(x))); }
 
 // a (at index ia) ranks before b (at index ib): higher first, NaN above any number, ties to the lower index.
 __device__ __forceinline__ bool ranks_before(float a, int ia, float b, int ib) {
@@ -242,13 +242,27 @@ template <> __device__ __forceinline__ float round_to<__half>(float v) { return 
 
 constexpr int kQuantWarps = 8;
 
+// Rows of a grouped GEMM's layout (cuda/moe.h silu_mul_quant_grouped): with offsets [g+1] (contiguous) or
+// counts [g] (m_max rows per group, masked), rows of no group are skipped; both null: every row.
+struct RowGroups {
+  const int32_t* offsets;
+  const int32_t* counts;
+  int64_t g, m_max;
+  __device__ __forceinline__ bool has(int64_t r) const {
+    if (counts) { const int64_t e = r / m_max; return r - e * m_max < max(counts[e], 0); }
+    if (offsets) return r >= offsets[0] && r < offsets[g];
+    return true;
+  }
+};
+
 template <class T>
-__global__ void __launch_bounds__(kQuantWarps * 32) silu_mul_quant_kernel(SiluMulQuantParams p) {
+__global__ void __launch_bounds__(kQuantWarps * 32) silu_mul_quant_kernel(SiluMulQuantParams p, RowGroups groups) {
   const int64_t kb = (p.n + 127) / 128;
   const int64_t item = static_cast<int64_t>(blockIdx.x) * kQuantWarps + threadIdx.x / 32;
   if (item >= p.rows * kb) return;  // whole warps
   const int lane = threadIdx.x % 32;
   const int64_t r = item / kb, gi = item % kb;
+  if (!groups.has(r)) return;  // whole warps
   const T* g = static_cast<const T*>(p.gate) + r * p.ld;  // [n]
   const T* u = static_cast<const T*>(p.up) + r * p.ld;    // [n]
   float h[4];
@@ -258,23 +272,17 @@ __global__ void __launch_bounds__(kQuantWarps * 32) silu_mul_quant_kernel(SiluMu
     const int64_t j = gi * 128 + q * 32 + lane;
     h[q] = 0.f;
     if (j < p.n) {
-      const float gf = to_f(g[j]), uf = to_f(u[j]);
-      h[q] = round_to<T>(gf / (1.0f + host_expf(-gf)) * uf);  // silu_mul's expression, rounded as its output
+      h[q] = round_to<T>(silu_mul_f32(to_f(g[j]), to_f(u[j])));  // rounded as silu_mul's output
       amax = max(amax, __float_as_uint(h[q]) & 0x7fffffffu);  // by bits: NaN wins, as the CPU's amax
     }
   }
   amax = __reduce_max_sync(0xffffffffu, amax);
-  const float a = __uint_as_float(amax);
-  float s = (a < 1e-4f ? 1e-4f : a) / 448.0f;  // std::max(amax, 1e-4f) / 448, NaN kept
-  if (p.ue8m0) {
-    const unsigned b = __float_as_uint(s);
-    if ((b & 0x7f800000u) != 0x7f800000u && (b & 0x007fffffu) != 0) s = __uint_as_float((b & 0x7f800000u) + 0x00800000u);
-  }
+  const float s = fp8_group_scale(amax, p.ue8m0);
   uint8_t* y = p.y + r * p.n;
 #pragma unroll
   for (int q = 0; q < 4; ++q) {
     const int64_t j = gi * 128 + q * 32 + lane;
-    if (j < p.n) y[j] = static_cast<uint8_t>(__nv_cvt_float_to_fp8(h[q] / s, __NV_SATFINITE, __NV_E4M3));
+    if (j < p.n) y[j] = e4m3_encode(__fdiv_rn(h[q], s));
   }
   if (lane == 0) p.scale[r * kb + gi] = s;
 }
@@ -375,16 +383,26 @@ void moe_gather(const MoeGatherParams& p, void* stream) {
   DSV3_CUDA_CHECK_LAUNCH();
 }
 
-void silu_mul_quant(const SiluMulQuantParams& p, void* stream) {
+namespace {
+void launch_silu_mul_quant(const SiluMulQuantParams& p, RowGroups groups, void* stream) {
   const int64_t items = p.rows * ((p.n + 127) / 128);
   if (items == 0) return;
   const unsigned blocks = static_cast<unsigned>((items + kQuantWarps - 1) / kQuantWarps);
   switch (p.dtype) {
-    case DType::bf16: silu_mul_quant_kernel<__nv_bfloat16><<<blocks, kQuantWarps * 32, 0, st(stream)>>>(p); break;
-    case DType::f16: silu_mul_quant_kernel<__half><<<blocks, kQuantWarps * 32, 0, st(stream)>>>(p); break;
-    default: silu_mul_quant_kernel<float><<<blocks, kQuantWarps * 32, 0, st(stream)>>>(p);
+    case DType::bf16: silu_mul_quant_kernel<__nv_bfloat16><<<blocks, kQuantWarps * 32, 0, st(stream)>>>(p, groups); break;
+    case DType::f16: silu_mul_quant_kernel<__half><<<blocks, kQuantWarps * 32, 0, st(stream)>>>(p, groups); break;
+    default: silu_mul_quant_kernel<float><<<blocks, kQuantWarps * 32, 0, st(stream)>>>(p, groups);
   }
   DSV3_CUDA_CHECK_LAUNCH();
+}
+}  // namespace
+
+void silu_mul_quant(const SiluMulQuantParams& p, void* stream) { launch_silu_mul_quant(p, RowGroups{nullptr, nullptr, 0, 0}, stream); }
+
+void silu_mul_quant_grouped(const SiluMulQuantParams& p, const int32_t* offsets, const int32_t* counts, int64_t g, int64_t m_max,
+                            void* stream) {
+  if (g == 0) return;
+  launch_silu_mul_quant(p, RowGroups{offsets, counts, g, m_max}, stream);
 }
 
 void moe_combine(const MoeCombineParams& p, void* stream) {
