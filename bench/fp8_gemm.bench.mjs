@@ -14,6 +14,7 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Bench } from 'tinybench';
+import { randomE4m3Codes } from './inputs.mjs';
 import { copyBandwidth, fp8Peak, gpu, gpuTime, hasGpu, rotations } from './cuda_timing.mjs';
 
 const require = createRequire(import.meta.url);
@@ -25,13 +26,6 @@ const NK = [[2112, 7168], [576, 7168], [24576, 1536], [32768, 512], [7168, 16384
 const MS = hasGpu ? [1, 64, 128, 4096] : [1, 64];
 const only = process.argv.slice(2);
 const SHAPES = NK.flatMap(([n, k]) => MS.map((m) => ({ m, n, k }))).filter((s) => only.length === 0 || only.includes(`${s.m}x${s.n}x${s.k}`));
-
-function randomCodes(n, seed) {  // e4m3 codes without NaN (0x7f / 0xff)
-  const u = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; const c = x & 0x7f; u[i] = (c === 0x7f ? 0x7e : c) | (x & 0x80); }
-  return u;
-}
 
 const bytesOf = ({ m, n, k }) => m * k + n * k + 2 * m * n + 4 * (m * Math.ceil(k / 128) + Math.ceil(n / 128) * Math.ceil(k / 128));
 const fmt = (x, d = 1) => (x === undefined || x === null || Number.isNaN(x) ? '-' : x.toFixed(d));
@@ -66,8 +60,8 @@ async function benchGpu() {
     const { m, n, k } = s;
     const kb = Math.ceil(k / 128), nb = Math.ceil(n / 128);
     const rot = rotations(m * k + n * k);
-    const a0 = Tensor.fromArray(randomCodes(m * k, 7 + m), [m, k], { dtype: 'f8_e4m3', device: 'cuda' });
-    const b0 = Tensor.fromArray(randomCodes(n * k, 11 + n + k), [n, k], { dtype: 'f8_e4m3', device: 'cuda' });
+    const a0 = Tensor.fromArray(randomE4m3Codes(m * k, 7 + m), [m, k], { dtype: 'f8_e4m3', device: 'cuda' });
+    const b0 = Tensor.fromArray(randomE4m3Codes(n * k, 11 + n + k), [n, k], { dtype: 'f8_e4m3', device: 'cuda' });
     const sets = Array.from({ length: rot }, (_, i) => ({
       a: { data: i ? a0.to('cuda') : a0, scale: Tensor.full([m, kb], 1 / 64, { device: 'cuda' }) },
       b: { data: i ? b0.to('cuda') : b0, scale: Tensor.full([nb, kb], 1 / 64, { device: 'cuda' }) },
@@ -108,8 +102,8 @@ async function benchCpu() {
   for (const s of SHAPES) {
     const { m, n, k } = s;
     const kb = Math.ceil(k / 128), nb = Math.ceil(n / 128);
-    const a = { data: Tensor.fromArray(randomCodes(m * k, 7), [m, k], { dtype: 'f8_e4m3' }), scale: Tensor.full([m, kb], 1 / 64) };
-    const b = { data: Tensor.fromArray(randomCodes(n * k, 11), [n, k], { dtype: 'f8_e4m3' }), scale: Tensor.full([nb, kb], 1 / 64) };
+    const a = { data: Tensor.fromArray(randomE4m3Codes(m * k, 7), [m, k], { dtype: 'f8_e4m3' }), scale: Tensor.full([m, kb], 1 / 64) };
+    const b = { data: Tensor.fromArray(randomE4m3Codes(n * k, 11), [n, k], { dtype: 'f8_e4m3' }), scale: Tensor.full([nb, kb], 1 / 64) };
     const out = Tensor.empty([m, n], { dtype: 'bf16' });
     const bench = new Bench({ iterations: 5, time: 300, warmupIterations: 1, warmupTime: 0 });
     bench.add('op', async () => { fp8Gemm(a, b, { out }); await synchronize(); });

@@ -10,6 +10,7 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Bench } from 'tinybench';
+import { randomE4m3Codes } from './inputs.mjs';
 
 const require = createRequire(import.meta.url);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -30,17 +31,10 @@ const OPS = [
   { op: 'gemm f32', weightBytes: 4 },
 ];
 
-function randomCodes(n) {  // e4m3 codes without NaN (0x7f / 0xff)
-  const u = new Uint8Array(n);
-  let x = 0x9e3779b9;
-  for (let i = 0; i < n; i++) { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; const c = x & 0xff; u[i] = (c & 0x7f) === 0x7f ? c - 1 : c; }
-  return u;
-}
-
 function makeCase({ m, n, k }) {
   const kb = Math.ceil(k / 128), nb = Math.ceil(n / 128);
-  const a8 = { data: Tensor.fromArray(randomCodes(m * k), [m, k], { dtype: 'f8_e4m3' }), scale: Tensor.full([m, kb], 1 / 64) };
-  const b8 = { data: Tensor.fromArray(randomCodes(n * k), [n, k], { dtype: 'f8_e4m3' }), scale: Tensor.full([nb, kb], 1 / 64) };
+  const a8 = { data: Tensor.fromArray(randomE4m3Codes(m * k), [m, k], { dtype: 'f8_e4m3' }), scale: Tensor.full([m, kb], 1 / 64) };
+  const b8 = { data: Tensor.fromArray(randomE4m3Codes(n * k), [n, k], { dtype: 'f8_e4m3' }), scale: Tensor.full([nb, kb], 1 / 64) };
   const a32 = Tensor.randn([m, k], { seed: 1 }), b32 = Tensor.randn([n, k], { seed: 2 });
   const a16 = a32.cast('bf16'), b16 = b32.cast('bf16');
   const o16 = Tensor.empty([m, n], { dtype: 'bf16' }), o32 = Tensor.empty([m, n]);
