@@ -447,10 +447,17 @@ constexpr int kMaxTickets = 4096;
 __device__ int g_split_tickets[kMaxTickets];
 
 int* tickets(int device) {
-  void* p = nullptr;
-  DSV3_CUDA_CHECK(cudaSetDevice(device));
-  DSV3_CUDA_CHECK(cudaGetSymbolAddress(&p, g_split_tickets));
-  return static_cast<int*>(p);
+  static std::mutex mu;
+  static std::vector<int*> per_device;
+  std::lock_guard<std::mutex> l(mu);
+  if (device >= static_cast<int>(per_device.size())) per_device.resize(device + 1, nullptr);
+  if (!per_device[device]) {
+    void* p = nullptr;
+    DSV3_CUDA_CHECK(cudaSetDevice(device));
+    DSV3_CUDA_CHECK(cudaGetSymbolAddress(&p, g_split_tickets));
+    per_device[device] = static_cast<int*>(p);
+  }
+  return per_device[device];
 }
 
 template <int BT, bool kGlu>

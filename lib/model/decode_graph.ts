@@ -14,7 +14,7 @@ import { MlaStep, PagedLatentCache, SequenceCache } from './paged_cache';
 export class DecodeGraph {
   private disposed = false;
   private constructor(private readonly model: Model, readonly caches: readonly SequenceCache[], private readonly paged: PagedLatentCache,
-    private readonly width: number, private readonly ids: Tensor<'i32'>, private readonly step: MlaStep,
+    private readonly width: number, private readonly inputs: Tensor<'i32'>, private readonly step: MlaStep,
     private readonly graph: CudaGraph, private readonly next: Tensor<'i32'>) {}
 
   /**
@@ -29,14 +29,15 @@ export class DecodeGraph {
     if (paged.device !== 'cuda' || paged.dtype !== model.activations) throw new ArgumentError('decodeGraph: the paged cache must be the model\'s (model.createPagedCache)');
     const b = caches.length;
     const width = Math.max(...caches.map((c) => Math.ceil(c.maxLen / MLA_PAGE_SIZE)));
-    const dev = { device: 'cuda' as const };
-    const ids = Tensor.zeros([b], { dtype: 'i32', ...dev });
+    // Every input of the step in one device buffer, [ids | positions | slots | seqLens | blockTable], so a
+    // step refreshes them with one host-to-device copy; the step's tensors are views of it.
     const h = paged.prepareHost(caches.map((c) => c.seq), 1, width, false);  // describes the next step, reserves nothing
+    const inputs = Tensor.fromArray(pack(new Int32Array(b), h), [4 * b + b * width], { device: 'cuda' });
+    const ids = inputs.view(0, b);
     const step: MlaStep = {
-      b, sq: 1,
-      positions: Tensor.fromArray(h.positions, [b], dev), slots: Tensor.fromArray(h.slots, [b], dev),
-      blockTable: Tensor.fromArray(h.blockTable, [b, width], dev), seqLens: Tensor.fromArray(h.seqLens, [b], dev),
-      dispose: () => [step.positions, step.slots, step.blockTable, step.seqLens].forEach((t) => t.dispose()),
+      b, sq: 1, positions: inputs.view(b, b), slots: inputs.view(2 * b, b), seqLens: inputs.view(3 * b, b),
+      blockTable: inputs.view(4 * b, b * width).reshape([b, width]),
+      dispose: () => [ids, step.positions, step.slots, step.blockTable, step.seqLens, inputs].forEach((t) => t.dispose()),
     };
     try {
       // warm-up: one-time kernel set-up outside the capture (not a real token: no statistics)
@@ -44,9 +45,9 @@ export class DecodeGraph {
       await synchronize('cuda');
       let next: Tensor<'i32'> | null = null;
       const graph = await CudaGraph.capture(async () => { next = await model.decodeTensors(ids, paged, step); });
-      return new DecodeGraph(model, caches, paged, width, ids, step, graph, next!);
+      return new DecodeGraph(model, caches, paged, width, inputs, step, graph, next!);
     } catch (e) {
-      ids.dispose(); step.dispose();
+      step.dispose();
       throw e;
     }
   }
@@ -64,9 +65,9 @@ export class DecodeGraph {
     for (const c of this.caches) if (c.length + 1 > c.maxLen) throw new ArgumentError(`DecodeGraph.decode: a sequence is full (${c.maxLen} tokens)`);
     const h = this.paged.prepareHost(this.caches.map((c) => c.seq), 1, this.width);  // reserves the token
     try {
-      const src = [Int32Array.from(tokens), h.positions, h.slots, h.blockTable, h.seqLens];
-      const dst = [this.ids, this.step.positions, this.step.slots, this.step.blockTable, this.step.seqLens];
-      dst.forEach((t, i) => { const s = Tensor.fromArray(src[i], t.shape); t.copyFrom(s); s.dispose(); });
+      const host = Tensor.fromArray(pack(Int32Array.from(tokens), h), this.inputs.shape);
+      this.inputs.copyFrom(host);
+      host.dispose();
       this.graph.replay();
       return await this.next.toArray();
     } catch (e) {
@@ -79,7 +80,14 @@ export class DecodeGraph {
     if (this.disposed) return;
     this.disposed = true;
     this.graph.dispose();  // waits for the replays; frees the graph's memory (this.next included)
-    this.ids.dispose(); this.step.dispose();
+    this.step.dispose();
   }
   [Symbol.dispose](): void { this.dispose(); }
+}
+
+/** The step's inputs in the layout of DecodeGraph's input buffer: [ids | positions | slots | seqLens | blockTable]. */
+function pack(ids: Int32Array, h: { positions: Int32Array; slots: Int32Array; seqLens: Int32Array; blockTable: Int32Array }): Int32Array {
+  const b = ids.length, out = new Int32Array(4 * b + h.blockTable.length);
+  out.set(ids, 0); out.set(h.positions, b); out.set(h.slots, 2 * b); out.set(h.seqLens, 3 * b); out.set(h.blockTable, 4 * b);
+  return out;
 }
