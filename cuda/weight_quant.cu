@@ -35,8 +35,7 @@ __global__ void __launch_bounds__(kThreads) quantize_weight_kernel(const typenam
   __syncthreads();
   amax = threadIdx.x % 32 < kThreads / 32 ? smem[threadIdx.x % 32] : 0u;
   amax = __reduce_max_sync(0xffffffffu, amax);
-  const float a = __uint_as_float(amax);
-  const float s = amax > 0x7f800000u ? a : __fdiv_rn(fmaxf(a, 1e-4f), 448.0f);
+  const float s = fp8_group_scale(amax, false);  // weight blocks: no ue8m0
   if (threadIdx.x == 0) scale_inv[blockIdx.x] = s;
   for (int e = threadIdx.x; e < rows * B; e += kThreads) {
     const int r = e / B, c = e % B;
