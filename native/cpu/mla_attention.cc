@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "native/cpu/parallel.h"
-#include "native/cpu/rowops.h"
+#include "native/cpu/mla_common.h"
 #include "native/ops.h"
 
 namespace dsv3::cpu {
@@ -58,27 +58,8 @@ void mla_decode_attention(const MlaDecodeAttentionParams& p) {
         const int64_t n = std::min(kRows, rows - j0);
         const float* kv = rows_f32(p.c_kv, p.kv_dtype, j0, n, r, kv_buf.data());  // [n, r]
         const float* pe = rows_f32(p.k_pe, p.kv_dtype, j0, n, pd, pe_buf.data());  // [n, p]
-        for (int64_t hh = 0; hh < g; ++hh) {
-          const float* ql = &q[hh * (r + pd)];
-          float* s = &sc[hh * kRows];
-          float mb = m[hh];
-          for (int64_t j = 0; j < n; ++j) {
-            s[j] = (dot(ql, kv + j * r, r) + dot(ql + r, pe + j * pd, pd)) * p.softmax_scale;
-            mb = std::max(mb, s[j]);
-          }
-          const float alpha = std::exp(m[hh] - mb);  // 0 on the first block (m = -inf)
-          float* a = &acc[hh * r];
-          if (alpha != 1.f) for (int64_t c = 0; c < r; ++c) a[c] *= alpha;
-          float lb = l[hh] * alpha;
-          for (int64_t j = 0; j < n; ++j) {
-            const float pj = std::exp(s[j] - mb);
-            lb += pj;
-            const float* v = kv + j * r;
-            for (int64_t c = 0; c < r; ++c) a[c] += pj * v[c];
-          }
-          m[hh] = mb;
-          l[hh] = lb;
-        }
+        for (int64_t hh = 0; hh < g; ++hh)
+          mla_attend_block(&q[hh * (r + pd)], kv, r, pe, pd, n, r, pd, p.softmax_scale, &sc[hh * kRows], m[hh], l[hh], &acc[hh * r]);
       }
       for (int64_t hh = 0; hh < g; ++hh) {
         const float inv = 1.f / l[hh];

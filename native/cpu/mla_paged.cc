@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "native/cpu/parallel.h"
-#include "native/cpu/rowops.h"
+#include "native/cpu/mla_common.h"
 #include "native/ops.h"
 
 namespace dsv3::cpu {
@@ -54,27 +54,9 @@ void mla_paged_attention(const MlaPagedAttentionParams& p) {
           to_f32(static_cast<const char*>(p.kv_cache) + pg * kMlaPageSize * d * kv_item, p.kv_dtype, page.data(),
                  static_cast<size_t>(n * d));
         }
-        for (int64_t hh = 0; hh < g; ++hh) {
-          const float* qh = &q[hh * d];
-          float* s = &sc[hh * kMlaPageSize];
-          float mb = m[hh];
-          for (int64_t j = 0; j < n; ++j) {
-            s[j] = (dot(qh, &page[j * d], r) + dot(qh + r, &page[j * d + r], pd)) * p.softmax_scale;
-            mb = std::max(mb, s[j]);
-          }
-          const float alpha = std::exp(m[hh] - mb);  // 0 on the first page (m = -inf)
-          float* a = &acc[hh * r];
-          if (alpha != 1.f) for (int64_t c = 0; c < r; ++c) a[c] *= alpha;
-          float lb = l[hh] * alpha;
-          for (int64_t j = 0; j < n; ++j) {
-            const float pj = std::exp(s[j] - mb);
-            lb += pj;
-            const float* v = &page[j * d];
-            for (int64_t c = 0; c < r; ++c) a[c] += pj * v[c];
-          }
-          m[hh] = mb;
-          l[hh] = lb;
-        }
+        for (int64_t hh = 0; hh < g; ++hh)  // page rows are c_kv | k_pe, d = r + pd wide
+          mla_attend_block(&q[hh * d], page.data(), d, page.data() + r, d, n, r, pd, p.softmax_scale, &sc[hh * kMlaPageSize],
+                           m[hh], l[hh], &acc[hh * r]);
       }
       for (int64_t hh = 0; hh < g; ++hh) {
         const float inv = keys > 0 ? 1.f / l[hh] : 0.f;
