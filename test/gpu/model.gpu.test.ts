@@ -14,6 +14,7 @@ import { Checkpoint, SafetensorsFile } from '../../lib/weights/safetensors';
 import { writeRandomCheckpoint } from '../../lib/weights/random';
 import { relErr } from '../helpers';
 import { Rng } from '../reference/rng';
+import { batchedVsAlone } from '../model/batched';
 import { withReads } from '../model/reads';
 import { describeGpu } from './gpu';
 
@@ -85,26 +86,8 @@ describeGpu('the model on CUDA (tiny-v3)', () => {
 
   test.each(['f32', 'fp8'] as const)('%s: batched decode over one paged cache equals decoding each sequence alone; a step reads back only the ids', async (act) => {
     const model = await loadModel(DIR, { activations: act, device: 'cuda' });
-    const V = model.config.vocabSize, rng = new Rng(11);
-    const lens = [1, 63, 64, 65, 150], steps = 5;
-    const prompts = lens.map((n) => Array.from({ length: n }, () => rng.int(0, V - 1)));
-    const toks = lens.map(() => Array.from({ length: steps }, () => rng.int(0, V - 1)));
-    const alone: Float32Array[][] = [];
-    for (let i = 0; i < lens.length; i++) {
-      const c = model.createCache(256);
-      await model.forward(prompts[i], { cache: c });
-      alone.push([]);
-      for (let s = 0; s < steps; s++) alone[i].push((await model.forward([toks[i][s]], { cache: c })).logits);
-      c.dispose();
-    }
-    const paged = model.createPagedCache(1024);
-    const seqs = lens.map(() => model.createCache(256, paged));
-    for (let i = 0; i < lens.length; i++) await model.forward(prompts[i], { cache: seqs[i] });
-    let worst = 0;
-    for (let s = 0; s < steps; s++) {
-      const r = await model.forwardBatch(seqs.map((cache, i) => ({ cache, ids: [toks[i][s]] })));
-      for (let i = 0; i < lens.length; i++) worst = Math.max(worst, relErr(r.logits.subarray(i * V, (i + 1) * V), alone[i][s]));
-    }
+    const lens = [1, 63, 64, 65, 150];
+    const { worst, paged, seqs } = await batchedVsAlone(model, lens, 5, 11);
     // eslint-disable-next-line no-console
     console.log(`tiny-v3 ${act} on cuda: batched vs alone decode logits, worst relative error ${worst}`);
     expect(worst).toBeLessThan(act === 'f32' ? 1e-5 : 2e-2);

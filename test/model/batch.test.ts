@@ -9,7 +9,7 @@ import { estimateWeightBytes, residentBytes } from '../../lib/model/memory';
 import { Model } from '../../lib/model/model';
 import { Checkpoint } from '../../lib/weights/safetensors';
 import { relErr } from '../helpers';
-import { Rng } from '../reference/rng';
+import { batchedVsAlone } from './batched';
 import { withReads } from './reads';
 
 const DIR = join(__dirname, '..', 'fixtures', 'tiny-v3');
@@ -24,30 +24,12 @@ const argmaxRows = (x: Float32Array, v: number) => Array.from({ length: x.length
 });
 
 test('batched decode of sequences of different lengths equals decoding each alone', async () => {
-  const V = model.config.vocabSize, rng = new Rng(7);
+  const V = model.config.vocabSize;
   const lens = [5, 70, 130], steps = 4;
-  const prompts = lens.map((n) => Array.from({ length: n }, () => rng.int(0, V - 1)));
-  const toks = lens.map(() => Array.from({ length: steps }, () => rng.int(0, V - 1)));
-  // alone: each sequence in its own cache
-  const alone: Float32Array[][] = [];
-  for (let i = 0; i < lens.length; i++) {
-    const c = model.createCache(256);
-    await model.forward(prompts[i], { cache: c });
-    alone.push([]);
-    for (let s = 0; s < steps; s++) alone[i].push((await model.forward([toks[i][s]], { cache: c })).logits);
-    c.dispose();
-  }
-  // together: one paged cache, the prompts prefilled one by one, then one forward per decode step for all three
-  const paged = model.createPagedCache(512);
-  const seqs = lens.map(() => model.createCache(256, paged));
-  for (let i = 0; i < lens.length; i++) await model.forward(prompts[i], { cache: seqs[i] });
-  let worst = 0;
-  for (let s = 0; s < steps; s++) {
-    const r = await model.forwardBatch(seqs.map((cache, i) => ({ cache, ids: [toks[i][s]] })), { pick: {} });
+  const { worst, paged, seqs } = await batchedVsAlone(model, lens, steps, 7, { pick: {} }, (r) => {
     expect(r.logits.length).toBe(lens.length * V);
-    for (let i = 0; i < lens.length; i++) worst = Math.max(worst, relErr(r.logits.subarray(i * V, (i + 1) * V), alone[i][s]));
     expect(Array.from(r.tokens!)).toEqual(argmaxRows(r.logits, V));
-  }
+  });
   expect(worst).toBeLessThan(1e-5);
   expect(seqs.map((c) => c.length)).toEqual(lens.map((n) => n + steps));
   // equal-length chunks of two sequences in one forward (sq 3), last rows only
