@@ -31,6 +31,8 @@ export interface BackendsReport {
     compiled: boolean;
     available: boolean;
     architectures?: string;
+    /** true for the addon built with DSV3_CUDA=emu: its CUDA device is the dsv3-emu PTX emulator. */
+    emulated?: boolean;
     deviceCount: number;
     devices: CudaDeviceInfo[];
     reason?: string;

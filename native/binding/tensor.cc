@@ -362,6 +362,11 @@ DSV3_OP(backends) {
 #ifdef DSV3_WITH_CUDA
   cu.Set("compiled", true);
   cu.Set("architectures", DSV3_CUDA_ARCHS_STR);
+#ifdef DSV3_CUDA_EMU
+  cu.Set("emulated", true);  // linked against dsv3-emu's runtime: the "device" is the PTX emulator
+#else
+  cu.Set("emulated", false);
+#endif
   std::string reason;
   int n = cuda::device_count(&reason);
   cu.Set("deviceCount", n);

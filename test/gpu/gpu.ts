@@ -4,6 +4,11 @@ import { relErr } from '../helpers';
 
 export const cuda = backends().cuda;
 export const hasGpu = cuda.available;
+/** The CUDA device is dsv3-emu's emulated H200 (the addon of `npm run build:emu`), which runs kernels
+ * about 10^4 times slower than a GPU: suites pick smaller shapes with `emuSize`, never skip. */
+export const onEmulator = cuda.emulated === true;
+/** `gpu` on a real GPU, `emu` on the emulator. */
+export const emuSize = <T>(gpu: T, emu: T): T => (onEmulator ? emu : gpu);
 if (!hasGpu) {
   // eslint-disable-next-line no-console
   console.warn(`GPU tests skipped: ${cuda.compiled ? 'CUDA backend compiled, but ' + cuda.reason : cuda.reason}`);
