@@ -47,6 +47,7 @@ struct Operand {
   int64_t imm = 0;       // Imm value, FImm bits, Addr offset
   int fbits = 0;         // FImm: 32 or 64
   bool neg = false;      // a predicate operand written `!%p` (bar.red, selp-free predicate inputs, ...)
+  bool pair = false;     // Vec only: `d|p`, the two destinations of setp / shfl.sync / ... (elems = {d, p})
   std::vector<Operand> elems;  // Vec elements; Addr: the coordinate vector, if any
 };
 
