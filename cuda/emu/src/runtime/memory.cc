@@ -71,9 +71,7 @@ GlobalMemory::~GlobalMemory() {
   munmap(host_of(va_base_), va_size_);
 }
 
-uint64_t GlobalMemory::allocate(uint64_t bytes, const char* kind) {
-  std::unique_lock lock(mu_);
-  if (bytes > capacity_ || used_ + bytes > capacity_) return 0;
+uint64_t GlobalMemory::place(uint64_t bytes) {
   const uint64_t align = bytes >= kLarge ? kLargeAlign : kAlign;
   const uint64_t span = round_up(std::max<uint64_t>(bytes, 1), kAlign) + red_zone(bytes);
   const uint64_t end = va_base_ + va_size_;
@@ -81,29 +79,34 @@ uint64_t GlobalMemory::allocate(uint64_t bytes, const char* kind) {
   uint64_t base = round_up(next_, align);
   if (base + span <= end) {
     next_ = base + span;
-  } else {
-    // Fresh address space is exhausted: first fit in a gap between live allocations (each keeps its
-    // red zone after it). Freed allocations overlapping the reused range are forgotten.
-    base = 0;
-    uint64_t from = va_base_ + kStartOffset;
-    for (const auto& [b, a] : live_) {
-      const uint64_t cand = round_up(from, align);
-      if (cand + span <= b) { base = cand; break; }
-      from = b + round_up(std::max<uint64_t>(a.size, 1), kAlign) + red_zone(a.size);
-    }
-    if (!base) {
-      const uint64_t cand = round_up(from, align);
-      if (cand + span <= end) base = cand;
-    }
-    if (!base) return 0;
-    auto it = freed_.lower_bound(base);
-    if (it != freed_.begin()) --it;
-    while (it != freed_.end() && it->first < base + span) {
-      if (it->first + std::max<uint64_t>(it->second.size, 1) > base) it = freed_.erase(it);
-      else ++it;
-    }
+    return base;
   }
+  // Fresh address space is exhausted: first fit in a gap between live allocations and reservations
+  // (each keeps its red zone after it). Freed allocations overlapping the reused range are forgotten.
+  std::map<uint64_t, uint64_t> taken(reserved_);
+  for (const auto& [b, a] : live_) taken[b] = std::max(taken[b], a.size);
+  base = 0;
+  uint64_t from = va_base_ + kStartOffset;
+  for (const auto& [b, size] : taken) {
+    const uint64_t cand = round_up(from, align);
+    if (cand + span <= b) { base = cand; break; }
+    from = std::max(from, b + round_up(std::max<uint64_t>(size, 1), kAlign) + red_zone(size));
+  }
+  if (!base) {
+    const uint64_t cand = round_up(from, align);
+    if (cand + span <= end) base = cand;
+  }
+  if (!base) return 0;
+  auto it = freed_.lower_bound(base);
+  if (it != freed_.begin()) --it;
+  while (it != freed_.end() && it->first < base + span) {
+    if (it->first + std::max<uint64_t>(it->second.size, 1) > base) it = freed_.erase(it);
+    else ++it;
+  }
+  return base;
+}
 
+Allocation GlobalMemory::make_live(uint64_t base, uint64_t bytes, const char* kind) {
   Allocation a;
   a.base = base;
   a.size = bytes;
@@ -113,8 +116,47 @@ uint64_t GlobalMemory::allocate(uint64_t bytes, const char* kind) {
   a.live = true;
   std::memset(a.host, 0xFF, bytes);  // poison: NaN in every float format the kernels use
   used_ += bytes;
+  freed_.erase(base);  // a graph allocation living again at its address
   live_.emplace(base, a);
+  return a;
+}
+
+uint64_t GlobalMemory::allocate(uint64_t bytes, const char* kind) {
+  std::unique_lock lock(mu_);
+  if (bytes > capacity_ || used_ + bytes > capacity_) return 0;
+  const uint64_t base = place(bytes);
+  if (base) make_live(base, bytes, kind);
   return base;
+}
+
+uint64_t GlobalMemory::reserve(uint64_t bytes) {
+  std::unique_lock lock(mu_);
+  if (bytes > capacity_) return 0;
+  const uint64_t base = place(bytes);
+  if (base) reserved_[base] = bytes;
+  return base;
+}
+
+bool GlobalMemory::allocate_at(uint64_t base, const char* kind) {
+  std::unique_lock lock(mu_);
+  auto r = reserved_.find(base);
+  if (r == reserved_.end() || live_.count(base) || used_ + r->second > capacity_) return false;
+  make_live(base, r->second, kind);
+  return true;
+}
+
+void GlobalMemory::unreserve(uint64_t base) {
+  std::unique_lock lock(mu_);
+  reserved_.erase(base);
+}
+
+bool GlobalMemory::reserved(uint64_t addr, uint64_t bytes) const {
+  std::shared_lock lock(mu_);
+  auto it = reserved_.upper_bound(addr);
+  if (it == reserved_.begin()) return false;
+  --it;
+  const uint64_t off = addr - it->first;
+  return off < std::max<uint64_t>(it->second, 1) && bytes <= it->second - std::min(off, it->second);
 }
 
 bool GlobalMemory::release(uint64_t base) {

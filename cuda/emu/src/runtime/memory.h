@@ -37,6 +37,18 @@ class GlobalMemory {
   // Frees a live allocation by its base address; false if `base` is not one (the caller's error).
   bool release(uint64_t base);
 
+  // Stream-ordered and graph allocations: the address is handed out when the API call returns (reserve)
+  // but the allocation becomes live only when it runs on the device's timeline (allocate_at), and may
+  // die and live again at the same address (a graph's memory node at each replay). reserve() checks no
+  // capacity (the caller accounts for what will be live) and returns 0 when address space runs out;
+  // allocate_at() makes a live poisoned allocation of the reserved size, false if `base` is not reserved,
+  // is already live, or the capacity would be exceeded. unreserve() forgets the reservation (a live
+  // allocation there stays live until released). reserved(): [addr, addr + bytes) lies in one reservation.
+  uint64_t reserve(uint64_t bytes);
+  bool allocate_at(uint64_t base, const char* kind);
+  void unreserve(uint64_t base);
+  bool reserved(uint64_t addr, uint64_t bytes) const;
+
   // The host bytes of [addr, addr + bytes) when the whole range lies inside one live allocation, else
   // nullptr. Thread-safe; the interpreter calls it on its slow path only (it caches the allocation).
   uint8_t* translate(uint64_t addr, uint64_t bytes) const;
@@ -60,6 +72,9 @@ class GlobalMemory {
   int64_t delta_ = 0;  // host address of the bytes = device address + delta_
   uint64_t used_ = 0, next_id_ = 1;
   std::map<uint64_t, Allocation> live_, freed_;  // by base
+  std::map<uint64_t, uint64_t> reserved_;         // base -> bytes (reserve / allocate_at)
+  uint64_t place(uint64_t bytes);                 // a fresh (or, when none is left, reused) base; 0 if none
+  Allocation make_live(uint64_t base, uint64_t bytes, const char* kind);
   mutable std::shared_mutex mu_;
 };
 

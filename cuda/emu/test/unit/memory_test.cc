@@ -137,6 +137,43 @@ int main() {
   }
 
   {
+    // Reservations (stream-ordered and graph allocations): an address without bytes until allocate_at,
+    // live again at the same address after a release, never handed to anyone else meanwhile.
+    GlobalMemory mem(1ull << 20);
+    const uint64_t r = mem.reserve(4096);
+    CHECK(r != 0);
+    CHECK_EQ(r % 256, 0u);
+    CHECK(mem.reserved(r, 4096));
+    CHECK(mem.reserved(r + 4000, 96));
+    CHECK(!mem.reserved(r + 4000, 97));
+    CHECK(mem.translate(r, 4) == nullptr);  // not live yet
+    CHECK_EQ(mem.used(), 0u);
+    CHECK(mem.allocate_at(r, "graph"));
+    CHECK(!mem.allocate_at(r, "graph"));      // already live
+    CHECK(!mem.allocate_at(r + 256, "graph"));  // not a reservation
+    CHECK_EQ(mem.used(), 4096u);
+    uint8_t* h = mem.translate(r, 4096);
+    CHECK(h && h[0] == 0xFF && h[4095] == 0xFF);
+    if (h) h[0] = 1;
+    CHECK(mem.release(r));
+    CHECK(contains(mem.describe(r, 4), ", freed"));
+    CHECK(mem.allocate_at(r, "graph"));  // the next replay
+    h = mem.translate(r, 1);
+    CHECK(h && h[0] == 0xFF);  // poisoned again, not the old bytes
+    const emu::Allocation* a = mem.find(r);
+    CHECK(a && std::string(a->kind) == "graph");
+    const uint64_t x = mem.reserve(2ull << 20);  // beyond the capacity
+    CHECK_EQ(x, 0u);
+    const uint64_t y = mem.reserve(1ull << 20);
+    CHECK(y != 0);
+    CHECK(!mem.allocate_at(y, "cudaMallocAsync"));  // 4096 live + 1 MiB > capacity
+    mem.unreserve(r);
+    CHECK(mem.find(r) != nullptr);  // still live until released
+    CHECK(mem.release(r));
+    CHECK(mem.allocate_at(y, "cudaMallocAsync"));
+  }
+
+  {
     // Freed memory goes back to the system (MADV_DONTNEED), and poison costs resident pages.
     GlobalMemory mem(4ull << 30);
     const uint64_t before = resident_kb();
