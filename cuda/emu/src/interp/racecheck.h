@@ -10,6 +10,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace emu {
@@ -35,6 +36,48 @@ class RaceCheck {
   void acquire(int warp, uint32_t sync_id);
   // Release into a sync object without waiting for others (mbarrier.arrive).
   void release(int warp, uint32_t sync_id);
+  // Notes on the calls above (racecheck.cc):
+  // - bar.arrive: arrive() for the arriving warp, which is then not named in complete()'s participants.
+  // - mbarrier (sync_id >= 16): releases accumulate; complete(sync_id, {}) at a phase completion
+  //   publishes them and acquire() then observes only completed phases. For an object on which
+  //   complete() was never called, acquire() observes every release so far.
+  // True once a warp has passed 2^27 - 2 synchronisations in this CTA: checking is off until reset().
+  bool saturated() const { return saturated_; }
+
+ private:
+  static constexpr int kMaxWarps = 32;
+  static constexpr uint32_t kShared = 0xFFFFFFFFu;      // epoch value: the state is a read/atomic set
+  static constexpr uint32_t kPageBytes = 1024;          // shadow pages, cleared lazily on first touch
+  struct Clock { uint32_t c[kMaxWarps]; };
+  // Shadow of one shared byte. Epochs are (clock << 5 | warp), 0 = none. r (a) == kShared means
+  // concurrent plain reads (atomics): rpc (apc) then indexes sets_ instead of being a pc.
+  struct Cell { uint32_t w, r, a, wpc, rpc, apc; };
+  struct Set { uint32_t clk[kMaxWarps]; uint32_t pc[kMaxWarps]; uint32_t refs; };  // immutable once made
+  struct Sync { Clock acc{}, published{}; bool completed = false; };
+  struct Memo { uint32_t from, from_pc, epoch, pc, to; };  // from state + (epoch, pc) -> set `to`
+
+  Cell* cell(uint32_t addr);
+  bool ordered_set(uint32_t set, int warp, int* racer);
+  uint32_t add_to_set(uint32_t from, uint32_t from_pc, int warp, uint32_t epoch, uint32_t pc);
+  uint32_t new_set();
+  void unref(uint32_t set);
+  void bump(int warp);
+  Sync& sync(uint32_t id);
+
+  uint32_t smem_bytes_ = 0;
+  int warps_ = 0;
+  bool saturated_ = false;
+  uint32_t generation_ = 0;
+  std::vector<Cell> shadow_;
+  std::vector<uint32_t> page_gen_;
+  Clock clock_[kMaxWarps] = {};
+  uint32_t clock_version_[kMaxWarps] = {};             // bumped whenever a warp's clock changes
+  std::vector<Set> sets_;
+  std::vector<uint32_t> free_sets_;
+  std::vector<Memo> memo_;
+  uint32_t ord_set_ = kShared, ord_warp_ = 0, ord_version_ = 0; int ord_racer_ = -1;  // last set check
+  Sync bars_[16];
+  std::unordered_map<uint32_t, Sync> mbars_;
 };
 
 }  // namespace emu
