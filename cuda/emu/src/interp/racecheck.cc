@@ -3,7 +3,9 @@
 // last-atomic epoch; the read (atomic) epoch becomes a set of per-warp epochs only while reads (atomics)
 // of different warps are concurrent. Sets are immutable and shared between bytes (copy on write, with a
 // small memo of "set + reader -> set"), so a tile read by every warp costs a handful of sets, not one per
-// byte. The shadow is paged and cleared lazily (a generation per page), so reset() is O(warps).
+// byte. The shadow has one state per 4-byte granule while its bytes agree (the usual case: 4- and
+// 16-byte accesses) and splits into 4 byte states when a narrower access makes them differ, so it stays
+// exact per byte. It is paged and cleared lazily (a generation per page), so reset() is O(warps).
 #include "src/interp/racecheck.h"
 
 #include <algorithm>
@@ -20,6 +22,17 @@ constexpr uint32_t kMemoSize = 1024;            // power of two
 inline uint32_t epoch_clock(uint32_t e) { return e >> 5; }
 inline int epoch_warp(uint32_t e) { return static_cast<int>(e & 31); }
 
+template <class T>
+inline bool same(const T& x, const T& y) {  // a fixed-size compare the compiler keeps inline
+  static_assert(sizeof(T) % 8 == 0, "cells are compared as 64-bit words");
+  uint64_t u[sizeof(T) / 8], v[sizeof(T) / 8];
+  std::memcpy(u, &x, sizeof u);
+  std::memcpy(v, &y, sizeof v);
+  uint64_t d = 0;
+  for (size_t i = 0; i < sizeof(T) / 8; ++i) d |= u[i] ^ v[i];
+  return d == 0;
+}
+
 inline uint32_t memo_slot(uint32_t from, uint32_t from_pc, uint32_t epoch, uint32_t pc) {
   uint64_t h = (uint64_t{from} * 0x9E3779B97F4A7C15ull) ^ (uint64_t{from_pc} * 0xC2B2AE3D27D4EB4Full) ^
                (uint64_t{epoch} * 0x165667B19E3779F9ull) ^ (uint64_t{pc} * 0x27D4EB2F165667C5ull);
@@ -35,7 +48,7 @@ void RaceCheck::reset(uint32_t smem_bytes, int warps) {
   const size_t pages = (size_t{smem_bytes} + kPageBytes - 1) / kPageBytes;
   if (page_gen_.size() < pages) {
     page_gen_.resize(pages, 0);       // generation 0 is never current: new pages start stale
-    shadow_.resize(pages * kPageBytes);
+    shadow_.resize(pages * (kPageBytes / 4));
   }
   if (++generation_ == 0) {           // wrapped: every page must be seen as stale again
     std::fill(page_gen_.begin(), page_gen_.end(), 0);
@@ -48,19 +61,52 @@ void RaceCheck::reset(uint32_t smem_bytes, int warps) {
   }
   sets_.clear();
   free_sets_.clear();
+  splits_.clear();
+  free_splits_.clear();
   memo_.assign(kMemoSize, Memo{0, 0, 0, 0, kShared});
   ord_set_ = kShared;
+  run_ok_ = false;
   for (Sync& s : bars_) s = Sync{};
   mbars_.clear();
 }
 
-RaceCheck::Cell* RaceCheck::cell(uint32_t addr) {
+RaceCheck::Cell* RaceCheck::granule(uint32_t addr) {
   const uint32_t page = addr / kPageBytes;
   if (page_gen_[page] != generation_) {
-    std::memset(&shadow_[size_t{page} * kPageBytes], 0, sizeof(Cell) * kPageBytes);
+    std::memset(&shadow_[size_t{page} * (kPageBytes / 4)], 0, sizeof(Cell) * (kPageBytes / 4));
     page_gen_[page] = generation_;
   }
-  return &shadow_[addr];
+  return &shadow_[addr / 4];
+}
+
+// A granule's one state becomes 4 byte states (each holding its own set references).
+RaceCheck::Cell* RaceCheck::split(Cell& g) {
+  uint32_t id;
+  if (!free_splits_.empty()) {
+    id = free_splits_.back();
+    free_splits_.pop_back();
+  } else {
+    id = static_cast<uint32_t>(splits_.size());
+    splits_.emplace_back();
+  }
+  Split& b = splits_[id];
+  for (Cell& c : b.bytes) c = g;
+  if (g.r == kShared) sets_[g.rpc].refs += 3;
+  if (g.a == kShared) sets_[g.apc].refs += 3;
+  g.w = kShared;
+  g.wpc = id;
+  return b.bytes;
+}
+
+// Back to one state when the 4 bytes agree again (after an access that covered them all).
+void RaceCheck::merge(Cell& g) {
+  const uint32_t id = g.wpc;
+  const Cell* b = splits_[id].bytes;
+  if (!same(b[0], b[1]) || !same(b[0], b[2]) || !same(b[0], b[3])) return;
+  g = b[0];
+  if (g.r == kShared) unref(g.rpc, 3);
+  if (g.a == kShared) unref(g.apc, 3);
+  free_splits_.push_back(id);
 }
 
 uint32_t RaceCheck::new_set() {
@@ -73,9 +119,10 @@ uint32_t RaceCheck::new_set() {
   return static_cast<uint32_t>(sets_.size() - 1);
 }
 
-void RaceCheck::unref(uint32_t set) {
-  if (--sets_[set].refs == 0) {
+void RaceCheck::unref(uint32_t set, uint32_t n) {
+  if ((sets_[set].refs -= n) == 0) {
     free_sets_.push_back(set);
+    ++frees_;
     if (ord_set_ == set) ord_set_ = kShared;  // the index may come back with other contents
   }
 }
@@ -134,71 +181,115 @@ bool RaceCheck::access(int warp, uint32_t addr, uint32_t bytes, bool write, bool
   if (warp < 0 || warp >= warps_) throw std::out_of_range("racecheck: access by a warp outside the CTA");
   if (saturated_ || bytes == 0 || addr >= smem_bytes_) return true;  // bounds are the caller's report
   const uint32_t end = static_cast<uint32_t>(std::min<uint64_t>(uint64_t{addr} + bytes, smem_bytes_));
-  const Clock& c = clock_[warp];
-  const uint32_t now = (c.c[warp] << 5) | static_cast<uint32_t>(warp);
-  const bool writes = write || atomic;
+  const uint32_t now = (clock_[warp].c[warp] << 5) | static_cast<uint32_t>(warp);
   bool ok = true;
-  for (uint32_t a = addr; a < end; ++a) {
-    Cell& x = *cell(a);
-    // 1. Conflicts: the last plain write; atomics unless this is one; reads if this writes.
-    int racer = -1;
-    uint32_t racer_pc = 0;
-    bool racer_wrote = true;
-    if (epoch_clock(x.w) > c.c[epoch_warp(x.w)]) {
-      racer = epoch_warp(x.w), racer_pc = x.wpc;
-    } else if (!atomic && x.a != 0) {
-      if (x.a == kShared) {
-        if (!ordered_set(x.apc, warp, &racer)) racer_pc = sets_[x.apc].pc[racer];
-      } else if (epoch_clock(x.a) > c.c[epoch_warp(x.a)]) {
-        racer = epoch_warp(x.a), racer_pc = x.apc;
-      }
+  // Neighbouring granules are usually in the same state (within an access, and from lane to lane of one
+  // instruction): the first in a state takes the full path; the next ones in an identical state take
+  // its result. Within this call a racing result may be reused (its race is reported once); across
+  // calls only a race-free one, and only while the verdict cannot have changed: same warp, clock, pc and
+  // kind, and no set index freed (sets are immutable, so a live index still means the same set).
+  const RunKey key{warp, clock_version_[warp], pc, write, atomic, frees_};
+  Cell before = run_before_, after = run_after_;
+  bool have_run = run_ok_ && run_key_ == key;
+  auto step = [&](Cell& x, uint32_t a) {
+    if (have_run && same(x, before)) {
+      if (after.r == kShared) ++sets_[after.rpc].refs;
+      if (after.a == kShared) ++sets_[after.apc].refs;
+      if (before.r == kShared) unref(before.rpc);
+      if (before.a == kShared) unref(before.apc);
+      x = after;
+      return;
     }
-    if (racer < 0 && writes && x.r != 0) {
-      racer_wrote = false;
-      if (x.r == kShared) {
-        if (!ordered_set(x.rpc, warp, &racer)) racer_pc = sets_[x.rpc].pc[racer];
-      } else if (epoch_clock(x.r) > c.c[epoch_warp(x.r)]) {
-        racer = epoch_warp(x.r), racer_pc = x.rpc;
-      }
-    }
-    if (racer >= 0 && ok) {
+    before = x;
+    Conflict c;
+    const bool fine = record(x, warp, now, write, atomic, pc, &c);
+    if (!fine && ok) {
       ok = false;
-      if (conflict) *conflict = Conflict{racer, racer_pc, racer_wrote, writes, a};
+      c.addr = a;
+      if (conflict) *conflict = c;
     }
-    // 2. Record this access. A plain write supersedes the reads and atomics before it: a later access
-    // not ordered after them is not ordered after this write either, and races with it.
-    if (write && !atomic) {
-      if (x.r == kShared) unref(x.rpc);
-      if (x.a == kShared) unref(x.apc);
-      x.r = x.a = 0;
-      x.w = now;
-      x.wpc = pc;
+    after = x;
+    have_run = true;
+    run_ok_ = fine;
+  };
+  for (uint32_t a = addr; a < end;) {
+    const uint32_t lo = a & ~3u, hi = lo + 4;
+    Cell* g = granule(a);
+    const bool whole = a == lo && end >= hi;
+    if (whole && g->w != kShared) {  // the common case: one state for the 4 bytes, all accessed
+      step(*g, a);
+      a = hi;
       continue;
     }
-    uint32_t& e = atomic ? x.a : x.r;
-    uint32_t& epc = atomic ? x.apc : x.rpc;
-    if (e == kShared) {
-      const Set& s = sets_[epc];
-      if (s.clk[warp] == c.c[warp] && s.pc[warp] == pc) continue;
-      int r;
-      if (ordered_set(epc, warp, &r)) {  // every earlier one is ordered before this: back to one epoch
-        unref(epc);
-        e = now, epc = pc;
-      } else {
-        const uint32_t id = add_to_set(e, epc, warp, now, pc);
-        ++sets_[id].refs;
-        unref(epc);
-        epc = id;
-      }
-    } else if (e == now || epoch_clock(e) <= c.c[epoch_warp(e)]) {
+    Cell* b = g->w == kShared ? splits_[g->wpc].bytes : split(*g);
+    for (const uint32_t stop = std::min(end, hi); a < stop; ++a) step(b[a - lo], a);
+    if (whole) merge(*g);
+  }
+  run_before_ = before, run_after_ = after;
+  run_key_ = RunKey{warp, clock_version_[warp], pc, write, atomic, frees_};  // record() may free sets
+  return ok;
+}
+
+// Checks one byte's shadow against warp `warp`'s access and records the access; false on a race.
+bool RaceCheck::record(Cell& x, int warp, uint32_t now, bool write, bool atomic, uint32_t pc, Conflict* out) {
+  const Clock& c = clock_[warp];
+  const bool writes = write || atomic;
+  // 1. Conflicts: the last plain write; atomics unless this is one; reads if this writes.
+  int racer = -1;
+  uint32_t racer_pc = 0;
+  bool racer_wrote = true;
+  if (epoch_clock(x.w) > c.c[epoch_warp(x.w)]) {
+    racer = epoch_warp(x.w), racer_pc = x.wpc;
+  } else if (!atomic && x.a != 0) {
+    if (x.a == kShared) {
+      if (!ordered_set(x.apc, warp, &racer)) racer_pc = sets_[x.apc].pc[racer];
+    } else if (epoch_clock(x.a) > c.c[epoch_warp(x.a)]) {
+      racer = epoch_warp(x.a), racer_pc = x.apc;
+    }
+  }
+  if (racer < 0 && writes && x.r != 0) {
+    racer_wrote = false;
+    if (x.r == kShared) {
+      if (!ordered_set(x.rpc, warp, &racer)) racer_pc = sets_[x.rpc].pc[racer];
+    } else if (epoch_clock(x.r) > c.c[epoch_warp(x.r)]) {
+      racer = epoch_warp(x.r), racer_pc = x.rpc;
+    }
+  }
+  if (racer >= 0) *out = Conflict{racer, racer_pc, racer_wrote, writes, 0};
+  // 2. Record this access. A plain write supersedes the reads and atomics before it: a later access
+  // not ordered after them is not ordered after this write either, and races with it.
+  if (write && !atomic) {
+    if (x.r == kShared) unref(x.rpc);
+    if (x.a == kShared) unref(x.apc);
+    x.r = x.a = 0;
+    x.w = now;
+    x.wpc = pc;
+    return racer < 0;
+  }
+  uint32_t& e = atomic ? x.a : x.r;
+  uint32_t& epc = atomic ? x.apc : x.rpc;
+  if (e == kShared) {
+    const Set& s = sets_[epc];
+    int r;
+    if (s.clk[warp] == c.c[warp] && s.pc[warp] == pc) {
+      // already in the set
+    } else if (ordered_set(epc, warp, &r)) {  // every earlier one is ordered before this: one epoch again
+      unref(epc);
       e = now, epc = pc;
     } else {
       const uint32_t id = add_to_set(e, epc, warp, now, pc);
       ++sets_[id].refs;
-      e = kShared, epc = id;
+      unref(epc);
+      epc = id;
     }
+  } else if (e == now || epoch_clock(e) <= c.c[epoch_warp(e)]) {
+    e = now, epc = pc;
+  } else {
+    const uint32_t id = add_to_set(e, epc, warp, now, pc);
+    ++sets_[id].refs;
+    e = kShared, epc = id;
   }
-  return ok;
+  return racer < 0;
 }
 
 void RaceCheck::bump(int warp) {

@@ -49,18 +49,23 @@ class RaceCheck {
   static constexpr uint32_t kShared = 0xFFFFFFFFu;      // epoch value: the state is a read/atomic set
   static constexpr uint32_t kPageBytes = 1024;          // shadow pages, cleared lazily on first touch
   struct Clock { uint32_t c[kMaxWarps]; };
-  // Shadow of one shared byte. Epochs are (clock << 5 | warp), 0 = none. r (a) == kShared means
-  // concurrent plain reads (atomics): rpc (apc) then indexes sets_ instead of being a pc.
+  // Shadow of one shared byte, or of a 4-byte granule whose bytes agree. Epochs are (clock << 5 | warp),
+  // 0 = none. r (a) == kShared means concurrent plain reads (atomics): rpc (apc) then indexes sets_
+  // instead of being a pc. A granule with w == kShared is split: wpc indexes splits_ (4 byte states).
   struct Cell { uint32_t w, r, a, wpc, rpc, apc; };
+  struct Split { Cell bytes[4]; };
   struct Set { uint32_t clk[kMaxWarps]; uint32_t pc[kMaxWarps]; uint32_t refs; };  // immutable once made
   struct Sync { Clock acc{}, published{}; bool completed = false; };
   struct Memo { uint32_t from, from_pc, epoch, pc, to; };  // from state + (epoch, pc) -> set `to`
 
-  Cell* cell(uint32_t addr);
+  Cell* granule(uint32_t addr);
+  Cell* split(Cell& g);
+  void merge(Cell& g);
+  bool record(Cell& x, int warp, uint32_t now, bool write, bool atomic, uint32_t pc, Conflict* out);
   bool ordered_set(uint32_t set, int warp, int* racer);
   uint32_t add_to_set(uint32_t from, uint32_t from_pc, int warp, uint32_t epoch, uint32_t pc);
   uint32_t new_set();
-  void unref(uint32_t set);
+  void unref(uint32_t set, uint32_t n = 1);
   void bump(int warp);
   Sync& sync(uint32_t id);
 
@@ -68,7 +73,9 @@ class RaceCheck {
   int warps_ = 0;
   bool saturated_ = false;
   uint32_t generation_ = 0;
-  std::vector<Cell> shadow_;
+  std::vector<Cell> shadow_;                            // one per 4-byte granule
+  std::vector<Split> splits_;
+  std::vector<uint32_t> free_splits_;
   std::vector<uint32_t> page_gen_;
   Clock clock_[kMaxWarps] = {};
   uint32_t clock_version_[kMaxWarps] = {};             // bumped whenever a warp's clock changes
@@ -76,6 +83,17 @@ class RaceCheck {
   std::vector<uint32_t> free_sets_;
   std::vector<Memo> memo_;
   uint32_t ord_set_ = kShared, ord_warp_ = 0, ord_version_ = 0; int ord_racer_ = -1;  // last set check
+  struct RunKey {
+    int warp; uint32_t version, pc; bool write, atomic; uint64_t frees;
+    bool operator==(const RunKey& o) const {
+      return warp == o.warp && version == o.version && pc == o.pc && write == o.write && atomic == o.atomic &&
+             frees == o.frees;
+    }
+  };
+  RunKey run_key_{};                                    // the last access's byte transition (access())
+  Cell run_before_{}, run_after_{};
+  bool run_ok_ = false;
+  uint64_t frees_ = 0;                                  // sets freed so far
   Sync bars_[16];
   std::unordered_map<uint32_t, Sync> mbars_;
 };
