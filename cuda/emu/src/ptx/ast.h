@@ -34,7 +34,7 @@ struct Operand {
     FImm,     // float immediate 0f3F800000 (fbits = 32) or 0d3FF0000000000000 (fbits = 64); raw bits in `imm`
               // (a decimal float literal such as 1.5 is converted to f64 bits with fbits = 64)
     Symbol,   // a variable, function or label name used as a value: `mov.u64 %rd1, smem;`, `bra $L__BB0_2;`,
-              // the callee of `call`, `param0` in a call's argument list
+              // the callee of `call`, `param0` in a call's argument list; `mov.u64 %rd1, smem+8;` keeps 8 in `imm`
     Vec,      // { a, b, c, d }: elements in `elems` (each Reg, Imm, FImm or Sink)
     Addr,     // [base], [base+off], [base+-8], [imm]: base (Reg or Symbol name, empty for an absolute address)
               // in `name` with `base_kind`, byte offset in `imm`. A vector address [%r1, {%r2, %r3}] (tensor

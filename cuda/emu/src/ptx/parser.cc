@@ -112,6 +112,7 @@ void Parser::parse_module() {
       continue;
     }
     if (!seen_version) error("the module must start with .version, found " + show(t));
+    if (m_.target.empty() && d != ".target") error("expected .target after .version, found " + show(t));
     if (d == ".target") {
       next();
       m_.target.clear();
@@ -589,6 +590,17 @@ Operand Parser::parse_operand() {
   if (t.kind != Token::Kind::Word || t.text[0] == '.') error("expected an operand, found " + show(t));
   next();
   Operand o = parse_name_operand(t);
+  if (o.kind == Operand::Kind::Symbol && (is_punct('+') || is_punct('-'))) {
+    // avar+imm: the address of a variable with an offset (`mov.type d, avar+imm;` in the ISA's mov).
+    const bool minus = next().text[0] == '-';
+    const bool neg = accept('-');
+    const Token& n = peek();
+    uint64_t v = 0;
+    if (n.kind != Token::Kind::Number || !parse_integer(n.text, v)) error("expected an offset after '" + o.name + "', found " + show(n));
+    next();
+    o.imm = static_cast<int64_t>(minus != neg ? 0 - v : v);
+    return o;
+  }
   if (is_punct('|')) {
     // d|p: the second (predicate) destination of setp, shfl.sync, ... kept as a pair.
     next();

@@ -544,9 +544,48 @@ void test_reg_params() {
   CHECK(m.functions[1].params.empty());
 }
 
+// Less common forms: avar+imm, generic(var)+off, cluster directives, .maxnctapersm, binary/octal with U.
+void test_misc_forms() {
+  const Module m = parse_ok(kHead +
+      ".global .align 8 .u64 tbl[2] = {generic(tbl)+8, tbl-4};\n"
+      ".entry e() .maxclusterrank 8 .maxnctapersm 3 .reqntid 32, 4\n{\n"
+      ".reg .b64 %rd<2>;\n.reg .b32 %r<2>;\n"
+      "mov.u64 %rd1, tbl+16;\n"
+      "mov.u64 %rd1, tbl + -16;\n"
+      "add.u32 %r1, %r1, 0b1111U;\n"
+      "add.u32 %r1, %r1, 0;\n"
+      "ret;\n}\n");
+  if (m.functions.size() != 1 || m.globals.size() != 1) { CHECK(!"misc module"); return; }
+  const VarDecl& t = m.globals[0];
+  CHECK_EQ(t.init_symbols.size(), 2u);
+  if (t.init_symbols.size() == 2) {
+    CHECK(t.init_symbols[0].generic);
+    CHECK_EQ(t.init_symbols[0].addend, 8);
+    CHECK(!t.init_symbols[1].generic);
+    CHECK_EQ(t.init_symbols[1].addend, -4);
+    CHECK_EQ(t.init_symbols[1].offset, 8u);
+  }
+  const Function& f = m.functions[0];
+  CHECK_EQ(f.maxclusterrank, 8);
+  CHECK_EQ(f.maxnctapersm, 3);
+  CHECK_EQ(f.reqntid[0], 32);
+  CHECK_EQ(f.reqntid[1], 4);
+  CHECK_EQ(f.reqntid[2], 1);
+  const Operand& a = nth_instr(f, 0)->ops[1];
+  CHECK(a.kind == K::Symbol);
+  CHECK_EQ(a.name, "tbl");
+  CHECK_EQ(a.imm, 16);
+  CHECK_EQ(nth_instr(f, 1)->ops[1].imm, -16);
+  CHECK_EQ(nth_instr(f, 2)->ops[2].imm, 15);
+  CHECK_EQ(nth_instr(f, 3)->ops[2].imm, 0);
+  CHECK(nth_instr(f, 3)->ops[2].kind == K::Imm);
+}
+
 void test_errors() {
   const std::string e = kHead + ".entry e()\n{\n.reg .b32 %r<4>;\n";  // the body goes on at line 7
   check_error(".target sm_90a\n", 1, "no .version");
+  check_error(".version 9.0\n.address_size 64\n", 2, "no .target");
+  check_error(e + "mov.u64 %r1, x+;\n}\n", 7, "symbol offset missing");
   check_error(kHead + ".foo 1;\n", 4, "unknown module directive");
   check_error(kHead + "\n\n.global .u32 x = ;\n", 6, "empty initializer");
   check_error(e + "mov.u32 %r1, %r2\nret;\n}\n", 8, "missing semicolon (reported at the next token)");
@@ -682,6 +721,7 @@ int main() {
   test_operands();
   test_calls_and_funcs();
   test_reg_params();
+  test_misc_forms();
   test_errors();
   test_real_ptx();
   return check::finish();
