@@ -287,7 +287,7 @@ void reset_clears() {
 // on every access up to and including the first race (FastTrack is exact up to the first race on each
 // location; after a race its summary keeps only what is needed to find one more).
 struct Oracle {
-  struct Acc { int warp; uint32_t lo, hi; bool write, atomic; int node; };
+  struct Acc { int warp; uint32_t lo, hi; bool write, atomic; int node; uint32_t pc; };
   std::vector<std::vector<int>> reach;  // reach[n]: nodes that happen before n (and n itself)
   std::vector<int> last;
   std::vector<std::vector<int>> bar_pending;
@@ -307,16 +307,24 @@ struct Oracle {
     return n;
   }
   bool before(int a, int b) const { return std::binary_search(reach[b].begin(), reach[b].end(), a); }
-  bool access(int w, uint32_t lo, uint32_t n, bool write, bool atomic) {
+  // Also checks a detector's conflict report against the racing accesses, when there is one.
+  bool access(int w, uint32_t lo, uint32_t n, bool write, bool atomic, uint32_t pc,
+              const RaceCheck::Conflict* reported, bool* report_ok) {
     const int x = node({last[w]});
     last[w] = x;
-    bool race = false;
+    bool race = false, matched = false;
     for (const Acc& y : accs) {
       if (y.warp == w || y.hi <= lo || lo + n <= y.lo) continue;
       const bool conflicting = (atomic && y.atomic) ? false : (write || y.write);
-      if (conflicting && !before(y.node, x)) race = true;
+      if (!conflicting || before(y.node, x)) continue;
+      race = true;
+      const RaceCheck::Conflict& c = *reported;
+      if (c.warp == y.warp && c.pc == y.pc && c.was_write == (y.write || y.atomic) &&
+          c.now_write == (write || atomic) && c.addr >= std::max(lo, y.lo) && c.addr < std::min(lo + n, y.hi))
+        matched = true;
     }
-    accs.push_back(Acc{w, lo, lo + n, write, atomic, x});
+    accs.push_back(Acc{w, lo, lo + n, write, atomic, x, pc});
+    *report_ok = !race || matched;
     return !race;
   }
   void arrive(int w, int b) { last[w] = node({last[w]}); bar_pending[b].push_back(last[w]); }
@@ -351,26 +359,31 @@ void random_programs() {
   int programs = 0, with_race = 0, disagreements = 0;
   long accesses = 0;
   for (int prog = 0; prog < 20000; ++prog) {
-    const int warps = 2 + rng() % 4;
+    const int warps = prog % 8 == 7 ? 32 : 2 + rng() % 4;  // the full width of a vector clock too
+    const uint32_t bytes = 8 * std::max(warps, 8);
     RaceCheck rc;
-    rc.reset(64, warps);
+    rc.reset(bytes, warps);
     Oracle o(warps);
     bool raced = false;
     for (int step = 0; step < 60 && !raced; ++step) {
       const int op = rng() % 10;
       const int w = rng() % warps;
       if (op < 6) {
-        // Mostly the warp's own 8 bytes (never a race), else anywhere in the 64 bytes.
+        // Mostly the warp's own 8 bytes (never a race), else anywhere.
         const uint32_t n = 1u << (rng() % 4);
-        const uint32_t a = (rng() % 4 ? 8 * w + (rng() % (8 / n)) * n : (rng() % (64 / n)) * n);
+        const uint32_t a = (rng() % 4 ? 8 * w + (rng() % (8 / n)) * n : (rng() % (bytes / n)) * n);
         const int kind = rng() % 5;  // read, read, write, write, atomic
         const bool write = kind >= 2, atomic = kind == 4;
-        const bool got = rc.access(w, a, n, write, atomic, step, nullptr);
-        const bool want = o.access(w, a, n, write, atomic);
+        RaceCheck::Conflict c{-1, 0, false, false, 0};
+        const bool got = rc.access(w, a, n, write, atomic, step, &c);
+        bool report_ok = true;
+        const bool want = o.access(w, a, n, write, atomic, step, &c, &report_ok);
         ++accesses;
-        if (got != want) {
+        if (got != want || !report_ok) {
           ++disagreements;
-          if (disagreements <= 5) std::fprintf(stderr, "program %d step %d: detector %d, oracle %d\n", prog, step, got, want);
+          if (disagreements <= 5)
+            std::fprintf(stderr, "program %d step %d: detector %d, oracle %d, report %s (warp %d pc %u addr %u)\n",
+                         prog, step, got, want, report_ok ? "ok" : "wrong", c.warp, c.pc, c.addr);
           break;
         }
         raced = !want;
