@@ -638,6 +638,32 @@ void test_errors() {
   check_error(kHead + ".entry e()\n{\n.reg .pred %p<2>;\n@%p1 L: ret;\n}\n", 7, "guard on a label");
 }
 
+// Every truncation of a valid module either parses (cut at a point where the rest was optional) or throws
+// ParseError with a line inside the text: no crash, no other exception, no line 0.
+void test_truncations() {
+  const std::string full = kHead + kKernel;
+  int parsed = 0, refused = 0, bad = 0;
+  for (size_t n = 0; n < full.size(); ++n) {
+    const std::string t = full.substr(0, n);
+    int lines = 1;
+    for (char c : t) lines += c == '\n';
+    try {
+      parse(t, "cut");
+      ++parsed;
+    } catch (const ParseError& e) {
+      ++refused;
+      if (e.line < 1 || e.line > lines) { ++bad; std::fprintf(stderr, "cut at %zu: line %d of %d\n", n, e.line, lines); }
+    } catch (...) {
+      ++bad;
+    }
+  }
+  CHECK_EQ(bad, 0);
+  // A cut inside the body is always an error: only prefixes ending in the trailing .file lines may parse,
+  // and those fail too when they cut the file table short (.loc 2 needs .file 2).
+  CHECK(refused > static_cast<int>(full.size()) - 60);
+  CHECK(parsed >= 1);
+}
+
 // The PTX of every cuda/*.cu (test/gen-ptx.sh OUTDIR; EMU_PTX_DIR=OUTDIR).
 void test_real_ptx() {
   const char* dir = std::getenv("EMU_PTX_DIR");
@@ -723,6 +749,7 @@ int main() {
   test_reg_params();
   test_misc_forms();
   test_errors();
+  test_truncations();
   test_real_ptx();
   return check::finish();
 }
