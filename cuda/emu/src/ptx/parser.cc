@@ -81,7 +81,8 @@ void Parser::expect(char c, const char* what) {
 
 std::string_view Parser::expect_name(const char* what) {
   const Token& t = peek();
-  if (t.kind != Token::Kind::Word || t.text[0] == '.') error(std::string("expected ") + what + ", found " + show(t));
+  if (t.kind != Token::Kind::Word || t.text.find('.') != std::string_view::npos)
+    error(std::string("expected ") + what + ", found " + show(t));
   next();
   return t.text;
 }
@@ -372,7 +373,7 @@ void Parser::parse_body(Function& f) {
       next();
       next();
       if (is_word(".callprototype") || is_word(".calltargets")) { parse_proto_or_targets(); continue; }
-      if (w[0] == '%') error_at(line, "a label cannot start with '%'");
+      if (w[0] == '%' || w.find('.') != std::string_view::npos) error_at(line, "bad label name '" + std::string(w) + "'");
       Statement st;
       st.kind = Statement::Kind::Label;
       st.label = std::string(w);

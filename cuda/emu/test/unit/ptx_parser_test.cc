@@ -586,6 +586,8 @@ void test_errors() {
   check_error(".target sm_90a\n", 1, "no .version");
   check_error(".version 9.0\n.address_size 64\n", 2, "no .target");
   check_error(e + "mov.u64 %r1, x+;\n}\n", 7, "symbol offset missing");
+  check_error(e + "a.b: ret;\n}\n", 7, "label with a dot");
+  check_error(kHead + ".global .u32 a.b;\n", 4, "variable name with a dot");
   check_error(kHead + ".foo 1;\n", 4, "unknown module directive");
   check_error(kHead + "\n\n.global .u32 x = ;\n", 6, "empty initializer");
   check_error(e + "mov.u32 %r1, %r2\nret;\n}\n", 8, "missing semicolon (reported at the next token)");
