@@ -132,7 +132,12 @@ __global__ void __launch_bounds__(kThreads) mla_paged_attn_kernel(const MlaPaged
       float* dst = kv_s + jj * ds + c;
       if (j < kv_end) {
         const int64_t page = p.block_table[bi * p.max_pages + j / kMlaPageSize];
-        widen16(cache + (page * kMlaPageSize + j % kMlaPageSize) * d + c, dst);
+        if (page >= 0 && page < p.num_pages) {
+          widen16(cache + (page * kMlaPageSize + j % kMlaPageSize) * d + c, dst);
+        } else {  // a bad block-table entry: NaN keys, as the CPU twin, never a stray read
+#pragma unroll
+          for (int z = 0; z < kChunk; ++z) dst[z] = __uint_as_float(0x7fc00000u);
+        }
       } else {
 #pragma unroll
         for (int z = 0; z < kChunk; ++z) dst[z] = 0.f;  // never NaN: masked keys are multiplied by p = 0
@@ -157,23 +162,28 @@ __global__ void __launch_bounds__(kThreads) mla_paged_attn_kernel(const MlaPaged
         s[k] = fmaf(q4.w, kv4.w, s[k]);
       }
     }
+    // Row k sees keys jj < nv[k] of this tile (warp-uniform). A visible key with a NaN score (a NaN in the
+    // cache, a bad page) poisons its row as on the CPU: fmaxf skips the NaN, so alpha or p_j carries it
+    // (alpha = exp(-inf - -inf) when no finite score yet).
     float pj[R];
-    bool any = false;
+    int nv[R], nv_max = 0;
 #pragma unroll
     for (int k = 0; k < R; ++k) {
-      const bool valid = t0 + lane < std::min<int64_t>(lim[k], kv_end);
+      nv[k] = static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(std::min<int64_t>(lim[k], kv_end) - t0, kTile)));
+      nv_max = std::max(nv_max, nv[k]);
+      pj[k] = 0.f;
+      if (nv[k] == 0) continue;  // no key of this tile for this row
+      const bool valid = lane < nv[k];
       const float sc = valid ? s[k] * p.softmax_scale : -INFINITY;
       const float m_new = fmaxf(m[k], warp_max(sc));
-      if (m_new == -INFINITY) { pj[k] = 0.f; continue; }  // no key yet for this row (warp-uniform)
       const float alpha = expf(m[k] - m_new);
       pj[k] = valid ? expf(sc - m_new) : 0.f;
       l[k] = l[k] * alpha + warp_sum(pj[k]);
 #pragma unroll
       for (int c = 0; c < kMaxAcc; ++c) acc[k][c] *= alpha;
       m[k] = m_new;
-      any = true;
     }
-    if (!any) continue;
+    if (nv_max == 0) continue;
     // out += p_j * c_kv[j]: lane owns columns lane + 32c.
     for (int jj = 0; jj < kTile; ++jj) {
       float pb[R];
@@ -195,7 +205,7 @@ __global__ void __launch_bounds__(kThreads) mla_paged_attn_kernel(const MlaPaged
   for (int k = 0; k < R; ++k) {
     const int64_t rr = row0 + warp * R + k;
     if (rr >= q_rows) continue;
-    const bool has = m[k] != -INFINITY;
+    const bool has = l[k] != 0.f;  // a key was seen (l >= 1), or the row is NaN
     const float inv = has ? 1.f / l[k] : 0.f;
     const float lse = has ? m[k] + logf(l[k]) : -INFINITY;
     const int64_t qrow = bi * q_rows + rr;
@@ -218,8 +228,8 @@ __global__ void mla_combine_kernel(const MlaPagedAttentionParams p) {
   const int S = p.num_splits;
   const float* lse_s = p.lse_accum + qrow * S;
   if (threadIdx.x == 0) {
-    float mx = -INFINITY;
-    for (int s = 0; s < S; ++s) mx = fmaxf(mx, lse_s[s]);
+    float mx = -INFINITY;  // a NaN split (a NaN key, a bad page) makes the row NaN, as on the CPU
+    for (int s = 0; s < S; ++s) mx = (lse_s[s] > mx || lse_s[s] != lse_s[s]) ? lse_s[s] : mx;
     red[0] = mx;
   }
   __syncthreads();
@@ -342,7 +352,10 @@ __global__ void __launch_bounds__(kTcThreads) mla_paged_attn_tc_kernel(const Mla
       uint4 v = make_uint4(0, 0, 0, 0);  // rows past the range are zeros, never NaN (P = 0 there)
       if (j < kv_end) {
         const int64_t page = p.block_table[bi * p.max_pages + j / kMlaPageSize];
-        v = *reinterpret_cast<const uint4*>(cache + (page * kMlaPageSize + j % kMlaPageSize) * d + c);
+        if (page >= 0 && page < p.num_pages)
+          v = *reinterpret_cast<const uint4*>(cache + (page * kMlaPageSize + j % kMlaPageSize) * d + c);
+        else  // a bad block-table entry: NaN keys, as the CPU twin, never a stray read
+          v = make_uint4(0x7fc07fc0u, 0x7fc07fc0u, 0x7fc07fc0u, 0x7fc07fc0u);
       }
       *reinterpret_cast<uint4*>(k_s + jj * ds + c) = v;
     }
@@ -390,7 +403,8 @@ __global__ void __launch_bounds__(kTcThreads) mla_paged_attn_tc_kernel(const Mla
       float sum = 0.f;
 #pragma unroll
       for (int k = 0; k < KPT; ++k) {
-        const float pk = m_new == -INFINITY ? 0.f : expf(sr[k] - m_new);  // exp(-inf) = 0 for masked keys
+        // masked keys: 0; a NaN score (a NaN in the cache, a bad page) stays NaN and poisons the row, as on the CPU
+        const float pk = sr[k] == -INFINITY ? 0.f : expf(sr[k] - m_new);
         sum += pk;
         p_s[row * PS + part * KPT + k] = __float2bfloat16_rn(pk);
       }
@@ -442,7 +456,7 @@ __global__ void __launch_bounds__(kTcThreads) mla_paged_attn_tc_kernel(const Mla
       const int row = mt * 16 + lane / 4 + half * 8;
       const int64_t rr = row0 + row;
       if (rr >= q_rows) continue;
-      const bool has = m_s[row] != -INFINITY;
+      const bool has = l_s[row] != 0.f;  // a key was seen (l >= 1), or the row is NaN
       const float inv = has ? 1.f / l_s[row] : 0.f;
       const int64_t qrow = bi * q_rows + rr;
       float* out = p.num_splits == 1 ? p.out + qrow * p.r : p.o_accum + (qrow * p.num_splits + split) * p.r;
