@@ -140,7 +140,7 @@ __global__ void __launch_bounds__(kThreads) mla_paged_attn_kernel(const MlaPaged
         }
       } else {
 #pragma unroll
-        for (int z = 0; z < kChunk; ++z) dst[z] = 0.f;  // never NaN: masked keys are multiplied by p = 0
+        for (int z = 0; z < kChunk; ++z) dst[z] = 0.f;  // past the range: never visible (skipped in P V below)
       }
     }
     __syncthreads();
@@ -162,9 +162,10 @@ __global__ void __launch_bounds__(kThreads) mla_paged_attn_kernel(const MlaPaged
         s[k] = fmaf(q4.w, kv4.w, s[k]);
       }
     }
-    // Row k sees keys jj < nv[k] of this tile (warp-uniform). A visible key with a NaN score (a NaN in the
-    // cache, a bad page) poisons its row as on the CPU: fmaxf skips the NaN, so alpha or p_j carries it
-    // (alpha = exp(-inf - -inf) when no finite score yet).
+    // Row k sees keys jj < nv[k] of this tile (warp-uniform). Masked keys take no part at all, in the
+    // softmax nor in P V: a non-finite value of a key a row must not see cannot reach it (0 * inf = NaN).
+    // A visible key with a NaN score (a NaN in the cache, a bad page) poisons its row as on the CPU:
+    // fmaxf skips the NaN, so alpha or p_j carries it (alpha = exp(-inf - -inf) when no finite score yet).
     float pj[R];
     int nv[R], nv_max = 0;
 #pragma unroll
@@ -183,9 +184,8 @@ __global__ void __launch_bounds__(kThreads) mla_paged_attn_kernel(const MlaPaged
       for (int c = 0; c < kMaxAcc; ++c) acc[k][c] *= alpha;
       m[k] = m_new;
     }
-    if (nv_max == 0) continue;
-    // out += p_j * c_kv[j]: lane owns columns lane + 32c.
-    for (int jj = 0; jj < kTile; ++jj) {
+    // out += p_j * c_kv[j] over the keys each row sees: lane owns columns lane + 32c.
+    for (int jj = 0; jj < nv_max; ++jj) {
       float pb[R];
 #pragma unroll
       for (int k = 0; k < R; ++k) pb[k] = __shfl_sync(0xffffffffu, pj[k], jj);
@@ -195,7 +195,8 @@ __global__ void __launch_bounds__(kThreads) mla_paged_attn_kernel(const MlaPaged
         if (c < nacc) {
           const float x = v[32 * c];
 #pragma unroll
-          for (int k = 0; k < R; ++k) acc[k][c] = fmaf(pb[k], x, acc[k][c]);
+          for (int k = 0; k < R; ++k)
+            if (jj < nv[k]) acc[k][c] = fmaf(pb[k], x, acc[k][c]);
         }
       }
     }
@@ -277,7 +278,8 @@ void dispatch_attn(const MlaPagedAttentionParams& p, int tokens_per_split, cudaS
 // CTA = 4 warps and 16*MT query rows; per tile of 64 cached tokens (one page): S = Q K^T with each warp
 // scoring 16 of the 64 tokens for all rows, S -> shared memory; the online softmax per row (f32) writes
 // P in bf16; then each warp accumulates O[:, 128w : 128w + r/4] += P V with V = the c_kv part of the tile.
-// Q is rounded to bf16 and P to bf16 (as FlashMLA does), so it matches the CPU to ~1e-2, not 1e-5.
+// Q is rounded to bf16 and P to bf16 (as FlashMLA does), so it matches the CPU to ~1e-2, not 1e-5. A key a
+// row may not see (causal, s_q > 1) adds nothing to its O, not 0 * V (tc_pv's partial passes).
 // Synchronous tile loads (no cp.async/TMA pipeline yet); 125 KB shared memory at MT = 2, d = 576.
 constexpr int kTcWarps = 4, kTcThreads = kTcWarps * 32, kTcKeys = 64;
 
@@ -296,6 +298,55 @@ __device__ __forceinline__ void mma_bf16(float (&c)[4], const uint32_t (&a)[4], 
                : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3]) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
+constexpr int kTcMaxNt = 16;  // 8-wide output n-tiles per warp: r / 4 / 8 for r <= 512
+
+// O[:, this warp's columns] += P V over one tile of keys (P: [16 MT, 64] bf16 in p_s, V = the c_kv part of
+// k_s). kPart: only the keys jj < nv enter (this lane's rows of V past them are zeroed in registers) and only
+// the rows la..lb (CTA-local) take the result, so a key those rows may not see adds nothing, not 0 * V.
+template <int MT, bool kPart>
+__device__ __forceinline__ void tc_pv(float (&o)[MT][kTcMaxNt][4], const __nv_bfloat16* p_s, const __nv_bfloat16* k_s, int ds,
+                                      int ncol, int nt_w, int warp, int lane, int nv, int la, int lb) {
+  constexpr int PS = kTcKeys + 8;
+#pragma unroll
+  for (int k0 = 0; k0 < kTcKeys; k0 += 16) {
+    if (kPart && k0 >= nv) break;
+    uint32_t a[MT][4];
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt) ldsm_x4(a[mt], p_s + (mt * 16 + lane % 16) * PS + k0 + (lane / 16) * 8);
+    // ldmatrix.trans gives this lane keys kl, kl + 1 (b[0], b[2]) and kl + 8, kl + 9 (b[1], b[3]), low half first.
+    uint32_t m_lo = 0xffffffffu, m_hi = 0xffffffffu;
+    if (kPart) {
+      const int kl = k0 + (lane % 4) * 2;
+      m_lo = (kl < nv ? 0x0000ffffu : 0u) | (kl + 1 < nv ? 0xffff0000u : 0u);
+      m_hi = (kl + 8 < nv ? 0x0000ffffu : 0u) | (kl + 9 < nv ? 0xffff0000u : 0u);
+    }
+#pragma unroll
+    for (int nt = 0; nt < kTcMaxNt; nt += 2) {
+      if (nt < nt_w) {
+        uint32_t b[4];
+        const int mi = lane / 8, key = k0 + (mi % 2) * 8 + lane % 8, col = warp * ncol + nt * 8 + (mi / 2) * 8;
+        ldsm_x4_t(b, k_s + key * ds + col);
+        if (kPart) { b[0] &= m_lo; b[2] &= m_lo; b[1] &= m_hi; b[3] &= m_hi; }
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt) {
+          if (!kPart) {
+            mma_bf16(o[mt][nt], a[mt], b[0], b[1]);
+            mma_bf16(o[mt][nt + 1], a[mt], b[2], b[3]);
+          } else {
+            float c0[4] = {o[mt][nt][0], o[mt][nt][1], o[mt][nt][2], o[mt][nt][3]};
+            float c1[4] = {o[mt][nt + 1][0], o[mt][nt + 1][1], o[mt][nt + 1][2], o[mt][nt + 1][3]};
+            mma_bf16(c0, a[mt], b[0], b[1]);
+            mma_bf16(c1, a[mt], b[2], b[3]);
+            const int r0 = mt * 16 + lane / 4, r1 = r0 + 8;  // rows of c[0..1] and c[2..3]
+            if (r0 >= la && r0 <= lb) { o[mt][nt][0] = c0[0]; o[mt][nt][1] = c0[1]; o[mt][nt + 1][0] = c1[0]; o[mt][nt + 1][1] = c1[1]; }
+            if (r1 >= la && r1 <= lb) { o[mt][nt][2] = c0[2]; o[mt][nt][3] = c0[3]; o[mt][nt + 1][2] = c1[2]; o[mt][nt + 1][3] = c1[3]; }
+          }
+        }
+      }
+    }
+  }
+}
+
 inline size_t tc_smem_bytes(int MT, int64_t d) {
   const int64_t rows = 16 * MT;
   return sizeof(__nv_bfloat16) * ((kTcKeys + rows) * (d + 8) + rows * (kTcKeys + 8)) + sizeof(float) * (rows * (kTcKeys + 4) + 3 * rows);
@@ -304,7 +355,7 @@ inline size_t tc_smem_bytes(int MT, int64_t d) {
 // grid (ceil(q_rows / (16 MT)), num_splits, b), kTcThreads threads. Needs r % 64 == 0, r <= 512, (r + p) % 16 == 0.
 template <int MT>
 __global__ void __launch_bounds__(kTcThreads) mla_paged_attn_tc_kernel(const MlaPagedAttentionParams p, int tokens_per_split) {
-  constexpr int ROWS = 16 * MT, SS = kTcKeys + 4, PS = kTcKeys + 8, kMaxNt = 16;
+  constexpr int ROWS = 16 * MT, SS = kTcKeys + 4, PS = kTcKeys + 8, kMaxNt = kTcMaxNt;
   extern __shared__ __align__(16) unsigned char tc_smem[];
   const int d = static_cast<int>(p.r + p.p), ds = d + 8, r = static_cast<int>(p.r);
   __nv_bfloat16* k_s = reinterpret_cast<__nv_bfloat16*>(tc_smem);  // [64, d + 8]
@@ -427,23 +478,24 @@ __global__ void __launch_bounds__(kTcThreads) mla_paged_attn_tc_kernel(const Mla
 #pragma unroll
       for (int nt = 0; nt < kMaxNt; ++nt) { o[mt][nt][0] *= a0; o[mt][nt][1] *= a0; o[mt][nt][2] *= a1; o[mt][nt][3] *= a1; }
     }
-#pragma unroll
-    for (int k0 = 0; k0 < kTcKeys; k0 += 16) {
-      uint32_t a[MT][4];
-#pragma unroll
-      for (int mt = 0; mt < MT; ++mt) ldsm_x4(a[mt], p_s + (mt * 16 + lane % 16) * PS + k0 + (lane / 16) * 8);
-#pragma unroll
-      for (int nt = 0; nt < kMaxNt; nt += 2) {
-        if (nt < nt_w) {
-          uint32_t b[4];
-          const int mi = lane / 8, key = k0 + (mi % 2) * 8 + lane % 8, col = warp * ncol + nt * 8 + (mi / 2) * 8;
-          ldsm_x4_t(b, k_s + key * ds + col);
-#pragma unroll
-          for (int mt = 0; mt < MT; ++mt) {
-            mma_bf16(o[mt][nt], a[mt], b[0], b[1]);
-            mma_bf16(o[mt][nt + 1], a[mt], b[2], b[3]);
-          }
-        }
+    // Masked keys must add nothing (0 * inf = NaN would poison a row that may not see a non-finite value),
+    // but an mma multiplies every row of P with every key of V. When the CTA's first row (rows are
+    // token-major: the fewest keys) sees every loaded key of the tile, one pass; otherwise (the last tiles
+    // of a causal step with s_q > 1) one pass per run of query tokens that see the same keys of the tile.
+    const int n_loaded = static_cast<int>(std::min<int64_t>(kv_end - t0, kTcKeys));
+    auto visible = [&](int64_t rr) -> int {  // keys of this tile that row rr sees
+      return static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(std::min<int64_t>(limit(rr), kv_end) - t0, kTcKeys)));
+    };
+    if (visible(row0) >= n_loaded) {
+      tc_pv<MT, false>(o, p_s, k_s, ds, ncol, nt_w, warp, lane, kTcKeys, 0, ROWS - 1);
+    } else {
+      const int64_t r_last = std::min<int64_t>(row0 + ROWS, q_rows) - 1;
+      for (int64_t ra = row0; ra <= r_last;) {
+        const int nv = visible(ra);
+        int64_t rb = std::min<int64_t>((ra / p.h + 1) * p.h, r_last + 1);  // the first row of the next token
+        while (rb <= r_last && visible(rb) == nv) rb = std::min<int64_t>(rb + p.h, r_last + 1);
+        if (nv > 0) tc_pv<MT, true>(o, p_s, k_s, ds, ncol, nt_w, warp, lane, nv, static_cast<int>(ra - row0), static_cast<int>(rb - 1 - row0));
+        ra = rb;
       }
     }
   }

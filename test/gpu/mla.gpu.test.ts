@@ -1,7 +1,8 @@
 // The fused MLA CUDA kernels (cuda/mla.cu) against the CPU backend on the same inputs: paged decode
 // attention (batches of different lengths, pages not full and shuffled, NaN in every cache row outside
 // the sequences, odd head counts, s_q 1..4, split-KV forced and automatic, up to 128K tokens; both kernel
-// variants: impl 0 simple f32, impl 1 tensor cores), the down-projection epilogue (positions beyond YaRN's original 4096, padding slots), the absorbed query
+// variants: impl 0 simple f32, impl 1 tensor cores; a cache poisoned with NaN/inf where rows must not look
+// and bad block-table entries), the down-projection epilogue (positions beyond YaRN's original 4096, padding slots), the absorbed query
 // and the output projection. Outputs are NaN-poisoned on the device. Skipped without a usable GPU.
 import { Tensor } from '../../lib';
 import { poisoned, withSeed } from '../helpers';
@@ -9,6 +10,7 @@ import { Rng } from '../reference/rng';
 import { mlaAbsorbQ, mlaDownEpilogue, mlaOutput, mlaPagedAttention } from '../../lib/ops/mla';
 import { yarnInvFreq } from '../../lib/ops/rope';
 import { A, make, normals, pagedCase, PagedSpec } from '../ops/mla_paged_cases';
+import { PAGE } from '../reference/mla_paged';
 import { describeGpu, expectCudaMatchesCpu } from './gpu';
 import { join } from 'path';
 import { readConfig, ropeInvFreq } from '../../lib/model/load';
@@ -36,6 +38,54 @@ async function attn(spec: PagedSpec, qd: A, kd: A, seed: number, numSplits?: num
   c.dispose();
 }
 
+interface Poison {
+  /** The newest `newestKeys` keys of each sequence get NaN and +-inf: only the last query tokens of a causal step see them. */
+  newestKeys: number;
+  /** Block-table entries made bad: -1, or one past the last page of the cache. */
+  badPages?: { seq: number; page: number; id: 'negative' | 'past the end' }[];
+}
+
+/**
+ * attn() on a cache where rows must not look: every row outside the sequences NaN, +inf or -inf (FlashMLA's
+ * habit, with infinities), NaN/inf in the newest keys of each sequence (masked for the earlier query tokens of
+ * a causal step with s_q > 1, but inside the CTA's key range), and bad block-table entries (the CPU twin gives
+ * NaN for the rows that see such a page). The output must equal the CPU's, NaN positions included, and the
+ * CPU's output must hold both NaN and finite rows (else the case would test nothing).
+ */
+async function attnPoisoned(spec: PagedSpec, kd: A, seed: number, poison: Poison, numSplits: number | undefined, impl: number): Promise<void> {
+  const c = await pagedCase(new Rng(seed), spec, 'f32', kd);
+  const { h, r, p, sq, lens } = spec, d = r + p;
+  const cache = Float32Array.from(c.v.kvCache), bt = Int32Array.from(c.v.blockTable);
+  const rowOf = (bi: number, j: number) => bt[bi * c.maxPages + Math.floor(j / PAGE)] * PAGE + (j % PAGE);
+  const used = new Set<number>();
+  lens.forEach((l, bi) => { for (let j = 0; j < l; j++) used.add(rowOf(bi, j)); });
+  const specials = [NaN, Infinity, -Infinity];
+  for (let row = 0; row < c.numPages * PAGE; row++) if (!used.has(row)) cache.fill(specials[row % 3], row * d, (row + 1) * d);
+  lens.forEach((l, bi) => {
+    for (let t = 1; t <= Math.min(poison.newestKeys, l); t++) {
+      const at = rowOf(bi, l - t) * d;
+      cache[at + (t % r)] = NaN;  // its score is NaN for every row that sees it
+      cache[at + ((t + 1) % r)] = Infinity;
+      cache[at + ((t + 2) % r)] = -Infinity;
+      cache[at + r + (t % p)] = -Infinity;
+    }
+  });
+  for (const b of poison.badPages ?? []) bt[b.seq * c.maxPages + b.page] = b.id === 'negative' ? -1 : c.numPages;
+  const [kvCache] = await make(cache, [c.numPages, PAGE, d], kd);
+  const blockTable = Tensor.fromArray(bt, [c.b, c.maxPages]);
+  const run = (x: Record<string, Tensor>) => {
+    const out = poisoned([c.b, sq, h, r], 'f32', dev(x.qLatent)), lse = poisoned([c.b, h, sq], 'f32', dev(x.qLatent));
+    return mlaPagedAttention(x.qLatent as Tensor<A>, x.qPe as Tensor<A>, x.kvCache as Tensor<A>, x.blockTable as Tensor<'i32'>,
+      x.seqLens as Tensor<'i32'>, { softmaxScale: c.scale, causal: true, out: { out, lse }, numSplits, impl: x.qLatent.device === 'cuda' ? impl : 0 });
+  };
+  const ref = await run({ qLatent: c.qLatent, qPe: c.qPe, kvCache, blockTable, seqLens: c.seqLens }).out.toFloat32Array();
+  expect(ref.some((v) => Number.isNaN(v))).toBe(true);
+  expect(ref.some((v) => Number.isFinite(v) && v !== 0)).toBe(true);
+  await expectCudaMatchesCpu({ qLatent: c.qLatent, qPe: c.qPe, kvCache, blockTable, seqLens: c.seqLens }, run,
+    impl === 1 ? { out: 1e-2, lse: 1e-4 } : { out: 2e-5, lse: 2e-5 });
+  c.dispose(); kvCache.dispose(); blockTable.dispose();
+}
+
 describeGpu('mla CUDA kernels', () => {
   const cases: [string, PagedSpec][] = [
     ['decode batch: empty, 1, 64, 65, 200 tokens, 5 heads', { h: 5, r: 512, p: 64, sq: 1, lens: [0, 1, 64, 65, 200] }],
@@ -58,6 +108,18 @@ describeGpu('mla CUDA kernels', () => {
     test.each(tcCases)('%s (automatic splits)', (_n, spec) => withSeed((seed) => attn(spec, qd, 'bf16', seed, undefined, 1, 1)));
     test.each(tcCases)('%s (1 split)', (_n, spec) => withSeed((seed) => attn(spec, qd, 'bf16', seed, 1, 1, 1)));
     test.each(tcCases)('%s (7 splits)', (_n, spec) => withSeed((seed) => attn(spec, qd, 'bf16', seed, 7, 1, 1)));
+  });
+
+  // Masked keys take no part in P V (0 * inf = NaN), and page ids are range-checked (NaN rows, as the CPU twin).
+  const poisonCases: [string, PagedSpec, Poison][] = [
+    ['NaN/inf in the newest keys, s_q=4, 3 heads (rows of 4 tokens in one CTA)', { h: 3, r: 64, p: 16, sq: 4, lens: [5, 70, 131, 64] }, { newestKeys: 2 }],
+    ['NaN/inf in the newest key, s_q=2, 16 heads (32-row tensor-core CTAs)', { h: 16, r: 64, p: 16, sq: 2, lens: [66, 3] }, { newestKeys: 1 }],
+    ['block-table entries -1 and past the end, s_q=4, 3 heads', { h: 3, r: 64, p: 16, sq: 4, lens: [66, 200, 10, 9] },
+      { newestKeys: 0, badPages: [{ seq: 0, page: 1, id: 'negative' }, { seq: 1, page: 0, id: 'past the end' }, { seq: 2, page: 0, id: 'negative' }] }],
+  ];
+  describe.each([['f32', 0], ['bf16', 0], ['bf16', 1]] as [A, number][])('paged attention over a poisoned cache, cache %s, impl %i', (kd, impl) => {
+    test.each(poisonCases)('%s (1 split)', (_n, spec, poison) => withSeed((seed) => attnPoisoned(spec, kd, seed, poison, 1, impl)));
+    test.each(poisonCases)('%s (3 splits)', (_n, spec, poison) => withSeed((seed) => attnPoisoned(spec, kd, seed, poison, 3, impl)));
   });
 
   test('long contexts: 32K and 128K tokens, 16 heads, bf16, automatic and 64 splits', () => withSeed(async (seed) => {
