@@ -28,6 +28,9 @@ struct Graph {
   cudaGraph_t graph = nullptr;
   cudaGraphExec_t exec = nullptr;
   std::vector<void*> owned;  // graph allocations alive at the end of the capture (the step's outputs)
+  // Older memory freed during the capture: its kernels read or write it at every replay, so it lives
+  // as long as the graph (freed by graph_destroy).
+  std::vector<void*> retained;
   bool launched = false;
 };
 
@@ -123,7 +126,9 @@ void device_free(int device, void* ptr) {
     std::lock_guard<std::mutex> l(g_m);
     if (s.graph_owned.count(ptr)) return;  // the graph frees it (graph_destroy)
     if (s.capturing && !s.capture_allocs.erase(ptr)) {
-      s.deferred_frees.push_back(ptr);  // older memory: a free node would free it again at every replay
+      // Older memory: a free node would free it again at every replay, and freeing it after the capture
+      // would let the replays use freed memory; the graph keeps it until graph_destroy.
+      s.deferred_frees.push_back(ptr);
       return;
     }
   }
@@ -231,23 +236,31 @@ void* graph_end(int device) {
   auto g = std::make_unique<Graph>();
   g->device = device;
   const cudaError_t e = cudaStreamEndCapture(s.stream, &g->graph);
-  std::vector<void*> frees;
   {
     std::lock_guard<std::mutex> l(g_m);
     s.capturing = false;
     g->owned.assign(s.capture_allocs.begin(), s.capture_allocs.end());
     s.capture_allocs.clear();
-    frees.swap(s.deferred_frees);
+    g->retained.swap(s.deferred_frees);
     // On failure the graph's allocations never existed: their storages' frees must be ignored as well.
     for (void* p : g->owned) s.graph_owned.insert(p);
   }
-  for (void* p : frees) cudaFreeAsync(p, s.stream);
-  if (e != cudaSuccess) throw_cuda(e, "cudaStreamEndCapture", __FILE__, __LINE__);  // the graph's allocations were never made
+  // Without a graph nothing can replay the captured work: older memory freed during the capture goes now
+  // (stream-ordered after the work queued before the capture).
+  auto free_retained = [&] {
+    for (void* p : g->retained) cudaFreeAsync(p, s.stream);
+    g->retained.clear();
+  };
+  if (e != cudaSuccess) {  // the graph's allocations were never made
+    free_retained();
+    throw_cuda(e, "cudaStreamEndCapture", __FILE__, __LINE__);
+  }
   // AutoFreeOnLaunch: each replay first frees the previous replay's surviving allocations, so the
   // outputs live at the same addresses from one replay to the next.
   const cudaError_t ie = cudaGraphInstantiateWithFlags(&g->exec, g->graph, cudaGraphInstantiateFlagAutoFreeOnLaunch);
   if (ie != cudaSuccess) {  // never launched: its allocations never existed (they stay ignored by device_free)
     cudaGraphDestroy(g->graph);
+    free_retained();
     throw_cuda(ie, "cudaGraphInstantiateWithFlags", __FILE__, __LINE__);
   }
   return g.release();
@@ -282,6 +295,7 @@ void graph_destroy(void* graph) {
     s.graph_owned.erase(p);
     if (g->launched) cudaFreeAsync(p, s.stream);  // the last replay's outputs
   }
+  for (void* p : g->retained) cudaFreeAsync(p, s.stream);  // older memory the replays used
   delete g;
 }
 

@@ -53,8 +53,9 @@ void spin(int device, double microseconds);
 // recorded instead of run. Allocations made during the capture are graph allocations; those freed during
 // the capture become free nodes, those still alive at graph_end (the step's outputs) belong to the graph:
 // they keep their addresses across replays, device_free ignores them, graph_destroy frees them. Memory
-// that existed before the capture and is freed during it is freed after graph_end. Host copies and
-// synchronize throw while capturing (they would invalidate the capture).
+// that existed before the capture and is freed during it stays allocated as long as the graph (the
+// replays still read or write it): graph_destroy frees it, or graph_end when no graph results. Host
+// copies and synchronize throw while capturing (they would invalidate the capture).
 void graph_begin(int device);
 void* graph_end(int device);  // an instantiated graph (opaque)
 bool capturing(int device);

@@ -85,6 +85,27 @@ describeGpu('CUDA graphs (lib/cuda_graph)', () => {
     g.dispose();
     expect(() => g.replay()).toThrow(DisposedError);
   });
+  // Older memory freed during a capture was really freed right after it, while every replay still read it.
+  test('a tensor made before the capture and disposed during it stays the graph\'s: replays read it after the pool reused freed memory', async () => {
+    const x = Tensor.fromFloats([1, 2, 3], [3], { device: 'cuda' });
+    const older = Tensor.fromFloats([10, 20, 30], [3], { device: 'cuda' });
+    let y: Tensor | null = null;
+    const g = await CudaGraph.capture(() => { y = ops.add(x, older); older.dispose(); });
+    // Freed memory of this size would be handed out again now and overwritten.
+    const fresh = Array.from({ length: 32 }, () => Tensor.full([3], 1000, { device: 'cuda' }));
+    g.replay();
+    expect(Array.from(await y!.toFloat32Array())).toEqual([11, 22, 33]);
+    x.copyFrom(Tensor.fromFloats([5, 6, 7], [3]));
+    g.replay();
+    expect(Array.from(await y!.toFloat32Array())).toEqual([15, 26, 37]);
+    for (const f of fresh) expect(Array.from(await f.toFloat32Array())).toEqual([1000, 1000, 1000]);
+    g.dispose();
+    fresh.forEach((f) => f.dispose());
+    // The graph freed it: the device keeps working, and a failed capture frees what it retained too.
+    const z = Tensor.fromFloats([1, 1, 1], [3], { device: 'cuda' });
+    await expect(CudaGraph.capture(() => { ops.add(z, z); z.dispose(); throw new Error('stop'); })).rejects.toThrow('stop');
+    expect(Array.from(await Tensor.full([3], 2, { device: 'cuda' }).toFloat32Array())).toEqual([2, 2, 2]);
+  });
   test('host copies during a capture throw a CudaError and the capture ends', async () => {
     await expect(CudaGraph.capture(() => { Tensor.fromFloats([1], [1], { device: 'cuda' }); })).rejects.toThrow(/while a CUDA graph is being captured/);
     expect(isCapturing()).toBe(false);
