@@ -345,8 +345,26 @@ void test_ieee(const char* tname, int emin, int emax, int span) {
       bad += report(rounded_ok(SQRT(aa, r), r, [&](Q v) { return v < 0 ? -1 : sgn(v * v - (Q)aa); }), "sqrt " + in); ++n;
     }
   }
+  // fma with an addend far below the product's last bit: only a single rounding sees it.
+  for (int i = 0; i < 20000; ++i) {
+    const T a = random_float<T>(emin / 2, emax / 2);
+    // Half of the products are exact in T (b a power of two): then only c's sticky bit decides.
+    const T b = (i & 1) ? std::ldexp(static_cast<T>(1), static_cast<int>(rng() % 40) - 20) : random_float<T>(emin / 2, emax / 2);
+    const int ep = std::ilogb(a * b), lo = is32 ? 60 : 110;
+    const T c = random_float<T>(std::max(emin, ep - lo), std::max(emin, ep - (is32 ? 25 : 54)));
+    const Q p = (Q)a * (Q)b;
+    Q x;
+    for (Round r : kModes)
+      if (exact_sum(p, c, x) && x != 0) {
+        bad += report(rounded_ok(FMA(a, b, c, r), r, [&](Q v) { return sgn(v - x); }), std::string("fma tiny c ") + tname + " " + mode_name(r) + " " + show(a) + ", " + show(b) + ", " + show(c));
+        ++n;
+      }
+  }
   CHECK_EQ(bad, 0);
   std::printf("%s add/sub/mul/fma/div/rcp/sqrt x {rn,rz,rm,rp}: %ld results exact (%ld inexact references skipped)\n", tname, n, skipped);
+  CHECK(FMA(static_cast<T>(1), static_cast<T>(1), static_cast<T>(0x1p-60), Round::rp) == std::nextafter(static_cast<T>(1), static_cast<T>(2)));
+  CHECK(FMA(static_cast<T>(1), static_cast<T>(1), static_cast<T>(-0x1p-60), Round::rz) == std::nextafter(static_cast<T>(1), static_cast<T>(0)));
+  CHECK(FMA(static_cast<T>(1), static_cast<T>(1), static_cast<T>(-0x1p-60), Round::rn) == static_cast<T>(1));
   // Signed zeros and overflow: x + (-x) is +0 except under .rm; overflow goes to inf or max by mode.
   const T big = std::numeric_limits<T>::max();
   for (Round r : kModes) {
