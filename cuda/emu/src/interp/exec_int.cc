@@ -1,0 +1,791 @@
+// dsv3-emu: integer and bit instructions (PTX ISA 9.0 §9.7.1 integer arithmetic, §9.7.2 extended
+// precision add/sub/mad with CC.CF, §9.7.3 logic and shift, §9.7.6-9.7.7 comparison and selection,
+// mov incl. vector packing). Results of narrower types are stored zero-extended in their 64-bit slot.
+#include <type_traits>
+
+#include "src/fp/fp.h"
+#include "src/interp/interp.h"
+
+namespace emu::interp {
+
+namespace {
+
+enum IOp : int {
+  I_add, I_sub, I_mullo, I_mulhi, I_mulwide, I_min, I_max, I_and, I_or, I_xor, I_shl, I_shr, I_div, I_rem,
+  I_addsat, I_subsat, I_mul24lo, I_mul24hi,
+};
+
+template <class T>
+using U = std::make_unsigned_t<T>;
+template <class T>
+constexpr int kBits = int(sizeof(T) * 8);
+
+template <class T>
+inline U<T> mulhi(T a, T b) {
+  if constexpr (sizeof(T) == 8) {
+    if constexpr (std::is_signed_v<T>) return U<T>(uint64_t((__int128(a) * __int128(b)) >> 64));
+    else return U<T>(uint64_t((unsigned __int128)(a) * (unsigned __int128)(b) >> 64));
+  } else {
+    using W = std::conditional_t<std::is_signed_v<T>, int64_t, uint64_t>;
+    return U<T>(uint64_t(W(a) * W(b)) >> kBits<T>);
+  }
+}
+
+// One binary operation on values of type T (raw 64-bit operands; shift amounts are u32).
+template <class T, int OP>
+inline uint64_t binop(uint64_t xa, uint64_t xb) {
+  const T a = T(xa), b = T(xb);
+  const U<T> ua = U<T>(xa), ub = U<T>(xb);
+  if constexpr (OP == I_add) return U<T>(ua + ub);
+  if constexpr (OP == I_sub) return U<T>(ua - ub);
+  if constexpr (OP == I_mullo) return U<T>(ua * ub);
+  if constexpr (OP == I_mulhi) return mulhi<T>(a, b);
+  if constexpr (OP == I_mulwide) {
+    using W = std::conditional_t<std::is_signed_v<T>, int64_t, uint64_t>;
+    return uint64_t(W(a) * W(b)) & zmask(2 * kBits<T>);
+  }
+  if constexpr (OP == I_min) return U<T>(a < b ? a : b);
+  if constexpr (OP == I_max) return U<T>(a > b ? a : b);
+  if constexpr (OP == I_and) return U<T>(ua & ub);
+  if constexpr (OP == I_or) return U<T>(ua | ub);
+  if constexpr (OP == I_xor) return U<T>(ua ^ ub);
+  if constexpr (OP == I_shl) {
+    const uint32_t n = uint32_t(xb);  // ISA: amounts above the width clamp to the width
+    return n >= uint32_t(kBits<T>) ? 0 : U<T>(ua << n);
+  }
+  if constexpr (OP == I_shr) {
+    const uint32_t n = uint32_t(xb);
+    if constexpr (std::is_signed_v<T>) return U<T>(n >= uint32_t(kBits<T>) ? (a < 0 ? T(-1) : T(0)) : T(a >> n));
+    else return n >= uint32_t(kBits<T>) ? 0 : U<T>(ua >> n);
+  }
+  if constexpr (OP == I_div || OP == I_rem) {
+    if (ub == 0) return U<T>(~U<T>(0));  // unspecified by the ISA: poison
+    if constexpr (std::is_signed_v<T>) {
+      if (b == T(-1)) return OP == I_div ? U<T>(U<T>(0) - ua) : 0;  // also INT_MIN / -1 (wraps)
+      return U<T>(OP == I_div ? a / b : a % b);
+    } else {
+      return U<T>(OP == I_div ? ua / ub : ua % ub);
+    }
+  }
+  if constexpr (OP == I_addsat || OP == I_subsat) {  // .sat: s32 only, clamp to the range
+    const int64_t r = OP == I_addsat ? int64_t(int32_t(xa)) + int32_t(xb) : int64_t(int32_t(xa)) - int32_t(xb);
+    return uint32_t(int32_t(r > INT32_MAX ? INT32_MAX : r < INT32_MIN ? INT32_MIN : r));
+  }
+  if constexpr (OP == I_mul24lo || OP == I_mul24hi) {
+    using W = std::conditional_t<std::is_signed_v<T>, int64_t, uint64_t>;
+    const W p = W(std::is_signed_v<T> ? int64_t(sext(xa, 24)) : int64_t(xa & 0xFFFFFF)) *
+                W(std::is_signed_v<T> ? int64_t(sext(xb, 24)) : int64_t(xb & 0xFFFFFF));
+    return OP == I_mul24lo ? uint32_t(uint64_t(p)) : uint32_t(uint64_t(p) >> 16);  // hi: bits 47..16
+  }
+  return 0;
+}
+
+template <class T, int OP>
+bool h_bin(Warp& w, const Insn& in, uint32_t m) {
+  const Src a = src(w, in.op[1]), b = src(w, in.op[2]);
+  uint64_t* d = dst(w, in.op[0]);
+  each(m, [&](int l) { d[l] = binop<T, OP>(a[l], b[l]); });
+  return true;
+}
+
+template <int OP>
+Handler pick_bin(Ty t) {
+  switch (t) {
+    case T_u16: case T_b16: return h_bin<uint16_t, OP>;
+    case T_s16: return h_bin<int16_t, OP>;
+    case T_u32: case T_b32: return h_bin<uint32_t, OP>;
+    case T_s32: return h_bin<int32_t, OP>;
+    case T_u64: case T_b64: return h_bin<uint64_t, OP>;
+    case T_s64: return h_bin<int64_t, OP>;
+    default: return nullptr;
+  }
+}
+
+// mad.lo / mad.hi / mad.wide: d = (a*b){lo,hi,wide} + c
+template <class T, int OP>
+bool h_mad(Warp& w, const Insn& in, uint32_t m) {
+  const Src a = src(w, in.op[1]), b = src(w, in.op[2]), c = src(w, in.op[3]);
+  uint64_t* d = dst(w, in.op[0]);
+  if constexpr (OP == I_mulwide) {
+    each(m, [&](int l) { d[l] = (binop<T, I_mulwide>(a[l], b[l]) + c[l]) & zmask(2 * kBits<T>); });
+  } else {
+    each(m, [&](int l) { d[l] = U<T>(U<T>(binop<T, OP>(a[l], b[l])) + U<T>(c[l])); });
+  }
+  return true;
+}
+template <int OP>
+Handler pick_mad(Ty t) {
+  switch (t) {
+    case T_u16: return h_mad<uint16_t, OP>;
+    case T_s16: return h_mad<int16_t, OP>;
+    case T_u32: return h_mad<uint32_t, OP>;
+    case T_s32: return h_mad<int32_t, OP>;
+    case T_u64: return OP == I_mulwide ? nullptr : h_mad<uint64_t, OP>;
+    case T_s64: return OP == I_mulwide ? nullptr : h_mad<int64_t, OP>;
+    default: return nullptr;
+  }
+}
+
+// Extended precision (CC.CF per lane in w.carry). in.a: 0 add, 1 sub, 2 mad.lo, 3 mad.hi;
+// in.b: carry-in (addc/subc/madc); in.c: carry-out (.cc).
+template <class T>
+bool h_carry(Warp& w, const Insn& in, uint32_t m) {
+  using UT = U<T>;
+  const Src a = src(w, in.op[1]), b = src(w, in.op[2]);
+  const Src c = in.a >= 2 ? src(w, in.op[3]) : b;
+  uint64_t* d = dst(w, in.op[0]);
+  uint32_t cf = w.carry;
+  each(m, [&](int l) {
+    const UT cin = in.b ? UT((cf >> l) & 1) : UT(0);
+    UT r;
+    bool cout;
+    if (in.a == 1) {  // a - (b + cin), CF = borrow
+      const unsigned __int128 lhs = UT(a[l]), rhs = (unsigned __int128)UT(b[l]) + cin;
+      r = UT(lhs - rhs);
+      cout = lhs < rhs;
+    } else {
+      UT x = UT(a[l]), y;
+      if (in.a == 0) y = UT(b[l]);
+      else if (in.a == 2) { x = UT(binop<T, I_mullo>(a[l], b[l])); y = UT(c[l]); }
+      else { x = UT(binop<T, I_mulhi>(a[l], b[l])); y = UT(c[l]); }
+      const unsigned __int128 s = (unsigned __int128)x + y + cin;
+      r = UT(s);
+      cout = (s >> kBits<T>) != 0;
+    }
+    d[l] = r;
+    if (in.c) cf = (cf & ~(1u << l)) | (uint32_t(cout) << l);
+  });
+  w.carry = cf;
+  return true;
+}
+
+// unary: in.a: 0 not, 1 neg, 2 abs, 3 popc, 4 clz, 5 brev, 6 cnot, 7 bfind, 8 bfind.shiftamt
+template <class T>
+bool h_unary(Warp& w, const Insn& in, uint32_t m) {
+  using UT = U<T>;
+  const Src a = src(w, in.op[1]);
+  uint64_t* d = dst(w, in.op[0]);
+  const int op = in.a;
+  each(m, [&](int l) {
+    const UT x = UT(a[l]);
+    uint64_t r = 0;
+    switch (op) {
+      case 0: r = UT(~x); break;
+      case 1: r = UT(UT(0) - x); break;
+      case 2: r = T(x) < 0 ? UT(UT(0) - x) : x; break;
+      case 3: r = uint32_t(__builtin_popcountll(uint64_t(x))); break;
+      case 4: r = x == 0 ? uint32_t(kBits<T>) : uint32_t(__builtin_clzll(uint64_t(x)) - (64 - kBits<T>)); break;
+      case 5: {
+        UT v = 0;
+        for (int i = 0; i < kBits<T>; ++i) v |= UT((x >> i) & 1) << (kBits<T> - 1 - i);
+        r = v;
+        break;
+      }
+      case 6: r = x == 0 ? 1 : 0; break;
+      case 7: case 8: {
+        // most significant non-sign bit (signed: of the complement when negative)
+        UT v = (std::is_signed_v<T> && T(x) < 0) ? UT(~x) : x;
+        if (v == 0) { r = 0xFFFFFFFFu; break; }
+        const int pos = 63 - __builtin_clzll(uint64_t(v));
+        r = op == 8 ? uint32_t(kBits<T> - 1 - pos) : uint32_t(pos);
+        break;
+      }
+    }
+    d[l] = r;
+  });
+  return true;
+}
+Handler pick_unary(Ty t) {
+  switch (t) {
+    case T_b16: case T_u16: return h_unary<uint16_t>;
+    case T_s16: return h_unary<int16_t>;
+    case T_b32: case T_u32: return h_unary<uint32_t>;
+    case T_s32: return h_unary<int32_t>;
+    case T_b64: case T_u64: return h_unary<uint64_t>;
+    case T_s64: return h_unary<int64_t>;
+    default: return nullptr;
+  }
+}
+
+bool h_not_pred(Warp& w, const Insn& in, uint32_t m) {
+  const Src a = src(w, in.op[1]);
+  uint64_t* d = dst(w, in.op[0]);
+  each(m, [&](int l) { d[l] = a[l] == 0; });
+  return true;
+}
+// and/or/xor.pred: in.a 0 and, 1 or, 2 xor
+bool h_pred_bin(Warp& w, const Insn& in, uint32_t m) {
+  uint64_t* d = dst(w, in.op[0]);
+  each(m, [&](int l) {
+    const bool x = pred(w, in.op[1], l), y = pred(w, in.op[2], l);
+    d[l] = in.a == 0 ? (x && y) : in.a == 1 ? (x || y) : (x != y);
+  });
+  return true;
+}
+
+// bfe / bfi (in.t width type)
+template <class T>
+bool h_bfe(Warp& w, const Insn& in, uint32_t m) {
+  using UT = U<T>;
+  constexpr int msb = kBits<T> - 1;
+  const Src a = src(w, in.op[1]), b = src(w, in.op[2]), c = src(w, in.op[3]);
+  uint64_t* d = dst(w, in.op[0]);
+  each(m, [&](int l) {
+    const UT x = UT(a[l]);
+    const int pos = int(b[l] & 0xFF), len = int(c[l] & 0xFF);
+    UT sbit = 0;
+    if (std::is_signed_v<T> && len > 0) sbit = (x >> std::min(pos + len - 1, msb)) & 1;
+    UT r = 0;
+    for (int i = 0; i <= msb; ++i) {
+      const UT bit = (i < len && pos + i <= msb) ? UT((x >> (pos + i)) & 1) : sbit;
+      r |= bit << i;
+    }
+    d[l] = r;
+  });
+  return true;
+}
+template <class T>
+bool h_bfi(Warp& w, const Insn& in, uint32_t m) {
+  using UT = U<T>;
+  constexpr int msb = kBits<T> - 1;
+  const Src f = src(w, in.op[1]), b = src(w, in.op[2]), c = src(w, in.op[3]), n = src(w, in.op[4]);
+  uint64_t* d = dst(w, in.op[0]);
+  each(m, [&](int l) {
+    UT r = UT(b[l]);
+    const UT x = UT(f[l]);
+    const int pos = int(c[l] & 0xFF), len = int(n[l] & 0xFF);
+    for (int i = 0; i < len && pos + i <= msb; ++i) r = UT((r & ~(UT(1) << (pos + i))) | (((x >> i) & 1) << (pos + i)));
+    d[l] = r;
+  });
+  return true;
+}
+
+// prmt.b32{.mode} d, a, b, c. in.a: 0 default, 1 f4e, 2 b4e, 3 rc8, 4 ecl, 5 ecr, 6 rc16
+bool h_prmt(Warp& w, const Insn& in, uint32_t m) {
+  const Src a = src(w, in.op[1]), b = src(w, in.op[2]), c = src(w, in.op[3]);
+  uint64_t* d = dst(w, in.op[0]);
+  each(m, [&](int l) {
+    const uint64_t bytes = (uint64_t(uint32_t(b[l])) << 32) | uint32_t(a[l]);
+    auto byte = [&](int i) { return uint32_t(bytes >> (8 * i)) & 0xFF; };
+    const uint32_t s = uint32_t(c[l]);
+    uint32_t r = 0;
+    if (in.a == 0) {
+      for (int i = 0; i < 4; ++i) {
+        const uint32_t sel = (s >> (4 * i)) & 0xF;
+        uint32_t v = byte(int(sel & 7));
+        if (sel & 8) v = (v & 0x80) ? 0xFF : 0;
+        r |= v << (8 * i);
+      }
+    } else {
+      const int n = int(s & 3);
+      int idx[4];
+      switch (in.a) {
+        case 1: for (int i = 0; i < 4; ++i) idx[i] = (n + i) & 7; break;          // f4e
+        case 2: for (int i = 0; i < 4; ++i) idx[i] = (n - i) & 7; break;          // b4e
+        case 3: for (int i = 0; i < 4; ++i) idx[i] = n; break;                    // rc8
+        case 4: for (int i = 0; i < 4; ++i) idx[i] = i <= n ? n : i; break;       // ecl
+        case 5: for (int i = 0; i < 4; ++i) idx[i] = i >= n ? n : i; break;       // ecr
+        default: idx[0] = idx[2] = (n & 1) * 2; idx[1] = idx[3] = (n & 1) * 2 + 1; break;  // rc16
+      }
+      for (int i = 0; i < 4; ++i) r |= byte(idx[i]) << (8 * i);
+    }
+    d[l] = r;
+  });
+  return true;
+}
+
+// lop3.b32 d, a, b, c, immLut
+bool h_lop3(Warp& w, const Insn& in, uint32_t m) {
+  const Src a = src(w, in.op[1]), b = src(w, in.op[2]), c = src(w, in.op[3]);
+  uint64_t* d = dst(w, in.op[0]);
+  const uint32_t lut = uint32_t(in.op[4].imm) & 0xFF;
+  each(m, [&](int l) {
+    const uint32_t x = uint32_t(a[l]), y = uint32_t(b[l]), z = uint32_t(c[l]);
+    uint32_t r = 0;
+    for (int i = 0; i < 8; ++i)
+      if (lut >> i & 1) r |= (i & 4 ? x : ~x) & (i & 2 ? y : ~y) & (i & 1 ? z : ~z);
+    d[l] = r;
+  });
+  return true;
+}
+
+// shf.{l,r}.{wrap,clamp}.b32 d, a, b, c. in.a: 1 left; in.b: 1 wrap
+bool h_shf(Warp& w, const Insn& in, uint32_t m) {
+  const Src a = src(w, in.op[1]), b = src(w, in.op[2]), c = src(w, in.op[3]);
+  uint64_t* d = dst(w, in.op[0]);
+  each(m, [&](int l) {
+    const uint32_t cc = uint32_t(c[l]);
+    const uint32_t n = in.b ? (cc & 31) : std::min<uint32_t>(cc, 32);
+    const uint64_t v = (uint64_t(uint32_t(b[l])) << 32) | uint32_t(a[l]);
+    d[l] = in.a ? uint32_t((v << n) >> 32) : uint32_t(v >> n);
+  });
+  return true;
+}
+
+// mov: scalar (in.a = 0), pack {a,b,..} -> d (1), unpack d -> {a,b,..} (2). in.c: element bits
+bool h_mov(Warp& w, const Insn& in, uint32_t m) {
+  const Src a = src(w, in.op[1]);
+  uint64_t* d = dst(w, in.op[0]);
+  const uint64_t mk = zmask(in.c);
+  each(m, [&](int l) { d[l] = a[l] & mk; });
+  return true;
+}
+bool h_pack(Warp& w, const Insn& in, uint32_t m) {
+  const Kernel& K = *w.cta->k;
+  const Opd* e = &K.vec[in.op[1].slot];
+  const int n = int(in.op[1].n), eb = in.c;
+  uint64_t* d = dst(w, in.op[0]);
+  each(m, [&](int l) {
+    uint64_t v = 0;
+    for (int i = 0; i < n; ++i) v |= (src(w, e[i])[l] & zmask(eb)) << (i * eb);
+    d[l] = v;
+  });
+  return true;
+}
+bool h_unpack(Warp& w, const Insn& in, uint32_t m) {
+  const Kernel& K = *w.cta->k;
+  const Opd* e = &K.vec[in.op[0].slot];
+  const int n = int(in.op[0].n), eb = in.c;
+  const Src a = src(w, in.op[1]);
+  each(m, [&](int l) {
+    const uint64_t v = a[l];
+    for (int i = 0; i < n; ++i) w.regs[size_t(e[i].slot) * 32 + l] = (v >> (i * eb)) & zmask(eb);
+  });
+  return true;
+}
+
+// selp.type d, a, b, c
+bool h_selp(Warp& w, const Insn& in, uint32_t m) {
+  const Src a = src(w, in.op[1]), b = src(w, in.op[2]);
+  uint64_t* d = dst(w, in.op[0]);
+  const uint64_t mk = zmask(in.c);
+  each(m, [&](int l) { d[l] = (pred(w, in.op[3], l) ? a[l] : b[l]) & mk; });
+  return true;
+}
+
+// ---- comparisons ----
+enum Cmp : uint8_t { C_eq, C_ne, C_lt, C_le, C_gt, C_ge, C_lo, C_ls, C_hi, C_hs, C_equ, C_neu, C_ltu, C_leu, C_gtu,
+                     C_geu, C_num, C_nan };
+bool parse_cmp(const std::string& s, Cmp* c) {
+  static const char* n[] = {"eq", "ne", "lt", "le", "gt", "ge", "lo", "ls", "hi", "hs", "equ", "neu", "ltu", "leu",
+                            "gtu", "geu", "num", "nan"};
+  for (int i = 0; i < 18; ++i)
+    if (s == n[i]) { *c = Cmp(i); return true; }
+  return false;
+}
+
+template <class T>
+inline bool icmp(Cmp c, T a, T b) {
+  using UT = U<T>;
+  switch (c) {
+    case C_eq: return a == b;
+    case C_ne: return a != b;
+    case C_lt: return a < b;
+    case C_le: return a <= b;
+    case C_gt: return a > b;
+    case C_ge: return a >= b;
+    case C_lo: return UT(a) < UT(b);
+    case C_ls: return UT(a) <= UT(b);
+    case C_hi: return UT(a) > UT(b);
+    case C_hs: return UT(a) >= UT(b);
+    default: return false;
+  }
+}
+template <class F>
+inline bool fcmp(Cmp c, F a, F b) {
+  const bool un = a != a || b != b;
+  switch (c) {
+    case C_eq: return !un && a == b;
+    case C_ne: return !un && a != b;
+    case C_lt: return !un && a < b;
+    case C_le: return !un && a <= b;
+    case C_gt: return !un && a > b;
+    case C_ge: return !un && a >= b;
+    case C_equ: return un || a == b;
+    case C_neu: return un || a != b;
+    case C_ltu: return un || a < b;
+    case C_leu: return un || a <= b;
+    case C_gtu: return un || a > b;
+    case C_geu: return un || a >= b;
+    case C_num: return !un;
+    case C_nan: return un;
+    default: return false;
+  }
+}
+
+// value type of a comparison: integer T, or float (in.t2 = 1 f32, 2 f64) with in.d = ftz
+template <class T>
+inline bool compare(const Insn& in, uint64_t x, uint64_t y) {
+  if constexpr (std::is_same_v<T, float>) {
+    float a = fp::f32_from_bits(uint32_t(x)), b = fp::f32_from_bits(uint32_t(y));
+    if (in.d) { a = fp::ftz(a); b = fp::ftz(b); }
+    return fcmp(Cmp(in.a), a, b);
+  } else if constexpr (std::is_same_v<T, double>) {
+    return fcmp(Cmp(in.a), fp::f64_from_bits(x), fp::f64_from_bits(y));
+  } else {
+    return icmp(Cmp(in.a), T(x), T(y));
+  }
+}
+
+// setp.cmp{.bop}.type p[|q], a, b{, {!}c}. in.a: Cmp; in.b: 0 none, 1 and, 2 or, 3 xor; in.c: has q
+template <class T>
+bool h_setp(Warp& w, const Insn& in, uint32_t m) {
+  const int ai = in.c ? 2 : 1;
+  const Src a = src(w, in.op[ai]), b = src(w, in.op[ai + 1]);
+  uint64_t* p = dst(w, in.op[0]);
+  uint64_t* q = in.c ? dst(w, in.op[1]) : nullptr;
+  const int bop = in.b;
+  each(m, [&](int l) {
+    bool t = compare<T>(in, a[l], b[l]), f = !t;
+    if (bop) {
+      const bool cv = pred(w, in.op[ai + 2], l);
+      if (bop == 1) { t = t && cv; f = f && cv; }
+      else if (bop == 2) { t = t || cv; f = f || cv; }
+      else { t = t != cv; f = f != cv; }
+    }
+    p[l] = t;
+    if (q) q[l] = f;
+  });
+  return true;
+}
+// set.cmp{.bop}.dtype.stype d, a, b{, {!}c}: d = all ones (int) / 1.0f (f32) when true, else 0. in.x: dtype f32
+template <class T>
+bool h_set(Warp& w, const Insn& in, uint32_t m) {
+  const Src a = src(w, in.op[1]), b = src(w, in.op[2]);
+  uint64_t* d = dst(w, in.op[0]);
+  each(m, [&](int l) {
+    bool t = compare<T>(in, a[l], b[l]);
+    if (in.b) {
+      const bool cv = pred(w, in.op[3], l);
+      t = in.b == 1 ? (t && cv) : in.b == 2 ? (t || cv) : (t != cv);
+    }
+    d[l] = t ? (in.x ? 0x3F800000u : 0xFFFFFFFFu) : 0;
+  });
+  return true;
+}
+// slct.dtype.{s32,f32} d, a, b, c: d = c >= 0 ? a : b. in.t2: 1 when c is f32; in.d ftz
+bool h_slct(Warp& w, const Insn& in, uint32_t m) {
+  const Src a = src(w, in.op[1]), b = src(w, in.op[2]), c = src(w, in.op[3]);
+  uint64_t* d = dst(w, in.op[0]);
+  const uint64_t mk = zmask(in.c);
+  each(m, [&](int l) {
+    bool ge;
+    if (in.t2) {
+      float f = fp::f32_from_bits(uint32_t(c[l]));
+      if (in.d) f = fp::ftz(f);
+      ge = f >= 0.0f;  // NaN: false (b)
+    } else {
+      ge = int32_t(c[l]) >= 0;
+    }
+    d[l] = (ge ? a[l] : b[l]) & mk;
+  });
+  return true;
+}
+
+bool int_type_ok(Ty t) { return t == T_u16 || t == T_s16 || t == T_u32 || t == T_s32 || t == T_u64 || t == T_s64 ||
+                                t == T_b16 || t == T_b32 || t == T_b64; }
+
+}  // namespace
+
+bool bind_int(BindCtx& c) {
+  const auto& P = c.pi.parts;
+  const std::string& op = P[0];
+  Insn& in = c.in;
+  const Ty t = c.type_at(0);
+  in.ndst = 1;
+  auto three = [&]() { c.need(3); c.reg(0); c.regimm(1); c.regimm(2); };
+
+  if (op == "mov") {
+    if (P.size() != 2) return false;
+    c.need(2);
+    in.c = uint8_t(t == T_pred ? 1 : ty_bits(t));
+    if (!in.c) return false;
+    if (in.op[0].kind == Opd::Vec) {  // unpack
+      c.regimm(1);
+      const int n = int(in.op[0].n);
+      if (n < 2 || ty_bits(t) % n) c.fail("bad vector for mov");
+      in.c = uint8_t(ty_bits(t) / n);
+      in.fn = h_unpack;
+      return true;
+    }
+    c.reg(0);
+    if (in.op[1].kind == Opd::Vec) {  // pack
+      const int n = int(in.op[1].n);
+      if (n < 2 || ty_bits(t) % n) c.fail("bad vector for mov");
+      in.c = uint8_t(ty_bits(t) / n);
+      in.fn = h_pack;
+      return true;
+    }
+    c.regimm(1);
+    if (ty_float(t)) c.fimm(1, t);
+    in.fn = h_mov;
+    return true;
+  }
+  if (op == "selp") {
+    if (P.size() != 2 || t == T_none || t == T_pred) return false;
+    c.need(4);
+    c.reg(0); c.regimm(1); c.regimm(2); c.reg(3);
+    c.fimm(1, t); c.fimm(2, t);
+    in.c = uint8_t(ty_bits(t));
+    in.fn = h_selp;
+    return true;
+  }
+  if (op == "slct") {
+    if (P.size() < 3) return false;
+    const Ty ct = c.type_at(0), dt = c.type_at(1);
+    if (ct != T_s32 && ct != T_f32) return false;
+    if (dt == T_none || ty_bits(dt) < 16) return false;
+    c.need(4);
+    c.reg(0); c.regimm(1); c.regimm(2); c.regimm(3);
+    c.fimm(1, dt); c.fimm(2, dt); c.fimm(3, ct);
+    in.t2 = ct == T_f32;
+    in.d = c.has("ftz");
+    in.c = uint8_t(ty_bits(dt));
+    in.fn = h_slct;
+    return true;
+  }
+  if (op == "setp" || op == "set") {
+    Cmp cm;
+    if (P.size() < 3 || !parse_cmp(P[1], &cm)) return false;
+    int bop = 0;
+    size_t i = 2;
+    if (P[i] == "and") bop = 1, ++i;
+    else if (P[i] == "or") bop = 2, ++i;
+    else if (P[i] == "xor") bop = 3, ++i;
+    bool ftz = false;
+    if (i < P.size() && P[i] == "ftz") ftz = true, ++i;
+    Ty st = c.type_at(0);
+    if (op == "setp") {
+      if (i + 1 != P.size()) return false;
+    } else {
+      if (i + 2 != P.size()) return false;
+    }
+    const bool fl = st == T_f32 || st == T_f64;
+    if (!fl && cm >= C_equ) return false;
+    if (fl && cm >= C_lo && cm <= C_hs) return false;
+    if (st != T_f32 && ftz) return false;
+    in.a = cm;
+    in.b = uint8_t(bop);
+    in.d = ftz;
+    if (op == "setp") {
+      const int npd = (c.pi.ops.size() && c.pi.ops[0].pair) ? 2 : 1;
+      c.need(npd + 2 + (bop ? 1 : 0));
+      c.reg(0);
+      if (npd == 2) c.reg(1);
+      c.regimm(npd); c.regimm(npd + 1);
+      c.fimm(npd, st); c.fimm(npd + 1, st);
+      if (bop) c.reg(npd + 2);
+      in.c = npd == 2;
+      in.ndst = uint8_t(npd);
+      switch (st) {
+        case T_b16: case T_u16: in.fn = h_setp<uint16_t>; break;
+        case T_s16: in.fn = h_setp<int16_t>; break;
+        case T_b32: case T_u32: in.fn = h_setp<uint32_t>; break;
+        case T_s32: in.fn = h_setp<int32_t>; break;
+        case T_b64: case T_u64: in.fn = h_setp<uint64_t>; break;
+        case T_s64: in.fn = h_setp<int64_t>; break;
+        case T_f32: in.fn = h_setp<float>; break;
+        case T_f64: in.fn = h_setp<double>; break;
+        default: return false;
+      }
+      return true;
+    }
+    const Ty dt = c.type_at(1);
+    if (dt != T_u32 && dt != T_s32 && dt != T_f32) return false;
+    c.need(3 + (bop ? 1 : 0));
+    c.reg(0); c.regimm(1); c.regimm(2);
+    c.fimm(1, st); c.fimm(2, st);
+    in.x = dt == T_f32;
+    switch (st) {
+      case T_b16: case T_u16: in.fn = h_set<uint16_t>; break;
+      case T_s16: in.fn = h_set<int16_t>; break;
+      case T_b32: case T_u32: in.fn = h_set<uint32_t>; break;
+      case T_s32: in.fn = h_set<int32_t>; break;
+      case T_b64: case T_u64: in.fn = h_set<uint64_t>; break;
+      case T_s64: in.fn = h_set<int64_t>; break;
+      case T_f32: in.fn = h_set<float>; break;
+      case T_f64: in.fn = h_set<double>; break;
+      default: return false;
+    }
+    return true;
+  }
+
+  // everything below: integer types only
+  if (op == "and" || op == "or" || op == "xor" || op == "not" || op == "cnot") {
+    if (P.size() != 2) return false;
+    if (t == T_pred) {
+      if (op == "cnot") return false;
+      if (op == "not") { c.need(2); c.reg(0); c.reg(1); in.fn = h_not_pred; return true; }
+      three();
+      in.a = op == "and" ? 0 : op == "or" ? 1 : 2;
+      in.fn = h_pred_bin;
+      return true;
+    }
+    if (t != T_b16 && t != T_b32 && t != T_b64) return false;
+    if (op == "not" || op == "cnot") {
+      c.need(2); c.reg(0); c.regimm(1);
+      in.a = op == "not" ? 0 : 6;
+      in.fn = pick_unary(t);
+      return true;
+    }
+    three();
+    in.fn = op == "and" ? pick_bin<I_and>(t) : op == "or" ? pick_bin<I_or>(t) : pick_bin<I_xor>(t);
+    return in.fn != nullptr;
+  }
+  if (!int_type_ok(t)) return false;
+
+  if (op == "add" || op == "sub") {
+    const bool cc = c.has("cc");
+    if (cc) {
+      if (P.size() != 3 || (t != T_u32 && t != T_s32 && t != T_u64 && t != T_s64)) return false;
+      three();
+      in.a = op == "sub";
+      in.c = 1;
+      in.fn = (t == T_u32 || t == T_s32) ? h_carry<uint32_t> : h_carry<uint64_t>;
+      return true;
+    }
+    if (c.has("sat")) {
+      if (P.size() != 3 || t != T_s32) return false;
+      three();
+      in.fn = op == "add" ? h_bin<int32_t, I_addsat> : h_bin<int32_t, I_subsat>;
+      return true;
+    }
+    if (P.size() != 2) return false;
+    three();
+    in.fn = op == "add" ? pick_bin<I_add>(t) : pick_bin<I_sub>(t);
+    return in.fn != nullptr;
+  }
+  if (op == "addc" || op == "subc") {
+    if (t != T_u32 && t != T_s32 && t != T_u64 && t != T_s64) return false;
+    if (P.size() != (c.has("cc") ? 3u : 2u)) return false;
+    three();
+    in.a = op == "subc";
+    in.b = 1;
+    in.c = c.has("cc");
+    in.fn = (t == T_u32 || t == T_s32) ? h_carry<uint32_t> : h_carry<uint64_t>;
+    return true;
+  }
+  if (op == "mul" || op == "mul24") {
+    if (P.size() != 3 || ty_bits(t) < 16 || t == T_b16 || t == T_b32 || t == T_b64) return false;
+    three();
+    if (op == "mul24") {
+      if (t != T_u32 && t != T_s32) return false;
+      if (P[1] == "lo") in.fn = t == T_u32 ? h_bin<uint32_t, I_mul24lo> : h_bin<int32_t, I_mul24lo>;
+      else if (P[1] == "hi") in.fn = t == T_u32 ? h_bin<uint32_t, I_mul24hi> : h_bin<int32_t, I_mul24hi>;
+      else return false;
+      return true;
+    }
+    if (P[1] == "lo") in.fn = pick_bin<I_mullo>(t);
+    else if (P[1] == "hi") in.fn = pick_bin<I_mulhi>(t);
+    else if (P[1] == "wide") in.fn = ty_bits(t) <= 32 ? pick_bin<I_mulwide>(t) : nullptr;
+    else return false;
+    return in.fn != nullptr;
+  }
+  if (op == "mad" || op == "madc") {
+    const bool cc = c.has("cc");
+    if (P.size() != (cc ? 4u : 3u)) return false;
+    c.need(4); c.reg(0); c.regimm(1); c.regimm(2); c.regimm(3);
+    if (op == "madc" || cc) {
+      if (t != T_u32 && t != T_s32 && t != T_u64 && t != T_s64) return false;
+      if (P[1] == "lo") in.a = 2;
+      else if (P[1] == "hi") in.a = 3;
+      else return false;
+      in.b = op == "madc";
+      in.c = cc;
+      switch (t) {
+        case T_u32: in.fn = h_carry<uint32_t>; break;
+        case T_s32: in.fn = h_carry<int32_t>; break;
+        case T_u64: in.fn = h_carry<uint64_t>; break;
+        default: in.fn = h_carry<int64_t>; break;
+      }
+      return true;
+    }
+    if (P[1] == "lo") in.fn = pick_mad<I_mullo>(t);
+    else if (P[1] == "hi") in.fn = pick_mad<I_mulhi>(t);
+    else if (P[1] == "wide") in.fn = pick_mad<I_mulwide>(t);
+    else return false;
+    return in.fn != nullptr;
+  }
+  if (op == "div" || op == "rem" || op == "min" || op == "max") {
+    if (P.size() != 2 || t == T_b16 || t == T_b32 || t == T_b64) return false;
+    three();
+    in.fn = op == "div" ? pick_bin<I_div>(t) : op == "rem" ? pick_bin<I_rem>(t) : op == "min" ? pick_bin<I_min>(t)
+                                                                                         : pick_bin<I_max>(t);
+    return in.fn != nullptr;
+  }
+  if (op == "shl" || op == "shr") {
+    if (P.size() != 2) return false;
+    if (op == "shl" && ty_signed(t)) return false;
+    three();
+    in.fn = op == "shl" ? pick_bin<I_shl>(t) : pick_bin<I_shr>(t);
+    return in.fn != nullptr;
+  }
+  if (op == "neg" || op == "abs") {
+    if (P.size() != 2 || !ty_signed(t)) return false;
+    c.need(2); c.reg(0); c.regimm(1);
+    in.a = op == "neg" ? 1 : 2;
+    in.fn = pick_unary(t);
+    return true;
+  }
+  if (op == "popc" || op == "clz" || op == "brev") {
+    if (P.size() != 2 || (t != T_b32 && t != T_b64)) return false;
+    c.need(2); c.reg(0); c.regimm(1);
+    in.a = op == "popc" ? 3 : op == "clz" ? 4 : 5;
+    in.fn = pick_unary(t);
+    return true;
+  }
+  if (op == "bfind") {
+    const bool sa = c.has("shiftamt");
+    if (P.size() != (sa ? 3u : 2u) || (t != T_u32 && t != T_s32 && t != T_u64 && t != T_s64)) return false;
+    c.need(2); c.reg(0); c.regimm(1);
+    in.a = sa ? 8 : 7;
+    in.fn = pick_unary(t);
+    return true;
+  }
+  if (op == "bfe") {
+    if (P.size() != 2 || (t != T_u32 && t != T_s32 && t != T_u64 && t != T_s64)) return false;
+    c.need(4); c.reg(0); c.regimm(1); c.regimm(2); c.regimm(3);
+    in.fn = t == T_u32 ? h_bfe<uint32_t> : t == T_s32 ? h_bfe<int32_t> : t == T_u64 ? h_bfe<uint64_t> : h_bfe<int64_t>;
+    return true;
+  }
+  if (op == "bfi") {
+    if (P.size() != 2 || (t != T_b32 && t != T_b64)) return false;
+    c.need(5); c.reg(0); c.regimm(1); c.regimm(2); c.regimm(3); c.regimm(4);
+    in.fn = t == T_b32 ? h_bfi<uint32_t> : h_bfi<uint64_t>;
+    return true;
+  }
+  if (op == "prmt") {
+    if (t != T_b32) return false;
+    static const char* modes[] = {"", "f4e", "b4e", "rc8", "ecl", "ecr", "rc16"};
+    if (P.size() == 2) in.a = 0;
+    else if (P.size() == 3) {
+      int mi = -1;
+      for (int i = 1; i < 7; ++i) if (P[1] == modes[i]) mi = i;
+      if (mi < 0) return false;
+      in.a = uint8_t(mi);
+    } else return false;
+    c.need(4); c.reg(0); c.regimm(1); c.regimm(2); c.regimm(3);
+    in.fn = h_prmt;
+    return true;
+  }
+  if (op == "lop3") {
+    if (P.size() != 2 || t != T_b32) return false;
+    c.need(5); c.reg(0); c.regimm(1); c.regimm(2); c.regimm(3);
+    if (in.op[4].kind != Opd::Imm) c.fail("lop3: immLut must be an immediate");
+    in.fn = h_lop3;
+    return true;
+  }
+  if (op == "shf") {
+    if (P.size() != 4 || t != T_b32) return false;
+    if (P[1] != "l" && P[1] != "r") return false;
+    if (P[2] != "wrap" && P[2] != "clamp") return false;
+    c.need(4); c.reg(0); c.regimm(1); c.regimm(2); c.regimm(3);
+    in.a = P[1] == "l";
+    in.b = P[2] == "wrap";
+    in.fn = h_shf;
+    return true;
+  }
+  return false;
+}
+
+}  // namespace emu::interp

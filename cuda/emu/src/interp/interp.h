@@ -1,0 +1,261 @@
+// dsv3-emu interpreter internals: the decoded form of a kernel (flat instruction array with pre-resolved
+// operands and one handler per opcode variant) and the per-launch execution state (CTA, warps, lanes).
+// Shared by decode.cc, the exec_*.cc handler families, cta.cc, launch.cc and report.cc.
+// Semantics follow the PTX ISA 9.0; the execution model is DESIGN.md "Execution model".
+#pragma once
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "src/interp/emu.h"
+#include "src/interp/racecheck.h"
+#include "src/ptx/ast.h"
+#include "src/runtime/memory.h"
+
+namespace emu::interp {
+
+struct Warp;
+struct Insn;
+// A handler runs one instruction for the lanes in `m` (active and guard true). false: the launch stops
+// (a report was made).
+using Handler = bool (*)(Warp& w, const Insn& in, uint32_t m);
+
+constexpr uint32_t kNoSlot = 0xFFFFFFFFu;
+
+// Address spaces of memory instructions.
+enum class Space : uint8_t { Generic, Global, Shared, Local, Param, Const };
+const char* space_name(Space s);
+
+// A pre-resolved operand. A register is a slot (64-bit per lane, slot-major per warp); an immediate its
+// value (float immediates as raw bits of the instruction's type after decode); a vector an index into
+// Kernel::vec; an address a base slot (kNoSlot when absolute) plus a byte offset (symbols resolved).
+struct Opd {
+  enum Kind : uint8_t { Reg, Imm, Vec, Addr, Label, Sink } kind = Reg;
+  bool neg = false;     // predicate written !%p
+  uint8_t bits = 0;     // Reg: declared width (1 for .pred); Imm: 0 int, 32/64 float literal width
+  Space space = Space::Generic;  // Addr: the space its symbol lives in (when base is a symbol)
+  uint32_t slot = kNoSlot;       // Reg, Addr base; Vec: first index into Kernel::vec; Label: target pc
+  uint32_t n = 0;                // Vec: element count
+  int64_t imm = 0;               // Imm value / Addr offset
+};
+
+// Control-flow class of an instruction: what the warp scheduler does besides calling the handler.
+enum class Flow : uint8_t {
+  Plain,     // handler, then pc + 1
+  Bra,       // branch to target (per lane, under guard)
+  Exit,      // lanes exit (exit, ret of the kernel)
+  Bar,       // bar.sync / barrier.sync / bar.red / bar.arrive: barrier logic in cta.cc
+  Coll,      // warp collective: waits for its member mask, then handler for the whole group
+  Trap,      // trap / brkpt
+  Unsupported,
+};
+
+struct Insn {
+  Handler fn = nullptr;
+  Flow flow = Flow::Plain;
+  uint8_t nops = 0;
+  uint8_t ndst = 0;     // the first ndst operands are written (strict-mode bookkeeping)
+  bool guard_neg = false;
+  uint32_t guard = kNoSlot;  // predicate slot, kNoSlot when unguarded
+  uint32_t target = 0;       // Bra: target pc
+  // Opcode-variant parameters, meaning per family (types, comparison, rounding, flags...).
+  uint8_t t = 0, t2 = 0, a = 0, b = 0, c = 0, d = 0;
+  uint32_t x = 0;            // extra immediate parameter (bar id/count flags, mma shape, ...)
+  int ptx_line = 0;
+  int16_t file = -1;
+  int line = 0;
+  Opd op[6];
+};
+
+// A symbol as the decoder sees it: where it lives and its address in that space.
+struct Sym {
+  Space space = Space::Global;
+  uint64_t addr = 0, size = 0;
+  bool dyn_shared = false;  // extern .shared [] : address patched once the static layout is final
+};
+
+// Special registers that are constant per thread for a launch are materialised in reserved slots.
+enum class Sreg : uint8_t {
+  tid_x, tid_y, tid_z, ntid_x, ntid_y, ntid_z, ctaid_x, ctaid_y, ctaid_z, nctaid_x, nctaid_y, nctaid_z,
+  laneid, warpid, nwarpid, smid, nsmid, gridid, lanemask_eq, lanemask_le, lanemask_lt, lanemask_ge,
+  lanemask_gt, dynamic_smem_size, total_smem_size, cluster_ctarank, cluster_nctarank, clusterid_x,
+  clusterid_y, clusterid_z, nclusterid_x, nclusterid_y, nclusterid_z, cluster_ctaid_x, cluster_ctaid_y,
+  cluster_ctaid_z, cluster_nctaid_x, cluster_nctaid_y, cluster_nctaid_z, is_explicit_cluster, count
+};
+
+struct Kernel {
+  KernelInfo info;
+  std::string display;            // demangled name for reports
+  std::vector<Insn> code;
+  std::vector<Opd> vec;           // vector operand elements
+  std::vector<std::string> text;  // per pc: the instruction as written (reports)
+  std::vector<uint8_t> slot_bits; // declared width per slot
+  std::vector<std::pair<Sreg, uint32_t>> sregs;  // materialised special registers: which slot
+  uint32_t nslots = 0;
+  uint32_t smem_static = 0, dyn_base = 0;
+  const std::vector<std::string>* files = nullptr;
+  uint64_t win_shared = 0, win_local = 0, win_param = 0;  // generic windows (module-wide)
+  uint64_t generic_of(Space s, uint64_t a) const {
+    return s == Space::Shared ? win_shared + a : s == Space::Local ? win_local + a : s == Space::Param ? win_param + a : a;
+  }
+};
+
+class ModuleImpl;
+
+// Per-launch state shared by the CTAs of a grid.
+struct Launch {
+  const Kernel* k = nullptr;
+  const LaunchConfig* cfg = nullptr;
+  const Options* opt = nullptr;
+  GlobalMemory* mem = nullptr;
+  ModuleImpl* mod = nullptr;
+  LaunchResult res;
+  bool stop = false;          // a fatal report: no more instructions anywhere
+  bool failed = false;        // a non-fatal report (race, divergence) -> LaunchFailure at the end
+  uint32_t dyn_smem = 0;
+  uint64_t win_shared = 0, win_local = 0, win_param = 0, win_size = 0;  // generic windows
+  std::mt19937_64 rng;
+  std::map<std::pair<uint32_t, uint32_t>, int> race_seen;  // (pc, other pc) already reported
+  uint64_t t0_ns = 0;
+  const std::vector<uint8_t>* params = nullptr;  // the kernel parameter buffer (param space)
+};
+
+struct Barrier {
+  uint32_t expected = 0;   // threads; 0 = not in use
+  uint32_t arrived = 0;
+  bool full_cta = false;   // no explicit count (__syncthreads)
+  uint32_t red_and = 1, red_or = 0, red_popc = 0;
+};
+
+// One CTA being run.
+struct Cta {
+  Launch* L = nullptr;
+  const Kernel* k = nullptr;
+  Dim3 ctaid;
+  uint32_t nthreads = 0;
+  std::vector<Warp> warps;
+  std::vector<uint8_t> smem;        // static + dynamic
+  std::vector<uint8_t> smem_init;   // strict: 1 per written byte
+  std::vector<uint8_t> local;       // per thread local_bytes, thread-major
+  Barrier bars[16];
+  RaceCheck race;
+  bool work = false;                // wrote global memory / issued an atomic
+  uint32_t exited_threads = 0;
+};
+
+// Lane states.
+enum LaneSt : uint8_t { kRun = 0, kExited, kBarWait, kCollWait };
+
+struct Warp {
+  Cta* cta = nullptr;
+  int id = 0;
+  uint64_t* regs = nullptr;         // nslots * 32
+  std::vector<uint64_t> reg_store;
+  std::vector<uint32_t> written;    // strict: per slot, lanes that wrote it
+  uint32_t pc[32] = {};
+  uint8_t st[32] = {};
+  uint8_t bar_id[32] = {};
+  uint32_t exists = 0;              // lanes that are threads of the CTA
+  uint32_t carry = 0;               // CC.CF per lane
+  // last global allocation touched (fast path of address translation)
+  uint64_t gbase = 1, gend = 0;
+  int64_t gdelta = 0;
+  bool done() const;
+};
+
+// ---- operand access (hot path) ----
+struct Src {
+  const uint64_t* p;
+  uint32_t lm;
+  uint64_t operator[](int l) const { return p[l & lm]; }
+};
+inline Src src(const Warp& w, const Opd& o) {
+  return o.kind == Opd::Reg ? Src{w.regs + size_t(o.slot) * 32, 31u} : Src{reinterpret_cast<const uint64_t*>(&o.imm), 0u};
+}
+inline uint64_t* dst(Warp& w, const Opd& o) { return w.regs + size_t(o.slot) * 32; }
+inline bool pred(const Warp& w, const Opd& o, int l) { return (w.regs[size_t(o.slot) * 32 + l] != 0) != o.neg; }
+
+template <class F>
+inline void each(uint32_t m, F&& f) {
+  if (m == 0xFFFFFFFFu) {  // converged warp: a plain loop the compiler can unroll / vectorise
+    for (int l = 0; l < 32; ++l) f(l);
+    return;
+  }
+  while (m) {
+    const int l = __builtin_ctz(m);
+    m &= m - 1;
+    f(l);
+  }
+}
+
+inline uint64_t sext(uint64_t v, int bits) {
+  return bits >= 64 ? v : uint64_t(int64_t(v << (64 - bits)) >> (64 - bits));
+}
+inline uint64_t zmask(int bits) { return bits >= 64 ? ~0ull : ((1ull << bits) - 1); }
+
+// ---- types of opcode variants ----
+enum Ty : uint8_t {
+  T_none, T_pred, T_b8, T_b16, T_b32, T_b64, T_b128, T_u8, T_u16, T_u32, T_u64, T_s8, T_s16, T_s32, T_s64,
+  T_f16, T_f16x2, T_bf16, T_bf16x2, T_f32, T_f64, T_e4m3, T_e5m2, T_e4m3x2, T_e5m2x2, T_tf32, T_count
+};
+Ty parse_ty(const std::string& s);  // T_none if not a type
+int ty_bits(Ty t);
+inline bool ty_signed(Ty t) { return t >= T_s8 && t <= T_s64; }
+inline bool ty_float(Ty t) { return t >= T_f16 && t <= T_tf32; }
+const char* ty_name(Ty t);
+
+// ---- decoding: per-family binders ----
+// A binder looks at the instruction's mnemonic parts and its (already resolved) operands, and sets
+// in.fn / in.flow and the variant fields. Returns false when the opcode/variant is not implemented
+// (decodes to the unsupported handler); throws DecodeError on malformed operands.
+struct BindCtx {
+  const ptx::Instr& pi;
+  Insn& in;
+  Kernel& k;
+  std::string where;  // "instruction `...` at PTX line N of ORIGIN" for errors
+  [[noreturn]] void fail(const std::string& why) const;
+  // operand shape checks
+  void need(int n) const;
+  void reg(int i) const;         // must be a register (or sink for destinations)
+  void regimm(int i) const;      // register or immediate
+  void addr(int i) const;
+  bool has(const char* part) const;  // a mnemonic part is present
+  Ty type_at(int from_end) const;     // parse_ty(parts[size-1-from_end])
+  // float immediates: convert a decimal/f64 literal to the operand type's bits (f32) in place
+  void fimm(int i, Ty t) const;
+};
+bool bind_int(BindCtx& c);
+bool bind_float(BindCtx& c);
+bool bind_half(BindCtx& c);
+bool bind_cvt(BindCtx& c);
+bool bind_mem(BindCtx& c);
+bool bind_warp(BindCtx& c);
+bool bind_mma(BindCtx& c);
+bool bind_ctl(BindCtx& c);
+
+// ---- run time services (cta.cc, report.cc, exec_mem.cc) ----
+// A report for lane `l` of warp `w` at instruction `in`; `headline` is the first line without the
+// prefix, `detail` extra lines. Fatal kinds stop the launch.
+void report(Warp& w, const Insn* in, int lane, Report::Kind kind, const std::string& headline,
+            const std::vector<std::string>& detail);
+void report_cta(Cta& cta, Report::Kind kind, const std::string& headline, const std::vector<std::string>& detail);
+std::string where_line(const Kernel& k, const Insn& in);  // "at KERNEL (PTX line N) file:line"
+uint32_t pc_of(const Warp& w, const Insn& in);
+
+// Memory access for one lane: returns the host pointer of [addr, addr+size) in `space`, or nullptr after
+// reporting (out of bounds / misaligned). `write`/`atomic` for messages, race check and strict shadow.
+uint8_t* access(Warp& w, const Insn& in, int lane, Space space, uint64_t addr, uint32_t size, bool write,
+                bool atomic);
+// Generic address of a window-relative offset (cvta) and back.
+uint64_t to_generic(const Launch& L, Space s, uint64_t a);
+bool from_generic(const Launch& L, Space s, uint64_t g, uint64_t* a);
+
+// The executor: runs a CTA to completion (cta.cc).
+void run_cta(Cta& cta);
+
+}  // namespace emu::interp
