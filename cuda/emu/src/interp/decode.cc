@@ -71,6 +71,7 @@ void BindCtx::regimm(int i) const {
 }
 void BindCtx::addr(int i) const {
   if (in.op[i].kind != Opd::Addr) fail("operand " + std::to_string(i + 1) + " must be an address");
+  if (in.op[i].coords != kNoSlot) fail("operand " + std::to_string(i + 1) + ": this instruction takes no coordinates");
 }
 bool BindCtx::has(const char* part) const {
   for (auto& p : pi.parts)
@@ -428,7 +429,14 @@ class Decoder {
       case K::Addr: {
         r.kind = Opd::Addr;
         r.imm = o.imm;
-        if (!o.elems.empty()) fail(line, "vector (tensor) addresses are not supported by this instruction");
+        if (!o.elems.empty()) {  // tensor coordinates (cp.async.bulk.tensor): a Vec kept beside the address
+          ptx::Operand v;
+          v.kind = K::Vec;
+          v.elems = o.elems;
+          Opd vo = operand(v, pi, labels, -1);
+          r.coords = uint32_t(K_.vec.size());
+          K_.vec.push_back(vo);
+        }
         if (o.base_kind == K::Reg) {
           int bits = 0;
           bool is_reg = false;

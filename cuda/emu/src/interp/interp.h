@@ -40,7 +40,8 @@ struct Opd {
   uint8_t bits = 0;     // Reg: declared width (1 for .pred); Imm: 0 int, 32/64 float literal width
   Space space = Space::Generic;  // Addr: the space its symbol lives in (when base is a symbol)
   uint32_t slot = kNoSlot;       // Reg, Addr base; Vec: first index into Kernel::vec; Label: target pc
-  uint32_t n = 0;                // Vec: element count
+  uint32_t n = 0;                // Vec: element count; Imm / Addr: 1 when it names a symbol
+  uint32_t coords = kNoSlot;     // Addr with a coordinate vector [tmap, {x, y}]: index in Kernel::vec of a Vec
   int64_t imm = 0;               // Imm value / Addr offset
 };
 
