@@ -1,0 +1,217 @@
+// dsv3-emu sm90: TMA tiled tensor copies (PTX ISA 9.0 5.5 "Tensors", 9.7.9.25 cp.async.bulk.tensor;
+// cuTensorMapEncodeTiled's rules). See tma.h.
+#include "src/sm90/tma.h"
+
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+namespace emu::sm90 {
+
+uint32_t element_bytes(TmaDataType t) {
+  switch (t) {
+    case TmaDataType::u8: return 1;
+    case TmaDataType::u16:
+    case TmaDataType::f16:
+    case TmaDataType::bf16: return 2;
+    case TmaDataType::u32:
+    case TmaDataType::s32:
+    case TmaDataType::f32:
+    case TmaDataType::f32_ftz:
+    case TmaDataType::tf32:
+    case TmaDataType::tf32_ftz: return 4;
+    case TmaDataType::u64:
+    case TmaDataType::s64:
+    case TmaDataType::f64: return 8;
+  }
+  return 0;
+}
+
+bool is_float(TmaDataType t) {
+  switch (t) {
+    case TmaDataType::f16:
+    case TmaDataType::bf16:
+    case TmaDataType::f32:
+    case TmaDataType::f32_ftz:
+    case TmaDataType::tf32:
+    case TmaDataType::tf32_ftz:
+    case TmaDataType::f64: return true;
+    default: return false;
+  }
+}
+
+static uint32_t swizzle_span(TmaSwizzle s) {
+  switch (s) {
+    case TmaSwizzle::b32: return 32;
+    case TmaSwizzle::b64: return 64;
+    case TmaSwizzle::b128: return 128;
+    case TmaSwizzle::none: break;
+  }
+  return 0;
+}
+
+uint32_t swizzle_repeat_bytes(TmaSwizzle s) { return swizzle_span(s) * 8; }
+
+uint32_t tma_swizzle(uint32_t a, TmaSwizzle s) {
+  const uint32_t bits = s == TmaSwizzle::b128 ? 3 : s == TmaSwizzle::b64 ? 2 : s == TmaSwizzle::b32 ? 1 : 0;
+  const uint32_t mask = (1u << bits) - 1;
+  return a ^ (((a >> 7) & mask) << 4);
+}
+
+std::string validate(const TensorMap& m) {
+  // The list follows the requirements of cuTensorMapEncodeTiled (cuda.h), in its order.
+  if (static_cast<uint32_t>(m.dtype) > static_cast<uint32_t>(TmaDataType::tf32_ftz))
+    return "tensorDataType is not a tiled-copy data type of sm_90";
+  if (m.rank < 1 || m.rank > 5) return "tensorRank must be 1..5";
+  if (m.interleave != TmaInterleave::none && m.rank < 3) return "an interleaved layout needs tensorRank >= 3";
+  if (static_cast<uint32_t>(m.interleave) > 2) return "interleave is not a CUtensorMapInterleave";
+  const uint64_t galign = m.interleave == TmaInterleave::b32 ? 32 : 16;
+  if (m.global_address % galign) return "globalAddress must be " + std::to_string(galign) + "-byte aligned";
+  for (uint32_t i = 0; i < m.rank; ++i)
+    if (m.global_dim[i] == 0 || m.global_dim[i] > (uint64_t{1} << 32))
+      return "globalDim[" + std::to_string(i) + "] must be in 1..2^32";
+  for (uint32_t i = 0; i + 1 < m.rank; ++i) {
+    if (m.global_strides[i] % galign || m.global_strides[i] >= (uint64_t{1} << 40))
+      return "globalStrides[" + std::to_string(i) + "] must be a multiple of " + std::to_string(galign) + " below 2^40";
+  }
+  const uint32_t e = element_bytes(m.dtype);
+  for (uint32_t i = 0; i < m.rank; ++i) {
+    if (m.box_dim[i] == 0 || m.box_dim[i] > 256) return "boxDim[" + std::to_string(i) + "] must be in 1..256";
+    if (m.element_strides[i] == 0 || m.element_strides[i] > 8)
+      return "elementStrides[" + std::to_string(i) + "] must be in 1..8";
+  }
+  if (m.interleave == TmaInterleave::none && (m.box_dim[0] * e) % 16)
+    return "boxDim[0] * element size must be a multiple of 16 bytes";
+  if (static_cast<uint32_t>(m.swizzle) > 3) return "swizzle is not one of the sm_90 CUtensorMapSwizzle modes";
+  if (m.interleave == TmaInterleave::none && m.swizzle != TmaSwizzle::none && m.box_dim[0] * e > swizzle_span(m.swizzle))
+    return "the box inner dimension (" + std::to_string(m.box_dim[0] * e) + " bytes) exceeds the swizzle span (" +
+           std::to_string(swizzle_span(m.swizzle)) + " bytes)";
+  if (m.interleave == TmaInterleave::b32 && m.swizzle != TmaSwizzle::b32)
+    return "interleave 32B requires swizzle 32B";
+  if (m.l2_promotion > 3) return "l2Promotion is not a CUtensorMapL2promotion";
+  if (static_cast<uint32_t>(m.oob_fill) > 1) return "oobFill is not a CUtensorMapFloatOOBfill";
+  if (m.oob_fill == TmaOobFill::nan_request_zero_fma && !is_float(m.dtype))
+    return "the NaN out-of-bound fill needs a floating-point data type";
+  return "";
+}
+
+uint32_t box_extent(const TensorMap& m, uint32_t i) {
+  if (i == 0 && m.interleave == TmaInterleave::none) return m.box_dim[0];  // elementStrides[0] is ignored
+  return (m.box_dim[i] + m.element_strides[i] - 1) / m.element_strides[i];
+}
+
+uint32_t box_bytes(const TensorMap& m) {
+  uint32_t n = element_bytes(m.dtype);
+  for (uint32_t i = 0; i < m.rank; ++i) n *= box_extent(m, i);
+  return n;
+}
+
+void for_each_box_element(const TensorMap& m, const int32_t* coords, uint32_t smem_base,
+                          const std::function<void(const TmaElement&)>& fn) {
+  const uint32_t e = element_bytes(m.dtype);
+  uint32_t ext[5] = {1, 1, 1, 1, 1};
+  uint64_t total = 1;
+  for (uint32_t i = 0; i < m.rank; ++i) total *= (ext[i] = box_extent(m, i));
+  const uint32_t step0 = m.interleave == TmaInterleave::none ? 1 : m.element_strides[0];
+  TmaElement el{};
+  for (uint64_t linear = 0; linear < total; ++linear) {
+    uint64_t rest = linear;
+    el.in_bounds = true;
+    el.global_addr = m.global_address;
+    for (uint32_t i = 0; i < m.rank; ++i) {
+      const uint64_t j = rest % ext[i];
+      rest /= ext[i];
+      const int64_t c = int64_t{coords[i]} + static_cast<int64_t>(j) * (i == 0 ? step0 : m.element_strides[i]);
+      el.coord[i] = c;
+      if (c < 0 || static_cast<uint64_t>(c) >= m.global_dim[i]) el.in_bounds = false;
+      el.global_addr += static_cast<uint64_t>(c) * (i == 0 ? e : m.global_strides[i - 1]);
+    }
+    el.smem_addr = tma_swizzle(smem_base + static_cast<uint32_t>(linear) * e, m.swizzle);
+    fn(el);
+  }
+}
+
+std::string check_tile_operands(const TensorMap& m, uint32_t instr_rank, uint32_t smem_addr) {
+  std::string why = validate(m);
+  if (!why.empty()) return "tensor map: " + why;
+  if (instr_rank != m.rank)
+    return "the instruction's ." + std::to_string(instr_rank) + "d does not match the tensor map's rank " +
+           std::to_string(m.rank);
+  if (m.interleave != TmaInterleave::none) return "interleaved tensor maps are not modelled by dsv3-emu";
+  if (smem_addr % 128) return "shared-memory address of a tensor copy must be 128-byte aligned";
+  const uint32_t rep = swizzle_repeat_bytes(m.swizzle);
+  if (rep && smem_addr % rep)
+    return "shared-memory address of a box with the " + std::to_string(swizzle_span(m.swizzle)) +
+           "B swizzle must be aligned to the pattern's repeat (" + std::to_string(rep) + " bytes)";
+  return "";
+}
+
+static std::string hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+// The out-of-bound fill value of one element (little-endian bytes).
+static void fill_value(const TensorMap& m, uint8_t* out) {
+  const uint32_t e = element_bytes(m.dtype);
+  std::memset(out, 0, e);
+  if (m.oob_fill != TmaOobFill::nan_request_zero_fma) return;
+  uint64_t nan = 0;
+  switch (m.dtype) {
+    case TmaDataType::f16:
+    case TmaDataType::bf16: nan = 0x7FFF; break;
+    case TmaDataType::f64: nan = 0x7FFFFFFFFFFFFFFFull; break;
+    default: nan = 0x7FFFFFFF; break;  // f32, f32_ftz, tf32, tf32_ftz
+  }
+  std::memcpy(out, &nan, e);
+}
+
+TmaStatus tma_load_tile(const TensorMap& m, uint32_t instr_rank, const int32_t* coords, uint32_t smem_dst,
+                        GlobalView& global, SmemView& smem) {
+  const std::string why = check_tile_operands(m, instr_rank, smem_dst);
+  if (!why.empty()) return {false, "cp.async.bulk.tensor: " + why, 0};
+  const uint32_t e = element_bytes(m.dtype);
+  uint8_t fill[8], v[8];
+  fill_value(m, fill);
+  TmaStatus st;
+  for_each_box_element(m, coords, smem_dst, [&](const TmaElement& el) {
+    if (!st.ok) return;
+    const uint8_t* src = fill;
+    if (el.in_bounds) {
+      if (!global.read(el.global_addr, v, e)) {
+        st = {false, "cp.async.bulk.tensor: global read refused at " + hex(el.global_addr), 0};
+        return;
+      }
+      src = v;
+    }
+    if (!smem.write(el.smem_addr, src, e))
+      st = {false, "cp.async.bulk.tensor: shared-memory write refused at " + hex(el.smem_addr), 0};
+  });
+  if (st.ok) st.bytes = box_bytes(m);
+  return st;
+}
+
+TmaStatus tma_store_tile(const TensorMap& m, uint32_t instr_rank, const int32_t* coords, uint32_t smem_src,
+                         SmemView& smem, GlobalView& global) {
+  const std::string why = check_tile_operands(m, instr_rank, smem_src);
+  if (!why.empty()) return {false, "cp.async.bulk.tensor: " + why, 0};
+  const uint32_t e = element_bytes(m.dtype);
+  uint8_t v[8];
+  TmaStatus st;
+  for_each_box_element(m, coords, smem_src, [&](const TmaElement& el) {
+    if (!st.ok || !el.in_bounds) return;
+    if (!smem.read(el.smem_addr, v, e)) {
+      st = {false, "cp.async.bulk.tensor: shared-memory read refused at " + hex(el.smem_addr), 0};
+      return;
+    }
+    if (!global.write(el.global_addr, v, e)) {
+      st = {false, "cp.async.bulk.tensor: global write refused at " + hex(el.global_addr), 0};
+      return;
+    }
+    st.bytes += e;
+  });
+  return st;
+}
+
+}  // namespace emu::sm90
