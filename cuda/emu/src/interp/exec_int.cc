@@ -632,6 +632,20 @@ bool bind_int(BindCtx& c) {
     in.fn = op == "and" ? pick_bin<I_and>(t) : op == "or" ? pick_bin<I_or>(t) : pick_bin<I_xor>(t);
     return in.fn != nullptr;
   }
+  if (op == "prmt") {  // prmt.b32{.mode}
+    if (P.size() < 2 || P[1] != "b32") return false;
+    static const char* modes[] = {"", "f4e", "b4e", "rc8", "ecl", "ecr", "rc16"};
+    if (P.size() == 2) in.a = 0;
+    else if (P.size() == 3) {
+      int mi = -1;
+      for (int i = 1; i < 7; ++i) if (P[2] == modes[i]) mi = i;
+      if (mi < 0) return false;
+      in.a = uint8_t(mi);
+    } else return false;
+    c.need(4); c.reg(0); c.regimm(1); c.regimm(2); c.regimm(3);
+    in.fn = h_prmt;
+    return true;
+  }
   if (!int_type_ok(t)) return false;
 
   if (op == "add" || op == "sub") {
@@ -752,20 +766,6 @@ bool bind_int(BindCtx& c) {
     if (P.size() != 2 || (t != T_b32 && t != T_b64)) return false;
     c.need(5); c.reg(0); c.regimm(1); c.regimm(2); c.regimm(3); c.regimm(4);
     in.fn = t == T_b32 ? h_bfi<uint32_t> : h_bfi<uint64_t>;
-    return true;
-  }
-  if (op == "prmt") {
-    if (t != T_b32) return false;
-    static const char* modes[] = {"", "f4e", "b4e", "rc8", "ecl", "ecr", "rc16"};
-    if (P.size() == 2) in.a = 0;
-    else if (P.size() == 3) {
-      int mi = -1;
-      for (int i = 1; i < 7; ++i) if (P[1] == modes[i]) mi = i;
-      if (mi < 0) return false;
-      in.a = uint8_t(mi);
-    } else return false;
-    c.need(4); c.reg(0); c.regimm(1); c.regimm(2); c.regimm(3);
-    in.fn = h_prmt;
     return true;
   }
   if (op == "lop3") {
