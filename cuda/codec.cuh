@@ -18,8 +18,12 @@ namespace dsv3::cuda {
 // expf of the CPU twins (glibc), reproduced by rounding the double-precision exp once: CUDA's expf may
 // differ from it by an ulp.
 __device__ __forceinline__ float host_expf(float x) { return static_cast<float>(exp(static_cast<double>(x))); }
-// silu(g) * u in f32 with silu_mul's expression (native/cpu/activation.cc).
-__device__ __forceinline__ float silu_mul_f32(float g, float u) { return g / (1.0f + host_expf(-g)) * u; }
+// silu(g) * u in f32 with silu_mul's expression (native/cpu/activation.cc), NaN bits included: a NaN g
+// comes out quieted whatever u is, g = -inf gives the CPU's default NaN (-inf / inf), and a NaN u wins
+// otherwise (cuda/e4m3.cuh cpu_div / cpu_mul; checked against the CPU's bytes by moe.gpu.test.ts).
+__device__ __forceinline__ float silu_mul_f32(float g, float u) {
+  return cpu_mul(cpu_div(g, __fadd_rn(1.0f, host_expf(-g))), u);
+}
 
 // ---- scalar codecs (native/dtype.h) ----
 __device__ __forceinline__ float bf16_load(uint16_t h) { return __uint_as_float(static_cast<uint32_t>(h) << 16); }

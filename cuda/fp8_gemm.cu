@@ -153,7 +153,7 @@ __device__ Tile tile_of(const Problem& p, int tile, int* s_scan) {
 __device__ __forceinline__ void store_out(const Problem& p, int r, int c, float v) {
   const size_t i = static_cast<size_t>(r) * p.n + c;
   if (p.out_f32) static_cast<float*>(p.out)[i] = v;
-  else static_cast<__nv_bfloat16*>(p.out)[i] = __float2bfloat16_rn(v);
+  else static_cast<uint16_t*>(p.out)[i] = bf16_store(v);  // the CPU's rounding and NaN encoding (cuda/codec.cuh)
 }
 
 template <int BT, bool kGlu>
@@ -312,8 +312,8 @@ __global__ void __launch_bounds__(kThreads, 1)
         for (int w = 0; w < kConsumers / 32; ++w) m = max(m, s_amax[w * BT + col]);
         const float sc = fp8_group_scale(m, p.ue8m0);
         uint8_t* out = static_cast<uint8_t*>(p.out) + static_cast<size_t>(r) * p.n;
-        out[row_w] = e4m3_encode(__fdiv_rn(acc[4 * i + j], sc));
-        out[row_w + 8] = e4m3_encode(__fdiv_rn(acc[4 * i + 2 + j], sc));
+        out[row_w] = e4m3_quantize(acc[4 * i + j], sc);
+        out[row_w + 8] = e4m3_quantize(acc[4 * i + 2 + j], sc);
         if (warp == 0 && lane < 4) p.out_scale[static_cast<size_t>(r) * groups + t.n0 / kTileN] = sc;
       }
     }

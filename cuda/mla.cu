@@ -36,9 +36,16 @@ __device__ __forceinline__ float ld(const void* p, DType t, size_t i) {
   if (t == DType::bf16) return __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]);
   return static_cast<const float*>(p)[i];
 }
+// bf16 as the CPU's f32_to_bf16 (native/dtype.h): RNE on the bits, a NaN keeps its sign and payload
+// (quieted); a hardware cvt would give the canonical NaN.
 __device__ __forceinline__ void st(void* p, DType t, size_t i, float v) {
-  if (t == DType::bf16) static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16_rn(v);
-  else static_cast<float*>(p)[i] = v;
+  if (t == DType::bf16) {
+    uint32_t u = __float_as_uint(v);
+    u = (u & 0x7fffffffu) > 0x7f800000u ? (u | 0x00400000u) : u + 0x7fffu + ((u >> 16) & 1u);
+    static_cast<uint16_t*>(p)[i] = static_cast<uint16_t>(u >> 16);
+  } else {
+    static_cast<float*>(p)[i] = v;
+  }
 }
 __device__ __forceinline__ float warp_max(float v) {
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));

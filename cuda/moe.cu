@@ -233,12 +233,13 @@ __global__ void __launch_bounds__(kGatherWarps * 32) moe_gather_kernel(MoeGather
 // ---------------------------------------------------------------- silu(gate) * up -> FP8: one warp per 1x128 group
 template <class T> __device__ __forceinline__ float to_f(T v);
 template <> __device__ __forceinline__ float to_f<float>(float v) { return v; }
-template <> __device__ __forceinline__ float to_f<__nv_bfloat16>(__nv_bfloat16 v) { return __bfloat162float(v); }
-template <> __device__ __forceinline__ float to_f<__half>(__half v) { return __half2float(v); }
+// Conversions on the bits as the CPU's (cuda/codec.cuh): a hardware cvt canonicalizes NaN payloads and signs.
+template <> __device__ __forceinline__ float to_f<__nv_bfloat16>(__nv_bfloat16 v) { return bf16_load(__bfloat16_as_ushort(v)); }
+template <> __device__ __forceinline__ float to_f<__half>(__half v) { return f16_load(__half_as_ushort(v)); }
 template <class T> __device__ __forceinline__ float round_to(float v);
 template <> __device__ __forceinline__ float round_to<float>(float v) { return v; }
-template <> __device__ __forceinline__ float round_to<__nv_bfloat16>(float v) { return __bfloat162float(__float2bfloat16_rn(v)); }
-template <> __device__ __forceinline__ float round_to<__half>(float v) { return __half2float(__float2half_rn(v)); }
+template <> __device__ __forceinline__ float round_to<__nv_bfloat16>(float v) { return bf16_load(bf16_store(v)); }
+template <> __device__ __forceinline__ float round_to<__half>(float v) { return f16_load(f16_store(v)); }
 
 constexpr int kQuantWarps = 8;
 
@@ -282,7 +283,7 @@ __global__ void __launch_bounds__(kQuantWarps * 32) silu_mul_quant_kernel(SiluMu
 #pragma unroll
   for (int q = 0; q < 4; ++q) {
     const int64_t j = gi * 128 + q * 32 + lane;
-    if (j < p.n) y[j] = e4m3_encode(__fdiv_rn(h[q], s));
+    if (j < p.n) y[j] = e4m3_quantize(h[q], s);
   }
   if (lane == 0) p.scale[r * kb + gi] = s;
 }
@@ -290,15 +291,15 @@ __global__ void __launch_bounds__(kQuantWarps * 32) silu_mul_quant_kernel(SiluMu
 // ---------------------------------------------------------------- combine: one block per token
 __device__ __forceinline__ float load_any(const void* p, DType t, int64_t i) {
   switch (t) {
-    case DType::bf16: return __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]);
-    case DType::f16: return __half2float(static_cast<const __half*>(p)[i]);
+    case DType::bf16: return bf16_load(static_cast<const uint16_t*>(p)[i]);
+    case DType::f16: return f16_load(static_cast<const uint16_t*>(p)[i]);
     default: return static_cast<const float*>(p)[i];
   }
 }
 __device__ __forceinline__ void store_any(void* p, DType t, int64_t i, float v) {
   switch (t) {
-    case DType::bf16: static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16_rn(v); break;
-    case DType::f16: static_cast<__half*>(p)[i] = __float2half_rn(v); break;
+    case DType::bf16: static_cast<uint16_t*>(p)[i] = bf16_store(v); break;  // the CPU's NaN encodings
+    case DType::f16: static_cast<uint16_t*>(p)[i] = f16_store(v); break;
     default: static_cast<float*>(p)[i] = v;
   }
 }

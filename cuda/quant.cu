@@ -1,11 +1,13 @@
 // CUDA FP8 activation quantization (DeepSeek kernel.py act_quant): one warp per 1x128 group, each lane
 // 4 values; amax by a warp max over the magnitude bits (a NaN wins, as on the CPU), scale =
-// max(amax, 1e-4) / 448 (ue8m0: rounded up to a power of two on the bits), codes = e4m3(x / scale).
+// max(amax, 1e-4) / 448 (ue8m0: rounded up to a power of two on the bits), codes = e4m3(x / scale), NaN
+// and inf groups included (the CPU's NaN bits: cuda/e4m3.cuh e4m3_quantize).
 // Bound: memory, (isz + 1 + 4/128) bytes per element; target: the copy bandwidth.
 // Unverified on a GPU until a GPU-drawn issue runs test/gpu/quant.gpu.test.ts.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include "cuda/codec.cuh"
 #include "cuda/common.cuh"
 #include "cuda/e4m3.cuh"
 #include "cuda/quant.h"
@@ -15,8 +17,9 @@ namespace {
 
 template <typename T> __device__ __forceinline__ float load_f32(const T* p, int64_t i);
 template <> __device__ __forceinline__ float load_f32<float>(const float* p, int64_t i) { return p[i]; }
-template <> __device__ __forceinline__ float load_f32<__nv_bfloat16>(const __nv_bfloat16* p, int64_t i) { return __bfloat162float(p[i]); }
-template <> __device__ __forceinline__ float load_f32<__half>(const __half* p, int64_t i) { return __half2float(p[i]); }
+// On the bits, as the CPU's to_f32 (a hardware cvt may canonicalize a NaN, and its payload sets the scale).
+template <> __device__ __forceinline__ float load_f32<__nv_bfloat16>(const __nv_bfloat16* p, int64_t i) { return bf16_load(__bfloat16_as_ushort(p[i])); }
+template <> __device__ __forceinline__ float load_f32<__half>(const __half* p, int64_t i) { return f16_load(__half_as_ushort(p[i])); }
 
 template <typename T>
 __global__ void quantize_fp8_kernel(const T* __restrict__ x, uint8_t* __restrict__ y, float* __restrict__ scale,
@@ -40,12 +43,12 @@ __global__ void quantize_fp8_kernel(const T* __restrict__ x, uint8_t* __restrict
 #else
   for (int o = 16; o > 0; o >>= 1) amax_bits = max(amax_bits, __shfl_xor_sync(0xffffffffu, amax_bits, o));
 #endif
-  const float s = fp8_group_scale(amax_bits, ue8m0);  // NaN group: NaN scale, NaN codes
+  const float s = fp8_group_scale(amax_bits, ue8m0);  // NaN group: NaN scale, NaN codes (the CPU's bits)
   if (lane == 0) scale[r * groups_per_row + gi] = s;
 #pragma unroll
   for (int q = 0; q < 4; ++q) {
     const int j = lane * 4 + q;
-    if (j < n) y[base + j] = e4m3_encode(__fdiv_rn(v[q], s));
+    if (j < n) y[base + j] = e4m3_quantize(v[q], s);
   }
 }
 

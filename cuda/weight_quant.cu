@@ -1,8 +1,8 @@
 // CUDA 128x128 block FP8 weight quantization (the checkpoint's weight / weight_scale_inv) and
 // dequantization (DeepSeek kernel.py weight_dequant), mirroring native/cpu/quant.cc bit for bit:
 // amax on the magnitude bits (a NaN wins), scale = max(amax, 1e-4) / 448 with a true division,
-// codes by cuda/e4m3.cuh. Quantize: one block per 128x128 tile, two passes (the second re-reads the
-// tile from L1/L2). Dequantize: grid-stride, four codes per thread.
+// codes by cuda/e4m3.cuh, NaN bits included (cpu_div / cpu_mul). Quantize: one block per 128x128 tile,
+// two passes (the second re-reads the tile from L1/L2). Dequantize: grid-stride, four codes per thread.
 // Bound: memory; quantize (isz + 1) bytes per element, dequantize (1 + osz); target: HBM bandwidth
 // (both run at load time, not in the decode loop).
 // Unverified on a GPU until a GPU-drawn issue runs test/gpu/weight_quant.gpu.test.ts.
@@ -41,7 +41,7 @@ __global__ void __launch_bounds__(kThreads) quantize_weight_kernel(const typenam
     const int r = e / B, c = e % B;
     if (c < cols) {
       const int64_t idx = (i0 + r) * k + j0 + c;
-      y[idx] = e4m3_encode(__fdiv_rn(TW::load(w, idx), s));
+      y[idx] = e4m3_quantize(TW::load(w, idx), s);
     }
   }
 }
@@ -54,7 +54,7 @@ __global__ void __launch_bounds__(kThreads) dequantize_weight_kernel(const uint8
   const int64_t total = n * k, stride = static_cast<int64_t>(gridDim.x) * kThreads;
   for (int64_t e = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x; e < total; e += stride) {
     const int64_t i = e / k, j = e - i * k;
-    TO::store(out, e, __fmul_rn(e4m3_decode(w[e]), scale_inv[(i / B) * kb + j / B]));
+    TO::store(out, e, cpu_mul(scale_inv[(i / B) * kb + j / B], e4m3_decode(w[e])));  // the CPU's NaN when both are NaN: the scale's
   }
 }
 

@@ -1,8 +1,8 @@
 // The CUDA GEMMs against the CPU backend (same quantized inputs): fp8Gemm with both CUDA kernels
 // (the simple reference and, on sm_90, TMA + wgmma including split-K), grouped FP8 GEMMs in the
 // contiguous and masked layouts (empty experts, one expert with every row, counts off the tile),
-// and f32 / bf16 gemm. Fresh seeds, odd M, N and K with partial 128-blocks, outputs poisoned with NaN.
-// Skipped without a usable GPU.
+// NaN / inf intermediates of the GLU epilogue bit for bit, and f32 / bf16 gemm. Fresh seeds, odd M, N
+// and K with partial 128-blocks, outputs poisoned with NaN. Skipped without a usable GPU.
 import { Tensor, UnsupportedError, DeviceError } from '../../lib';
 import { fp8Gemm, gemm, groupedGemmContiguous, groupedGemmMasked, groupedGemmSiluMulContiguous, groupedGemmSiluMulMasked, Fp8Operand } from '../../lib/ops/gemm';
 import { e4m3Decode } from '../reference/codec';
@@ -179,6 +179,36 @@ describeGpu('groupedGemmSiluMul (CUDA): gate/up GEMM with SiLU-multiply and FP8 
       }
     }
   }));
+});
+
+describeGpu('groupedGemmSiluMul (CUDA): NaN and inf intermediates carry the CPU\'s bits', () => {
+  // Exact infinities from the GEMM (every product of a row overflows, all of one sign), so both backends
+  // agree on gate and up: row 1 has gate +inf and -inf (silu(-inf) = -inf / inf, the CPU's default NaN) and
+  // up +-inf, so its h holds NaN and +-inf (NaN scale); row 2 has gate +inf only (h = +-inf, scale inf,
+  // codes inf / inf = the default NaN). Their codes and scales must be the CPU's bytes; row 0 is ordinary.
+  test.each(KERNELS)('kernel %s', async (kernel) => {
+    const n = 128, k = 128, rows = 3;
+    const wc = new Uint8Array(2 * n * k);
+    for (let i = 0; i < 2 * n; i++)
+      for (let j = 0; j < k; j++) {
+        const neg = i < n ? i >= 64 && j < 64 : i % 2 === 1;  // gate rows 64..127: -1 on the first half of k
+        wc[i * k + j] = neg ? 0xb8 : 0x38;  // e4m3 -1 / +1
+      }
+    const w: Fp8Operand = { data: Tensor.fromArray(wc, [1, 2 * n, k], { dtype: 'f8_e4m3' }), scale: Tensor.fromFloats(new Float32Array(2).fill(1), [1, 2, 1]) };
+    const ac = new Uint8Array(rows * k);
+    for (let j = 0; j < k; j++) { ac[j] = 0x38; ac[k + j] = j < 64 ? 0x7e : 0; ac[2 * k + j] = j < 64 ? 0 : 0x7e; }  // 448 on one half
+    const a: Fp8Operand = { data: Tensor.fromArray(ac, [rows, k], { dtype: 'f8_e4m3' }), scale: Tensor.fromFloats([0.01, 3e38, 3e38], [rows, 1]) };
+    const offs = Tensor.fromArray(Int32Array.from([0, rows]));
+    const out = () => ({ data: poisoned([rows, n], 'f8_e4m3'), scale: poisoned([rows, 1], 'f32') });
+    const ref = groupedGemmSiluMulContiguous(a, w, offs, { out: out() });
+    const o = out();
+    const got = groupedGemmSiluMulContiguous(toCuda(a), toCuda(w), offs.to('cuda'), { kernel, out: { data: o.data.to('cuda'), scale: o.scale.to('cuda') } });
+    const [rs, gs] = [new Uint32Array((await ref.scale.toFloat32Array()).buffer), new Uint32Array((await got.scale.toFloat32Array()).buffer)];
+    expect([rs[1], rs[2]]).toEqual([0x7fc00000, 0x7f800000]);  // the premise: a NaN and an inf group on the CPU
+    expect([gs[1], gs[2]].map((u) => u.toString(16))).toEqual([rs[1], rs[2]].map((u) => u.toString(16)));
+    const [rd, gd] = [Buffer.from(await ref.data.bytes()), Buffer.from(await got.data.bytes())];
+    expect(Array.from(gd.subarray(k, 3 * k))).toEqual(Array.from(rd.subarray(k, 3 * k)));
+  });
 });
 
 describeGpu('gemm f32 / bf16 (CUDA)', () => {

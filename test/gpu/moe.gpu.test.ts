@@ -1,7 +1,8 @@
 // MoE router and dispatch on CUDA (cuda/moe.cu) vs the CPU backend: indices, permutations, gathers and
 // combined outputs are compared bit for bit (the kernels repeat the CPU twins' f32 operations); router
 // weights to 1e-6; siluMulQuant to 1e-6 (scales) / 1e-3 (codes), as glibc's expf misrounds ~0.1% of
-// inputs by one ulp where the GPU's double exp does not. Outputs poisoned on the device. Skipped without a GPU.
+// inputs by one ulp where the GPU's double exp does not (inputs where exp is exact, with NaN and +-inf, bit for
+// bit). Outputs poisoned on the device. Skipped without a GPU.
 import { Tensor } from '../../lib';
 import { moeCombine, moeForward, moeGather, moePermute, moeRoute, MoeRouteOptions, siluMulQuant } from '../../lib/ops/moe';
 import { quantizeFp8 } from '../../lib/ops/quant';
@@ -9,6 +10,7 @@ import { poisoned, relErr, withSeed } from '../helpers';
 import { Rng } from '../reference/rng';
 import { randomRoutes } from '../reference/moe_dispatch';
 import { describeGpu } from './gpu';
+import { specialsFor, withBits } from './nan_bits';
 
 type Outs = Record<string, Tensor>;
 const onCuda = (x: Record<string, Tensor>) => Object.fromEntries(Object.entries(x).map(([k, v]) => [k, v.to('cuda')]));
@@ -124,6 +126,37 @@ describeGpu('MoE on CUDA', () => {
         return { fd: f.data, fs: f.scale, sd: s.data, ss: s.scale };
       }, { fd: 1e-3, sd: 1e-3, fs: 1e-6, ss: 1e-6 });
     }));
+
+  // Inputs whose silu(g) * u is exact on both backends (exp(-g) is 0, 1 or inf: no expf rounding), with NaN of
+  // both signs and payloads and +-inf in gate and up: the codes and scales equal the CPU's bit for bit (a NaN
+  // gate wins and keeps its bits, gate -inf gives the default NaN, then a NaN up wins; 0 * inf is NaN too).
+  test.each([['f32', 300], ['bf16', 300], ['f16', 130]] as const)('siluMulQuant %s n=%i with NaN and +-inf in gate and up: bit for bit', (dtype, n) => withSeed(async (seed) => {
+    const rng = new Rng(seed);
+    const rows = 6, kb = Math.ceil(n / 128);
+    const big = dtype === 'f16' ? 60000 : 1e30;  // finite in the input dtype; big * -big overflows h to -inf
+    const gVals = [0, -0, 120, -120, big, -big, 200, 30000], uVals = [0, -0, 1, -2, 3.5, 0.25, -big];
+    const bits = new Map<number, number>();
+    const vals = new Float32Array(rows * 2 * n);
+    for (let r = 0; r < rows; r++)
+      for (let j = 0; j < 2 * n; j++) vals[r * 2 * n + j] = j < n ? gVals[rng.int(0, gVals.length - 1)] : uVals[rng.int(0, uVals.length - 1)];
+    for (let r = 0; r < rows; r++)
+      for (let g = 0; g < kb; g++)
+        for (const half of [0, 1]) {  // gate or up of this group
+          const idx = Array.from({ length: Math.min(128, n - g * 128) }, (_, j) => r * 2 * n + half * n + g * 128 + j);
+          const mode = (r * kb + g + seed) % 5;  // gate mode m, up mode 2m % 5
+          specialsFor(rng, dtype, idx, half ? (2 * mode) % 5 : mode, bits);
+          if (mode === 0) vals[idx[0]] = half ? -big : big;  // a group without specials: h = -inf there, scale inf
+        }
+    const gu = await withBits(vals, [rows, 2 * n], dtype, bits);
+    await cudaVsCpu({ gu }, (x, dev) => {
+      const f = siluMulQuant(x.gu as Tensor<'bf16'>, { out: { data: poisoned([rows, n], 'f8_e4m3', dev), scale: poisoned([rows, kb], 'f32', dev) } });
+      const e = siluMulQuant(x.gu as Tensor<'bf16'>, { ue8m0: true });
+      return { fd: f.data, fs: f.scale, ed: e.data, es: e.scale };
+    });
+    const ref = siluMulQuant(gu as Tensor<'bf16'>);
+    const sc = await ref.scale.toFloat32Array(), codes = Buffer.from(await ref.data.bytes());
+    expect(sc.some((v) => Number.isNaN(v)) && sc.some((v) => v === Infinity) && codes.includes(0xff)).toBe(true);
+  }));
 
   test.each([
     { t: 1, k: 8, e: 256, d: 7168, dtype: 'bf16', masked: true },

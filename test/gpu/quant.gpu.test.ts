@@ -1,11 +1,13 @@
 // quantizeFp8 on CUDA against the CPU backend: the same codes and scales bit for bit (both implement
 // the same integer rounding; cuda/e4m3.cuh), odd shapes, partial 1x128 groups, all input dtypes,
-// ue8m0, outputs poisoned before the call. Skipped without a usable GPU.
+// ue8m0, NaN (both signs, payloads) and +-inf in some groups (the CPU's NaN bits), outputs poisoned before
+// the call. Skipped without a usable GPU.
 import { Tensor } from '../../lib';
 import { quantizeFp8 } from '../../lib/ops/quant';
 import { poisoned, withSeed } from '../helpers';
 import { Rng } from '../reference/rng';
 import { describeGpu } from './gpu';
+import { expectSameBits, specialsFor, withBits } from './nan_bits';
 
 const SHAPES: [number, number][] = [[1, 1], [1, 128], [3, 129], [7, 300], [33, 7168], [130, 1536], [5, 576]];
 
@@ -36,7 +38,7 @@ describeGpu('quantizeFp8 (CUDA)', () => {
     }
   }));
 
-  test('a 3-d input keeps its leading dims; NaN in a group gives a NaN scale as on the CPU', async () => {
+  test('a 3-d input keeps its leading dims; NaN in a group gives the CPU\'s NaN scale, bit for bit', async () => {
     const v = new Float64Array(2 * 3 * 130).map((_, i) => Math.sin(i));
     v[5] = NaN;
     const x = Tensor.fromFloats(Float32Array.from(v), [2, 3, 130]);
@@ -44,8 +46,31 @@ describeGpu('quantizeFp8 (CUDA)', () => {
     expect(got.data.shape).toEqual([2, 3, 130]);
     expect(got.scale.shape).toEqual([2, 3, 2]);
     const ref = quantizeFp8(x);
-    const [gs, rs] = [await got.scale.toFloat32Array(), await ref.scale.toFloat32Array()];
-    expect(Number.isNaN(gs[0])).toBe(true);
-    expect(Array.from(gs.slice(1))).toEqual(Array.from(rs.slice(1)));
+    expect(Number.isNaN((await ref.scale.toFloat32Array())[0])).toBe(true);
+    await expectSameBits(got.scale, ref.scale, 'scale');
+    await expectSameBits(got.data, ref.data, 'codes');
   });
+
+  // The CPU's NaN bits: a NaN group's scale is its largest-magnitude NaN, quieted; its codes 0x7f, or 0xff
+  // for a negative NaN; a group holding +-inf has scale inf, the infinities become the default NaN 0xff
+  // (inf / inf) and the rest +-0. Signalling NaNs, payloads and both signs, in some groups of every row.
+  test.each(['f32', 'bf16', 'f16'] as const)('%s input with NaN (both signs, payloads) and +-inf in some groups: codes and scales bit for bit', (dtype) => withSeed(async (seed) => {
+    const rng = new Rng(seed);
+    for (const [m, k] of [[5, 300], [3, 128], [2, 7]] as [number, number][]) {
+      const kb = Math.ceil(k / 128);
+      const bits = new Map<number, number>();
+      for (let r = 0; r < m; r++)
+        for (let g = 0; g < kb; g++) {
+          const idx = Array.from({ length: Math.min(128, k - g * 128) }, (_, j) => r * k + g * 128 + j);
+          specialsFor(rng, dtype, idx, (r * kb + g + seed) % 5, bits);
+        }
+      const x = await withBits(Float32Array.from(rng.normals(m * k, 3)), [m, k], dtype, bits);
+      for (const ue8m0 of [false, true]) {
+        const out = { data: poisoned([m, k], 'f8_e4m3', 'cuda'), scale: poisoned([m, kb], 'f32', 'cuda') };
+        const got = quantizeFp8(x.to('cuda'), { ue8m0, out }), ref = quantizeFp8(x, { ue8m0 });
+        await expectSameBits(got.scale, ref.scale, `scales [${m}, ${k}] ue8m0=${ue8m0}`);
+        await expectSameBits(got.data, ref.data, `codes [${m}, ${k}] ue8m0=${ue8m0}`);
+      }
+    }
+  }));
 });
