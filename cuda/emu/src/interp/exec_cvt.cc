@@ -91,6 +91,13 @@ bool h_cvt(Warp& w, const Insn& in, uint32_t m) {
       }
       v &= zmask(db);
       if (s) v = sext(v, db);
+    } else if (at == T_e4m3x2 || at == T_e5m2x2) {  // -> f16x2, lower byte to the lower half
+      auto one = [&](uint8_t e) -> uint64_t { return at == T_e4m3x2 ? fp::e4m3_to_f16(e) : fp::e5m2_to_f16(e); };
+      v = (one(uint8_t(x >> 8)) << 16) | one(uint8_t(x));
+      if (relu) {
+        for (int h = 0; h < 2; ++h)
+          if ((v >> (16 * h + 15)) & 1) v &= ~(0xFFFFull << (16 * h));  // negative -> +0 (NaN stays)
+      }
     } else if (dt == T_f16x2 || dt == T_bf16x2) {  // two f32 -> packed, a to the upper half
       const float hi = fp::f32_from_bits(uint32_t(x)), lo = fp::f32_from_bits(uint32_t(b[l]));
       auto one = [&](float f) -> uint64_t {
@@ -107,13 +114,6 @@ bool h_cvt(Warp& w, const Insn& in, uint32_t m) {
       };
       if (at == T_f16x2) v = (one(x >> 16 & 0xFFFF) << 8) | one(x & 0xFFFF);  // upper half -> upper byte
       else v = (one(x) << 8) | one(b[l]);
-    } else if (at == T_e4m3x2 || at == T_e5m2x2) {  // -> f16x2, lower byte to the lower half
-      auto one = [&](uint8_t e) -> uint64_t { return at == T_e4m3x2 ? fp::e4m3_to_f16(e) : fp::e5m2_to_f16(e); };
-      v = (one(uint8_t(x >> 8)) << 16) | one(uint8_t(x));
-      if (relu) {
-        for (int h = 0; h < 2; ++h)
-          if ((v >> (16 * h + 15)) & 1) v &= ~(0xFFFFull << (16 * h));  // negative -> +0 (NaN stays)
-      }
     } else if (dt == T_tf32) {
       v = fp::f32_to_tf32(fp::f32_from_bits(uint32_t(x)), r, sat);
     } else {  // float -> float, scalar
@@ -180,7 +180,7 @@ bool bind_cvt(BindCtx& c) {
     else if (p == "relu") relu = true;
     else return false;
   }
-  const bool packed_src = dt == T_f16x2 || dt == T_bf16x2 || ((dt == T_e4m3x2 || dt == T_e5m2x2) && at == T_f32);
+  const bool packed_src = (dt == T_f16x2 || dt == T_bf16x2 || dt == T_e4m3x2 || dt == T_e5m2x2) && at == T_f32;
   c.need(packed_src ? 3 : 2);
   c.reg(0);
   c.regimm(1);
@@ -213,12 +213,12 @@ bool bind_cvt(BindCtx& c) {
     return true;
   }
   // float -> float
-  if (dt == T_f16x2 || dt == T_bf16x2) {
+  if (at == T_e4m3x2 || at == T_e5m2x2) {
+    if (dt != T_f16x2 || (have_round && r != Round::rn)) return false;
+  } else if (dt == T_f16x2 || dt == T_bf16x2) {
     if (at != T_f32 || !have_round || int_round) return false;
   } else if (dt == T_e4m3x2 || dt == T_e5m2x2) {
     if ((at != T_f32 && at != T_f16x2) || r != Round::rn || !satfinite) return false;
-  } else if (at == T_e4m3x2 || at == T_e5m2x2) {
-    if (dt != T_f16x2 || (have_round && r != Round::rn)) return false;
   } else if (dt == T_tf32) {
     if (at != T_f32) return false;
   } else if (dt == T_f32 || dt == T_f64) {
