@@ -135,4 +135,14 @@ uint16_t ex2_approx_h(uint16_t a, bool bf16) {
   return f64_to_f16(std::exp2(static_cast<double>(x)), Round::rn, false);
 }
 
+// tanh.approx.{f16,bf16}: evaluated in double and rounded once (relative error <= 2^-11 for f16,
+// 2^-8 for bf16, inside the ISA's bounds for the f32 form, 2^-11). Special cases as tanh.approx.f32:
+// +-Inf -> +-1, +-0 -> +-0, NaN -> canonical NaN; subnormals are kept (tanh(x) = x there).
+uint16_t tanh_approx_h(uint16_t a, bool bf16) {
+  const float x = bf16 ? bf16_to_f32(a) : f16_to_f32(a);
+  if (std::isnan(x)) return kCanonicalNaN16;
+  const double y = std::tanh(static_cast<double>(x));
+  return bf16 ? f64_to_bf16(y, Round::rn, false) : f64_to_f16(y, Round::rn, false);
+}
+
 }  // namespace emu::fp

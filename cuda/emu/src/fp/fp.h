@@ -108,5 +108,6 @@ uint16_t hfma(uint16_t a, uint16_t b, uint16_t c, Round r, bool ftz, bool sat, b
 uint16_t hmin(uint16_t a, uint16_t b, bool nan, bool bf16);
 uint16_t hmax(uint16_t a, uint16_t b, bool nan, bool bf16);
 uint16_t ex2_approx_h(uint16_t a, bool bf16);  // ex2.approx.{f16,bf16}(.ftz)
+uint16_t tanh_approx_h(uint16_t a, bool bf16); // tanh.approx.{f16,bf16}
 
 }  // namespace emu::fp

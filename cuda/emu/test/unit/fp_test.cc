@@ -838,6 +838,24 @@ void test_approx() {
   CHECK_EQ(bad, 0);
   print_err("ex2.approx.f16 (relative, all codes)", eh, "", std::exp2(-9.9));
   print_err("ex2.approx.ftz.bf16 (relative, all)", eb, "", std::exp2(-7));
+  // tanh.approx on f16 / bf16: exhaustive, relative error against long double.
+  double th = 0, tb = 0;
+  bad = 0;
+  for (uint32_t h = 0; h < 65536; ++h) {
+    const float xf = f16_to_f32(static_cast<uint16_t>(h)), xb = bf16_to_f32(static_cast<uint16_t>(h));
+    const uint16_t rf = tanh_approx_h(static_cast<uint16_t>(h), false), rb = tanh_approx_h(static_cast<uint16_t>(h), true);
+    if (std::isnan(xf)) bad += REPORT(rf == 0x7FFF, "tanh.f16 NaN");
+    else if (xf != 0 && std::fabs(xf) >= 0x1p-14f) th = std::max(th, rel(f16_to_f32(rf), std::tanh(static_cast<long double>(xf))));
+    if (std::isnan(xb)) bad += REPORT(rb == 0x7FFF, "tanh.bf16 NaN");
+    else if (xb != 0 && std::fabs(xb) >= 0x1p-126f) tb = std::max(tb, rel(bf16_to_f32(rb), std::tanh(static_cast<long double>(xb))));
+  }
+  CHECK_EQ(bad, 0);
+  print_err("tanh.approx.f16 (rel., f32 form bound)", th, "", std::exp2(-10.987));
+  print_err("tanh.approx.bf16 (rel., bf16 precision)", tb, "", std::exp2(-7));
+  CHECK_EQ(tanh_approx_h(0x7C00, false), 0x3C00);
+  CHECK_EQ(tanh_approx_h(0xFF80, true), 0xBF80);
+  CHECK_EQ(tanh_approx_h(0x8000, false), 0x8000);
+  CHECK_EQ(tanh_approx_h(0x0001, false), 0x0001);
   CHECK_EQ(ex2_approx_h(0xFC00, false), 0x0000);
   CHECK_EQ(ex2_approx_h(0x0001, true), 0x3F80);
 }
