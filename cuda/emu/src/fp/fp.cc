@@ -106,7 +106,13 @@ uint64_t to_narrow(double a, const Format& f, Round r, bool satfinite, bool relu
 }  // namespace
 
 uint16_t f32_to_f16(float a, Round r, bool sat, bool relu) { return to_narrow(a, kF16, r, sat, relu); }
-uint16_t f32_to_bf16(float a, Round r, bool sat, bool relu) { return to_narrow(a, kBF16, r, sat, relu); }
+uint16_t f32_to_bf16(float a, Round r, bool sat, bool relu) {
+  if (r == Round::rn && !sat && !relu) {  // the hot case: add half an ulp (ties to even) and truncate
+    const uint32_t b = bits_of(a);
+    if ((b & 0x7FFFFFFFu) <= 0x7F800000u) return static_cast<uint16_t>((b + 0x7FFFu + ((b >> 16) & 1)) >> 16);
+  }
+  return to_narrow(a, kBF16, r, sat, relu);
+}
 uint16_t f64_to_f16(double a, Round r, bool sat) { return to_narrow(a, kF16, r, sat, false); }
 uint16_t f64_to_bf16(double a, Round r, bool sat) { return to_narrow(a, kBF16, r, sat, false); }
 
