@@ -15,6 +15,10 @@
 
 #include <cuda_runtime.h>
 
+namespace kt {
+inline int g_passed = 0, g_failed = 0;  // checks that passed / failed so far
+}  // namespace kt
+
 // A CUDA call that must succeed; anything else ends the program with a failure.
 #define CUDA_CHECK(call)                                                                           \
   do {                                                                                             \
@@ -22,7 +26,7 @@
     if (err_ != cudaSuccess) {                                                                     \
       std::fprintf(stderr, "%s:%d: %s failed: %s (%s)\n", __FILE__, __LINE__, #call,               \
                    cudaGetErrorName(err_), cudaGetErrorString(err_));                              \
-      std::printf("0 passed, 1 failed\n");                                                         \
+      std::printf("%d passed, %d failed\n", kt::g_passed, kt::g_failed + 1);                     \
       std::exit(2);                                                                                \
     }                                                                                              \
   } while (0)
@@ -136,8 +140,6 @@ inline int64_t ulp_diff(float a, float b) {
 // ---- checks ----
 // One Check is one named property (usually one instruction variant over all its inputs). It counts as
 // one pass or one fail in the final line; its first few mismatches are printed.
-inline int g_passed = 0, g_failed = 0;
-
 class Check {
  public:
   explicit Check(std::string name) : name_(std::move(name)) {}
