@@ -140,17 +140,39 @@ uint8_t f32_to_e5m2(float a, bool relu) { return to_narrow(a, kE5M2, Round::rn, 
 uint8_t f16_to_e4m3(uint16_t h, bool relu) { return f32_to_e4m3(f16_to_f32(h), relu); }
 uint8_t f16_to_e5m2(uint16_t h, bool relu) { return f32_to_e5m2(f16_to_f32(h), relu); }
 
-float e4m3_to_f32(uint8_t v) {
-  const float sign = (v & 0x80) ? -1.0f : 1.0f;
-  const int ef = (v >> 3) & 0xF, mant = v & 7;
-  if (ef == 0xF && mant == 7) return f32_from_bits(kCanonicalNaN32);
-  if (ef == 0) return sign * std::ldexp(static_cast<float>(mant), -9);
-  return sign * std::ldexp(static_cast<float>(8 + mant), ef - 10);
+// FP8 -> f32 is a table lookup (wgmma / mma read FP8 operands element by element). The tables are
+// built at compile time from the fields: value = 2^(E - bias) * 1.m, or 2^(1 - bias) * 0.m.
+namespace {
+constexpr uint32_t fp8_to_f32_bits(uint32_t v, int mbits, int bias, bool fn) {
+  const uint32_t sign = (v & 0x80u) << 24, mag = v & 0x7Fu;
+  const uint32_t ef = mag >> mbits, mant = mag & ((1u << mbits) - 1);
+  const uint32_t emax_field = (1u << (7 - mbits)) - 1;
+  if (fn ? mag == 0x7Fu : (ef == emax_field && mant != 0)) return kCanonicalNaN32;
+  if (!fn && ef == emax_field) return sign | 0x7F800000u;
+  if (mag == 0) return sign;
+  int e = static_cast<int>(ef) - bias;
+  uint32_t m = mant << (23 - mbits);  // f32 mantissa field
+  if (ef == 0) {  // subnormal mant * 2^(1 - bias - mbits): normalise around its leading one (bit k)
+    int k = 0;
+    while ((mant >> (k + 1)) != 0) ++k;
+    e = k + 1 - bias - mbits;
+    m = (mant ^ (1u << k)) << (23 - k);
+  }
+  return sign | (static_cast<uint32_t>(e + 127) << 23) | m;
 }
-float e5m2_to_f32(uint8_t v) {
-  if ((v & 0x7F) > 0x7C) return f32_from_bits(kCanonicalNaN32);
-  return f16_to_f32(static_cast<uint16_t>(v) << 8);  // e5m2 is the top byte of an f16
-}
+template <int MB, int BIAS, bool FN>
+struct Fp8Table {
+  uint32_t bits[256];
+  constexpr Fp8Table() : bits() {
+    for (uint32_t v = 0; v < 256; ++v) bits[v] = fp8_to_f32_bits(v, MB, BIAS, FN);
+  }
+};
+constexpr Fp8Table<3, 7, true> kE4M3Table;
+constexpr Fp8Table<2, 15, false> kE5M2Table;
+}  // namespace
+
+float e4m3_to_f32(uint8_t v) { return f32_from_bits(kE4M3Table.bits[v]); }
+float e5m2_to_f32(uint8_t v) { return f32_from_bits(kE5M2Table.bits[v]); }
 uint16_t e4m3_to_f16(uint8_t v) {
   if ((v & 0x7F) == 0x7F) return kCanonicalNaN16;
   return static_cast<uint16_t>(to_narrow(e4m3_to_f32(v), kF16, Round::rn, false, false));  // exact
