@@ -58,6 +58,7 @@ struct Op {
   std::vector<std::shared_ptr<Op>> deps;
   std::function<void()> run;  // on the executor thread
   const char* what = "";
+  bool host = false;  // a host function: runs on a thread of its own, holding back only its stream
   bool done = false;  // under mu()
   double stamp = 0;   // host wall time (ms) when it completed: an event record's timestamp
 };

@@ -53,6 +53,21 @@ void executor() {
     OpPtr op = g_queue[pick];
     g_queue.erase(g_queue.begin() + pick);
     ++g_running;
+    if (op->host) {  // cudaLaunchHostFunc: may block for as long as it likes without stalling the device
+      std::thread([op] {
+        if (!sticky()) op->run();
+        const double t = now_ms();
+        std::lock_guard<std::mutex> l(g_mu);
+        --g_running;
+        op->stamp = t;
+        op->done = true;
+        op->deps.clear();
+        op->run = nullptr;
+        g_done.notify_all();
+        g_work.notify_one();
+      }).detach();
+      continue;
+    }
     lock.unlock();
     // After a device fault nothing more runs (the context is lost, as on a real GPU).
     if (!sticky()) {
@@ -288,10 +303,16 @@ cudaError_t cudaLaunchHostFunc(cudaStream_t h, cudaHostFn_t fn, void* user) {
   CUstream_st* s;
   if (cudaError_t e = lookup_stream(h, &s)) return fail(e);
   if (!fn) return fail(cudaErrorInvalidValue);
-  Node n;
-  n.kind = Node::Kind::Empty;
-  n.run = [fn, user] { fn(user); };
-  return fail(submit_locked(s, std::move(n), "cudaLaunchHostFunc"));
+  if (cudaError_t e = capture_check_locked(s)) return fail(e);
+  if (s->capture) {  // a host node of the graph (runs inline when the graph runs)
+    Node n;
+    n.kind = Node::Kind::Empty;
+    n.run = [fn, user] { fn(user); };
+    capture_add_locked(s, std::move(n));
+    return cudaSuccess;
+  }
+  enqueue_locked(s, [fn, user] { fn(user); }, "cudaLaunchHostFunc")->host = true;
+  return cudaSuccess;
 }
 
 cudaError_t cudaStreamAddCallback(cudaStream_t h, cudaStreamCallback_t cb, void* user, unsigned flags) {
@@ -302,7 +323,7 @@ cudaError_t cudaStreamAddCallback(cudaStream_t h, cudaStreamCallback_t cb, void*
   if (!cb || flags) return fail(cudaErrorInvalidValue);
   if (s->capture) return fail(invalidate_locked(s->capture, cudaErrorStreamCaptureUnsupported));
   if (cudaError_t e = capture_check_locked(s)) return fail(e);
-  enqueue_locked(s, [cb, user, h] { cb(h, sticky(), user); }, "cudaStreamAddCallback");
+  enqueue_locked(s, [cb, user, h] { cb(h, sticky(), user); }, "cudaStreamAddCallback")->host = true;
   return cudaSuccess;
 }
 
