@@ -95,12 +95,11 @@ namespace {
 uint64_t to_narrow(double a, const Format& f, Round r, bool satfinite, bool relu) {
   if (std::isnan(a)) return f.nan;
   if (relu && std::signbit(a)) return 0;
-  const bool neg = std::signbit(a);
-  if (std::isinf(a)) return (neg ? sign_bit(f) : 0) | (satfinite || !f.inf ? f.max_finite : f.inf);
-  bool n;
+  if (std::isinf(a)) return (a < 0 ? sign_bit(f) : 0) | (satfinite || !f.inf ? f.max_finite : f.inf);
+  bool neg;
   uint64_t m;
   int e;
-  split(a, n, m, e);
+  split(a, neg, m, e);
   return round_pack(neg, m, e, f, r, satfinite);
 }
 }  // namespace
