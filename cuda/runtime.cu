@@ -15,22 +15,14 @@ namespace {
 struct DeviceState {
   cudaStream_t stream = nullptr;
   cudaMemPool_t pool = nullptr;
-  // CUDA-graph capture of the stream (see runtime.h): allocations made while capturing, frees of older
-  // memory deferred to the end of the capture, and the allocations that live graphs own.
-  bool capturing = false;
-  std::unordered_set<void*> capture_allocs;
-  std::vector<void*> deferred_frees;
-  std::unordered_set<void*> graph_owned;
+  GraphMemoryBook book;  // CUDA-graph capture of the stream and the memory of its graphs (see runtime.h)
 };
 
 struct Graph {
   int device = 0;
   cudaGraph_t graph = nullptr;
   cudaGraphExec_t exec = nullptr;
-  std::vector<void*> owned;  // graph allocations alive at the end of the capture (the step's outputs)
-  // Older memory freed during the capture: its kernels read or write it at every replay, so it lives
-  // as long as the graph (freed by graph_destroy).
-  std::vector<void*> retained;
+  GraphMemoryBook::Graph mem;  // its outputs, and older memory freed during the capture (used by every replay)
   bool launched = false;
 };
 
@@ -110,10 +102,10 @@ void* device_alloc(int device, size_t bytes) {
   DeviceState& s = state(device);
   DSV3_CUDA_CHECK(cudaSetDevice(device));
   void* p = nullptr;
-  if (s.capturing) {  // a graph allocation (a memory node of the captured graph)
+  if (capturing(device)) {  // a graph allocation (a memory node of the captured graph)
     DSV3_CUDA_CHECK(cudaMallocAsync(&p, bytes, s.stream));
     std::lock_guard<std::mutex> l(g_m);
-    s.capture_allocs.insert(p);
+    s.book.allocated(p);
     return p;
   }
   DSV3_CUDA_CHECK(cudaMallocFromPoolAsync(&p, bytes, s.pool, s.stream));
@@ -124,13 +116,9 @@ void device_free(int device, void* ptr) {
   DeviceState& s = state(device);
   {
     std::lock_guard<std::mutex> l(g_m);
-    if (s.graph_owned.count(ptr)) return;  // the graph frees it (graph_destroy)
-    if (s.capturing && !s.capture_allocs.erase(ptr)) {
-      // Older memory: a free node would free it again at every replay, and freeing it after the capture
-      // would let the replays use freed memory; the graph keeps it until graph_destroy.
-      s.deferred_frees.push_back(ptr);
-      return;
-    }
+    // ignore: a graph's output (graph_destroy frees it); retain: older memory freed during a capture (the
+    // graph keeps it until graph_destroy, its replays use it)
+    if (s.book.freed(ptr) != GraphMemoryBook::Free::now) return;
   }
   // Called from destructors: never throws, and clears its error so that it is not reported later by an
   // unrelated launch check. While capturing, this is a free node of the graph.
@@ -138,7 +126,12 @@ void device_free(int device, void* ptr) {
 }
 
 static void no_host_io_while_capturing(DeviceState& s, const char* what) {
-  if (s.capturing)
+  bool cap;
+  {
+    std::lock_guard<std::mutex> l(g_m);
+    cap = s.book.capturing();
+  }
+  if (cap)
     throw CudaError(std::string(what) + " while a CUDA graph is being captured: a captured step must not copy to or "
                     "from the host or wait for the device (use tensors made before the capture)");
 }
@@ -222,37 +215,36 @@ void spin(int device, double microseconds) {
 
 void graph_begin(int device) {
   DeviceState& s = state(device);
-  if (s.capturing) throw CudaError("cudaGraph: a capture is already running on cuda:" + std::to_string(device));
+  if (capturing(device)) throw CudaError("cudaGraph: a capture is already running on cuda:" + std::to_string(device));
   DSV3_CUDA_CHECK(cudaSetDevice(device));
   // Relaxed: the launchers' host-side calls (attribute queries, tensor-map encoding) stay legal.
   DSV3_CUDA_CHECK(cudaStreamBeginCapture(s.stream, cudaStreamCaptureModeRelaxed));
   std::lock_guard<std::mutex> l(g_m);
-  s.capturing = true;
+  s.book.begin();
 }
 
 void* graph_end(int device) {
   DeviceState& s = state(device);
-  if (!s.capturing) throw CudaError("cudaGraph: no capture is running on cuda:" + std::to_string(device));
+  if (!capturing(device)) throw CudaError("cudaGraph: no capture is running on cuda:" + std::to_string(device));
   auto g = std::make_unique<Graph>();
   g->device = device;
   const cudaError_t e = cudaStreamEndCapture(s.stream, &g->graph);
   {
     std::lock_guard<std::mutex> l(g_m);
-    s.capturing = false;
-    g->owned.assign(s.capture_allocs.begin(), s.capture_allocs.end());
-    s.capture_allocs.clear();
-    g->retained.swap(s.deferred_frees);
-    // On failure the graph's allocations never existed: their storages' frees must be ignored as well.
-    for (void* p : g->owned) s.graph_owned.insert(p);
+    g->mem = s.book.end();  // on failure the graph's allocations never existed: their frees stay ignored as well
   }
   // Without a graph nothing can replay the captured work: older memory freed during the capture goes now
   // (stream-ordered after the work queued before the capture).
-  auto free_retained = [&] {
-    for (void* p : g->retained) cudaFreeAsync(p, s.stream);
-    g->retained.clear();
+  auto abandon = [&] {
+    std::vector<void*> frees;
+    {
+      std::lock_guard<std::mutex> l(g_m);
+      frees = s.book.abandon(g->mem);
+    }
+    for (void* p : frees) cudaFreeAsync(p, s.stream);
   };
   if (e != cudaSuccess) {  // the graph's allocations were never made
-    free_retained();
+    abandon();
     throw_cuda(e, "cudaStreamEndCapture", __FILE__, __LINE__);
   }
   // AutoFreeOnLaunch: each replay first frees the previous replay's surviving allocations, so the
@@ -260,7 +252,7 @@ void* graph_end(int device) {
   const cudaError_t ie = cudaGraphInstantiateWithFlags(&g->exec, g->graph, cudaGraphInstantiateFlagAutoFreeOnLaunch);
   if (ie != cudaSuccess) {  // never launched: its allocations never existed (they stay ignored by device_free)
     cudaGraphDestroy(g->graph);
-    free_retained();
+    abandon();
     throw_cuda(ie, "cudaGraphInstantiateWithFlags", __FILE__, __LINE__);
   }
   return g.release();
@@ -269,15 +261,15 @@ void* graph_end(int device) {
 bool capturing(int device) {
   DeviceState& s = state(device);
   std::lock_guard<std::mutex> l(g_m);
-  return s.capturing;
+  return s.book.capturing();
 }
 
-const std::vector<void*>& graph_owned(void* graph) { return static_cast<Graph*>(graph)->owned; }
+const std::vector<void*>& graph_owned(void* graph) { return static_cast<Graph*>(graph)->mem.owned; }
 
 void graph_launch(void* graph) {
   auto* g = static_cast<Graph*>(graph);
   DeviceState& s = state(g->device);
-  if (s.capturing) throw CudaError("cudaGraph: cannot replay a graph while capturing another");
+  if (capturing(g->device)) throw CudaError("cudaGraph: cannot replay a graph while capturing another");
   DSV3_CUDA_CHECK(cudaSetDevice(g->device));
   DSV3_CUDA_CHECK(cudaGraphLaunch(g->exec, s.stream));
   g->launched = true;
@@ -290,12 +282,12 @@ void graph_destroy(void* graph) {
   cudaStreamSynchronize(s.stream);
   cudaGraphExecDestroy(g->exec);
   cudaGraphDestroy(g->graph);
-  std::lock_guard<std::mutex> l(g_m);
-  for (void* p : g->owned) {
-    s.graph_owned.erase(p);
-    if (g->launched) cudaFreeAsync(p, s.stream);  // the last replay's outputs
+  std::vector<void*> frees;  // the last replay's outputs, and older memory the replays used
+  {
+    std::lock_guard<std::mutex> l(g_m);
+    frees = s.book.destroy(g->mem, g->launched);
   }
-  for (void* p : g->retained) cudaFreeAsync(p, s.stream);  // older memory the replays used
+  for (void* p : frees) cudaFreeAsync(p, s.stream);
   delete g;
 }
 

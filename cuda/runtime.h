@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 namespace dsv3::cuda {
@@ -56,6 +57,55 @@ void spin(int device, double microseconds);
 // that existed before the capture and is freed during it stays allocated as long as the graph (the
 // replays still read or write it): graph_destroy frees it, or graph_end when no graph results. Host
 // copies and synchronize throw while capturing (they would invalidate the capture).
+// The host-side bookkeeping of graph memory for one device: plain C++ (runtime.cu does the CUDA calls it
+// decides), so it is tested without a GPU (the addon's cudaGraphMemoryBookTrace, test/runtime/cuda_graph.test.ts).
+class GraphMemoryBook {
+ public:
+  enum class Free { now, ignore, retain };  // what device_free does with a pointer
+  struct Graph {
+    std::vector<void*> owned;     // graph allocations alive at the end of the capture (the step's outputs)
+    std::vector<void*> retained;  // older memory freed during the capture: the replays still use it
+  };
+  bool capturing() const { return capturing_; }
+  void begin() { capturing_ = true; }
+  void allocated(void* p) { if (capturing_) capture_allocs_.insert(p); }
+  Free freed(void* p) {
+    if (graph_owned_.count(p)) return Free::ignore;  // the graph frees it (destroy)
+    // While capturing, a free of older memory is not recorded: a free node would free it again at every
+    // replay, and freeing it after the capture would let the replays use freed memory.
+    if (capturing_ && !capture_allocs_.erase(p)) { retained_.push_back(p); return Free::retain; }
+    return Free::now;  // while capturing: a free node of the graph (memory allocated during the capture)
+  }
+  // The capture ends. Its allocations are ignored by freed() from now on, also when no graph results (then
+  // they never existed).
+  Graph end() {
+    capturing_ = false;
+    Graph g{std::vector<void*>(capture_allocs_.begin(), capture_allocs_.end()), std::move(retained_)};
+    capture_allocs_.clear();
+    retained_.clear();
+    for (void* p : g.owned) graph_owned_.insert(p);
+    return g;
+  }
+  // What to free (stream-ordered) when no graph results from the capture: the older memory it retained.
+  std::vector<void*> abandon(Graph& g) { g.owned.clear(); return std::move(g.retained); }
+  // What to free when the graph goes: its outputs if it was ever launched (else they never existed) and the
+  // older memory it retained.
+  std::vector<void*> destroy(Graph& g, bool launched) {
+    std::vector<void*> out = std::move(g.retained);
+    for (void* p : g.owned) {
+      graph_owned_.erase(p);
+      if (launched) out.push_back(p);
+    }
+    g.owned.clear();
+    return out;
+  }
+
+ private:
+  bool capturing_ = false;
+  std::unordered_set<void*> capture_allocs_, graph_owned_;
+  std::vector<void*> retained_;
+};
+
 void graph_begin(int device);
 void* graph_end(int device);  // an instantiated graph (opaque)
 bool capturing(int device);
