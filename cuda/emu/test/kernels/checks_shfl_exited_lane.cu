@@ -1,8 +1,9 @@
 // checks_shfl_exited_lane.cu: negative test of the emulator's warp-collective check. Lanes 16..31 return
 // early; lanes 0..15 then call __shfl_sync with the full mask 0xffffffff, which names the exited lanes.
 // PTX ISA 9.0 (shfl.sync): every thread named in membermask must execute the same shfl.sync, so the
-// behaviour is undefined (a hang on hardware): the emulator must report the mask, not hang or guess.
-// EXPECT-REPORT: mask names exited
+// behaviour is undefined (a hang on hardware): the emulator must report the warp collective that can
+// never complete (a deadlock of the lanes waiting in it, or a mask naming exited lanes), not hang or guess.
+// EXPECT-REPORT: warp collective
 #include <cstdio>
 
 #include <cuda_runtime.h>
