@@ -12,8 +12,9 @@ namespace emu::fp {
 using namespace detail;
 
 namespace {
-const float kNaN = f32_from_bits(kCanonicalNaN32);
-const float kInf = INFINITY;
+// Functions, not globals: nothing here depends on static initialisation order.
+inline float canonical_nan() { return f32_from_bits(kCanonicalNaN32); }
+constexpr float kInf = INFINITY;
 
 // The one rounding of a double result to f32, then the .ftz flush of the result.
 float out(double d, bool ftz_) { return finish(static_cast<float>(d), ftz_, false); }
@@ -29,9 +30,9 @@ float div_full(float a, float b, bool ftz_) {
 // 2^126 < |b| < 2^128, if a is infinity, div.approx.f32 returns NaN, otherwise it returns 0."
 float div_approx(float a, float b, bool ftz_) {
   if (ftz_) { a = ftz(a); b = ftz(b); }
-  if (std::isnan(a) || std::isnan(b)) return kNaN;
+  if (std::isnan(a) || std::isnan(b)) return canonical_nan();
   const float mb = std::fabs(b);
-  if (mb > 0x1p126f && mb < kInf) return std::isinf(a) ? kNaN : std::copysign(0.0f, a) * std::copysign(1.0f, b);
+  if (mb > 0x1p126f && mb < kInf) return std::isinf(a) ? canonical_nan() : std::copysign(0.0f, a) * std::copysign(1.0f, b);
   return out(static_cast<double>(a) * (1.0 / static_cast<double>(b)), ftz_);
 }
 
@@ -39,7 +40,7 @@ float div_approx(float a, float b, bool ftz_) {
 // -Inf -> -0, -0 -> -Inf, +0 -> +Inf, +Inf -> +0, NaN -> NaN.
 float rcp_approx(float a, bool ftz_) {
   if (ftz_) a = ftz(a);
-  if (std::isnan(a)) return kNaN;
+  if (std::isnan(a)) return canonical_nan();
   return out(1.0 / static_cast<double>(a), ftz_);
 }
 
@@ -48,7 +49,7 @@ float rcp_approx(float a, bool ftz_) {
 // unless .ftz flushes it to -0 first).
 float sqrt_approx(float a, bool ftz_) {
   if (ftz_) a = ftz(a);
-  if (std::isnan(a) || a < 0) return kNaN;
+  if (std::isnan(a) || a < 0) return canonical_nan();
   return out(std::sqrt(static_cast<double>(a)), ftz_);
 }
 
@@ -56,7 +57,7 @@ float sqrt_approx(float a, bool ftz_) {
 // -Inf, -normal -> NaN; -0 -> -Inf; +0 -> +Inf; +Inf -> +0; NaN -> NaN.
 float rsqrt_approx(float a, bool ftz_) {
   if (ftz_) a = ftz(a);
-  if (std::isnan(a) || a < 0) return kNaN;
+  if (std::isnan(a) || a < 0) return canonical_nan();
   if (a == 0) return std::copysign(kInf, a);
   return out(1.0 / std::sqrt(static_cast<double>(a)), ftz_);
 }
@@ -65,7 +66,7 @@ float rsqrt_approx(float a, bool ftz_) {
 // -Inf -> +0, -0 and +0 (and subnormals) -> +1, +Inf -> +Inf, NaN -> NaN.
 float ex2_approx(float a, bool ftz_) {
   if (ftz_) a = ftz(a);
-  if (std::isnan(a)) return kNaN;
+  if (std::isnan(a)) return canonical_nan();
   return out(std::exp2(static_cast<double>(a)), ftz_);
 }
 
@@ -74,9 +75,9 @@ float ex2_approx(float a, bool ftz_) {
 // is a zero (-> -Inf); without, a positive subnormal has its true logarithm (about -126 .. -149).
 float lg2_approx(float a, bool ftz_) {
   if (ftz_) a = ftz(a);
-  if (std::isnan(a)) return kNaN;
+  if (std::isnan(a)) return canonical_nan();
   if (a == 0) return -kInf;
-  if (a < 0) return kNaN;
+  if (a < 0) return canonical_nan();
   return out(std::log2(static_cast<double>(a)), ftz_);
 }
 
@@ -84,19 +85,19 @@ float lg2_approx(float a, bool ftz_) {
 // near 0). Special cases: +-Inf -> NaN; sin(+-0) = +-0, cos(+-0) = +1; NaN -> NaN.
 float sin_approx(float a, bool ftz_) {
   if (ftz_) a = ftz(a);
-  if (!std::isfinite(a)) return kNaN;
+  if (!std::isfinite(a)) return canonical_nan();
   return out(std::sin(static_cast<double>(a)), ftz_);
 }
 float cos_approx(float a, bool ftz_) {
   if (ftz_) a = ftz(a);
-  if (!std::isfinite(a)) return kNaN;
+  if (!std::isfinite(a)) return canonical_nan();
   return out(std::cos(static_cast<double>(a)), ftz_);
 }
 
 // tanh.approx.f32: "maximum relative error 2^-11 (2^-10.987) over the entire range" (ISA). Special
 // cases: +-Inf -> +-1, +-0 -> +-0, NaN -> NaN. Subnormals are kept (tanh(x) = x there).
 float tanh_approx(float a) {
-  if (std::isnan(a)) return kNaN;
+  if (std::isnan(a)) return canonical_nan();
   return out(std::tanh(static_cast<double>(a)), false);
 }
 
