@@ -8,6 +8,46 @@
 
 namespace emu::sm90 {
 
+bool from_runtime(const emu::tma::TensorMap& in, TensorMap* out, std::string* why) {
+  if (in.data_type > emu::tma::kTF32Ftz) {
+    *why = "the packed sub-byte tensor-map data types (16U4/16U6) are not modelled";
+    return false;
+  }
+  if (in.swizzle > emu::tma::kSwizzle128B) {
+    *why = "the 128B swizzle-atom modes are sm_100 features";
+    return false;
+  }
+  if (in.rank < 1 || in.rank > 5) {
+    *why = "tensor-map rank " + std::to_string(in.rank);
+    return false;
+  }
+  TensorMap m;  // the enumerations share the driver API's values
+  m.dtype = static_cast<TmaDataType>(in.data_type);
+  m.rank = in.rank;
+  m.global_address = in.address;
+  for (uint32_t i = 0; i < 5; ++i) {
+    m.global_dim[i] = in.dims[i];
+    m.box_dim[i] = in.box[i];
+    m.element_strides[i] = in.elem_strides[i];
+  }
+  for (uint32_t i = 0; i < 4; ++i) m.global_strides[i] = in.strides[i];
+  m.interleave = static_cast<TmaInterleave>(in.interleave);
+  m.swizzle = static_cast<TmaSwizzle>(in.swizzle);
+  m.l2_promotion = in.l2;
+  m.oob_fill = static_cast<TmaOobFill>(in.oob);
+  *out = m;
+  return true;
+}
+
+bool decode_tensor_map(const void* bytes128, TensorMap* out, std::string* why) {
+  emu::tma::TensorMap rt;
+  if (!emu::tma::decode(bytes128, &rt)) {
+    *why = "the 128 bytes are not a tensor map made by cuTensorMapEncodeTiled (or were overwritten)";
+    return false;
+  }
+  return from_runtime(rt, out, why);
+}
+
 uint32_t element_bytes(TmaDataType t) {
   switch (t) {
     case TmaDataType::u8: return 1;

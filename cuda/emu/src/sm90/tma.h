@@ -8,6 +8,7 @@
 #include <functional>
 #include <string>
 
+#include "src/runtime/tensormap.h"
 #include "src/sm90/memview.h"
 
 namespace emu::sm90 {
@@ -34,6 +35,13 @@ struct TensorMap {
   uint8_t l2_promotion = 0;            // a cache hint: no effect on results
   TmaOobFill oob_fill = TmaOobFill::zero;
 };
+
+// From the runtime's decoded CUtensorMap (src/runtime/tensormap.h, what cuTensorMapEncodeTiled stored).
+// False (with the reason) for what this model does not cover: the packed sub-byte types (16U4/16U6)
+// and the sm_100 swizzle atoms; the result still goes through validate() before any copy.
+bool from_runtime(const emu::tma::TensorMap& in, TensorMap* out, std::string* why);
+// The 128 bytes of a CUtensorMap (as the program passes them) to a TensorMap: runtime decode + the above.
+bool decode_tensor_map(const void* bytes128, TensorMap* out, std::string* why);
 
 uint32_t element_bytes(TmaDataType t);
 bool is_float(TmaDataType t);

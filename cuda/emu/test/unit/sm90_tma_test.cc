@@ -363,8 +363,46 @@ static void test_swizzle_function() {
   CHECK_EQ(tma_swizzle(256 + 16, TmaSwizzle::b32), 256u + 16);
 }
 
+// The runtime's 128-byte encoding (src/runtime/tensormap.h) decoded and converted: same fields, same copy.
+static void test_runtime_tensormap() {
+  emu::tma::TensorMap rt;
+  rt.data_type = emu::tma::kBF16;
+  rt.rank = 3;
+  rt.address = kBase + 512;
+  rt.dims[0] = 72, rt.dims[1] = 10, rt.dims[2] = 3;
+  rt.strides[0] = 160, rt.strides[1] = 1600, rt.strides[2] = 1600;
+  rt.box[0] = 32, rt.box[1] = 5, rt.box[2] = 2;
+  rt.elem_strides[1] = 2;
+  rt.swizzle = emu::tma::kSwizzle64B;
+  rt.oob = emu::tma::kOobNanRequestZeroFma;
+  uint8_t bytes[128];
+  emu::tma::encode(rt, bytes);
+  TensorMap m;
+  std::string why;
+  CHECK(decode_tensor_map(bytes, &m, &why));
+  CHECK(m.dtype == TmaDataType::bf16 && m.rank == 3 && m.global_address == kBase + 512);
+  CHECK(m.global_dim[0] == 72 && m.global_dim[2] == 3 && m.global_strides[0] == 160 && m.global_strides[1] == 1600);
+  CHECK(m.box_dim[0] == 32 && m.box_dim[1] == 5 && m.element_strides[1] == 2);
+  CHECK(m.swizzle == TmaSwizzle::b64 && m.oob_fill == TmaOobFill::nan_request_zero_fma);
+  CHECK_EQ(validate(m), std::string());
+  VecGlobal g(kBase, 8192);
+  Rng rng(14);
+  randomize(g, rng);
+  const int32_t c[3] = {48, 7, 1};
+  check_load(m, c, g, 512, "runtime-encoded map");
+  bytes[20] ^= 1;  // a program that overwrote its map
+  CHECK(!decode_tensor_map(bytes, &m, &why));
+  CHECK(!why.empty());
+  rt.data_type = emu::tma::k16U4Align8B;
+  CHECK(!from_runtime(rt, &m, &why));
+  rt.data_type = emu::tma::kU8;
+  rt.swizzle = emu::tma::kSwizzle128BAtom32B;
+  CHECK(!from_runtime(rt, &m, &why));
+}
+
 int main() {
   test_validate();
+  test_runtime_tensormap();
   test_swizzle_function();
   test_2d_edges();
   test_nd_and_strides();
