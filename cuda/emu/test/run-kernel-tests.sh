@@ -17,7 +17,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 emu_root="$(cd "$here/.." && pwd)"
 kernels="$here/kernels"
 build="${EMU_KERNELS_BUILD:-/tmp/dsv3-emu-kernels}"
-emu_bin="$emu_root/bin/dsv3-emu"
+emu_bin="${DSV3_EMU_BIN:-$emu_root/bin/dsv3-emu}"  # DSV3_EMU_BIN: another launcher
 nvcc="${NVCC:-}"
 if [ -z "$nvcc" ]; then
   if command -v nvcc >/dev/null 2>&1; then nvcc="$(command -v nvcc)"; else nvcc=/usr/local/cuda/bin/nvcc; fi
