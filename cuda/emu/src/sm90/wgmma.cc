@@ -259,4 +259,31 @@ WgmmaStatus wgmma_mma_async(const WgmmaOp& op, SmemView& smem, const uint32_t* a
   return {};
 }
 
+// ---- wgmma-groups ----
+WgmmaGroups::Issue WgmmaGroups::issue(uint64_t handle) {
+  open_.push_back(handle);
+  return fenced_ ? Issue::ok : Issue::missing_fence;
+}
+
+void WgmmaGroups::commit() {
+  groups_.push_back(std::move(open_));
+  open_.clear();
+}
+
+std::vector<uint64_t> WgmmaGroups::wait(uint32_t n) {
+  std::vector<uint64_t> done;
+  while (groups_.size() > n) {
+    done.insert(done.end(), groups_.front().begin(), groups_.front().end());
+    groups_.pop_front();
+  }
+  return done;
+}
+
+std::vector<uint64_t> WgmmaGroups::in_flight() const {
+  std::vector<uint64_t> all;
+  for (const auto& g : groups_) all.insert(all.end(), g.begin(), g.end());
+  all.insert(all.end(), open_.begin(), open_.end());
+  return all;
+}
+
 }  // namespace emu::sm90

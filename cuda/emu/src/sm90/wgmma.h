@@ -5,7 +5,9 @@
 // Pure C++: shared memory is reached through SmemView only.
 #pragma once
 #include <cstdint>
+#include <deque>
 #include <string>
+#include <vector>
 
 #include "src/sm90/memview.h"
 
@@ -102,5 +104,40 @@ WgmmaStatus load_b(const WgmmaOp& op, SmemView& smem, double* b /*K*N*/);
 // the hardware (which keeps fewer bits for fp8), so tests compare with a tolerance, or exactly when
 // every partial sum is exact. On error d is left unchanged.
 WgmmaStatus wgmma_mma_async(const WgmmaOp& op, SmemView& smem, const uint32_t* a_regs, uint32_t* d);
+
+// ---- asynchrony: wgmma.fence / commit_group / wait_group (9.7.15.6, 9.7.15.7) ----
+// The bookkeeping of one warpgroup's wgmma-groups, with the interpreter's own handles for the issued
+// instructions. Hostile by design: an issued wgmma.mma_async does nothing until a wait_group forces
+// it (the latest moment the ISA allows), so a program that reads the accumulators early, or changes
+// the shared-memory operands before waiting, sees the consequences (the interpreter also reports
+// accesses to registers of in-flight instructions, using in_flight()).
+class WgmmaGroups {
+ public:
+  enum class Issue : uint8_t { ok, missing_fence };
+  // wgmma.fence.sync.aligned
+  void fence() { fenced_ = true; }
+  // The warpgroup accessed registers (accumulators or A fragment) that a later wgmma.mma_async uses:
+  // the ISA requires a wgmma.fence between that access and the wgmma (consecutive wgmmas chaining the
+  // same accumulators need none, so issue() itself does not clear the fence).
+  void registers_accessed() { fenced_ = false; }
+  // wgmma.mma_async: missing_fence when no wgmma.fence came before it since the last register access
+  // (or ever). The instruction is recorded either way.
+  Issue issue(uint64_t handle);
+  // wgmma.commit_group: the uncommitted instructions become one group (an empty group if none).
+  void commit();
+  // wgmma.wait_group n: the handles that must complete now, oldest first (every instruction of the
+  // groups beyond the n most recent ones). Uncommitted instructions are not waited for.
+  std::vector<uint64_t> wait(uint32_t n);
+  // Issued and not yet completed (committed or not), oldest first: for register-hazard checks.
+  std::vector<uint64_t> in_flight() const;
+  // Instructions never committed: a report at the end of the warpgroup (they may never complete).
+  size_t uncommitted() const { return open_.size(); }
+  size_t pending_groups() const { return groups_.size(); }
+
+ private:
+  bool fenced_ = false;
+  std::vector<uint64_t> open_;
+  std::deque<std::vector<uint64_t>> groups_;
+};
 
 }  // namespace emu::sm90

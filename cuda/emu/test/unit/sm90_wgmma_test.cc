@@ -692,7 +692,41 @@ static void test_tma_fp8_gemm_path(bool integers) {
   }
 }
 
+// wgmma-group bookkeeping: fence rule, commit, wait_group N keeps the N most recent groups in flight.
+static void test_groups() {
+  WgmmaGroups g;
+  CHECK(g.issue(1) == WgmmaGroups::Issue::missing_fence);  // no wgmma.fence before the first wgmma
+  WgmmaGroups q;
+  q.fence();
+  CHECK(q.issue(1) == WgmmaGroups::Issue::ok);
+  CHECK(q.issue(2) == WgmmaGroups::Issue::ok);  // chained accumulators need no new fence
+  q.commit();
+  CHECK(q.issue(3) == WgmmaGroups::Issue::ok);
+  q.commit();
+  q.registers_accessed();
+  CHECK(q.issue(4) == WgmmaGroups::Issue::missing_fence);
+  q.fence();
+  CHECK(q.issue(5) == WgmmaGroups::Issue::ok);
+  q.commit();
+  CHECK_EQ(q.pending_groups(), 3u);
+  CHECK_EQ(q.in_flight().size(), 5u);
+  CHECK(q.wait(3).empty());
+  const std::vector<uint64_t> w1 = q.wait(1);  // groups {1,2} and {3} complete, {4,5} stays
+  CHECK(w1 == std::vector<uint64_t>({1, 2, 3}));
+  CHECK(q.in_flight() == std::vector<uint64_t>({4, 5}));
+  CHECK(q.issue(6) == WgmmaGroups::Issue::ok);
+  CHECK_EQ(q.uncommitted(), 1u);
+  CHECK(q.wait(0) == std::vector<uint64_t>({4, 5}));  // the uncommitted 6 is not waited for
+  CHECK_EQ(q.uncommitted(), 1u);
+  q.commit();
+  q.commit();  // an empty group
+  CHECK_EQ(q.pending_groups(), 2u);
+  CHECK(q.wait(0) == std::vector<uint64_t>({6}));
+  CHECK_EQ(q.pending_groups(), 0u);
+}
+
 int main() {
+  test_groups();
   test_descriptor();
   test_fragments();
   test_layouts();
