@@ -212,6 +212,43 @@ bool bar_exec(Warp& w, const Insn& in, uint32_t m) {
   return true;
 }
 
+// Lanes wait at a collective whose other members have exited (PTX: undefined; on hardware the wait
+// would never end or read garbage): reported, then the collective runs for the lanes present, and
+// values read from the exited lanes are whatever their registers hold. Only when no lane of the warp
+// can still arrive (none runnable, none at a CTA barrier). Returns true when it released lanes.
+bool release_orphaned_collective(Warp& w) {
+  uint32_t cw = 0, bw = 0, ex = 0;
+  uint32_t pc0 = 0xFFFFFFFFu;
+  for (uint32_t t = w.exists; t; t &= t - 1) {
+    const int l = __builtin_ctz(t);
+    if (w.st[l] == kCollWait) {
+      cw |= 1u << l;
+      pc0 = std::min(pc0, w.pc[l]);
+    } else if (w.st[l] == kBarWait) {
+      bw |= 1u << l;
+    } else if (w.st[l] == kExited) {
+      ex |= 1u << l;
+    }
+  }
+  if (!cw || bw) return false;
+  uint32_t g = 0;
+  each(cw, [&](int l) { if (w.pc[l] == pc0) g |= 1u << l; });
+  const Insn& in = w.cta->k->code[pc0];
+  uint32_t mm = w.exists;
+  if (in.c != 0xFF) mm = uint32_t(src(w, in.op[in.c])[__builtin_ctz(g)]);
+  const uint32_t missing = mm & ~g;
+  if (missing & ~ex & w.exists) return false;  // members waiting at another instruction: a deadlock
+  report(w, &in, __builtin_ctz(g), Report::Kind::InvalidArgument,
+         "Warp collective whose member mask names exited or nonexistent threads",
+         {"membermask includes " + lanes_text(missing) + ", which exited or are not threads of the CTA"});
+  if (!in.fn(w, in, g)) w.cta->L->stop = true;
+  each(g, [&](int l) {
+    w.st[l] = kRun;
+    w.pc[l] = pc0 + 1;
+  });
+  return true;
+}
+
 // Runs warp `w` for at most `budget` instructions.
 Run run_warp(Warp& w, int budget) {
   Cta& C = *w.cta;
@@ -234,6 +271,7 @@ Run run_warp(Warp& w, int budget) {
       }
     }
     if (!runm) {
+      if (release_orphaned_collective(w)) continue;
       result = w.done() ? Run::Finished : Run::Blocked;
       break;
     }
@@ -282,6 +320,7 @@ Run run_warp(Warp& w, int budget) {
         case Flow::Exit:
           if (m) {
             each(m, [&](int l) { w.st[l] = kExited; });
+            w.exited |= m;
             C.exited_threads += __builtin_popcount(m);
             g &= ~m;
             if (!g) reselect = true;
@@ -308,12 +347,7 @@ Run run_warp(Warp& w, int budget) {
             // reported; an invalid mask is undefined behaviour: execute for the lanes present
             mm = m;
           }
-          const uint32_t gone = mm & ~(w.exists & ~[&] {
-            uint32_t e = 0;
-            for (uint32_t t = w.exists; t; t &= t - 1)
-              if (w.st[__builtin_ctz(t)] == kExited) e |= 1u << __builtin_ctz(t);
-            return e;
-          }());
+          const uint32_t gone = mm & (w.exited | ~w.exists);
           if (gone) {
             L.failed = true;
             report(w, &in, __builtin_ctz(m), Report::Kind::InvalidArgument,

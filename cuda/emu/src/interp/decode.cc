@@ -705,7 +705,7 @@ void ModuleImpl::load_globals() {
     if (v.space != "global" && v.space != "const") continue;
     if (v.is_extern) continue;
     uint64_t sz = var_size(v);
-    uint64_t a = mem.allocate(std::max<uint64_t>(sz, 1), "module variable");
+    uint64_t a = mem.allocate(std::max<uint64_t>(sz, 1), v.space == "const" ? kConstKind : "module variable");
     if (!a) throw DecodeError("out of device memory for module variable " + v.name);
     allocations.push_back(a);
     globals[v.name] = Sym{v.space == "const" ? Space::Const : Space::Global, a, sz, false};

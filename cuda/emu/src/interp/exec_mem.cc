@@ -85,12 +85,20 @@ uint8_t* access(Warp& w, const Insn& in, int lane, Space space, uint64_t addr, u
         return nullptr;
       }
       if (write || atomic) C.work = true;
-      if (addr >= w.gbase && addr + size <= w.gend) return reinterpret_cast<uint8_t*>(addr + w.gdelta);
+      if (addr >= w.gbase && addr + size <= w.gend && !((write || atomic) && w.gro))
+        return reinterpret_cast<uint8_t*>(addr + w.gdelta);
       const Allocation* a = L.mem->find(addr);
       if (!a || addr + size > a->base + a->size) {
         oob(w, in, lane, space, addr, size, write, atomic, "is " + L.mem->describe(addr, size));
         return nullptr;
       }
+      const bool ro = std::strcmp(a->kind, kConstKind) == 0;
+      if (ro && (write || atomic)) {
+        oob(w, in, lane, space, addr, size, write, atomic,
+            "is in a .const variable (" + L.mem->describe(addr, size) + "): constant memory is read-only");
+        return nullptr;
+      }
+      w.gro = ro;
       w.gbase = a->base;
       w.gend = a->base + a->size;
       w.gdelta = int64_t(reinterpret_cast<uint64_t>(a->host) - a->base);

@@ -26,6 +26,8 @@ struct Insn;
 using Handler = bool (*)(Warp& w, const Insn& in, uint32_t m);
 
 constexpr uint32_t kNoSlot = 0xFFFFFFFFu;
+// GlobalMemory allocation kind of module .const variables: writes to them are reported.
+constexpr const char* kConstKind = "module constant";
 
 // Address spaces of memory instructions.
 enum class Space : uint8_t { Generic, Global, Shared, Local, Param, Const };
@@ -162,10 +164,12 @@ struct Warp {
   uint8_t st[32] = {};
   uint8_t bar_id[32] = {};
   uint32_t exists = 0;              // lanes that are threads of the CTA
+  uint32_t exited = 0;              // lanes that have exited
   uint32_t carry = 0;               // CC.CF per lane
   // last global allocation touched (fast path of address translation)
   uint64_t gbase = 1, gend = 0;
   int64_t gdelta = 0;
+  bool gro = false;                 // the cached allocation is a .const variable (read-only)
   bool done() const;
 };
 

@@ -193,6 +193,7 @@ LaunchResult ModuleImpl::launch(const KernelInfo& info, const LaunchConfig& cfg,
           for (int l = 0; l < 32; ++l)
             if (!(w.exists >> l & 1)) w.st[l] = kExited;
           w.carry = 0;
+          w.exited = 0;
           w.gbase = 1;
           w.gend = 0;
           if (opt.strict) {
