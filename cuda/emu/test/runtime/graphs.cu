@@ -161,6 +161,7 @@ int main() {
   cudaGraphExec_t fx = instantiate(gf, 0);
   CHECK_OK(cudaGraphLaunch(fx, s));
   CHECK_OK(cudaGraphLaunch(fx, s));
+  CHECK_OK(cudaStreamSynchronize(s));  // s is non-blocking: the legacy-stream copy below does not wait for it
   CHECK_OK(cudaMemcpy(hy, y, n * sizeof(float), cudaMemcpyDeviceToHost));
   CHECK_EQ(hy[17], 2.0f + 4.0f);
   CHECK_OK(cudaGraphExecDestroy(fx));
