@@ -105,6 +105,7 @@ uint16_t hadd(uint16_t a, uint16_t b, Round r, bool ftz, bool sat, bool bf16);
 uint16_t hsub(uint16_t a, uint16_t b, Round r, bool ftz, bool sat, bool bf16);
 uint16_t hmul(uint16_t a, uint16_t b, Round r, bool ftz, bool sat, bool bf16);
 uint16_t hfma(uint16_t a, uint16_t b, uint16_t c, Round r, bool ftz, bool sat, bool relu, bool bf16);
+uint16_t hftz(uint16_t h, bool bf16);  // subnormal half -> sign-preserving zero (min/max .ftz inputs)
 uint16_t hmin(uint16_t a, uint16_t b, bool nan, bool bf16);
 uint16_t hmax(uint16_t a, uint16_t b, bool nan, bool bf16);
 uint16_t ex2_approx_h(uint16_t a, bool bf16);  // ex2.approx.{f16,bf16}(.ftz)

@@ -76,6 +76,8 @@ uint16_t hfma(uint16_t a, uint16_t b, uint16_t c, Round r, bool ftz_, bool sat, 
   return finish_h(round_sum(p, to_double(c, bf16), f, r), f, ftz_, sat, relu);
 }
 
+uint16_t hftz(uint16_t h, bool bf16) { return flush(h, fmt(bf16)); }
+
 namespace {
 uint16_t hminmax(uint16_t a, uint16_t b, bool nan, bool bf16, bool is_max) {
   const double x = to_double(a, bf16), y = to_double(b, bf16);

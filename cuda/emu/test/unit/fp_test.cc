@@ -644,6 +644,11 @@ void test_half_arith(const Table& f16, const Table& bf16) {
   CHECK_EQ(hmul(0x0400, 0x3800, Round::rn, false, false, false), 0x0200);
   CHECK_EQ(hfma(0x3C00, 0xC000, 0x0000, Round::rn, false, false, true, false), 0x0000);  // relu(-2)
   CHECK_EQ(hfma(0x7C00, 0x0000, 0x0000, Round::rn, false, false, true, false), 0x7FFF);  // relu(NaN)
+  CHECK_EQ(hftz(0x83FF, false), 0x8000);
+  CHECK_EQ(hftz(0x0400, false), 0x0400);
+  CHECK_EQ(hftz(0x007F, true), 0x0000);
+  CHECK_EQ(hftz(0x0080, true), 0x0080);
+  CHECK_EQ(hftz(0x7C01, false), 0x7C01);
   CHECK_EQ(hmin(0x7E00, 0x3C00, false, false), 0x3C00);
   CHECK_EQ(hmin(0x7E00, 0x3C00, true, false), 0x7FFF);
   CHECK_EQ(hmax(0x7FC1, 0x7FC2, false, true), 0x7FFF);
