@@ -2,6 +2,7 @@
 // cuTensorMapEncodeTiled's rules). See tma.h.
 #include "src/sm90/tma.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <vector>
@@ -207,26 +208,71 @@ static void fill_value(const TensorMap& m, uint8_t* out) {
   std::memcpy(out, &nan, e);
 }
 
+// The copies move whole rows of the box (dimension 0): the in-bound part of a row is contiguous in
+// global memory (one GlobalView access), and in shared memory a row is a run of 16-byte chunks (its
+// byte size is a multiple of 16 and the box starts 128-byte aligned), each of which the swizzle moves
+// as a whole (one SmemView access per chunk). The result is the element-wise for_each_box_element's.
+namespace {
+struct Row {
+  uint32_t smem_off;   // offset of the row in the (unswizzled) box
+  bool any_in;         // some element of the row is in bounds
+  uint32_t lo, hi;     // in-bound elements [lo, hi) of the row
+  uint64_t global_lo;  // global address of element lo
+};
+
+template <class Fn>
+void for_each_row(const TensorMap& m, const int32_t* coords, Fn fn) {
+  const uint32_t e = element_bytes(m.dtype), n0 = box_extent(m, 0);
+  uint32_t ext[5] = {1, 1, 1, 1, 1};
+  uint64_t rows = 1;
+  for (uint32_t i = 1; i < m.rank; ++i) rows *= (ext[i] = box_extent(m, i));
+  // dimension 0: elements c0 + j, j in [0, n0), in bounds for j in [lo0, hi0)
+  const int64_t c0 = coords[0], d0 = static_cast<int64_t>(m.global_dim[0]);
+  const int64_t lo0 = std::max<int64_t>(0, -c0), hi0 = std::min<int64_t>(n0, d0 - c0);
+  for (uint64_t r = 0; r < rows; ++r) {
+    Row row{static_cast<uint32_t>(r * n0 * e), hi0 > lo0, 0, 0, m.global_address};
+    uint64_t rest = r;
+    for (uint32_t i = 1; i < m.rank; ++i) {
+      const uint64_t j = rest % ext[i];
+      rest /= ext[i];
+      const int64_t c = int64_t{coords[i]} + static_cast<int64_t>(j) * m.element_strides[i];
+      if (c < 0 || c >= static_cast<int64_t>(m.global_dim[i])) row.any_in = false;
+      row.global_lo += static_cast<uint64_t>(c) * m.global_strides[i - 1];
+    }
+    if (row.any_in) {
+      row.lo = static_cast<uint32_t>(lo0);
+      row.hi = static_cast<uint32_t>(hi0);
+      row.global_lo += static_cast<uint64_t>(c0 + lo0) * e;
+    }
+    if (!fn(row)) return;
+  }
+}
+}  // namespace
+
 TmaStatus tma_load_tile(const TensorMap& m, uint32_t instr_rank, const int32_t* coords, uint32_t smem_dst,
                         GlobalView& global, SmemView& smem) {
   const std::string why = check_tile_operands(m, instr_rank, smem_dst);
   if (!why.empty()) return {false, "cp.async.bulk.tensor: " + why, 0};
-  const uint32_t e = element_bytes(m.dtype);
-  uint8_t fill[8], v[8];
+  const uint32_t e = element_bytes(m.dtype), row_bytes = box_extent(m, 0) * e;
+  uint8_t fill[8];
   fill_value(m, fill);
+  std::vector<uint8_t> filled(row_bytes), buf(row_bytes);
+  for (uint32_t i = 0; i < row_bytes; i += e) std::memcpy(filled.data() + i, fill, e);
   TmaStatus st;
-  for_each_box_element(m, coords, smem_dst, [&](const TmaElement& el) {
-    if (!st.ok) return;
-    const uint8_t* src = fill;
-    if (el.in_bounds) {
-      if (!global.read(el.global_addr, v, e)) {
-        st = {false, "cp.async.bulk.tensor: global read refused at " + hex(el.global_addr), 0};
-        return;
-      }
-      src = v;
+  for_each_row(m, coords, [&](const Row& row) {
+    buf = filled;
+    if (row.any_in && !global.read(row.global_lo, buf.data() + row.lo * e, (row.hi - row.lo) * e)) {
+      st = {false, "cp.async.bulk.tensor: global read refused at " + hex(row.global_lo), 0};
+      return false;
     }
-    if (!smem.write(el.smem_addr, src, e))
-      st = {false, "cp.async.bulk.tensor: shared-memory write refused at " + hex(el.smem_addr), 0};
+    for (uint32_t off = 0; off < row_bytes; off += 16) {
+      const uint32_t a = tma_swizzle(smem_dst + row.smem_off + off, m.swizzle);
+      if (!smem.write(a, buf.data() + off, 16)) {
+        st = {false, "cp.async.bulk.tensor: shared-memory write refused at " + hex(a), 0};
+        return false;
+      }
+    }
+    return true;
   });
   if (st.ok) st.bytes = box_bytes(m);
   return st;
@@ -236,20 +282,27 @@ TmaStatus tma_store_tile(const TensorMap& m, uint32_t instr_rank, const int32_t*
                          SmemView& smem, GlobalView& global) {
   const std::string why = check_tile_operands(m, instr_rank, smem_src);
   if (!why.empty()) return {false, "cp.async.bulk.tensor: " + why, 0};
-  const uint32_t e = element_bytes(m.dtype);
-  uint8_t v[8];
+  const uint32_t e = element_bytes(m.dtype), row_bytes = box_extent(m, 0) * e;
+  std::vector<uint8_t> buf(row_bytes);
   TmaStatus st;
-  for_each_box_element(m, coords, smem_src, [&](const TmaElement& el) {
-    if (!st.ok || !el.in_bounds) return;
-    if (!smem.read(el.smem_addr, v, e)) {
-      st = {false, "cp.async.bulk.tensor: shared-memory read refused at " + hex(el.smem_addr), 0};
-      return;
+  for_each_row(m, coords, [&](const Row& row) {
+    if (!row.any_in) return true;
+    // only the chunks holding in-bound elements are read
+    const uint32_t first = row.lo * e / 16 * 16, last = row.hi * e;
+    for (uint32_t off = first; off < last; off += 16) {
+      const uint32_t a = tma_swizzle(smem_src + row.smem_off + off, m.swizzle);
+      if (!smem.read(a, buf.data() + off, 16)) {
+        st = {false, "cp.async.bulk.tensor: shared-memory read refused at " + hex(a), 0};
+        return false;
+      }
     }
-    if (!global.write(el.global_addr, v, e)) {
-      st = {false, "cp.async.bulk.tensor: global write refused at " + hex(el.global_addr), 0};
-      return;
+    const uint32_t n = (row.hi - row.lo) * e;
+    if (!global.write(row.global_lo, buf.data() + row.lo * e, n)) {
+      st = {false, "cp.async.bulk.tensor: global write refused at " + hex(row.global_lo), 0};
+      return false;
     }
-    st.bytes += e;
+    st.bytes += n;
+    return true;
   });
   return st;
 }

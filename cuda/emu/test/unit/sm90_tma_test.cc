@@ -144,7 +144,16 @@ static bool check_load(const TensorMap& m, const int32_t* c, VecGlobal& g, uint3
   VecSmem smem(smem_base + box_bytes(m) + 1024, 0xA5);
   TmaStatus st = tma_load_tile(m, m.rank, c, smem_base, g, smem);
   const std::vector<uint8_t> want = ref_load(m, c, g, smem_base, smem.bytes.size(), 0xA5);
-  const bool ok = st.ok && st.bytes == box_bytes(m) && smem.bytes == want;
+  // the element-wise specification (for_each_box_element) gives the same image
+  std::vector<uint8_t> spec(smem.bytes.size(), 0xA5);
+  const uint32_t e = element_bytes(m.dtype);
+  const uint64_t nan = e == 2 ? 0x7FFF : e == 8 ? 0x7FFFFFFFFFFFFFFFull : 0x7FFFFFFF, zero = 0;
+  for_each_box_element(m, c, smem_base, [&](const TmaElement& el) {
+    const uint8_t* src = el.in_bounds ? g.bytes.data() + (el.global_addr - g.base)
+                         : reinterpret_cast<const uint8_t*>(m.oob_fill == TmaOobFill::nan_request_zero_fma ? &nan : &zero);
+    std::memcpy(spec.data() + el.smem_addr, src, e);
+  });
+  const bool ok = st.ok && st.bytes == box_bytes(m) && smem.bytes == want && spec == want;
   if (!ok) {
     std::fprintf(stderr, "load mismatch (%s): ok=%d bytes=%u msg=%s coords", what, st.ok, st.bytes, st.message.c_str());
     for (uint32_t d = 0; d < m.rank; ++d) std::fprintf(stderr, " %d", c[d]);
