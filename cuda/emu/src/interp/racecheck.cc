@@ -22,23 +22,17 @@ constexpr uint32_t kMemoSize = 1024;            // power of two
 inline uint32_t epoch_clock(uint32_t e) { return e >> 5; }
 inline int epoch_warp(uint32_t e) { return static_cast<int>(e & 31); }
 
-template <class T>
-inline bool same(const T& x, const T& y) {  // a fixed-size compare the compiler keeps inline
-  static_assert(sizeof(T) % 8 == 0, "cells are compared as 64-bit words");
-  uint64_t u[sizeof(T) / 8], v[sizeof(T) / 8];
-  std::memcpy(u, &x, sizeof u);
-  std::memcpy(v, &y, sizeof v);
-  uint64_t d = 0;
-  for (size_t i = 0; i < sizeof(T) / 8; ++i) d |= u[i] ^ v[i];
-  return d == 0;
-}
-
 inline uint32_t memo_slot(uint32_t from, uint32_t from_pc, uint32_t epoch, uint32_t pc) {
   uint64_t h = (uint64_t{from} * 0x9E3779B97F4A7C15ull) ^ (uint64_t{from_pc} * 0xC2B2AE3D27D4EB4Full) ^
                (uint64_t{epoch} * 0x165667B19E3779F9ull) ^ (uint64_t{pc} * 0x27D4EB2F165667C5ull);
   return static_cast<uint32_t>(h >> 40) & (kMemoSize - 1);
 }
 }  // namespace
+
+// Field by field, in the 32-bit units the fields are written in (wider loads of narrower stores stall).
+inline bool RaceCheck::same(const Cell& x, const Cell& y) {
+  return ((x.w ^ y.w) | (x.r ^ y.r) | (x.a ^ y.a) | (x.wpc ^ y.wpc) | (x.rpc ^ y.rpc) | (x.apc ^ y.apc)) == 0;
+}
 
 void RaceCheck::reset(uint32_t smem_bytes, int warps) {
   if (warps < 0 || warps > kMaxWarps) throw std::invalid_argument("racecheck: warps per CTA must be 0..32");
@@ -188,10 +182,14 @@ bool RaceCheck::access(int warp, uint32_t addr, uint32_t bytes, bool write, bool
   // its result. Within this call a racing result may be reused (its race is reported once); across
   // calls only a race-free one, and only while the verdict cannot have changed: same warp, clock, pc and
   // kind, and no set index freed (sets are immutable, so a live index still means the same set).
-  const RunKey key{warp, clock_version_[warp], pc, write, atomic, frees_};
+  // A byte already in the state this access leaves (the next lane reading the same word) is done: the
+  // verdict was the one for `before` (the access itself changes neither w nor, for a read, a), and
+  // applying the access again changes nothing.
   Cell before = run_before_, after = run_after_;
-  bool have_run = run_ok_ && run_key_ == key;
+  bool have_run = run_ok_ && run_warp_ == warp && run_version_ == clock_version_[warp] && run_pc_ == pc &&
+                  run_write_ == write && run_atomic_ == atomic && run_frees_ == frees_;
   auto step = [&](Cell& x, uint32_t a) {
+    if (have_run && same(x, after)) return;
     if (have_run && same(x, before)) {
       if (after.r == kShared) ++sets_[after.rpc].refs;
       if (after.a == kShared) ++sets_[after.apc].refs;
@@ -226,7 +224,8 @@ bool RaceCheck::access(int warp, uint32_t addr, uint32_t bytes, bool write, bool
     if (whole) merge(*g);
   }
   run_before_ = before, run_after_ = after;
-  run_key_ = RunKey{warp, clock_version_[warp], pc, write, atomic, frees_};  // record() may free sets
+  run_warp_ = warp, run_version_ = clock_version_[warp], run_pc_ = pc;
+  run_write_ = write, run_atomic_ = atomic, run_frees_ = frees_;  // frees_ after record(), which may free
   return ok;
 }
 

@@ -58,6 +58,7 @@ class RaceCheck {
   struct Sync { Clock acc{}, published{}; bool completed = false; };
   struct Memo { uint32_t from, from_pc, epoch, pc, to; };  // from state + (epoch, pc) -> set `to`
 
+  static bool same(const Cell& x, const Cell& y);
   Cell* granule(uint32_t addr);
   Cell* split(Cell& g);
   void merge(Cell& g);
@@ -83,16 +84,12 @@ class RaceCheck {
   std::vector<uint32_t> free_sets_;
   std::vector<Memo> memo_;
   uint32_t ord_set_ = kShared, ord_warp_ = 0, ord_version_ = 0; int ord_racer_ = -1;  // last set check
-  struct RunKey {
-    int warp; uint32_t version, pc; bool write, atomic; uint64_t frees;
-    bool operator==(const RunKey& o) const {
-      return warp == o.warp && version == o.version && pc == o.pc && write == o.write && atomic == o.atomic &&
-             frees == o.frees;
-    }
-  };
-  RunKey run_key_{};                                    // the last access's byte transition (access())
+  // The last access's state transition (access()), reused for equal states while its key still holds.
+  int run_warp_ = -1;
+  uint32_t run_version_ = 0, run_pc_ = 0;
+  bool run_write_ = false, run_atomic_ = false, run_ok_ = false;
+  uint64_t run_frees_ = 0;
   Cell run_before_{}, run_after_{};
-  bool run_ok_ = false;
   uint64_t frees_ = 0;                                  // sets freed so far
   Sync bars_[16];
   std::unordered_map<uint32_t, Sync> mbars_;
