@@ -199,6 +199,19 @@ __constant__ uint32_t c_table[256];
 __constant__ double c_scale;
 __device__ uint32_t d_words[64];
 __device__ unsigned long long d_total;
+// module-scope variables with initialisers in the PTX: the emulator must load them
+__device__ uint32_t d_init[6] = {1u, 0xFFFFFFFFu, 0x80000000u, 12345u, 0u, 0xDEADBEEFu};
+__constant__ float c_init[4] = {1.5f, -2.25f, 3.0e38f, 1.0e-40f};
+__constant__ uint16_t c_small[3] = {0xBEEF, 7, 0x8000};
+__device__ double d_dbl = -0.125;
+__global__ void k_init(uint32_t* out) {
+  int t = threadIdx.x;
+  if (t < 6) out[t] = d_init[t];
+  if (t < 4) out[6 + t] = __float_as_uint(c_init[t]);
+  if (t < 3) out[10 + t] = c_small[t];
+  if (t == 0) { out[13] = (uint32_t)__double_as_longlong(d_dbl); out[14] = (uint32_t)(__double_as_longlong(d_dbl) >> 32); }
+}
+
 struct BigParam {
   uint32_t words[40];
   double dbl;
@@ -348,6 +361,19 @@ int main() {
     CUDA_CHECK(cudaMemcpy(back.data(), addr, 64 * 4, cudaMemcpyDeviceToHost));
     Check ca("cudaGetSymbolAddress of a __device__ array");
     for (int k = 0; k < 64; ++k) ca.u32(k, back[k], words[k]);
+  }
+  // initialised module-scope variables
+  {
+    DevBuf<uint32_t> out(15);
+    k_init<<<1, 32>>>(out);
+    LAUNCH_CHECK();
+    auto o = out.download();
+    const double dd = -0.125;
+    uint64_t db = dbits(dd);
+    const uint32_t want[15] = {1u, 0xFFFFFFFFu, 0x80000000u, 12345u, 0u, 0xDEADBEEFu, fbits(1.5f), fbits(-2.25f),
+                               fbits(3.0e38f), fbits(1.0e-40f), 0xBEEF, 7, 0x8000, (uint32_t)db, (uint32_t)(db >> 32)};
+    Check ck("__device__ / __constant__ variables with initialisers");
+    for (int k = 0; k < 15; ++k) ck.u32(k, o[k], want[k]);
   }
   // dynamic shared memory above 48 KB
   {
