@@ -39,8 +39,11 @@ run() {  # run NAME EXPECTED_STATUS [dsv3-emu options...]
 for src in "$here"/runtime/*.cu; do
   name="$(basename "$src" .cu)"
   if [ ! -x "$out/$name" ] || [ "$src" -nt "$out/$name" ] || [ "$here/runtime/check.cuh" -nt "$out/$name" ]; then
+    # A test may ask for more nvcc flags with a line "// nvcc-flags: ...".
+    extra="$(sed -n 's|^// nvcc-flags: *||p' "$src" | head -1)"
+    # shellcheck disable=SC2086
     if ! nice "$nvcc" -gencode 'arch=compute_90a,code=[sm_90a,compute_90a]' -cudart shared -O1 -I"$emu" \
-        -Xcompiler -Wno-deprecated-declarations -o "$out/$name" "$src" >"$out/$name.build.log" 2>&1; then
+        -Xcompiler -Wno-deprecated-declarations $extra -o "$out/$name" "$src" >"$out/$name.build.log" 2>&1; then
       echo "FAIL $name: does not build"
       sed 's/^/    /' "$out/$name.build.log" | tail -20
       failures=$((failures + 1))

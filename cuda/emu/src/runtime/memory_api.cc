@@ -47,9 +47,11 @@ cudaError_t classify(void* dst, const void* src, cudaMemcpyKind& kind) {
   return kind == actual ? cudaSuccess : cudaErrorInvalidValue;
 }
 
+}  // namespace
+
 // Queues (or captures) a copy; waits for it when `sync`, or when CUDA's rules make the async form
 // synchronous (device to pageable host memory).
-cudaError_t copy(void* dst, const void* src, size_t n, cudaMemcpyKind kind, cudaStream_t h, bool sync, const char* what) {
+cudaError_t memcpy_impl(void* dst, const void* src, size_t n, cudaMemcpyKind kind, cudaStream_t h, bool sync, const char* what) {
   if (cudaError_t s = sticky()) return s;
   if (n == 0) return cudaSuccess;
   if (!dst || !src) return cudaErrorInvalidValue;
@@ -104,7 +106,7 @@ cudaError_t copy(void* dst, const void* src, size_t n, cudaMemcpyKind kind, cuda
   return cudaSuccess;
 }
 
-cudaError_t memset_(void* dst, int value, size_t n, cudaStream_t h, bool sync, const char* what) {
+cudaError_t memset_impl(void* dst, int value, size_t n, cudaStream_t h, bool sync, const char* what) {
   if (cudaError_t s = sticky()) return s;
   if (n == 0) return cudaSuccess;
   const uint64_t d = reinterpret_cast<uint64_t>(dst);
@@ -128,6 +130,8 @@ cudaError_t memset_(void* dst, int value, size_t n, cudaStream_t h, bool sync, c
   }
   return cudaSuccess;
 }
+
+namespace {
 
 cudaError_t malloc_async(void** out, size_t n, cudaStream_t h) {
   if (cudaError_t s = sticky()) return s;
@@ -408,17 +412,17 @@ cudaError_t cudaPointerGetAttributes(cudaPointerAttributes* attr, const void* p)
 // ---- copies and memsets ----
 
 cudaError_t cudaMemcpy(void* dst, const void* src, size_t n, cudaMemcpyKind kind) {
-  return fail(copy(dst, src, n, kind, nullptr, true, "cudaMemcpy"));
+  return fail(memcpy_impl(dst, src, n, kind, nullptr, true, "cudaMemcpy"));
 }
 
 cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t n, cudaMemcpyKind kind, cudaStream_t s) {
-  return fail(copy(dst, src, n, kind, s, false, "cudaMemcpyAsync"));
+  return fail(memcpy_impl(dst, src, n, kind, s, false, "cudaMemcpyAsync"));
 }
 
-cudaError_t cudaMemset(void* dst, int value, size_t n) { return fail(memset_(dst, value, n, nullptr, true, "cudaMemset")); }
+cudaError_t cudaMemset(void* dst, int value, size_t n) { return fail(memset_impl(dst, value, n, nullptr, true, "cudaMemset")); }
 
 cudaError_t cudaMemsetAsync(void* dst, int value, size_t n, cudaStream_t s) {
-  return fail(memset_(dst, value, n, s, false, "cudaMemsetAsync"));
+  return fail(memset_impl(dst, value, n, s, false, "cudaMemsetAsync"));
 }
 
 // ---- module variables ----
@@ -455,7 +459,7 @@ cudaError_t cudaMemcpyToSymbol(const void* symbol, const void* src, size_t count
     return fail(cudaErrorInvalidMemcpyDirection);
   uint64_t addr = 0;
   if (cudaError_t e = symbol_copy(symbol, count, offset, &addr)) return fail(e);
-  return fail(copy(reinterpret_cast<void*>(addr), src, count, kind, nullptr, true, "cudaMemcpyToSymbol"));
+  return fail(memcpy_impl(reinterpret_cast<void*>(addr), src, count, kind, nullptr, true, "cudaMemcpyToSymbol"));
 }
 
 cudaError_t cudaMemcpyFromSymbol(void* dst, const void* symbol, size_t count, size_t offset, cudaMemcpyKind kind) {
@@ -464,7 +468,7 @@ cudaError_t cudaMemcpyFromSymbol(void* dst, const void* symbol, size_t count, si
     return fail(cudaErrorInvalidMemcpyDirection);
   uint64_t addr = 0;
   if (cudaError_t e = symbol_copy(symbol, count, offset, &addr)) return fail(e);
-  return fail(copy(dst, reinterpret_cast<void*>(addr), count, kind, nullptr, true, "cudaMemcpyFromSymbol"));
+  return fail(memcpy_impl(dst, reinterpret_cast<void*>(addr), count, kind, nullptr, true, "cudaMemcpyFromSymbol"));
 }
 
 cudaError_t cudaMemcpyToSymbolAsync(const void* symbol, const void* src, size_t count, size_t offset,
@@ -474,7 +478,7 @@ cudaError_t cudaMemcpyToSymbolAsync(const void* symbol, const void* src, size_t 
     return fail(cudaErrorInvalidMemcpyDirection);
   uint64_t addr = 0;
   if (cudaError_t e = symbol_copy(symbol, count, offset, &addr)) return fail(e);
-  return fail(copy(reinterpret_cast<void*>(addr), src, count, kind, s, false, "cudaMemcpyToSymbolAsync"));
+  return fail(memcpy_impl(reinterpret_cast<void*>(addr), src, count, kind, s, false, "cudaMemcpyToSymbolAsync"));
 }
 
 cudaError_t cudaMemcpyFromSymbolAsync(void* dst, const void* symbol, size_t count, size_t offset,
@@ -484,7 +488,7 @@ cudaError_t cudaMemcpyFromSymbolAsync(void* dst, const void* symbol, size_t coun
     return fail(cudaErrorInvalidMemcpyDirection);
   uint64_t addr = 0;
   if (cudaError_t e = symbol_copy(symbol, count, offset, &addr)) return fail(e);
-  return fail(copy(dst, reinterpret_cast<void*>(addr), count, kind, s, false, "cudaMemcpyFromSymbolAsync"));
+  return fail(memcpy_impl(dst, reinterpret_cast<void*>(addr), count, kind, s, false, "cudaMemcpyFromSymbolAsync"));
 }
 
 }  // extern "C"

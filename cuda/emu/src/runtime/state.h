@@ -160,6 +160,11 @@ cudaError_t capture_alloc_locked(CUstream_st* s, uint64_t bytes, uint64_t* base)
 cudaError_t capture_free_locked(CUstream_st* s, uint64_t base);
 
 // ---- memory (memory_api.cc) ----
+// A copy or memset on stream `h` (0: the legacy stream); `sync` for the synchronous API forms. Returns
+// the error without recording it as the last error.
+cudaError_t memcpy_impl(void* dst, const void* src, size_t n, cudaMemcpyKind kind, cudaStream_t h, bool sync,
+                        const char* what);
+cudaError_t memset_impl(void* dst, int value, size_t n, cudaStream_t h, bool sync, const char* what);
 enum class HostKind { Pageable, Pinned };
 HostKind host_kind(const void* p, size_t bytes);
 // Device bytes for a copy or memset on the executor: the host address of [addr, addr + bytes) when it
