@@ -2,6 +2,9 @@
 // memory layouts, register fragments and the product. See wgmma.h for the formulas and their sources.
 #include "src/sm90/wgmma.h"
 
+#include <algorithm>
+#include <climits>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <vector>
@@ -218,7 +221,26 @@ WgmmaStatus load_b(const WgmmaOp& op, SmemView& smem, double* b) {
   return {};
 }
 
-WgmmaStatus wgmma_mma_async(const WgmmaOp& op, SmemView& smem, const uint32_t* a_regs, uint32_t* d) {
+// The sum of `n` terms truncated to `bits` bits below the largest exponent among them (see wgmma.h).
+static double truncated_sum(const double* terms, uint32_t n, uint32_t bits) {
+  int emax = INT32_MIN;
+  for (uint32_t i = 0; i < n; ++i) {
+    if (!std::isfinite(terms[i])) {  // NaN / infinity: nothing to align, the IEEE sum decides
+      double s = 0;
+      for (uint32_t j = 0; j < n; ++j) s += terms[j];
+      return s;
+    }
+    if (terms[i] != 0) emax = std::max(emax, std::ilogb(terms[i]));
+  }
+  if (emax == INT32_MIN) return 0;
+  const double quantum = std::ldexp(1.0, emax - static_cast<int>(bits));
+  double s = 0;
+  for (uint32_t i = 0; i < n; ++i) s += std::trunc(terms[i] / quantum) * quantum;  // exact: few bits each
+  return s;
+}
+
+WgmmaStatus wgmma_mma_async(const WgmmaOp& op, SmemView& smem, const uint32_t* a_regs, uint32_t* d,
+                            const WgmmaNumerics& numerics) {
   const std::string why = validate(op);
   if (!why.empty()) return {false, "wgmma: " + why};
   const uint32_t K = wgmma_k(op.atype), N = op.n;
@@ -230,6 +252,7 @@ WgmmaStatus wgmma_mma_async(const WgmmaOp& op, SmemView& smem, const uint32_t* a
 
   const uint32_t nregs = d_regs_per_thread(op);
   const bool f16_acc = op.dtype == WgType::f16;
+  const bool lossy = numerics.fp8_sum_bits > 0 && is_fp8(op.atype);
   for (uint32_t t = 0; t < 128; ++t) {
     uint32_t* regs = d + t * nregs;
     for (uint32_t i = 0; i < N / 2; ++i) {
@@ -241,10 +264,17 @@ WgmmaStatus wgmma_mma_async(const WgmmaOp& op, SmemView& smem, const uint32_t* a
         else
           acc = fp::f32_from_bits(regs[i]);
       }
-      // k order; products exact in float64 (at most 11+11 significant bits)
-      double sum = 0;
-      for (uint32_t k = 0; k < K; ++k) sum += a[rc.row * K + k] * b[k * N + rc.col];
-      acc = sum + acc;
+      if (lossy) {
+        double terms[33];
+        for (uint32_t k = 0; k < K; ++k) terms[k] = a[rc.row * K + k] * b[k * N + rc.col];
+        terms[K] = acc;
+        acc = truncated_sum(terms, K + 1, numerics.fp8_sum_bits);
+      } else {
+        // k order; products exact in float64 (at most 11+11 significant bits)
+        double sum = 0;
+        for (uint32_t k = 0; k < K; ++k) sum += a[rc.row * K + k] * b[k * N + rc.col];
+        acc = sum + acc;
+      }
       if (f16_acc) {
         uint16_t h = fp::f64_to_f16(acc, fp::Round::rn, false);
         if (acc != acc) h = fp::kCanonicalNaN16;

@@ -103,7 +103,18 @@ WgmmaStatus load_b(const WgmmaOp& op, SmemView& smem, double* b /*K*N*/);
 // to nearest even, to the D type; NaN results are the canonical NaN. This is at least as accurate as
 // the hardware (which keeps fewer bits for fp8), so tests compare with a tolerance, or exactly when
 // every partial sum is exact. On error d is left unchanged.
-WgmmaStatus wgmma_mma_async(const WgmmaOp& op, SmemView& smem, const uint32_t* a_regs, uint32_t* d);
+//
+// Optional, off by default: fp8_sum_bits = b > 0 models the reduced accumulation precision publicly
+// reported for Hopper's fp8 wgmma (DeepSeek-V3 technical report, 3.3.2: "limited to retaining around 14
+// bits"), for fp8 inputs only: the instruction's terms (the K products and the incoming D) are aligned to
+// the largest exponent among them and each is truncated toward zero to b bits below it before the
+// (then exact) sum. It is a model of a reported behaviour, not the hardware's documented algorithm:
+// use it to check that a kernel's error budget survives a lossy accumulator, not to predict bits.
+struct WgmmaNumerics {
+  uint32_t fp8_sum_bits = 0;  // 0: exact float64 sum, rounded once
+};
+WgmmaStatus wgmma_mma_async(const WgmmaOp& op, SmemView& smem, const uint32_t* a_regs, uint32_t* d,
+                            const WgmmaNumerics& numerics = {});
 
 // ---- asynchrony: wgmma.fence / commit_group / wait_group (9.7.15.6, 9.7.15.7) ----
 // The bookkeeping of one warpgroup's wgmma-groups, with the interpreter's own handles for the issued

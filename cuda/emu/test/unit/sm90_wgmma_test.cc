@@ -725,8 +725,75 @@ static void test_groups() {
   CHECK_EQ(q.pending_groups(), 0u);
 }
 
+// The optional lossy fp8 accumulation (WgmmaNumerics::fp8_sum_bits): within its bound of the exact sum,
+// different from it on random data, equal to it where every term is a multiple of the quantum, and
+// without effect on f16 inputs.
+static void test_lossy_fp8_sum() {
+  Rng rng(31);
+  const uint32_t N = 64, K = 32;
+  VecSmem smem(64 * 1024, 0);
+  MatrixDesc da, db;
+  da.start = 0;
+  da.sbo = 1024;
+  da.swizzle = DescSwizzle::b128;
+  db = da;
+  db.start = 16384;
+  for (int integers = 0; integers < 2; ++integers) {
+    const Mat A = random_mat(rng, WgType::e4m3, 64, 128, integers), B = random_mat(rng, WgType::e4m3, N, 128, integers);
+    CHECK(place(smem, A, da.start, 16, da.sbo, DescSwizzle::b128, Major::K));
+    CHECK(place(smem, B, db.start, 16, db.sbo, DescSwizzle::b128, Major::K));
+    WgmmaOp op;
+    op.n = N;
+    op.atype = op.btype = WgType::e4m3;
+    op.desc_a = encode_desc(da);
+    op.desc_b = encode_desc(db);
+    op.scale_d = true;
+    std::vector<uint32_t> d0(128 * N / 2), d1;
+    for (auto& x : d0) x = fp::bits_of(static_cast<float>(integers ? 3.0 : 0.37));
+    d1 = d0;
+    std::vector<uint32_t> dexact = d0;
+    CHECK(wgmma_mma_async(op, smem, nullptr, dexact.data()).ok);
+    WgmmaNumerics lossy;
+    lossy.fp8_sum_bits = 14;
+    CHECK(wgmma_mma_async(op, smem, nullptr, d1.data(), lossy).ok);
+    int differ = 0, out_of_bound = 0;
+    for (uint32_t t = 0; t < 128; ++t)
+      for (uint32_t i = 0; i < N / 2; ++i) {
+        uint32_t row, col;
+        ref_d_pos(t, i, &row, &col);
+        double emax = std::fabs(fp::f32_from_bits(d0[t * N / 2 + i]));
+        for (uint32_t k = 0; k < K; ++k) emax = std::max(emax, std::fabs(A.at(row, k) * B.at(col, k)));
+        const double quantum = emax > 0 ? std::ldexp(1.0, std::ilogb(emax) - 14) : 0;
+        const double x = fp::f32_from_bits(dexact[t * N / 2 + i]), y = fp::f32_from_bits(d1[t * N / 2 + i]);
+        if (x != y) ++differ;
+        if (std::fabs(x - y) > (K + 1) * quantum + std::ldexp(std::fabs(x), -22)) ++out_of_bound;
+      }
+    CHECK_EQ(out_of_bound, 0);
+    if (integers) CHECK_EQ(differ, 0);  // small integers: every term is a multiple of the quantum
+    else CHECK(differ > 0);
+    if (!integers) std::printf("lossy fp8 sum (14 bits): %d of %u values differ from the exact sum, all within bound\n", differ, 64 * N);
+  }
+  // f16 inputs: the option does not apply
+  WgmmaOp h;
+  h.n = 8;
+  h.atype = h.btype = WgType::f16;
+  MatrixDesc a0;
+  a0.start = 0;
+  a0.lbo = 128;
+  a0.sbo = 256;
+  h.desc_a = h.desc_b = encode_desc(a0);
+  for (uint32_t i = 0; i < 4096; ++i) smem.bytes[i] = static_cast<uint8_t>(rng.below(64));
+  std::vector<uint32_t> e1(128 * 4, 0), e2(128 * 4, 0);
+  WgmmaNumerics lossy;
+  lossy.fp8_sum_bits = 3;
+  CHECK(wgmma_mma_async(h, smem, nullptr, e1.data()).ok);
+  CHECK(wgmma_mma_async(h, smem, nullptr, e2.data(), lossy).ok);
+  CHECK(e1 == e2);
+}
+
 int main() {
   test_groups();
+  test_lossy_fp8_sum();
   test_descriptor();
   test_fragments();
   test_layouts();
