@@ -63,9 +63,15 @@ for src in "$kernels"/*.cu; do
 done
 if [ ${#programs[@]} -eq 0 ]; then echo "no test program matches: ${filters[*]:-}" >&2; exit 2; fi
 
-binary_of() {  # the cached binary path of program $1
-  local key
-  key="$( { cat "$kernels/$1.cu"; echo "$shared_hash ${flags[*]} $nvcc_version"; } | sha256sum | cut -c1-16)"
+binary_of() {  # the cached binary path of program $1 (key: its source, the files it #includes from
+  local key inc   # kernels/, the shared headers, the flags and the compiler)
+  key="$( {
+    cat "$kernels/$1.cu"
+    for inc in $(sed -n 's/^#include "\([^"]*\)".*/\1/p' "$kernels/$1.cu"); do
+      [ -f "$kernels/$inc" ] && cat "$kernels/$inc"
+    done
+    echo "$shared_hash ${flags[*]} $nvcc_version"
+  } | sha256sum | cut -c1-16)"
   echo "$build/$1-$key"
 }
 
