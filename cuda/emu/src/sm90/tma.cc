@@ -307,4 +307,30 @@ TmaStatus tma_store_tile(const TensorMap& m, uint32_t instr_rank, const int32_t*
   return st;
 }
 
+// ---- non-tensor bulk copies ----
+static std::string bulk_check(uint64_t src, uint64_t dst, uint32_t size) {
+  if (size == 0 || size % 16) return "cp.async.bulk: size " + std::to_string(size) + " is not a non-zero multiple of 16";
+  if (src % 16) return "cp.async.bulk: source address " + hex(src) + " is not 16-byte aligned";
+  if (dst % 16) return "cp.async.bulk: destination address " + hex(dst) + " is not 16-byte aligned";
+  return "";
+}
+
+TmaStatus bulk_copy_global_to_shared(uint64_t src, uint32_t dst, uint32_t size, GlobalView& global, SmemView& smem) {
+  const std::string why = bulk_check(src, dst, size);
+  if (!why.empty()) return {false, why, 0};
+  std::vector<uint8_t> buf(size);
+  if (!global.read(src, buf.data(), size)) return {false, "cp.async.bulk: global read refused at " + hex(src), 0};
+  if (!smem.write(dst, buf.data(), size)) return {false, "cp.async.bulk: shared-memory write refused at " + hex(dst), 0};
+  return {true, "", size};
+}
+
+TmaStatus bulk_copy_shared_to_global(uint32_t src, uint64_t dst, uint32_t size, SmemView& smem, GlobalView& global) {
+  const std::string why = bulk_check(src, dst, size);
+  if (!why.empty()) return {false, why, 0};
+  std::vector<uint8_t> buf(size);
+  if (!smem.read(src, buf.data(), size)) return {false, "cp.async.bulk: shared-memory read refused at " + hex(src), 0};
+  if (!global.write(dst, buf.data(), size)) return {false, "cp.async.bulk: global write refused at " + hex(dst), 0};
+  return {true, "", size};
+}
+
 }  // namespace emu::sm90

@@ -97,4 +97,11 @@ TmaStatus tma_load_tile(const TensorMap& m, uint32_t instr_rank, const int32_t* 
 TmaStatus tma_store_tile(const TensorMap& m, uint32_t instr_rank, const int32_t* coords, uint32_t smem_src,
                          SmemView& smem, GlobalView& global);
 
+// ---- non-tensor bulk copies (9.7.9.24 "cp.async.bulk") ----
+// cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [dst], [src], size, [mbar] and
+// cp.async.bulk.global.shared::cta.bulk_group [dst], [src], size: size a multiple of 16, both addresses
+// 16-byte aligned. A load's `bytes` (= size) is what completes on the mbarrier.
+TmaStatus bulk_copy_global_to_shared(uint64_t src, uint32_t dst, uint32_t size, GlobalView& global, SmemView& smem);
+TmaStatus bulk_copy_shared_to_global(uint32_t src, uint64_t dst, uint32_t size, SmemView& smem, GlobalView& global);
+
 }  // namespace emu::sm90

@@ -99,8 +99,10 @@ WgmmaStatus load_b(const WgmmaOp& op, SmemView& smem, double* b /*K*N*/);
 // The whole instruction: reads A and B, and updates d, [128][d_regs_per_thread] 32-bit registers
 // (thread-major; f32 bits, or two f16 per register with the lower column in the low half).
 // Accumulation (the ISA leaves order and intermediate precision open): each product is exact in float64,
-// the K products and (scale_d) the old D are summed in float64 in k order, and the sum is rounded once,
-// to nearest even, to the D type; NaN results are the canonical NaN. This is at least as accurate as
+// the K products are summed in float64 in k order, the old D is added (scale_d), and that sum is rounded
+// once, to nearest even, to the D type (no flush of subnormals); NaN results are the canonical NaN. Why:
+// it is the most accurate reading, deterministic, and independent of any guess about the hardware's
+// adder tree; results differ from the GPU only in low bits. This is at least as accurate as
 // the hardware (which keeps fewer bits for fp8), so tests compare with a tolerance, or exactly when
 // every partial sum is exact. On error d is left unchanged.
 //

@@ -409,8 +409,30 @@ static void test_runtime_tensormap() {
   CHECK(!from_runtime(rt, &m, &why));
 }
 
+static void test_bulk_copies() {
+  VecGlobal g(kBase, 4096);
+  Rng rng(15);
+  randomize(g, rng);
+  VecSmem smem(4096, 0);
+  TmaStatus st = bulk_copy_global_to_shared(kBase + 256, 1024, 512, g, smem);
+  CHECK(st.ok && st.bytes == 512);
+  CHECK(std::memcmp(smem.bytes.data() + 1024, g.bytes.data() + 256, 512) == 0);
+  CHECK(smem.bytes[1023] == 0 && smem.bytes[1024 + 512] == 0);
+  CHECK(!bulk_copy_global_to_shared(kBase + 8, 1024, 512, g, smem).ok);    // source alignment
+  CHECK(!bulk_copy_global_to_shared(kBase, 1032, 512, g, smem).ok);        // destination alignment
+  CHECK(!bulk_copy_global_to_shared(kBase, 1024, 24, g, smem).ok);         // size
+  CHECK(!bulk_copy_global_to_shared(kBase, 1024, 0, g, smem).ok);
+  CHECK(!bulk_copy_global_to_shared(kBase + 4096 - 16, 0, 32, g, smem).ok);  // past the allocation
+  for (uint32_t i = 0; i < 64; ++i) smem.bytes[2048 + i] = static_cast<uint8_t>(i * 7);
+  st = bulk_copy_shared_to_global(2048, kBase + 1024, 64, smem, g);
+  CHECK(st.ok && st.bytes == 64);
+  CHECK(std::memcmp(g.bytes.data() + 1024, smem.bytes.data() + 2048, 64) == 0);
+  CHECK(!bulk_copy_shared_to_global(4096 - 16, kBase, 32, smem, g).ok);     // past shared memory
+}
+
 int main() {
   test_validate();
+  test_bulk_copies();
   test_runtime_tensormap();
   test_swizzle_function();
   test_2d_edges();
