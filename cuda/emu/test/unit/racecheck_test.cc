@@ -50,6 +50,15 @@ void basic_patterns() {
   // A barrier orders only what came before it: warp 0's write after it races with warp 1's read.
   CHECK(wr(rc, 0, 64));
   CHECK(!rd(rc, 1, 64));
+  // Lanes of one instruction (same warp and pc) meeting the same racing state: every one is a race,
+  // not only the first (the detector reuses a verdict across calls only when it was race-free).
+  rc.reset(1024, 4);
+  CHECK(wr(rc, 0, 128, 4, 5));
+  CHECK(wr(rc, 0, 132, 4, 5));
+  CHECK(wr(rc, 0, 136, 4, 5));
+  CHECK(!rd(rc, 1, 128, 4, 9));
+  CHECK(!rd(rc, 1, 132, 4, 9));
+  CHECK(!rd(rc, 1, 136, 4, 9));
   // Same warp never races with itself, in any order.
   rc.reset(1024, 2);
   CHECK(wr(rc, 0, 8));
@@ -366,29 +375,41 @@ void random_programs() {
     RaceCheck rc;
     rc.reset(bytes, warps);
     Oracle o(warps);
-    bool raced = false;
-    for (int step = 0; step < 60 && !raced; ++step) {
+    bool raced = false, bad = false;
+    for (int step = 0; step < 60 && !raced && !bad; ++step) {
       const int op = rng() % 10;
       const int w = rng() % warps;
       if (op < 6) {
-        // Mostly the warp's own 8 bytes (never a race), else anywhere.
+        // One warp instruction: 1 to 8 lanes of warp w, one pc (a few pcs in all, so that the detector's
+        // reuse of a previous access's verdict is exercised), each lane on its own word, the same word
+        // (a broadcast), or pairs. Addresses mostly in the warp's own 8 bytes (never a race), else anywhere.
         const uint32_t n = 1u << (rng() % 4);
-        const uint32_t a = (rng() % 4 ? 8 * w + (rng() % (8 / n)) * n : (rng() % (bytes / n)) * n);
         const int kind = rng() % 5;  // read, read, write, write, atomic
         const bool write = kind >= 2, atomic = kind == 4;
-        RaceCheck::Conflict c{-1, 0, false, false, 0};
-        const bool got = rc.access(w, a, n, write, atomic, step, &c);
-        bool report_ok = true;
-        const bool want = o.access(w, a, n, write, atomic, step, &c, &report_ok);
-        ++accesses;
-        if (got != want || !report_ok) {
-          ++disagreements;
-          if (disagreements <= 5)
-            std::fprintf(stderr, "program %d step %d: detector %d, oracle %d, report %s (warp %d pc %u addr %u)\n",
-                         prog, step, got, want, report_ok ? "ok" : "wrong", c.warp, c.pc, c.addr);
-          break;
+        const uint32_t pc = rng() % 3;
+        const int lanes = rng() % 2 ? 1 : 1 + rng() % 8;
+        const int pattern = rng() % 3;
+        const bool own = rng() % 6 != 0;
+        const uint32_t span = own ? 8 : bytes, base = own ? 8 * w : 0;
+        const uint32_t a0 = (rng() % (span / n)) * n;
+        for (int lane = 0; lane < lanes && !raced && !bad; ++lane) {
+          const uint32_t k = pattern == 0 ? lane : pattern == 1 ? 0 : lane / 2;
+          const uint32_t a = base + (a0 + k * n) % span;
+          RaceCheck::Conflict c{-1, 0, false, false, 0};
+          const bool got = rc.access(w, a, n, write, atomic, pc, &c);
+          bool report_ok = true;
+          const bool want = o.access(w, a, n, write, atomic, pc, &c, &report_ok);
+          ++accesses;
+          if (got != want || !report_ok) {
+            ++disagreements;
+            if (disagreements <= 5)
+              std::fprintf(stderr, "program %d step %d: detector %d, oracle %d, report %s (warp %d pc %u addr %u)\n",
+                           prog, step, got, want, report_ok ? "ok" : "wrong", c.warp, c.pc, c.addr);
+            bad = true;
+            break;
+          }
+          raced = !want;
         }
-        raced = !want;
       } else if (op < 8) {  // a barrier of a random subset (>= 1 warp), some of them only arriving
         const uint32_t b = rng() % 3;
         std::vector<int> ps;
