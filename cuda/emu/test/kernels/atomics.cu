@@ -159,6 +159,33 @@ __global__ void k_shared(const uint64_t* init, uint64_t* slots_out, uint64_t* re
   for (int k = threadIdx.x; k < NOPS * kSlots; k += blockDim.x) slots_out[blockIdx.x * NOPS * kSlots + k] = sl[k];
 }
 
+// The split-K "last block" pattern: every block publishes a partial sum, fences (membar.gl), takes a
+// ticket; the block that draws the last ticket adds up all partials (they must all be visible to it).
+constexpr int kTicketBlocks = 16;
+__global__ void k_last_block(const uint32_t* in, uint32_t* partial, uint32_t* ticket, uint32_t* total) {
+  __shared__ uint32_t s[kThreads];
+  __shared__ bool last;
+  int t = threadIdx.x;
+  s[t] = in[blockIdx.x * kThreads + t];
+  __syncthreads();
+  for (int w = kThreads / 2; w > 0; w >>= 1) {
+    if (t < w) s[t] += s[t + w];
+    __syncthreads();
+  }
+  if (t == 0) {
+    partial[blockIdx.x] = s[0];
+    __threadfence();
+    last = atomicAdd(ticket, 1u) == gridDim.x - 1;
+  }
+  __syncthreads();
+  if (last && t == 0) {
+    __threadfence_block();
+    uint32_t sum = 0;
+    for (uint32_t b = 0; b < gridDim.x; ++b) sum += ((volatile uint32_t*)partial)[b];
+    *total = sum;
+  }
+}
+
 // Host: the final value of one slot after the threads `members` applied op k, starting from `init`.
 static uint64_t final_value(int k, uint64_t init, const std::vector<uint64_t>& xs) {
   uint64_t a = init;
@@ -290,6 +317,17 @@ int main() {
       snprintf(name, sizeof name, "shared (block %d)", b);
       check_all(name, init, vals, fin.data() + (size_t)b * NOPS * kSlots, r, b * kThreads, (b + 1) * kThreads);
     }
+  }
+  {
+    std::vector<uint32_t> in(kTicketBlocks * kThreads);
+    uint32_t want = 0;
+    for (auto& v : in) { v = g.u32() >> 8; want += v; }
+    DevBuf<uint32_t> din(in), partial(kTicketBlocks), ticket(std::vector<uint32_t>{0}), total(1);
+    k_last_block<<<kTicketBlocks, kThreads>>>(din, partial, ticket, total);
+    LAUNCH_CHECK();
+    Check ck("last-block reduction (__threadfence + atomicAdd ticket)");
+    ck.u32(0, total.download()[0], want);
+    ck.u32(1, ticket.download()[0], kTicketBlocks);
   }
   return finish();
 }

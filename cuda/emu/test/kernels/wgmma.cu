@@ -1,9 +1,7 @@
-// wgmma.cu: warpgroup matrix multiply (PTX ISA 9.0 section 9.7.15 wgmma: the shared-memory matrix
-// descriptor of 9.7.15.5.1 (start address, leading/stride byte offsets, no swizzle), K-major canonical
-// layouts of 8x16-byte core matrices, the f32 accumulator fragment, scale-d and imm-scale-a/b,
-// wgmma.fence / commit_group / wait_group) for m64n8k32 e4m3 and m64n8k16 bf16, on integer-valued data
-// so that the result is exact whatever the accumulation order; against a CPU GEMM. wgmma_bf16.cu builds
-// this file with KT_WGMMA_BF16 for the bf16 form (one dtype per program: a decode error cannot hide both).
+// wgmma.cu: warpgroup matrix multiply m64n8k32 e4m3 (PTX ISA 9.0 section 9.7.15 wgmma: matrix descriptor
+// with leading/stride byte offsets and no swizzle, K-major core matrices of 8 rows x 16 bytes, the f32
+// accumulator fragment, scale-d, imm-scale-a/b, wgmma.fence / commit_group / wait_group) on integer-valued
+// data (exact in any accumulation order) against a CPU GEMM; built with KT_WGMMA_BF16 by wgmma_bf16.cu.
 #include "common.cuh"
 
 #ifdef KT_WGMMA_BF16
