@@ -280,6 +280,17 @@ static void test_layouts() {
               if (smem_address(d, major, mn, k, e) != ref_address(d.start, d.lbo, d.sbo, s, major, mn, k, e)) ++bad;
         }
   CHECK_EQ(bad, 0);
+  // The well-known form of the K-major 128B tile (rows of 128 bytes, 8-row groups 1024 bytes apart):
+  // byte j of row r sits at r*128 + (((j/16) ^ (r%8)) * 16) + j%16, for a 1024-aligned tile.
+  MatrixDesc t128;
+  t128.start = 4096;
+  t128.sbo = 1024;
+  t128.swizzle = DescSwizzle::b128;
+  int bad128 = 0;
+  for (uint32_t r = 0; r < 64; ++r)
+    for (uint32_t j = 0; j < 128; ++j)
+      bad128 += smem_address(t128, Major::K, r, j, 1) != 4096 + r * 128 + (((j / 16) ^ (r % 8)) * 16) + j % 16;
+  CHECK_EQ(bad128, 0);
   // The base offset: a pattern starting at a 128-byte row that is not on the repeat boundary, with
   // base offset = (start >> 7) & 7 as the ISA prescribes, reads like the same pattern at a boundary.
   for (DescSwizzle s : {DescSwizzle::b32, DescSwizzle::b64, DescSwizzle::b128}) {
