@@ -543,17 +543,22 @@ class Decoder {
         ops.push_back(operand(o, pi, labels, int(ops.size())));
       }
     }
-    if (ops.size() > 6) fail(line, "too many operands for `" + pi.opcode + "`");
-    // pseudo-instructions emitted while converting operands moved this instruction's pc
-    for (size_t i = patches_before; i < dyn_patches_.size(); ++i) dyn_patches_[i].first = uint32_t(K_.code.size());
-    in.nops = uint8_t(ops.size());
-    for (size_t i = 0; i < ops.size(); ++i) in.op[i] = ops[i];
     if (!pi.guard.empty()) {
       int bits = 0;
       in.guard = lookup_reg(pi.guard, line, &bits);
       in.guard_neg = pi.guard_neg;
       if (bits != 1) fail(line, "guard " + pi.guard + " is not a predicate");
     }
+    if (ops.size() > 8) {  // no implemented instruction takes more: decodes as unsupported
+      dyn_patches_.resize(patches_before);
+      in.nops = 0;
+      unsupported(in, pi);
+      return;
+    }
+    // pseudo-instructions emitted while converting operands moved this instruction's pc
+    for (size_t i = patches_before; i < dyn_patches_.size(); ++i) dyn_patches_[i].first = uint32_t(K_.code.size());
+    in.nops = uint8_t(ops.size());
+    for (size_t i = 0; i < ops.size(); ++i) in.op[i] = ops[i];
     const uint32_t pc = uint32_t(K_.code.size());
     if (op0 == "bra" || op0 == "brx") {
       if (op0 == "brx" || in.nops != 1 || labels.size() != 1) {

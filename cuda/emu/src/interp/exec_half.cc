@@ -22,7 +22,12 @@ bool h_half(Warp& w, const Insn& in, uint32_t m) {
   each(m, [&](int l) {
     uint64_t out = 0;
     for (int h = 0; h < halves; ++h) {
-      const uint16_t x = uint16_t(a[l] >> (16 * h)), y = uint16_t(b[l] >> (16 * h)), z = uint16_t(c[l] >> (16 * h));
+      uint16_t x = uint16_t(a[l] >> (16 * h)), y = uint16_t(b[l] >> (16 * h));
+      const uint16_t z = uint16_t(c[l] >> (16 * h));
+      if (ftz && (in.a == H_min || in.a == H_max)) {  // hmin/hmax take no ftz: flush subnormal f16 inputs here
+        if ((x & 0x7C00) == 0) x &= 0x8000;
+        if ((y & 0x7C00) == 0) y &= 0x8000;
+      }
       uint16_t v = 0;
       switch (in.a) {
         case H_add: v = fp::hadd(x, y, r, ftz, sat, bf); break;

@@ -159,6 +159,20 @@ bool h_carry(Warp& w, const Insn& in, uint32_t m) {
   return true;
 }
 
+// sad.type d, a, b, c: d = c + |a - b| (the difference taken in the type's signedness)
+template <class T>
+bool h_sad(Warp& w, const Insn& in, uint32_t m) {
+  using UT = U<T>;
+  const Src a = src(w, in.op[1]), b = src(w, in.op[2]), c = src(w, in.op[3]);
+  uint64_t* d = dst(w, in.op[0]);
+  each(m, [&](int l) {
+    const T x = T(a[l]), y = T(b[l]);
+    const UT diff = x < y ? UT(UT(y) - UT(x)) : UT(UT(x) - UT(y));
+    d[l] = UT(UT(c[l]) + diff);
+  });
+  return true;
+}
+
 // unary: in.a: 0 not, 1 neg, 2 abs, 3 popc, 4 clz, 5 brev, 6 cnot, 7 bfind, 8 bfind.shiftamt
 template <class T>
 bool h_unary(Warp& w, const Insn& in, uint32_t m) {
@@ -733,6 +747,19 @@ bool bind_int(BindCtx& c) {
     three();
     in.fn = op == "shl" ? pick_bin<I_shl>(t) : pick_bin<I_shr>(t);
     return in.fn != nullptr;
+  }
+  if (op == "sad") {
+    if (P.size() != 2 || t == T_b16 || t == T_b32 || t == T_b64) return false;
+    c.need(4); c.reg(0); c.regimm(1); c.regimm(2); c.regimm(3);
+    switch (t) {
+      case T_u16: in.fn = h_sad<uint16_t>; break;
+      case T_s16: in.fn = h_sad<int16_t>; break;
+      case T_u32: in.fn = h_sad<uint32_t>; break;
+      case T_s32: in.fn = h_sad<int32_t>; break;
+      case T_u64: in.fn = h_sad<uint64_t>; break;
+      default: in.fn = h_sad<int64_t>; break;
+    }
+    return true;
   }
   if (op == "neg" || op == "abs") {
     if (P.size() != 2 || !ty_signed(t)) return false;

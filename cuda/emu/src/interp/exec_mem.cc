@@ -303,6 +303,30 @@ bool h_atom(Warp& w, const Insn& in, uint32_t m) {
 
 bool h_nop(Warp&, const Insn&, uint32_t) { return true; }
 
+// isspacep.space p, a: whether generic address a lies in the space's window (global: the device range;
+// const: a .const variable's allocation). in.a: Space
+bool h_isspacep(Warp& w, const Insn& in, uint32_t m) {
+  const Launch& L = *w.cta->L;
+  const Src a = src(w, in.op[1]);
+  uint64_t* d = dst(w, in.op[0]);
+  each(m, [&](int l) {
+    const uint64_t g = a[l];
+    uint64_t off;
+    bool r = false;
+    switch (Space(in.a)) {
+      case Space::Global: r = L.mem->in_device_range(g); break;
+      case Space::Const: {
+        const Allocation* al = L.mem->find(g);
+        r = al && std::strcmp(al->kind, kConstKind) == 0;
+        break;
+      }
+      default: r = from_generic(L, Space(in.a), g, &off); break;
+    }
+    d[l] = r;
+  });
+  return true;
+}
+
 Space parse_space(const BindCtx& c, bool* found) {
   *found = true;
   for (auto& p : c.pi.parts) {
@@ -444,6 +468,18 @@ bool bind_mem(BindCtx& c) {
     in.x = has_d ? 1 : 0;
     in.fn = h_atom;
     in.ndst = has_d ? 1 : 0;
+    return true;
+  }
+  if (op == "isspacep") {
+    bool found;
+    const Space s = parse_space(c, &found);
+    if (!found || P.size() != 2) return false;
+    c.need(2);
+    c.reg(0);
+    c.regimm(1);
+    in.a = uint8_t(s);
+    in.fn = h_isspacep;
+    in.ndst = 1;
     return true;
   }
   if (op == "prefetch" || op == "prefetchu") {

@@ -72,7 +72,7 @@ struct Insn {
   int ptx_line = 0;
   int16_t file = -1;
   int line = 0;
-  Opd op[6];
+  Opd op[8];
 };
 
 // A symbol as the decoder sees it: where it lives and its address in that space.
