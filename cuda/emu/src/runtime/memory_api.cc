@@ -52,17 +52,25 @@ cudaError_t classify(void* dst, const void* src, cudaMemcpyKind& kind) {
 // Queues (or captures) a copy; waits for it when `sync`, or when CUDA's rules make the async form
 // synchronous (device to pageable host memory).
 cudaError_t memcpy_impl(void* dst, const void* src, size_t n, cudaMemcpyKind kind, cudaStream_t h, bool sync, const char* what) {
+  return memcpy2d_impl(dst, n, src, n, n, 1, kind, h, sync, what);
+}
+
+// `height` rows of `width` bytes, `dpitch` / `spitch` bytes apart (a plain copy is one row).
+cudaError_t memcpy2d_impl(void* dst, size_t dpitch, const void* src, size_t spitch, size_t width, size_t height,
+                          cudaMemcpyKind kind, cudaStream_t h, bool sync, const char* what) {
   if (cudaError_t s = sticky()) return s;
-  if (n == 0) return cudaSuccess;
+  if (height > 1 && (width > dpitch || width > spitch)) return cudaErrorInvalidPitchValue;
+  if (width == 0 || height == 0) return cudaSuccess;
   if (!dst || !src) return cudaErrorInvalidValue;
   if (cudaError_t e = classify(dst, src, kind)) return e;
   const uint64_t d = reinterpret_cast<uint64_t>(dst), sa = reinterpret_cast<uint64_t>(src);
+  const uint64_t dspan = (height - 1) * dpitch + width, sspan = (height - 1) * spitch + width;
   const bool to_dev = kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToDevice;
   const bool from_dev = kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyDeviceToDevice;
-  if (to_dev && !device_range_known(d, n)) return cudaErrorInvalidValue;
-  if (from_dev && !device_range_known(sa, n)) return cudaErrorInvalidValue;
-  const bool src_pageable = !from_dev && host_kind(src, n) == HostKind::Pageable;
-  const bool dst_pageable = !to_dev && host_kind(dst, n) == HostKind::Pageable;
+  if (to_dev && !device_range_known(d, dspan)) return cudaErrorInvalidValue;
+  if (from_dev && !device_range_known(sa, sspan)) return cudaErrorInvalidValue;
+  const bool src_pageable = !from_dev && host_kind(src, sspan) == HostKind::Pageable;
+  const bool dst_pageable = !to_dev && host_kind(dst, dspan) == HostKind::Pageable;
 
   std::unique_lock<std::mutex> lock(mu());
   if (sync)
@@ -78,20 +86,24 @@ cudaError_t memcpy_impl(void* dst, const void* src, size_t n, cudaMemcpyKind kin
   if (kind == cudaMemcpyHostToDevice && src_pageable && !s->capture) {
     // Staged at the call: the caller may reuse its buffer as soon as this returns.
     auto staged = std::make_shared<std::vector<uint8_t>>(static_cast<const uint8_t*>(src),
-                                                         static_cast<const uint8_t*>(src) + n);
-    node.run = [d, staged, n, what] {
-      if (uint8_t* p = device_bytes(d, n, what)) std::memcpy(p, staged->data(), n);
-      else set_sticky(cudaErrorIllegalAddress);
+                                                         static_cast<const uint8_t*>(src) + sspan);
+    node.run = [d, staged, dpitch, spitch, width, height, dspan, what] {
+      uint8_t* p = device_bytes(d, dspan, what);
+      if (!p) {
+        set_sticky(cudaErrorIllegalAddress);
+        return;
+      }
+      for (size_t r = 0; r < height; ++r) std::memcpy(p + r * dpitch, staged->data() + r * spitch, width);
     };
   } else {
-    node.run = [d, sa, n, to_dev, from_dev, what] {
-      uint8_t* out = to_dev ? device_bytes(d, n, what) : reinterpret_cast<uint8_t*>(d);
-      const uint8_t* in = from_dev ? device_bytes(sa, n, what) : reinterpret_cast<const uint8_t*>(sa);
+    node.run = [d, sa, dpitch, spitch, width, height, dspan, sspan, to_dev, from_dev, what] {
+      uint8_t* out = to_dev ? device_bytes(d, dspan, what) : reinterpret_cast<uint8_t*>(d);
+      const uint8_t* in = from_dev ? device_bytes(sa, sspan, what) : reinterpret_cast<const uint8_t*>(sa);
       if (!out || !in) {
         set_sticky(cudaErrorIllegalAddress);
         return;
       }
-      std::memmove(out, in, n);
+      for (size_t r = 0; r < height; ++r) std::memmove(out + r * dpitch, in + r * spitch, width);
     };
   }
   if (s->capture) {
@@ -107,9 +119,16 @@ cudaError_t memcpy_impl(void* dst, const void* src, size_t n, cudaMemcpyKind kin
 }
 
 cudaError_t memset_impl(void* dst, int value, size_t n, cudaStream_t h, bool sync, const char* what) {
+  return memset2d_impl(dst, n, value, n, 1, h, sync, what);
+}
+
+cudaError_t memset2d_impl(void* dst, size_t pitch, int value, size_t width, size_t height, cudaStream_t h, bool sync,
+                          const char* what) {
   if (cudaError_t s = sticky()) return s;
-  if (n == 0) return cudaSuccess;
+  if (height > 1 && width > pitch) return cudaErrorInvalidPitchValue;
+  if (width == 0 || height == 0) return cudaSuccess;
   const uint64_t d = reinterpret_cast<uint64_t>(dst);
+  const uint64_t n = (height - 1) * pitch + width;
   if (!device_range_known(d, n)) return cudaErrorInvalidValue;
   std::unique_lock<std::mutex> lock(mu());
   if (sync)
@@ -118,9 +137,13 @@ cudaError_t memset_impl(void* dst, int value, size_t n, cudaStream_t h, bool syn
   if (!s) return cudaErrorInvalidResourceHandle;
   Node node;
   node.kind = Node::Kind::Memset;
-  node.run = [d, value, n, what] {
-    if (uint8_t* p = device_bytes(d, n, what)) std::memset(p, value, n);
-    else set_sticky(cudaErrorIllegalAddress);
+  node.run = [d, value, n, pitch, width, height, what] {
+    uint8_t* p = device_bytes(d, n, what);
+    if (!p) {
+      set_sticky(cudaErrorIllegalAddress);
+      return;
+    }
+    for (size_t r = 0; r < height; ++r) std::memset(p + r * pitch, value, width);
   };
   const bool capturing = s->capture != nullptr;
   if (cudaError_t e = submit_locked(s, std::move(node), what)) return e;
@@ -423,6 +446,42 @@ cudaError_t cudaMemset(void* dst, int value, size_t n) { return fail(memset_impl
 
 cudaError_t cudaMemsetAsync(void* dst, int value, size_t n, cudaStream_t s) {
   return fail(memset_impl(dst, value, n, s, false, "cudaMemsetAsync"));
+}
+
+cudaError_t cudaMemcpy2D(void* dst, size_t dpitch, const void* src, size_t spitch, size_t width, size_t height,
+                         cudaMemcpyKind kind) {
+  return fail(memcpy2d_impl(dst, dpitch, src, spitch, width, height, kind, nullptr, true, "cudaMemcpy2D"));
+}
+
+cudaError_t cudaMemcpy2DAsync(void* dst, size_t dpitch, const void* src, size_t spitch, size_t width, size_t height,
+                              cudaMemcpyKind kind, cudaStream_t s) {
+  return fail(memcpy2d_impl(dst, dpitch, src, spitch, width, height, kind, s, false, "cudaMemcpy2DAsync"));
+}
+
+cudaError_t cudaMemset2D(void* dst, size_t pitch, int value, size_t width, size_t height) {
+  return fail(memset2d_impl(dst, pitch, value, width, height, nullptr, true, "cudaMemset2D"));
+}
+
+cudaError_t cudaMemset2DAsync(void* dst, size_t pitch, int value, size_t width, size_t height, cudaStream_t s) {
+  return fail(memset2d_impl(dst, pitch, value, width, height, s, false, "cudaMemset2DAsync"));
+}
+
+// One device: a peer copy is a device-to-device copy.
+cudaError_t cudaMemcpyPeer(void* dst, int dst_dev, const void* src, int src_dev, size_t n) {
+  if (dst_dev != 0 || src_dev != 0) return fail(cudaErrorInvalidDevice);
+  return fail(memcpy_impl(dst, src, n, cudaMemcpyDeviceToDevice, nullptr, true, "cudaMemcpyPeer"));
+}
+
+cudaError_t cudaMemcpyPeerAsync(void* dst, int dst_dev, const void* src, int src_dev, size_t n, cudaStream_t s) {
+  if (dst_dev != 0 || src_dev != 0) return fail(cudaErrorInvalidDevice);
+  return fail(memcpy_impl(dst, src, n, cudaMemcpyDeviceToDevice, s, false, "cudaMemcpyPeerAsync"));
+}
+
+// Pitched allocations: rows padded to 512 bytes (the texture pitch alignment).
+cudaError_t cudaMallocPitch(void** out, size_t* pitch, size_t width, size_t height) {
+  if (!out || !pitch) return fail(cudaErrorInvalidValue);
+  *pitch = (width + 511) / 512 * 512;
+  return cudaMalloc(out, *pitch * height);
 }
 
 // ---- module variables ----

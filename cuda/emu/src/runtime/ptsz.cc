@@ -74,6 +74,21 @@ cudaError_t cudaGetDriverEntryPointByVersion_ptsz(const char* sym, void** fn, un
   return cudaGetDriverEntryPointByVersion(sym, fn, version, flags, st);
 }
 
+cudaError_t cudaMemcpy2DAsync_ptsz(void* dst, size_t dpitch, const void* src, size_t spitch, size_t w, size_t h,
+                                   cudaMemcpyKind kind, cudaStream_t s) {
+  return cudaMemcpy2DAsync(dst, dpitch, src, spitch, w, h, kind, per_thread(s));
+}
+cudaError_t cudaMemset2DAsync_ptsz(void* dst, size_t pitch, int v, size_t w, size_t h, cudaStream_t s) {
+  return cudaMemset2DAsync(dst, pitch, v, w, h, per_thread(s));
+}
+
+cudaError_t cudaMemcpy2D_ptds(void* dst, size_t dpitch, const void* src, size_t spitch, size_t w, size_t h,
+                              cudaMemcpyKind kind) {
+  return fail(memcpy2d_impl(dst, dpitch, src, spitch, w, h, kind, cudaStreamPerThread, true, "cudaMemcpy2D"));
+}
+cudaError_t cudaMemset2D_ptds(void* dst, size_t pitch, int v, size_t w, size_t h) {
+  return fail(memset2d_impl(dst, pitch, v, w, h, cudaStreamPerThread, true, "cudaMemset2D"));
+}
 cudaError_t cudaMemcpy_ptds(void* dst, const void* src, size_t n, cudaMemcpyKind kind) {
   return fail(memcpy_impl(dst, src, n, kind, cudaStreamPerThread, true, "cudaMemcpy"));
 }

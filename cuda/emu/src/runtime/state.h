@@ -165,6 +165,10 @@ cudaError_t capture_free_locked(CUstream_st* s, uint64_t base);
 cudaError_t memcpy_impl(void* dst, const void* src, size_t n, cudaMemcpyKind kind, cudaStream_t h, bool sync,
                         const char* what);
 cudaError_t memset_impl(void* dst, int value, size_t n, cudaStream_t h, bool sync, const char* what);
+cudaError_t memcpy2d_impl(void* dst, size_t dpitch, const void* src, size_t spitch, size_t width, size_t height,
+                          cudaMemcpyKind kind, cudaStream_t h, bool sync, const char* what);
+cudaError_t memset2d_impl(void* dst, size_t pitch, int value, size_t width, size_t height, cudaStream_t h, bool sync,
+                          const char* what);
 enum class HostKind { Pageable, Pinned };
 HostKind host_kind(const void* p, size_t bytes);
 // Device bytes for a copy or memset on the executor: the host address of [addr, addr + bytes) when it

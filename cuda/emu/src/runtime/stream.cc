@@ -220,10 +220,14 @@ cudaError_t cudaStreamSynchronize(cudaStream_t h) {
   CUstream_st* s;
   if (cudaError_t e = lookup_stream(h, &s)) return fail(e);
   if (s->capture) return fail(invalidate_locked(s->capture, cudaErrorStreamCaptureUnsupported));
-  if (s->legacy && any_capture_locked()) {
+  if (s->legacy) {  // waiting for the legacy stream waits for the blocking streams, captures included
+    bool implicit = false;
     for (CUstream_st* t : g_streams)
-      if (t->capture && blocking(t)) invalidate_locked(t->capture, cudaErrorStreamCaptureImplicit);
-    return fail(cudaErrorStreamCaptureImplicit);
+      if (t->capture && blocking(t)) {
+        invalidate_locked(t->capture, cudaErrorStreamCaptureImplicit);
+        implicit = true;
+      }
+    if (implicit) return fail(cudaErrorStreamCaptureImplicit);
   }
   wait_locked(lock, s->last);
   return fail(sticky());

@@ -64,6 +64,34 @@ int main() {
   CHECK_EQ(back[11], 0x01010101);
   CHECK_EQ(back[12], 0);
 
+  // 2D copies and memsets between pitched layouts.
+  {
+    const int w = 40, rows = 6;  // bytes per row, rows
+    void* pd = nullptr;
+    size_t pitch = 0;
+    CHECK_OK(cudaMallocPitch(&pd, &pitch, w, rows));
+    CHECK(pitch >= size_t(w));
+    CHECK_EQ(pitch % 512, 0);
+    unsigned char src[rows][64], dst[rows][48];
+    for (int r = 0; r < rows; ++r)
+      for (int c = 0; c < 64; ++c) src[r][c] = static_cast<unsigned char>(r * 64 + c);
+    std::memset(dst, 0xEE, sizeof dst);
+    CHECK_OK(cudaMemcpy2D(pd, pitch, src, 64, w, rows, cudaMemcpyHostToDevice));
+    CHECK_OK(cudaMemset2D(static_cast<char*>(pd) + 8, pitch, 0, 4, rows));  // bytes 8..11 of each row
+    CHECK_OK(cudaMemcpy2D(dst, 48, pd, pitch, w, rows, cudaMemcpyDeviceToHost));
+    bool rows_ok = true;
+    for (int r = 0; r < rows; ++r)
+      for (int c = 0; c < 48; ++c) {
+        const int want = c >= w ? 0xEE : (c >= 8 && c < 12) ? 0 : src[r][c];
+        rows_ok &= dst[r][c] == want;
+      }
+    CHECK(rows_ok);
+    CHECK_ERR(cudaMemcpy2D(dst, 16, pd, pitch, w, rows, cudaMemcpyDeviceToHost), cudaErrorInvalidPitchValue);
+    CHECK_ERR(cudaMemcpy2D(pd, pitch, src, 64, w, rows + 1, cudaMemcpyHostToDevice), cudaErrorInvalidValue);
+    cudaGetLastError();
+    CHECK_OK(cudaFree(pd));
+  }
+
   // Async copies on a stream, with a kernel between them.
   cudaStream_t s;
   CHECK_OK(cudaStreamCreate(&s));

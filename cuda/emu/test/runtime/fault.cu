@@ -11,8 +11,10 @@ __global__ void write_past_end(int* p, int n) {
 int main() {
   int* d = nullptr;
   CHECK_OK(cudaMalloc(&d, 100 * sizeof(int)));
-  write_past_end<<<1, 128>>>(d, 100);
-  CHECK_OK(cudaGetLastError());  // the launch itself was valid
+  int n100 = 100;
+  void* args[] = {&d, &n100};
+  // The launch itself is valid (the fault comes later, on the device's timeline).
+  CHECK_OK(cudaLaunchKernel(reinterpret_cast<const void*>(write_past_end), dim3(1), dim3(128), args, 0, nullptr));
   CHECK_ERR(cudaDeviceSynchronize(), cudaErrorIllegalAddress);
   // Sticky: every call fails the same way, and the error is never cleared by reading it.
   CHECK_ERR(cudaGetLastError(), cudaErrorIllegalAddress);
