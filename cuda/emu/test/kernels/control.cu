@@ -1,7 +1,7 @@
 // control.cu: control flow (PTX ISA 9.0 sections 9.7.12 "Control Flow Instructions": bra, brx.idx,
 // call/ret of .func with parameters and local arrays, exit; and the SIMT divergence/reconvergence model of
 // 3.x): data-dependent loops with break/continue, nested ifs, early exit of some threads followed by warp
-// collectives of the rest, __noinline__ call chains with local arrays, an indexed branch, printf.
+// collectives of the rest, __noinline__ call chains with local arrays, printf (brx.idx: control_brx.cu).
 #include <unistd.h>
 
 #include <set>
@@ -99,30 +99,10 @@ static uint64_t h_top(uint32_t x) {
   return ((uint64_t)q.hi << 32) | q.lo;
 }
 
-// ---- brx.idx: an indexed branch over a .branchtargets list (one copy of the labels: called once) ----
-__device__ __noinline__ uint32_t indexed(uint32_t i, uint32_t x) {
-  uint32_t r;
-  asm volatile(
-      "{\n\t"
-      ".reg .u32 idx;\n\t"
-      "rem.u32 idx, %1, 4;\n\t"
-      "ts: .branchtargets L_a, L_b, L_c, L_d;\n\t"
-      "brx.idx idx, ts;\n\t"
-      "L_a: add.u32 %0, %2, 100; bra.uni L_end;\n\t"
-      "L_b: mul.lo.u32 %0, %2, 3; bra.uni L_end;\n\t"
-      "L_c: xor.b32 %0, %2, 0xFF; bra.uni L_end;\n\t"
-      "L_d: sub.u32 %0, 0, %2;\n\t"
-      "L_end:\n\t"
-      "}"
-      : "=r"(r) : "r"(i), "r"(x));
-  return r;
-}
-
-__global__ void k_calls(const uint32_t* in, uint64_t* out, uint32_t* out2) {
+__global__ void k_calls(const uint32_t* in, uint64_t* out) {
   int g = blockIdx.x * blockDim.x + threadIdx.x;
   uint32_t x = in[g];
   out[g] = (x & 1) ? top(x) : top(x ^ 0x5555u) + 1;  // called from both sides of a branch
-  out2[g] = indexed(x >> 8, x);
 }
 
 __global__ void k_printf(int n) {
@@ -171,18 +151,13 @@ int main() {
   }
   {
     DevBuf<uint64_t> out(T);
-    DevBuf<uint32_t> out2(T);
-    k_calls<<<kBlocks, kThreads>>>(din, out, out2);
+    k_calls<<<kBlocks, kThreads>>>(din, out);
     LAUNCH_CHECK();
     auto o = out.download();
-    auto o2 = out2.download();
-    Check ck("__noinline__ call chain with local arrays"), cx("brx.idx");
+    Check ck("__noinline__ call chain with local arrays");
     for (int i = 0; i < T; ++i) {
       uint32_t x = in[i];
       ck.u64(i, o[i], (x & 1) ? h_top(x) : h_top(x ^ 0x5555u) + 1);
-      uint32_t k = (x >> 8) % 4;
-      uint32_t want = k == 0 ? x + 100 : k == 1 ? x * 3 : k == 2 ? x ^ 0xFF : 0u - x;
-      cx.u32(i, o2[i], want);
     }
   }
   {
