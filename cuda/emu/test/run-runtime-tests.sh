@@ -19,20 +19,23 @@ out="$build/runtime-tests"
 mkdir -p "$out"
 
 failures=0
-run() {  # run NAME EXPECTED_STATUS [dsv3-emu options...]
+run() {  # run NAME EXPECTED_STATUS [dsv3-emu options...] [-- PROGRAM ARGS...]
   local name="$1" want="$2"
   shift 2
+  local opts=() args=()
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do opts+=("$1"); shift; done
+  [ $# -gt 0 ] && { shift; args=("$@"); }
   local log="$out/$name.log"
-  "$emu/bin/dsv3-emu" --memory 2G "$@" "$out/$name" >"$log" 2>&1
+  "$emu/bin/dsv3-emu" --memory 2G "${opts[@]}" "$out/$name" "${args[@]}" >"$log" 2>&1
   local status=$?
   local summary
   summary="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)"
   if [ "$status" -ne "$want" ] || [ -z "$summary" ] || [[ "$summary" != *" 0 failed" ]]; then
-    echo "FAIL $name $* (exit $status, expected $want): ${summary:-no summary}"
+    echo "FAIL $name ${opts[*]} (exit $status, expected $want): ${summary:-no summary}"
     sed 's/^/    /' "$log" | tail -40
     failures=$((failures + 1))
   else
-    echo "ok   $name $* ($summary)"
+    echo "ok   $name ${opts[*]} ($summary)"
   fi
 }
 
@@ -50,7 +53,9 @@ for src in "$here"/runtime/*.cu; do
       continue
     fi
   fi
-  if [ "$name" = fault ]; then
+  if [ "$name" = exit_status ]; then
+    run "$name" 7 -- 7 hello
+  elif [ "$name" = fault ]; then
     run "$name" 1
     grep -q '^dsv3-emu: [1-9][0-9]* reports$' "$out/$name.log" || { echo "FAIL fault: no report counted"; failures=$((failures + 1)); }
   else
@@ -60,6 +65,13 @@ done
 for name in streams graphs; do
   [ -x "$out/$name" ] && run "$name" 0 --schedule random --seed 7
 done
+
+# The command's own interface.
+"$emu/bin/dsv3-emu" --help | grep -q '^usage: dsv3-emu' || { echo "FAIL dsv3-emu --help"; failures=$((failures + 1)); }
+"$emu/bin/dsv3-emu" --no-such-option true >/dev/null 2>&1
+[ $? -eq 2 ] || { echo "FAIL dsv3-emu: an unknown option must exit 2"; failures=$((failures + 1)); }
+"$emu/bin/dsv3-emu" --memory lots true >/dev/null 2>&1
+[ $? -eq 2 ] || { echo "FAIL dsv3-emu: a malformed --memory must exit 2"; failures=$((failures + 1)); }
 
 if [ "$failures" -ne 0 ]; then
   echo "run-runtime-tests: $failures failed"
