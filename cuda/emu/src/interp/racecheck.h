@@ -41,6 +41,13 @@ class RaceCheck {
   // - mbarrier (sync_id >= 16): releases accumulate; complete(sync_id, {}) at a phase completion
   //   publishes them and acquire() then observes only completed phases. For an object on which
   //   complete() was never called, acquire() observes every release so far.
+  // - the mbarrier object's own 8 bytes: access(..., atomic=true) for init / arrive / try_wait (they are
+  //   atomic operations on it), or no access() at all; a plain access would race with other warps' arrives.
+  // - asynchronous copies into shared memory (TMA, cp.async.bulk, cp.async): when the bytes land (at issue
+  //   or later), access() them as writes of the issuing warp, then release(issuer, mbarrier) for the
+  //   complete_tx (or the issuer's cp.async.wait_group covers them). Without that release, the waits on
+  //   the mbarrier do not order the bytes before the consumers' reads: a false race. (Attributed to the
+  //   issuer, the copy never races with the issuer's own accesses; see test/unit/racecheck_test.cc, tma_ring.)
   // True once a warp has passed 2^27 - 2 synchronisations in this CTA: checking is off until reset().
   bool saturated() const { return saturated_; }
 

@@ -220,6 +220,60 @@ void mbarriers() {
   CHECK(rd(rc, 0, 80));
 }
 
+// The TMA pipeline of cuda/fp8_gemm.cu as the interpreter is to report it (racecheck.h, "asynchronous
+// copies"): producer warp 0 waits on empty[s], arrive.expect_tx on full[s], issues a TMA load into slot s;
+// the copy's bytes land (at issue, or late: just before the phase completes) as writes of the issuing
+// warp followed by a release into full[s] (complete_tx); consumers 1..3 wait on full[s] (acquire), read
+// the slot, arrive on empty[s]. The mbarrier objects' own accesses are atomics.
+void tma_ring(bool late, bool consumer_skips_wait) {
+  RaceCheck rc;
+  const int warps = 4, slots = 2, iters = 6;
+  const uint32_t slot_bytes = 1024, full0 = 2 * slot_bytes, empty0 = full0 + 16;
+  rc.reset(full0 + 32, warps);
+  auto full = [&](int s) { return 16u + 2 * s; };
+  auto empty = [&](int s) { return 17u + 2 * s; };
+  int races = 0;
+  for (int s = 0; s < slots; ++s) {  // thread 0 inits both barriers of each slot, then __syncthreads
+    races += !at(rc, 0, full0 + 8 * s, 8, 100);
+    races += !at(rc, 0, empty0 + 8 * s, 8, 101);
+  }
+  bar(rc, 0, {0, 1, 2, 3});
+  // Slots start empty: phase -1 of empty[s] counts as completed (the producer's first wait passes).
+  for (int it = 0; it < iters; ++it) {
+    const int s = it % slots;
+    // producer
+    if (it >= slots) {
+      races += !at(rc, 0, empty0 + 8 * s, 8, 102);  // try_wait on the object
+      rc.acquire(0, empty(s));
+    }
+    races += !at(rc, 0, full0 + 8 * s, 8, 103);  // arrive.expect_tx
+    rc.release(0, full(s));
+    auto land = [&] {  // the copy's bytes, then complete_tx
+      races += !rc.access(0, s * slot_bytes, slot_bytes, true, false, 104, nullptr);
+      rc.release(0, full(s));
+    };
+    if (!late) land();
+    // consumers
+    for (int w = 1; w < warps; ++w) {
+      if (w == 1 && late) {
+        land();
+        rc.complete(full(s), {});  // arrivals and tx complete: the phase completes
+      }
+      if (w == 1 && !late) rc.complete(full(s), {});
+      if (!(consumer_skips_wait && w == 2)) {
+        races += !at(rc, w, full0 + 8 * s, 8, 105);  // try_wait
+        rc.acquire(w, full(s));
+      }
+      for (uint32_t a = 0; a < slot_bytes; a += 16) races += !rd(rc, w, s * slot_bytes + a, 16, 106);
+      races += !at(rc, w, empty0 + 8 * s, 8, 107);  // arrive on empty[s]
+      rc.release(w, empty(s));
+    }
+    rc.complete(empty(s), {});
+  }
+  if (consumer_skips_wait) CHECK(races > 0);
+  else CHECK_EQ(races, 0);
+}
+
 void atomics() {
   RaceCheck rc;
   rc.reset(1024, 4);
@@ -483,6 +537,10 @@ int main() {
   transitivity();
   mbarriers();
   atomics();
+  tma_ring(false, false);
+  tma_ring(true, false);
+  tma_ring(false, true);
+  tma_ring(true, true);
   reset_clears();
   random_programs();
   speed();
