@@ -64,7 +64,9 @@ uint32_t swizzle_repeat_bytes(TmaSwizzle s);  // 256/512/1024; 0 for none
 
 // One element of a box: its coordinates in the tensor, its global address (meaningful when in_bounds) and
 // its shared-memory address with the swizzle applied. The box is laid out in shared memory densely in
-// row-major order (dimension 0 fastest, box_extent elements per dimension), then swizzled.
+// row-major order (dimension 0 fastest, box_extent elements per dimension), then swizzled. (When the
+// inner dimension is narrower than the swizzle span, rows are still packed densely and the address-bit
+// swizzle applies as is: our reading; the kernels here always use inner dimension = span.)
 struct TmaElement {
   int64_t coord[5];
   bool in_bounds;
