@@ -4,6 +4,7 @@
 // legacy default stream rules (the NULL stream waits for and is waited on by every blocking stream);
 // events carry the host wall time at which the work before them completed (not GPU time).
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <deque>
 #include <random>
@@ -18,8 +19,10 @@ std::mutex& g_mu = *new std::mutex;
 std::condition_variable& g_done = *new std::condition_variable;
 std::condition_variable& g_work = *new std::condition_variable;
 std::deque<OpPtr>& g_queue = *new std::deque<OpPtr>;  // queued, not started
-int g_running = 0;                                     // ops being run by the executor
+int g_running = 0;                                     // ops being run (executor and host functions)
+bool g_device_busy = false;                            // the executor is running an op
 bool g_executor_started = false;
+bool g_exiting = false;  // the process exits: start nothing more (the emulator's statics are going away)
 std::set<CUstream_st*>& g_streams = *new std::set<CUstream_st*>;  // created streams (not the legacy one)
 std::set<CUevent_st*>& g_events = *new std::set<CUevent_st*>;
 CUstream_st& g_legacy = *[] {
@@ -42,6 +45,7 @@ void executor() {
     std::vector<size_t> candidates;
     g_work.wait(lock, [&] {
       candidates.clear();
+      if (g_exiting) return false;
       for (size_t i = 0; i < g_queue.size(); ++i) {
         if (!ready(*g_queue[i])) continue;
         candidates.push_back(i);
@@ -68,6 +72,7 @@ void executor() {
       }).detach();
       continue;
     }
+    g_device_busy = true;
     lock.unlock();
     // After a device fault nothing more runs (the context is lost, as on a real GPU).
     if (!sticky()) {
@@ -81,6 +86,7 @@ void executor() {
     const double t = now_ms();
     lock.lock();
     --g_running;
+    g_device_busy = false;
     op->stamp = t;
     op->done = true;
     op->deps.clear();
@@ -94,6 +100,15 @@ bool blocking(const CUstream_st* s) { return !s->legacy && !(s->flags & cudaStre
 cudaError_t lookup_stream(cudaStream_t h, CUstream_st** out) {
   *out = resolve_locked(h);
   return *out ? cudaSuccess : cudaErrorInvalidResourceHandle;
+}
+
+// At exit, like a context being destroyed: queued work is dropped, the op in progress completes (so
+// that the emulator's static objects are not destroyed under a running kernel). Registered when the
+// executor starts, so it runs before the static destructors of everything constructed earlier.
+void on_exit() {
+  std::unique_lock<std::mutex> lock(g_mu);
+  g_exiting = true;
+  g_done.wait(lock, [] { return !g_device_busy; });
 }
 
 }  // namespace
@@ -110,6 +125,7 @@ OpPtr enqueue_locked(CUstream_st* s, std::function<void()> fn, const char* what)
   if (!g_executor_started) {
     std::thread(executor).detach();
     g_executor_started = true;
+    std::atexit(on_exit);
   }
   auto op = std::make_shared<Op>();
   op->run = std::move(fn);
