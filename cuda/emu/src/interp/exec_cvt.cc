@@ -56,7 +56,11 @@ inline double read_f(Ty t, uint64_t b) {
   }
 }
 
-// General cvt: in.t dtype, in.t2 atype, in.b Round, in.c ftz, in.d sat (.sat / .satfinite), in.a relu
+// cvt categories, chosen at bind time so that the per-lane loop has one path
+enum CvtCat { kI2F, kF2I, kF8x2ToF16x2, kToHalfX2, kToF8x2, kToTf32, kF2F };
+
+// cvt: in.t dtype, in.t2 atype, in.b Round, in.c ftz, in.d sat (.sat / .satfinite), in.a relu
+template <int CAT>
 bool h_cvt(Warp& w, const Insn& in, uint32_t m) {
   const Src a = src(w, in.op[1]);
   const Src b = in.nops > 2 ? src(w, in.op[2]) : a;
@@ -69,7 +73,7 @@ bool h_cvt(Warp& w, const Insn& in, uint32_t m) {
   each(m, [&](int l) {
     const uint64_t x = a[l];
     uint64_t v = 0;
-    if (!ty_float(at)) {  // int -> float
+    if constexpr (CAT == kI2F) {  // int -> float
       const int ab = ty_bits(at);
       const bool s = ty_signed(at);
       const uint64_t u = x & zmask(ab);
@@ -80,7 +84,7 @@ bool h_cvt(Warp& w, const Insn& in, uint32_t m) {
         case T_f16: v = s ? fp::sint_to_f16(si, r) : fp::uint_to_f16(u, r); break;
         default: break;
       }
-    } else if (!ty_float(dt)) {  // float -> int (saturating; NaN -> 0)
+    } else if constexpr (CAT == kF2I) {  // float -> int (saturating; NaN -> 0)
       const bool s = ty_signed(dt);
       if (at == T_f64) {
         const double f = fp::f64_from_bits(x);
@@ -91,20 +95,20 @@ bool h_cvt(Warp& w, const Insn& in, uint32_t m) {
       }
       v &= zmask(db);
       if (s) v = sext(v, db);
-    } else if (at == T_e4m3x2 || at == T_e5m2x2) {  // -> f16x2, lower byte to the lower half
+    } else if constexpr (CAT == kF8x2ToF16x2) {  // -> f16x2, lower byte to the lower half
       auto one = [&](uint8_t e) -> uint64_t { return at == T_e4m3x2 ? fp::e4m3_to_f16(e) : fp::e5m2_to_f16(e); };
       v = (one(uint8_t(x >> 8)) << 16) | one(uint8_t(x));
       if (relu) {
         for (int h = 0; h < 2; ++h)
           if ((v >> (16 * h + 15)) & 1) v &= ~(0xFFFFull << (16 * h));  // negative -> +0 (NaN stays)
       }
-    } else if (dt == T_f16x2 || dt == T_bf16x2) {  // two f32 -> packed, a to the upper half
+    } else if constexpr (CAT == kToHalfX2) {  // two f32 -> packed, a to the upper half
       const float hi = fp::f32_from_bits(uint32_t(x)), lo = fp::f32_from_bits(uint32_t(b[l]));
       auto one = [&](float f) -> uint64_t {
         return dt == T_f16x2 ? fp::f32_to_f16(f, r, sat, relu) : fp::f32_to_bf16(f, r, sat, relu);
       };
       v = (one(hi) << 16) | one(lo);
-    } else if (dt == T_e4m3x2 || dt == T_e5m2x2) {
+    } else if constexpr (CAT == kToF8x2) {
       auto one = [&](uint64_t bits) -> uint64_t {
         if (at == T_f32) {
           const float f = fp::f32_from_bits(uint32_t(bits));
@@ -114,7 +118,7 @@ bool h_cvt(Warp& w, const Insn& in, uint32_t m) {
       };
       if (at == T_f16x2) v = (one(x >> 16 & 0xFFFF) << 8) | one(x & 0xFFFF);  // upper half -> upper byte
       else v = (one(x) << 8) | one(b[l]);
-    } else if (dt == T_tf32) {
+    } else if constexpr (CAT == kToTf32) {
       v = fp::f32_to_tf32(fp::f32_from_bits(uint32_t(x)), r, sat);
     } else {  // float -> float, scalar
       switch (dt) {
@@ -203,13 +207,13 @@ bool bind_cvt(BindCtx& c) {
   if (fa && !fd) {  // float -> int: an integer rounding is required
     if (!int_round || relu || satfinite) return false;
     if (at != T_f32 && at != T_f64 && at != T_f16 && at != T_bf16) return false;
-    in.fn = h_cvt;
+    in.fn = h_cvt<kF2I>;
     return true;
   }
   if (!fa && fd) {  // int -> float: a float rounding is required
     if (!have_round || int_round || relu || satfinite) return false;
     if (dt != T_f32 && dt != T_f64 && dt != T_f16) return false;
-    in.fn = h_cvt;
+    in.fn = h_cvt<kI2F>;
     return true;
   }
   // float -> float
@@ -232,7 +236,11 @@ bool bind_cvt(BindCtx& c) {
   } else {
     return false;
   }
-  in.fn = h_cvt;
+  if (at == T_e4m3x2 || at == T_e5m2x2) in.fn = h_cvt<kF8x2ToF16x2>;
+  else if (dt == T_f16x2 || dt == T_bf16x2) in.fn = h_cvt<kToHalfX2>;
+  else if (dt == T_e4m3x2 || dt == T_e5m2x2) in.fn = h_cvt<kToF8x2>;
+  else if (dt == T_tf32) in.fn = h_cvt<kToTf32>;
+  else in.fn = h_cvt<kF2F>;
   return true;
 }
 

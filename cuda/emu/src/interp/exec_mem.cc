@@ -172,29 +172,52 @@ uint8_t* access(Warp& w, const Insn& in, int lane, Space space, uint64_t addr, u
 
 namespace {
 
-inline uint64_t load_bytes(const uint8_t* p, int n) {
-  uint64_t v = 0;
-  std::memcpy(&v, p, size_t(n));
-  return v;
-}
-
-// in.t: type; in.a: Space; in.b: vector count; in.c: element bytes
 inline uint64_t addr_of(const Warp& w, const Opd& a, int l) {
   return (a.slot == kNoSlot ? 0 : w.regs[size_t(a.slot) * 32 + l]) + uint64_t(a.imm);
 }
 
+// The fast path of a global access: aligned and inside the warp's cached allocation (writable for
+// stores). Anything else goes through access(), which checks, reports and refills the cache.
+inline uint8_t* cached_global(const Warp& w, uint64_t addr, uint32_t size, bool write) {
+  if ((addr & (size - 1)) == 0 && addr >= w.gbase && addr + size <= w.gend && !(write && w.gro))
+    return reinterpret_cast<uint8_t*>(addr + w.gdelta);
+  return nullptr;
+}
+
+inline uint64_t load_elem(const uint8_t* p, int eb) {
+  switch (eb) {
+    case 1: return *p;
+    case 2: { uint16_t v; std::memcpy(&v, p, 2); return v; }
+    case 4: { uint32_t v; std::memcpy(&v, p, 4); return v; }
+    default: { uint64_t v; std::memcpy(&v, p, 8); return v; }
+  }
+}
+inline void store_elem(uint8_t* p, int eb, uint64_t v) {
+  switch (eb) {
+    case 1: *p = uint8_t(v); break;
+    case 2: { const uint16_t x = uint16_t(v); std::memcpy(p, &x, 2); break; }
+    case 4: { const uint32_t x = uint32_t(v); std::memcpy(p, &x, 4); break; }
+    default: std::memcpy(p, &v, 8); break;
+  }
+}
+
+// in.t: type; in.a: Space; in.b: vector count; in.c: element bytes
 bool h_ld(Warp& w, const Insn& in, uint32_t m) {
   const Kernel& K = *w.cta->k;
   const int n = in.b, eb = in.c;
+  const uint32_t size = uint32_t(n * eb);
   const bool sgn = ty_signed(Ty(in.t));
+  const bool global = Space(in.a) == Space::Global || Space(in.a) == Space::Const;
   const Opd* d = in.op[0].kind == Opd::Vec ? &K.vec[in.op[0].slot] : &in.op[0];
   bool ok = true;
   each(m, [&](int l) {
     if (!ok) return;
-    const uint8_t* p = access(w, in, l, Space(in.a), addr_of(w, in.op[1], l), uint32_t(n * eb), false, false);
+    const uint64_t addr = addr_of(w, in.op[1], l);
+    const uint8_t* p = global ? cached_global(w, addr, size, false) : nullptr;
+    if (!p) p = access(w, in, l, Space(in.a), addr, size, false, false);
     if (!p) { ok = false; return; }
     for (int e = 0; e < n; ++e) {
-      uint64_t v = load_bytes(p + e * eb, eb);
+      uint64_t v = load_elem(p + e * eb, eb);
       if (sgn) v = sext(v, eb * 8);
       const Opd& o = d[e];
       if (o.kind == Opd::Reg) w.regs[size_t(o.slot) * 32 + l] = v & zmask(std::max<int>(o.bits, eb * 8));
@@ -206,16 +229,18 @@ bool h_ld(Warp& w, const Insn& in, uint32_t m) {
 bool h_st(Warp& w, const Insn& in, uint32_t m) {
   const Kernel& K = *w.cta->k;
   const int n = in.b, eb = in.c;
+  const uint32_t size = uint32_t(n * eb);
+  const bool global = Space(in.a) == Space::Global;
+  if (global) w.cta->work = true;
   const Opd* s = in.op[1].kind == Opd::Vec ? &K.vec[in.op[1].slot] : &in.op[1];
   bool ok = true;
   each(m, [&](int l) {
     if (!ok) return;
-    uint8_t* p = access(w, in, l, Space(in.a), addr_of(w, in.op[0], l), uint32_t(n * eb), true, false);
+    const uint64_t addr = addr_of(w, in.op[0], l);
+    uint8_t* p = global ? cached_global(w, addr, size, true) : nullptr;
+    if (!p) p = access(w, in, l, Space(in.a), addr, size, true, false);
     if (!p) { ok = false; return; }
-    for (int e = 0; e < n; ++e) {
-      const uint64_t v = src(w, s[e])[l];
-      std::memcpy(p + e * eb, &v, size_t(eb));
-    }
+    for (int e = 0; e < n; ++e) store_elem(p + e * eb, eb, src(w, s[e])[l]);
   });
   return ok;
 }

@@ -60,6 +60,24 @@ struct Harness {
     reports.clear();
     return mod->launch(*k, cfg, max_dyn_smem, mem, opt);
   }
+  // A raw parameter buffer (structs passed by value).
+  emu::LaunchResult run_raw(const std::string& kernel, emu::Dim3 grid, emu::Dim3 block, const std::vector<uint8_t>& buf,
+                            uint32_t dyn = 0) {
+    const emu::KernelInfo* k = mod->kernel(kernel);
+    emu::LaunchResult r;
+    if (!k) {
+      r.status = emu::LaunchResult::Status::InvalidConfig;
+      return r;
+    }
+    emu::LaunchConfig cfg;
+    cfg.grid = grid;
+    cfg.block = block;
+    cfg.dyn_smem = dyn;
+    cfg.params = buf.data();
+    cfg.params_size = buf.size();
+    reports.clear();
+    return mod->launch(*k, cfg, max_dyn_smem, mem, opt);
+  }
   bool reported(emu::Report::Kind kind) const {
     for (auto& r : reports)
       if (r.kind == kind) return true;

@@ -1,0 +1,92 @@
+// dsv3-emu interpreter: real kernels of the project, from the PTX nvcc wrote for cuda/*.cu ($EMU_PTX_DIR,
+// see test/gen-ptx.sh): the reference GEMM (cuda/gemm_simple.cu, f32 x f32 -> f32 and bf16 x bf16 ->
+// bf16, dense) against the same fmaf sequence on the CPU, bit for bit; prints the interpreter's speed on
+// it. Without EMU_PTX_DIR it checks nothing and says so.
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "test/unit/interp_harness.h"
+
+using namespace itest;
+
+static uint16_t bf16_rn(float f) {
+  uint32_t b = fbits(f);
+  return uint16_t((b + 0x7FFF + ((b >> 16) & 1)) >> 16);
+}
+static float bf(uint16_t h) { return bitsf(uint32_t(h) << 16); }
+
+struct SimpleProblem {  // cuda/gemm_simple.cu
+  uint64_t a, a_scale, b, b_scale, out, offsets, counts;
+  int64_t rows, n, k, g, m_max;
+  int32_t mode, pad;
+};
+
+int main() {
+  const char* dir = std::getenv("EMU_PTX_DIR");
+  if (!dir) {
+    std::printf("EMU_PTX_DIR not set: skipped\n");
+    return check::finish();
+  }
+  std::ifstream f(std::string(dir) + "/gemm_simple.ptx");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  CHECK(!ss.str().empty());
+  Harness h(ss.str());
+  const std::string ns = "_ZN4dsv34cuda47_GLOBAL__N__574405fa_14_gemm_simple_cu_365e68ae18gemm_simple_kernel";
+  const int M = 37, N = 70, K = 300;
+  std::mt19937 rng(9);
+  std::uniform_real_distribution<float> U(-1, 1);
+  for (int variant = 0; variant < 2; ++variant) {
+    const bool b16 = variant == 1;
+    const std::string name = ns + (b16 ? "I13__nv_bfloat16S3_S3_Lb0EEEvNS1_13SimpleProblemE" : "IfffLb0EEEvNS1_13SimpleProblemE");
+    const emu::KernelInfo* ki = h.mod->kernel(name);
+    CHECK(ki != nullptr);
+    if (!ki) continue;
+    CHECK_EQ(ki->param_bytes, uint32_t(sizeof(SimpleProblem)));
+    std::vector<float> A(M * K), B(N * K);
+    for (auto& x : A) x = b16 ? bf(bf16_rn(U(rng))) : U(rng);
+    for (auto& x : B) x = b16 ? bf(bf16_rn(U(rng))) : U(rng);
+    uint64_t da, db;
+    if (b16) {
+      std::vector<uint16_t> a16(A.size()), b16v(B.size());
+      for (size_t i = 0; i < A.size(); ++i) a16[i] = bf16_rn(A[i]);
+      for (size_t i = 0; i < B.size(); ++i) b16v[i] = bf16_rn(B[i]);
+      da = h.upload(a16);
+      db = h.upload(b16v);
+    } else {
+      da = h.upload(A);
+      db = h.upload(B);
+    }
+    const uint64_t dout = h.alloc(size_t(M) * N * (b16 ? 2 : 4));
+    SimpleProblem p{da, 0, db, 0, dout, 0, 0, M, N, K, 1, M, 0, 0};
+    std::vector<uint8_t> buf(sizeof p);
+    std::memcpy(buf.data(), &p, sizeof p);
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = h.run_raw(name, {(N + 31) / 32, (M + 7) / 8, 1}, {32, 8, 1}, buf);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    CHECK(r.status == emu::LaunchResult::Status::Ok);
+    std::fputs(h.all_reports().c_str(), stderr);
+    int bad = 0;
+    for (int i = 0; i < M; ++i)
+      for (int j = 0; j < N; ++j) {
+        float acc = 0;
+        for (int k = 0; k < K; ++k) acc = std::fma(A[i * K + k], B[j * K + k], acc);
+        uint32_t want, got;
+        if (b16) {
+          want = bf16_rn(acc);
+          got = h.download<uint16_t>(dout + (size_t(i) * N + j) * 2, 1)[0];
+        } else {
+          want = fbits(acc);
+          got = h.download<uint32_t>(dout + (size_t(i) * N + j) * 4, 1)[0];
+        }
+        bad += want != got;
+      }
+    CHECK_EQ(bad, 0);
+    std::printf("gemm_simple %s %dx%dx%d: %llu thread-instructions in %.3f s: %.1f M/s\n", b16 ? "bf16" : "f32", M, N, K,
+                (unsigned long long)r.thread_instructions, s, r.thread_instructions / s / 1e6);
+  }
+  return check::finish();
+}
