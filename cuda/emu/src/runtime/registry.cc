@@ -69,8 +69,8 @@ cudaError_t ensure_loaded(FatBinary* fb) {
   fb->ptx_version = ptx_version(fb->ptx);
   try {
     fb->module = emu::Module::load(emu::ptx::parse(fb->ptx, fb->origin), gmem());
-  } catch (const emu::ptx::ParseError& e) {
-    report("dsv3-emu: " + fb->origin + ": PTX line " + std::to_string(e.line) + ": " + e.what());
+  } catch (const emu::ptx::ParseError& e) {  // its message names the origin and the PTX line
+    report(std::string("dsv3-emu: PTX syntax error: ") + e.what());
     return fb->error = cudaErrorInvalidPtx;
   } catch (const std::exception& e) {  // DecodeError: an instruction the interpreter cannot run
     report("dsv3-emu: " + fb->origin + ": " + e.what());
