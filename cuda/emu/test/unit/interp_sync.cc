@@ -149,6 +149,69 @@ $L_joined:
   st.global.u32 [%rd6+12], %r19;
   ret;
 }
+
+// elect.sync, stmatrix (x4, .trans) then ldmatrix back, in a CTA of 48 threads (a partial second warp)
+.visible .entry misc(.param .u64 pout)
+{
+  .reg .pred %p<3>;
+  .reg .b32 %r<30>;
+  .reg .b64 %rd<6>;
+  .shared .align 16 .b8 m[512];
+  ld.param.u64 %rd1, [pout];
+  mov.u32 %r1, %tid.x;
+  mul.wide.u32 %rd2, %r1, 32;
+  add.s64 %rd3, %rd1, %rd2;
+  activemask.b32 %r24;
+  elect.sync %r2|%p1, %r24;
+  selp.b32 %r3, 1, 0, %p1;
+  st.global.v2.u32 [%rd3], {%r2, %r3};
+  // half warp: lanes 16.. of each warp elect among themselves
+  and.b32 %r4, %r1, 31;
+  setp.ge.u32 %p2, %r4, 16;
+  @!%p2 bra $L_skip;
+  elect.sync %r5|%p1, 0xFFFF0000;
+  selp.b32 %r6, 1, 0, %p1;
+  st.global.v2.u32 [%rd3+8], {%r5, %r6};
+$L_skip:
+  setp.ge.u32 %p2, %r1, 32;
+  @%p2 bra $L_end;
+  // stmatrix: lane l holds, of matrix q, elements (row l/4, cols 2(l%4), +1) = 1000 q + 8 row + col
+  shr.u32 %r7, %r1, 2;
+  and.b32 %r8, %r1, 3;
+  shl.b32 %r9, %r8, 1;
+  mad.lo.s32 %r10, %r7, 8, %r9;          // 8 row + col
+  add.s32 %r11, %r10, 1;
+  shl.b32 %r12, %r11, 16;
+  or.b32 %r13, %r10, %r12;               // q = 0
+  add.s32 %r14, %r13, 0x03E803E8;        // q = 1: + 1000 in both halves
+  add.s32 %r15, %r14, 0x03E803E8;
+  add.s32 %r16, %r15, 0x03E803E8;
+  // row addresses: lane l -> matrix l/8, row l%8, 16 bytes per row, matrices 128 bytes apart
+  mov.u32 %r17, m;
+  shl.b32 %r18, %r1, 4;
+  add.s32 %r19, %r17, %r18;
+  stmatrix.sync.aligned.m8n8.x4.trans.shared.b16 [%r19], {%r13, %r14, %r15, %r16};
+  ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%r20, %r21, %r22, %r23}, [%r19];
+  st.global.v4.u32 [%rd3+16], {%r20, %r21, %r22, %r23};
+$L_end:
+  ret;
+}
+
+// the two halves of the CTA reach bar.sync 0 at different instructions: completes, reported
+.visible .entry split_bar()
+{
+  .reg .pred %p<2>;
+  .reg .b32 %r<2>;
+  mov.u32 %r1, %tid.x;
+  setp.ge.u32 %p1, %r1, 32;
+  @%p1 bra $L_b;
+  bar.sync 0;
+  bra.uni $L_end;
+$L_b:
+  bar.sync 0;
+$L_end:
+  ret;
+}
 )";
 
 static uint32_t shfl_up(const std::vector<uint32_t>& v, int base, int lane, int b, bool* p) {
@@ -230,6 +293,37 @@ int main() {
       bad += o[t * 4 + 3] != (uint32_t(all_even) | (uint32_t(any_even) << 1));
     }
     CHECK_EQ(bad, 0);
+  }
+  // ---- elect.sync, stmatrix.trans + ldmatrix, a partial warp ----
+  {
+    h.opt.random_schedule = false;
+    const uint64_t dm = h.alloc(48 * 32);
+    std::vector<uint32_t> poison(48 * 8, 0xDEADBEEFu);
+    std::memcpy(h.mem.host_of(dm), poison.data(), poison.size() * 4);
+    auto r = h.run("misc", {1, 1, 1}, {48, 1, 1}, {dm});
+    CHECK(r.status == Status::Ok);
+    std::fputs(h.all_reports().c_str(), stderr);
+    auto o = h.download<uint32_t>(dm, 48 * 8);
+    int bad = 0;
+    for (int t = 0; t < 48; ++t) {
+      const uint32_t* row = &o[t * 8];
+      const int lane = t % 32;
+      bad += row[0] != 0 || row[1] != uint32_t(lane == 0);
+      if (lane >= 16) bad += row[2] != 16 || row[3] != uint32_t(lane == 16);
+      if (t < 32) {
+        // transposed store then plain load: lane l reads, of matrix q, row l/4 cols 2(l%4),+1 of the
+        // stored transpose, i.e. the elements (row 2(l%4)+h, col l/4) of what was held
+        for (int q = 0; q < 4; ++q) {
+          uint32_t want = 0;
+          for (int hh = 0; hh < 2; ++hh) want |= uint32_t(1000 * q + 8 * (2 * (lane % 4) + hh) + lane / 4) << (16 * hh);
+          bad += row[4 + q] != want;
+        }
+      }
+    }
+    CHECK_EQ(bad, 0);
+    r = h.run("split_bar", {1, 1, 1}, {64, 1, 1}, {});
+    CHECK(r.status == Status::LaunchFailure);
+    CHECK(h.reported(emu::Report::Kind::BarrierDivergence));
   }
   return check::finish();
 }
