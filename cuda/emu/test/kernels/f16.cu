@@ -1,7 +1,7 @@
 // f16.cu: half-precision arithmetic (PTX ISA 9.0 section 9.7.4 "Half Precision Floating-Point
 // Instructions": add/sub/mul/fma .rn on .f16x2 (with .ftz, .sat, .relu) and .bf16x2, min/max (incl. .NaN),
-// neg/abs), each half of the packed register checked against the exact result computed on the host in
-// long double and rounded to f16/bf16 (nearest even); NaN results must be the canonical NaN 0x7FFF.
+// neg/abs), each half checked against the exact result computed on the host in long double and rounded
+// to f16/bf16 (nearest even; NaN results: canonical 0x7FFF); ex2/tanh .approx .f16x2/.bf16x2 within bounds.
 #include "common.cuh"
 
 using namespace kt;
@@ -143,6 +143,17 @@ static uint16_t ref(const OpInfo& op, uint16_t a, uint16_t b, uint16_t c, bool* 
   return h;
 }
 
+// ex2.approx.f16x2, ex2.approx.ftz.bf16x2, tanh.approx.f16x2, tanh.approx.bf16x2: out[k * n + i]
+__global__ void k_half_approx(const uint32_t* A, uint32_t* out, int n) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  uint32_t a = A[i], r;
+  asm volatile("ex2.approx.f16x2 %0, %1;" : "=r"(r) : "r"(a)); out[0 * n + i] = r;
+  asm volatile("ex2.approx.ftz.bf16x2 %0, %1;" : "=r"(r) : "r"(a)); out[1 * n + i] = r;
+  asm volatile("tanh.approx.f16x2 %0, %1;" : "=r"(r) : "r"(a)); out[2 * n + i] = r;
+  asm volatile("tanh.approx.bf16x2 %0, %1;" : "=r"(r) : "r"(a)); out[3 * n + i] = r;
+}
+
 int main() {
   Rng g(0x16F);
   auto rnd_half = [&](const Half& f, int emin, int emax) -> uint16_t {
@@ -200,6 +211,54 @@ int main() {
       }
       if (ok) ck.ok();
       else ck.fail(i, "a=%08x b=%08x c=%08x: got %08x want %04x%04x", A[i], B[i], C[i], got, want[1], want[0]);
+    }
+  }
+  // approximate functions: relative error bounds (ISA: ex2.approx.f16 2^-9.9, ex2.approx.ftz.bf16 2^-7;
+  // tanh.approx.f16/bf16 are checked against 2^-9.5 and 2^-7, the rounding of the result included)
+  {
+    std::vector<uint32_t> X(N);
+    for (auto& v : X) {
+      uint16_t lo = enc((long double)g.uniform(-14, 15), kH), hi = enc((long double)g.uniform(-8, 8), kB);
+      v = lo | (uint32_t)hi << 16;
+    }
+    // specials: ex2(-inf) = +0, ex2(+inf) = +inf, tanh(+-inf) = +-1, NaN -> NaN, +-0 -> 1 / +-0
+    X[0] = 0xFC00u | 0xFF80u << 16; X[1] = 0x7C00u | 0x7F80u << 16; X[2] = 0x0000u | 0x8000u << 16;
+    X[3] = 0x7E00u | 0x7FC0u << 16;
+    DevBuf<uint32_t> dX(X), out(4 * N);
+    k_half_approx<<<N / 256, 256>>>(dX, out, N);
+    LAUNCH_CHECK();
+    auto o = out.download();
+    const char* names[4] = {"ex2.approx.f16x2", "ex2.approx.ftz.bf16x2", "tanh.approx.f16x2", "tanh.approx.bf16x2"};
+    for (int k = 0; k < 4; ++k) {
+      Check ck(names[k]);
+      bool bf = k == 1 || k == 3, ex2 = k < 2;
+      const Half& f = bf ? kB : kH;
+      // ex2.f16: the ISA bound plus the rounding to f16; the others as stated above
+      double tol = k == 0 ? std::exp2(-9.9) + std::exp2(-11) : k == 2 ? std::exp2(-9.5) : std::exp2(-7.0);
+      for (int i = 0; i < N; ++i)
+        for (int p = 0; p < 2; ++p) {
+          uint16_t in = (uint16_t)(X[i] >> (16 * p)), gh = (uint16_t)(o[(size_t)k * N + i] >> (16 * p));
+          long double x = dec(in, f), got = dec(gh, f);
+          if (bf && k == 1 && is_sub(in, f)) x = 0;  // .ftz input
+          long double want = ex2 ? std::exp2(x) : std::tanh(x);
+          long idx = 2 * i + p;
+          if (std::isnan(x)) { ck.expect(std::isnan(got), idx, "NaN in, NaN out"); continue; }
+          if (std::isinf(want) || want == 0 || std::isinf(x) || x == 0) {  // exact special values
+            if (ex2 && std::isinf(x) && x > 0) ck.expect(std::isinf(got) && got > 0, idx, "ex2(+inf) = +inf");
+            else if (ex2 && std::isinf(x)) ck.expect(got == 0, idx, "ex2(-inf) = 0");
+            else if (ex2 && x == 0) ck.expect(got == 1, idx, "ex2(0) = 1");
+            else if (!ex2 && std::isinf(x)) ck.expect(got == (x > 0 ? 1 : -1), idx, "tanh(+-inf) = +-1");
+            else if (!ex2 && x == 0) ck.expect(gh == in, idx, "tanh(+-0) = +-0");
+            else if (std::isinf(want)) ck.expect(std::isinf(got) || got >= dec(bf ? 0x7F7F : 0x7BFF, f), idx, "overflow");
+            else ck.expect(std::fabs(got) <= std::ldexp(1.0L, bf ? -126 : -14), idx, "underflow");
+            continue;
+          }
+          if (!bf && std::fabs(want) < 0x1p-14L) continue;  // f16 subnormal results: coarser, not checked
+          if (bf && std::fabs(want) < 0x1p-126L) continue;
+          double err = (double)std::fabs((got - want) / want);
+          if (err <= tol) ck.ok();
+          else ck.fail(idx, "x=%Lg got %Lg want %Lg (relative error %.3g > %.3g)", x, got, want, err, tol);
+        }
     }
   }
   return finish();
