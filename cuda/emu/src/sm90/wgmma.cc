@@ -149,12 +149,35 @@ RowCol a_fragment(uint32_t t, uint32_t i, WgType atype) {
 }
 
 // ---- operands ----
+// Decoded values of every 8-bit and 16-bit input encoding, built once from src/fp's exact conversions
+// (the per-element calls dominated the instruction's time).
+namespace {
+struct DecodeTables {
+  std::vector<float> e4m3, e5m2, f16, bf16;
+  DecodeTables() : e4m3(256), e5m2(256), f16(65536), bf16(65536) {
+    for (uint32_t v = 0; v < 256; ++v) {
+      e4m3[v] = fp::e4m3_to_f32(static_cast<uint8_t>(v));
+      e5m2[v] = fp::e5m2_to_f32(static_cast<uint8_t>(v));
+    }
+    for (uint32_t v = 0; v < 65536; ++v) {
+      f16[v] = fp::f16_to_f32(static_cast<uint16_t>(v));
+      bf16[v] = fp::bf16_to_f32(static_cast<uint16_t>(v));
+    }
+  }
+};
+const DecodeTables& tables() {
+  static const DecodeTables t;  // thread-safe lazy initialisation
+  return t;
+}
+}  // namespace
+
 static double decode_elem(WgType t, const uint8_t* p) {
+  const DecodeTables& tb = tables();
   switch (t) {
-    case WgType::f16: return fp::f16_to_f32(static_cast<uint16_t>(p[0] | (p[1] << 8)));
-    case WgType::bf16: return fp::bf16_to_f32(static_cast<uint16_t>(p[0] | (p[1] << 8)));
-    case WgType::e4m3: return fp::e4m3_to_f32(p[0]);
-    case WgType::e5m2: return fp::e5m2_to_f32(p[0]);
+    case WgType::f16: return tb.f16[p[0] | (p[1] << 8)];
+    case WgType::bf16: return tb.bf16[p[0] | (p[1] << 8)];
+    case WgType::e4m3: return tb.e4m3[p[0]];
+    case WgType::e5m2: return tb.e5m2[p[0]];
     case WgType::f32: break;
   }
   float f;
@@ -210,11 +233,16 @@ WgmmaStatus load_a(const WgmmaOp& op, SmemView& smem, const uint32_t* a_regs, do
   return {};
 }
 
+// B as N x K (element (n, k) at bt[n * K + k]): the layout the product loop wants.
+static WgmmaStatus load_b_nk(const WgmmaOp& op, SmemView& smem, double* bt) {
+  return read_operand(smem, op.desc_b, op.trans_b ? Major::MN : Major::K, op.btype, op.n, wgmma_k(op.atype),
+                      static_cast<double>(op.scale_b), bt, "B");
+}
+
 WgmmaStatus load_b(const WgmmaOp& op, SmemView& smem, double* b) {
   const uint32_t K = wgmma_k(op.atype);
-  std::vector<double> bt(op.n * K);  // n-major first, then transposed to K x N
-  WgmmaStatus s = read_operand(smem, op.desc_b, op.trans_b ? Major::MN : Major::K, op.btype, op.n, K,
-                               static_cast<double>(op.scale_b), bt.data(), "B");
+  std::vector<double> bt(op.n * K);
+  WgmmaStatus s = load_b_nk(op, smem, bt.data());
   if (!s.ok) return s;
   for (uint32_t n = 0; n < op.n; ++n)
     for (uint32_t k = 0; k < K; ++k) b[k * op.n + n] = bt[n * K + k];
@@ -244,10 +272,10 @@ WgmmaStatus wgmma_mma_async(const WgmmaOp& op, SmemView& smem, const uint32_t* a
   const std::string why = validate(op);
   if (!why.empty()) return {false, "wgmma: " + why};
   const uint32_t K = wgmma_k(op.atype), N = op.n;
-  std::vector<double> a(64 * K), b(K * N);
+  std::vector<double> a(64 * K), bt(N * K);
   WgmmaStatus s = load_a(op, smem, a_regs, a.data());
   if (!s.ok) return s;
-  s = load_b(op, smem, b.data());
+  s = load_b_nk(op, smem, bt.data());
   if (!s.ok) return s;
 
   const uint32_t nregs = d_regs_per_thread(op);
@@ -264,15 +292,17 @@ WgmmaStatus wgmma_mma_async(const WgmmaOp& op, SmemView& smem, const uint32_t* a
         else
           acc = fp::f32_from_bits(regs[i]);
       }
+      const double* arow = &a[rc.row * K];
+      const double* bcol = &bt[rc.col * K];
       if (lossy) {
         double terms[33];
-        for (uint32_t k = 0; k < K; ++k) terms[k] = a[rc.row * K + k] * b[k * N + rc.col];
+        for (uint32_t k = 0; k < K; ++k) terms[k] = arow[k] * bcol[k];
         terms[K] = acc;
         acc = truncated_sum(terms, K + 1, numerics.fp8_sum_bits);
       } else {
         // k order; products exact in float64 (at most 11+11 significant bits)
         double sum = 0;
-        for (uint32_t k = 0; k < K; ++k) sum += a[rc.row * K + k] * b[k * N + rc.col];
+        for (uint32_t k = 0; k < K; ++k) sum += arow[k] * bcol[k];
         acc = sum + acc;
       }
       if (f16_acc) {
