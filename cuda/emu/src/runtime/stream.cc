@@ -105,10 +105,14 @@ cudaError_t lookup_stream(cudaStream_t h, CUstream_st** out) {
 // At exit, like a context being destroyed: queued work is dropped, the op in progress completes (so
 // that the emulator's static objects are not destroyed under a running kernel). Registered when the
 // executor starts, so it runs before the static destructors of everything constructed earlier.
+// Later calls (from the program's static destructors) return cudaErrorCudartUnloading, as NVIDIA's do
+// once its runtime is torn down, and waits no longer block.
 void on_exit() {
   std::unique_lock<std::mutex> lock(g_mu);
   g_exiting = true;
   g_done.wait(lock, [] { return !g_device_busy; });
+  set_sticky(cudaErrorCudartUnloading);
+  g_done.notify_all();
 }
 
 }  // namespace
@@ -147,11 +151,11 @@ OpPtr enqueue_locked(CUstream_st* s, std::function<void()> fn, const char* what)
 }
 
 void wait_locked(std::unique_lock<std::mutex>& lock, const OpPtr& op) {
-  if (op) g_done.wait(lock, [&] { return op->done; });
+  if (op) g_done.wait(lock, [&] { return op->done || g_exiting; });
 }
 
 void wait_all_locked(std::unique_lock<std::mutex>& lock) {
-  g_done.wait(lock, [] { return g_queue.empty() && g_running == 0; });
+  g_done.wait(lock, [] { return (g_queue.empty() && g_running == 0) || g_exiting; });
 }
 
 CUstream_st* resolve_locked(cudaStream_t h) {
