@@ -51,7 +51,8 @@ static uint64_t shfl_ref(int mode, int lane, const uint32_t* R, uint32_t b, uint
 //  15 match.any.b32 16 match.all.b32 (mask | p << 32) 17 match.any.b64 18 match.any on lanes >= 8
 //  19 activemask inside if (lane % 3 == 0), 20 __syncwarp exchange between two divergent halves
 //  21 shfl.sync.idx inside if (lane < 16) with mask 0xFFFF
-constexpr int kOuts = 22;
+//  22 elect.sync full mask (d | p << 32), 23 elect.sync among lanes with lane % 4 == 1 (mask 0x22222222)
+constexpr int kOuts = 24;
 __global__ void k_coll(const uint32_t* pattern, const uint32_t* val, const uint64_t* v64, uint64_t* out) {
   __shared__ uint32_t sx[kThreads];
   int tid = threadIdx.x, lane = tid & 31, w = tid >> 5;
@@ -107,6 +108,12 @@ __global__ void k_coll(const uint32_t* pattern, const uint32_t* val, const uint6
   if (lane < 16) {
     asm volatile("shfl.sync.idx.b32 %0, %1, %2, 0x1f, 0x0000ffff;" : "=r"(r) : "r"(x), "r"((uint32_t)(15 - lane)));
     put(21, r);
+  }
+  asm volatile("{ .reg .pred p; elect.sync %0|p, 0xffffffff; selp.u32 %1, 1, 0, p; }" : "=r"(r), "=r"(q));
+  put(22, r | ((uint64_t)q << 32));
+  if (lane % 4 == 1) {
+    asm volatile("{ .reg .pred p; elect.sync %0|p, 0x22222222; selp.u32 %1, 1, 0, p; }" : "=r"(r), "=r"(q));
+    put(23, r | ((uint64_t)q << 32));
   }
 }
 
@@ -165,7 +172,8 @@ int main() {
                                 "redux.sync.or.b32", "redux.sync.xor.b32", "redux.sync.min.s32",
                                 "redux.sync.add.u32 (lanes < 20)", "match.any.sync.b32", "match.all.sync.b32",
                                 "match.any.sync.b64", "match.any.sync.b32 (lanes >= 8)", "activemask (lane % 3 == 0)",
-                                "__syncwarp between divergent halves", "shfl.sync.idx (mask 0xffff)"};
+                                "__syncwarp between divergent halves", "shfl.sync.idx (mask 0xffff)",
+                                "elect.sync (full mask)", "elect.sync (mask 0x22222222)"};
     for (int k = 0; k < kOuts; ++k) {
       Check ck(names[k]);
       for (int t = 0; t < kThreads; ++t) {
@@ -233,6 +241,19 @@ int main() {
             break;
           }
           case 21: if (lane >= 16) skip = true; want = V[15 - lane]; break;
+          case 22: case 23: {
+            // the ISA names no particular leader: one lane of the mask, the same d in every member lane
+            if (k == 23 && lane % 4 != 1) { skip = true; break; }
+            uint32_t mask = k == 22 ? 0xFFFFFFFFu : 0x22222222u;
+            uint64_t first = o[(size_t)k * kThreads + (w * 32 + (k == 22 ? 0 : 1))];
+            uint32_t leader = (uint32_t)first;
+            int leaders = 0;
+            for (int l = 0; l < 32; ++l)
+              if ((mask >> l) & 1) leaders += (o[(size_t)k * kThreads + w * 32 + l] >> 32) == 1;
+            bool ok = leader < 32 && ((mask >> leader) & 1) && leaders == 1;
+            want = ok ? ((uint64_t)leader | ((uint64_t)(lane == (int)leader) << 32)) : ~0ull - 1;
+            break;
+          }
         }
         uint64_t got = o[(size_t)k * kThreads + t];
         if (skip) {
