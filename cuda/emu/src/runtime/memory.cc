@@ -225,6 +225,14 @@ std::string GlobalMemory::describe(uint64_t addr, uint64_t bytes) const {
     }
     return os.str();
   }
+  // A stream-ordered or graph allocation whose address was handed out but which does not exist yet.
+  auto r = reserved_.upper_bound(addr);
+  if (r != reserved_.begin() && addr - std::prev(r)->first < std::prev(r)->second) {
+    --r;
+    os << "at offset " << addr - r->first << " of a stream-ordered or graph allocation (" << hex(r->first) << ", "
+       << r->second << " bytes) that is not allocated at this point of the device's timeline";
+    return os.str();
+  }
   // Outside every allocation: say which one it is nearest to.
   const uint64_t after = below ? addr - (below->base + below->size) : UINT64_MAX;
   const uint64_t before = above ? above->base - addr : UINT64_MAX;

@@ -147,6 +147,7 @@ int main() {
     CHECK(mem.reserved(r + 4000, 96));
     CHECK(!mem.reserved(r + 4000, 97));
     CHECK(mem.translate(r, 4) == nullptr);  // not live yet
+    CHECK(contains(mem.describe(r + 16, 4), "at offset 16 of a stream-ordered or graph allocation"));
     CHECK_EQ(mem.used(), 0u);
     CHECK(mem.allocate_at(r, "graph"));
     CHECK(!mem.allocate_at(r, "graph"));      // already live
