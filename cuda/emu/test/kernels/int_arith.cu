@@ -1,7 +1,7 @@
 // int_arith.cu: integer arithmetic (PTX ISA 9.0 section 9.7.1 "Integer Arithmetic Instructions" and
-// 9.7.2 "Extended-Precision Integer Arithmetic"): add/sub (and .sat), mul.lo/hi/wide, mad.lo/hi/wide,
-// div/rem with negative operands, min/max, abs/neg, sad, and add.cc/addc/sub.cc/subc/mad.cc/madc carry
-// chains for 128-bit adds, subtracts and a 64x64->128 multiply; against a host computation.
+// 9.7.2 "Extended-Precision Integer Arithmetic"): add/sub (.sat), mul.lo/hi/wide, mad.lo/hi/wide, div/rem
+// with negative operands, min/max (.relu, x2), abs/neg, sad, dp4a/dp2a, 16-bit forms, and carry chains
+// (add.cc/addc/sub.cc/subc/mad.cc/madc) for 128-bit adds, subtracts, a 64x64->128 multiply; vs the host.
 #include "common.cuh"
 
 using namespace kt;
@@ -176,6 +176,97 @@ __global__ void k_carry(const uint32_t* a, const uint32_t* b, uint32_t* out, int
       : "l"(a_lo), "l"(a_hi), "l"(b_lo), "l"(b_hi));
   o[12] = (uint32_t)(lo ^ (lo >> 32) ^ hi * 3);  // folded: checked against the same fold on the host
   o[13] = (uint32_t)(hi >> 32) ^ (uint32_t)hi;
+}
+
+// ---- 16-bit and packed/dot-product integer ops (launched after the rest) ----
+enum Op16 {
+  ADD16, SUB16, MULLO16, MULHI16_U, MULHI16_S, MADLO16, MIN16_S, MAX16_U, ABS16, NEG16, DIV16_S, REM16_U,
+  MIN_S16X2, MAX_U16X2, MIN_RELU_S32, MAX_RELU_S16X2, DP4A_SS, DP4A_UU, DP4A_SU, DP2A_LO_SS, DP2A_HI_US, NOP16
+};
+const char* kOp16Names[] = {"add.u16", "sub.s16", "mul.lo.s16", "mul.hi.u16", "mul.hi.s16", "mad.lo.u16",
+                            "min.s16", "max.u16", "abs.s16", "neg.s16", "div.s16", "rem.u16", "min.s16x2",
+                            "max.u16x2", "min.relu.s32", "max.relu.s16x2", "dp4a.s32.s32", "dp4a.u32.u32",
+                            "dp4a.s32.u32", "dp2a.lo.s32.s32", "dp2a.hi.u32.s32"};
+__global__ void k_int16(const uint32_t* a, const uint32_t* b, const uint32_t* c, const uint32_t* dv,
+                        uint32_t* out, int n) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  uint32_t x = a[i], y = b[i], z = c[i];
+  unsigned short xh = (unsigned short)x, yh = (unsigned short)y, zh = (unsigned short)z, qh = (unsigned short)dv[i], h;
+#define H2(op, ins) asm volatile(ins " %0, %1, %2;" : "=h"(h) : "h"(xh), "h"(yh)); out[(op) * n + i] = h;
+  H2(ADD16, "add.u16") H2(SUB16, "sub.s16") H2(MULLO16, "mul.lo.s16") H2(MULHI16_U, "mul.hi.u16")
+  H2(MULHI16_S, "mul.hi.s16") H2(MIN16_S, "min.s16") H2(MAX16_U, "max.u16")
+#undef H2
+  asm volatile("mad.lo.u16 %0, %1, %2, %3;" : "=h"(h) : "h"(xh), "h"(yh), "h"(zh)); out[MADLO16 * n + i] = h;
+  asm volatile("abs.s16 %0, %1;" : "=h"(h) : "h"(xh)); out[ABS16 * n + i] = h;
+  asm volatile("neg.s16 %0, %1;" : "=h"(h) : "h"(xh)); out[NEG16 * n + i] = h;
+  asm volatile("div.s16 %0, %1, %2;" : "=h"(h) : "h"(xh), "h"(qh)); out[DIV16_S * n + i] = h;
+  asm volatile("rem.u16 %0, %1, %2;" : "=h"(h) : "h"(xh), "h"(qh)); out[REM16_U * n + i] = h;
+}
+
+// packed / relu / dot-product forms: a kernel of their own, launched last
+__global__ void k_packed(const uint32_t* a, const uint32_t* b, const uint32_t* c, uint32_t* out, int n) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  uint32_t x = a[i], y = b[i], z = c[i], r;
+#define R2(op, ins) asm volatile(ins " %0, %1, %2;" : "=r"(r) : "r"(x), "r"(y)); out[(op) * n + i] = r;
+  R2(MIN_S16X2, "min.s16x2") R2(MAX_U16X2, "max.u16x2") R2(MIN_RELU_S32, "min.relu.s32")
+  R2(MAX_RELU_S16X2, "max.relu.s16x2")
+#undef R2
+#define R3(op, ins) asm volatile(ins " %0, %1, %2, %3;" : "=r"(r) : "r"(x), "r"(y), "r"(z)); out[(op) * n + i] = r;
+  R3(DP4A_SS, "dp4a.s32.s32") R3(DP4A_UU, "dp4a.u32.u32") R3(DP4A_SU, "dp4a.s32.u32")
+  R3(DP2A_LO_SS, "dp2a.lo.s32.s32") R3(DP2A_HI_US, "dp2a.hi.u32.s32")
+#undef R3
+}
+
+static uint32_t ref16(int op, uint32_t x, uint32_t y, uint32_t z, uint32_t q) {
+  uint16_t ux = (uint16_t)x, uy = (uint16_t)y, uz = (uint16_t)z, uq = (uint16_t)q;
+  int16_t sx = (int16_t)ux, sy = (int16_t)uy, sq = (int16_t)uq;
+  auto half = [](uint32_t v, int k) { return (uint16_t)(v >> (16 * k)); };
+  auto byte = [](uint32_t v, int k, bool sgn) { int b = (int)((v >> (8 * k)) & 0xFF); return sgn ? (int)(int8_t)b : b; };
+  switch (op) {
+    case ADD16: return (uint16_t)(ux + uy);
+    case SUB16: return (uint16_t)(sx - sy);
+    case MULLO16: return (uint16_t)(sx * sy);
+    case MULHI16_U: return (uint16_t)(((uint32_t)ux * uy) >> 16);
+    case MULHI16_S: return (uint16_t)(((int32_t)sx * sy) >> 16);
+    case MADLO16: return (uint16_t)(ux * uy + uz);
+    case MIN16_S: return (uint16_t)(sx < sy ? sx : sy);
+    case MAX16_U: return ux > uy ? ux : uy;
+    case ABS16: return sx == INT16_MIN ? ux : (uint16_t)(sx < 0 ? -sx : sx);
+    case NEG16: return (uint16_t)(0 - ux);
+    case DIV16_S: return (uint16_t)(sx / sq);
+    case REM16_U: return (uint16_t)(ux % uq);
+    case MIN_S16X2: case MAX_U16X2: case MAX_RELU_S16X2: {
+      uint32_t d = 0;
+      for (int k = 0; k < 2; ++k) {
+        uint16_t a = half(x, k), b = half(y, k), v;
+        if (op == MIN_S16X2) v = (int16_t)a < (int16_t)b ? a : b;
+        else if (op == MAX_U16X2) v = a > b ? a : b;
+        else { int16_t m = (int16_t)a > (int16_t)b ? (int16_t)a : (int16_t)b; v = (uint16_t)(m < 0 ? 0 : m); }
+        d |= (uint32_t)v << (16 * k);
+      }
+      return d;
+    }
+    case MIN_RELU_S32: { int32_t m = (int32_t)x < (int32_t)y ? (int32_t)x : (int32_t)y; return (uint32_t)(m < 0 ? 0 : m); }
+    case DP4A_SS: case DP4A_UU: case DP4A_SU: {
+      bool sa = op != DP4A_UU, sb = op == DP4A_SS;
+      uint32_t d = z;
+      for (int k = 0; k < 4; ++k) d += (uint32_t)(byte(x, k, sa) * byte(y, k, sb));
+      return d;
+    }
+    case DP2A_LO_SS: case DP2A_HI_US: {
+      bool sa = op == DP2A_LO_SS, sb = true;
+      int base = op == DP2A_LO_SS ? 0 : 2;
+      uint32_t d = z;
+      for (int k = 0; k < 2; ++k) {
+        int ha = sa ? (int)(int16_t)half(x, k) : (int)half(x, k);
+        d += (uint32_t)(ha * byte(y, base + k, sb));
+      }
+      return d;
+    }
+  }
+  return 0;
 }
 
 static uint32_t pick32(Rng& g) {
@@ -360,6 +451,25 @@ int main() {
       else add64.fail(i, "fold got %08x %08x want %08x %08x", O[12], O[13], f12, f13);
     }
   }
+  // 16-bit ops
+  std::vector<uint32_t> d16(N);
+  {
+    for (int i = 0; i < N; ++i) {
+      do d16[i] = pick32(g); while ((uint16_t)d16[i] == 0 || ((uint16_t)d16[i] == 0xFFFF && (uint16_t)a32[i] == 0x8000));
+    }
+    DevBuf<uint32_t> da(a32), db(b32), dc(c32), dd(d16), out((size_t)NOP16 * N);
+    k_int16<<<(N + 255) / 256, 256>>>(da, db, dc, dd, out, N);
+    LAUNCH_CHECK();
+    auto o = out.download();
+    for (int op = 0; op < MIN_S16X2; ++op) {
+      Check ck(kOp16Names[op]);
+      for (int i = 0; i < N; ++i) {
+        char ctx[96];
+        snprintf(ctx, sizeof ctx, "a=0x%08x b=0x%08x c=0x%08x d=0x%04x:", a32[i], b32[i], c32[i], d16[i] & 0xFFFF);
+        ck.u32(i, o[(size_t)op * N + i], ref16(op, a32[i], b32[i], c32[i], d16[i]), ctx);
+      }
+    }
+  }
   // sad / mul24, last
   {
     DevBuf<uint32_t> da(a32), db(b32), dc(c32), out((size_t)NOP32 * N);
@@ -369,6 +479,21 @@ int main() {
     for (int op = SAD_U; op < NOP32; ++op) {
       Check ck(kOp32Names[op]);
       for (int i = 0; i < N; ++i) ck.u32(i, o[(size_t)op * N + i], ref32(op, a32[i], b32[i], c32[i], 1));
+    }
+  }
+  // packed, relu and dot-product ops, last
+  {
+    DevBuf<uint32_t> da(a32), db(b32), dc(c32), out((size_t)NOP16 * N);
+    k_packed<<<(N + 255) / 256, 256>>>(da, db, dc, out, N);
+    LAUNCH_CHECK();
+    auto o = out.download();
+    for (int op = MIN_S16X2; op < NOP16; ++op) {
+      Check ck(kOp16Names[op]);
+      for (int i = 0; i < N; ++i) {
+        char ctx[96];
+        snprintf(ctx, sizeof ctx, "a=0x%08x b=0x%08x c=0x%08x:", a32[i], b32[i], c32[i]);
+        ck.u32(i, o[(size_t)op * N + i], ref16(op, a32[i], b32[i], c32[i], 1), ctx);
+      }
     }
   }
   return finish();
