@@ -337,6 +337,19 @@ Run run_warp(Warp& w, int budget) {
           g = 0;
           reselect = true;
           break;
+        case Flow::Wait:
+          each(g, [&](int l) { w.pc[l] = pc; });
+          each(g & ~m, [&](int l) { w.pc[l] = pc + 1; });
+          if (m) {
+            if (strict) check_uninit(w, in, m);
+            w.blocked = 0;
+            if (!in.fn(w, in, m)) result = Run::Stopped;
+            each(m & ~w.blocked, [&](int l) { w.pc[l] = pc + 1; });
+            each(m & w.blocked, [&](int l) { w.st[l] = kMbarWait; });
+          }
+          g = 0;
+          reselect = true;
+          break;
         case Flow::Coll: {
           if (!m) {
             ++pc;
@@ -437,6 +450,8 @@ void stalled(Cta& C) {
       const Insn& in = K.code[k.first];
       std::string what = k.second == kBarWait ? "waits at barrier " + std::to_string(w.bar_id[__builtin_ctz(lanes)])
                          : k.second == kCollWait ? "waits for the other lanes of a warp collective"
+                         : k.second == kMbarWait ? "waits on the mbarrier at shared address " +
+                                                       std::to_string(w.wait_addr[__builtin_ctz(lanes)])
                                                  : "is runnable";
       lines.push_back("warp " + std::to_string(w.id) + ", " + lanes_text(lanes) + ": " + what + ", `" +
                       K.text[k.first] + "` " + where_line(K, in));
@@ -495,6 +510,13 @@ void run_cta(Cta& C) {
     } else if (!idle[wi]) {
       idle[wi] = 1;
       if (++idle_count == unfinished) {
+        // asynchronous copies complete as late as possible: now, before calling it a deadlock
+        if (drain_async(C)) {
+          std::fill(idle.begin(), idle.end(), 0);
+          idle_count = 0;
+          continue;
+        }
+        if (L.stop) break;
         stalled(C);
         break;
       }

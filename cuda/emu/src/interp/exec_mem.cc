@@ -48,16 +48,17 @@ bool oob(Warp& w, const Insn& in, int lane, Space s, uint64_t addr, uint32_t siz
 }  // namespace
 
 uint8_t* access(Warp& w, const Insn& in, int lane, Space space, uint64_t addr, uint32_t size, bool write,
-                bool atomic) {
+                bool atomic, uint32_t align) {
   Cta& C = *w.cta;
   Launch& L = *C.L;
+  const uint32_t al = align ? align : size;
   if (space == Space::Generic) {
     uint64_t a;
-    if (from_generic(L, Space::Shared, addr, &a)) return access(w, in, lane, Space::Shared, a, size, write, atomic);
-    if (from_generic(L, Space::Local, addr, &a)) return access(w, in, lane, Space::Local, a, size, write, atomic);
-    if (from_generic(L, Space::Param, addr, &a)) return access(w, in, lane, Space::Param, a, size, write, atomic);
+    if (from_generic(L, Space::Shared, addr, &a)) return access(w, in, lane, Space::Shared, a, size, write, atomic, align);
+    if (from_generic(L, Space::Local, addr, &a)) return access(w, in, lane, Space::Local, a, size, write, atomic, align);
+    if (from_generic(L, Space::Param, addr, &a)) return access(w, in, lane, Space::Param, a, size, write, atomic, align);
     if (!L.mem->in_device_range(addr)) {
-      if (addr & (size - 1)) {
+      if (addr & (al - 1)) {
         report(w, &in, lane, Report::Kind::Misaligned,
                std::string("Invalid generic ") + (write ? "write" : "read") + " of size " + std::to_string(size) + " bytes",
                {"Address " + hex(addr) + " is misaligned"});
@@ -69,12 +70,12 @@ uint8_t* access(Warp& w, const Insn& in, int lane, Space space, uint64_t addr, u
     }
     space = Space::Global;
   }
-  if (addr & (size - 1)) {
+  if (addr & (al - 1)) {
     report(w, &in, lane, Report::Kind::Misaligned,
            std::string("Invalid ") + space_name(space) + (write ? " write" : " read") + " of size " + std::to_string(size) +
                " bytes",
            {"Address " + hex(addr) + " is misaligned (an access of " + std::to_string(size) + " bytes needs " +
-            std::to_string(size) + "-byte alignment)"});
+            std::to_string(al) + "-byte alignment)"});
     return nullptr;
   }
   switch (space) {

@@ -54,6 +54,7 @@ enum class Flow : uint8_t {
   Exit,      // lanes exit (exit, ret of the kernel)
   Bar,       // bar.sync / barrier.sync / bar.red / bar.arrive: barrier logic in cta.cc
   Coll,      // warp collective: waits for its member mask, then handler for the whole group
+  Wait,      // may block lanes (mbarrier.try_wait): the handler sets Warp::blocked (exec_async.cc)
   Trap,      // trap / brkpt
   Unsupported,
 };
@@ -149,10 +150,16 @@ struct Cta {
   RaceCheck race;
   bool work = false;                // wrote global memory / issued an atomic
   uint32_t exited_threads = 0;
+  // mbarrier objects by shared address (PTX ISA §9.7.13.15), and the bulk copies in flight (completed
+  // late: when a thread waits on their mbarrier, when the CTA would otherwise stall, or at its end)
+  struct Mbar { uint32_t expected = 0, pending = 0, phase = 0, id = 0; int64_t tx = 0; };
+  std::map<uint32_t, Mbar> mbars;
+  struct BulkOp { uint32_t dst; uint64_t src; uint32_t size, mbar, pc; int warp, lane; };
+  std::vector<BulkOp> bulk;
 };
 
 // Lane states.
-enum LaneSt : uint8_t { kRun = 0, kExited, kBarWait, kCollWait };
+enum LaneSt : uint8_t { kRun = 0, kExited, kBarWait, kCollWait, kMbarWait };
 
 struct Warp {
   Cta* cta = nullptr;
@@ -163,6 +170,12 @@ struct Warp {
   uint32_t pc[32] = {};
   uint8_t st[32] = {};
   uint8_t bar_id[32] = {};
+  uint32_t wait_addr[32] = {};      // kMbarWait: the mbarrier's shared address
+  uint32_t blocked = 0;             // set by a Flow::Wait handler: lanes that must wait
+  // cp.async (PTX ISA §9.7.9.25.3): per lane, the copies not yet committed and the committed groups
+  struct CpOp { uint32_t dst; uint64_t src; uint32_t size, src_size, pc; };
+  std::vector<CpOp> cp_open[32];
+  std::vector<std::vector<CpOp>> cp_groups[32];
   uint32_t exists = 0;              // lanes that are threads of the CTA
   uint32_t exited = 0;              // lanes that have exited
   uint32_t carry = 0;               // CC.CF per lane
@@ -254,13 +267,18 @@ uint32_t pc_of(const Warp& w, const Insn& in);
 
 // Memory access for one lane: returns the host pointer of [addr, addr+size) in `space`, or nullptr after
 // reporting (out of bounds / misaligned). `write`/`atomic` for messages, race check and strict shadow.
+// `align`: the alignment required (0: the access size, natural alignment; bulk copies ask for 16).
 uint8_t* access(Warp& w, const Insn& in, int lane, Space space, uint64_t addr, uint32_t size, bool write,
-                bool atomic);
+                bool atomic, uint32_t align = 0);
 // Generic address of a window-relative offset (cvta) and back.
 uint64_t to_generic(const Launch& L, Space s, uint64_t a);
 bool from_generic(const Launch& L, Space s, uint64_t g, uint64_t* a);
 
 // The executor: runs a CTA to completion (cta.cc).
 void run_cta(Cta& cta);
+// Async units (exec_async.cc): complete every bulk copy in flight (false if none); a launch-stopping
+// report returns through Launch::stop. Called when a CTA would stall and at its end.
+bool drain_async(Cta& cta);
+bool bind_async(BindCtx& c);
 
 }  // namespace emu::interp

@@ -193,6 +193,10 @@ LaunchResult ModuleImpl::launch(const KernelInfo& info, const LaunchConfig& cfg,
           for (int l = 0; l < 32; ++l)
             if (!(w.exists >> l & 1)) w.st[l] = kExited;
           w.carry = 0;
+          for (int l = 0; l < 32; ++l) {
+            w.cp_open[l].clear();
+            w.cp_groups[l].clear();
+          }
           w.exited = 0;
           w.gbase = 1;
           w.gend = 0;
@@ -205,7 +209,10 @@ LaunchResult ModuleImpl::launch(const KernelInfo& info, const LaunchConfig& cfg,
             if (opt.strict) w.written[slot] = 0xFFFFFFFFu;
           }
         }
+        C.mbars.clear();
+        C.bulk.clear();
         run_cta(C);
+        if (!L.stop) drain_async(C);  // copies still in flight complete before the CTA's end
         ++L.res.ctas;
         if (C.work) ++L.res.ctas_with_work;
       }
