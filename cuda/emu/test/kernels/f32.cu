@@ -1,7 +1,7 @@
 // f32.cu: single-precision arithmetic (PTX ISA 9.0 section 9.7.3 "Floating-Point Instructions": add, sub,
 // mul, fma/mad, div.{rn,rz,rm,rp}, rcp.{rn,..}, sqrt.{rn,..} in every IEEE rounding mode, .ftz (subnormal
 // inputs and results flushed to sign-preserving zero) and .sat (clamp to [0, 1], NaN -> +0), min/max with
-// the NaN rules and -0 < +0, the .NaN variants, abs/neg), against the host FPU in the same rounding mode
+// the NaN rules and -0 < +0, the .NaN variants, abs/neg, cvt.sat.f32.f32), against the host FPU in the same mode
 // (fesetround). NaN results must be the canonical NaN 0x7FFFFFFF bit for bit.
 #include "common.cuh"
 
@@ -9,7 +9,7 @@ using namespace kt;
 
 constexpr int N = 8192;
 
-enum Kind { ADD, SUB, MUL, DIV, FMA, RCP, SQRT, MIN, MAX, MIN_NAN, MAX_NAN, ABS, NEG };
+enum Kind { ADD, SUB, MUL, DIV, FMA, RCP, SQRT, MIN, MAX, MIN_NAN, MAX_NAN, ABS, NEG, MOV };
 struct OpInfo { const char* name; Kind kind; int rnd; bool ftz, sat; };
 
 // name, kind, rounding, ftz, sat: one asm statement each (the names are the exact PTX opcodes).
@@ -38,7 +38,8 @@ struct OpInfo { const char* name; Kind kind; int rnd; bool ftz, sat; };
   X("rcp.rp.f32", RCP, RP, 0, 0) X("rcp.rn.ftz.f32", RCP, RN, 1, 0) X("sqrt.rn.f32", SQRT, RN, 0, 0) \
   X("sqrt.rz.f32", SQRT, RZ, 0, 0) X("sqrt.rm.f32", SQRT, RM, 0, 0) X("sqrt.rp.f32", SQRT, RP, 0, 0) \
   X("sqrt.rn.ftz.f32", SQRT, RN, 1, 0) X("abs.f32", ABS, RN, 0, 0) X("neg.f32", NEG, RN, 0, 0)       \
-  X("abs.ftz.f32", ABS, RN, 1, 0) X("neg.ftz.f32", NEG, RN, 1, 0)
+  X("abs.ftz.f32", ABS, RN, 1, 0) X("neg.ftz.f32", NEG, RN, 1, 0) X("cvt.sat.f32.f32", MOV, RN, 0, 1)      \
+  X("cvt.ftz.sat.f32.f32", MOV, RN, 1, 1)
 
 const OpInfo kOps[] = {
 #define E(name, kind, rnd, ftz, sat) {name, kind, rnd, ftz, sat},
@@ -95,6 +96,7 @@ static float ref(const OpInfo& op, float a, float b, float c, bool* any_nan, boo
       bool a_less = a < b || (a == 0 && b == 0 && std::signbit(a) && !std::signbit(b));
       return op.kind == MIN_NAN ? (a_less ? a : b) : (a_less ? b : a);
     }
+    case MOV: r = a; break;  // cvt.sat.f32.f32: the value itself, then .ftz / .sat below
     case ABS: if (std::isnan(a)) { *any_nan = true; return a; } return std::fabs(a);
     case NEG: if (std::isnan(a)) { *any_nan = true; return a; } return -a;
   }

@@ -44,8 +44,9 @@ __global__ void __launch_bounds__(1024) k_1024(const uint32_t* in, uint32_t* out
   out[t] = s[0] + (uint32_t)t;
 }
 
-__global__ void k_args(uint32_t* out, uint32_t a, uint64_t b, float c, uint8_t d) {
-  out[threadIdx.x] = a + (uint32_t)(b >> 32) + (uint32_t)b + (uint32_t)(c * 2.0f) + d + threadIdx.x;
+__global__ void k_args(uint32_t* out, uint32_t a, uint64_t b, float c, uint8_t d, int8_t e, int16_t f, double h) {
+  out[threadIdx.x] = a + (uint32_t)(b >> 32) + (uint32_t)b + (uint32_t)(c * 2.0f) + d + threadIdx.x +
+                     (uint32_t)(int32_t)e * 1000u + (uint32_t)(int32_t)f * 7u + (uint32_t)(int32_t)(h * 4.0);
 }
 
 __global__ void k_dyn(uint32_t* out) {
@@ -143,12 +144,16 @@ int main() {
     uint64_t b = 0x0000000500000007ull;
     float c = 4.25f;
     uint8_t d = 200;
-    void* args[] = {&out.d, &a, &b, &c, &d};
+    int8_t e = -5;
+    int16_t f = -3000;
+    double h = -2.75;
+    void* args[] = {&out.d, &a, &b, &c, &d, &e, &f, &h};
     CUDA_CHECK(cudaLaunchKernel((const void*)k_args, dim3(1), dim3(32), args, 0, nullptr));
     LAUNCH_CHECK();
     auto o = out.download();
     Check ck("cudaLaunchKernel with scalar arguments of every size");
-    for (uint32_t t = 0; t < 32; ++t) ck.u32(t, o[t], 100u + 5u + 7u + 8u + 200u + t);
+    for (uint32_t t = 0; t < 32; ++t)
+      ck.u32(t, o[t], 100u + 5u + 7u + 8u + 200u + t + (uint32_t)(-5000) + (uint32_t)(-21000) + (uint32_t)(-11));
   }
   {
     cudaStream_t s;

@@ -140,6 +140,20 @@ __global__ void k_extend(const uint8_t* src, uint64_t* out) {
   asm volatile("ld.global.s16 %0, [%1];" : "=l"(l) : "l"(s + 6)); out[t * 8 + 7] = l;
 }
 
+// Generic (no state space) vector accesses on global memory: ld.v2.f32, ld.v4.u32, st.v2.u32, st.v4.f32.
+__global__ void k_generic_vec(const uint32_t* src, uint32_t* dst) {
+  int t = threadIdx.x;
+  const uint32_t* s = src + t * 8;
+  uint32_t* d = dst + t * 8;
+  float f0, f1;
+  uint32_t a, b, c, e;
+  asm volatile("ld.v2.f32 {%0, %1}, [%2];" : "=f"(f0), "=f"(f1) : "l"(s));
+  asm volatile("ld.v4.u32 {%0, %1, %2, %3}, [%4];" : "=r"(a), "=r"(b), "=r"(c), "=r"(e) : "l"(s + 4));
+  asm volatile("st.v2.u32 [%0], {%1, %2};" :: "l"(d), "r"(__float_as_uint(f0)), "r"(__float_as_uint(f1)) : "memory");
+  asm volatile("st.v4.f32 [%0], {%1, %2, %3, %4};" :: "l"(d + 4), "f"(__uint_as_float(a)), "f"(__uint_as_float(b)),
+               "f"(__uint_as_float(c)), "f"(__uint_as_float(e)) : "memory");
+}
+
 // ---- shared, generic, local ----
 // out per thread (u64): 0 ld.shared.u32 of a word written by another thread byte by byte, 1 the same
 // through a generic pointer (cvta.shared), 2 ld.shared.v2.u32 (lo | hi << 32), 3 ld.shared.v4.u32 xor,
@@ -283,6 +297,16 @@ int main() {
                           (uint64_t)(int64_t)s16b};
       for (int k = 0; k < 8; ++k) ck.u64(t * 8 + k, o[t * 8 + k], want[k]);
     }
+  }
+  {
+    std::vector<uint32_t> src(kThreads * 8);
+    for (auto& v : src) v = g.u32();
+    DevBuf<uint32_t> ds(src), dd(kThreads * 8);
+    k_generic_vec<<<1, kThreads>>>(ds, dd);
+    LAUNCH_CHECK();
+    auto d = dd.download();
+    Check ck("generic ld.v2.f32 / ld.v4.u32 / st.v2.u32 / st.v4.f32 on global memory");
+    for (int i = 0; i < kThreads * 8; ++i) ck.u32(i, d[i], (i % 8 == 2 || i % 8 == 3) ? 0xFFFFFFFFu : src[i]);  // 2, 3: untouched
   }
   // shared / generic / local (isspacep last)
   auto shared_test = [&](bool spaces) {
