@@ -2,10 +2,13 @@
 # run-kernel-tests.sh: builds every CUDA test program in cuda/emu/test/kernels/*.cu with nvcc and runs
 # each on the emulator (cuda/emu/bin/dsv3-emu), one line per program, then "N passed, M failed".
 #   usage: run-kernel-tests.sh [--emu-lib DIR] [--timeout SECONDS] [FILTER...]
+#   --emu-lib DIR: the folder of the emulator's libcudart.so.13 (DSV3_EMU_LIB); default: dsv3-emu's own.
 #   FILTER: substrings of program names (e.g. "f32" "checks_"); none = all programs.
 # Binaries are cached in $EMU_KERNELS_BUILD (default /tmp/dsv3-emu-kernels), keyed on a hash of the
-# source, the shared headers, the nvcc flags and the nvcc version; at most 2 compiles run at a time.
-# Header comments of a program change what counts as a pass:
+# source (and the kernels/ files it includes), the nvcc flags and the nvcc version; $EMU_KERNELS_JOBS
+# compiles at a time (default 2); each run is stopped after $EMU_KERNELS_TIMEOUT seconds (default 300).
+# DSV3_EMU_SCHEDULE / DSV3_EMU_SEED / ... in the environment reach every run (e.g. random warp order);
+# DSV3_EMU_BIN replaces the launcher. Header comments of a program change what counts as a pass:
 #   // EXPECT-REPORT: <text>         output contains <text> (case-insensitive) and the exit is non-zero
 #   // EXPECT-ERROR: <cudaError>      output contains the error name and the exit is non-zero
 #   // EXPECT-STRICT-REPORT: <text>   run with --strict; output contains <text>, exit non-zero
@@ -32,7 +35,7 @@ while [ $# -gt 0 ]; do
     --emu-lib) emu_lib="$(cd "$2" && pwd)" || { echo "no such folder: $2" >&2; exit 2; }; shift 2 ;;
     --emu-lib=*) emu_lib="$(cd "${1#*=}" && pwd)" || exit 2; shift ;;
     --timeout) per_test_timeout="$2"; shift 2 ;;
-    -h|--help) sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "unknown option: $1" >&2; exit 2 ;;
     *) filters+=("$1"); shift ;;
   esac
