@@ -35,7 +35,7 @@ while [ $# -gt 0 ]; do
     --emu-lib) emu_lib="$(cd "$2" && pwd)" || { echo "no such folder: $2" >&2; exit 2; }; shift 2 ;;
     --emu-lib=*) emu_lib="$(cd "${1#*=}" && pwd)" || exit 2; shift ;;
     --timeout) per_test_timeout="$2"; shift 2 ;;
-    -h|--help) sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "unknown option: $1" >&2; exit 2 ;;
     *) filters+=("$1"); shift ;;
   esac
