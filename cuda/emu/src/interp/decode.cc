@@ -176,6 +176,11 @@ std::string operand_text(const ptx::Operand& o) {
     case K::Addr: {
       std::string s = "[" + (o.base_kind == K::Imm ? std::to_string(o.imm) : o.name);
       if (o.base_kind != K::Imm && o.imm) s += (o.imm > 0 ? "+" : "") + std::to_string(o.imm);
+      if (!o.elems.empty()) {
+        s += ", {";
+        for (size_t i = 0; i < o.elems.size(); ++i) s += (i ? ", " : "") + operand_text(o.elems[i]);
+        s += "}";
+      }
       return s + "]";
     }
   }

@@ -8,7 +8,7 @@ namespace emu::interp {
 
 namespace {
 
-enum HOp : uint8_t { H_add, H_sub, H_mul, H_fma, H_min, H_max, H_neg, H_abs };
+enum HOp : uint8_t { H_add, H_sub, H_mul, H_fma, H_min, H_max, H_neg, H_abs, H_ex2, H_tanh };
 
 // in.a op; in.b Round; in.c ftz; in.d sat; in.t2 relu (fma) / NaN (min, max); in.x halves (1 or 2); in.t bf16
 bool h_half(Warp& w, const Insn& in, uint32_t m) {
@@ -38,6 +38,8 @@ bool h_half(Warp& w, const Insn& in, uint32_t m) {
         case H_max: v = fp::hmax(x, y, flag, bf); break;
         case H_neg: v = uint16_t(x ^ 0x8000u); break;  // sign flip (a bit operation in PTX)
         case H_abs: v = uint16_t(x & 0x7FFFu); break;
+        case H_ex2: v = fp::ex2_approx_h(x, bf); break;
+        case H_tanh: v = fp::tanh_approx_h(x, bf); break;
       }
       out |= uint64_t(v) << (16 * h);
     }
@@ -54,11 +56,25 @@ bool bind_half(BindCtx& c) {
   Insn& in = c.in;
   const Ty t = c.type_at(0);
   if (t != T_f16 && t != T_f16x2 && t != T_bf16 && t != T_bf16x2) return false;
-  static const char* ops[] = {"add", "sub", "mul", "fma", "min", "max", "neg", "abs"};
+  static const char* ops[] = {"add", "sub", "mul", "fma", "min", "max", "neg", "abs", "ex2", "tanh"};
   int o = -1;
-  for (int i = 0; i < 8; ++i)
+  for (int i = 0; i < 10; ++i)
     if (op == ops[i]) o = i;
   if (o < 0) return false;
+  if (o == H_ex2 || o == H_tanh) {  // ex2.approx.{f16,f16x2}, ex2.approx.ftz.{bf16,bf16x2}; tanh.approx.type
+    const bool bfx = t == T_bf16 || t == T_bf16x2;
+    const bool ftz_part = o == H_ex2 && bfx;
+    if (P.size() != (ftz_part ? 4u : 3u) || P[1] != "approx" || (ftz_part && P[2] != "ftz")) return false;
+    c.need(2);
+    c.reg(0);
+    c.regimm(1);
+    in.a = uint8_t(o);
+    in.t = bfx;
+    in.x = (t == T_f16x2 || t == T_bf16x2) ? 2 : 1;
+    in.ndst = 1;
+    in.fn = h_half;
+    return true;
+  }
   bool ftz = false, sat = false, relu = false, nan = false, have_round = false;
   fp::Round r = fp::Round::rn;
   for (size_t i = 1; i + 1 < P.size(); ++i) {

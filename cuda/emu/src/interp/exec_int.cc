@@ -173,6 +173,54 @@ bool h_sad(Warp& w, const Insn& in, uint32_t m) {
   return true;
 }
 
+// min / max on .s16x2 / .u16x2 (per half) and .relu (s32, s16x2: negative results become 0).
+// in.a: 1 max; in.b: relu; in.c: 1 packed halves; in.d: signed
+bool h_minmax_simd(Warp& w, const Insn& in, uint32_t m) {
+  const Src a = src(w, in.op[1]), b = src(w, in.op[2]);
+  uint64_t* d = dst(w, in.op[0]);
+  each(m, [&](int l) {
+    auto one = [&](int64_t x, int64_t y) {
+      int64_t r = in.a ? std::max(x, y) : std::min(x, y);
+      return in.b && r < 0 ? 0 : r;
+    };
+    if (in.c) {
+      uint32_t r = 0;
+      for (int h = 0; h < 2; ++h) {
+        const uint32_t ux = uint32_t(a[l] >> (16 * h)) & 0xFFFF, uy = uint32_t(b[l] >> (16 * h)) & 0xFFFF;
+        const int64_t x = in.d ? int64_t(int16_t(ux)) : int64_t(ux), y = in.d ? int64_t(int16_t(uy)) : int64_t(uy);
+        r |= (uint32_t(one(x, y)) & 0xFFFF) << (16 * h);
+      }
+      d[l] = r;
+    } else {
+      d[l] = uint32_t(one(int32_t(a[l]), int32_t(b[l])));
+    }
+  });
+  return true;
+}
+
+// dp4a.atype.btype d, a, b, c / dp2a.{lo,hi}.atype.btype d, a, b, c: c + the dot product of a's bytes
+// (dp2a: halves) with b's bytes. in.a: 0 dp4a, 1 dp2a.lo, 2 dp2a.hi; in.b: a signed; in.c: b signed
+bool h_dot(Warp& w, const Insn& in, uint32_t m) {
+  const Src a = src(w, in.op[1]), b = src(w, in.op[2]), c = src(w, in.op[3]);
+  uint64_t* d = dst(w, in.op[0]);
+  each(m, [&](int l) {
+    const uint32_t x = uint32_t(a[l]), y = uint32_t(b[l]);
+    auto byte = [&](uint32_t v, int k, bool s) { const uint32_t u = (v >> (8 * k)) & 0xFF; return s ? int64_t(int8_t(u)) : int64_t(u); };
+    int64_t acc = int64_t(int32_t(c[l]));
+    if (in.a == 0) {
+      for (int k = 0; k < 4; ++k) acc += byte(x, k, in.b) * byte(y, k, in.c);
+    } else {
+      const int base = in.a == 1 ? 0 : 2;
+      for (int k = 0; k < 2; ++k) {
+        const uint32_t hv = (x >> (16 * k)) & 0xFFFF;
+        acc += (in.b ? int64_t(int16_t(hv)) : int64_t(hv)) * byte(y, base + k, in.c);
+      }
+    }
+    d[l] = uint32_t(uint64_t(acc));
+  });
+  return true;
+}
+
 // unary: in.a: 0 not, 1 neg, 2 abs, 3 popc, 4 clz, 5 brev, 6 cnot, 7 bfind, 8 bfind.shiftamt
 template <class T>
 bool h_unary(Warp& w, const Insn& in, uint32_t m) {
@@ -501,11 +549,14 @@ bool int_type_ok(Ty t) { return t == T_u16 || t == T_s16 || t == T_u32 || t == T
 
 }  // namespace
 
+// the packed 16-bit integer types (only min / max use them), outside the Ty enumeration
+constexpr Ty T_s16x2_ = Ty(T_count + 1), T_u16x2_ = Ty(T_count + 2);
+
 bool bind_int(BindCtx& c) {
   const auto& P = c.pi.parts;
   const std::string& op = P[0];
   Insn& in = c.in;
-  const Ty t = c.type_at(0);
+  const Ty t = P.back() == "s16x2" ? T_s16x2_ : P.back() == "u16x2" ? T_u16x2_ : c.type_at(0);
   in.ndst = 1;
   auto three = [&]() { c.need(3); c.reg(0); c.regimm(1); c.regimm(2); };
 
@@ -624,6 +675,35 @@ bool bind_int(BindCtx& c) {
     return true;
   }
 
+  if ((op == "min" || op == "max") && (c.has("relu") || t == T_s16x2_ || t == T_u16x2_)) {
+    const bool relu = c.has("relu");
+    if (P.size() != (relu ? 3u : 2u)) return false;
+    if (!(t == T_s32 && relu) && t != T_s16x2_ && t != T_u16x2_) return false;
+    if (relu && t == T_u16x2_) return false;
+    three();
+    in.a = op == "max";
+    in.b = relu;
+    in.c = t != T_s32;
+    in.d = t != T_u16x2_;
+    in.fn = h_minmax_simd;
+    return true;
+  }
+  if (op == "dp4a" || op == "dp2a") {
+    const Ty at = c.type_at(1), bt = c.type_at(0);
+    if ((at != T_s32 && at != T_u32) || (bt != T_s32 && bt != T_u32)) return false;
+    if (op == "dp4a") {
+      if (P.size() != 3) return false;
+      in.a = 0;
+    } else {
+      if (P.size() != 4 || (P[1] != "lo" && P[1] != "hi")) return false;
+      in.a = P[1] == "lo" ? 1 : 2;
+    }
+    c.need(4); c.reg(0); c.regimm(1); c.regimm(2); c.regimm(3);
+    in.b = at == T_s32;
+    in.c = bt == T_s32;
+    in.fn = h_dot;
+    return true;
+  }
   // everything below: integer types only
   if (op == "and" || op == "or" || op == "xor" || op == "not" || op == "cnot") {
     if (P.size() != 2) return false;
