@@ -231,6 +231,27 @@ static uint64_t ref64(int op, uint64_t a, uint64_t b, uint32_t s, uint32_t l) {
   return 0;
 }
 
+// mov with vector operands: pack / unpack of 64-bit and 32-bit registers (what nvcc emits for half2 and
+// 64-bit halves). out[i * 6 + 0..5]
+__global__ void k_pack(const uint32_t* A, const uint32_t* B, uint32_t* out, int n) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  uint32_t a = A[i], b = B[i], lo, hi;
+  uint64_t w;
+  asm volatile("mov.b64 %0, {%1, %2};" : "=l"(w) : "r"(a), "r"(b));  // a: low half
+  out[i * 6 + 0] = (uint32_t)w;
+  out[i * 6 + 1] = (uint32_t)(w >> 32);
+  asm volatile("mov.b64 {%0, %1}, %2;" : "=r"(lo), "=r"(hi) : "l"(w ^ 0xFFFF0000FFFF0000ull));
+  out[i * 6 + 2] = lo;
+  out[i * 6 + 3] = hi;
+  unsigned short h0, h1;
+  asm volatile("mov.b32 {%0, %1}, %2;" : "=h"(h0), "=h"(h1) : "r"(a));
+  uint32_t p;
+  asm volatile("mov.b32 %0, {%1, %2};" : "=r"(p) : "h"(h1), "h"(h0));  // halves swapped
+  out[i * 6 + 4] = p;
+  out[i * 6 + 5] = h0;
+}
+
 int main() {
   Rng g(0xB175);
   std::vector<uint32_t> a(N), b(N), c(N), s(N), l(N);
@@ -281,6 +302,19 @@ int main() {
                  (unsigned long long)b64[i], s[i], l[i]);
         ck.u64(i, o[(size_t)op * N + i], ref64(op, a64[i], b64[i], s[i], l[i]), ctx);
       }
+    }
+  }
+  {
+    std::vector<uint32_t> a(N), b(N);
+    for (int i = 0; i < N; ++i) { a[i] = g.u32(); b[i] = g.u32(); }
+    DevBuf<uint32_t> da(a), db(b), out((size_t)N * 6);
+    k_pack<<<N / 128, 128>>>(da, db, out, N);
+    LAUNCH_CHECK();
+    auto o = out.download();
+    Check ck("mov.b64 / mov.b32 vector pack and unpack");
+    for (int i = 0; i < N; ++i) {
+      uint32_t want[6] = {a[i], b[i], a[i] ^ 0xFFFF0000u, b[i] ^ 0xFFFF0000u, (a[i] >> 16) | (a[i] << 16), a[i] & 0xFFFFu};
+      for (int k = 0; k < 6; ++k) ck.u32(i * 6 + k, o[(size_t)i * 6 + k], want[k]);
     }
   }
   return finish();

@@ -1,7 +1,8 @@
 // predicates.cu: comparison and selection (PTX ISA 9.0 section 9.7.7 "Comparison and Selection
 // Instructions": setp with every integer and floating-point comparison incl. the unordered ones and NaN,
 // the .and/.or/.xor boolean combination and the p|q pair, set, selp) and 9.7.8 / 8.3 predicate logic
-// (and/or/xor/not.pred) and guarded execution (@p, @!p); against host comparisons.
+// (and/or/xor/not.pred), guarded execution (@p, @!p) incl. guarded stores and atomics, testp and
+// copysign (9.7.3); against host comparisons.
 #include "common.cuh"
 
 using namespace kt;
@@ -188,6 +189,44 @@ __global__ void k_bool(const float* X, const float* Y, const uint32_t* B, const 
   out[21 * n + i] = r;
 }
 
+// Guarded memory operations: a false guard must leave memory alone. mem[i] starts poisoned; thread i
+// stores (bit 0), adds atomically to its own counter (bit 1) and stores through a negated guard (bit 2).
+__global__ void k_guarded_mem(const uint32_t* B, uint32_t* mem, uint32_t* cnt, uint32_t* mem2, int n) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  uint32_t b = B[i];
+  asm volatile(
+      "{ .reg .pred p, q, r; .reg .u32 t, old;\n\t"
+      "and.b32 t, %3, 1; setp.ne.u32 p, t, 0;\n\t"
+      "and.b32 t, %3, 2; setp.ne.u32 q, t, 0;\n\t"
+      "and.b32 t, %3, 4; setp.ne.u32 r, t, 0;\n\t"
+      "@p st.global.u32 [%0], %3;\n\t"
+      "@q atom.global.add.u32 old, [%1], 5;\n\t"
+      "@!r st.global.u32 [%2], 77; }"
+      :: "l"(mem + i), "l"(cnt + i), "l"(mem2 + i), "r"(b) : "memory");
+}
+
+// testp and copysign (launched last): out[k * n + i]
+const char* kTestp[] = {"testp.finite.f32", "testp.infinite.f32", "testp.number.f32", "testp.notanumber.f32",
+                        "testp.normal.f32", "testp.subnormal.f32", "testp.normal.f64", "copysign.f32"};
+__global__ void k_testp(const float* X, const float* Y, uint32_t* out, int n) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  float x = X[i], y = Y[i];
+  double dx = x;
+  uint32_t r;
+#define TP(k, ins, c, v)                                                                            \
+  asm volatile("{ .reg .pred p; " ins " p, %1; selp.u32 %0, 1, 0, p; }" : "=r"(r) : c(v));           \
+  out[(k) * n + i] = r;
+  TP(0, "testp.finite.f32", "f", x) TP(1, "testp.infinite.f32", "f", x) TP(2, "testp.number.f32", "f", x)
+  TP(3, "testp.notanumber.f32", "f", x) TP(4, "testp.normal.f32", "f", x) TP(5, "testp.subnormal.f32", "f", x)
+  TP(6, "testp.normal.f64", "d", dx)
+#undef TP
+  float c;
+  asm volatile("copysign.f32 %0, %1, %2;" : "=f"(c) : "f"(y), "f"(x));  // magnitude of x, sign of y
+  out[7 * n + i] = __float_as_uint(c);
+}
+
 int main() {
   Rng g(0x9ED);
   std::vector<float> sp = f32_specials();
@@ -307,6 +346,52 @@ int main() {
       lu.u32(i, o[19 * (size_t)N + i], fcmp_ref(F_ltu, x[i], y[i]) && (bb & 1));
       pq.u32(i, o[20 * (size_t)N + i], (int32_t)v[i] < (int32_t)w[i] ? 9u : 7u);
       sa.u32(i, o[21 * (size_t)N + i], ((int32_t)v[i] < (int32_t)w[i] && (bb & 1)) ? 0xFFFFFFFFu : 0u);
+    }
+  }
+  {
+    std::vector<uint32_t> bits(N);
+    for (auto& v : bits) v = g.u32() | 0x100u;  // never equal to the poison
+    DevBuf<uint32_t> db(bits), mem(N), mem2(N), cnt(std::vector<uint32_t>(N, 1000u));
+    k_guarded_mem<<<N / 128, 128>>>(db, mem, cnt, mem2, N);
+    LAUNCH_CHECK();
+    auto m = mem.download(), m2 = mem2.download(), c = cnt.download();
+    Check cs("@p st.global (false guard stores nothing)"), ca("@q atom.global.add"), cn("@!r st.global");
+    for (int i = 0; i < N; ++i) {
+      cs.u32(i, m[i], (bits[i] & 1) ? bits[i] : 0xFFFFFFFFu);
+      ca.u32(i, c[i], (bits[i] & 2) ? 1005u : 1000u);
+      cn.u32(i, m2[i], (bits[i] & 4) ? 0xFFFFFFFFu : 77u);
+    }
+  }
+  {
+    DevBuf<float> dx(x), dy(y);
+    DevBuf<uint32_t> out((size_t)8 * N);
+    k_testp<<<N / 128, 128>>>(dx, dy, out, N);
+    LAUNCH_CHECK();
+    auto o = out.download();
+    for (int k = 0; k < 8; ++k) {
+      Check ck(kTestp[k]);
+      for (int i = 0; i < N; ++i) {
+        float v = x[i];
+        uint32_t want = 0;
+        switch (k) {
+          case 0: want = std::isfinite(v); break;
+          case 1: want = std::isinf(v); break;
+          case 2: want = !std::isnan(v); break;
+          case 3: want = std::isnan(v); break;
+          case 4: want = std::fpclassify(v) == FP_NORMAL; break;
+          case 5: want = std::fpclassify(v) == FP_SUBNORMAL; break;
+          case 6: want = std::fpclassify((double)v) == FP_NORMAL; break;  // f32 subnormals are f64 normals
+          case 7: want = (fbits(v) & 0x7FFFFFFFu) | (fbits(y[i]) & 0x80000000u); break;
+        }
+        char ctx[64];
+        snprintf(ctx, sizeof ctx, "x=%a y=%a:", v, y[i]);
+        if (k == 7 && std::isnan(v)) {  // copysign of a NaN: some NaN with the sign of y
+          uint32_t gb = o[(size_t)k * N + i];
+          ck.expect(std::isnan(bitsf(gb)) && (gb >> 31) == (fbits(y[i]) >> 31), i, "copysign of NaN");
+          continue;
+        }
+        ck.u32(i, o[(size_t)k * N + i], want, ctx);
+      }
     }
   }
   return finish();
