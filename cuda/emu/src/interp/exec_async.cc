@@ -1,13 +1,15 @@
 // dsv3-emu: the asynchronous units that need no tensor core: mbarrier objects (PTX ISA 9.0 §9.7.13.15:
 // init, inval, arrive{.expect_tx,.noComplete}, expect_tx, complete_tx, test_wait / try_wait{.parity},
-// pending_count), cp.async with commit/wait groups (§9.7.9.25.3) and cp.async.bulk global -> shared
-// completed through an mbarrier's transaction count (§9.7.9.25.4.1). Copies complete as late as the ISA
+// pending_count), cp.async with commit/wait groups (§9.7.9.25.3), cp.async.bulk global -> shared
+// completed through an mbarrier's transaction count (§9.7.9.25.4.1), and its tensor form (TMA,
+// §9.7.9.25.5: .tile boxes of 1..5 dimensions, out-of-bound elements filled, 32/64/128-byte swizzle). Copies complete as late as the ISA
 // allows (hostile): cp.async at the thread's wait_group / wait_all, bulk copies when a thread waits on
 // their mbarrier, when the CTA would otherwise stall, or at the CTA's end. try_wait blocks the lane until
 // the phase completes (the ISA lets it wait up to an implementation-defined time), so deadlocks are seen.
 #include <cinttypes>
 
 #include "src/interp/interp.h"
+#include "src/runtime/tensormap.h"
 
 namespace emu::interp {
 
@@ -175,6 +177,133 @@ bool h_mbar_tx(Warp& w, const Insn& in, uint32_t m) {
   return ok;
 }
 
+// ---- TMA ----
+uint32_t box_count(const tma::TensorMap& t, int d) { return (t.box[d] + t.elem_strides[d] - 1) / t.elem_strides[d]; }
+
+// The byte offset of a dense box offset after the shared-memory swizzle (CUTLASS Swizzle<B,4,3>: the
+// 16-byte chunk index, bits 4.., XORed with the 128-byte row index bits 7..)
+uint32_t swizzle(uint8_t mode, uint32_t off) {
+  switch (mode) {
+    case tma::kSwizzle32B: return off ^ (((off >> 7) & 1) << 4);
+    case tma::kSwizzle64B: return off ^ (((off >> 7) & 3) << 4);
+    case tma::kSwizzle128B: return off ^ (((off >> 7) & 7) << 4);
+    default: return off;
+  }
+}
+
+// Copies one box: element by element along dim 0 runs, zero (or NaN) outside the tensor.
+bool tma_copy(Warp& w, const Insn& in, const Cta::BulkOp& op) {
+  const tma::TensorMap& t = *static_cast<const tma::TensorMap*>(op.map.get());
+  const uint32_t eb = tma::element_bits(t.data_type) / 8;
+  const int rank = int(t.rank);
+  uint32_t n[5];
+  for (int d = 0; d < 5; ++d) n[d] = d < rank ? box_count(t, d) : 1;
+  const uint32_t row_bytes = n[0] * eb;
+  uint8_t* base = access(w, in, op.lane, Space::Shared, op.dst, op.size, true, false, 16);
+  if (!base) return false;
+  const bool nan_fill = t.oob == tma::kOobNanRequestZeroFma &&
+                        (t.data_type == tma::kF16 || t.data_type == tma::kBF16 || t.data_type == tma::kF32 ||
+                         t.data_type == tma::kF64 || t.data_type == tma::kF32Ftz);
+  std::vector<uint8_t> row(row_bytes);
+  uint32_t rowi = 0;
+  for (uint32_t i4 = 0; i4 < n[4]; ++i4)
+    for (uint32_t i3 = 0; i3 < n[3]; ++i3)
+      for (uint32_t i2 = 0; i2 < n[2]; ++i2)
+        for (uint32_t i1 = 0; i1 < n[1]; ++i1, ++rowi) {
+          const uint32_t idx[5] = {0, i1, i2, i3, i4};
+          int64_t c[5];
+          bool inside = true;
+          uint64_t addr = t.address;
+          for (int d = 1; d < rank; ++d) {
+            c[d] = int64_t(op.coords[d]) + int64_t(idx[d]) * t.elem_strides[d];
+            inside &= c[d] >= 0 && uint64_t(c[d]) < t.dims[d];
+            addr += uint64_t(c[d]) * t.strides[d - 1];
+          }
+          for (uint32_t i0 = 0; i0 < n[0]; ++i0) {
+            const int64_t c0 = int64_t(op.coords[0]) + int64_t(i0) * t.elem_strides[0];
+            uint8_t* dst = row.data() + size_t(i0) * eb;
+            if (inside && c0 >= 0 && uint64_t(c0) < t.dims[0]) {
+              const uint8_t* s = access(w, in, op.lane, Space::Global, addr + uint64_t(c0) * eb, eb, false, false);
+              if (!s) return false;
+              std::memcpy(dst, s, eb);
+            } else if (nan_fill) {
+              const uint64_t nanbits = eb == 2 ? 0x7FFF : eb == 4 ? 0x7FFFFFFF : 0x7FFFFFFFFFFFFFFFull;
+              std::memcpy(dst, &nanbits, eb);
+            } else {
+              std::memset(dst, 0, eb);
+            }
+          }
+          const uint32_t off = rowi * row_bytes;
+          for (uint32_t b = 0; b < row_bytes; b += 16) {
+            const uint32_t chunk = std::min<uint32_t>(16, row_bytes - b);
+            std::memcpy(base + swizzle(t.swizzle, off + b), row.data() + b, chunk);
+          }
+        }
+  return true;
+}
+
+// cp.async.bulk.tensor.Nd.shared::cluster.global.tile.mbarrier::complete_tx::bytes [dst], [map, {c..}], [mbar]
+// in.a: rank
+bool h_tma_load(Warp& w, const Insn& in, uint32_t m) {
+  Cta& C = *w.cta;
+  const Kernel& K = *C.k;
+  const Opd& coords = K.vec[in.op[1].coords];
+  bool ok = true;
+  each(m, [&](int l) {
+    if (!ok) return;
+    const uint64_t maddr =
+        (in.op[1].slot == kNoSlot ? 0 : w.regs[size_t(in.op[1].slot) * 32 + l]) + uint64_t(in.op[1].imm);
+    const uint8_t* raw = access(w, in, l, Space::Generic, maddr, 128, false, false, 64);
+    if (!raw) { ok = false; return; }
+    auto map = std::make_shared<tma::TensorMap>();
+    if (!tma::decode(raw, map.get())) {
+      report(w, &in, l, Report::Kind::InvalidArgument, "Invalid tensor map",
+             {"the 128 bytes at " + hex(maddr) + " are not a CUtensorMap made by cuTensorMapEncodeTiled (or were changed)"});
+      C.L->stop = true;
+      ok = false;
+      return;
+    }
+    if (int(map->rank) != in.a || map->interleave != tma::kInterleaveNone || map->swizzle > tma::kSwizzle128B) {
+      report(w, &in, l, Report::Kind::InvalidArgument, "Tensor map does not fit this copy",
+             {"map of rank " + std::to_string(map->rank) + " (interleave " + std::to_string(map->interleave) +
+              ", swizzle " + std::to_string(map->swizzle) + ") used by a " + std::to_string(in.a) + "d tile copy"});
+      C.L->stop = true;
+      ok = false;
+      return;
+    }
+    Cta::BulkOp op{};
+    op.dst = uint32_t((in.op[0].slot == kNoSlot ? 0 : w.regs[size_t(in.op[0].slot) * 32 + l]) + uint64_t(in.op[0].imm));
+    op.tensor_rank = in.a;
+    for (int d = 0; d < in.a; ++d) op.coords[d] = int32_t(src(w, K.vec[coords.slot + uint32_t(d)])[l]);
+    uint32_t bytes = tma::element_bits(map->data_type) / 8;
+    for (int d = 0; d < in.a; ++d) bytes *= box_count(*map, d);
+    const uint32_t align = map->swizzle == tma::kSwizzle128B ? 1024 : map->swizzle == tma::kSwizzle64B ? 512
+                           : map->swizzle == tma::kSwizzle32B ? 256 : 128;
+    if (op.dst % align) {
+      report(w, &in, l, Report::Kind::Misaligned, "Misaligned cp.async.bulk.tensor destination",
+             {"shared address " + hex(op.dst) + " must be " + std::to_string(align) + "-byte aligned for this swizzle"});
+      ok = false;
+      return;
+    }
+    if (op.dst + bytes > C.smem.size()) {
+      access(w, in, l, Space::Shared, op.dst, bytes, true, false, 16);
+      ok = false;
+      return;
+    }
+    uint32_t off;
+    if (!mbar_addr(w, in, l, in.op[2], false, &off) || !find_mbar(w, in, l, off)) { ok = false; return; }
+    op.size = bytes;
+    op.mbar = off;
+    op.pc = pc_of(w, in);
+    op.warp = w.id;
+    op.lane = l;
+    op.map = map;
+    C.bulk.push_back(op);
+    C.work = true;
+  });
+  return ok;
+}
+
 // Completes the bulk copies in flight (all, or those signalling mbarrier `only`).
 bool drain(Cta& C, uint32_t only) {
   bool any = false;
@@ -188,11 +317,15 @@ bool drain(Cta& C, uint32_t only) {
     any = true;
     Warp& w = C.warps[size_t(op.warp)];
     const Insn& in = C.k->code[op.pc];
-    const uint8_t* s = access(w, in, op.lane, Space::Global, op.src, op.size, false, false, 16);
-    if (!s) return true;
-    uint8_t* d = access(w, in, op.lane, Space::Shared, op.dst, op.size, true, false, 16);
-    if (!d) return true;
-    std::memcpy(d, s, op.size);
+    if (op.tensor_rank) {
+      if (!tma_copy(w, in, op)) return true;
+    } else {
+      const uint8_t* s = access(w, in, op.lane, Space::Global, op.src, op.size, false, false, 16);
+      if (!s) return true;
+      uint8_t* d = access(w, in, op.lane, Space::Shared, op.dst, op.size, true, false, 16);
+      if (!d) return true;
+      std::memcpy(d, s, op.size);
+    }
     auto it = C.mbars.find(op.mbar);
     if (it == C.mbars.end()) {
       report(w, &in, op.lane, Report::Kind::InvalidArgument, "Bulk copy completed on an mbarrier that no longer exists",
@@ -386,6 +519,12 @@ bool bind_async(BindCtx& c) {
     }
     return false;
   }
+  if (P[0] == "prefetch" && c.has("tensormap")) {  // a hint: no architectural effect
+    c.need(1);
+    c.addr(0);
+    in.fn = h_nop;
+    return true;
+  }
   if (P[0] == "mbarrier") {
     if (P.size() < 3 || P.back() != "b64") return false;
     const std::string& op = P[1];
@@ -470,6 +609,21 @@ bool bind_async(BindCtx& c) {
       if (in.nops == 4) c.regimm(3);
       in.t = uint8_t(Space::Shared);
       in.fn = h_cp_async;
+      return true;
+    }
+    if (P[2] == "bulk" && P.size() >= 9 && P[3] == "tensor" && (P[5] == "shared::cluster" || P[5] == "shared::cta") &&
+        P[6] == "global" && P[7] == "tile" && P[8] == "mbarrier::complete_tx::bytes" && P.size() == 9) {
+      const int rank = P[4].size() == 2 && P[4][1] == 'd' ? P[4][0] - '0' : 0;
+      if (rank < 1 || rank > 5) return false;
+      c.need(3);
+      c.addr(0);
+      c.addr(2);
+      const Opd& mo = in.op[1];
+      if (mo.kind != Opd::Addr || mo.coords == kNoSlot || int(c.k.vec[mo.coords].n) != rank)
+        c.fail("cp.async.bulk.tensor: expected [tensorMap, {" + std::to_string(rank) + " coordinates}]");
+      in.a = uint8_t(rank);
+      in.t = uint8_t(Space::Shared);
+      in.fn = h_tma_load;
       return true;
     }
     if (P[2] == "bulk" && P.size() == 6 && (P[3] == "shared::cluster" || P[3] == "shared::cta") && P[4] == "global" &&

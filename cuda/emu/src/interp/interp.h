@@ -154,7 +154,12 @@ struct Cta {
   // late: when a thread waits on their mbarrier, when the CTA would otherwise stall, or at its end)
   struct Mbar { uint32_t expected = 0, pending = 0, phase = 0, id = 0; int64_t tx = 0; };
   std::map<uint32_t, Mbar> mbars;
-  struct BulkOp { uint32_t dst; uint64_t src; uint32_t size, mbar, pc; int warp, lane; };
+  struct BulkOp {
+    uint32_t dst; uint64_t src; uint32_t size, mbar, pc; int warp, lane;
+    int tensor_rank = 0;            // cp.async.bulk.tensor: the map (decoded at issue) and box coordinates
+    std::shared_ptr<const void> map;
+    int32_t coords[5] = {};
+  };
   std::vector<BulkOp> bulk;
 };
 
