@@ -1,5 +1,5 @@
 // mma.cu: warp-level matrix multiply (PTX ISA 9.0 sections 9.7.14.5.8 mma.sync.m16n8k16 with .bf16 and
-// .f16 inputs and .f32 accumulators, fragment layouts of 9.7.14.5.8, and 9.7.14.5.15 ldmatrix
+// .f16 inputs and .f32 accumulators, m16n8k32 e4m3 / s8, fragment layouts of 9.7.14.5.x, 9.7.14.5.15 ldmatrix
 // .m8n8.x1/.x2/.x4 with and without .trans): fragments loaded by the ISA's layout formulas and checked
 // exactly on integer-valued data, within an accumulation bound on random data, a ldmatrix register dump,
 // and a 64x64x64 GEMM (ldmatrix + mma) against a CPU GEMM.
@@ -126,6 +126,45 @@ __global__ void k_gemm(const uint16_t* A, const uint16_t* B, float* D) {
     for (int r = 0; r < 4; ++r) D[(w * 16 + gid + (r >= 2 ? 8 : 0)) * GN + n * 8 + tig * 2 + (r & 1)] = acc[n][r];
 }
 
+// ---- 4. m16n8k32 with 8-bit inputs (launched last): e4m3 -> f32 and s8 -> s32. A: 16x32, B: 32x8 ----
+// A fragment: reg r holds 4 consecutive k of row gid (+8 if r odd), k = tig*4 + (r >= 2 ? 16 : 0);
+// B fragment: reg r holds k = tig*4 + r*16 .. +3 of column gid.
+template <bool kInt>
+__global__ void k_mma8(const uint8_t* A, const uint8_t* B, const uint32_t* C, uint32_t* D) {
+  int lane = threadIdx.x, gid = lane >> 2, tig = lane & 3;
+  uint32_t ar[4], br[2], cr[4], dr[4];
+  for (int r = 0; r < 4; ++r) {
+    int row = gid + ((r & 1) ? 8 : 0), col = tig * 4 + ((r & 2) ? 16 : 0);
+    ar[r] = A[row * 32 + col] | (uint32_t)A[row * 32 + col + 1] << 8 | (uint32_t)A[row * 32 + col + 2] << 16 |
+            (uint32_t)A[row * 32 + col + 3] << 24;
+  }
+  for (int r = 0; r < 2; ++r) {
+    int k = tig * 4 + r * 16;
+    br[r] = B[k * 8 + gid] | (uint32_t)B[(k + 1) * 8 + gid] << 8 | (uint32_t)B[(k + 2) * 8 + gid] << 16 |
+            (uint32_t)B[(k + 3) * 8 + gid] << 24;
+  }
+  for (int r = 0; r < 4; ++r) cr[r] = C[(gid + (r >= 2 ? 8 : 0)) * 8 + tig * 2 + (r & 1)];
+  if (kInt)
+    asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%11,%12,%13};"
+                 : "=r"(dr[0]), "=r"(dr[1]), "=r"(dr[2]), "=r"(dr[3])
+                 : "r"(ar[0]), "r"(ar[1]), "r"(ar[2]), "r"(ar[3]), "r"(br[0]), "r"(br[1]),
+                   "r"(cr[0]), "r"(cr[1]), "r"(cr[2]), "r"(cr[3]));
+  else
+    asm volatile("mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%11,%12,%13};"
+                 : "=r"(dr[0]), "=r"(dr[1]), "=r"(dr[2]), "=r"(dr[3])
+                 : "r"(ar[0]), "r"(ar[1]), "r"(ar[2]), "r"(ar[3]), "r"(br[0]), "r"(br[1]),
+                   "r"(cr[0]), "r"(cr[1]), "r"(cr[2]), "r"(cr[3]));
+  for (int r = 0; r < 4; ++r) D[(gid + (r >= 2 ? 8 : 0)) * 8 + tig * 2 + (r & 1)] = dr[r];
+}
+
+static uint8_t e4m3_of_int(int v) {  // |v| <= 15: exact
+  if (v == 0) return 0;
+  uint8_t s = v < 0 ? 0x80 : 0;
+  int a = v < 0 ? -v : v, e = 0;
+  while ((a >> (e + 1)) != 0) ++e;
+  return s | (uint8_t)((e + 7) << 3) | (uint8_t)(((a << 3) >> e) & 7);
+}
+
 int main() {
   Rng g(0x3A3A);
   const int W = 4;  // warps in the tile test: 2 integer-valued, 2 random
@@ -216,6 +255,35 @@ int main() {
         double s = 0, mag = 0;
         for (int k = 0; k < GK; ++k) { double p = (double)Af[m * GK + k] * Bf[k * GN + n]; s += p; mag += std::fabs(p); }
         ck.near(m * GN + n, D[m * GN + n], s, mag * 0x1p-19 + 1e-30);
+      }
+  }
+  // 8-bit inputs, last
+  for (int integer = 1; integer >= 0; --integer) {  // s8 first
+    std::vector<int> a(16 * 32), b(32 * 8);
+    std::vector<uint8_t> A(16 * 32), B(32 * 8);
+    std::vector<uint32_t> C(16 * 8);
+    for (int i = 0; i < 16 * 32; ++i) {
+      a[i] = integer ? (int)g.below(256) - 128 : (int)g.below(31) - 15;
+      A[i] = integer ? (uint8_t)a[i] : e4m3_of_int(a[i]);
+    }
+    for (int i = 0; i < 32 * 8; ++i) {
+      b[i] = integer ? (int)g.below(256) - 128 : (int)g.below(31) - 15;
+      B[i] = integer ? (uint8_t)b[i] : e4m3_of_int(b[i]);
+    }
+    for (auto& c : C) c = integer ? g.u32() >> 2 : fbits((float)((int)g.below(2001) - 1000));
+    DevBuf<uint8_t> dA(A), dB(B);
+    DevBuf<uint32_t> dC(C), dD(16 * 8);
+    if (integer) k_mma8<true><<<1, 32>>>(dA, dB, dC, dD);
+    else k_mma8<false><<<1, 32>>>(dA, dB, dC, dD);
+    LAUNCH_CHECK();
+    auto D = dD.download();
+    Check ck(integer ? "mma.m16n8k32 s8 -> s32" : "mma.m16n8k32 e4m3 -> f32 (integer-valued, exact)");
+    for (int m = 0; m < 16; ++m)
+      for (int n = 0; n < 8; ++n) {
+        int64_t sum = 0;
+        for (int k = 0; k < 32; ++k) sum += (int64_t)a[m * 32 + k] * b[k * 8 + n];
+        uint32_t want = integer ? (uint32_t)(C[m * 8 + n] + (uint32_t)sum) : fbits(bitsf(C[m * 8 + n]) + (float)sum);
+        ck.u32(m * 8 + n, D[m * 8 + n], want);
       }
   }
   return finish();
