@@ -75,6 +75,21 @@ int main() {
   CHECK_ERR(cudaDeviceGetAttribute(&v, static_cast<cudaDeviceAttr>(100000), 0), cudaErrorInvalidValue);
   cudaGetLastError();
 
+  // One cache configuration; stream ids tell streams apart.
+  cudaFuncCache cache = cudaFuncCachePreferL1;
+  CHECK_OK(cudaDeviceSetCacheConfig(cudaFuncCachePreferShared));
+  CHECK_OK(cudaDeviceGetCacheConfig(&cache));
+  CHECK_EQ(cache, cudaFuncCachePreferNone);
+  cudaStream_t s1, s2;
+  CHECK_OK(cudaStreamCreate(&s1));
+  CHECK_OK(cudaStreamCreate(&s2));
+  unsigned long long id1 = 0, id2 = 0;
+  CHECK_OK(cudaStreamGetId(s1, &id1));
+  CHECK_OK(cudaStreamGetId(s2, &id2));
+  CHECK(id1 != id2);
+  CHECK_OK(cudaStreamDestroy(s1));
+  CHECK_OK(cudaStreamDestroy(s2));
+
   // Function attributes.
   cudaFuncAttributes fa;
   CHECK_OK(cudaFuncGetAttributes(&fa, with_static_smem));
