@@ -242,4 +242,24 @@ struct DevBuf {
   operator T*() const { return d; }
 };
 
+// Runs `launch` (which writes `out`) twice: once on the 0xFF poison, once on 0x00 bytes. An output that
+// the kernel does not write differs between the runs, so checks that accept "any NaN" (which the 0xFF
+// poison is) cannot pass on an unwritten output. Returns the first run's output.
+template <class T, class F>
+std::vector<T> run_twice(DevBuf<T>& out, F launch, const char* what) {
+  CUDA_CHECK(cudaMemset(out.d, 0xFF, out.bytes()));
+  launch();
+  LAUNCH_CHECK();
+  std::vector<T> first = out.download();
+  CUDA_CHECK(cudaMemset(out.d, 0x00, out.bytes()));
+  launch();
+  LAUNCH_CHECK();
+  std::vector<T> second = out.download();
+  Check ck(std::string("every output written (") + what + ")");
+  for (size_t i = 0; i < first.size(); ++i)
+    if (std::memcmp(&first[i], &second[i], sizeof(T)) == 0) ck.ok();
+    else ck.fail((long)i, "differs between a 0xFF and a 0x00 poisoned run");
+  return first;
+}
+
 }  // namespace kt

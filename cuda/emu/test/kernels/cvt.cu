@@ -322,9 +322,7 @@ int main() {
       if (g.below(3) == 0) x[i] = (uint64_t) - (int64_t)x[i];
     }
     DevBuf<uint64_t> dx(x), out((size_t)NPAIRS * N);
-    k_int<<<N / 128, 128>>>(dx, out, N);
-    LAUNCH_CHECK();
-    auto o = out.download();
+    auto o = run_twice(out, [&] { k_int<<<N / 128, 128>>>(dx, out, N); }, "k_int");
     for (int p = 0; p < NPAIRS; ++p) {
       Check ck(kPairs[p].name);
       int regbits = kPairs[p].dbits < 16 ? 16 : kPairs[p].dbits;
@@ -354,9 +352,7 @@ int main() {
     DevBuf<float> df(f);
     DevBuf<double> dd(d);
     DevBuf<uint64_t> out((size_t)NF2I * N);
-    k_f2i<<<N / 128, 128>>>(df, dd, out, N);
-    LAUNCH_CHECK();
-    auto o = out.download();
+    auto o = run_twice(out, [&] { k_f2i<<<N / 128, 128>>>(df, dd, out, N); }, "k_f2i");
     for (int c = 0; c < NF2I; ++c) {
       Check ck(kF2I[c].name);
       for (int i = 0; i < N; ++i) {
@@ -387,9 +383,7 @@ int main() {
     DevBuf<uint64_t> dx(x), out((size_t)(NI2F + NRNDF) * N);
     DevBuf<float> df(f);
     DevBuf<double> dd(d);
-    k_i2f<<<N / 128, 128>>>(dx, df, dd, out, N);
-    LAUNCH_CHECK();
-    auto o = out.download();
+    auto o = run_twice(out, [&] { k_i2f<<<N / 128, 128>>>(dx, df, dd, out, N); }, "k_i2f");
     for (int c = 0; c < NI2F; ++c) {
       Check ck(kI2F[c]);
       const int modes[] = {RN, RZ, RM, RP};
@@ -461,9 +455,7 @@ int main() {
     }
     DevBuf<float> da(a), db(b);
     DevBuf<uint32_t> dh(h), out((size_t)NSMALL * N);
-    k_small<<<N / 128, 128>>>(da, db, dh, out, N);
-    LAUNCH_CHECK();
-    auto o = out.download();
+    auto o = run_twice(out, [&] { k_small<<<N / 128, 128>>>(da, db, dh, out, N); }, "k_small");
     auto half = [&](float x, const Fmt& f, int mode, bool sat, bool relu, uint32_t* bits) -> bool {
       // returns false when the expected result is a NaN (checked as "a NaN of the format")
       if (std::isnan(x)) return false;
