@@ -181,6 +181,11 @@ struct Warp {
   struct CpOp { uint32_t dst; uint64_t src; uint32_t size, src_size, pc; };
   std::vector<CpOp> cp_open[32];
   std::vector<std::vector<CpOp>> cp_groups[32];
+  // wgmma.mma_async issued by this warp (PTX ISA §9.7.15.5): open, then committed groups; completed in
+  // order at wgmma.wait_group. `d_in`: the accumulators at issue (empty when chained on a pending op).
+  struct WgOp { uint32_t pc; uint64_t adesc, bdesc; bool scale_d; std::vector<uint64_t> d_in; };
+  std::vector<WgOp> wg_open;
+  std::vector<std::vector<WgOp>> wg_groups;
   uint32_t exists = 0;              // lanes that are threads of the CTA
   uint32_t exited = 0;              // lanes that have exited
   uint32_t carry = 0;               // CC.CF per lane
@@ -285,5 +290,6 @@ void run_cta(Cta& cta);
 // report returns through Launch::stop. Called when a CTA would stall and at its end.
 bool drain_async(Cta& cta);
 bool bind_async(BindCtx& c);
+bool bind_wgmma(BindCtx& c);
 
 }  // namespace emu::interp

@@ -193,6 +193,8 @@ LaunchResult ModuleImpl::launch(const KernelInfo& info, const LaunchConfig& cfg,
           for (int l = 0; l < 32; ++l)
             if (!(w.exists >> l & 1)) w.st[l] = kExited;
           w.carry = 0;
+          w.wg_open.clear();
+          w.wg_groups.clear();
           for (int l = 0; l < 32; ++l) {
             w.cp_open[l].clear();
             w.cp_groups[l].clear();
