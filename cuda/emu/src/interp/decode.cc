@@ -417,7 +417,7 @@ class Decoder {
         r.bits = 64;
         return r;
       case K::Symbol: {
-        if (const Sym* s = find_sym(o.name)) return sym_imm(*s, 0, idx);
+        if (const Sym* s = find_sym(o.name)) return sym_imm(*s, o.imm, idx);  // `smem+8`: the offset in imm
         r.kind = Opd::Label;  // a label (bra target) or a function name; resolved by the caller
         labels.push_back({idx, o.name});
         return r;

@@ -126,7 +126,10 @@ $L_end:
   ld.u32 %r8, [%rd12];
   // global variables: generic pointer from an initialiser, .const
   ld.global.u64 %rd13, [table_ptr];
-  ld.u32 %r9, [%rd13+8];
+  ld.u32 %r11, [%rd13+8];
+  mov.u64 %rd14, table+4;              // a symbol plus an offset
+  ld.global.u32 %r12, [%rd14];
+  add.s32 %r9, %r11, %r12;             // 30 + 20
   ld.const.f32 %f1, [scale];
   cvt.rn.f32.u32 %f2, %r1;
   mul.f32 %f3, %f1, %f2;
@@ -226,7 +229,7 @@ int main() {
     bad += row[0] != t + 100;
     bad += row[1] != t + 200;
     bad += row[2] != 4242u;
-    bad += row[3] != 30u;
+    bad += row[3] != 50u;
     bad += f != 2.0f * float(t);
     bad += row[5] != t * 3 + t;
   }
