@@ -57,6 +57,40 @@ __global__ void k_wgmma(const uint8_t* A, const uint8_t* B, const float* C, floa
   for (int i = 0; i < 4; ++i) D[(16 * w + gid + 8 * (i / 2)) * NN + 2 * tig + (i & 1)] = d[i];
 }
 
+// ---- 128-byte swizzle, as the project's GEMM uses it: A 64 x 128 and B 16 x 128 e4m3 (K-major, rows of 128
+// bytes, 8-row atoms of 1024 bytes, 16-byte chunk c of row r stored at chunk c ^ (r % 8)); four k32 steps
+// advance the descriptors' start address by 32 bytes; m64n16k32 (8 accumulators per thread). ----
+constexpr int KS = 128, NS = 16;
+__host__ __device__ inline int sw128(int row, int kbyte) {
+  return (row / 8) * 1024 + (row % 8) * 128 + (((kbyte / 16) ^ (row % 8)) * 16) + kbyte % 16;
+}
+__device__ inline uint64_t desc_sw128(const void* p, int koff) {
+  uint32_t a = (uint32_t)__cvta_generic_to_shared(p) + koff;
+  return (uint64_t)((a >> 4) & 0x3FFF) | ((uint64_t)1 << 16) | ((uint64_t)(1024 >> 4) << 32) | ((uint64_t)1 << 62);
+}
+__global__ void k_wgmma_sw128(const uint8_t* A, const uint8_t* B, float* D) {
+  __shared__ __align__(1024) uint8_t sa[M * KS];
+  __shared__ __align__(1024) uint8_t sb[NS * KS];
+  int t = threadIdx.x, w = t / 32, lane = t % 32, gid = lane >> 2, tig = lane & 3;
+  for (int i = t; i < M * KS; i += blockDim.x) sa[sw128(i / KS, i % KS)] = A[i];
+  for (int i = t; i < NS * KS; i += blockDim.x) sb[sw128(i / KS, i % KS)] = B[i];
+  asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+  __syncthreads();
+  float d[8];
+  asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
+  for (int k0 = 0; k0 < KS; k0 += 32) {
+    uint64_t da = desc_sw128(sa, k0), db = desc_sw128(sb, k0);
+    uint32_t scale_d = k0 != 0;  // the first step ignores the (uninitialised) accumulators
+    asm volatile("{ .reg .pred p; setp.ne.u32 p, %10, 0;\n\t"
+                 "wgmma.mma_async.sync.aligned.m64n16k32.f32.e4m3.e4m3 {%0, %1, %2, %3, %4, %5, %6, %7}, %8, %9, p, 1, 1; }"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7])
+                 : "l"(da), "l"(db), "r"(scale_d) : "memory");
+  }
+  asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
+  asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
+  for (int i = 0; i < 8; ++i) D[(16 * w + gid + 8 * ((i % 4) / 2)) * NS + (i / 4) * 8 + 2 * tig + (i & 1)] = d[i];
+}
+
 static uint8_t e4m3_of_int(int v) {  // |v| <= 15: exact
   if (v == 0) return 0;
   uint8_t s = v < 0 ? 0x80 : 0;
@@ -106,6 +140,24 @@ int main() {
           ck.f32(m * NN + n, D[m * NN + n], want);
         }
     }
+  }
+  if (!kBF) {
+    std::vector<int> a(M * KS), b(NS * KS);
+    std::vector<uint8_t> A(M * KS), B(NS * KS);
+    for (int i = 0; i < M * KS; ++i) { a[i] = (int)g.below(9) - 4; A[i] = e4m3_of_int(a[i]); }
+    for (int i = 0; i < NS * KS; ++i) { b[i] = (int)g.below(9) - 4; B[i] = e4m3_of_int(b[i]); }
+    DevBuf<uint8_t> dA(A), dB(B);
+    DevBuf<float> dD(M * NS);
+    k_wgmma_sw128<<<1, 128>>>(dA, dB, dD);
+    LAUNCH_CHECK();
+    auto D = dD.download();
+    Check ck("wgmma m64n16k32 e4m3, 128-byte swizzle, 4 k-steps");
+    for (int m = 0; m < M; ++m)
+      for (int n = 0; n < NS; ++n) {
+        long sum = 0;
+        for (int k = 0; k < KS; ++k) sum += (long)a[m * KS + k] * b[n * KS + k];
+        ck.f32(m * NS + n, D[m * NS + n], (float)sum);
+      }
   }
   return finish();
 }
