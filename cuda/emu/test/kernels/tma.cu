@@ -44,6 +44,36 @@ __global__ void k_tma(const __grid_constant__ CUtensorMap map, const int* coords
   }
 }
 
+// Two boxes on one mbarrier phase (expect_tx of both): (x0, y0) into box0 and (x1, y1) into box1.
+__global__ void k_tma2(const __grid_constant__ CUtensorMap map, int x0, int y0, int x1, int y1, uint8_t* out) {
+  __shared__ __align__(1024) uint8_t box0[BW * BH];
+  __shared__ __align__(1024) uint8_t box1[BW * BH];
+  __shared__ __align__(8) uint64_t bar;
+  int t = threadIdx.x;
+  if (t == 0) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" :: "r"(smem(&bar)) : "memory");
+    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+  }
+  __syncthreads();
+  if (t == 0) {
+    uint64_t state;
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 %0, [%1], %2;" : "=l"(state)
+                 : "r"(smem(&bar)), "r"(2 * BW * BH) : "memory");
+    asm volatile("" :: "l"(state));
+    asm volatile(
+        "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];"
+        :: "r"(smem(box0)), "l"(&map), "r"(x0), "r"(y0), "r"(smem(&bar)) : "memory");
+    asm volatile(
+        "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];"
+        :: "r"(smem(box1)), "l"(&map), "r"(x1), "r"(y1), "r"(smem(&bar)) : "memory");
+  }
+  uint32_t done = 0;
+  while (!done)
+    asm volatile("{ .reg .pred p; mbarrier.try_wait.parity.shared::cta.b64 p, [%1], 0; selp.u32 %0, 1, 0, p; }"
+                 : "=r"(done) : "r"(smem(&bar)) : "memory");
+  for (int k = t; k < BW * BH; k += blockDim.x) { out[k] = box0[k]; out[BW * BH + k] = box1[k]; }
+}
+
 typedef CUresult (*EncodeTiled)(CUtensorMap*, CUtensorMapDataType, cuuint32_t, void*, const cuuint64_t*,
                                 const cuuint64_t*, const cuuint32_t*, const cuuint32_t*, CUtensorMapInterleave,
                                 CUtensorMapSwizzle, CUtensorMapL2promotion, CUtensorMapFloatOOBfill);
@@ -80,6 +110,18 @@ int main() {
     k_tma<<<1, 128>>>(map, dcoords, n, out);
     LAUNCH_CHECK();
     auto o = out.download();
+    // the two-box phase: its boxes are the same as coordinates 1 and 3 of the list above
+    DevBuf<uint8_t> out2((size_t)2 * BW * BH);
+    k_tma2<<<1, 128>>>(map, coords[2], coords[3], coords[6], coords[7], out2);
+    LAUNCH_CHECK();
+    auto o2 = out2.download();
+    {
+      Check c2(sw ? "two boxes on one mbarrier phase (128B swizzle)" : "two boxes on one mbarrier phase");
+      for (int k = 0; k < BW * BH; ++k) {
+        c2.u32(k, o2[k], o[(size_t)1 * BW * BH + k]);
+        c2.u32(BW * BH + k, o2[BW * BH + k], o[(size_t)3 * BW * BH + k]);
+      }
+    }
     Check ck(sw ? "cp.async.bulk.tensor.2d box image, 128B swizzle" : "cp.async.bulk.tensor.2d box image, no swizzle");
     for (int i = 0; i < n; ++i) {
       int x0 = coords[2 * i], y0 = coords[2 * i + 1];
