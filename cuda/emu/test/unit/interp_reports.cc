@@ -151,7 +151,7 @@ $L_x:
   setp.eq.s32 %p1, %r1, 0;
   @%p1 bra $L_skip;
   mul24.hi.u32 %r1, %r1, %r1;
-  wgmma.fence.sync.aligned;
+  setmaxnreg.inc.sync.aligned.u32 240;  // (any instruction the emulator does not implement)
 $L_skip:
   ret;
 }
@@ -261,7 +261,7 @@ int main() {
   r = h.run("unsupported", {1, 1, 1}, {32, 1, 1}, {1});
   CHECK(r.status == Status::IllegalInstruction);
   CHECK(h.reported(Kind::Unsupported));
-  if (!h.reports.empty()) CHECK(contains(h.reports[0].text, "wgmma.fence.sync.aligned"));
+  if (!h.reports.empty()) CHECK(contains(h.reports[0].text, "setmaxnreg.inc.sync.aligned.u32"));
 
   // max_reports: every CTA reports (nothing fatal), only 3 delivered, all counted
   h.opt.max_reports = 3;
