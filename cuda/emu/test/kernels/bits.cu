@@ -231,6 +231,33 @@ static uint64_t ref64(int op, uint64_t a, uint64_t b, uint32_t s, uint32_t l) {
   return 0;
 }
 
+// Immediate operands, as nvcc emits them: prmt selectors, shift amounts, bfe/bfi positions; 16-bit
+// shifts. out[i * kImm + k]
+constexpr int kImm = 16;
+__global__ void k_imm(const uint32_t* A, const uint32_t* B, uint32_t* out, int n) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  uint32_t a = A[i], b = B[i], r;
+  uint32_t* o = out + (size_t)i * kImm;
+  asm volatile("prmt.b32 %0, %1, %2, 0x5410;" : "=r"(r) : "r"(a), "r"(b)); o[0] = r;
+  asm volatile("prmt.b32 %0, %1, %2, 0x7632;" : "=r"(r) : "r"(a), "r"(b)); o[1] = r;
+  asm volatile("prmt.b32 %0, %1, %2, 0x0123;" : "=r"(r) : "r"(a), "r"(b)); o[2] = r;
+  asm volatile("prmt.b32 %0, %1, %2, 0x8880;" : "=r"(r) : "r"(a), "r"(b)); o[3] = r;
+  asm volatile("prmt.b32 %0, %1, 0, 0x3340;" : "=r"(r) : "r"(a)); o[4] = r;
+  asm volatile("shf.r.wrap.b32 %0, %1, %2, 8;" : "=r"(r) : "r"(a), "r"(b)); o[5] = r;
+  asm volatile("shf.l.clamp.b32 %0, %1, %2, 40;" : "=r"(r) : "r"(a), "r"(b)); o[6] = r;
+  asm volatile("shl.b32 %0, %1, 7;" : "=r"(r) : "r"(a)); o[7] = r;
+  asm volatile("shr.s32 %0, %1, 31;" : "=r"(r) : "r"(a)); o[8] = r;
+  asm volatile("bfe.u32 %0, %1, 8, 4;" : "=r"(r) : "r"(a)); o[9] = r;
+  asm volatile("bfe.s32 %0, %1, 12, 7;" : "=r"(r) : "r"(a)); o[10] = r;
+  asm volatile("bfi.b32 %0, %1, %2, 5, 9;" : "=r"(r) : "r"(a), "r"(b)); o[11] = r;
+  unsigned short h = (unsigned short)a, s16 = (unsigned short)(b & 31), hr;
+  asm volatile("shl.b16 %0, %1, %2;" : "=h"(hr) : "h"(h), "r"((uint32_t)s16)); o[12] = hr;
+  asm volatile("shr.u16 %0, %1, %2;" : "=h"(hr) : "h"(h), "r"((uint32_t)s16)); o[13] = hr;
+  asm volatile("shr.s16 %0, %1, %2;" : "=h"(hr) : "h"(h), "r"((uint32_t)s16)); o[14] = hr;
+  asm volatile("and.b16 %0, %1, 0x0FF0;" : "=h"(hr) : "h"(h)); o[15] = hr;
+}
+
 // mov with vector operands: pack / unpack of 64-bit and 32-bit registers (what nvcc emits for half2 and
 // 64-bit halves). out[i * 6 + 0..5]
 __global__ void k_pack(const uint32_t* A, const uint32_t* B, uint32_t* out, int n) {
@@ -301,6 +328,46 @@ int main() {
         snprintf(ctx, sizeof ctx, "a=0x%016llx b=0x%016llx s=%u l=%u:", (unsigned long long)a64[i],
                  (unsigned long long)b64[i], s[i], l[i]);
         ck.u64(i, o[(size_t)op * N + i], ref64(op, a64[i], b64[i], s[i], l[i]), ctx);
+      }
+    }
+  }
+  {
+    std::vector<uint32_t> a(N), b(N);
+    for (int i = 0; i < N; ++i) { a[i] = g.u32(); b[i] = g.u32(); }
+    DevBuf<uint32_t> da(a), db(b), out((size_t)N * kImm);
+    k_imm<<<N / 128, 128>>>(da, db, out, N);
+    LAUNCH_CHECK();
+    auto o = out.download();
+    const char* names[kImm] = {"prmt 0x5410", "prmt 0x7632", "prmt 0x0123", "prmt 0x8880", "prmt a, 0, 0x3340",
+                               "shf.r.wrap imm 8", "shf.l.clamp imm 40", "shl imm 7", "shr.s32 imm 31",
+                               "bfe.u32 a, 8, 4", "bfe.s32 a, 12, 7", "bfi.b32 a, b, 5, 9", "shl.b16",
+                               "shr.u16", "shr.s16", "and.b16 imm"};
+    for (int k = 0; k < kImm; ++k) {
+      Check ck(std::string("immediate operands: ") + names[k]);
+      for (int i = 0; i < N; ++i) {
+        uint32_t x = a[i], y = b[i], want = 0, sh = y & 31;
+        uint16_t h = (uint16_t)x;
+        switch (k) {
+          case 0: want = prmt_ref(x, y, 0x5410, -1); break;
+          case 1: want = prmt_ref(x, y, 0x7632, -1); break;
+          case 2: want = prmt_ref(x, y, 0x0123, -1); break;
+          case 3: want = prmt_ref(x, y, 0x8880, -1); break;
+          case 4: want = prmt_ref(x, 0, 0x3340, -1); break;
+          case 5: want = ref32(SHF_R_W, x, y, 0, 8, 0); break;
+          case 6: want = ref32(SHF_L_C, x, y, 0, 40, 0); break;
+          case 7: want = x << 7; break;
+          case 8: want = (uint32_t)((int32_t)x >> 31); break;
+          case 9: want = (uint32_t)bfe_ref(x, 8, 4, 31, false); break;
+          case 10: want = (uint32_t)bfe_ref(x, 12, 7, 31, true); break;
+          case 11: want = (uint32_t)bfi_ref(x, y, 5, 9, 31); break;
+          case 12: want = sh >= 16 ? 0 : (uint16_t)(h << sh); break;
+          case 13: want = sh >= 16 ? 0 : (uint16_t)(h >> sh); break;
+          case 14: want = (uint16_t)((int16_t)h >> (sh >= 16 ? 15 : sh)); break;
+          case 15: want = h & 0x0FF0; break;
+        }
+        char ctx[64];
+        snprintf(ctx, sizeof ctx, "a=0x%08x b=0x%08x:", x, y);
+        ck.u32(i, o[(size_t)i * kImm + k], want, ctx);
       }
     }
   }
