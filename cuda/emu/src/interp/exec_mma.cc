@@ -30,6 +30,30 @@ struct MmaTables {
 };
 constexpr MmaTables kMma{};
 
+// m16n8k32 with 8-bit inputs: A (16x32) 16 elements per lane in 4 registers (element 4r + j in byte j of
+// register r): row = groupID (+8 for elements 4..7 and 12..15), col = 4*tig + (i&3) (+16 for i >= 8);
+// B (32x8) 8 elements in 2 registers: row = 4*tig + (i&3) (+16 for i >= 4), col = groupID. C/D as above.
+struct Mma8Tables {
+  Frag a[32][16], b[32][8];
+  constexpr Mma8Tables() : a{}, b{} {
+    for (int lane = 0; lane < 32; ++lane) {
+      const int g = lane >> 2, t = lane & 3;
+      for (int i = 0; i < 16; ++i)
+        a[lane][i] = Frag{uint8_t(g + ((i & 4) ? 8 : 0)), uint8_t(4 * t + (i & 3) + (i >= 8 ? 16 : 0))};
+      for (int i = 0; i < 8; ++i) b[lane][i] = Frag{uint8_t(4 * t + (i & 3) + (i >= 4 ? 16 : 0)), uint8_t(g)};
+    }
+  }
+};
+constexpr Mma8Tables kMma8{};
+
+// For tests: (row, col) of element i of lane `lane` in fragment 'a', 'b' or 'c'; 'A' / 'B': the 8-bit
+// (m16n8k32) A and B fragments.
+void mma8_layout(char which, int lane, int i, int* row, int* col) {
+  const Frag f = which == 'A' ? kMma8.a[lane][i] : kMma8.b[lane][i];
+  *row = f.row;
+  *col = f.col;
+}
+
 // For tests: (row, col) of element i of lane `lane` in fragment 'a', 'b' or 'c'.
 void mma_layout(char which, int lane, int i, int* row, int* col) {
   const Frag f = which == 'a' ? kMma.a[lane][i] : which == 'b' ? kMma.b[lane][i] : kMma.c[lane][i];
@@ -105,6 +129,65 @@ bool h_mma(Warp& w, const Insn& in, uint32_t m) {
   return true;
 }
 
+// mma.sync.aligned.m16n8k32.row.col with 8-bit inputs. in.t: input type (e4m3, e5m2, s8, u8);
+// in.b: 1 f32 accumulators (float inputs), 0 s32 (integer inputs); in.d: .satfinite (integer)
+bool h_mma8(Warp& w, const Insn& in, uint32_t m) {
+  const Kernel& K = *w.cta->k;
+  const Opd* D = &K.vec[in.op[0].slot];
+  const Opd* A = &K.vec[in.op[1].slot];
+  const Opd* B = &K.vec[in.op[2].slot];
+  const Opd* C = &K.vec[in.op[3].slot];
+  const Ty t = Ty(in.t);
+  auto val = [&](uint8_t v) -> double {
+    switch (t) {
+      case T_e4m3: return fp::e4m3_to_f32(v);
+      case T_e5m2: return fp::e5m2_to_f32(v);
+      case T_s8: return double(int8_t(v));
+      default: return double(v);
+    }
+  };
+  double a[16][32], b[32][8], c[16][8];
+  for (int lane = 0; lane < 32; ++lane) {
+    for (int r = 0; r < 4; ++r) {
+      const uint32_t v = uint32_t(src(w, A[r])[lane]);
+      for (int j = 0; j < 4; ++j) {
+        const Frag f = kMma8.a[lane][4 * r + j];
+        a[f.row][f.col] = val(uint8_t(v >> (8 * j)));
+      }
+    }
+    for (int r = 0; r < 2; ++r) {
+      const uint32_t v = uint32_t(src(w, B[r])[lane]);
+      for (int j = 0; j < 4; ++j) {
+        const Frag f = kMma8.b[lane][4 * r + j];
+        b[f.row][f.col] = val(uint8_t(v >> (8 * j)));
+      }
+    }
+    for (int i = 0; i < 4; ++i) {
+      const Frag f = kMma.c[lane][i];
+      const uint32_t v = uint32_t(src(w, C[i])[lane]);
+      c[f.row][f.col] = in.b ? double(fp::f32_from_bits(v)) : double(int32_t(v));
+    }
+  }
+  for (int lane = 0; lane < 32; ++lane) {
+    if (!(m >> lane & 1)) continue;
+    for (int i = 0; i < 4; ++i) {
+      const Frag f = kMma.c[lane][i];
+      double s = c[f.row][f.col];
+      for (int k = 0; k < 32; ++k) s += a[f.row][k] * b[k][f.col];  // integer products and sums: exact in double
+      uint32_t r;
+      if (in.b) {
+        r = fp::bits_of(fp::f64_to_f32(s, fp::Round::rn, false, false));
+      } else if (in.d) {
+        r = uint32_t(int32_t(s > 2147483647.0 ? 2147483647.0 : s < -2147483648.0 ? -2147483648.0 : s));
+      } else {
+        r = uint32_t(uint64_t(int64_t(s)));  // wraps modulo 2^32
+      }
+      w.regs[size_t(D[i].slot) * 32 + lane] = r;
+    }
+  }
+  return true;
+}
+
 // ldmatrix / stmatrix .m8n8.xN{.trans}.b16: matrix q's 8 row addresses come from lanes 8q..8q+7; lane l
 // holds, of matrix q, row l/4 columns 2*(l%4), +1 (with .trans: rows 2*(l%4), +1 of column l/4).
 // in.a: N; in.b: trans; in.t: space; in.x: 1 for stmatrix
@@ -158,6 +241,30 @@ bool h_ldst_matrix(Warp& w, const Insn& in, uint32_t m) {
 bool bind_mma(BindCtx& c) {
   const auto& P = c.pi.parts;
   Insn& in = c.in;
+  if (P[0] == "mma" && P.size() >= 4 && P[3] == "m16n8k32") {
+    // mma.sync.aligned.m16n8k32.row.col{.satfinite}.dtype.atype.btype.ctype, 8-bit inputs
+    const bool sat = P.size() == 11 && P[6] == "satfinite";
+    if ((P.size() != 10 && !sat) || P[1] != "sync" || P[2] != "aligned" || P[4] != "row" || P[5] != "col") return false;
+    const size_t o = sat ? 7 : 6;
+    const Ty dt = parse_ty(P[o]), at = parse_ty(P[o + 1]), bt = parse_ty(P[o + 2]), ct = parse_ty(P[o + 3]);
+    const bool fl = at == T_e4m3 || at == T_e5m2, in8 = at == T_s8 || at == T_u8;
+    if (at != bt || dt != ct || !(fl ? dt == T_f32 && !sat : in8 && dt == T_s32)) return false;
+    c.need(4);
+    const int want[4] = {4, 4, 2, 4};
+    for (int i = 0; i < 4; ++i) {
+      if (in.op[i].kind != Opd::Vec || int(in.op[i].n) != want[i]) c.fail("mma: wrong fragment operand size");
+      for (uint32_t e = 0; e < in.op[i].n; ++e)
+        if (c.k.vec[in.op[i].slot + e].kind != Opd::Reg) c.fail("mma: fragment elements must be registers");
+    }
+    in.t = at;
+    in.b = fl;
+    in.d = sat;
+    in.c = 0xFF;
+    in.ndst = 1;
+    in.flow = Flow::Coll;
+    in.fn = h_mma8;
+    return true;
+  }
   if (P[0] == "mma") {
     // mma.sync.aligned.m16n8k16.row.col.dtype.atype.btype.ctype
     if (P.size() != 10 || P[1] != "sync" || P[2] != "aligned" || P[3] != "m16n8k16" || P[4] != "row" || P[5] != "col")

@@ -9,6 +9,7 @@
 
 namespace emu::interp {
 void mma_layout(char which, int lane, int i, int* row, int* col);
+void mma8_layout(char which, int lane, int i, int* row, int* col);
 }
 
 using namespace itest;
@@ -145,6 +146,30 @@ int main() {
     }
     for (int r = 0; r < 16; ++r)
       for (int c = 0; c < 16; ++c) bad += cover_a[r][c] != 1 || (c < 8 && (cover_b[r][c] != 1 || cover_c[r][c] != 1));
+    CHECK_EQ(bad, 0);
+  }
+
+  // the 8-bit (m16n8k32) tables: the ISA formulas, each element once
+  {
+    int cover_a[16][32] = {}, cover_b[32][8] = {};
+    int bad = 0;
+    for (int lane = 0; lane < 32; ++lane) {
+      const int g = lane >> 2, t = lane % 4;
+      for (int i = 0; i < 16; ++i) {
+        int r, c;
+        emu::interp::mma8_layout('A', lane, i, &r, &c);
+        bad += r != ((i < 4 || (i >= 8 && i < 12)) ? g : g + 8) || c != (i < 8 ? t * 4 + (i & 3) : t * 4 + (i & 3) + 16);
+        ++cover_a[r][c];
+      }
+      for (int i = 0; i < 8; ++i) {
+        int r, c;
+        emu::interp::mma8_layout('B', lane, i, &r, &c);
+        bad += r != (i < 4 ? t * 4 + (i & 3) : t * 4 + (i & 3) + 16) || c != g;
+        ++cover_b[r][c];
+      }
+    }
+    for (int r = 0; r < 32; ++r)
+      for (int c = 0; c < 32; ++c) bad += (r < 16 && cover_a[r][c] != 1) || (c < 8 && cover_b[r][c] != 1);
     CHECK_EQ(bad, 0);
   }
 
