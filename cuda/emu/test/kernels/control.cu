@@ -109,6 +109,9 @@ __global__ void k_printf(int n) {
   int t = threadIdx.x;
   if (t < n) printf("kt-printf block %d thread %d value %d hex %08x float %.2f\n", blockIdx.x, t, t * t - 50,
                     0xCAFE0000u + t, t * 0.5f);
+  if (blockIdx.x == 0 && t == 3)  // strings, chars, 64-bit integers, %e/%g, widths, %%
+    printf("kt-printf-mix [%s] [%-6s] [%c] [%lld] [%llu] [%e] [%g] [%5d] [%05.1f] [%x] 100%%\n", "device string",
+           "ab", 'Z', -1234567890123ll, 18446744073709551615ull, 1.0e-10, 65536.0, 42, 3.14159, 0xBEEFu);
 }
 
 int main() {
@@ -187,7 +190,7 @@ int main() {
       size_t nl = text.find('\n', pos);
       if (nl == std::string::npos) nl = text.size();
       std::string line = text.substr(pos, nl - pos);
-      if (line.rfind("kt-printf", 0) == 0) got.insert(line);
+      if (line.rfind("kt-printf ", 0) == 0) got.insert(line);
       pos = nl + 1;
     }
     int lines = 0;
@@ -199,6 +202,12 @@ int main() {
         if (got.count(want)) ck.ok(); else ck.fail(b * 40 + t, "missing line \"%s\"", want);
         ++lines;
       }
+    char mix[256];
+    snprintf(mix, sizeof mix, "kt-printf-mix [%s] [%-6s] [%c] [%lld] [%llu] [%e] [%g] [%5d] [%05.1f] [%x] 100%%",
+             "device string", "ab", 'Z', -1234567890123ll, 18446744073709551615ull, 1.0e-10, 65536.0, 42, 3.14159,
+             0xBEEFu);
+    bool mixed = text.find(std::string(mix) + "\n") != std::string::npos;
+    if (mixed) ck.ok(); else ck.fail(-2, "missing line \"%s\"", mix);
     ck.expect(got.size() == (size_t)lines, -1, "unexpected extra printf lines");
   }
   return finish();
