@@ -1,8 +1,7 @@
-// launch.cu: kernel launch configurations (CUDA runtime cudaLaunchKernel / <<<>>>, PTX ISA 9.0 section 10
-// special registers %tid %ntid %ctaid %nctaid %laneid %warpid-free checks): 3-D grids and blocks, many CTAs,
-// grid.x above 65535, a 1024-thread block, and invalid configurations rejected with the CUDA error a GPU
-// gives (cudaErrorInvalidConfiguration / cudaErrorInvalidValue), not sticky, reported once by
-// cudaGetLastError while cudaPeekAtLastError leaves it.
+// launch.cu: kernel launches (CUDA runtime <<<>>>, cudaLaunchKernel, streams; PTX ISA 9.0 chapter 10
+// %tid %ntid %ctaid %nctaid %laneid): 3-D grids and blocks, many CTAs, grid.x above 65535, a 1024-thread
+// block, parameters of every size, and invalid configurations refused with the CUDA error a GPU gives
+// (cudaErrorInvalidConfiguration / cudaErrorInvalidValue), not sticky, reported once by cudaGetLastError.
 #include "common.cuh"
 
 using namespace kt;
