@@ -322,6 +322,7 @@ Run run_warp(Warp& w, int budget) {
             each(m, [&](int l) { w.st[l] = kExited; });
             w.exited |= m;
             C.exited_threads += __builtin_popcount(m);
+            cluster_exited(C, uint32_t(__builtin_popcount(m)));
             g &= ~m;
             if (!g) reselect = true;
           }
@@ -345,7 +346,9 @@ Run run_warp(Warp& w, int budget) {
             w.blocked = 0;
             if (!in.fn(w, in, m)) result = Run::Stopped;
             each(m & ~w.blocked, [&](int l) { w.pc[l] = pc + 1; });
-            each(m & w.blocked, [&](int l) { w.st[l] = kMbarWait; });
+            each(m & w.blocked, [&](int l) {
+              if (w.st[l] == kRun) w.st[l] = kMbarWait;  // unless the handler named another wait
+            });
           }
           g = 0;
           reselect = true;
@@ -452,6 +455,7 @@ void stalled(Cta& C) {
                          : k.second == kCollWait ? "waits for the other lanes of a warp collective"
                          : k.second == kMbarWait ? "waits on the mbarrier at shared address " +
                                                        std::to_string(w.wait_addr[__builtin_ctz(lanes)])
+                         : k.second == kClusterWait ? "waits at the cluster barrier"
                                                  : "is runnable";
       lines.push_back("warp " + std::to_string(w.id) + ", " + lanes_text(lanes) + ": " + what + ", `" +
                       K.text[k.first] + "` " + where_line(K, in));
@@ -469,9 +473,12 @@ void stalled(Cta& C) {
 
 }  // namespace
 
-void run_cta(Cta& C) {
-  Launch& L = *C.L;
-  const int nw = int(C.warps.size());
+void run_cluster(Cluster& cl) {
+  Launch& L = *cl.ctas[0]->L;
+  std::vector<Warp*> ws;
+  for (Cta* c : cl.ctas)
+    for (auto& w : c->warps) ws.push_back(&w);
+  const int nw = int(ws.size());
   const bool rnd = L.opt->random_schedule;
   std::vector<uint8_t> finished(nw, 0), idle(nw, 0);
   int unfinished = nw;
@@ -493,12 +500,11 @@ void run_cta(Cta& C) {
       wi = cur;
       cur = (cur + 1) % nw;
     }
-    Run r = run_warp(C.warps[wi], quantum);
+    Run r = run_warp(*ws[size_t(wi)], quantum);
     if (r == Run::Stopped) break;
     if (r == Run::Finished) {
       finished[wi] = 1;
       --unfinished;
-      if (idle[wi]) { idle[wi] = 0; --idle_count; }
       // progress was made: everyone may be runnable again
       std::fill(idle.begin(), idle.end(), 0);
       idle_count = 0;
@@ -511,13 +517,19 @@ void run_cta(Cta& C) {
       idle[wi] = 1;
       if (++idle_count == unfinished) {
         // asynchronous copies complete as late as possible: now, before calling it a deadlock
-        if (drain_async(C)) {
+        bool drained = false;
+        for (Cta* c : cl.ctas) drained |= drain_async(*c);
+        if (drained) {
           std::fill(idle.begin(), idle.end(), 0);
           idle_count = 0;
           continue;
         }
         if (L.stop) break;
-        stalled(C);
+        for (Cta* c : cl.ctas) {
+          bool open = false;
+          for (auto& w : c->warps) open |= !w.done();
+          if (open) stalled(*c);
+        }
         break;
       }
     }

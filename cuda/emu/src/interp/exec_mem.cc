@@ -106,6 +106,22 @@ uint8_t* access(Warp& w, const Insn& in, int lane, Space space, uint64_t addr, u
       return reinterpret_cast<uint8_t*>(addr + w.gdelta);
     }
     case Space::Shared: {
+      if (addr >> kClusterRankShift) {  // another CTA of the cluster (rank + 1 in bits 24..)
+        const uint64_t rank = (addr >> kClusterRankShift) - 1;
+        const uint64_t off = addr & ((1ull << kClusterRankShift) - 1);
+        if (rank >= C.cl->ctas.size() || off + size > C.cl->ctas[rank]->smem.size()) {
+          oob(w, in, lane, space, addr, size, write, atomic,
+              "is outside the shared memory of the cluster's CTAs (rank " + std::to_string(rank) + " of " +
+                  std::to_string(C.cl->ctas.size()) + ", offset " + std::to_string(off) + ")");
+          return nullptr;
+        }
+        Cta& T = *C.cl->ctas[rank];
+        if (&T != &C) {  // distributed shared memory: not race-checked (per-CTA clocks)
+          if (!T.smem_init.empty() && (write || atomic)) std::memset(&T.smem_init[off], 1, size);
+          return &T.smem[off];
+        }
+        addr = off;
+      }
       if (addr + size > C.smem.size() || addr + size < addr) {
         oob(w, in, lane, space, addr, size, write, atomic,
             "is out of bounds of the CTA's " + std::to_string(C.smem.size()) + " bytes of shared memory (" +
@@ -357,7 +373,7 @@ Space parse_space(const BindCtx& c, bool* found) {
   *found = true;
   for (auto& p : c.pi.parts) {
     if (p == "global") return Space::Global;
-    if (p == "shared" || p == "shared::cta") return Space::Shared;
+    if (p == "shared" || p == "shared::cta" || p == "shared::cluster") return Space::Shared;
     if (p == "local") return Space::Local;
     if (p == "param" || p == "param::entry" || p == "param::func") return Space::Param;
     if (p == "const") return Space::Const;
@@ -372,7 +388,7 @@ bool ignorable(const std::string& p) {
                             "sys", "cluster", "nc", "ca", "cg", "cs", "lu", "cv", "wb", "wt", "L1::evict_normal",
                             "L1::evict_unchanged", "L1::evict_first", "L1::evict_last", "L1::no_allocate",
                             "L2::evict_normal", "L2::evict_first", "L2::evict_last", "L2::64B", "L2::128B", "L2::256B",
-                            "global", "shared", "shared::cta", "local", "param", "param::entry", "param::func", "const"};
+                            "global", "shared", "shared::cta", "shared::cluster", "local", "param", "param::entry", "param::func", "const"};
   for (auto* s : k)
     if (p == s) return true;
   return false;

@@ -136,6 +136,16 @@ struct Barrier {
   uint32_t red_and = 1, red_or = 0, red_popc = 0;
 };
 
+struct Cta;
+// The CTAs of one cluster, run together (PTX ISA §2.2.2): their cluster barrier (barrier.cluster) and
+// the ranks that shared::cluster addresses name (rank + 1 in bits 24.. of a shared address, 0: own CTA).
+struct Cluster {
+  std::vector<Cta*> ctas;
+  uint32_t threads = 0, exited = 0, arrived = 0, phase = 0;
+};
+constexpr uint32_t kClusterRankShift = 24;
+constexpr uint32_t kClusterSyncId = 16 + 0xFFFF;  // RaceCheck sync id of the cluster barrier
+
 // One CTA being run.
 struct Cta {
   Launch* L = nullptr;
@@ -150,6 +160,8 @@ struct Cta {
   RaceCheck race;
   bool work = false;                // wrote global memory / issued an atomic
   uint32_t exited_threads = 0;
+  Cluster* cl = nullptr;
+  uint32_t rank = 0;                // in the cluster
   // mbarrier objects by shared address (PTX ISA §9.7.13.15), and the bulk copies in flight (completed
   // late: when a thread waits on their mbarrier, when the CTA would otherwise stall, or at its end)
   struct Mbar { uint32_t expected = 0, pending = 0, phase = 0, id = 0; int64_t tx = 0; };
@@ -164,7 +176,7 @@ struct Cta {
 };
 
 // Lane states.
-enum LaneSt : uint8_t { kRun = 0, kExited, kBarWait, kCollWait, kMbarWait };
+enum LaneSt : uint8_t { kRun = 0, kExited, kBarWait, kCollWait, kMbarWait, kClusterWait };
 
 struct Warp {
   Cta* cta = nullptr;
@@ -176,6 +188,8 @@ struct Warp {
   uint8_t st[32] = {};
   uint8_t bar_id[32] = {};
   uint32_t wait_addr[32] = {};      // kMbarWait: the mbarrier's shared address
+  uint32_t cl_target[32] = {};      // barrier.cluster: the phase a lane's arrival completes
+  uint32_t cl_arrived = 0;          // lanes that arrived at the cluster barrier and have not waited yet
   uint32_t blocked = 0;             // set by a Flow::Wait handler: lanes that must wait
   // cp.async (PTX ISA §9.7.9.25.3): per lane, the copies not yet committed and the committed groups
   struct CpOp { uint32_t dst; uint64_t src; uint32_t size, src_size, pc; };
@@ -284,12 +298,15 @@ uint8_t* access(Warp& w, const Insn& in, int lane, Space space, uint64_t addr, u
 uint64_t to_generic(const Launch& L, Space s, uint64_t a);
 bool from_generic(const Launch& L, Space s, uint64_t g, uint64_t* a);
 
-// The executor: runs a CTA to completion (cta.cc).
-void run_cta(Cta& cta);
+// The executor: runs the CTAs of a cluster (usually one) to completion, their warps interleaved (cta.cc).
+void run_cluster(Cluster& cl);
+// A lane exit may complete the cluster barrier (barrier.cluster waits for the non-exited threads).
+void cluster_exited(Cta& cta, uint32_t n);
 // Async units (exec_async.cc): complete every bulk copy in flight (false if none); a launch-stopping
 // report returns through Launch::stop. Called when a CTA would stall and at its end.
 bool drain_async(Cta& cta);
 bool bind_async(BindCtx& c);
 bool bind_wgmma(BindCtx& c);
+bool bind_cluster(BindCtx& c);
 
 }  // namespace emu::interp

@@ -154,69 +154,93 @@ LaunchResult ModuleImpl::launch(const KernelInfo& info, const LaunchConfig& cfg,
 
   const uint32_t nthreads = uint32_t(cfg.block.count());
   const int nwarps = int((nthreads + 31) / 32);
-  Cta C;
-  C.L = &L;
-  C.k = K;
-  C.nthreads = nthreads;
-  C.warps.resize(size_t(nwarps));
   const uint32_t smem_bytes = cfg.dyn_smem ? K->dyn_base + cfg.dyn_smem : K->smem_static;
-  C.smem.resize(smem_bytes);
-  if (opt.strict) C.smem_init.resize(smem_bytes);
-  C.local.resize(size_t(K->info.local_bytes) * nthreads);
-  for (int i = 0; i < nwarps; ++i) {
-    Warp& w = C.warps[size_t(i)];
-    w.cta = &C;
-    w.id = i;
-    w.reg_store.resize(size_t(K->nslots) * 32);
-    w.regs = w.reg_store.data();
-    if (opt.strict) w.written.resize(K->nslots);
-    const uint32_t n = std::min<uint32_t>(32, nthreads - uint32_t(i) * 32);
-    w.exists = n == 32 ? 0xFFFFFFFFu : (1u << n) - 1;
+  // the CTAs of one cluster run together; most launches have clusters of one CTA
+  Dim3 cd = cfg.cluster;
+  if (K->info.cluster[0])
+    cd = Dim3{uint32_t(K->info.cluster[0]), uint32_t(std::max(1, K->info.cluster[1])), uint32_t(std::max(1, K->info.cluster[2]))};
+  const uint32_t ncl = uint32_t(cd.count());
+  std::vector<std::unique_ptr<Cta>> ctas(ncl);
+  Cluster cl;
+  cl.threads = nthreads * ncl;
+  for (uint32_t r = 0; r < ncl; ++r) {
+    ctas[r] = std::make_unique<Cta>();
+    Cta& C = *ctas[r];
+    C.L = &L;
+    C.k = K;
+    C.nthreads = nthreads;
+    C.cl = &cl;
+    C.rank = r;
+    C.warps.resize(size_t(nwarps));
+    C.smem.resize(smem_bytes);
+    if (opt.strict) C.smem_init.resize(smem_bytes);
+    C.local.resize(size_t(K->info.local_bytes) * nthreads);
+    for (int i = 0; i < nwarps; ++i) {
+      Warp& w = C.warps[size_t(i)];
+      w.cta = &C;
+      w.id = i;
+      w.reg_store.resize(size_t(K->nslots) * 32);
+      w.regs = w.reg_store.data();
+      if (opt.strict) w.written.resize(K->nslots);
+      const uint32_t n = std::min<uint32_t>(32, nthreads - uint32_t(i) * 32);
+      w.exists = n == 32 ? 0xFFFFFFFFu : (1u << n) - 1;
+    }
+    cl.ctas.push_back(&C);
   }
 
-  uint64_t linear = 0;
-  for (uint32_t z = 0; z < cfg.grid.z && !L.stop; ++z)
-    for (uint32_t y = 0; y < cfg.grid.y && !L.stop; ++y)
-      for (uint32_t x = 0; x < cfg.grid.x && !L.stop; ++x, ++linear) {
-        C.ctaid = Dim3{x, y, z};
-        C.work = false;
-        C.exited_threads = 0;
-        for (auto& b : C.bars) b = Barrier{};
-        std::memset(C.smem.data(), 0xFF, C.smem.size());  // poison
-        if (opt.strict) std::memset(C.smem_init.data(), 0, C.smem_init.size());
-        std::memset(C.local.data(), 0xFF, C.local.size());
-        if (opt.racecheck) C.race.reset(smem_bytes, nwarps);
-        for (auto& w : C.warps) {
-          std::memset(w.regs, 0xFF, w.reg_store.size() * 8);  // fresh registers hold poison
-          std::memset(w.pc, 0, sizeof w.pc);
-          std::memset(w.st, 0, sizeof w.st);
-          for (int l = 0; l < 32; ++l)
-            if (!(w.exists >> l & 1)) w.st[l] = kExited;
-          w.carry = 0;
-          w.wg_open.clear();
-          w.wg_groups.clear();
-          for (int l = 0; l < 32; ++l) {
-            w.cp_open[l].clear();
-            w.cp_groups[l].clear();
-          }
-          w.exited = 0;
-          w.gbase = 1;
-          w.gend = 0;
-          if (opt.strict) {
-            std::fill(w.written.begin(), w.written.end(), 0u);
-            w.written[0] = 0xFFFFFFFFu;  // the sink
-          }
-          for (auto& [s, slot] : K->sregs) {
-            for (int l = 0; l < 32; ++l) w.regs[size_t(slot) * 32 + l] = sreg_value(s, C, w, l, cfg, *K, linear);
-            if (opt.strict) w.written[slot] = 0xFFFFFFFFu;
-          }
+  auto reset = [&](Cta& C, Dim3 ctaid, uint64_t linear) {
+    C.ctaid = ctaid;
+    C.work = false;
+    C.exited_threads = 0;
+    for (auto& b : C.bars) b = Barrier{};
+    std::memset(C.smem.data(), 0xFF, C.smem.size());  // poison
+    if (opt.strict) std::memset(C.smem_init.data(), 0, C.smem_init.size());
+    std::memset(C.local.data(), 0xFF, C.local.size());
+    if (opt.racecheck) C.race.reset(smem_bytes, nwarps);
+    for (auto& w : C.warps) {
+      std::memset(w.regs, 0xFF, w.reg_store.size() * 8);  // fresh registers hold poison
+      std::memset(w.pc, 0, sizeof w.pc);
+      std::memset(w.st, 0, sizeof w.st);
+      for (int l = 0; l < 32; ++l)
+        if (!(w.exists >> l & 1)) w.st[l] = kExited;
+      w.carry = 0;
+      w.cl_arrived = 0;
+      w.wg_open.clear();
+      w.wg_groups.clear();
+      for (int l = 0; l < 32; ++l) {
+        w.cp_open[l].clear();
+        w.cp_groups[l].clear();
+      }
+      w.exited = 0;
+      w.gbase = 1;
+      w.gend = 0;
+      if (opt.strict) {
+        std::fill(w.written.begin(), w.written.end(), 0u);
+        w.written[0] = 0xFFFFFFFFu;  // the sink
+      }
+      for (auto& [s, slot] : K->sregs) {
+        for (int l = 0; l < 32; ++l) w.regs[size_t(slot) * 32 + l] = sreg_value(s, C, w, l, cfg, *K, linear);
+        if (opt.strict) w.written[slot] = 0xFFFFFFFFu;
+      }
+    }
+    C.mbars.clear();
+    C.bulk.clear();
+  };
+
+  for (uint32_t z0 = 0; z0 < cfg.grid.z && !L.stop; z0 += cd.z)
+    for (uint32_t y0 = 0; y0 < cfg.grid.y && !L.stop; y0 += cd.y)
+      for (uint32_t x0 = 0; x0 < cfg.grid.x && !L.stop; x0 += cd.x) {
+        cl.exited = cl.arrived = cl.phase = 0;
+        for (uint32_t r = 0; r < ncl; ++r) {
+          const Dim3 id{x0 + r % cd.x, y0 + r / cd.x % cd.y, z0 + r / (cd.x * cd.y)};
+          reset(*ctas[r], id, (uint64_t(id.z) * cfg.grid.y + id.y) * cfg.grid.x + id.x);
         }
-        C.mbars.clear();
-        C.bulk.clear();
-        run_cta(C);
-        if (!L.stop) drain_async(C);  // copies still in flight complete before the CTA's end
-        ++L.res.ctas;
-        if (C.work) ++L.res.ctas_with_work;
+        run_cluster(cl);
+        for (auto& c : ctas) {
+          if (!L.stop) drain_async(*c);  // copies still in flight complete before the CTA's end
+          ++L.res.ctas;
+          if (c->work) ++L.res.ctas_with_work;
+        }
       }
   LaunchResult r = L.res;
   if (r.status == LaunchResult::Status::Ok && L.failed) r.status = LaunchResult::Status::LaunchFailure;

@@ -27,7 +27,7 @@ class ModuleImpl : public Module {
   std::map<std::string, std::unique_ptr<Kernel>> kernels;
   std::vector<uint64_t> allocations;           // freed with the module
   // generic windows (each kWindow bytes): shared, local, param
-  static constexpr uint64_t kWindow = 1ull << 26;
+  static constexpr uint64_t kWindow = 1ull << 30;  // shared: room for cluster ranks in bits 24..
   uint64_t win_base = 0;
   uint64_t win_shared() const { return win_base; }
   uint64_t win_local() const { return win_base + kWindow; }
