@@ -101,8 +101,9 @@ int main() {
   std::memcpy(buf.data() + ki->params[2].offset, &p, std::min<size_t>(sizeof p, ki->params[2].size));
   h.max_dyn_smem = 232448;
   const uint32_t smem = 1024 + 12 * (128 * 128 + BT * 128) + 4 * BT * 4 + 2 * 12 * 8;
-  for (int sched = 0; sched < 2; ++sched) {
+  for (int sched = 0; sched < 3; ++sched) {
     h.opt.random_schedule = sched == 1;
+    h.opt.strict = sched == 2;  // strict: no uninitialised register or shared read in this kernel either
     std::vector<float> poison(size_t(M) * N, -12345.0f);
     std::memcpy(h.mem.host_of(dout), poison.data(), poison.size() * 4);
     auto r = h.run_raw(name, {uint32_t(p.token_tiles * p.weight_tiles), 1, 1}, {288, 1, 1}, buf, smem);
@@ -133,7 +134,7 @@ int main() {
         }
       }
     std::printf("fp8_gemm_wgmma_kernel<8> %dx%dx%d (%s schedule): %llu thread-instructions, %.2f s, max error %.2g of the magnitude\n",
-                M, N, K, sched ? "random" : "round-robin", (unsigned long long)r.thread_instructions, r.seconds, maxrel);
+                M, N, K, sched == 1 ? "random" : sched == 2 ? "strict" : "round-robin", (unsigned long long)r.thread_instructions, r.seconds, maxrel);
     CHECK_EQ(bad, 0);
   }
   return check::finish();
