@@ -253,12 +253,35 @@ class Decoder {
     std::unordered_map<std::string, uint32_t> regs;
     std::unordered_map<std::string, Sym> syms;
   };
-  struct Frame {
-    std::string name;
+  // Labels are scoped by { } blocks (PTX ISA §4.4: a label is visible in its block and the blocks inside
+  // it), so inline asm may repeat one: a branch resolves to the innermost enclosing definition.
+  struct LabelScope {
     std::unordered_map<std::string, uint32_t> labels;
     std::vector<std::tuple<uint32_t, int, std::string, int>> fixes;  // pc, op index (-1: Insn::target), label, line
-    std::vector<uint32_t> rets;                                        // pcs of `ret` (inlined: branch to end)
   };
+  struct Frame {
+    std::string name;
+    std::vector<LabelScope> lscopes;
+    std::vector<uint32_t> rets;  // pcs of `ret` (inlined: branch to end)
+  };
+
+  // Closes the innermost label scope: its branches to its own labels resolve, the others move outwards.
+  void close_label_scope(bool last) {
+    Frame& fr = frames_.back();
+    LabelScope sc = std::move(fr.lscopes.back());
+    fr.lscopes.pop_back();
+    for (auto& fx : sc.fixes) {
+      auto& [pc, opi, name, line] = fx;
+      auto l = sc.labels.find(name);
+      if (l == sc.labels.end()) {
+        if (last) fail(line, "unknown label " + name);
+        fr.lscopes.back().fixes.push_back(fx);
+        continue;
+      }
+      if (opi < 0) K_.code[pc].target = l->second;
+      else K_.code[pc].op[opi].slot = l->second;
+    }
+  }
 
   uint32_t new_slot(int bits) {
     K_.slot_bits.push_back(uint8_t(bits));
@@ -489,7 +512,7 @@ class Decoder {
 
   // Decodes the statements of `f` (a kernel, or a callee being inlined).
   void body(const ptx::Function& f, const std::vector<Sym>& args, const std::vector<Sym>& rets) {
-    frames_.push_back(Frame{f.name, {}, {}, {}});
+    frames_.push_back(Frame{f.name, {LabelScope{}}, {}});
     scopes_.emplace_back();
     if (frames_.size() > 1) {
       for (size_t i = 0; i < f.params.size(); ++i) scopes_.back().syms[f.params[i].name] = args[i];
@@ -499,15 +522,21 @@ class Decoder {
       switch (st.kind) {
         case ptx::Statement::Kind::Reg: declare_reg(st.reg, st.ptx_line); break;
         case ptx::Statement::Kind::Var: declare_var(st.var, st.ptx_line); break;
-        case ptx::Statement::Kind::BlockBegin: scopes_.emplace_back(); break;
+        case ptx::Statement::Kind::BlockBegin:
+          scopes_.emplace_back();
+          frames_.back().lscopes.emplace_back();
+          break;
         case ptx::Statement::Kind::BlockEnd:
-          if (scopes_.size() <= 2) fail(st.ptx_line, "unbalanced }");
+          if (scopes_.size() <= 2 || frames_.back().lscopes.size() <= 1) fail(st.ptx_line, "unbalanced }");
           scopes_.pop_back();
+          close_label_scope(false);
           break;
-        case ptx::Statement::Kind::Label:
-          if (frames_.back().labels.count(st.label)) fail(st.ptx_line, "label " + st.label + " defined twice");
-          frames_.back().labels[st.label] = uint32_t(K_.code.size());
+        case ptx::Statement::Kind::Label: {
+          auto& labels = frames_.back().lscopes.back().labels;
+          if (labels.count(st.label)) fail(st.ptx_line, "label " + st.label + " defined twice");
+          labels[st.label] = uint32_t(K_.code.size());
           break;
+        }
         case ptx::Statement::Kind::Instr: instr(st.instr); break;
       }
     }
@@ -520,12 +549,8 @@ class Decoder {
       ex.ptx_line = f.ptx_line;
       emit(ex, "(end of kernel)");
     }
-    for (auto& [pc, opi, name, line] : fr.fixes) {
-      auto l = fr.labels.find(name);
-      if (l == fr.labels.end()) fail(line, "unknown label " + name);
-      if (opi < 0) K_.code[pc].target = l->second;
-      else K_.code[pc].op[opi].slot = l->second;
-    }
+    if (fr.lscopes.size() != 1) fail(f.ptx_line, "unbalanced { in " + f.name);
+    close_label_scope(true);
     for (uint32_t pc : fr.rets) K_.code[pc].target = end;
     scopes_.pop_back();
     frames_.pop_back();
@@ -571,7 +596,7 @@ class Decoder {
         return;
       }
       in.flow = Flow::Bra;
-      frames_.back().fixes.push_back({pc, -1, labels[0].second, line});
+      frames_.back().lscopes.back().fixes.push_back({pc, -1, labels[0].second, line});
       emit(in, instr_text(pi));
       return;
     }

@@ -197,6 +197,35 @@ $L_end:
   ret;
 }
 
+// the same label in two brace blocks (inline asm pasted twice): each branch takes its own block's label
+.visible .entry scoped_labels(.param .u64 pout)
+{
+  .reg .b32 %r<4>;
+  .reg .b64 %rd<4>;
+  ld.param.u64 %rd1, [pout];
+  mov.u32 %r1, 0;
+  {
+    .reg .pred p;
+    mov.u32 %r2, 0;
+  $L_again:
+    add.s32 %r1, %r1, 1;
+    add.s32 %r2, %r2, 1;
+    setp.lt.u32 p, %r2, 3;
+    @p bra $L_again;
+  }
+  {
+    .reg .pred p;
+    mov.u32 %r2, 0;
+  $L_again:
+    add.s32 %r1, %r1, 100;
+    add.s32 %r2, %r2, 1;
+    setp.lt.u32 p, %r2, 2;
+    @p bra $L_again;
+  }
+  st.global.u32 [%rd1], %r1;
+  ret;
+}
+
 // the two halves of the CTA reach bar.sync 0 at different instructions: completes, reported
 .visible .entry split_bar()
 {
@@ -321,6 +350,9 @@ int main() {
       }
     }
     CHECK_EQ(bad, 0);
+    r = h.run("scoped_labels", {1, 1, 1}, {1, 1, 1}, {dm});
+    CHECK(r.status == Status::Ok);
+    CHECK_EQ(h.download<uint32_t>(dm, 1)[0], 203u);
     r = h.run("split_bar", {1, 1, 1}, {64, 1, 1}, {});
     CHECK(r.status == Status::LaunchFailure);
     CHECK(h.reported(emu::Report::Kind::BarrierDivergence));
