@@ -345,6 +345,12 @@ bool h_atom(Warp& w, const Insn& in, uint32_t m) {
 
 bool h_nop(Warp&, const Insn&, uint32_t) { return true; }
 
+bool h_policy(Warp& w, const Insn& in, uint32_t m) {
+  uint64_t* d = dst(w, in.op[0]);
+  each(m, [&](int l) { d[l] = uint64_t(in.op[1].imm); });
+  return true;
+}
+
 // isspacep.space p, a: whether generic address a lies in the space's window (global: the device range;
 // const: a .const variable's allocation). in.a: Space
 bool h_isspacep(Warp& w, const Insn& in, uint32_t m) {
@@ -423,11 +429,18 @@ bool bind_mem(BindCtx& c) {
     Ty t = c.type_at(0);
     if (t == T_none || t == T_pred || t == T_b128) return false;
     int vec = 1;
+    bool hint = false;
     for (size_t i = 1; i + 1 < P.size(); ++i) {
       if (P[i] == "v2") vec = 2;
       else if (P[i] == "v4") vec = 4;
       else if (P[i] == "v8") vec = 8;
+      else if (P[i] == "L2::cache_hint") hint = true;  // a cache-policy operand follows: a hint, ignored
       else if (!ignorable(P[i])) return false;
+    }
+    if (hint) {
+      c.need(3);
+      c.regimm(2);
+      in.nops = 2;
     }
     c.need(2);
     const int ai = st ? 0 : 1, vi = st ? 1 : 0;
@@ -510,6 +523,20 @@ bool bind_mem(BindCtx& c) {
     in.x = has_d ? 1 : 0;
     in.fn = h_atom;
     in.ndst = has_d ? 1 : 0;
+    return true;
+  }
+  if (op == "createpolicy") {
+    // createpolicy.fractional.L2::evict_*{.L2::evict_*}.b64 d{, fraction}: an opaque cache policy for the
+    // .L2::cache_hint forms, which treat it as a hint; a fixed non-zero value stands for it
+    if (P.back() != "b64" || in.nops < 1 || in.nops > 3) return false;
+    c.reg(0);
+    in.op[1] = Opd{};
+    in.op[1].kind = Opd::Imm;
+    in.op[1].imm = 0x1000000000000000ll;
+    in.nops = 2;
+    in.c = 64;
+    in.fn = h_policy;
+    in.ndst = 1;
     return true;
   }
   if (op == "isspacep") {

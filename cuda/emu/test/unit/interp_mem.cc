@@ -239,6 +239,27 @@ int main() {
   CHECK_EQ(sz, uint64_t(16));
   CHECK_EQ(h.mod->symbol_address("nothing"), uint64_t(0));
 
+  // ---- cache hints: createpolicy and the .L2::cache_hint forms (a policy operand, ignored) ----
+  {
+    Harness hh(std::string(kHeader) + R"(
+.visible .entry k(.param .u64 p)
+{
+  .reg .b32 %r<3>;
+  .reg .b64 %rd<3>;
+  ld.param.u64 %rd1, [p];
+  createpolicy.fractional.L2::evict_last.b64 %rd2, 1.0;
+  ld.global.L2::cache_hint.u32 %r1, [%rd1], %rd2;
+  add.s32 %r2, %r1, 1;
+  st.global.L2::cache_hint.u32 [%rd1], %r2, %rd2;
+  ret;
+}
+)");
+    const uint64_t d = hh.upload(std::vector<uint32_t>{41});
+    auto rr = hh.run("k", {1, 1, 1}, {1, 1, 1}, {d});
+    CHECK(rr.status == Status::Ok);
+    CHECK_EQ(hh.download<uint32_t>(d, 1)[0], 42u);
+  }
+
   // ---- printf ----
   std::fflush(stdout);
   r = h.run("hello", {1, 1, 1}, {2, 1, 1}, {});
