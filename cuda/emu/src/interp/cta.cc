@@ -292,7 +292,7 @@ Run run_warp(Warp& w, int budget) {
       const Insn& in = code[pc];
       uint32_t m = in.guard == kNoSlot ? g : guard_mask(w, in, g);
       ++wi;
-      ti += __builtin_popcount(g);
+      ti += uint64_t(popc(g));
       --budget;
       switch (in.flow) {
         case Flow::Plain:

@@ -497,6 +497,25 @@ bool h_setp(Warp& w, const Insn& in, uint32_t m) {
   uint64_t* p = dst(w, in.op[0]);
   uint64_t* q = in.c ? dst(w, in.op[1]) : nullptr;
   const int bop = in.b;
+  if constexpr (std::is_integral_v<T>) {
+    if (!bop && !q) {  // the common integer form: the comparison chosen once, outside the lane loop
+      using UT = U<T>;
+      auto run = [&](auto cmp) { each(m, [&](int l) { p[l] = cmp(T(a[l]), T(b[l])); }); };
+      switch (Cmp(in.a)) {
+        case C_eq: run([](T x, T y) { return x == y; }); return true;
+        case C_ne: run([](T x, T y) { return x != y; }); return true;
+        case C_lt: run([](T x, T y) { return x < y; }); return true;
+        case C_le: run([](T x, T y) { return x <= y; }); return true;
+        case C_gt: run([](T x, T y) { return x > y; }); return true;
+        case C_ge: run([](T x, T y) { return x >= y; }); return true;
+        case C_lo: run([](T x, T y) { return UT(x) < UT(y); }); return true;
+        case C_ls: run([](T x, T y) { return UT(x) <= UT(y); }); return true;
+        case C_hi: run([](T x, T y) { return UT(x) > UT(y); }); return true;
+        case C_hs: run([](T x, T y) { return UT(x) >= UT(y); }); return true;
+        default: break;
+      }
+    }
+  }
   each(m, [&](int l) {
     bool t = compare<T>(in, a[l], b[l]), f = !t;
     if (bop) {

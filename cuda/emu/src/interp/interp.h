@@ -235,6 +235,13 @@ inline void each(uint32_t m, F&& f) {
   }
 }
 
+// Population count without relying on the POPCNT instruction being enabled for the build.
+inline int popc(uint32_t x) {
+  x = x - ((x >> 1) & 0x55555555u);
+  x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+  return int((((x + (x >> 4)) & 0x0F0F0F0Fu) * 0x01010101u) >> 24);
+}
+
 inline uint64_t sext(uint64_t v, int bits) {
   return bits >= 64 ? v : uint64_t(int64_t(v << (64 - bits)) >> (64 - bits));
 }

@@ -136,5 +136,16 @@ int main() {
   std::printf("speed: %.1f M thread-instructions/s (%llu in %.3f s, %.1f M warp-instructions/s)\n",
               r.thread_instructions / s / 1e6, (unsigned long long)r.thread_instructions, s,
               r.warp_instructions / s / 1e6);
+  // many small CTAs: the per-CTA cost (register poison, scheduling) on a memory-bound kernel
+  {
+    const int n2 = 1 << 20;
+    const uint64_t a2 = h.alloc(n2 * 4), b2 = h.alloc(n2 * 4), c2 = h.alloc(n2 * 4);
+    const auto t1 = std::chrono::steady_clock::now();
+    auto r2 = h.run("vadd", {n2 / 256, 1, 1}, {256, 1, 1}, {a2, b2, c2, uint64_t(n2)});
+    const double s2 = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+    CHECK(r2.status == Status::Ok);
+    std::printf("vadd over %d elements (%d CTAs): %.3f s, %.1f M thread-instructions/s, %.1f us per CTA\n", n2, n2 / 256,
+                s2, r2.thread_instructions / s2 / 1e6, s2 / (n2 / 256) * 1e6);
+  }
   return check::finish();
 }
