@@ -617,7 +617,7 @@ class Decoder {
       return;
     }
     BindCtx c{pi, in, K_, "`" + instr_text(pi) + "` at PTX line " + std::to_string(line) + " of " + M_.ast.origin};
-    bool ok = bind_int(c) || bind_float(c) || bind_half(c) || bind_cvt(c) || bind_mem(c) || bind_warp(c) ||
+    bool ok = bind_cmp(c) || bind_int(c) || bind_float(c) || bind_half(c) || bind_cvt(c) || bind_mem(c) || bind_warp(c) ||
               bind_mma(c) || bind_cluster(c) || bind_ctl(c) || bind_async(c) || bind_wgmma(c);
     if (!ok) {
       unsupported(in, pi);

@@ -279,6 +279,7 @@ struct BindCtx {
   void fimm(int i, Ty t) const;
 };
 bool bind_int(BindCtx& c);
+bool bind_cmp(BindCtx& c);
 bool bind_float(BindCtx& c);
 bool bind_half(BindCtx& c);
 bool bind_cvt(BindCtx& c);
