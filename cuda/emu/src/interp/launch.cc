@@ -46,9 +46,16 @@ std::string check_config(const Kernel& K, const LaunchConfig& c, uint32_t max_dy
     const int cx = k.cluster[0], cy = std::max(1, k.cluster[1]), cz = std::max(1, k.cluster[2]);
     if (g.x % cx || g.y % cy || g.z % cz) return "grid not a multiple of the kernel's cluster dimensions";
   }
-  if (c.cluster.count() > uint64_t(DeviceLimits::max_cluster_size) ||
+  // 16: the non-portable maximum of sm_90 (the runtime enforces the portable 8 unless the kernel opted in)
+  if (!c.cluster.x || !c.cluster.y || !c.cluster.z || c.cluster.count() > 16 ||
       g.x % c.cluster.x || g.y % c.cluster.y || g.z % c.cluster.z)
-    return "invalid cluster dimensions";
+    return "invalid cluster dimensions (" + std::to_string(c.cluster.x) + "," + std::to_string(c.cluster.y) + "," +
+           std::to_string(c.cluster.z) + ") for grid (" + std::to_string(g.x) + "," + std::to_string(g.y) + "," +
+           std::to_string(g.z) + ")";
+  if (k.cluster[0] && c.cluster.count() > 1 &&
+      (int(c.cluster.x) != k.cluster[0] || int(c.cluster.y) != std::max(1, k.cluster[1]) ||
+       int(c.cluster.z) != std::max(1, k.cluster[2])))
+    return "launch cluster dimensions differ from the kernel's .reqnctapercluster";
   return "";
 }
 
