@@ -191,15 +191,17 @@ uint32_t swizzle(uint8_t mode, uint32_t off) {
   }
 }
 
-// Copies one box: element by element along dim 0 runs, zero (or NaN) outside the tensor.
+// Copies one box: element by element along dim 0 runs. Loads fill elements outside the tensor with zero
+// (or NaN); stores skip them.
 bool tma_copy(Warp& w, const Insn& in, const Cta::BulkOp& op) {
+  const bool store = op.store;
   const tma::TensorMap& t = *static_cast<const tma::TensorMap*>(op.map.get());
   const uint32_t eb = tma::element_bits(t.data_type) / 8;
   const int rank = int(t.rank);
   uint32_t n[5];
   for (int d = 0; d < 5; ++d) n[d] = d < rank ? box_count(t, d) : 1;
   const uint32_t row_bytes = n[0] * eb;
-  uint8_t* base = access(w, in, op.lane, Space::Shared, op.dst, op.size, true, false, 16);
+  uint8_t* base = access(w, in, op.lane, Space::Shared, op.dst, op.size, !store, false, 16);
   if (!base) return false;
   const bool nan_fill = t.oob == tma::kOobNanRequestZeroFma &&
                         (t.data_type == tma::kF16 || t.data_type == tma::kBF16 || t.data_type == tma::kF32 ||
@@ -219,6 +221,19 @@ bool tma_copy(Warp& w, const Insn& in, const Cta::BulkOp& op) {
             inside &= c[d] >= 0 && uint64_t(c[d]) < t.dims[d];
             addr += uint64_t(c[d]) * t.strides[d - 1];
           }
+          const uint32_t off = rowi * row_bytes;
+          if (store) {
+            for (uint32_t b = 0; b < row_bytes; b += 16)
+              std::memcpy(row.data() + b, base + swizzle(t.swizzle, off + b), std::min<uint32_t>(16, row_bytes - b));
+            for (uint32_t i0 = 0; i0 < n[0]; ++i0) {
+              const int64_t c0 = int64_t(op.coords[0]) + int64_t(i0) * t.elem_strides[0];
+              if (!inside || c0 < 0 || uint64_t(c0) >= t.dims[0]) continue;
+              uint8_t* g = access(w, in, op.lane, Space::Global, addr + uint64_t(c0) * eb, eb, true, false);
+              if (!g) return false;
+              std::memcpy(g, row.data() + size_t(i0) * eb, eb);
+            }
+            continue;
+          }
           for (uint32_t i0 = 0; i0 < n[0]; ++i0) {
             const int64_t c0 = int64_t(op.coords[0]) + int64_t(i0) * t.elem_strides[0];
             uint8_t* dst = row.data() + size_t(i0) * eb;
@@ -233,7 +248,6 @@ bool tma_copy(Warp& w, const Insn& in, const Cta::BulkOp& op) {
               std::memset(dst, 0, eb);
             }
           }
-          const uint32_t off = rowi * row_bytes;
           for (uint32_t b = 0; b < row_bytes; b += 16) {
             const uint32_t chunk = std::min<uint32_t>(16, row_bytes - b);
             std::memcpy(base + swizzle(t.swizzle, off + b), row.data() + b, chunk);
@@ -243,16 +257,18 @@ bool tma_copy(Warp& w, const Insn& in, const Cta::BulkOp& op) {
 }
 
 // cp.async.bulk.tensor.Nd.shared::cluster.global.tile.mbarrier::complete_tx::bytes [dst], [map, {c..}], [mbar]
-// in.a: rank
+// and (in.b = 1) cp.async.bulk.tensor.Nd.global.shared::cta.tile.bulk_group [map, {c..}], [src]. in.a: rank
 bool h_tma_load(Warp& w, const Insn& in, uint32_t m) {
   Cta& C = *w.cta;
   const Kernel& K = *C.k;
-  const Opd& coords = K.vec[in.op[1].coords];
+  const bool store = in.b;
+  const Opd& mop = in.op[store ? 0 : 1];
+  const Opd& sop = in.op[store ? 1 : 0];
+  const Opd& coords = K.vec[mop.coords];
   bool ok = true;
   each(m, [&](int l) {
     if (!ok) return;
-    const uint64_t maddr =
-        (in.op[1].slot == kNoSlot ? 0 : w.regs[size_t(in.op[1].slot) * 32 + l]) + uint64_t(in.op[1].imm);
+    const uint64_t maddr = (mop.slot == kNoSlot ? 0 : w.regs[size_t(mop.slot) * 32 + l]) + uint64_t(mop.imm);
     const uint8_t* raw = access(w, in, l, Space::Generic, maddr, 128, false, false, 64);
     if (!raw) { ok = false; return; }
     auto map = std::make_shared<tma::TensorMap>();
@@ -272,7 +288,8 @@ bool h_tma_load(Warp& w, const Insn& in, uint32_t m) {
       return;
     }
     Cta::BulkOp op{};
-    op.dst = uint32_t((in.op[0].slot == kNoSlot ? 0 : w.regs[size_t(in.op[0].slot) * 32 + l]) + uint64_t(in.op[0].imm));
+    op.dst = uint32_t((sop.slot == kNoSlot ? 0 : w.regs[size_t(sop.slot) * 32 + l]) + uint64_t(sop.imm));
+    op.store = store;
     op.tensor_rank = in.a;
     for (int d = 0; d < in.a; ++d) op.coords[d] = int32_t(src(w, K.vec[coords.slot + uint32_t(d)])[l]);
     uint32_t bytes = tma::element_bits(map->data_type) / 8;
@@ -290,15 +307,16 @@ bool h_tma_load(Warp& w, const Insn& in, uint32_t m) {
       ok = false;
       return;
     }
-    uint32_t off;
-    if (!mbar_addr(w, in, l, in.op[2], false, &off) || !find_mbar(w, in, l, off)) { ok = false; return; }
+    uint32_t off = 0;
+    if (!store && (!mbar_addr(w, in, l, in.op[2], false, &off) || !find_mbar(w, in, l, off))) { ok = false; return; }
     op.size = bytes;
     op.mbar = off;
     op.pc = pc_of(w, in);
     op.warp = w.id;
     op.lane = l;
     op.map = map;
-    C.bulk.push_back(op);
+    if (store) w.bs_open[l].push_back(op);
+    else C.bulk.push_back(op);
     C.work = true;
   });
   return ok;
@@ -491,6 +509,77 @@ bool h_bulk_g2s(Warp& w, const Insn& in, uint32_t m) {
   return ok;
 }
 
+// cp.async.bulk.global.shared::cta.bulk_group [dst], [src], size: checked at issue, copied at the wait
+bool h_bulk_s2g(Warp& w, const Insn& in, uint32_t m) {
+  Cta& C = *w.cta;
+  const Src sz = src(w, in.op[2]);
+  bool ok = true;
+  each(m, [&](int l) {
+    if (!ok) return;
+    const uint64_t d = (in.op[0].slot == kNoSlot ? 0 : w.regs[size_t(in.op[0].slot) * 32 + l]) + uint64_t(in.op[0].imm);
+    const uint64_t s = (in.op[1].slot == kNoSlot ? 0 : w.regs[size_t(in.op[1].slot) * 32 + l]) + uint64_t(in.op[1].imm);
+    const uint32_t n = uint32_t(sz[l]);
+    if (n == 0 || n % 16 || (d & 15) || (s & 15)) {
+      report(w, &in, l, Report::Kind::Misaligned, "Invalid cp.async.bulk operands",
+             {"size " + std::to_string(n) + " (a positive multiple of 16), global " + hex(d) + " and shared " + hex(s) +
+              " (16-byte aligned)"});
+      ok = false;
+      return;
+    }
+    if (!access(w, in, l, Space::Global, d, 16, true, false)) { ok = false; return; }
+    if (s + n > C.smem.size()) {
+      access(w, in, l, Space::Shared, s, n, false, false, 16);
+      ok = false;
+      return;
+    }
+    Cta::BulkOp op{};
+    op.dst = uint32_t(s);  // the shared side
+    op.src = d;            // the global side
+    op.size = n;
+    op.pc = pc_of(w, in);
+    op.warp = w.id;
+    op.lane = l;
+    op.store = true;
+    w.bs_open[l].push_back(op);
+    C.work = true;
+  });
+  return ok;
+}
+
+bool complete_store(Warp& w, const Cta::BulkOp& op) {
+  const Insn& in = w.cta->k->code[op.pc];
+  if (op.tensor_rank) return tma_copy(w, in, op);
+  const uint8_t* s = access(w, in, op.lane, Space::Shared, op.dst, op.size, false, false, 16);
+  if (!s) return false;
+  uint8_t* d = access(w, in, op.lane, Space::Global, op.src, op.size, true, false, 16);
+  if (!d) return false;
+  std::memcpy(d, s, op.size);
+  return true;
+}
+
+bool h_bulk_commit(Warp& w, const Insn&, uint32_t m) {
+  each(m, [&](int l) {
+    w.bs_groups[l].push_back(std::move(w.bs_open[l]));
+    w.bs_open[l].clear();
+  });
+  return true;
+}
+
+// cp.async.bulk.wait_group{.read} N: the lane's committed groups beyond the N most recent complete
+bool h_bulk_wait(Warp& w, const Insn& in, uint32_t m) {
+  const size_t keep = size_t(in.op[0].imm);
+  bool ok = true;
+  each(m, [&](int l) {
+    auto& gs = w.bs_groups[l];
+    while (ok && gs.size() > keep) {
+      for (auto& op : gs.front())
+        if (ok) ok = complete_store(w, op);
+      gs.erase(gs.begin());
+    }
+  });
+  return ok;
+}
+
 bool h_nop(Warp&, const Insn&, uint32_t) { return true; }
 
 Space mbar_space(const BindCtx& c) {
@@ -501,7 +590,26 @@ Space mbar_space(const BindCtx& c) {
 
 }  // namespace
 
-bool drain_async(Cta& C) { return drain(C, kNoSlot); }
+bool drain_async(Cta& C) {
+  bool any = drain(C, kNoSlot);
+  if (C.L->stop) return any;
+  // bulk stores still pending complete too (their global writes become visible)
+  for (auto& w : C.warps)
+    for (int l = 0; l < 32; ++l) {
+      for (auto& g : w.bs_groups[l])
+        for (auto& op : g) {
+          any = true;
+          if (!complete_store(w, op)) return true;
+        }
+      for (auto& op : w.bs_open[l]) {
+        any = true;
+        if (!complete_store(w, op)) return true;
+      }
+      w.bs_groups[l].clear();
+      w.bs_open[l].clear();
+    }
+  return any;
+}
 
 bool bind_async(BindCtx& c) {
   const auto& P = c.pi.parts;
@@ -609,6 +717,37 @@ bool bind_async(BindCtx& c) {
       if (in.nops == 4) c.regimm(3);
       in.t = uint8_t(Space::Shared);
       in.fn = h_cp_async;
+      return true;
+    }
+    if (P[2] == "bulk" && P.size() == 4 && P[3] == "commit_group") {
+      c.need(0);
+      in.fn = h_bulk_commit;
+      return true;
+    }
+    if (P[2] == "bulk" && (P.size() == 4 || (P.size() == 5 && P[4] == "read")) && P[3] == "wait_group") {
+      c.need(1);
+      if (in.op[0].kind != Opd::Imm) c.fail("cp.async.bulk.wait_group takes an immediate");
+      in.fn = h_bulk_wait;
+      return true;
+    }
+    if (P[2] == "bulk" && P.size() == 6 && P[3] == "global" && P[4] == "shared::cta" && P[5] == "bulk_group") {
+      c.need(3); c.addr(0); c.addr(1); c.regimm(2);
+      in.fn = h_bulk_s2g;
+      return true;
+    }
+    if (P[2] == "bulk" && P.size() == 9 && P[3] == "tensor" && P[5] == "global" && P[6] == "shared::cta" &&
+        P[7] == "tile" && P[8] == "bulk_group") {
+      const int rank = P[4].size() == 2 && P[4][1] == 'd' ? P[4][0] - '0' : 0;
+      if (rank < 1 || rank > 5) return false;
+      c.need(2);
+      c.addr(1);
+      const Opd& mo = in.op[0];
+      if (mo.kind != Opd::Addr || mo.coords == kNoSlot || int(c.k.vec[mo.coords].n) != rank)
+        c.fail("cp.async.bulk.tensor: expected [tensorMap, {" + std::to_string(rank) + " coordinates}]");
+      in.a = uint8_t(rank);
+      in.b = 1;
+      in.t = uint8_t(Space::Shared);
+      in.fn = h_tma_load;
       return true;
     }
     if (P[2] == "bulk" && P.size() >= 9 && P[3] == "tensor" && (P[5] == "shared::cluster" || P[5] == "shared::cta") &&

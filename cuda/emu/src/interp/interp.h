@@ -168,6 +168,7 @@ struct Cta {
   std::map<uint32_t, Mbar> mbars;
   struct BulkOp {
     uint32_t dst; uint64_t src; uint32_t size, mbar, pc; int warp, lane;
+    bool store = false;             // shared -> global (bulk_group completion), else global -> shared (mbarrier)
     int tensor_rank = 0;            // cp.async.bulk.tensor: the map (decoded at issue) and box coordinates
     std::shared_ptr<const void> map;
     int32_t coords[5] = {};
@@ -199,6 +200,9 @@ struct Warp {
   // order at wgmma.wait_group. `d_in`: the accumulators at issue (empty when chained on a pending op).
   struct WgOp { uint32_t pc; uint64_t adesc, bdesc; bool scale_d; std::vector<uint64_t> d_in; };
   std::vector<WgOp> wg_open;
+  // cp.async.bulk shared -> global stores (bulk_group completion, §9.7.9.25.4), per lane: open and committed
+  std::vector<Cta::BulkOp> bs_open[32];
+  std::vector<std::vector<Cta::BulkOp>> bs_groups[32];
   std::vector<std::vector<WgOp>> wg_groups;
   uint32_t exists = 0;              // lanes that are threads of the CTA
   uint32_t exited = 0;              // lanes that have exited

@@ -215,6 +215,8 @@ LaunchResult ModuleImpl::launch(const KernelInfo& info, const LaunchConfig& cfg,
       w.wg_open.clear();
       w.wg_groups.clear();
       for (int l = 0; l < 32; ++l) {
+        w.bs_open[l].clear();
+        w.bs_groups[l].clear();
         w.cp_open[l].clear();
         w.cp_groups[l].clear();
       }

@@ -3,6 +3,7 @@
 // (a read before the wait sees the poison: completion is as late as allowed), cp.async.bulk with
 // arrive.expect_tx; and the failures: a try_wait whose phase never completes is a deadlock report (not a
 // hang), an mbarrier used before init, an arrival beyond the count.
+#include "src/runtime/tensormap.h"
 #include "test/unit/interp_harness.h"
 
 using namespace itest;
@@ -137,6 +138,35 @@ $L_wait:
   ret;
 }
 
+// TMA store of a 32 x 8 box of u32 (128-byte rows) from shared memory, and a plain bulk store of 512 bytes
+.visible .entry tma_store(.param .align 64 .b8 map[128], .param .u32 x, .param .u32 y, .param .u64 pplain)
+{
+  .reg .pred %p<2>;
+  .reg .b32 %r<12>;
+  .reg .b64 %rd<8>;
+  .shared .align 1024 .b8 s[1024];
+  mov.u32 %r1, %tid.x;
+  mov.u32 %r2, s;
+  shl.b32 %r3, %r1, 2;
+  add.s32 %r4, %r2, %r3;
+  st.shared.u32 [%r4], %r1;              // s[i] = i, i < 256
+  fence.proxy.async.shared::cta;
+  bar.sync 0;
+  setp.eq.s32 %p1, %r1, 0;
+  @!%p1 bra $L_end;
+  mov.u64 %rd1, map;
+  cvta.param.u64 %rd2, %rd1;
+  ld.param.u32 %r5, [x];
+  ld.param.u32 %r6, [y];
+  cp.async.bulk.tensor.2d.global.shared::cta.tile.bulk_group [%rd2, {%r5, %r6}], [%r2];
+  ld.param.u64 %rd3, [pplain];
+  cp.async.bulk.global.shared::cta.bulk_group [%rd3], [%r2], 512;
+  cp.async.bulk.commit_group;
+  cp.async.bulk.wait_group.read 0;
+$L_end:
+  ret;
+}
+
 .visible .entry never(.param .u32 k)
 {
   .reg .pred %p<2>;
@@ -206,6 +236,50 @@ int main() {
   bad = 0;
   for (uint32_t t = 0; t < 64; ++t) bad += o[t] != src[t];
   CHECK_EQ(bad, 0);
+
+  // TMA store: a 40 x 12 u32 tensor, the box at (16, 8) partly outside it; 128-byte swizzle or none
+  for (int sw = 0; sw < 2; ++sw) {
+    const int W = 40, H = 12;
+    std::vector<uint32_t> g(W * H, 0xABABABABu);
+    const uint64_t dg = h.upload(g), dplain = h.alloc(512);
+    emu::tma::TensorMap t;
+    t.data_type = emu::tma::kU32;
+    t.rank = 2;
+    t.address = dg;
+    t.dims[0] = W;
+    t.dims[1] = H;
+    t.strides[0] = W * 4;
+    t.box[0] = 32;
+    t.box[1] = 8;
+    t.swizzle = sw ? emu::tma::kSwizzle128B : emu::tma::kSwizzleNone;
+    const emu::KernelInfo* ki = h.mod->kernel("tma_store");
+    std::vector<uint8_t> buf(ki->param_bytes, 0);
+    emu::tma::encode(t, buf.data() + ki->params[0].offset);
+    const uint32_t x = 16, y = 8;
+    std::memcpy(buf.data() + ki->params[1].offset, &x, 4);
+    std::memcpy(buf.data() + ki->params[2].offset, &y, 4);
+    std::memcpy(buf.data() + ki->params[3].offset, &dplain, 8);
+    auto rs = h.run_raw("tma_store", {1, 1, 1}, {256, 1, 1}, buf);
+    CHECK(rs.status == Status::Ok);
+    std::fputs(h.all_reports().c_str(), stderr);
+    auto o = h.download<uint32_t>(dg, W * H);
+    int bad = 0;
+    for (int r = 0; r < H; ++r)
+      for (int c = 0; c < W; ++c) {
+        uint32_t want = 0xABABABABu;
+        if (r >= 8 && c >= 16) {  // inside the box: element (r - 8, c - 16) of the shared image
+          uint32_t off = uint32_t((r - 8) * 128 + (c - 16) * 4);
+          if (sw) off ^= ((off >> 7) & 7) << 4;
+          want = off / 4;
+        }
+        bad += o[r * W + c] != want;
+      }
+    CHECK_EQ(bad, 0);
+    auto pl = h.download<uint32_t>(dplain, 128);
+    bad = 0;
+    for (uint32_t i = 0; i < 128; ++i) bad += pl[i] != i;
+    CHECK_EQ(bad, 0);
+  }
 
   r = h.run("never", {1, 1, 1}, {1, 1, 1}, {1});  // 1 of 2 arrivals: the phase never completes
   CHECK(r.status == Status::LaunchFailure);
