@@ -1,7 +1,12 @@
 // dsv3-emu interpreter internals: the decoded form of a kernel (flat instruction array with pre-resolved
 // operands and one handler per opcode variant) and the per-launch execution state (CTA, warps, lanes).
-// Shared by decode.cc, the exec_*.cc handler families, cta.cc, launch.cc and report.cc.
-// Semantics follow the PTX ISA 9.0; the execution model is DESIGN.md "Execution model".
+// Semantics follow the PTX ISA 9.0; the execution model is DESIGN.md "Execution model". Files:
+//   decode.cc (module load, slots, inlining, labels, binding)  cta.cc (SIMT executor, scheduler, barriers,
+//   collectives, deadlocks)  launch.cc (config checks, clusters of CTAs)  report.cc (report text)
+//   exec_int / exec_cmp / exec_float / exec_half / exec_cvt (per-lane arithmetic)  exec_mem (checked
+//   ld/st/atom/cvta, generic windows)  exec_warp (shfl/vote/redux/match/elect)  exec_mma (mma.sync,
+//   ldmatrix)  exec_ctl (bar, fences, printf, assert)  exec_async (mbarrier, cp.async, bulk, TMA)
+//   exec_wgmma (warpgroup MMA)  exec_cluster (cluster barrier, mapa).
 #pragma once
 #include <cstdint>
 #include <cstring>
