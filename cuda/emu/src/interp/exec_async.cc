@@ -1,22 +1,25 @@
 // dsv3-emu: the asynchronous units that need no tensor core: mbarrier objects (PTX ISA 9.0 §9.7.13.15:
-// init, inval, arrive{.expect_tx,.noComplete}, expect_tx, complete_tx, test_wait / try_wait{.parity},
-// pending_count), cp.async with commit/wait groups (§9.7.9.25.3), cp.async.bulk global -> shared
-// completed through an mbarrier's transaction count (§9.7.9.25.4.1), and its tensor form (TMA,
-// §9.7.9.25.5: .tile boxes of 1..5 dimensions, out-of-bound elements filled, 32/64/128-byte swizzle). Copies complete as late as the ISA
-// allows (hostile): cp.async at the thread's wait_group / wait_all, bulk copies when a thread waits on
-// their mbarrier, when the CTA would otherwise stall, or at the CTA's end. try_wait blocks the lane until
-// the phase completes (the ISA lets it wait up to an implementation-defined time), so deadlocks are seen.
+// init, inval, arrive{.expect_tx,.noComplete}, arrive_drop, expect_tx, complete_tx, test_wait /
+// try_wait{.parity}, pending_count), cp.async with commit/wait groups (§9.7.9.25.3), cp.async.bulk global
+// -> shared completed through an mbarrier's transaction count and shared -> global through bulk groups
+// (§9.7.9.25.4), and their tensor forms (TMA, §9.7.9.25.5: .tile boxes of 1..5 dimensions, out-of-bound
+// elements filled, 32/64/128-byte swizzle). The semantics are the sm90 models' (src/sm90/mbarrier.h: the
+// object's state machine and its errors; tma.h: tensor-map decode, box copies, bulk copies; forms.h: the
+// spellings); this file keeps the scheduling. Copies complete as late as the ISA allows (hostile):
+// cp.async at the thread's wait_group / wait_all, bulk copies when a thread waits on their mbarrier, when
+// the CTA would otherwise stall, or at the CTA's end; their bytes move through UnitSmem / UnitGlobal
+// (async_mem.h) as accesses of the issuing lane, and a load releases into its mbarrier before its
+// complete_tx (racecheck.h). try_wait blocks the lane until the phase completes (the ISA lets it wait up
+// to an implementation-defined time), so deadlocks are seen. Errors of the models are reports.
 #include <cinttypes>
 
 #include "src/interp/interp.h"
-#include "src/runtime/tensormap.h"
+#include "src/interp/async_mem.h"
+#include "src/sm90/forms.h"
 
 namespace emu::interp {
 
 namespace {
-
-constexpr uint32_t kMaxMbarCount = (1u << 20) - 1;
-constexpr uint64_t kStateTag = 0x5Aull << 56;  // arrive's opaque state: tag | pending << 32 | phase
 
 std::string hex(uint64_t v) {
   char b[24];
@@ -44,34 +47,54 @@ bool mbar_addr(Warp& w, const Insn& in, int l, const Opd& o, bool write, uint32_
   return true;
 }
 
-Cta::Mbar* find_mbar(Warp& w, const Insn& in, int l, uint32_t off) {
-  auto it = w.cta->mbars.find(off);
-  if (it != w.cta->mbars.end()) return &it->second;
-  report(w, &in, l, Report::Kind::InvalidArgument, "mbarrier used before mbarrier.init",
-         {"No mbarrier object was initialised at shared address " + hex(off)});
-  w.cta->L->stop = true;
-  return nullptr;
+// The CTA holding the mbarrier at shared address `off` (another CTA of the cluster when the address
+// carries a rank, shared::cluster), `off` made relative to it.
+Cta& mbar_cta(Cta& C, uint32_t* off) {
+  if (!(*off >> kClusterRankShift)) return C;
+  Cta& T = *C.cl->ctas[(*off >> kClusterRankShift) - 1];  // the rank was checked by access()
+  *off &= (1u << kClusterRankShift) - 1;
+  return T;
 }
 
-void complete_phase(Cta& C, uint32_t off, Cta::Mbar& mb) {
-  mb.phase += 1;
-  mb.pending = mb.expected;
-  mb.tx = 0;
-  if (C.L->opt->racecheck) C.race.complete(16 + mb.id, {});
+// The CTA's mbarrier unit (the sm90 model), made at the first use.
+sm90::MbarrierUnit& unit(Cta& C) {
+  if (!C.mbar) {
+    C.mbar_mem = std::make_unique<Cta::MbarMem>();
+    C.mbar = std::make_unique<sm90::MbarrierUnit>(*C.mbar_mem);
+  }
+  C.mbar_mem->c = &C;
+  return *C.mbar;
+}
+
+// RaceCheck sync id of the object at `off` (16 + its index in the CTA)
+uint32_t mbar_sync(Cta& C, uint32_t off) {
+  auto it = C.mbar_ids.emplace(off, uint32_t(C.mbar_ids.size())).first;
+  return 16 + it->second;
+}
+
+// An error of the model as a report (fatal: the object's state is no longer meaningful).
+bool mbar_ok(Warp& w, const Insn& in, int l, uint32_t off, const sm90::MbarResult& r) {
+  if (r.error == sm90::MbarError::none) return true;
+  const Report::Kind kind = r.error == sm90::MbarError::misaligned   ? Report::Kind::Misaligned
+                            : r.error == sm90::MbarError::smem_fault ? Report::Kind::OutOfBounds
+                                                                     : Report::Kind::InvalidArgument;
+  std::string what = sm90::to_string(r.error);
+  what[0] = char(std::toupper(what[0]));
+  report(w, &in, l, kind, what,
+         {"mbarrier at shared address " + hex(off) + (r.detail.empty() ? std::string() : ": " + r.detail)});
+  w.cta->L->stop = true;
+  return false;
+}
+
+// After an operation that completed a phase: publish the releases into it and wake the waiting lanes
+// (they re-execute their try_wait).
+void phase_done(Cta& C, uint32_t off) {
+  if (C.L->opt->racecheck) C.race.complete(mbar_sync(C, off), {});
   for (auto& w : C.warps)
     for (uint32_t t = w.exists; t; t &= t - 1) {
       const int l = __builtin_ctz(t);
-      if (w.st[l] == kMbarWait && w.wait_addr[l] == off) w.st[l] = kRun;  // re-executes its try_wait
+      if (w.st[l] == kMbarWait && w.wait_addr[l] == off) w.st[l] = kRun;
     }
-}
-void maybe_complete(Cta& C, uint32_t off, Cta::Mbar& mb) {
-  if (mb.pending == 0 && mb.tx == 0) complete_phase(C, off, mb);
-}
-
-// Writes the object's state into its 8 bytes (programs treat them as opaque; keeps the strict shadow).
-void store_state(Warp& w, uint32_t off, const Cta::Mbar& mb) {
-  const uint64_t v = uint64_t(mb.pending) | (uint64_t(mb.expected) << 20) | (uint64_t(mb.phase & 1) << 63);
-  std::memcpy(&w.cta->smem[off], &v, 8);
 }
 
 bool h_mbar_init(Warp& w, const Insn& in, uint32_t m) {
@@ -81,21 +104,10 @@ bool h_mbar_init(Warp& w, const Insn& in, uint32_t m) {
     if (!ok) return;
     uint32_t off;
     if (!mbar_addr(w, in, l, in.op[0], true, &off)) { ok = false; return; }
+    Cta& T = mbar_cta(*w.cta, &off);
     const uint64_t n = cnt[l] & 0xFFFFFFFFu;
-    if (n < 1 || n > kMaxMbarCount) {
-      report(w, &in, l, Report::Kind::InvalidArgument, "Invalid mbarrier.init count",
-             {"count " + std::to_string(n) + " is outside 1.." + std::to_string(kMaxMbarCount)});
-      w.cta->L->stop = true;
-      ok = false;
-      return;
-    }
-    auto& mbs = w.cta->mbars;
-    auto it = mbs.find(off);
-    Cta::Mbar mb;
-    mb.id = it != mbs.end() ? it->second.id : uint32_t(mbs.size());
-    mb.expected = mb.pending = uint32_t(n);
-    mbs[off] = mb;
-    store_state(w, off, mb);
+    mbar_sync(T, off);
+    ok = mbar_ok(w, in, l, off, unit(T).init(off, n > 0xFFFFFFFFu ? 0 : uint32_t(n)));
   });
   return ok;
 }
@@ -105,14 +117,15 @@ bool h_mbar_inval(Warp& w, const Insn& in, uint32_t m) {
   each(m, [&](int l) {
     if (!ok) return;
     uint32_t off;
-    if (!mbar_addr(w, in, l, in.op[0], true, &off) || !find_mbar(w, in, l, off)) { ok = false; return; }
-    w.cta->mbars.erase(off);
+    if (!mbar_addr(w, in, l, in.op[0], true, &off)) { ok = false; return; }
+    Cta& T = mbar_cta(*w.cta, &off);
+    ok = mbar_ok(w, in, l, off, unit(T).inval(off));
   });
   return ok;
 }
 
-// arrive: op0 state (or sink), op1 [addr], op2 optional count / txCount. in.a: 1 expect_tx; in.b: 1
-// noComplete; in.c: index of the count operand (0xFF: none)
+// arrive / arrive_drop: op0 state (or sink), op1 [addr], op2 optional count / txCount. in.a: 1 expect_tx;
+// in.b: 1 noComplete; in.c: index of the count operand (0xFF: none); in.d: 1 arrive_drop
 bool h_mbar_arrive(Warp& w, const Insn& in, uint32_t m) {
   Cta& C = *w.cta;
   uint64_t* d = dst(w, in.op[0]);
@@ -120,145 +133,60 @@ bool h_mbar_arrive(Warp& w, const Insn& in, uint32_t m) {
   each(m, [&](int l) {
     if (!ok) return;
     uint32_t off;
-    Cta::Mbar* mb;
-    if (!mbar_addr(w, in, l, in.op[1], false, &off) || !(mb = find_mbar(w, in, l, off))) { ok = false; return; }
-    uint64_t count = 1;
-    if (in.c != 0xFF) {
-      const uint64_t v = src(w, in.op[in.c])[l] & 0xFFFFFFFFu;
-      if (in.a) mb->tx += int64_t(v);  // arrive.expect_tx: the transaction count first
-      else count = v;
-    }
-    if (count > mb->pending) {
-      report(w, &in, l, Report::Kind::InvalidArgument, "mbarrier arrival beyond the expected count",
-             {"mbarrier at shared address " + hex(off) + " has " + std::to_string(mb->pending) +
-              " pending arrivals in this phase, " + std::to_string(count) + " arrived"});
-      C.L->stop = true;
-      ok = false;
-      return;
-    }
-    mb->pending -= uint32_t(count);
-    d[l] = kStateTag | (uint64_t(mb->pending) << 32) | mb->phase;
-    if (C.L->opt->racecheck) C.race.release(w.id, 16 + mb->id);
-    if (in.b) {
-      if (mb->pending == 0) {
-        report(w, &in, l, Report::Kind::InvalidArgument, "mbarrier.arrive.noComplete completed the phase",
-               {"the ISA leaves this undefined: mbarrier at shared address " + hex(off)});
-        C.L->stop = true;
-        ok = false;
-        return;
-      }
-    } else {
-      maybe_complete(C, off, *mb);
-    }
-    store_state(w, off, *mb);
+    if (!mbar_addr(w, in, l, in.op[1], false, &off)) { ok = false; return; }
+    Cta& T = mbar_cta(C, &off);
+    const uint32_t v = in.c != 0xFF ? uint32_t(src(w, in.op[in.c])[l]) : 1;
+    const sm90::MbarResult r = in.a ? unit(T).arrive_expect_tx(off, v, 1)  // arrive_drop.expect_tx: see bind
+                                    : unit(T).arrive(off, v, in.d, in.b);
+    if (!mbar_ok(w, in, l, off, r)) { ok = false; return; }
+    d[l] = r.state;
+    if (&T == &C && C.L->opt->racecheck) C.race.release(w.id, mbar_sync(C, off));
+    if (r.phase_completed) phase_done(T, off);
   });
   return ok;
 }
 
 // expect_tx (in.a = 1) / complete_tx (in.a = 0): [addr], txCount
 bool h_mbar_tx(Warp& w, const Insn& in, uint32_t m) {
-  Cta& C = *w.cta;
   const Src n = src(w, in.op[1]);
   bool ok = true;
   each(m, [&](int l) {
     if (!ok) return;
     uint32_t off;
-    Cta::Mbar* mb;
-    if (!mbar_addr(w, in, l, in.op[0], false, &off) || !(mb = find_mbar(w, in, l, off))) { ok = false; return; }
-    const int64_t v = int64_t(n[l] & 0xFFFFFFFFu);
-    if (in.a) {
-      mb->tx += v;
-    } else {
-      mb->tx -= v;
-      maybe_complete(C, off, *mb);
-    }
-    store_state(w, off, *mb);
+    if (!mbar_addr(w, in, l, in.op[0], false, &off)) { ok = false; return; }
+    Cta& T = mbar_cta(*w.cta, &off);
+    const uint32_t v = uint32_t(n[l]);
+    const sm90::MbarResult r = in.a ? unit(T).expect_tx(off, v) : unit(T).complete_tx(off, v);
+    if (!mbar_ok(w, in, l, off, r)) { ok = false; return; }
+    if (r.phase_completed) phase_done(T, off);
   });
   return ok;
 }
 
-// ---- TMA ----
-uint32_t box_count(const tma::TensorMap& t, int d) { return (t.box[d] + t.elem_strides[d] - 1) / t.elem_strides[d]; }
+// A copy's mbarrier must be a valid object when the copy is issued (its complete_tx comes later).
+bool mbar_valid(Warp& w, const Insn& in, int l, uint32_t off) {
+  sm90::MbarrierUnit::View v;
+  if (unit(*w.cta).view(off, &v)) return true;
+  sm90::MbarResult r;
+  r.error = sm90::MbarError::not_initialized;
+  return mbar_ok(w, in, l, off, r);
+}
 
-// The byte offset of a dense box offset after the shared-memory swizzle (CUTLASS Swizzle<B,4,3>: the
-// 16-byte chunk index, bits 4.., XORed with the 128-byte row index bits 7..)
-uint32_t swizzle(uint8_t mode, uint32_t off) {
-  switch (mode) {
-    case tma::kSwizzle32B: return off ^ (((off >> 7) & 1) << 4);
-    case tma::kSwizzle64B: return off ^ (((off >> 7) & 3) << 4);
-    case tma::kSwizzle128B: return off ^ (((off >> 7) & 7) << 4);
-    default: return off;
+// An error of the TMA / bulk-copy model that no memory report covered yet.
+bool unit_failed(Warp& w, const Insn& in, int l, const std::string& why, bool refused) {
+  if (!refused) {
+    report(w, &in, l, why.find("aligned") != std::string::npos ? Report::Kind::Misaligned : Report::Kind::InvalidArgument,
+           "Invalid asynchronous copy", {why});
+    w.cta->L->stop = true;
   }
+  return false;
 }
 
-// Copies one box: element by element along dim 0 runs. Loads fill elements outside the tensor with zero
-// (or NaN); stores skip them.
-bool tma_copy(Warp& w, const Insn& in, const Cta::BulkOp& op) {
-  const bool store = op.store;
-  const tma::TensorMap& t = *static_cast<const tma::TensorMap*>(op.map.get());
-  const uint32_t eb = tma::element_bits(t.data_type) / 8;
-  const int rank = int(t.rank);
-  uint32_t n[5];
-  for (int d = 0; d < 5; ++d) n[d] = d < rank ? box_count(t, d) : 1;
-  const uint32_t row_bytes = n[0] * eb;
-  uint8_t* base = access(w, in, op.lane, Space::Shared, op.dst, op.size, !store, false, 16);
-  if (!base) return false;
-  const bool nan_fill = t.oob == tma::kOobNanRequestZeroFma &&
-                        (t.data_type == tma::kF16 || t.data_type == tma::kBF16 || t.data_type == tma::kF32 ||
-                         t.data_type == tma::kF64 || t.data_type == tma::kF32Ftz);
-  std::vector<uint8_t> row(row_bytes);
-  uint32_t rowi = 0;
-  for (uint32_t i4 = 0; i4 < n[4]; ++i4)
-    for (uint32_t i3 = 0; i3 < n[3]; ++i3)
-      for (uint32_t i2 = 0; i2 < n[2]; ++i2)
-        for (uint32_t i1 = 0; i1 < n[1]; ++i1, ++rowi) {
-          const uint32_t idx[5] = {0, i1, i2, i3, i4};
-          int64_t c[5];
-          bool inside = true;
-          uint64_t addr = t.address;
-          for (int d = 1; d < rank; ++d) {
-            c[d] = int64_t(op.coords[d]) + int64_t(idx[d]) * t.elem_strides[d];
-            inside &= c[d] >= 0 && uint64_t(c[d]) < t.dims[d];
-            addr += uint64_t(c[d]) * t.strides[d - 1];
-          }
-          const uint32_t off = rowi * row_bytes;
-          if (store) {
-            for (uint32_t b = 0; b < row_bytes; b += 16)
-              std::memcpy(row.data() + b, base + swizzle(t.swizzle, off + b), std::min<uint32_t>(16, row_bytes - b));
-            for (uint32_t i0 = 0; i0 < n[0]; ++i0) {
-              const int64_t c0 = int64_t(op.coords[0]) + int64_t(i0) * t.elem_strides[0];
-              if (!inside || c0 < 0 || uint64_t(c0) >= t.dims[0]) continue;
-              uint8_t* g = access(w, in, op.lane, Space::Global, addr + uint64_t(c0) * eb, eb, true, false);
-              if (!g) return false;
-              std::memcpy(g, row.data() + size_t(i0) * eb, eb);
-            }
-            continue;
-          }
-          for (uint32_t i0 = 0; i0 < n[0]; ++i0) {
-            const int64_t c0 = int64_t(op.coords[0]) + int64_t(i0) * t.elem_strides[0];
-            uint8_t* dst = row.data() + size_t(i0) * eb;
-            if (inside && c0 >= 0 && uint64_t(c0) < t.dims[0]) {
-              const uint8_t* s = access(w, in, op.lane, Space::Global, addr + uint64_t(c0) * eb, eb, false, false);
-              if (!s) return false;
-              std::memcpy(dst, s, eb);
-            } else if (nan_fill) {
-              const uint64_t nanbits = eb == 2 ? 0x7FFF : eb == 4 ? 0x7FFFFFFF : 0x7FFFFFFFFFFFFFFFull;
-              std::memcpy(dst, &nanbits, eb);
-            } else {
-              std::memset(dst, 0, eb);
-            }
-          }
-          for (uint32_t b = 0; b < row_bytes; b += 16) {
-            const uint32_t chunk = std::min<uint32_t>(16, row_bytes - b);
-            std::memcpy(base + swizzle(t.swizzle, off + b), row.data() + b, chunk);
-          }
-        }
-  return true;
-}
-
+// ---- TMA ----
 // cp.async.bulk.tensor.Nd.shared::cluster.global.tile.mbarrier::complete_tx::bytes [dst], [map, {c..}], [mbar]
-// and (in.b = 1) cp.async.bulk.tensor.Nd.global.shared::cta.tile.bulk_group [map, {c..}], [src]. in.a: rank
-bool h_tma_load(Warp& w, const Insn& in, uint32_t m) {
+// and (in.b = 1) cp.async.bulk.tensor.Nd.global.shared::cta.tile.bulk_group [map, {c..}], [src]. in.a: rank.
+// The map is decoded and the operands checked at issue (sm90/tma.h); the box moves at completion.
+bool h_tma(Warp& w, const Insn& in, uint32_t m) {
   Cta& C = *w.cta;
   const Kernel& K = *C.k;
   const bool store = in.b;
@@ -271,44 +199,33 @@ bool h_tma_load(Warp& w, const Insn& in, uint32_t m) {
     const uint64_t maddr = (mop.slot == kNoSlot ? 0 : w.regs[size_t(mop.slot) * 32 + l]) + uint64_t(mop.imm);
     const uint8_t* raw = access(w, in, l, Space::Generic, maddr, 128, false, false, 64);
     if (!raw) { ok = false; return; }
-    auto map = std::make_shared<tma::TensorMap>();
-    if (!tma::decode(raw, map.get())) {
+    auto map = std::make_shared<sm90::TensorMap>();
+    std::string why;
+    if (!sm90::decode_tensor_map(raw, map.get(), &why) || !(why = sm90::validate(*map)).empty()) {
       report(w, &in, l, Report::Kind::InvalidArgument, "Invalid tensor map",
-             {"the 128 bytes at " + hex(maddr) + " are not a CUtensorMap made by cuTensorMapEncodeTiled (or were changed)"});
-      C.L->stop = true;
-      ok = false;
-      return;
-    }
-    if (int(map->rank) != in.a || map->interleave != tma::kInterleaveNone || map->swizzle > tma::kSwizzle128B) {
-      report(w, &in, l, Report::Kind::InvalidArgument, "Tensor map does not fit this copy",
-             {"map of rank " + std::to_string(map->rank) + " (interleave " + std::to_string(map->interleave) +
-              ", swizzle " + std::to_string(map->swizzle) + ") used by a " + std::to_string(in.a) + "d tile copy"});
+             {"the 128 bytes at " + hex(maddr) + " are not a CUtensorMap made by cuTensorMapEncodeTiled (or were changed)",
+              why});
       C.L->stop = true;
       ok = false;
       return;
     }
     Cta::BulkOp op{};
     op.dst = uint32_t((sop.slot == kNoSlot ? 0 : w.regs[size_t(sop.slot) * 32 + l]) + uint64_t(sop.imm));
-    op.store = store;
-    op.tensor_rank = in.a;
-    for (int d = 0; d < in.a; ++d) op.coords[d] = int32_t(src(w, K.vec[coords.slot + uint32_t(d)])[l]);
-    uint32_t bytes = tma::element_bits(map->data_type) / 8;
-    for (int d = 0; d < in.a; ++d) bytes *= box_count(*map, d);
-    const uint32_t align = map->swizzle == tma::kSwizzle128B ? 1024 : map->swizzle == tma::kSwizzle64B ? 512
-                           : map->swizzle == tma::kSwizzle32B ? 256 : 128;
-    if (op.dst % align) {
-      report(w, &in, l, Report::Kind::Misaligned, "Misaligned cp.async.bulk.tensor destination",
-             {"shared address " + hex(op.dst) + " must be " + std::to_string(align) + "-byte aligned for this swizzle"});
-      ok = false;
+    if (!(why = sm90::check_tile_operands(*map, uint32_t(in.a), op.dst)).empty()) {
+      ok = unit_failed(w, in, l, "cp.async.bulk.tensor: " + why, false);
       return;
     }
-    if (op.dst + bytes > C.smem.size()) {
+    const uint32_t bytes = sm90::box_bytes(*map);
+    if (op.dst + bytes > C.smem.size()) {  // the destination must be valid when issued
       access(w, in, l, Space::Shared, op.dst, bytes, true, false, 16);
       ok = false;
       return;
     }
+    op.store = store;
+    op.tensor_rank = in.a;
+    for (int d = 0; d < in.a; ++d) op.coords[d] = int32_t(src(w, K.vec[coords.slot + uint32_t(d)])[l]);
     uint32_t off = 0;
-    if (!store && (!mbar_addr(w, in, l, in.op[2], false, &off) || !find_mbar(w, in, l, off))) { ok = false; return; }
+    if (!store && !(mbar_addr(w, in, l, in.op[2], false, &off) && mbar_valid(w, in, l, off))) { ok = false; return; }
     op.size = bytes;
     op.mbar = off;
     op.pc = pc_of(w, in);
@@ -322,7 +239,25 @@ bool h_tma_load(Warp& w, const Insn& in, uint32_t m) {
   return ok;
 }
 
-// Completes the bulk copies in flight (all, or those signalling mbarrier `only`).
+// Moves the bytes of one copy through the model, as accesses of its issuing lane.
+bool land(Warp& w, const Cta::BulkOp& op, uint32_t* bytes) {
+  const Insn& in = w.cta->k->code[op.pc];
+  UnitSmem s(w, in, op.lane);
+  UnitGlobal g(w, in, op.lane);
+  sm90::TmaStatus st;
+  if (op.tensor_rank)
+    st = op.store ? sm90::tma_store_tile(*op.map, uint32_t(op.tensor_rank), op.coords, op.dst, s, g)
+                  : sm90::tma_load_tile(*op.map, uint32_t(op.tensor_rank), op.coords, op.dst, g, s);
+  else
+    st = op.store ? sm90::bulk_copy_shared_to_global(op.dst, op.src, op.size, s, g)
+                  : sm90::bulk_copy_global_to_shared(op.src, op.dst, op.size, g, s);
+  if (!st.ok) return unit_failed(w, in, op.lane, st.message, s.refused || g.refused);
+  *bytes = st.bytes;
+  return true;
+}
+
+// Completes the bulk copies in flight (all, or those signalling mbarrier `only`): the bytes land, written
+// by the issuing warp, which then releases into the mbarrier before its complete_tx.
 bool drain(Cta& C, uint32_t only) {
   bool any = false;
   for (size_t i = 0; i < C.bulk.size();) {
@@ -335,26 +270,12 @@ bool drain(Cta& C, uint32_t only) {
     any = true;
     Warp& w = C.warps[size_t(op.warp)];
     const Insn& in = C.k->code[op.pc];
-    if (op.tensor_rank) {
-      if (!tma_copy(w, in, op)) return true;
-    } else {
-      const uint8_t* s = access(w, in, op.lane, Space::Global, op.src, op.size, false, false, 16);
-      if (!s) return true;
-      uint8_t* d = access(w, in, op.lane, Space::Shared, op.dst, op.size, true, false, 16);
-      if (!d) return true;
-      std::memcpy(d, s, op.size);
-    }
-    auto it = C.mbars.find(op.mbar);
-    if (it == C.mbars.end()) {
-      report(w, &in, op.lane, Report::Kind::InvalidArgument, "Bulk copy completed on an mbarrier that no longer exists",
-             {"mbarrier at shared address " + hex(op.mbar) + " was invalidated while the copy was in flight"});
-      C.L->stop = true;
-      return true;
-    }
-    if (C.L->opt->racecheck) C.race.release(op.warp, 16 + it->second.id);
-    it->second.tx -= int64_t(op.size);
-    maybe_complete(C, op.mbar, it->second);
-    store_state(w, op.mbar, it->second);
+    uint32_t bytes = 0;
+    if (!land(w, op, &bytes)) return true;
+    if (C.L->opt->racecheck) C.race.release(op.warp, mbar_sync(C, op.mbar));
+    const sm90::MbarResult r = unit(C).complete_tx(op.mbar, bytes);
+    if (!mbar_ok(w, in, op.lane, op.mbar, r)) return true;
+    if (r.phase_completed) phase_done(C, op.mbar);
   }
   return any;
 }
@@ -371,25 +292,11 @@ bool h_mbar_wait(Warp& w, const Insn& in, uint32_t m) {
     if (!mbar_addr(w, in, l, in.op[1], false, &off)) { ok = false; return; }
     drain(C, off);  // bulk copies signalling this mbarrier complete before the waiter looks
     if (C.L->stop) { ok = false; return; }
-    Cta::Mbar* mb = find_mbar(w, in, l, off);
-    if (!mb) { ok = false; return; }
-    bool done;
-    if (in.a) {
-      done = (mb->phase & 1) != (sv[l] & 1);
-    } else {
-      const uint64_t st = sv[l];
-      if ((st & (0xFFull << 56)) != kStateTag) {
-        report(w, &in, l, Report::Kind::InvalidArgument, "mbarrier wait with a state not returned by mbarrier.arrive",
-               {"state " + hex(st)});
-        C.L->stop = true;
-        ok = false;
-        return;
-      }
-      done = mb->phase > uint32_t(st);
-    }
-    if (done) {
+    const sm90::MbarResult r = in.a ? unit(C).test_wait_parity(off, uint32_t(sv[l])) : unit(C).test_wait(off, sv[l]);
+    if (!mbar_ok(w, in, l, off, r)) { ok = false; return; }
+    if (r.ready) {
       p[l] = 1;
-      if (C.L->opt->racecheck) C.race.acquire(w.id, 16 + mb->id);
+      if (C.L->opt->racecheck) C.race.acquire(w.id, mbar_sync(C, off));
     } else if (in.b) {
       w.blocked |= 1u << l;
       w.wait_addr[l] = off;
@@ -404,7 +311,7 @@ bool h_mbar_wait(Warp& w, const Insn& in, uint32_t m) {
 bool h_mbar_pending(Warp& w, const Insn& in, uint32_t m) {
   const Src sv = src(w, in.op[1]);
   uint64_t* d = dst(w, in.op[0]);
-  each(m, [&](int l) { d[l] = (sv[l] >> 32) & 0xFFFFF; });
+  each(m, [&](int l) { d[l] = sm90::MbarrierUnit::pending_count(sv[l]); });
   return true;
 }
 
@@ -495,7 +402,7 @@ bool h_bulk_g2s(Warp& w, const Insn& in, uint32_t m) {
       return;
     }
     uint32_t off;
-    if (!mbar_addr(w, in, l, in.op[3], false, &off) || !find_mbar(w, in, l, off)) { ok = false; return; }
+    if (!mbar_addr(w, in, l, in.op[3], false, &off) || !mbar_valid(w, in, l, off)) { ok = false; return; }
     // addresses valid at issue; the bytes move at completion
     if (!access(w, in, l, Space::Global, s, 16, false, false)) { ok = false; return; }
     if (d + n > C.smem.size()) {
@@ -547,14 +454,8 @@ bool h_bulk_s2g(Warp& w, const Insn& in, uint32_t m) {
 }
 
 bool complete_store(Warp& w, const Cta::BulkOp& op) {
-  const Insn& in = w.cta->k->code[op.pc];
-  if (op.tensor_rank) return tma_copy(w, in, op);
-  const uint8_t* s = access(w, in, op.lane, Space::Shared, op.dst, op.size, false, false, 16);
-  if (!s) return false;
-  uint8_t* d = access(w, in, op.lane, Space::Global, op.src, op.size, true, false, 16);
-  if (!d) return false;
-  std::memcpy(d, s, op.size);
-  return true;
+  uint32_t bytes;
+  return land(w, op, &bytes);
 }
 
 bool h_bulk_commit(Warp& w, const Insn&, uint32_t m) {
@@ -589,6 +490,19 @@ Space mbar_space(const BindCtx& c) {
 }
 
 }  // namespace
+
+// The mbarrier model's view of the CTA's shared memory: the interpreter checks (bounds, races) every
+// mbarrier operand itself before calling the model, so this only keeps the model inside the window.
+bool Cta::MbarMem::read(uint32_t addr, void* dst, uint32_t n) {
+  if (uint64_t(addr) + n > c->smem.size()) return false;
+  std::memcpy(dst, &c->smem[addr], n);
+  return true;
+}
+bool Cta::MbarMem::write(uint32_t addr, const void* src, uint32_t n) {
+  if (uint64_t(addr) + n > c->smem.size()) return false;
+  std::memcpy(&c->smem[addr], src, n);
+  return true;
+}
 
 bool drain_async(Cta& C) {
   bool any = drain(C, kNoSlot);
@@ -634,61 +548,61 @@ bool bind_async(BindCtx& c) {
     return true;
   }
   if (P[0] == "mbarrier") {
-    if (P.size() < 3 || P.back() != "b64") return false;
-    const std::string& op = P[1];
+    sm90::MbarForm f;
+    std::string why;
+    if (!sm90::parse_mbarrier(P, &f, &why)) return false;  // a form the model does not know: unsupported
+    using O = sm90::MbarOp;
     in.t = uint8_t(mbar_space(c));
-    if (c.has("shared::cluster") && op != "arrive") return false;  // another CTA's mbarrier: clusters later
-    if (op == "init") {
-      c.need(2); c.addr(0); c.regimm(1);
-      in.fn = h_mbar_init;
-      return true;
+    const bool arrive = f.op == O::arrive || f.op == O::arrive_nocomplete || f.op == O::arrive_drop ||
+                        f.op == O::arrive_expect_tx;
+    if (c.has("shared::cluster") && !arrive) return false;  // only arrivals may name another CTA's object
+    switch (f.op) {
+      case O::init:
+        c.need(2); c.addr(0); c.regimm(1);
+        in.fn = h_mbar_init;
+        return true;
+      case O::inval:
+        c.need(1); c.addr(0);
+        in.fn = h_mbar_inval;
+        return true;
+      case O::arrive: case O::arrive_nocomplete: case O::arrive_drop: case O::arrive_expect_tx:
+        in.a = f.op == O::arrive_expect_tx;
+        in.b = f.op == O::arrive_nocomplete;
+        in.d = f.op == O::arrive_drop;
+        if (in.nops < 2 || in.nops > 3) c.fail("mbarrier.arrive: expected state, [addr]{, count}");
+        c.reg(0); c.addr(1);
+        in.c = 0xFF;
+        if (in.nops == 3) {
+          c.regimm(2);
+          in.c = 2;
+        } else if (in.a || in.b) {
+          c.fail("mbarrier.arrive.expect_tx / .noComplete need a count");
+        }
+        in.ndst = 1;
+        in.fn = h_mbar_arrive;
+        return true;
+      case O::expect_tx: case O::complete_tx:
+        c.need(2); c.addr(0); c.regimm(1);
+        in.a = f.op == O::expect_tx;
+        in.fn = h_mbar_tx;
+        return true;
+      case O::test_wait: case O::test_wait_parity: case O::try_wait: case O::try_wait_parity:
+        if (in.nops < 3 || in.nops > 4) c.fail("mbarrier wait: expected p, [addr], state|parity{, hint}");
+        c.reg(0); c.addr(1); c.regimm(2);
+        in.a = f.op == O::test_wait_parity || f.op == O::try_wait_parity;
+        in.b = f.op == O::try_wait || f.op == O::try_wait_parity;
+        in.ndst = 1;
+        in.fn = h_mbar_wait;
+        if (in.b) in.flow = Flow::Wait;
+        return true;
+      case O::pending_count:
+        c.need(2); c.reg(0); c.regimm(1);
+        in.ndst = 1;
+        in.fn = h_mbar_pending;
+        return true;
+      default:
+        return false;  // arrive_drop.expect_tx: not executed
     }
-    if (op == "inval") {
-      c.need(1); c.addr(0);
-      in.fn = h_mbar_inval;
-      return true;
-    }
-    if (op == "arrive") {
-      in.a = c.has("expect_tx");
-      in.b = c.has("noComplete");
-      if (c.has("arrive_drop")) return false;
-      if (in.a && in.b) return false;
-      if (in.nops < 2 || in.nops > 3) c.fail("mbarrier.arrive: expected state, [addr]{, count}");
-      c.reg(0); c.addr(1);
-      in.c = 0xFF;
-      if (in.nops == 3) {
-        c.regimm(2);
-        in.c = 2;
-      } else if (in.a || in.b) {
-        c.fail("mbarrier.arrive.expect_tx / .noComplete need a count");
-      }
-      in.ndst = 1;
-      in.fn = h_mbar_arrive;
-      return true;
-    }
-    if (op == "expect_tx" || op == "complete_tx") {
-      c.need(2); c.addr(0); c.regimm(1);
-      in.a = op == "expect_tx";
-      in.fn = h_mbar_tx;
-      return true;
-    }
-    if (op == "test_wait" || op == "try_wait") {
-      if (in.nops < 3 || in.nops > 4) c.fail("mbarrier wait: expected p, [addr], state|parity{, hint}");
-      c.reg(0); c.addr(1); c.regimm(2);
-      in.a = c.has("parity");
-      in.b = op == "try_wait";
-      in.ndst = 1;
-      in.fn = h_mbar_wait;
-      if (in.b) in.flow = Flow::Wait;
-      return true;
-    }
-    if (op == "pending_count") {
-      c.need(2); c.reg(0); c.regimm(1);
-      in.ndst = 1;
-      in.fn = h_mbar_pending;
-      return true;
-    }
-    return false;
   }
   if (P[0] == "cp" && P.size() >= 3 && P[1] == "async") {
     if (P[2] == "commit_group" && P.size() == 3) {
@@ -735,34 +649,23 @@ bool bind_async(BindCtx& c) {
       in.fn = h_bulk_s2g;
       return true;
     }
-    if (P[2] == "bulk" && P.size() == 9 && P[3] == "tensor" && P[5] == "global" && P[6] == "shared::cta" &&
-        P[7] == "tile" && P[8] == "bulk_group") {
-      const int rank = P[4].size() == 2 && P[4][1] == 'd' ? P[4][0] - '0' : 0;
-      if (rank < 1 || rank > 5) return false;
-      c.need(2);
-      c.addr(1);
-      const Opd& mo = in.op[0];
+    if (P[2] == "bulk" && P.size() > 3 && P[3] == "tensor") {
+      std::vector<std::string> parts = P;  // a load into shared::cta is the same copy (a cluster of one)
+      if (parts.size() > 6 && parts[5] == "shared::cta" && parts[6] == "global") parts[5] = "shared::cluster";
+      sm90::TensorCopyForm f;
+      std::string why;
+      if (!sm90::parse_tensor_copy(parts, &f, &why) || f.multicast || f.cache_hint) return false;
+      const int rank = int(f.rank), mi = f.load ? 1 : 0;
+      c.need(f.load ? 3 : 2);
+      c.addr(f.load ? 0 : 1);
+      if (f.load) c.addr(2);
+      const Opd& mo = in.op[mi];
       if (mo.kind != Opd::Addr || mo.coords == kNoSlot || int(c.k.vec[mo.coords].n) != rank)
         c.fail("cp.async.bulk.tensor: expected [tensorMap, {" + std::to_string(rank) + " coordinates}]");
       in.a = uint8_t(rank);
-      in.b = 1;
+      in.b = !f.load;
       in.t = uint8_t(Space::Shared);
-      in.fn = h_tma_load;
-      return true;
-    }
-    if (P[2] == "bulk" && P.size() >= 9 && P[3] == "tensor" && (P[5] == "shared::cluster" || P[5] == "shared::cta") &&
-        P[6] == "global" && P[7] == "tile" && P[8] == "mbarrier::complete_tx::bytes" && P.size() == 9) {
-      const int rank = P[4].size() == 2 && P[4][1] == 'd' ? P[4][0] - '0' : 0;
-      if (rank < 1 || rank > 5) return false;
-      c.need(3);
-      c.addr(0);
-      c.addr(2);
-      const Opd& mo = in.op[1];
-      if (mo.kind != Opd::Addr || mo.coords == kNoSlot || int(c.k.vec[mo.coords].n) != rank)
-        c.fail("cp.async.bulk.tensor: expected [tensorMap, {" + std::to_string(rank) + " coordinates}]");
-      in.a = uint8_t(rank);
-      in.t = uint8_t(Space::Shared);
-      in.fn = h_tma_load;
+      in.fn = h_tma;
       return true;
     }
     if (P[2] == "bulk" && P.size() == 6 && (P[3] == "shared::cluster" || P[3] == "shared::cta") && P[4] == "global" &&

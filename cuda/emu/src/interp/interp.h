@@ -6,7 +6,8 @@
 //   exec_int / exec_cmp / exec_float / exec_half / exec_cvt (per-lane arithmetic)  exec_mem (checked
 //   ld/st/atom/cvta, generic windows)  exec_warp (shfl/vote/redux/match/elect)  exec_mma (mma.sync,
 //   ldmatrix)  exec_ctl (bar, fences, printf, assert)  exec_async (mbarrier, cp.async, bulk, TMA)
-//   exec_wgmma (warpgroup MMA)  exec_cluster (cluster barrier, mapa).
+//   exec_wgmma (warpgroup MMA)  exec_cluster (cluster barrier, mapa). The async units' semantics are the
+//   src/sm90 models', reached through async_mem.h (the views that bounds- and race-check their bytes).
 #pragma once
 #include <cstdint>
 #include <cstring>
@@ -21,6 +22,9 @@
 #include "src/interp/racecheck.h"
 #include "src/ptx/ast.h"
 #include "src/runtime/memory.h"
+#include "src/sm90/mbarrier.h"
+#include "src/sm90/tma.h"
+#include "src/sm90/wgmma.h"
 
 namespace emu::interp {
 
@@ -102,6 +106,7 @@ struct Kernel {
   std::string display;            // demangled name for reports
   std::vector<Insn> code;
   std::vector<Opd> vec;           // vector operand elements
+  std::vector<sm90::WgmmaOp> wgmma;  // wgmma.mma_async forms (Insn::x indexes), descriptors filled at issue
   std::vector<std::string> text;  // per pc: the instruction as written (reports)
   std::vector<uint8_t> slot_bits; // declared width per slot
   std::vector<std::pair<Sreg, uint32_t>> sregs;  // materialised special registers: which slot
@@ -167,15 +172,24 @@ struct Cta {
   uint32_t exited_threads = 0;
   Cluster* cl = nullptr;
   uint32_t rank = 0;                // in the cluster
-  // mbarrier objects by shared address (PTX ISA §9.7.13.15), and the bulk copies in flight (completed
-  // late: when a thread waits on their mbarrier, when the CTA would otherwise stall, or at its end)
-  struct Mbar { uint32_t expected = 0, pending = 0, phase = 0, id = 0; int64_t tx = 0; };
-  std::map<uint32_t, Mbar> mbars;
+  // mbarrier objects (PTX ISA §9.7.13.15): the sm90 model's state machine, its 8 bytes in smem (read and
+  // written by exec_async.cc after the interpreter's own bounds / race checks of the object), created at
+  // the first mbarrier operation of the CTA; mbar_ids: the RaceCheck sync id (16 + id) of each object.
+  struct MbarMem : sm90::SmemView {
+    Cta* c = nullptr;
+    bool read(uint32_t addr, void* dst, uint32_t n) override;
+    bool write(uint32_t addr, const void* src, uint32_t n) override;
+  };
+  std::unique_ptr<MbarMem> mbar_mem;
+  std::unique_ptr<sm90::MbarrierUnit> mbar;
+  std::map<uint32_t, uint32_t> mbar_ids;
+  // The bulk copies in flight (completed late: when a thread waits on their mbarrier, when the CTA would
+  // otherwise stall, or at its end).
   struct BulkOp {
     uint32_t dst; uint64_t src; uint32_t size, mbar, pc; int warp, lane;
     bool store = false;             // shared -> global (bulk_group completion), else global -> shared (mbarrier)
     int tensor_rank = 0;            // cp.async.bulk.tensor: the map (decoded at issue) and box coordinates
-    std::shared_ptr<const void> map;
+    std::shared_ptr<const sm90::TensorMap> map;
     int32_t coords[5] = {};
   };
   std::vector<BulkOp> bulk;
@@ -201,14 +215,16 @@ struct Warp {
   struct CpOp { uint32_t dst; uint64_t src; uint32_t size, src_size, pc; };
   std::vector<CpOp> cp_open[32];
   std::vector<std::vector<CpOp>> cp_groups[32];
-  // wgmma.mma_async issued by this warp (PTX ISA §9.7.15.5): open, then committed groups; completed in
-  // order at wgmma.wait_group. `d_in`: the accumulators at issue (empty when chained on a pending op).
-  struct WgOp { uint32_t pc; uint64_t adesc, bdesc; bool scale_d; std::vector<uint64_t> d_in; };
-  std::vector<WgOp> wg_open;
+  // wgmma.mma_async issued by this warp (PTX ISA §9.7.15.5): the sm90 model's group bookkeeping over
+  // handles into wg_ops; completed in order at wgmma.wait_group (exec_wgmma.cc). `a`: A registers at
+  // issue (A from registers), `d_in`: the accumulators at issue (empty when chained on a pending op).
+  struct WgOp { uint32_t pc; sm90::WgmmaOp op; std::vector<uint32_t> a, d_in; };
+  sm90::WgmmaGroups wg;
+  std::map<uint64_t, WgOp> wg_ops;
+  uint64_t wg_next = 0;
   // cp.async.bulk shared -> global stores (bulk_group completion, §9.7.9.25.4), per lane: open and committed
   std::vector<Cta::BulkOp> bs_open[32];
   std::vector<std::vector<Cta::BulkOp>> bs_groups[32];
-  std::vector<std::vector<WgOp>> wg_groups;
   uint32_t exists = 0;              // lanes that are threads of the CTA
   uint32_t exited = 0;              // lanes that have exited
   uint32_t carry = 0;               // CC.CF per lane

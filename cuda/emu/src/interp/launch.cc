@@ -212,8 +212,8 @@ LaunchResult ModuleImpl::launch(const KernelInfo& info, const LaunchConfig& cfg,
         if (!(w.exists >> l & 1)) w.st[l] = kExited;
       w.carry = 0;
       w.cl_arrived = 0;
-      w.wg_open.clear();
-      w.wg_groups.clear();
+      w.wg = {};
+      w.wg_ops.clear();
       for (int l = 0; l < 32; ++l) {
         w.bs_open[l].clear();
         w.bs_groups[l].clear();
@@ -232,7 +232,8 @@ LaunchResult ModuleImpl::launch(const KernelInfo& info, const LaunchConfig& cfg,
         if (opt.strict) w.written[slot] = 0xFFFFFFFFu;
       }
     }
-    C.mbars.clear();
+    C.mbar.reset();
+    C.mbar_ids.clear();
     C.bulk.clear();
   };
 
