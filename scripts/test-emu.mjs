@@ -46,7 +46,8 @@ if (!only || only === 'gpu') {
     failed.push('gpu');
   } else {
     const jest = path.join(root, 'node_modules', 'jest', 'bin', 'jest.js');
-    step('gpu', emu, [process.execPath, jest, '--config', 'jest.gpu.config.js', '--runInBand', '--testTimeout', '1800000', ...rest],
+    step('gpu', emu, [process.execPath, jest, '--config', 'jest.gpu.config.js', '--runInBand', '--testTimeout', '1800000', ...rest,
+      '--reporters=default', `--reporters=${path.join(root, 'scripts', 'jest-progress-reporter.cjs')}`],
       { DSV3_ADDON: addon, DSV3_GEMM_KERNEL: process.env.DSV3_GEMM_KERNEL ?? 'simple' });
   }
 }
