@@ -317,6 +317,46 @@ Run run_warp(Warp& w, int budget) {
             reselect = true;
           }
           break;
+        case Flow::Brx: {  // brx.idx: each lane to its table entry; an index past the table is undefined (reported)
+          if (!m) {
+            ++pc;
+            break;
+          }
+          if (strict) check_uninit(w, in, m);
+          const Opd& tb = in.op[1];
+          const Src ix = src(w, in.op[0]);
+          uint32_t first = kNoSlot;
+          bool same = true;
+          int bad = -1;
+          each(m, [&](int l) {
+            const uint64_t i = uint32_t(ix[l]);
+            if (i >= tb.n) {
+              if (bad < 0) bad = l;
+              return;
+            }
+            const uint32_t t = K.vec[tb.slot + i].slot;
+            w.pc[l] = t;
+            if (first == kNoSlot) first = t;
+            else if (t != first) same = false;
+          });
+          if (bad >= 0) {
+            report(w, &in, bad, Report::Kind::InvalidArgument, "brx.idx index out of range",
+                   {"index " + std::to_string(uint32_t(ix[bad])) + " of a .branchtargets list of " + std::to_string(tb.n) +
+                    " labels (the PTX ISA leaves the target undefined): `" + K.text[pc] + "`"});
+            L.stop = true;
+            result = Run::Stopped;
+            ++pc;
+            break;
+          }
+          if (m == g && same) {
+            pc = first;
+          } else {  // divergence: the lanes of m have their targets, the others go on
+            each(g & ~m, [&](int l) { w.pc[l] = pc + 1; });
+            g = 0;
+            reselect = true;
+          }
+          break;
+        }
         case Flow::Exit:
           if (m) {
             each(m, [&](int l) { w.st[l] = kExited; });

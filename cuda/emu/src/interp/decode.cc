@@ -257,7 +257,9 @@ class Decoder {
   // it), so inline asm may repeat one: a branch resolves to the innermost enclosing definition.
   struct LabelScope {
     std::unordered_map<std::string, uint32_t> labels;
-    std::vector<std::tuple<uint32_t, int, std::string, int>> fixes;  // pc, op index (-1: Insn::target), label, line
+    // pc, op index (-1: Insn::target; <= -2: Kernel::vec[-2 - i], a brx.idx table entry), label, line
+    std::vector<std::tuple<uint32_t, int, std::string, int>> fixes;
+    std::unordered_map<std::string, std::vector<std::string>> tables;  // `tbl: .branchtargets L0, L1, ...;`
   };
   struct Frame {
     std::string name;
@@ -278,7 +280,8 @@ class Decoder {
         fr.lscopes.back().fixes.push_back(fx);
         continue;
       }
-      if (opi < 0) K_.code[pc].target = l->second;
+      if (opi == -1) K_.code[pc].target = l->second;
+      else if (opi <= -2) K_.vec[size_t(-2 - int64_t(opi))].slot = l->second;
       else K_.code[pc].op[opi].slot = l->second;
     }
   }
@@ -537,6 +540,12 @@ class Decoder {
           labels[st.label] = uint32_t(K_.code.size());
           break;
         }
+        case ptx::Statement::Kind::BranchTargets: {
+          auto& tables = frames_.back().lscopes.back().tables;
+          if (tables.count(st.label)) fail(st.ptx_line, ".branchtargets " + st.label + " defined twice");
+          tables[st.label] = st.targets;
+          break;
+        }
         case ptx::Statement::Kind::Instr: instr(st.instr); break;
       }
     }
@@ -590,8 +599,9 @@ class Decoder {
     in.nops = uint8_t(ops.size());
     for (size_t i = 0; i < ops.size(); ++i) in.op[i] = ops[i];
     const uint32_t pc = uint32_t(K_.code.size());
-    if (op0 == "bra" || op0 == "brx") {
-      if (op0 == "brx" || in.nops != 1 || labels.size() != 1) {
+    if (op0 == "brx") return brx_idx(pi, in, labels, pc);
+    if (op0 == "bra") {
+      if (in.nops != 1 || labels.size() != 1) {
         unsupported(in, pi);
         return;
       }
@@ -623,6 +633,42 @@ class Decoder {
       unsupported(in, pi);
       return;
     }
+    emit(in, instr_text(pi));
+  }
+
+  // brx.idx{.uni} index, tlist (PTX ISA 9.0 §9.7.12.3): tlist names a .branchtargets list declared before,
+  // in this function's scope (or an enclosing block). op[1] becomes a Vec of the target pcs (Label
+  // entries in Kernel::vec, resolved like bra targets, in the scope of the list's declaration).
+  void brx_idx(const ptx::Instr& pi, Insn& in, const std::vector<std::pair<int, std::string>>& labels, uint32_t pc) {
+    const int line = pi.loc.ptx_line;
+    const auto& P = pi.parts;
+    const bool form = P.size() >= 2 && P[1] == "idx" && (P.size() == 2 || (P.size() == 3 && P[2] == "uni"));
+    if (!form || in.nops != 2 || labels.size() != 1 || labels[0].first != 1 ||
+        (in.op[0].kind != Opd::Reg && in.op[0].kind != Opd::Imm)) {
+      unsupported(in, pi);
+      return;
+    }
+    const std::string& name = labels[0].second;
+    auto& scopes = frames_.back().lscopes;
+    const std::vector<std::string>* tl = nullptr;
+    size_t si = scopes.size();  // the scope the list was found in
+    while (!tl && si > 0) {
+      auto f = scopes[--si].tables.find(name);
+      if (f != scopes[si].tables.end()) tl = &f->second;
+    }
+    if (!tl) fail(line, "brx.idx: " + name + " is not a .branchtargets list declared before it in this function");
+    Opd v;
+    v.kind = Opd::Vec;
+    v.slot = uint32_t(K_.vec.size());
+    v.n = uint32_t(tl->size());
+    for (const std::string& target : *tl) {
+      Opd e;
+      e.kind = Opd::Label;
+      scopes[si].fixes.push_back({pc, -2 - int(K_.vec.size()), target, line});
+      K_.vec.push_back(e);
+    }
+    in.op[1] = v;
+    in.flow = Flow::Brx;
     emit(in, instr_text(pi));
   }
 

@@ -31,7 +31,7 @@ std::string hex(uint64_t v) {
 // like an 8-byte access (bounds, alignment, race detection as an atomic unless `write`).
 bool mbar_addr(Warp& w, const Insn& in, int l, const Opd& o, bool write, uint32_t* off) {
   const Launch& L = *w.cta->L;
-  uint64_t a = (o.slot == kNoSlot ? 0 : w.regs[size_t(o.slot) * 32 + l]) + uint64_t(o.imm);
+  uint64_t a = addr_at(w, o, l);
   Space s = Space(in.t);
   if (s == Space::Generic) {
     uint64_t sh;
@@ -196,7 +196,7 @@ bool h_tma(Warp& w, const Insn& in, uint32_t m) {
   bool ok = true;
   each(m, [&](int l) {
     if (!ok) return;
-    const uint64_t maddr = (mop.slot == kNoSlot ? 0 : w.regs[size_t(mop.slot) * 32 + l]) + uint64_t(mop.imm);
+    const uint64_t maddr = addr_at(w, mop, l);
     const uint8_t* raw = access(w, in, l, Space::Generic, maddr, 128, false, false, 64);
     if (!raw) { ok = false; return; }
     auto map = std::make_shared<sm90::TensorMap>();
@@ -210,7 +210,7 @@ bool h_tma(Warp& w, const Insn& in, uint32_t m) {
       return;
     }
     Cta::BulkOp op{};
-    op.dst = uint32_t((sop.slot == kNoSlot ? 0 : w.regs[size_t(sop.slot) * 32 + l]) + uint64_t(sop.imm));
+    op.dst = uint32_t(addr_at(w, sop, l));
     if (!(why = sm90::check_tile_operands(*map, uint32_t(in.a), op.dst)).empty()) {
       ok = unit_failed(w, in, l, "cp.async.bulk.tensor: " + why, false);
       return;
@@ -323,8 +323,8 @@ bool h_cp_async(Warp& w, const Insn& in, uint32_t m) {
   bool ok = true;
   each(m, [&](int l) {
     if (!ok) return;
-    uint64_t d = (in.op[0].slot == kNoSlot ? 0 : w.regs[size_t(in.op[0].slot) * 32 + l]) + uint64_t(in.op[0].imm);
-    const uint64_t s = (in.op[1].slot == kNoSlot ? 0 : w.regs[size_t(in.op[1].slot) * 32 + l]) + uint64_t(in.op[1].imm);
+    uint64_t d = addr_at(w, in.op[0], l);
+    const uint64_t s = addr_at(w, in.op[1], l);
     if (Space(in.t) == Space::Generic && !from_generic(L, Space::Shared, d, &d)) d = ~0ull;
     uint32_t ssz = size;
     if (in.nops > 3) ssz = uint32_t(src(w, in.op[3])[l]);
@@ -391,8 +391,8 @@ bool h_bulk_g2s(Warp& w, const Insn& in, uint32_t m) {
   bool ok = true;
   each(m, [&](int l) {
     if (!ok) return;
-    const uint64_t d = (in.op[0].slot == kNoSlot ? 0 : w.regs[size_t(in.op[0].slot) * 32 + l]) + uint64_t(in.op[0].imm);
-    const uint64_t s = (in.op[1].slot == kNoSlot ? 0 : w.regs[size_t(in.op[1].slot) * 32 + l]) + uint64_t(in.op[1].imm);
+    const uint64_t d = addr_at(w, in.op[0], l);
+    const uint64_t s = addr_at(w, in.op[1], l);
     const uint32_t n = uint32_t(sz[l]);
     if (n == 0 || n % 16 || (d & 15) || (s & 15)) {
       report(w, &in, l, Report::Kind::Misaligned, "Invalid cp.async.bulk operands",
@@ -423,8 +423,8 @@ bool h_bulk_s2g(Warp& w, const Insn& in, uint32_t m) {
   bool ok = true;
   each(m, [&](int l) {
     if (!ok) return;
-    const uint64_t d = (in.op[0].slot == kNoSlot ? 0 : w.regs[size_t(in.op[0].slot) * 32 + l]) + uint64_t(in.op[0].imm);
-    const uint64_t s = (in.op[1].slot == kNoSlot ? 0 : w.regs[size_t(in.op[1].slot) * 32 + l]) + uint64_t(in.op[1].imm);
+    const uint64_t d = addr_at(w, in.op[0], l);
+    const uint64_t s = addr_at(w, in.op[1], l);
     const uint32_t n = uint32_t(sz[l]);
     if (n == 0 || n % 16 || (d & 15) || (s & 15)) {
       report(w, &in, l, Report::Kind::Misaligned, "Invalid cp.async.bulk operands",

@@ -20,7 +20,7 @@ bool h_cvt_ii(Warp& w, const Insn& in, uint32_t m) {
   const int ab = ty_bits(Ty(in.t2)), db = ty_bits(Ty(in.t));
   const bool as = ty_signed(Ty(in.t2)), ds = ty_signed(Ty(in.t));
   const uint64_t dmask = zmask(std::max<int>(in.op[0].bits, db));
-  const bool sat = in.d;
+  const bool sat = in.d & 1;
   each(m, [&](int l) {
     uint64_t v = a[l] & zmask(ab);
     if (as) v = sext(v, ab);
@@ -59,7 +59,8 @@ inline double read_f(Ty t, uint64_t b) {
 // cvt categories, chosen at bind time so that the per-lane loop has one path
 enum CvtCat { kI2F, kF2I, kF8x2ToF16x2, kToHalfX2, kToF8x2, kToTf32, kF2F };
 
-// cvt: in.t dtype, in.t2 atype, in.b Round, in.c ftz, in.d sat (.sat / .satfinite), in.a relu
+// cvt: in.t dtype, in.t2 atype, in.b Round, in.c ftz, in.d bit 0 .sat (clamp to [0, 1]), bit 1 .satfinite,
+// in.a relu
 template <int CAT>
 bool h_cvt(Warp& w, const Insn& in, uint32_t m) {
   const Src a = src(w, in.op[1]);
@@ -67,7 +68,13 @@ bool h_cvt(Warp& w, const Insn& in, uint32_t m) {
   uint64_t* d = dst(w, in.op[0]);
   const Ty dt = Ty(in.t), at = Ty(in.t2);
   const Round r = Round(in.b);
-  const bool ftz = in.c, sat = in.d, relu = in.a;
+  const bool ftz = in.c, relu = in.a;
+  const bool clamp01 = in.d & 1, satfin = in.d & 2;  // .sat, .satfinite
+  const bool sat = clamp01 || satfin;                 // f32 destinations (existing behaviour)
+  // .sat before a narrowing conversion: clamp the source to [0, 1] (NaN -> +0, .ftz applied), then round
+  // (a value in [0, 1] stays in [0, 1] in f16/bf16). fp::f32_to_f16 & co. take .satfinite only.
+  auto clamp_f = [&](float f) { return clamp01 ? fp::mul(f, 1.0f, Round::rn, ftz, true) : f; };
+  auto clamp_d = [&](double f) { return !clamp01 ? f : (std::isnan(f) || f <= 0) ? 0.0 : f > 1 ? 1.0 : f; };
   const int db = ty_bits(dt);
   const uint64_t dmask = zmask(std::max<int>(in.op[0].bits, db));
   each(m, [&](int l) {
@@ -105,7 +112,8 @@ bool h_cvt(Warp& w, const Insn& in, uint32_t m) {
     } else if constexpr (CAT == kToHalfX2) {  // two f32 -> packed, a to the upper half
       const float hi = fp::f32_from_bits(uint32_t(x)), lo = fp::f32_from_bits(uint32_t(b[l]));
       auto one = [&](float f) -> uint64_t {
-        return dt == T_f16x2 ? fp::f32_to_f16(f, r, sat, relu) : fp::f32_to_bf16(f, r, sat, relu);
+        f = clamp_f(f);
+        return dt == T_f16x2 ? fp::f32_to_f16(f, r, satfin, relu) : fp::f32_to_bf16(f, r, satfin, relu);
       };
       v = (one(hi) << 16) | one(lo);
     } else if constexpr (CAT == kToF8x2) {
@@ -119,7 +127,7 @@ bool h_cvt(Warp& w, const Insn& in, uint32_t m) {
       if (at == T_f16x2) v = (one(x >> 16 & 0xFFFF) << 8) | one(x & 0xFFFF);  // upper half -> upper byte
       else v = (one(x) << 8) | one(b[l]);
     } else if constexpr (CAT == kToTf32) {
-      v = fp::f32_to_tf32(fp::f32_from_bits(uint32_t(x)), r, sat);
+      v = fp::f32_to_tf32(clamp_f(fp::f32_from_bits(uint32_t(x))), r, satfin);
     } else {  // float -> float, scalar
       switch (dt) {
         case T_f32:
@@ -141,12 +149,12 @@ bool h_cvt(Warp& w, const Insn& in, uint32_t m) {
           }
           break;
         case T_f16:
-          if (at == T_f64) v = fp::f64_to_f16(fp::f64_from_bits(x), r, sat);
-          else v = fp::f32_to_f16(float(read_f(at, x)), r, sat, relu);
+          if (at == T_f64) v = fp::f64_to_f16(clamp_d(fp::f64_from_bits(x)), r, satfin);
+          else v = fp::f32_to_f16(clamp_f(float(read_f(at, x))), r, satfin, relu);
           break;
         case T_bf16:
-          if (at == T_f64) v = fp::f64_to_bf16(fp::f64_from_bits(x), r, sat);
-          else v = fp::f32_to_bf16(float(read_f(at, x)), r, sat, relu);
+          if (at == T_f64) v = fp::f64_to_bf16(clamp_d(fp::f64_from_bits(x)), r, satfin);
+          else v = fp::f32_to_bf16(clamp_f(float(read_f(at, x))), r, satfin, relu);
           break;
         default: break;
       }
@@ -195,7 +203,7 @@ bool bind_cvt(BindCtx& c) {
   in.t2 = at;
   in.b = uint8_t(r);
   in.c = ftz;
-  in.d = sat || satfinite;
+  in.d = uint8_t((sat ? 1 : 0) | (satfinite ? 2 : 0));
   in.a = relu;
   in.ndst = 1;
   if (is_int(dt) && is_int(at)) {

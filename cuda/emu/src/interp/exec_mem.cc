@@ -190,7 +190,7 @@ uint8_t* access(Warp& w, const Insn& in, int lane, Space space, uint64_t addr, u
 namespace {
 
 inline uint64_t addr_of(const Warp& w, const Opd& a, int l) {
-  return (a.slot == kNoSlot ? 0 : w.regs[size_t(a.slot) * 32 + l]) + uint64_t(a.imm);
+  return addr_at(w, a, l);
 }
 
 // The fast path of a global access: aligned and inside the warp's cached allocation (writable for

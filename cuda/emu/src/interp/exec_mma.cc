@@ -202,7 +202,7 @@ bool h_ldst_matrix(Warp& w, const Insn& in, uint32_t m) {
   for (int q = 0; q < n; ++q)
     for (int r = 0; r < 8; ++r) {
       const int lane = 8 * q + r;
-      const uint64_t a = (addr.slot == kNoSlot ? 0 : w.regs[size_t(addr.slot) * 32 + lane]) + uint64_t(addr.imm);
+      const uint64_t a = addr_at(w, addr, lane);
       uint8_t* p = access(w, in, lane, Space(in.t), a, 16, st, false);
       if (!p) return false;
       rowp[q][r] = p;

@@ -60,6 +60,7 @@ struct Opd {
 enum class Flow : uint8_t {
   Plain,     // handler, then pc + 1
   Bra,       // branch to target (per lane, under guard)
+  Brx,       // brx.idx: per lane, to Kernel::vec[op[1].slot + index].slot (op[1]: the table, op[0]: index)
   Exit,      // lanes exit (exit, ret of the kernel)
   Bar,       // bar.sync / barrier.sync / bar.red / bar.arrive: barrier logic in cta.cc
   Coll,      // warp collective: waits for its member mask, then handler for the whole group
@@ -246,6 +247,16 @@ inline Src src(const Warp& w, const Opd& o) {
 }
 inline uint64_t* dst(Warp& w, const Opd& o) { return w.regs + size_t(o.slot) * 32; }
 inline bool pred(const Warp& w, const Opd& o, int l) { return (w.regs[size_t(o.slot) * 32 + l] != 0) != o.neg; }
+
+// The address an Addr operand names for lane l: base register (if any) + byte offset. With a 32-bit base
+// register the address expression is 32 bits wide (PTX ISA §6.4.1: addresses are zero-extended to the
+// space's width, the register+offset sum is computed in the register's width), so it wraps modulo 2^32:
+// [%r+1024] with %r = 0xFFFFFC00 + x names shared address x. 64-bit registers are unchanged.
+inline uint64_t addr_at(const Warp& w, const Opd& a, int l) {
+  if (a.slot == kNoSlot) return uint64_t(a.imm);
+  const uint64_t v = w.regs[size_t(a.slot) * 32 + l] + uint64_t(a.imm);
+  return a.bits == 32 ? uint64_t(uint32_t(v)) : v;
+}
 
 template <class F>
 inline void each(uint32_t m, F&& f) {

@@ -93,10 +93,12 @@ struct VarDecl {
 };
 
 struct Statement {
-  enum class Kind { Instr, Label, BlockBegin, BlockEnd, Reg, Var };
+  enum class Kind { Instr, Label, BlockBegin, BlockEnd, Reg, Var, BranchTargets };
   Kind kind = Kind::Instr;
   Instr instr;        // Kind::Instr
-  std::string label;  // Kind::Label (name without the colon)
+  std::string label;  // Kind::Label (name without the colon); Kind::BranchTargets: the list's name
+  // Kind::BranchTargets: `tbl: .branchtargets L0, L1, ...;` (the targets of `brx.idx idx, tbl;`), in order
+  std::vector<std::string> targets;
   RegDecl reg;        // Kind::Reg
   VarDecl var;        // Kind::Var (.local / .shared / .param inside a body)
   int ptx_line = 0;

@@ -373,6 +373,19 @@ void Parser::parse_body(Function& f) {
       next();
       next();
       if (is_word(".callprototype") || is_word(".calltargets")) { parse_proto_or_targets(); continue; }
+      if (is_word(".branchtargets")) {
+        // name: .branchtargets L0, L1, ... ;   the label list of brx.idx (PTX ISA 9.0 §9.7.12.3)
+        if (w[0] == '%' || w.find('.') != std::string_view::npos) error_at(line, "bad .branchtargets name '" + std::string(w) + "'");
+        next();
+        Statement st;
+        st.kind = Statement::Kind::BranchTargets;
+        st.label = std::string(w);
+        st.ptx_line = line;
+        do st.targets.emplace_back(expect_name("a label in .branchtargets")); while (accept(','));
+        expect(';', "after .branchtargets");
+        body.push_back(std::move(st));
+        continue;
+      }
       if (w[0] == '%' || w.find('.') != std::string_view::npos) error_at(line, "bad label name '" + std::string(w) + "'");
       Statement st;
       st.kind = Statement::Kind::Label;

@@ -44,5 +44,6 @@ int main() {
     uint32_t want = k == 0 ? x + 100 : k == 1 ? x * 3 : k == 2 ? x ^ 0xFF : 0u - x;
     ck.u32(i, o[i], want);
   }
+  ck.done();  // counted before the summary line (the destructor would run after finish() printed it)
   return finish();
 }

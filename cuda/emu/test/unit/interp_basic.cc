@@ -147,5 +147,55 @@ int main() {
     std::printf("vadd over %d elements (%d CTAs): %.3f s, %.1f M thread-instructions/s, %.1f us per CTA\n", n2, n2 / 256,
                 s2, r2.thread_instructions / s2 / 1e6, s2 / (n2 / 256) * 1e6);
   }
+  // ---- brx.idx over a .branchtargets list (PTX ISA 9.0 §9.7.12.3): per-lane (divergent) indices, a
+  // guard, a repeated label, a list declared in a { } block branching out of it; an index past the list
+  // (undefined in the ISA) is reported ----
+  {
+    Harness hb(std::string(kHeader) + R"(
+.visible .entry brx(.param .u64 p, .param .u32 mod)
+{
+  .reg .pred %p<2>;
+  .reg .b32 %r<8>;
+  .reg .b64 %rd<4>;
+  ld.param.u64 %rd1, [p];
+  ld.param.u32 %r7, [mod];
+  mov.u32 %r1, %tid.x;
+  rem.u32 %r2, %r1, %r7;
+  mov.u32 %r3, 1000;
+  setp.eq.u32 %p1, %r1, 31;
+  {
+  ts: .branchtargets L_a, L_b, L_c, L_a;
+  @!%p1 brx.idx %r2, ts;
+  bra.uni L_end;
+  L_a: add.u32 %r3, %r1, 100; bra.uni L_end;
+  L_b: mul.lo.u32 %r3, %r1, 3; bra.uni L_end;
+  L_c: xor.b32 %r3, %r1, 255;
+  }
+L_end:
+  mul.wide.u32 %rd2, %r1, 4;
+  add.s64 %rd3, %rd1, %rd2;
+  st.global.u32 [%rd3], %r3;
+  ret;
+}
+)");
+    const uint64_t d = hb.alloc(64 * 4);
+    for (uint32_t mod : {4u, 1u}) {
+      auto rb = hb.run("brx", {1, 1, 1}, {64, 1, 1}, {d, mod});
+      std::fputs(hb.all_reports().c_str(), stderr);
+      CHECK(rb.status == Status::Ok);
+      const auto o = hb.download<uint32_t>(d, 64);
+      int bad = 0;
+      for (uint32_t t = 0; t < 64; ++t) {
+        const uint32_t k = t % mod;
+        const uint32_t want = t == 31 ? 1000 : k == 0 || k == 3 ? t + 100 : k == 1 ? t * 3 : t ^ 255;
+        bad += o[t] != want;
+      }
+      CHECK_EQ(bad, 0);
+    }
+    auto rb = hb.run("brx", {1, 1, 1}, {64, 1, 1}, {d, 5});
+    CHECK(rb.status != Status::Ok);
+    CHECK(hb.reported(emu::Report::Kind::InvalidArgument));
+    if (!hb.reports.empty()) CHECK(hb.reports[0].text.find("brx.idx index out of range") != std::string::npos);
+  }
   return check::finish();
 }

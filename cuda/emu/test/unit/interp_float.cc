@@ -4,6 +4,7 @@
 // brute-force nearest-even e4m3 encoder). Snippets compute %r4 from %f1, %f2, %f3 (and %fd1.. = f64 of them).
 #include <cfenv>
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <random>
 
@@ -26,6 +27,11 @@ static float rounded(int mode, const std::function<float()>& f) {
   return r;
 }
 static uint32_t B(float f) { return fbits(f); }
+static uint32_t h16bits(_Float16 h) {
+  uint16_t u;
+  std::memcpy(&u, &h, 2);
+  return u;
+}
 static bool is_sub(float x) { return x != 0 && std::fabs(x) < 0x1p-126f; }
 static float FTZ(float x) { return is_sub(x) ? std::copysign(0.0f, x) : x; }
 static uint16_t bf16_rn(float f) {
@@ -115,6 +121,20 @@ int main() {
          return (uint32_t(e4m3_rn_satfinite(a)) << 8) | e4m3_rn_satfinite(b); }, Exact},
       {"cvt.rn.satfinite.e4m3x2.f32 %rs1, %f1, %f2; cvt.rn.f16x2.e4m3x2 %r5, %rs1; mov.b32 {%rs2, %rs3}, %r5; cvt.f32.f16 %f5, %rs2; cvt.f32.f16 %f6, %rs3; add.f32 %f4, %f5, %f6;",
        [](F a, F b, F) { return B(e4m3_value(e4m3_rn_satfinite(a)) + e4m3_value(e4m3_rn_satfinite(b))); }},
+      // .sat on a half destination clamps to [0, 1] (NaN -> +0) before converting; .satfinite does not clamp
+      {"cvt.rn.sat.f16.f32 %rs1, %f1; cvt.u32.u16 %r4, %rs1;", [](F a, F, F) {
+         F s = std::isnan(a) ? 0.0f : a <= 0 ? 0.0f : a > 1 ? 1.0f : a; return h16bits(_Float16(s)); }, Exact},
+      {"cvt.rz.sat.bf16.f32 %rs1, %f1; cvt.u32.u16 %r4, %rs1;", [](F a, F, F) {
+         F s = std::isnan(a) ? 0.0f : a <= 0 ? 0.0f : a > 1 ? 1.0f : a; return fbits(s) >> 16; }, Exact},
+      {"cvt.rn.sat.f16.f64 %rs1, %fd1; cvt.u32.u16 %r4, %rs1;", [](F a, F, F) {
+         double s = std::isnan(a) ? 0.0 : a <= 0 ? 0.0 : a > 1 ? 1.0 : double(a); return h16bits(_Float16(s)); }, Exact},
+      {"cvt.rn.sat.bf16.f64 %rs1, %fd1; cvt.u32.u16 %r4, %rs1;", [](F a, F, F) {
+         F s = std::isnan(a) ? 0.0f : a <= 0 ? 0.0f : a > 1 ? 1.0f : a; return uint32_t(bf16_rn(s)); }, Exact},
+      {"cvt.rn.satfinite.f16.f32 %rs1, %f1; cvt.u32.u16 %r4, %rs1;", [](F a, F, F) {
+         if (std::isnan(a)) return 0x7FFFu;
+         F s = a > 65504.0f ? 65504.0f : a < -65504.0f ? -65504.0f : a;
+         if (std::fabs(a) >= 65520.0f) s = a > 0 ? 65504.0f : -65504.0f;
+         return h16bits(_Float16(s)); }, Exact},
       {"cvt.sat.f32.f32 %f4, %f1;", [](F a, F, F) { return B(std::isnan(a) ? 0.0f : a <= 0 ? 0.0f : a > 1 ? 1.0f : a); }, Exact},
       {"cvt.rni.f32.f32 %f4, %f1;", [](F a, F, F) { return B(std::nearbyint(a)); }},
       {"cvt.f64.f32 %fd4, %f1; cvt.rn.f32.f64 %f4, %fd4;", [](F a, F, F) { return B(a); }},

@@ -260,6 +260,47 @@ int main() {
     CHECK_EQ(hh.download<uint32_t>(d, 1)[0], 42u);
   }
 
+  // ---- 32-bit address registers wrap modulo 2^32 (rope.cu after strength reduction: [%r+1024] with
+  // %r = 0xFFFFFC00 + x); 64-bit registers (global) keep the full 64-bit sum ----
+  {
+    Harness hh(std::string(kHeader) + R"(
+.visible .entry wrap(.param .u64 p)
+{
+  .reg .b32 %r<10>;
+  .reg .b64 %rd<8>;
+  .shared .align 4 .b8 sh[256];
+  ld.param.u64 %rd1, [p];
+  mov.u32 %r1, %tid.x;
+  mov.u32 %r2, sh;
+  shl.b32 %r3, %r1, 2;
+  add.s32 %r3, %r2, %r3;
+  add.s32 %r4, %r1, 100;
+  add.s32 %r5, %r3, -1024;
+  st.shared.u32 [%r5+1024], %r4;
+  bar.sync 0;
+  xor.b32 %r6, %r1, 1;
+  shl.b32 %r6, %r6, 2;
+  add.s32 %r6, %r2, %r6;
+  add.s32 %r6, %r6, -4096;
+  ld.shared.u32 %r7, [%r6+4096];
+  cvt.u64.u32 %rd2, %r1;
+  shl.b64 %rd2, %rd2, 2;
+  add.s64 %rd3, %rd1, %rd2;
+  add.s64 %rd4, %rd3, 4294967296;
+  st.global.u32 [%rd4+-4294967296], %r7;
+  ret;
+}
+)");
+    const uint64_t d = hh.alloc(64 * 4);
+    auto rr = hh.run("wrap", {1, 1, 1}, {64, 1, 1}, {d});
+    std::fputs(hh.all_reports().c_str(), stderr);
+    CHECK(rr.status == Status::Ok);
+    const auto got = hh.download<uint32_t>(d, 64);
+    int wbad = 0;
+    for (uint32_t t = 0; t < 64; ++t) wbad += got[t] != (t ^ 1) + 100;
+    CHECK_EQ(wbad, 0);
+  }
+
   // ---- printf ----
   std::fflush(stdout);
   r = h.run("hello", {1, 1, 1}, {2, 1, 1}, {});

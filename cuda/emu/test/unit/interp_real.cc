@@ -93,5 +93,52 @@ int main() {
     std::printf("gemm_simple %s %dx%dx%d: %llu thread-instructions in %.3f s: %.1f M/s\n", b16 ? "bf16" : "f32", M, N, K,
                 (unsigned long long)r.thread_instructions, s, r.thread_instructions / s / 1e6);
   }
+  // cuda/rope.cu, f32 -> f32 (when rope.ptx is there): with h * units >= 768 nvcc's strength reduction
+  // addresses the cos/sin table as `ld.shared.f32 [%r86+1024]` with %r86 = 0xFFFFFC00 + x, which names
+  // shared address x only if the 32-bit register + offset wraps modulo 2^32. Against the same explicitly
+  // rounded products on the CPU (cos/sin of the f32 angle in double, rounded to f32).
+  {
+    std::ifstream rf(std::string(dir) + "/rope.ptx");
+    std::stringstream rs;
+    rs << rf.rdbuf();
+    if (rs.str().empty()) {
+      std::printf("rope.ptx not in EMU_PTX_DIR: rope skipped\n");
+    } else {
+      Harness hr(rs.str());
+      std::string kname;
+      for (const std::string& n : hr.mod->kernel_names())
+        if (n.find("rope_kernelINS0_3F32ES3_EE") != std::string::npos) kname = n;
+      CHECK(!kname.empty());
+      const int64_t T = 3, H = 8, D = 192, half = 32, nope = D - 2 * half;
+      std::vector<float> x(T * H * D), inv(half);
+      std::vector<int32_t> pos = {0, 7, 4095};
+      for (auto& v : x) v = U(rng);
+      for (int64_t i = 0; i < half; ++i) inv[i] = float(std::pow(10000.0, -2.0 * double(i) / double(2 * half)));
+      const uint64_t dx = hr.upload(x), dp = hr.upload(pos), di = hr.upload(inv), dout = hr.alloc(x.size() * 4);
+      auto rr = hr.run(kname, {uint32_t(T), 1, 1}, {256, 1, 1}, {dx, dp, 0, di, dout, uint64_t(H), uint64_t(D), uint64_t(half)},
+                       uint32_t(2 * half * 4));
+      std::fputs(hr.all_reports().c_str(), stderr);
+      CHECK(rr.status == emu::LaunchResult::Status::Ok);
+      CHECK(hr.reports.empty());
+      const auto o = hr.download<float>(dout, x.size());
+      int bad = 0;
+      for (int64_t t = 0; t < T; ++t)
+        for (int64_t hh = 0; hh < H; ++hh) {
+          const int64_t row = (t * H + hh) * D;
+          for (int64_t w = 0; w < nope; ++w) bad += o[row + w] != x[row + w];
+          for (int64_t k = 0; k < half; ++k) {
+            const double a = double(float(pos[t]) * inv[k]);
+            const float c = float(std::cos(a)), sn = float(std::sin(a));
+            const int64_t j = row + nope + 2 * k;
+            const float x0 = x[j], x1 = x[j + 1];
+            const float p0 = x0 * c, p1 = x1 * sn, p2 = x0 * sn, p3 = x1 * c;
+            const float w0 = p0 - p1, w1 = p2 + p3;
+            bad += std::fabs(o[j] - w0) > 1e-6f * (1 + std::fabs(w0));
+            bad += std::fabs(o[j + 1] - w1) > 1e-6f * (1 + std::fabs(w1));
+          }
+        }
+      CHECK_EQ(bad, 0);
+    }
+  }
   return check::finish();
 }

@@ -526,6 +526,47 @@ void test_calls_and_funcs() {
   CHECK(slow.body[2].instr.loc.file == -1);  // no .loc in this function
 }
 
+// `tbl: .branchtargets L0, L1, ...;` (the label list of brx.idx) is a BranchTargets statement holding the
+// labels in order; brx.idx names it as a Symbol operand. Malformed lists are refused at their line.
+void test_branchtargets() {
+  const Module m = parse_ok(kHead +
+                            ".visible .entry k()\n"   // line 4
+                            "{\n"
+                            ".reg .u32 %r<2>;\n"
+                            "L0: mov.u32 %r1, 1;\n"
+                            "L1: mov.u32 %r1, 2;\n"
+                            "ts: .branchtargets L0, L1,\n"  // line 9
+                            "  L0;\n"
+                            "brx.idx.uni %r0, ts;\n"
+                            "}\n");
+  const Function& k = m.functions.at(0);
+  int n = 0;
+  for (const Statement& s : k.body) {
+    if (s.kind != Statement::Kind::BranchTargets) continue;
+    ++n;
+    CHECK_EQ(s.label, "ts");
+    CHECK_EQ(s.ptx_line, 9);
+    CHECK_EQ(s.targets.size(), 3u);
+    if (s.targets.size() == 3) {
+      CHECK_EQ(s.targets[0], "L0");
+      CHECK_EQ(s.targets[1], "L1");
+      CHECK_EQ(s.targets[2], "L0");
+    }
+  }
+  CHECK_EQ(n, 1);
+  for (const Statement& s : k.body) CHECK(!(s.kind == Statement::Kind::Label && s.label == "ts"));  // no label
+  const Instr* b = nth_instr(k, 2);
+  CHECK(b != nullptr);
+  if (b) {
+    CHECK_EQ(b->opcode, "brx.idx.uni");
+    CHECK_EQ(b->ops.size(), 2u);
+    CHECK(b->ops[1].kind == K::Symbol);
+    CHECK_EQ(b->ops[1].name, "ts");
+  }
+  check_error(kHead + ".entry k()\n{\nts: .branchtargets L0, ;\n}\n", 6, ".branchtargets with an empty entry");
+  check_error(kHead + ".entry k()\n{\nL0: ret;\nts: .branchtargets L0\n}\n", 8, ".branchtargets without ';'");
+}
+
 // Old-style .reg parameters are registers of the body; performance directives' defaults.
 void test_reg_params() {
   const Module m = parse_ok(kHead +
@@ -749,6 +790,7 @@ int main() {
   test_operands();
   test_calls_and_funcs();
   test_reg_params();
+  test_branchtargets();
   test_misc_forms();
   test_errors();
   test_truncations();
