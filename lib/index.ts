@@ -9,7 +9,7 @@ export type { TensorInfo } from './weights/safetensors';
 export { loadModel, readConfig } from './model/load';
 export type { LoadOptions, Precision } from './model/load';
 export { Model } from './model/model';
-export type { ForwardOptions, ForwardResult, ExpertLoad, BatchItem, PickOptions } from './model/model';
+export type { ForwardOptions, ForwardResult, ExpertLoad, BatchItem, RaggedItem, PickOptions } from './model/model';
 export { PagedLatentCache, SequenceCache } from './model/paged_cache';
 export { estimateWeightBytes, residentBytes } from './model/memory';
 export type { WeightBytes } from './model/memory';

@@ -63,6 +63,9 @@ export interface ForwardResult {
 /** One sequence of a batched step: its cache (a sequence of a shared PagedLatentCache) and its new tokens. */
 export interface BatchItem { cache: SequenceCache; ids: number[] | Int32Array }
 
+/** One part of a ragged step (forwardRagged): new tokens for one sequence and how to choose the token after them (null: none). */
+export interface RaggedItem { cache: SequenceCache; ids: number[] | Int32Array; pick: PickOptions | null }
+
 /** One MoE layer's expert load: tokens routed to each expert since loading or resetExpertLoad(). */
 export interface ExpertLoad {
   /** The decoder layer (num_hidden_layers for the MTP module's layer). */
@@ -186,6 +189,79 @@ export class Model {
     const r = await this.output(x, b, sq, opts);
     if (opts.hidden) r.hidden = hidden;
     return r;
+  }
+
+  /**
+   * One step of sequences with different numbers of new tokens (continuous batching: decodes of 1 token and prompt
+   * chunks in the same forward), all in one PagedLatentCache. Each new token is its own attention row
+   * (PagedLatentCache.prepareRagged), every other op runs on all rows at once. Returns, per item, the token picked
+   * from the logits of its last row (-1 where pick is null); only those rows go through lm_head.
+   */
+  async forwardRagged(items: readonly RaggedItem[]): Promise<Int32Array> {
+    if (items.length < 1) throw new ArgumentError('forwardRagged: at least one sequence is needed');
+    const paged = items[0].cache.paged;
+    this.checkPaged(paged, 'forwardRagged');
+    for (const it of items) {
+      if (it.cache.paged !== paged) throw new ArgumentError('forwardRagged: the sequences must share one paged cache (model.createCache(maxLen, paged))');
+      if (it.ids.length < 1) throw new ArgumentError('forwardRagged: every sequence needs at least one new token');
+      this.checkIds(it.ids, 'forwardRagged');
+      if (it.cache.length + it.ids.length > it.cache.maxLen) throw new ArgumentError(`forwardRagged: ${it.ids.length} tokens after ${it.cache.length} exceed the cache size ${it.cache.maxLen}`);
+      if (it.pick && (it.pick.temperature ?? 0) > 0 && it.pick.seed === undefined) throw new ArgumentError('forwardRagged: pick with temperature > 0 needs a seed');
+    }
+    const rows = items.reduce((a, it) => a + it.ids.length, 0);
+    const ids = new Int32Array(rows);
+    const last: number[] = [], want: number[] = [];
+    let r = 0;
+    items.forEach((it, i) => { ids.set(it.ids, r); r += it.ids.length; if (it.pick) { want.push(i); last.push(r - 1); } });
+    const step = paged.prepareRagged(items.map((it) => ({ id: it.cache.seq, n: it.ids.length })));
+    const dev = { device: this.device };
+    let x: Tensor<Act> | null = null;
+    try {
+      const idT = Tensor.fromArray(ids, [rows], dev);
+      x = embedding(this.embed, idT);
+      idT.dispose();
+      for (const layer of this.layers) {
+        const y: Tensor<Act> = await layer.forward(x, paged, step);
+        x.dispose();
+        x = y;
+      }
+    } catch (e) {
+      x?.dispose();
+      for (const it of items) it.cache.truncate(it.ids.length);
+      throw e;
+    } finally {
+      step.dispose();
+    }
+    const out = new Int32Array(items.length).fill(-1);
+    if (want.length === 0) { x.dispose(); return out; }
+    const idx = Tensor.fromArray(Int32Array.from(last), [last.length], dev);
+    const xl = embedding(x, idx);
+    idx.dispose(); x.dispose();
+    const xn = rmsNorm(xl, this.norm, { eps: this.config.rmsNormEps });
+    xl.dispose();
+    const lt = gemm<Act, 'f32'>(xn, this.head, { outDtype: 'f32' });
+    xn.dispose();
+    const picked: Tensor<'i32'>[] = [];
+    try {
+      // greedy rows read the argmax of every row; a sampled row draws alone (row 0 of its view), as generate() does
+      const anyGreedy = want.some((i) => (items[i].pick!.temperature ?? 0) <= 0);
+      const greedy = anyGreedy ? argmax(lt) : null;
+      if (greedy) picked.push(greedy);
+      const g = greedy ? await greedy.toArray() : null;
+      for (let j = 0; j < want.length; j++) {
+        const p = items[want[j]].pick!;
+        if ((p.temperature ?? 0) <= 0) { out[want[j]] = g![j]; continue; }
+        const row = lt.view(j, 1);
+        const s = sample(row, { seed: p.seed!, temperature: p.temperature, topP: p.topP, topK: p.topK });
+        row.dispose();
+        picked.push(s);
+        out[want[j]] = (await s.toArray())[0];
+      }
+    } finally {
+      for (const t of picked) t.dispose();
+      lt.dispose();
+    }
+    return out;
   }
 
   /**

@@ -129,6 +129,47 @@ export class PagedLatentCache {
     return { positions, slots, blockTable: table, seqLens: lens, width: w };
   }
 
+  /**
+   * A ragged step (continuous batching): parts[i] appends n_i tokens to sequence id_i, sequences of any mix of
+   * lengths (decodes with n = 1, prompt chunks with more). Every new token becomes its own attention row with
+   * sq = 1: row j of a part sees its sequence's keys up to its own position (seqLens = position + 1), which is the
+   * causal mask, since a step writes all its slots (mlaDownEpilogue) before any row attends. Rows are part-major.
+   */
+  prepareRagged(parts: readonly { id: number; n: number }[]): MlaStep {
+    if (parts.length < 1) throw new ArgumentError('PagedLatentCache.prepareRagged: at least one part is needed');
+    if (new Set(parts.map((p) => p.id)).size !== parts.length) throw new ArgumentError('PagedLatentCache.prepareRagged: a sequence appears twice');
+    const seqs = parts.map((p) => {
+      if (!Number.isInteger(p.n) || p.n < 1) throw new ArgumentError(`PagedLatentCache.prepareRagged: n must be a positive integer, got ${p.n}`);
+      return this.seq(p.id);
+    });
+    const need = seqs.reduce((a, s, i) => a + Math.ceil((s.length + parts[i].n) / MLA_PAGE_SIZE) - s.pages.length, 0);
+    if (need > this.free.length) throw new ArgumentError(`PagedLatentCache.prepareRagged: ${need} more pages are needed, ${this.free.length} are free`);
+    const rows = parts.reduce((a, p) => a + p.n, 0);
+    const w = Math.max(1, ...seqs.map((s, i) => Math.ceil((s.length + parts[i].n) / MLA_PAGE_SIZE)));
+    const positions = new Int32Array(rows), slots = new Int32Array(rows), lens = new Int32Array(rows), table = new Int32Array(rows * w).fill(-1);
+    let r = 0;
+    seqs.forEach((s, i) => {
+      const n = parts[i].n;
+      while (s.pages.length < Math.ceil((s.length + n) / MLA_PAGE_SIZE)) s.pages.push(this.free.pop()!);
+      for (let j = 0; j < n; j++, r++) {
+        const pos = s.length + j;
+        positions[r] = pos;
+        slots[r] = s.pages[Math.floor(pos / MLA_PAGE_SIZE)] * MLA_PAGE_SIZE + (pos % MLA_PAGE_SIZE);
+        lens[r] = pos + 1;
+        table.set(s.pages, r * w);
+      }
+      s.length += n;
+    });
+    const dev = { device: this.device };
+    const step: MlaStep = {
+      b: rows, sq: 1,
+      positions: Tensor.fromArray(positions, [rows], dev), slots: Tensor.fromArray(slots, [rows], dev),
+      blockTable: Tensor.fromArray(table, [rows, w], dev), seqLens: Tensor.fromArray(lens, [rows], dev),
+      dispose: () => [step.positions, step.slots, step.blockTable, step.seqLens].forEach((t) => t.dispose()),
+    };
+    return step;
+  }
+
   dispose(): void { for (const t of this.pages) t.dispose(); }
 
   private seq(id: number): { pages: number[]; length: number } {
