@@ -2,9 +2,17 @@
 // lib/native.ts), so `instanceof` works for errors raised by the addon and by TypeScript alike.
 export class DsError extends Error {
   constructor(message: string) {
-    super(message);
+    super(capMessage(message));
     this.name = new.target.name;
   }
+}
+
+/** Longest error message kept: a value quoted from a malformed file or config must not make a megabyte message. */
+export const MAX_ERROR_MESSAGE = 2000;
+/** `s` cut to MAX_ERROR_MESSAGE characters, saying how many were left out. */
+export function capMessage(s: string): string {
+  s = String(s);
+  return s.length <= MAX_ERROR_MESSAGE ? s : `${s.slice(0, MAX_ERROR_MESSAGE)}... (${s.length - MAX_ERROR_MESSAGE} more characters)`;
 }
 /** A tensor has the wrong element type. */
 export class DTypeError extends DsError {}
@@ -31,3 +39,5 @@ export const errorClasses = {
   DTypeError, ShapeError, DeviceError, DisposedError, ArgumentError, CudaError, OutOfMemoryError,
   UnsupportedError, IoError,
 };
+/** The server cannot take more work now (a full request queue): retry later (HTTP 429). */
+export class OverloadedError extends DsError {}
