@@ -3,6 +3,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <stdexcept>
@@ -29,6 +30,10 @@ struct Storage {
   size_t bytes = 0;
   // Set for memory the storage does not own (a memory-mapped file): called instead of freeing.
   std::function<void(void*, size_t)> release;
+  // The error of the failed op that last wrote this storage (null once an op writes it successfully):
+  // reading the storage, or running an op on it, gives that error (issue 18: an op's error belongs to
+  // its outputs). Accessed through storage_error / set_storage_error (native/stream.h), under a lock.
+  std::exception_ptr error;
   static std::shared_ptr<Storage> allocate(Device d, size_t bytes);  // throws OomError / CudaError
   // After a CUDA-graph capture on `d`: the storages allocated during it whose memory the graph now owns
   // (`owned`, the allocations alive at its end) stop freeing it themselves; the graph frees it.

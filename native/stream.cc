@@ -29,6 +29,11 @@ void CpuStream::synchronize() {
   if (error_) { auto e = error_; error_ = nullptr; std::rethrow_exception(e); }
 }
 
+void CpuStream::wait() {
+  std::unique_lock<std::mutex> l(m_);
+  idle_cv_.wait(l, [this] { return q_.empty() && !busy_; });
+}
+
 void CpuStream::loop() {
   for (;;) {
     std::function<void()> task;
@@ -64,6 +69,18 @@ void synchronize_device(Device d) {
 #else
   throw CudaError("this build of dsv3 has no CUDA backend");
 #endif
+}
+
+namespace {
+std::mutex g_error_m;
+}
+std::exception_ptr storage_error(const Storage& s) {
+  std::lock_guard<std::mutex> l(g_error_m);
+  return s.error;
+}
+void set_storage_error(Storage& s, std::exception_ptr e) {
+  std::lock_guard<std::mutex> l(g_error_m);
+  s.error = std::move(e);
 }
 
 }  // namespace dsv3

@@ -1,7 +1,8 @@
 // Execution streams, as in CUDA: an op is enqueued on its device's stream and returns at once.
 // The CPU stream is one native worker thread that runs queued tasks in order (each task may use
-// the whole thread pool), so long CPU ops never block the JavaScript event loop. An exception in a
-// task is kept and rethrown by the next synchronize() (sticky until then, like a CUDA error).
+// the whole thread pool), so long CPU ops never block the JavaScript event loop. An op's task records
+// its error on the op's outputs (set_storage_error), so it reaches whoever reads them and no one else;
+// only an exception from a task that has no outputs is kept for the next synchronize() (sticky).
 #pragma once
 #include <condition_variable>
 #include <deque>
@@ -18,8 +19,11 @@ class CpuStream {
  public:
   static CpuStream& get();
   void enqueue(std::function<void()> task);
-  // Blocks until every task enqueued so far has run; rethrows the first error since the last call.
+  // Blocks until every task enqueued so far has run; rethrows the first error since the last call of
+  // a task that had no outputs to carry it.
   void synchronize();
+  // Blocks until every task enqueued so far has run; reports nothing.
+  void wait();
   ~CpuStream();
 
  private:
@@ -38,5 +42,9 @@ class CpuStream {
 void enqueue_on(Device d, std::function<void()> task);
 // Wait for all work queued on device d (blocking the caller); rethrows deferred errors.
 void synchronize_device(Device d);
+
+// The error recorded on a storage by the failed op that last wrote it (null if none), and setting it.
+std::exception_ptr storage_error(const Storage& s);
+void set_storage_error(Storage& s, std::exception_ptr e);
 
 }  // namespace dsv3

@@ -10,6 +10,27 @@
 
 namespace dsv3 {
 
+// ---------------------------------------------------------------- the op being called
+// What the op called now on this (the JS) thread reads and writes, so its queued tasks can carry errors
+// from their inputs to their outputs (run_cpu). Filled by tensor_arg, output, new_tensor, mark_output;
+// reset by the trampoline around every op call.
+namespace {
+struct OpTrace {
+  std::vector<std::shared_ptr<Storage>> in, out;
+  std::shared_ptr<std::exception_ptr> failed;  // shared by the op's tasks: a later task skips after an earlier failed
+  bool record_inputs = true;
+  void reset() { in.clear(); out.clear(); failed = std::make_shared<std::exception_ptr>(); record_inputs = true; }
+};
+thread_local OpTrace g_trace;
+void add_unique(std::vector<std::shared_ptr<Storage>>& v, const std::shared_ptr<Storage>& s) {
+  if (!s) return;
+  for (auto& x : v) if (x == s) return;
+  v.push_back(s);
+}
+}  // namespace
+
+void mark_output(const TensorRef& t) { add_unique(g_trace.out, t.storage); }
+
 // ---------------------------------------------------------------- errors
 Napi::Error make_error(Napi::Env env, ErrKind kind, const std::string& msg) {
   AddonData* d = AddonData::get(env);
@@ -127,6 +148,7 @@ TensorRef tensor_arg(const OpCtx& c, Napi::Value v, const char* name) {
   if (!TensorObject::is(v)) c.fail(ErrKind::Argument, name, "must be a Tensor, got " + describe(v));
   TensorObject* t = TensorObject::Unwrap(v.As<Napi::Object>());
   if (t->disposed || !t->ref.storage) c.fail(ErrKind::Disposed, name, "is a disposed tensor");
+  if (g_trace.record_inputs) add_unique(g_trace.in, t->ref.storage);
   return t->ref;
 }
 
@@ -251,6 +273,7 @@ Output new_tensor(Napi::Env env, DType dtype, const std::vector<int64_t>& shape,
       throw OomError("cannot allocate a " + std::string(dtype_name(dtype)) + " tensor of shape " + shape_str(shape) +
                      ": its size overflows");
   r.storage = Storage::allocate(device, r.nbytes());
+  add_unique(g_trace.out, r.storage);
   Napi::Object js = TensorObject::wrap(env, r, true);
   return {r, js};
 }
@@ -259,7 +282,11 @@ Output output(const OpCtx& c, const Napi::Object& opts, const char* key, DType d
               const std::vector<int64_t>& shape, Device device) {
   if (!opt_has(opts, key)) return new_tensor(c.env, dtype, shape, device);
   Napi::Value js = opts.Get(key);
-  TensorRef r = tensor_arg(c, js, key);
+  g_trace.record_inputs = false;  // written, not read (an in-place op passes it as an input too)
+  TensorRef r;
+  try { r = tensor_arg(c, js, key); } catch (...) { g_trace.record_inputs = true; throw; }
+  g_trace.record_inputs = true;
+  add_unique(g_trace.out, r.storage);
   expect_dtype(c, key, r, {dtype});
   expect_shape(c, key, r, shape);
   if (r.device() != device) c.fail(ErrKind::Device, key, "must be on " + device.str() + ", got " + r.device().str());
@@ -274,7 +301,26 @@ Napi::Object outputs_arg(const OpCtx& c, const Napi::Object& opts, const char* n
   return ov.As<Napi::Object>();
 }
 
-void run_cpu(std::function<void()> task) { CpuStream::get().enqueue(std::move(task)); }
+void run_cpu(std::function<void()> task) {
+  if (!g_trace.failed) g_trace.failed = std::make_shared<std::exception_ptr>();
+  CpuStream::get().enqueue([task = std::move(task), in = g_trace.in, out = g_trace.out, failed = g_trace.failed] {
+    auto fail = [&](std::exception_ptr e) {
+      *failed = e;
+      for (auto& s : out) set_storage_error(*s, e);
+    };
+    if (*failed) { fail(*failed); return; }  // an earlier task of the same op failed
+    for (auto& s : in)
+      if (auto e = storage_error(*s)) { fail(e); return; }  // an input is the output of a failed op
+    try {
+      task();
+    } catch (...) {
+      if (out.empty()) throw;  // nothing to carry it: the stream keeps it for synchronize()
+      fail(std::current_exception());
+      return;
+    }
+    for (auto& s : out) set_storage_error(*s, nullptr);
+  });
+}
 
 void* cuda_stream(Device d) {
 #ifdef DSV3_WITH_CUDA
@@ -301,6 +347,8 @@ std::vector<std::pair<const char*, OpFn>>& registry() {
 Napi::Value trampoline(const Napi::CallbackInfo& info) {
   OpFn fn = reinterpret_cast<OpFn>(info.Data());
   Napi::Env env = info.Env();
+  g_trace.reset();
+  struct Clear { ~Clear() { g_trace.in.clear(); g_trace.out.clear(); g_trace.failed.reset(); } } clear;
   try {
     return fn(info);
   } catch (const Napi::Error&) {

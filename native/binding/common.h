@@ -94,7 +94,12 @@ Output new_tensor(Napi::Env env, DType dtype, const std::vector<int64_t>& shape,
 
 // Run the backend: on the CPU stream (tensors kept alive by the captured refs) or, for CUDA, now.
 // CUDA ops that have no kernel yet throw an Unsupported error naming the op.
+// The task belongs to the op being called: if one of the op's input tensors (tensor_arg) carries the
+// error of a failed op, the task does not run and the op's outputs (output / new_tensor / mark_output)
+// get that error; if the task throws, its error goes to the op's outputs, not to the next reader.
 void run_cpu(std::function<void()> task);
+// Declares a tensor the op writes in place (an input it modifies, e.g. a KV cache): it gets the op's error.
+void mark_output(const TensorRef& t);
 [[noreturn]] void no_cuda_kernel(const OpCtx& c);
 // CUDA dispatch: the stream (a cudaStream_t) of device d, made current; launchers in cuda/<op>.h are
 // called with it, inside DSV3_IF_CUDA(...) so that CPU-only builds compile (there, tensors on cuda

@@ -169,6 +169,7 @@ DSV3_OP(mlaDownEpilogue) {
     return out.js;
   }
   TensorRef r_ = out.ref;
+  mark_output(kv);  // the latent cache is written in place
   run_cpu([x, qn, kn, pos, f, kv, sm, r_, has_q, prm]() mutable {
     prm.qkv = x.data(); prm.q_norm = has_q ? qn.data<float>() : nullptr; prm.kv_norm = kn.data<float>();
     prm.positions = pos.data(); prm.inv_freq = f.data<float>(); prm.cq = r_.data(); prm.kv_cache = kv.data();

@@ -48,16 +48,18 @@ Creation creation_args(const OpCtx& c, const Napi::CallbackInfo& info) {
 void copy_between(const TensorRef& src, const TensorRef& dst) {
   const Device ds = src.device(), dd = dst.device();
   const size_t n = src.nbytes();
+  mark_output(dst);
   if (ds.type == DeviceType::cpu && dd.type == DeviceType::cpu) {
     run_cpu([src, dst, n] { std::memcpy(dst.data(), src.data(), n); });
     return;
   }
 #ifdef DSV3_WITH_CUDA
   if (ds.type == DeviceType::cpu) {          // host -> device: the host data must be final
-    CpuStream::get().synchronize();
+    CpuStream::get().wait();
+    if (auto e = storage_error(*src.storage)) std::rethrow_exception(e);  // src was written by a failed op
     cuda::copy_h2d(dd.index, dst.data(), src.data(), n);
   } else if (dd.type == DeviceType::cpu) {   // device -> host
-    CpuStream::get().synchronize();           // dst is fresh, but keep host-side order simple
+    CpuStream::get().wait();                  // dst is fresh, but keep host-side order simple
     cuda::copy_d2h(ds.index, dst.data(), src.data(), n);
   } else if (ds == dd) {
     cuda::copy_d2d(ds.index, dst.data(), src.data(), n);
@@ -87,7 +89,9 @@ class ReadWorker : public Napi::AsyncWorker {
       const Device d = t_.device();
       std::vector<char> staging;
       const void* src = t_.data();
-      synchronize_device(Device{DeviceType::cpu, 0});
+      // Only this tensor's own error: the failed op that wrote it, never another op's (issue 18).
+      CpuStream::get().wait();
+      if (auto e = storage_error(*t_.storage)) std::rethrow_exception(e);
       if (d.type == DeviceType::cuda) {
 #ifdef DSV3_WITH_CUDA
         staging.resize(t_.nbytes());
