@@ -138,7 +138,7 @@ __global__ void __launch_bounds__(kThreads) mla_paged_attn_kernel(const MlaPaged
       const int64_t j = t0 + jj;
       float* dst = kv_s + jj * ds + c;
       if (j < kv_end) {
-        const int64_t page = p.block_table[bi * p.max_pages + j / kMlaPageSize];
+        const int64_t page = j / kMlaPageSize < p.max_pages ? p.block_table[bi * p.max_pages + j / kMlaPageSize] : -1;
         if (page >= 0 && page < p.num_pages) {
           widen16(cache + (page * kMlaPageSize + j % kMlaPageSize) * d + c, dst);
         } else {  // a bad block-table entry: NaN keys, as the CPU twin, never a stray read
@@ -209,13 +209,16 @@ __global__ void __launch_bounds__(kThreads) mla_paged_attn_kernel(const MlaPaged
     }
   }
 
+  const int64_t covered = p.max_pages * kMlaPageSize;  // keys the block table's row can name
 #pragma unroll
   for (int k = 0; k < R; ++k) {
     const int64_t rr = row0 + warp * R + k;
     if (rr >= q_rows) continue;
-    const bool has = l[k] != 0.f;  // a key was seen (l >= 1), or the row is NaN
-    const float inv = has ? 1.f / l[k] : 0.f;
-    const float lse = has ? m[k] + logf(l[k]) : -INFINITY;
+    // A row whose keys run past the block table's row is NaN (as on the CPU), never another row's pages.
+    const bool over = lim[k] > covered;
+    const bool has = l[k] != 0.f || over;  // a key was seen (l >= 1), or the row is NaN
+    const float inv = over ? __uint_as_float(0x7fc00000u) : has ? 1.f / l[k] : 0.f;
+    const float lse = over ? __uint_as_float(0x7fc00000u) : has ? m[k] + logf(l[k]) : -INFINITY;
     const int64_t qrow = bi * q_rows + rr;
     float* o = p.num_splits == 1 ? p.out + qrow * p.r : p.o_accum + (qrow * p.num_splits + split) * p.r;
 #pragma unroll
@@ -409,7 +412,7 @@ __global__ void __launch_bounds__(kTcThreads) mla_paged_attn_tc_kernel(const Mla
       const int64_t j = t0 + jj;
       uint4 v = make_uint4(0, 0, 0, 0);  // rows past the range are zeros, never NaN (P = 0 there)
       if (j < kv_end) {
-        const int64_t page = p.block_table[bi * p.max_pages + j / kMlaPageSize];
+        const int64_t page = j / kMlaPageSize < p.max_pages ? p.block_table[bi * p.max_pages + j / kMlaPageSize] : -1;
         if (page >= 0 && page < p.num_pages)
           v = *reinterpret_cast<const uint4*>(cache + (page * kMlaPageSize + j % kMlaPageSize) * d + c);
         else  // a bad block-table entry: NaN keys, as the CPU twin, never a stray read
@@ -515,8 +518,10 @@ __global__ void __launch_bounds__(kTcThreads) mla_paged_attn_tc_kernel(const Mla
       const int row = mt * 16 + lane / 4 + half * 8;
       const int64_t rr = row0 + row;
       if (rr >= q_rows) continue;
-      const bool has = l_s[row] != 0.f;  // a key was seen (l >= 1), or the row is NaN
-      const float inv = has ? 1.f / l_s[row] : 0.f;
+      // A row whose keys run past the block table's row is NaN (as on the CPU), never another row's pages.
+      const bool over = limit(rr) > p.max_pages * kMlaPageSize;
+      const bool has = l_s[row] != 0.f || over;  // a key was seen (l >= 1), or the row is NaN
+      const float inv = over ? __uint_as_float(0x7fc00000u) : has ? 1.f / l_s[row] : 0.f;
       const int64_t qrow = bi * q_rows + rr;
       float* out = p.num_splits == 1 ? p.out + qrow * p.r : p.o_accum + (qrow * p.num_splits + split) * p.r;
 #pragma unroll
@@ -527,7 +532,7 @@ __global__ void __launch_bounds__(kTcThreads) mla_paged_attn_tc_kernel(const Mla
           out[col + 1] = has ? o[mt][nt][half * 2 + 1] * inv : 0.f;
         }
       if (warp == 0 && lane % 4 == 0) {
-        const float lse = has ? m_s[row] + logf(l_s[row]) : -INFINITY;
+        const float lse = over ? __uint_as_float(0x7fc00000u) : has ? m_s[row] + logf(l_s[row]) : -INFINITY;
         if (p.num_splits == 1) p.lse[(bi * p.h + rr % p.h) * p.s_q + rr / p.h] = lse;
         else p.lse_accum[qrow * p.num_splits + split] = lse;
       }

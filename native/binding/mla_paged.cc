@@ -107,6 +107,15 @@ DSV3_OP(mlaPagedAttention) {
   run_cpu([ql_, qp_, kv_, bt_, sl_, or_, lr_, prm]() mutable {
     prm.q_latent = ql_.data(); prm.q_pe = qp_.data(); prm.kv_cache = kv_.data();
     prm.block_table = bt_.data<int32_t>(); prm.seq_lens = sl_.data<int32_t>();
+    // seqLens are host data once the stream reaches this task: a length the block table cannot cover
+    // is an ArgumentError on the outputs (the kernel would give NaN rows; CUDA, where they are device data, does).
+    const int64_t covered = prm.max_pages * kMlaPageSize;
+    for (int64_t i = 0; i < prm.b; ++i)
+      if (prm.seq_lens[i] < 0 || prm.seq_lens[i] > covered)
+        throw JsError(ErrKind::Argument, "mlaPagedAttention: argument 'seqLens' element " + std::to_string(i) + " = " +
+                                             std::to_string(prm.seq_lens[i]) + " is outside [0, " + std::to_string(covered) +
+                                             "]: the blockTable's " + std::to_string(prm.max_pages) + " pages per sequence cover " +
+                                             std::to_string(covered) + " tokens");
     prm.out = or_.data<float>(); prm.lse = lr_.data<float>();
     cpu::mla_paged_attention(prm);
   });

@@ -38,6 +38,11 @@ void mla_paged_attention(const MlaPagedAttentionParams& p) {
       const int64_t keys = std::max<int64_t>(0, std::min(len, p.causal ? len - sq + i + 1 : len));
       const int64_t qrow0 = (bi * sq + i) * h + h0;  // row of [b * s_q * h] query vectors
       float* out = p.out + qrow0 * r;                // [g, r]
+      if (keys > p.max_pages * kMlaPageSize) {  // keys past the block table's row: NaN, never another row's pages
+        std::fill(out, out + g * r, std::numeric_limits<float>::quiet_NaN());
+        for (int64_t hh = 0; hh < g; ++hh) p.lse[((bi * h) + h0 + hh) * sq + i] = std::numeric_limits<float>::quiet_NaN();
+        continue;
+      }
       for (int64_t hh = 0; hh < g; ++hh) {
         to_f32(static_cast<const char*>(p.q_latent) + (qrow0 + hh) * r * q_item, p.q_dtype, &q[hh * d], r);
         to_f32(static_cast<const char*>(p.q_pe) + (qrow0 + hh) * pd * q_item, p.q_dtype, &q[hh * d + r], pd);
