@@ -17,29 +17,56 @@ export interface ChatTemplateOptions {
   addGenerationPrompt?: boolean;
 }
 
-/** Emits the new complete text after each token (decode of the ids so far, minus what was already emitted). */
+/**
+ * Emits the new complete text after each token, in time linear in the tokens: it decodes a short window, not
+ * every id so far (incremental detokenization as in HF text-generation-inference): ids[prefix, read) were
+ * emitted and stay as context (a decoder may drop a leading space at the start of what it decodes), ids from
+ * `read` on are new. The text of the new ids is decode(window) minus decode(context); once it is complete
+ * (no trailing U+FFFD, the mark of a partial UTF-8 character) the window moves past it.
+ */
 export class StreamDecoder {
   private ids: number[] = [];
-  private emitted = '';
+  private prefix = 0;
+  private read = 0;
+  /** decode(ids[prefix, read)). */
+  private contextText = '';
+  /** The part of the new ids' text already emitted (while their last character is partial). */
+  private pending = '';
   constructor(private readonly tok: TextTokenizer) {}
+
+  /** A window still partial after this many new ids is taken as it is (its U+FFFD stays): the window stays short. */
+  static readonly MAX_PENDING_IDS = 16;
+
+  private decode(from: number, to: number): string {
+    return this.tok.decode(this.ids.slice(from, to));
+  }
 
   /** Appends ids; returns the text they complete ('' while a multi-byte character is still partial). */
   push(...ids: number[]): string {
-    this.ids.push(...ids);
-    let text = this.tok.decode(this.ids);
-    // A trailing U+FFFD is (most likely) an incomplete UTF-8 sequence: hold it back until more bytes come.
-    while (text.endsWith('\uFFFD')) text = text.slice(0, -1);
-    if (!text.startsWith(this.emitted)) return ''; // earlier text changed (decoder cleanup); never re-emit
-    const out = text.slice(this.emitted.length);
-    this.emitted = text;
-    return out;
+    for (const id of ids) this.ids.push(id);
+    return this.advance(false);
   }
 
   /** Whatever is still held back (a trailing U+FFFD that never completed). */
-  flush(): string {
-    const text = this.tok.decode(this.ids);
-    const out = text.startsWith(this.emitted) ? text.slice(this.emitted.length) : '';
-    this.emitted = text;
+  flush(): string { return this.advance(true); }
+
+  private advance(final: boolean): string {
+    if (this.read === this.ids.length) return '';
+    let text = this.decode(this.prefix, this.ids.length);
+    const force = final || this.ids.length - this.read > StreamDecoder.MAX_PENDING_IDS;
+    const complete = force || !text.endsWith('\uFFFD');
+    while (!complete && text.endsWith('\uFFFD')) text = text.slice(0, -1);
+    // The context's text changed (a decoder cleanup across the boundary): never re-emit, emit nothing of it.
+    const fresh = text.startsWith(this.contextText) ? text.slice(this.contextText.length) : '';
+    const out = fresh.startsWith(this.pending) ? fresh.slice(this.pending.length) : '';
+    if (complete) {
+      this.prefix = this.read;
+      this.read = this.ids.length;
+      this.contextText = this.decode(this.prefix, this.read);
+      this.pending = '';
+    } else if (fresh.length > this.pending.length) {
+      this.pending = fresh;
+    }
     return out;
   }
 }
