@@ -1,7 +1,7 @@
 // `npm run test:emu`: dsv3-emu's own tests, then every test/gpu suite on the emulated H200 (the addon of
 // `npm run build:emu`, run under cuda/emu/bin/dsv3-emu so that any emulator report fails the run).
 //   npm run test:emu                       everything
-//   npm run test:emu -- --only gpu [jest filters...]   one part: unit | runtime | kernels | gpu
+//   npm run test:emu -- --only gpu [jest filters...]   one part: unit | runtime | kernels | mutations | gpu
 // The GPU suites run the GEMMs on the reference CUDA kernels (DSV3_GEMM_KERNEL=simple) unless the
 // environment says otherwise: the emulator does not model wgmma/TMA/mbarrier yet.
 import { spawnSync } from 'node:child_process';
@@ -16,7 +16,7 @@ const args = process.argv.slice(2);
 const onlyAt = args.indexOf('--only');
 const only = onlyAt >= 0 ? args[onlyAt + 1] : undefined;
 const rest = onlyAt >= 0 ? [...args.slice(0, onlyAt), ...args.slice(onlyAt + 2)] : args;
-const parts = ['unit', 'runtime', 'kernels', 'gpu'];
+const parts = ['unit', 'runtime', 'kernels', 'mutations', 'gpu'];
 if (only && !parts.includes(only)) {
   console.error(`test:emu: --only takes one of ${parts.join(', ')}`);
   process.exit(2);
@@ -39,6 +39,8 @@ function step(name, cmd, argv, extraEnv = {}) {
 step('unit', 'ctest', ['--test-dir', out, '--output-on-failure']);
 step('runtime', 'bash', ['cuda/emu/test/run-runtime-tests.sh']);
 step('kernels', 'bash', ['cuda/emu/test/run-kernel-tests.sh', '--emu-lib', path.join(out, 'lib')]);
+// The emulator's own validation: copies of cuda/fp8_gemm.cu with one planted bug each must fail on it.
+step('mutations', 'bash', ['cuda/emu/test/run-mutation-tests.sh', '--emu-lib', path.join(out, 'lib')]);
 const addon = path.join(out, 'addon', 'Release', 'dsv3.node');
 if (!only || only === 'gpu') {
   if (!existsSync(addon)) {
