@@ -26,7 +26,7 @@ export interface CudaDeviceInfo {
   error?: string;
 }
 export interface BackendsReport {
-  cpu: { available: true; threads: number };
+  cpu: { available: true; threads: number; requestedThreads?: number; threadWarning?: string };
   cuda: {
     compiled: boolean;
     available: boolean;

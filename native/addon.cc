@@ -3,10 +3,28 @@
 
 #include "native/binding/addon_data.h"
 #include "native/binding/common.h"
+#include "native/cpu/parallel.h"
 
 namespace dsv3 {
 
+namespace {
+// Threads in the order that keeps the process alive under a thread limit (issue 18): libuv's pool first
+// (node aborts when it cannot start it, and reads need it), then the CPU stream, then the CPU thread pool,
+// which runs with the threads it could get.
+class Noop : public Napi::AsyncWorker {
+ public:
+  explicit Noop(Napi::Env env) : Napi::AsyncWorker(env) {}
+  void Execute() override {}
+};
+void start_threads(Napi::Env env) {
+  (new Noop(env))->Queue();
+  try { CpuStream::get(); } catch (const std::exception&) {}  // each op reports it (and tries again)
+  cpu::num_threads();
+}
+}  // namespace
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  start_threads(env);
   auto* data = new AddonData();
   env.SetInstanceData<AddonData>(data);
   Napi::Function tensor = TensorObject::define(env);

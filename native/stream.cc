@@ -1,6 +1,9 @@
 // The CPU stream worker and device-generic enqueue/synchronize.
 #include "native/stream.h"
 
+#include <string>
+#include <system_error>
+
 #ifdef DSV3_WITH_CUDA
 #include "cuda/runtime.h"
 #endif
@@ -8,7 +11,15 @@
 namespace dsv3 {
 
 CpuStream& CpuStream::get() {
-  static CpuStream* s = new CpuStream();  // leaked on purpose: never joined from a static destructor
+  // Leaked on purpose: never joined from a static destructor. If the system refuses the thread (a process
+  // limit), each op says so (an OutOfMemoryError) and a later call tries again.
+  static CpuStream* s = [] {
+    try {
+      return new CpuStream();
+    } catch (const std::system_error& e) {
+      throw OomError(std::string("cannot start the CPU stream thread: ") + e.what());
+    }
+  }();
   return *s;
 }
 CpuStream::CpuStream() : worker_([this] { loop(); }) {}

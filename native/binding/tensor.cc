@@ -361,6 +361,8 @@ DSV3_OP(backends) {
   Napi::Object cpu = Napi::Object::New(env);
   cpu.Set("available", true);
   cpu.Set("threads", cpu::num_threads());
+  if (cpu::requested_threads() > 0) cpu.Set("requestedThreads", cpu::requested_threads());
+  if (!cpu::thread_start_error().empty()) cpu.Set("threadWarning", cpu::thread_start_error());
   r.Set("cpu", cpu);
   Napi::Object cu = Napi::Object::New(env);
 #ifdef DSV3_WITH_CUDA

@@ -4,10 +4,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -16,8 +19,19 @@ namespace {
 
 class Pool {
  public:
+  // Starts up to n - 1 workers; when the system refuses a thread (a process or memory limit), runs with
+  // those it got (n_ = workers + the caller) and says so in start_error().
   explicit Pool(int n) : n_(n) {
-    for (int i = 1; i < n_; ++i) workers_.emplace_back([this] { loop(); });
+    workers_.reserve(static_cast<size_t>(n_ - 1));
+    for (int i = 1; i < n_; ++i) {
+      try {
+        workers_.emplace_back([this] { loop(); });
+      } catch (const std::exception& e) {
+        start_error_ = "could start only " + std::to_string(i) + " of " + std::to_string(n) + " CPU threads (" + e.what() + ")";
+        n_ = i;
+        break;
+      }
+    }
   }
   ~Pool() {
     { std::lock_guard<std::mutex> l(m_); stop_ = true; ++gen_; }
@@ -25,6 +39,7 @@ class Pool {
     for (auto& t : workers_) t.join();
   }
   int size() const { return n_; }
+  const std::string& start_error() const { return start_error_; }
 
   void run(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
     grain = std::max<int64_t>(grain, 1);
@@ -76,6 +91,7 @@ class Pool {
 
   static thread_local bool in_pool_;
   int n_;
+  std::string start_error_;
   std::vector<std::thread> workers_;
   std::mutex m_, run_m_;
   std::condition_variable cv_, done_cv_;
@@ -90,11 +106,22 @@ class Pool {
 
 thread_local bool Pool::in_pool_ = false;
 
+int g_requested = 0;
+
 Pool& pool() {
   static Pool* p = [] {
-    int n = static_cast<int>(std::thread::hardware_concurrency());
-    if (const char* e = std::getenv("DSV3_NUM_THREADS")) { int v = std::atoi(e); if (v > 0) n = v; }
-    return new Pool(std::max(n, 1));  // leaked on purpose: workers must outlive static destructors
+    const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+    int n = cores;
+    if (const char* e = std::getenv("DSV3_NUM_THREADS")) {
+      char* end = nullptr;
+      errno = 0;
+      const long v = std::strtol(e, &end, 10);
+      if (end != e && *end == 0 && v > 0) n = static_cast<int>(std::min<long>(v, kMaxThreadsPerCore * cores));
+      g_requested = end != e && *end == 0 && v > 0 ? static_cast<int>(std::min<long>(v, 1L << 30)) : 0;
+    }
+    auto* pool = new Pool(n);  // leaked on purpose: workers must outlive static destructors
+    if (!pool->start_error().empty()) std::fprintf(stderr, "dsv3: %s; running with %d\n", pool->start_error().c_str(), pool->size());
+    return pool;
   }();
   return *p;
 }
@@ -102,6 +129,8 @@ Pool& pool() {
 }  // namespace
 
 int num_threads() { return pool().size(); }
+int requested_threads() { pool(); return g_requested; }
+std::string thread_start_error() { return pool().start_error(); }
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
   pool().run(n, grain, fn);
