@@ -3,7 +3,7 @@
 // Every command is reachable through main(argv, io) so tests run it in-process with captured output.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { ModelConfig, isMoeLayer } from './config';
@@ -14,6 +14,7 @@ import { expectedTensors } from './model/weights';
 import { PRESET_NAMES } from './presets';
 import { mtpTensors, writeRandomCheckpoint } from './weights/random';
 import { env } from './env';
+import { chat, serve } from './serve/commands';
 import type { GenerateOptions } from './generate';
 
 export interface CliIo {
@@ -21,6 +22,8 @@ export interface CliIo {
   err: (s: string) => void;
   /** Show progress bars (default: when stderr is a TTY). */
   progress?: boolean;
+  /** Where `chat` reads the user's lines (default: stdin). */
+  input?: import('node:stream').Readable;
 }
 
 const defaultIo = (): CliIo => ({ out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s), progress: !!process.stderr.isTTY });
@@ -170,11 +173,11 @@ export async function ensureRandomCheckpoint(dir: string, preset: string, seed: 
   return { dir, created: true };
 }
 
-async function writeCheckpoint(dir: string, preset: string, seed: number, shardBytes: number | undefined, io: CliIo) {
+async function writeCheckpoint(dir: string, preset: string, seed: number, shardBytes: number | undefined, io: CliIo, tokenizer?: string) {
   let b: ReturnType<typeof bar> | null = null;
   const t0 = performance.now();
   const r = await writeRandomCheckpoint(dir, {
-    preset, seed, shardBytes,
+    preset, seed, shardBytes, tokenizer,
     onProgress: (w, total) => { b ??= bar(io, 'writing ', Math.ceil(total / 2 ** 20), 'MiB'); b.update(Math.floor(w / 2 ** 20)); },
   });
   (b as ReturnType<typeof bar> | null)?.stop();
@@ -228,8 +231,9 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
     .requiredOption('--out <dir>', 'output folder')
     .option('--seed <n>', 'random seed', intArg('--seed'), 0)
     .option('--shard-mib <n>', 'shard size limit in MiB', intArg('--shard-mib'))
-    .action(async (o: { preset: string; out: string; seed: number; shardMib?: number }) => {
-      await writeCheckpoint(o.out, o.preset, o.seed, o.shardMib ? o.shardMib * 2 ** 20 : undefined, io);
+    .option('--tokenizer <dir>', 'ship this folder\'s tokenizer.json and tokenizer_config.json (e.g. DeepSeek-V3\'s); vocab_size and bos/eos ids follow it')
+    .action(async (o: { preset: string; out: string; seed: number; shardMib?: number; tokenizer?: string }) => {
+      await writeCheckpoint(o.out, o.preset, o.seed, o.shardMib ? o.shardMib * 2 ** 20 : undefined, io, o.tokenizer);
     });
 
   program.command('bench').argument('<dir>', 'checkpoint folder')
@@ -255,10 +259,13 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
     .option('--max-new-tokens <n>', 'tokens to generate', intArg('--max-new-tokens'), 32)
     .option('--temperature <t>', 'sampling temperature (0: greedy)', Number, 0)
     .option('--seed <n>', 'sampling seed', intArg('--seed'))
+    .option('--top-p <p>', 'nucleus sampling: keep the most likely tokens up to this probability, in (0, 1]', Number)
+    .option('--top-k <k>', 'sample among the k most likely tokens (0: off)', intArg('--top-k'))
+    .option('--stop <text>', 'stop when this text appears (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--activations <a>', 'f32, bf16 or fp8', actArg, 'f32' as Precision)
     .option('--speculative <method>', "speculative decoding: 'mtp' (greedy only; needs the checkpoint's MTP layer)")
     .option('--device <d>', 'cpu or cuda', deviceArg, 'cpu' as const)
-    .action(async (dir: string, o: { prompt?: string; ids?: string; maxNewTokens: number; temperature: number; seed?: number; activations: Precision; speculative?: 'mtp'; device: 'cpu' | 'cuda' }) => {
+    .action(async (dir: string, o: { prompt?: string; ids?: string; maxNewTokens: number; temperature: number; seed?: number; topP?: number; topK?: number; stop?: string[]; activations: Precision; speculative?: 'mtp'; device: 'cpu' | 'cuda' }) => {
       if ((o.prompt === undefined) === (o.ids === undefined)) throw new CommanderError(1, 'dsv3.invalidArgument', 'generate: give exactly one of --prompt and --ids');
       const tok = loadTokenizer(dir);
       let ids: number[];
@@ -274,12 +281,58 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
       const model = await load(dir, o.activations, io, o.device);
       try {
         io.out(`prompt ids: ${ids.join(',')}\n`);
-        io.out('generated ids: ');
-        let n = 0; // streamed as they come
-        const r = await generate(model, ids, { maxNewTokens: o.maxNewTokens, temperature: o.temperature, seed: o.seed, speculative: o.speculative ?? null }, (id) => io.out(`${n++ ? ',' : ''}${id}`));
-        io.out('\n');
+        // streamed as they come: the text with a tokenizer (then the ids), else the ids
+        const stream = model.tokenizer?.streamDecoder() ?? null;
+        io.out(stream ? '' : 'generated ids: ');
+        let n = 0;
+        const r = await generate(model, ids, { maxNewTokens: o.maxNewTokens, temperature: o.temperature, seed: o.seed, topP: o.topP, topK: o.topK, stop: o.stop, speculative: o.speculative ?? null },
+          (id) => io.out(stream ? stream.push(id) : `${n++ ? ',' : ''}${id}`));
+        io.out(stream ? `${stream.flush()}\ngenerated ids: ${r.ids.join(',')}\n` : '\n');
         if (tok) io.out(`text: ${JSON.stringify(tok.decode(r.ids))}\n`);
         io.out(`${r.ids.length} tokens in ${(r.ms / 1e3).toFixed(2)} s: ${(r.ids.length / (r.ms / 1e3)).toFixed(1)} tok/s (prefill ${r.prefillMs.toFixed(1)} ms)\n`);
+      } finally {
+        model.dispose();
+      }
+    });
+
+  program.command('serve').argument('<dir>', 'checkpoint folder')
+    .description('OpenAI-compatible HTTP server with continuous batching (POST /v1/chat/completions, /v1/completions; GET /v1/models, /health, /metrics)')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <n>', 'port (0: any free one)', intArg('--port'), 8000)
+    .option('--device <d>', 'cpu or cuda', deviceArg, 'cpu' as const)
+    .option('--activations <a>', 'f32, bf16 or fp8', actArg, 'f32' as Precision)
+    .option('--max-batch <n>', 'most requests running at once', intArg('--max-batch'), 32)
+    .option('--max-queue <n>', 'most requests waiting; past it: 429', intArg('--max-queue'), 256)
+    .option('--kv-tokens <n>', 'KV cache size in tokens, all requests together', intArg('--kv-tokens'), 16384)
+    .option('--prefill-chunk <n>', 'prompt tokens per step (long prompts are prefilled in chunks)', intArg('--prefill-chunk'), 32)
+    .option('--model-name <name>', 'the model id clients send (default: the folder name)')
+    .option('--api-key <key>', 'require Authorization: Bearer <key> on /v1/* (default: $DSV3_API_KEY)')
+    .action(async (dir: string, o: { host: string; port: number; device: 'cpu' | 'cuda'; activations: Precision; maxBatch: number; maxQueue: number; kvTokens: number; prefillChunk: number; modelName?: string; apiKey?: string }) => {
+      for (const k of ['maxBatch', 'maxQueue', 'kvTokens', 'prefillChunk'] as const) if (o[k] < 1) throw new CommanderError(1, 'dsv3.invalidArgument', `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} must be at least 1`);
+      const model = await load(dir, o.activations, io, o.device);
+      try {
+        await serve(model, { ...o, modelName: o.modelName ?? basename(resolve(dir)), apiKey: o.apiKey ?? process.env.DSV3_API_KEY }, io);
+      } finally {
+        model.dispose();
+      }
+    });
+
+  program.command('chat').argument('<dir>', 'checkpoint folder (with tokenizer.json and a chat template)')
+    .description('interactive chat in the terminal: the chat template, streamed replies, tokens/s (/reset, /exit)')
+    .option('--system <text>', 'system prompt')
+    .option('--max-new-tokens <n>', 'most tokens per reply', intArg('--max-new-tokens'), 256)
+    .option('--temperature <t>', 'sampling temperature (0: greedy)', Number, 0.7)
+    .option('--top-p <p>', 'nucleus sampling probability, in (0, 1]', Number)
+    .option('--top-k <k>', 'sample among the k most likely tokens (0: off)', intArg('--top-k'))
+    .option('--seed <n>', 'sampling seed', intArg('--seed'))
+    .option('--stop <text>', 'stop when this text appears (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--activations <a>', 'f32, bf16 or fp8', actArg, 'f32' as Precision)
+    .option('--device <d>', 'cpu or cuda', deviceArg, 'cpu' as const)
+    .action(async (dir: string, o: { system?: string; maxNewTokens: number; temperature: number; topP?: number; topK?: number; seed?: number; stop?: string[]; activations: Precision; device: 'cpu' | 'cuda' }) => {
+      const model = await load(dir, o.activations, io, o.device);
+      try {
+        io.err('chat: type a message; /reset clears the history, /exit quits\n');
+        await chat(model, o, io, io.input ?? process.stdin, io.input === undefined);
       } finally {
         model.dispose();
       }

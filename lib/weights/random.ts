@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ModelConfig, parseConfig } from '../config';
 import { ArgumentError } from '../errors';
+import { readTokenizerFolder } from './tokenizer_folder';
 import { expectedTensors, TensorSpec } from '../model/weights';
 import { quantizeWeightFp8 } from '../ops/quant';
 import { presetConfig } from '../presets';
@@ -21,6 +22,8 @@ export interface RandomCheckpointOptions {
   shardBytes?: number;
   /** Called after each tensor is written with the bytes written so far and the total. */
   onProgress?: (bytesWritten: number, totalBytes: number) => void;
+  /** A folder with a real tokenizer.json and tokenizer_config.json to ship instead of the generated one; vocab_size and bos/eos ids follow it. */
+  tokenizer?: string;
 }
 
 export interface RandomCheckpointResult {
@@ -182,14 +185,15 @@ export function tokenizerFiles(cfg: ModelConfig): { tokenizer: object; tokenizer
 /** Writes a random checkpoint folder: config.json, shards + index, tokenizer.json, tokenizer_config.json. */
 export async function writeRandomCheckpoint(dir: string, opts: RandomCheckpointOptions): Promise<RandomCheckpointResult> {
   if ((opts.preset === undefined) === (opts.config === undefined)) throw new ArgumentError('randomCheckpoint: give exactly one of preset and config');
-  const json = opts.config ?? presetConfig(opts.preset!);
+  const real = opts.tokenizer === undefined ? null : readTokenizerFolder(opts.tokenizer);
+  const json = { ...(opts.config ?? presetConfig(opts.preset!)), ...real?.config };
   const cfg = parseConfig(json);
   const seed = opts.seed ?? 0;
   if (!Number.isSafeInteger(seed)) throw new ArgumentError(`randomCheckpoint: seed must be an integer, got ${seed}`);
   const tensors = randomTensors(cfg, seed);
   const total = tensors.reduce((a, t) => a + tensorBytes(t), 0);
   mkdirSync(dir, { recursive: true });
-  const { tokenizer, tokenizerConfig } = tokenizerFiles(cfg);
+  const { tokenizer, tokenizerConfig } = real ?? tokenizerFiles(cfg);
   writeFileSync(join(dir, 'config.json'), JSON.stringify(json, null, 2) + '\n');
   writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tokenizer) + '\n');
   writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig, null, 2) + '\n');
