@@ -58,12 +58,57 @@ type Json = Record<string, unknown>;
 
 function isObj(v: unknown): v is Json { return typeof v === 'object' && v !== null && !Array.isArray(v); }
 
+/**
+ * Upper bounds of the fields that size allocations (the tensor inventory, caches, weights), far above every
+ * DeepSeek model (V3's values in comments) and low enough that an absurd config.json fails here with an
+ * ArgumentError instead of exhausting memory in `dsv3 info` or loadModel.
+ */
+export const CONFIG_LIMITS: Readonly<Record<string, number>> = Object.freeze({
+  hidden_size: 2 ** 17,                 // 7168
+  intermediate_size: 2 ** 20,           // 18432
+  moe_intermediate_size: 2 ** 20,       // 2048
+  vocab_size: 2 ** 24,                  // 129280
+  num_attention_heads: 4096,            // 128
+  q_lora_rank: 2 ** 17,                 // 1536
+  kv_lora_rank: 2 ** 17,                // 512
+  qk_rope_head_dim: 2 ** 13,            // 64
+  qk_nope_head_dim: 2 ** 13,            // 128
+  v_head_dim: 2 ** 13,                  // 128
+  num_hidden_layers: 4096,              // 61
+  first_k_dense_replace: 4096,          // 3
+  moe_layer_freq: 4096,                 // 1
+  n_routed_experts: 2 ** 14,            // 256
+  n_shared_experts: 1024,               // 1
+  num_experts_per_tok: 2 ** 14,         // 8
+  n_group: 2 ** 14,                     // 8
+  topk_group: 2 ** 14,                  // 4
+  max_position_embeddings: 2 ** 24,     // 163840
+  num_nextn_predict_layers: 64,         // 1
+});
+/** Most expert tensors a config may describe: num_hidden_layers * (n_routed_experts + n_shared_experts) (V3: 15,677). */
+export const MAX_EXPERT_MLPS = 2 ** 17;
+
 function int(j: Json, key: string, min = 1): number {
   const v = j[key];
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new ArgumentError(`config: field '${key}' must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+  const max = CONFIG_LIMITS[key] ?? Number.MAX_SAFE_INTEGER;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new ArgumentError(`config: field '${key}' must be an integer in [${min}, ${max}], got ${JSON.stringify(v)}`);
+  }
   return v;
 }
 function intOr(j: Json, key: string, dflt: number, min = 0): number { return j[key] === undefined || j[key] === null ? dflt : int(j, key, min); }
+/** bos_token_id / eos_token_id: absent or null, an id in [0, vocab), or (eos) a list of them; returns the single id or null. */
+function tokenId(j: Json, key: string, vocab: number): number | null {
+  const v = j[key];
+  if (v === undefined || v === null) return null;
+  const ok = (x: unknown) => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x < vocab;
+  if (Array.isArray(v) && key === 'eos_token_id') {
+    if (!v.every(ok)) throw new ArgumentError(`config: field '${key}' must hold token ids in [0, ${vocab}), got ${JSON.stringify(v)}`);
+    return v.length === 1 ? v[0] : null;
+  }
+  if (!ok(v)) throw new ArgumentError(`config: field '${key}' must be a token id in [0, ${vocab}) or null, got ${JSON.stringify(v)}`);
+  return v as number;
+}
 function num(j: Json, key: string, dflt?: number): number {
   const v = j[key] ?? dflt;
   if (typeof v !== 'number' || !Number.isFinite(v)) throw new ArgumentError(`config: field '${key}' must be a finite number, got ${JSON.stringify(j[key])}`);
@@ -98,7 +143,7 @@ function parseRope(j: Json, qkRopeHeadDim: number): RopeConfig {
   const factor = f('factor');
   if (!(factor >= 1)) throw new ArgumentError(`config: field 'rope_scaling.factor' must be >= 1, got ${factor}`);
   const orig = f('original_max_position_embeddings');
-  if (!Number.isInteger(orig) || orig < 1) throw new ArgumentError(`config: field 'rope_scaling.original_max_position_embeddings' must be a positive integer, got ${orig}`);
+  if (!Number.isInteger(orig) || orig < 1 || orig > CONFIG_LIMITS.max_position_embeddings) throw new ArgumentError(`config: field 'rope_scaling.original_max_position_embeddings' must be an integer in [1, ${CONFIG_LIMITS.max_position_embeddings}], got ${orig}`);
   const mscale = f('mscale', 1), mscaleAllDim = f('mscale_all_dim', 0);
   // DeepSeek's model.py has one mscale (HF's mscale_all_dim); cos/sin are scaled by mscale/mscale_all_dim in HF.
   if (mscale !== mscaleAllDim && mscaleAllDim !== 0) unsupported('rope_scaling.mscale', mscale, `must equal mscale_all_dim ${mscaleAllDim}`);
@@ -193,9 +238,13 @@ export function parseConfig(json: unknown): ModelConfig {
     softmaxScale,
     quantization: parseQuant(j.quantization_config),
     numNextnPredictLayers: intOr(j, 'num_nextn_predict_layers', 0),
-    bosTokenId: typeof j.bos_token_id === 'number' ? j.bos_token_id : null,
-    eosTokenId: typeof j.eos_token_id === 'number' ? j.eos_token_id : null,
+    bosTokenId: null,
+    eosTokenId: null,
   };
+  cfg.bosTokenId = tokenId(j, 'bos_token_id', cfg.vocabSize);
+  cfg.eosTokenId = tokenId(j, 'eos_token_id', cfg.vocabSize);
+  const mlps = cfg.numLayers * (cfg.nRoutedExperts + cfg.nSharedExperts);
+  if (mlps > MAX_EXPERT_MLPS) throw new ArgumentError(`config: num_hidden_layers (${cfg.numLayers}) x (n_routed_experts + n_shared_experts) (${cfg.nRoutedExperts + cfg.nSharedExperts}) = ${mlps} experts exceeds ${MAX_EXPERT_MLPS}`);
   if (cfg.rope.yarn) Object.freeze(cfg.rope.yarn);
   Object.freeze(cfg.rope);
   if (cfg.quantization) { Object.freeze(cfg.quantization.blockSize); Object.freeze(cfg.quantization); }

@@ -135,7 +135,7 @@ export class Generation implements AsyncIterable<GeneratedToken> {
     const { finish, checkAbort, take, stopped } = this.rules();
     // The token after each forward is chosen on the model's device from the last row's logits; only its id comes back.
     const forwardOpts = (step: number): ForwardOptions => ({
-      cache, trace: opts.trace, rows: 'last', logits: false,
+      cache, trace: opts.trace, rows: 'last', logits: false, signal: opts.signal,
       pick: temperature <= 0 ? {} : { temperature, seed: stepSeed(seed, step), topP: opts.topP, topK: opts.topK },
     });
     const cache = model.createCache(Math.min(cfg.maxPositionEmbeddings, promptIds.length + Math.max(maxNew, 1)));
@@ -163,7 +163,7 @@ export class Generation implements AsyncIterable<GeneratedToken> {
         stats.decodeTokensPerS = (step + 1) / (stats.decodeMs / 1000);
       }
     } catch (e) {
-      finish('error');
+      finish(e instanceof AbortError ? 'abort' : 'error');
       throw e;
     } finally {
       finish('cancel'); // only when nothing else ended it: the consumer stopped iterating
@@ -192,7 +192,7 @@ export class Generation implements AsyncIterable<GeneratedToken> {
     const limit = Math.min(cfg.maxPositionEmbeddings, promptIds.length + Math.max(maxNew, 1));
     const cache = model.createCache(limit);
     const mcache = mtp.createCache(limit);
-    const greedy = (rows: 'all' | 'last'): ForwardOptions => ({ cache, normed: 'tensor', trace: opts.trace, rows, logits: false, pick: {} });
+    const greedy = (rows: 'all' | 'last'): ForwardOptions => ({ cache, normed: 'tensor', trace: opts.trace, rows, logits: false, pick: {}, signal: opts.signal });
     let mtpH: Tensor<Act> | null = null;
     let decodeStart = 0;
     try {
@@ -250,7 +250,7 @@ export class Generation implements AsyncIterable<GeneratedToken> {
         stats.decodeTokensPerS = (stats.generatedTokens - 1 + queue.length) / (stats.decodeMs / 1000);  // tokens the decode forwards produced
       }
     } catch (e) {
-      finish('error');
+      finish(e instanceof AbortError ? 'abort' : 'error');
       throw e;
     } finally {
       finish('cancel');
@@ -283,8 +283,20 @@ export function generate(model: Model, prompt: string | number[], opts: Generate
   const maxNew = opts.maxNewTokens ?? 64;
   if (!Number.isInteger(maxNew) || maxNew < 0) throw new ArgumentError(`generate: maxNewTokens must be a non-negative integer, got ${maxNew}`);
   const temperature = opts.temperature ?? 0;
-  if (!Number.isFinite(temperature)) throw new ArgumentError(`generate: temperature must be finite, got ${temperature}`);
+  if (typeof temperature !== 'number' || !Number.isFinite(temperature)) throw new ArgumentError(`generate: temperature must be finite, got ${temperature}`);
+  if (opts.stop !== undefined && !Array.isArray(opts.stop)) throw new ArgumentError(`generate: stop must be an array of token ids and strings, got ${JSON.stringify(opts.stop)}`);
+  for (const s of opts.stop ?? []) {
+    const ok = typeof s === 'string' ? s.length > 0 : Number.isInteger(s) && s >= 0 && s < model.config.vocabSize;
+    if (!ok) throw new ArgumentError(`generate: each stop entry must be a token id in [0, ${model.config.vocabSize}) or a non-empty string, got ${JSON.stringify(s)}`);
+  }
   if (opts.stop?.some((s) => typeof s === 'string') && !tok) throw new ArgumentError('generate: stop strings need a tokenizer');
+  const seed = opts.seed;
+  if (seed !== undefined && typeof seed !== 'bigint' && !(typeof seed === 'number' && Number.isSafeInteger(seed))) {
+    throw new ArgumentError(`generate: seed must be a safe integer or a bigint, got ${typeof seed === 'number' ? seed : JSON.stringify(seed)}`);
+  }
+  if (opts.topP !== undefined && !(typeof opts.topP === 'number' && opts.topP > 0 && opts.topP <= 1)) throw new ArgumentError(`generate: topP must be in (0, 1], got ${opts.topP}`);
+  if (opts.topK !== undefined && !(Number.isInteger(opts.topK) && opts.topK >= 0)) throw new ArgumentError(`generate: topK must be a non-negative integer, got ${opts.topK}`);
+  if (opts.signal !== undefined && (typeof opts.signal !== 'object' || opts.signal === null || !('aborted' in opts.signal))) throw new ArgumentError('generate: signal must be an AbortSignal');
   if (opts.speculative != null) {
     if (opts.speculative !== 'mtp') throw new ArgumentError(`generate: speculative must be 'mtp' or null, got ${JSON.stringify(opts.speculative)}`);
     if (temperature > 0) throw new UnsupportedError('generate: speculative \'mtp\' supports greedy decoding only (temperature <= 0)');

@@ -4,12 +4,12 @@
 // activation stays on the model's device: only what the caller asks for (logits, picked tokens, hidden states,
 // a routing trace) is read back. Reference: ../shared/research/v3-reference.md §3, §8.
 import { ModelConfig } from '../config';
-import { ArgumentError } from '../errors';
+import { AbortError, ArgumentError } from '../errors';
 import { embedding } from '../ops/embedding';
 import { gemm } from '../ops/gemm';
 import { rmsNorm } from '../ops/norm';
-import { argmax, sample } from '../ops/sampling';
-import { Device, Tensor } from '../tensor';
+import { argmax, sample, topk } from '../ops/sampling';
+import { Device, synchronize, Tensor } from '../tensor';
 import { generate, GenerateOptions, Generation } from '../generate';
 import { TextTokenizer } from '../tokenizer';
 import { Block } from './block';
@@ -18,7 +18,8 @@ import { Mtp } from './mtp';
 import { Act } from './linear';
 import { Moe, RouteTrace } from './moe';
 import { MLA_PAGE_SIZE } from '../ops/mla';
-import { MlaStep, PagedLatentCache, SequenceCache } from './paged_cache';
+import { defaultCacheLength, MlaStep, PagedLatentCache, SequenceCache } from './paged_cache';
+export { DEFAULT_CACHE_LENGTH, defaultCacheLength } from './paged_cache';
 
 /** Token choice on the device from the logits rows a forward computes (sampling.ts argmax / sample). */
 export interface PickOptions {
@@ -45,7 +46,14 @@ export interface ForwardOptions {
   logits?: boolean;
   /** Choose a token from every logits row on the device; only the ids come back (result.tokens). */
   pick?: PickOptions;
+  /**
+   * Checked before each decoder layer: when aborted, forward throws AbortError and the cache is as before the
+   * call. With a signal, each layer's work is waited for before the next is queued, so a long prefill stops
+   * within one layer.
+   */
+  signal?: AbortSignal;
 }
+
 
 export interface ForwardResult {
   /** [rows, vocab] row-major (rows: every position, or the last of each sequence with rows: 'last'); empty with logits: false. */
@@ -96,10 +104,12 @@ export class Model {
   get device(): Device { return this.embed.device; }
 
   /**
-   * A latent KV cache for one sequence of up to maxLen tokens (default max_position_embeddings): its own paged
+   * A latent KV cache for one sequence of up to maxLen tokens, at most max_position_embeddings (default:
+   * DEFAULT_CACHE_LENGTH = 4096 or max_position_embeddings if smaller; pass the length you need): its own paged
    * cache of ceil(maxLen / 64) pages per layer, or, with `paged`, a new sequence in that shared cache (batched decode).
    */
-  createCache(maxLen = this.config.maxPositionEmbeddings, paged?: PagedLatentCache): SequenceCache {
+  createCache(maxLen = defaultCacheLength(this.config), paged?: PagedLatentCache): SequenceCache {
+    if (Number.isInteger(maxLen) && maxLen > this.config.maxPositionEmbeddings) throw new ArgumentError(`createCache: maxLen ${maxLen} exceeds max_position_embeddings ${this.config.maxPositionEmbeddings}`);
     if (paged) {
       this.checkPaged(paged, 'createCache');
       return SequenceCache.in(paged, maxLen);
@@ -132,6 +142,7 @@ export class Model {
     const t = ids.length;
     if (t < 1) throw new ArgumentError('forward: ids must hold at least one token');
     this.checkIds(ids, 'forward');
+    if (!opts.cache && t > this.config.maxPositionEmbeddings) throw new ArgumentError(`forward: ${t} tokens exceed max_position_embeddings ${this.config.maxPositionEmbeddings}`);
     if (opts.cache) return this.forwardBatch([{ cache: opts.cache, ids }], opts);
     const cache = SequenceCache.create(this.config, t, this.activations, this.device);
     try {
@@ -161,7 +172,11 @@ export class Model {
       this.checkIds(it.ids, 'forward');
       const start = it.cache.length;
       if (start + sq > it.cache.maxLen) throw new ArgumentError(`forward: ${sq} tokens after ${start} exceed the cache size ${it.cache.maxLen}`);
+      if (start + sq > this.config.maxPositionEmbeddings) throw new ArgumentError(`forward: ${sq} tokens after ${start} exceed max_position_embeddings ${this.config.maxPositionEmbeddings}`);
     }
+    const signal = (opts as ForwardOptions).signal;
+    const checkAbort = (): void => { if (signal?.aborted) throw new AbortError('forward: aborted'); };
+    checkAbort();
     if (opts.pick && (opts.pick.temperature ?? 0) > 0 && opts.pick.seed === undefined) throw new ArgumentError('forward: pick with temperature > 0 needs a seed');
     const ids = new Int32Array(b * sq);
     items.forEach((it, i) => ids.set(it.ids, i * sq));
@@ -174,11 +189,13 @@ export class Model {
       x = embedding(this.embed, idT);
       idT.dispose();
       for (const layer of this.layers) {
+        if (signal) { await synchronize(this.device); checkAbort(); }
         const y: Tensor<Act> = await layer.forward(x, paged, step, opts.trace);
         x.dispose();
         x = y;
         if (opts.hidden) hidden.push(await x.toFloat32Array());
       }
+      if (signal) { await synchronize(this.device); checkAbort(); }
     } catch (e) {
       x?.dispose();
       for (const it of items) it.cache.truncate(sq);
@@ -206,6 +223,7 @@ export class Model {
       if (it.ids.length < 1) throw new ArgumentError('forwardRagged: every sequence needs at least one new token');
       this.checkIds(it.ids, 'forwardRagged');
       if (it.cache.length + it.ids.length > it.cache.maxLen) throw new ArgumentError(`forwardRagged: ${it.ids.length} tokens after ${it.cache.length} exceed the cache size ${it.cache.maxLen}`);
+      if (it.cache.length + it.ids.length > this.config.maxPositionEmbeddings) throw new ArgumentError(`forwardRagged: ${it.ids.length} tokens after ${it.cache.length} exceed max_position_embeddings ${this.config.maxPositionEmbeddings}`);
       if (it.pick && (it.pick.temperature ?? 0) > 0 && it.pick.seed === undefined) throw new ArgumentError('forwardRagged: pick with temperature > 0 needs a seed');
     }
     const rows = items.reduce((a, it) => a + it.ids.length, 0);
@@ -315,19 +333,33 @@ export class Model {
     x.dispose();
     const lt = gemm<Act, 'f32'>(xn, this.head, { outDtype: 'f32' });
     if (xn !== normedAll) xn.dispose();
-    let picked: Tensor<'i32'> | null = null;
+    let picked: Tensor<'i32'> | null = null, best: Tensor<'f32'> | null = null;
     if (opts.pick) {
       const p = opts.pick;
-      picked = (p.temperature ?? 0) <= 0 ? argmax(lt) : sample(lt, { seed: p.seed!, temperature: p.temperature, topP: p.topP, topK: p.topK });
+      if ((p.temperature ?? 0) <= 0) {
+        // argmax as top-1: its value tells a NaN row (NaN ranks first) from a finite one, so greedy decoding raises
+        // the error sampling raises (sample rejects such rows) instead of emitting token 0 forever.
+        const top = topk(lt, 1);
+        picked = top.indices; best = top.values;
+      } else {
+        picked = sample(lt, { seed: p.seed!, temperature: p.temperature, topP: p.topP, topK: p.topK });
+      }
     }
     const r: ForwardResult = { logits: new Float32Array(0) };
     try {
       if (picked) r.tokens = await picked.toArray();
+      if (best) {
+        const v = await best.toFloat32Array();
+        for (let i = 0; i < v.length; i++) {
+          if (Number.isNaN(v[i])) throw new ArgumentError(`argmax: row ${i} of 'logits' contains NaN`);
+          if (!Number.isFinite(v[i])) throw new ArgumentError(`argmax: row ${i} of 'logits' has no finite maximum`);
+        }
+      }
       if (opts.logits !== false) r.logits = await lt.toFloat32Array();
       if (normedAll && opts.normed === 'tensor') r.normedTensor = normedAll;
       else if (normedAll) r.normed = await normedAll.toFloat32Array();
     } finally {
-      picked?.dispose(); lt.dispose();
+      picked?.dispose(); best?.dispose(); lt.dispose();
       if (normedAll && !r.normedTensor) normedAll.dispose();
     }
     return r;

@@ -13,7 +13,7 @@ import { transpose01 } from '../ops/shape';
 import { Device, Tensor } from '../tensor';
 import { Block } from './block';
 import { Act, Linear, loadAs, loadF32 } from './linear';
-import { SequenceCache } from './paged_cache';
+import { defaultCacheLength, SequenceCache } from './paged_cache';
 import { CheckpointLike } from './weights';
 
 export class Mtp {
@@ -37,8 +37,8 @@ export class Mtp {
   get activations(): Act { return this.embed.dtype; }
   get device(): Device { return this.embed.device; }
 
-  /** The MTP layer's latent cache (one layer slot, paged); it holds the same positions as the main cache. */
-  createCache(maxLen = this.cfg.maxPositionEmbeddings): SequenceCache { return SequenceCache.create(this.cfg, maxLen, this.activations, this.device, 1); }
+  /** The MTP layer's latent cache (one layer slot, paged); it holds the same positions as the main cache (default length: defaultCacheLength). */
+  createCache(maxLen = defaultCacheLength(this.cfg)): SequenceCache { return SequenceCache.create(this.cfg, maxLen, this.activations, this.device, 1); }
 
   /**
    * hidden [t, d]: the main model's final-normed hidden at positions cache.length.. (row-major numbers, or a tensor

@@ -10,6 +10,11 @@ import { Act } from './linear';
 
 type Device = 'cpu' | 'cuda';
 
+/** Cache length of model.createCache() without a length: max_position_embeddings, at most 4096 (V3's 163840 would take 11.5 GB). */
+export const DEFAULT_CACHE_LENGTH = 4096;
+/** The length model.createCache() and mtp.createCache() use when none is given. */
+export function defaultCacheLength(cfg: ModelConfig): number { return Math.min(cfg.maxPositionEmbeddings, DEFAULT_CACHE_LENGTH); }
+
 /** One forward step of a batch: b sequences with sq new tokens each (rows of x are sequence-major). */
 export interface MlaStep {
   b: number;
@@ -190,6 +195,7 @@ export class SequenceCache {
   /** A cache of its own for up to maxLen tokens: ceil(maxLen / 64) pages per layer slot. */
   static create(cfg: ModelConfig, maxLen: number, dtype: Act, device: Device = 'cpu', layers = cfg.numLayers): SequenceCache {
     if (!Number.isInteger(maxLen) || maxLen < 1) throw new ArgumentError(`createCache: maxLen must be a positive integer, got ${maxLen}`);
+    if (maxLen > cfg.maxPositionEmbeddings) throw new ArgumentError(`createCache: maxLen ${maxLen} exceeds max_position_embeddings ${cfg.maxPositionEmbeddings}`);
     const paged = new PagedLatentCache(cfg, Math.ceil(maxLen / MLA_PAGE_SIZE), dtype, device, layers);
     return new SequenceCache(paged, paged.addSequence(), maxLen, true);
   }

@@ -129,6 +129,11 @@ export function checkMtpInventory(cfg: ModelConfig, ckpt: CheckpointLike): boole
   return true;
 }
 
+/** The first 20 items joined, then how many more: a config with thousands of layers must not make a megabyte message. */
+function few(items: string[], sep: string): string {
+  return items.slice(0, 20).join(sep) + (items.length > 20 ? `${sep}... and ${items.length - 20} more` : '');
+}
+
 function checkSpecs(specs: TensorSpec[], ckpt: CheckpointLike): TensorSpec[] {
   const missing: string[] = [], wrong: string[] = [];
   const check = (name: string, shape: number[], dtype: TensorSpec['dtype'] | 'f32-exact') => {
@@ -143,9 +148,9 @@ function checkSpecs(specs: TensorSpec[], ckpt: CheckpointLike): TensorSpec[] {
     if (s.scale) check(s.scale.name, s.scale.shape, 'f32-exact');
   }
   if (missing.length > 0) {
-    const also = wrong.length > 0 ? `; also ${wrong.length} wrong: ${wrong.join('; ')}` : '';
-    throw new IoError(`checkpoint: ${missing.length} tensor(s) missing: ${missing.join(', ')}${also}`);
+    const also = wrong.length > 0 ? `; also ${wrong.length} wrong: ${few(wrong, '; ')}` : '';
+    throw new IoError(`checkpoint: ${missing.length} tensor(s) missing: ${few(missing, ', ')}${also}`);
   }
-  if (wrong.length > 0) throw new ShapeError(`checkpoint: ${wrong.length} tensor(s) with a wrong shape or dtype: ${wrong.join('; ')}`);
+  if (wrong.length > 0) throw new ShapeError(`checkpoint: ${wrong.length} tensor(s) with a wrong shape or dtype: ${few(wrong, '; ')}`);
   return specs;
 }
