@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The `dsv3` command line: info, random-checkpoint, bench, generate, and demo (the `npm start` main job).
 // Every command is reachable through main(argv, io) so tests run it in-process with captured output.
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { Command, CommanderError } from 'commander';
@@ -14,6 +14,8 @@ import { expectedTensors } from './model/weights';
 import { PRESET_NAMES } from './presets';
 import { mtpTensors, writeRandomCheckpoint } from './weights/random';
 import { env } from './env';
+import { ArgumentError, IoError } from './errors';
+import { makeDir } from './weights/writer';
 import { chat, serve } from './serve/commands';
 import type { GenerateOptions } from './generate';
 
@@ -130,15 +132,15 @@ export async function benchModel(model: Model, promptLen: number, decode: number
 interface Tok { encode(text: string): number[]; decode(ids: number[]): string }
 function loadTokenizer(dir: string): Tok | null {
   const tj = join(dir, 'tokenizer.json');
-  if (!existsSync(tj)) return null;
+  if (!existsSync(tj)) return null;  // only a missing file means "no tokenizer"; a broken one is an error
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { Tokenizer } = require('@huggingface/tokenizers') as typeof import('@huggingface/tokenizers');
     const cfgPath = join(dir, 'tokenizer_config.json');
     const t = new Tokenizer(JSON.parse(readFileSync(tj, 'utf8')), existsSync(cfgPath) ? JSON.parse(readFileSync(cfgPath, 'utf8')) : {});
     return { encode: (s) => t.encode(s).ids, decode: (ids) => t.decode(ids) };
-  } catch {
-    return null;
+  } catch (e) {
+    throw new IoError(`the tokenizer in ${dir} cannot be read: ${(e as Error).message}`);
   }
 }
 
@@ -163,11 +165,39 @@ export function demoDir(preset: string, seed: number): string {
   return join(base, `${preset}-seed${seed}`);
 }
 
-/** Creates the random checkpoint unless a complete one is there; returns the folder. */
+/** The marker file that makes a folder the demo's own cache: the demo replaces checkpoint files only in such a folder. */
+export const DEMO_MARKER = '.dsv3-demo-cache';
+/** The files a random checkpoint consists of (what random-checkpoint writes). */
+const CHECKPOINT_FILE = /^(config\.json|tokenizer\.json|tokenizer_config\.json|model\.safetensors\.index\.json|model(-\d+-of-\d+)?\.safetensors)$/;
+
+/** The entries of `dir`, or null when it does not exist (IoError when it is not a folder). */
+function listDir(dir: string): string[] | null {
+  if (!existsSync(dir)) return null;
+  if (!statSync(dir).isDirectory()) throw new IoError(`${dir} is not a folder`);
+  return readdirSync(dir);
+}
+
+/** The checkpoint files (config, tokenizer, safetensors, index) already in `dir`. */
+export function checkpointFilesIn(dir: string): string[] { return (listDir(dir) ?? []).filter((n) => CHECKPOINT_FILE.test(n)); }
+
+/**
+ * Creates the random checkpoint unless a complete one is there; returns the folder. It writes only into a new or
+ * empty folder, or into one it marked as its own (DEMO_MARKER, written first); there it replaces only the
+ * checkpoint files. Any other non-empty folder is refused (ArgumentError): nothing is deleted that dsv3 did not write.
+ */
 export async function ensureRandomCheckpoint(dir: string, preset: string, seed: number, io: CliIo): Promise<{ dir: string; created: boolean }> {
   const done = join(dir, '.complete');
-  if (existsSync(done) && readFileSync(done, 'utf8') === `${preset} ${seed}`) return { dir, created: false };
-  rmSync(dir, { recursive: true, force: true });
+  const names = listDir(dir);
+  if (names?.includes('.complete') && statSync(done).isFile() && readFileSync(done, 'utf8') === `${preset} ${seed}`) return { dir, created: false };
+  if (names && names.length > 0) {
+    if (!names.includes(DEMO_MARKER)) {
+      throw new ArgumentError(`demo: ${dir} is not empty and is not a demo cache folder (no ${DEMO_MARKER} file in it); `
+        + 'nothing was written or deleted. Give --dir a new or empty folder, or leave --dir out');
+    }
+    for (const n of names) if (n === '.complete' || CHECKPOINT_FILE.test(n)) unlinkSync(join(dir, n));
+  }
+  makeDir(dir);
+  writeFileSync(join(dir, DEMO_MARKER), 'dsv3 demo cache: `dsv3 demo` writes, and may replace, the random checkpoint files in this folder\n');
   await writeCheckpoint(dir, preset, seed, undefined, io);
   writeFileSync(done, `${preset} ${seed}`);
   return { dir, created: true };
@@ -185,11 +215,27 @@ async function writeCheckpoint(dir: string, preset: string, seed: number, shardB
   return r;
 }
 
-const intArg = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new CommanderError(1, 'dsv3.invalidArgument', `${name} must be a non-negative integer, got ${JSON.stringify(v)}`);
+const badArg = (msg: string) => new CommanderError(1, 'dsv3.invalidArgument', msg);
+/** Decimal digits only: Number() would also take '', ' ', '0x10', '1e3' and '0b1'. */
+const intArg = (name: string, min = 0) => (v: string) => {
+  const n = /^\d+$/.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n) || n < min) throw badArg(`${name} must be ${min === 0 ? 'a non-negative' : 'a positive'} integer, got ${JSON.stringify(v)}`);
   return n;
 };
+const temperatureArg = (v: string): number => {
+  const n = /^(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(v) ? Number(v) : NaN;
+  if (!Number.isFinite(n)) throw badArg(`--temperature must be a non-negative number, got ${JSON.stringify(v)}`);
+  return n;
+};
+/** Comma-separated decimal token ids, each below the vocabulary size. */
+function parseIds(v: string, vocab: number): number[] {
+  const parts = v.split(',').map((s) => s.trim());
+  if (!parts.every((p) => /^\d+$/.test(p))) throw badArg(`--ids must be comma-separated non-negative decimal integers, got ${JSON.stringify(v)}`);
+  const ids = parts.map(Number);
+  const bad = ids.find((x) => x >= vocab);
+  if (bad !== undefined) throw badArg(`--ids: token id ${bad} is outside the vocabulary [0, ${vocab})`);
+  return ids;
+}
 const deviceArg = (v: string): 'cpu' | 'cuda' => {
   if (v !== 'cpu' && v !== 'cuda') throw new CommanderError(1, 'dsv3.invalidArgument', `--device must be cpu or cuda, got ${JSON.stringify(v)}`);
   return v;
@@ -214,10 +260,20 @@ function expertLoad(cfg: ModelConfig, trace: RouteTrace[]): string {
   return lines.join('\n') + '\n';
 }
 
+/** The package's version (package.json one folder above lib/ and dist/). */
+function packageVersion(): string {
+  try {
+    return String(JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')).version);
+  } catch {
+    return 'unknown';
+  }
+}
+
 /** Runs the CLI; returns the exit code (errors are printed to io.err). */
 export async function main(argv: string[], io: CliIo = defaultIo()): Promise<number> {
   const program = new Command('dsv3')
     .description('DeepSeek-V3 inference for Node.js')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err });
 
@@ -228,12 +284,17 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
   program.command('random-checkpoint')
     .description('write a random V3-format checkpoint (FP8 weights, shards, index, config, tokenizer, MTP layer)')
     .requiredOption('--preset <name>', `one of ${PRESET_NAMES.join(', ')}`)
-    .requiredOption('--out <dir>', 'output folder')
+    .requiredOption('--out <dir>', 'output folder (refused if it holds a checkpoint, unless --force)')
     .option('--seed <n>', 'random seed', intArg('--seed'), 0)
-    .option('--shard-mib <n>', 'shard size limit in MiB', intArg('--shard-mib'))
+    .option('--shard-mib <n>', 'shard size limit in MiB (default 64)', intArg('--shard-mib', 1))
     .option('--tokenizer <dir>', 'ship this folder\'s tokenizer.json and tokenizer_config.json (e.g. DeepSeek-V3\'s); vocab_size and bos/eos ids follow it')
-    .action(async (o: { preset: string; out: string; seed: number; shardMib?: number; tokenizer?: string }) => {
-      await writeCheckpoint(o.out, o.preset, o.seed, o.shardMib ? o.shardMib * 2 ** 20 : undefined, io, o.tokenizer);
+    .option('--force', 'overwrite the checkpoint files (config, tokenizer, shards, index) of a checkpoint already in --out; other files are left alone')
+    .action(async (o: { preset: string; out: string; seed: number; shardMib?: number; tokenizer?: string; force?: boolean }) => {
+      const existing = checkpointFilesIn(o.out);
+      if (existing.length > 0 && !o.force) {
+        throw badArg(`random-checkpoint: ${o.out} already holds a checkpoint (${existing.slice(0, 4).join(', ')}${existing.length > 4 ? ', ...' : ''}); give --force to overwrite its files, or another --out`);
+      }
+      await writeCheckpoint(o.out, o.preset, o.seed, o.shardMib !== undefined ? o.shardMib * 2 ** 20 : undefined, io, o.tokenizer);
     });
 
   program.command('bench').argument('<dir>', 'checkpoint folder')
@@ -257,7 +318,7 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
     .option('--prompt <text>', 'prompt text (needs tokenizer.json)')
     .option('--ids <list>', 'prompt token ids, comma-separated')
     .option('--max-new-tokens <n>', 'tokens to generate', intArg('--max-new-tokens'), 32)
-    .option('--temperature <t>', 'sampling temperature (0: greedy)', Number, 0)
+    .option('--temperature <t>', 'sampling temperature (0: greedy)', temperatureArg, 0)
     .option('--seed <n>', 'sampling seed', intArg('--seed'))
     .option('--top-p <p>', 'nucleus sampling: keep the most likely tokens up to this probability, in (0, 1]', Number)
     .option('--top-k <k>', 'sample among the k most likely tokens (0: off)', intArg('--top-k'))
@@ -267,17 +328,21 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
     .option('--device <d>', 'cpu or cuda', deviceArg, 'cpu' as const)
     .action(async (dir: string, o: { prompt?: string; ids?: string; maxNewTokens: number; temperature: number; seed?: number; topP?: number; topK?: number; stop?: string[]; activations: Precision; speculative?: 'mtp'; device: 'cpu' | 'cuda' }) => {
       if ((o.prompt === undefined) === (o.ids === undefined)) throw new CommanderError(1, 'dsv3.invalidArgument', 'generate: give exactly one of --prompt and --ids');
+      // Everything is checked against the config before loading: an argument error comes before any output.
+      const cfg = readConfig(dir);
       const tok = loadTokenizer(dir);
       let ids: number[];
       if (o.ids !== undefined) {
-        ids = o.ids.split(',').map((s) => Number(s.trim()));
-        if (ids.some((x) => !Number.isInteger(x) || x < 0)) throw new CommanderError(1, 'dsv3.invalidArgument', `--ids must be comma-separated non-negative integers, got ${JSON.stringify(o.ids)}`);
+        ids = parseIds(o.ids, cfg.vocabSize);
       } else {
         if (!tok) throw new CommanderError(1, 'dsv3.invalidArgument', `generate: --prompt needs a tokenizer.json in ${dir}; use --ids`);
-        const bos = readConfig(dir).bosTokenId;
+        const bos = cfg.bosTokenId;
         ids = tok.encode(o.prompt!);
         if (bos !== null && ids[0] !== bos) ids.unshift(bos);
       }
+      if (ids.length >= cfg.maxPositionEmbeddings) throw badArg(`generate: the prompt (${ids.length} tokens) leaves no room under max_position_embeddings ${cfg.maxPositionEmbeddings}`);
+      if (o.speculative !== undefined && o.speculative !== 'mtp') throw badArg(`--speculative must be mtp, got ${JSON.stringify(o.speculative)}`);
+      if (o.speculative !== undefined && o.temperature > 0) throw badArg('--speculative mtp decodes greedily: it needs --temperature 0');
       const model = await load(dir, o.activations, io, o.device);
       try {
         io.out(`prompt ids: ${ids.join(',')}\n`);
@@ -342,12 +407,11 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
     .description('the main job: a cached random checkpoint, loaded, generating, with tokens/s, cache sizes and expert load')
     .option('--preset <name>', `one of ${PRESET_NAMES.join(', ')}`, 'small')
     .option('--seed <n>', 'checkpoint seed', intArg('--seed'), 0)
-    .option('--dir <dir>', 'checkpoint folder (default: a cache folder)')
+    .option('--dir <dir>', 'folder for the random checkpoint: new, empty, or one the demo wrote before (default: a cache folder)')
     .option('--max-new-tokens <n>', 'tokens to generate', intArg('--max-new-tokens'), 32)
     .option('--activations <a>', 'f32, bf16 or fp8', actArg, 'fp8' as Precision)
     .action(async (o: { preset: string; seed: number; dir?: string; maxNewTokens: number; activations: Precision }) => {
       const dir = o.dir ?? demoDir(o.preset, o.seed);
-      mkdirSync(dir, { recursive: true });
       const { created } = await ensureRandomCheckpoint(dir, o.preset, o.seed, io);
       if (!created) io.out(`using the cached ${o.preset} checkpoint in ${dir}\n`);
       const cfg = readConfig(dir);
@@ -376,6 +440,10 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
       }
     });
 
+  if (argv.length === 0) {
+    io.err(program.helpInformation());
+    return 1;
+  }
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;
@@ -391,5 +459,9 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
 }
 
 if (require.main === module) {
+  // A reader that goes away (`dsv3 generate ... | head`) ends the command quietly, as with other Unix tools.
+  for (const s of [process.stdout, process.stderr]) {
+    s.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0); throw e; });
+  }
   main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
 }

@@ -2,7 +2,7 @@
 // bf16 embeddings/norms/router/heads, f32 router bias, sharded safetensors + index, the MTP layer, a small
 // byte-level BPE tokenizer) for demos, tests and benchmarks. Layout: ../shared/research/v3-reference.md §2, §7.
 // Every tensor has its own seeded stream (seed, name), so the files are a pure function of (config, seed).
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ModelConfig, parseConfig } from '../config';
 import { ArgumentError } from '../errors';
@@ -11,7 +11,7 @@ import { expectedTensors, TensorSpec } from '../model/weights';
 import { quantizeWeightFp8 } from '../ops/quant';
 import { presetConfig } from '../presets';
 import { Tensor } from '../tensor';
-import { TensorToWrite, tensorBytes, writeShardedSafetensors } from './writer';
+import { makeDir, TensorToWrite, tensorBytes, writeShardedSafetensors } from './writer';
 
 export interface RandomCheckpointOptions {
   /** A preset name (lib/presets.ts) or a config.json object; exactly one. */
@@ -192,7 +192,7 @@ export async function writeRandomCheckpoint(dir: string, opts: RandomCheckpointO
   if (!Number.isSafeInteger(seed)) throw new ArgumentError(`randomCheckpoint: seed must be an integer, got ${seed}`);
   const tensors = randomTensors(cfg, seed);
   const total = tensors.reduce((a, t) => a + tensorBytes(t), 0);
-  mkdirSync(dir, { recursive: true });
+  makeDir(dir);
   const { tokenizer, tokenizerConfig } = real ?? tokenizerFiles(cfg);
   writeFileSync(join(dir, 'config.json'), JSON.stringify(json, null, 2) + '\n');
   writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tokenizer) + '\n');

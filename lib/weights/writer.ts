@@ -3,9 +3,9 @@
 // item size (descending) then name, so every data offset is a multiple of its item size, and the JSON header
 // is padded with spaces to a multiple of 8. Data is written tensor by tensor (never concatenated in memory),
 // and may be produced lazily, so a checkpoint larger than memory can be written. Reader: ./safetensors.ts.
-import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
-import { ArgumentError } from '../errors';
+import { closeSync, existsSync, mkdirSync, openSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { ArgumentError, IoError } from '../errors';
 import { DType } from '../tensor';
 
 /** Our dtype names -> safetensors dtype names (the safetensors names are accepted as they are). */
@@ -21,6 +21,30 @@ export interface TensorToWrite {
   shape: number[];
   /** The raw little-endian bytes, or a function producing them when the tensor is written. */
   data: Uint8Array | (() => Uint8Array | Promise<Uint8Array>);
+}
+
+/**
+ * `mkdir -p` that cannot hang: Node 20's recursive mkdirSync loops forever on a path under /proc. Walks up to the
+ * nearest existing ancestor, checks that it is a folder, then creates the missing levels one at a time; IoError
+ * when that fails.
+ */
+export function makeDir(dir: string): void {
+  const missing: string[] = [];
+  let p = resolve(dir);
+  while (!existsSync(p)) {
+    missing.push(p);
+    const up = dirname(p);
+    if (up === p) break;
+    p = up;
+  }
+  if (existsSync(p) && !statSync(p).isDirectory()) throw new IoError(`cannot create the folder ${dir}: ${p} is not a folder`);
+  for (const m of missing.reverse()) {
+    try {
+      mkdirSync(m);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || !statSync(m).isDirectory()) throw new IoError(`cannot create the folder ${dir}: ${(e as Error).message}`);
+    }
+  }
 }
 
 function stDtype(d: string): string {
@@ -110,7 +134,7 @@ export async function writeShardedSafetensors(dir: string, tensors: TensorToWrit
     cur.push(t); size += n;
   }
   if (cur.length > 0 || groups.length === 0) groups.push(cur);
-  mkdirSync(dir, { recursive: true });
+  makeDir(dir);
   const pad = (i: number) => String(i).padStart(5, '0');
   const shards = groups.map((_, i) => `model-${pad(i + 1)}-of-${pad(groups.length)}.safetensors`);
   const weightMap: Record<string, string> = {};
