@@ -50,6 +50,12 @@ void run_kernel(emu::Module* module, const emu::KernelInfo* info, emu::LaunchCon
   s.thread_instructions += r.thread_instructions;
   s.warp_instructions += r.warp_instructions;
   s.kernel_seconds += r.seconds;
+  Stats::Kernel& k = s.per_kernel[info->name];
+  ++k.launches;
+  k.ctas += r.ctas;
+  k.ctas_with_work += r.ctas_with_work;
+  k.thread_instructions += r.thread_instructions;
+  k.seconds += r.seconds;
   if (r.reports > printed) {
     report("dsv3-emu: kernel " + info->name + ": " + std::to_string(r.reports - printed) + " more reports not printed",
            r.reports - printed);

@@ -70,6 +70,13 @@ struct AtExit {
                  (unsigned long long)s.warp_instructions, s.kernel_seconds,
                  s.kernel_seconds > 0 ? s.thread_instructions / s.kernel_seconds : 0.0,
                  (unsigned long long)report_count());
+    // Per kernel: CTAs launched against CTAs that did work (wrote global memory or issued an async copy
+    // or MMA) show grids sized for the worst case.
+    std::fprintf(stderr, "dsv3-emu stats: %8s %10s %10s %14s %9s  kernel\n", "launches", "CTAs", "with work", "thread-instr", "seconds");
+    for (const auto& [name, k] : s.per_kernel)
+      std::fprintf(stderr, "dsv3-emu stats: %8llu %10llu %10llu %14llu %9.3f  %s\n", (unsigned long long)k.launches,
+                   (unsigned long long)k.ctas, (unsigned long long)k.ctas_with_work,
+                   (unsigned long long)k.thread_instructions, k.seconds, name.c_str());
   }
 } g_at_exit;
 

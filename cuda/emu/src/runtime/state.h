@@ -35,9 +35,14 @@ const Config& config();
 void report(const std::string& text, uint64_t count = 1);
 uint64_t report_count();
 emu::Options interp_options();
-struct Stats {  // DSV3_EMU_STATS=1: printed at exit
+struct Stats {  // DSV3_EMU_STATS=1: printed at exit, totals and one line per kernel
+  struct Kernel {
+    uint64_t launches = 0, ctas = 0, ctas_with_work = 0, thread_instructions = 0;
+    double seconds = 0;
+  };
   uint64_t kernels = 0, thread_instructions = 0, warp_instructions = 0;
   double kernel_seconds = 0;
+  std::map<std::string, Kernel> per_kernel;  // by mangled name
 };
 Stats& stats();  // updated by the executor thread only
 
