@@ -1,0 +1,88 @@
+// Serving benchmark in the manner of vLLM's benchmarks/benchmark_serving.py: an OpenAI-compatible server on
+// 127.0.0.1 (lib/serve, continuous batching) and streaming clients at a fixed concurrency, each sending
+// /v1/completions requests of random prompt ids and a fixed max_tokens. Reports requests/s, output tokens/s, time
+// to first token and inter-token latency (p50, p99) per concurrency. Random `small` checkpoint (cached in
+// <tmpdir>/dsv3-bench-ckpt), CPU. Run: npm run build && node bench/serve.bench.mjs
+// (BENCH_PRESET, BENCH_ACTIVATIONS (default fp8), BENCH_CONCURRENCY (default 1,8,32), BENCH_PROMPT (64),
+// BENCH_OUTPUT (32), BENCH_JSON=path writes the rows as JSON)
+import { execSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import { join } from 'node:path';
+
+const require = createRequire(import.meta.url);
+const { loadModel } = require('../dist/index.js');
+const { ensureRandomCheckpoint } = require('../dist/cli.js');
+const { createServer } = require('../dist/serve/server.js');
+
+const preset = process.env.BENCH_PRESET ?? 'small';
+const activations = process.env.BENCH_ACTIVATIONS ?? 'fp8';
+const levels = (process.env.BENCH_CONCURRENCY ?? '1,8,32').split(',').map(Number);
+const promptLen = Number(process.env.BENCH_PROMPT ?? 64), outLen = Number(process.env.BENCH_OUTPUT ?? 32);
+const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] : NaN; };
+
+/** One streamed request: the arrival time of every chunk that carries text. */
+async function request(url, ids) {
+  const t0 = performance.now();
+  const r = await fetch(`${url}/v1/completions`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: preset, prompt: ids, max_tokens: outLen, temperature: 0, stream: true, stream_options: { include_usage: true } }),
+  });
+  if (!r.ok) throw new Error(`HTTP ${r.status}: ${await r.text()}`);
+  const times = [];
+  let buf = '', tokens = 0;
+  const dec = new TextDecoder();
+  for await (const part of r.body) {
+    buf += dec.decode(part, { stream: true });
+    let i;
+    while ((i = buf.indexOf('\n\n')) >= 0) {
+      const ev = buf.slice(0, i); buf = buf.slice(i + 2);
+      if (!ev.startsWith('data: ') || ev === 'data: [DONE]') continue;
+      const o = JSON.parse(ev.slice(6));
+      if (o.usage) tokens = o.usage.completion_tokens;
+      if (o.choices?.[0]?.text) times.push(performance.now());
+    }
+  }
+  return { t0, times, tokens };
+}
+
+async function level(url, vocab, c) {
+  const n = Math.max(8, 2 * c);
+  let seed = 777 + c, next = 0;
+  const prompt = () => Array.from({ length: promptLen }, () => { seed = (seed * 1103515245 + 12345) >>> 0; return 2 + (seed % (vocab - 2)); });
+  const prompts = Array.from({ length: n }, prompt);
+  const out = [];
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: c }, async () => { while (next < n) out.push(await request(url, prompts[next++])); }));
+  const secs = (performance.now() - t0) / 1e3;
+  const ttft = out.filter((r) => r.times.length).map((r) => r.times[0] - r.t0);
+  const itl = out.flatMap((r) => r.times.slice(1).map((t, i) => t - r.times[i]));
+  const tokens = out.reduce((a, r) => a + r.tokens, 0);
+  return { concurrency: c, requests: n, seconds: secs, reqPerS: n / secs, outTokPerS: tokens / secs, outputTokens: tokens,
+    ttftP50: pct(ttft, 50), ttftP99: pct(ttft, 99), itlP50: pct(itl, 50), itlP99: pct(itl, 99) };
+}
+
+const dir = join(os.tmpdir(), 'dsv3-bench-ckpt', `${preset}-seed0`);
+await ensureRandomCheckpoint(dir, preset, 0, { out: () => {}, err: () => {}, progress: false });
+const model = await loadModel(dir, { activations });
+const srv = createServer(model, model.tokenizer, { modelName: preset, maxBatch: 32, maxQueue: 1024, kvTokens: 64 * 64 * 8, prefillChunk: 64 });
+const url = await srv.app.listen({ host: '127.0.0.1', port: 0 });
+const load0 = os.loadavg().map((x) => x.toFixed(2)).join(' ');
+let commit = '';
+try { commit = execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch { /* not a checkout */ }
+console.log(`serve bench: ${preset} ${activations}, prompt ${promptLen} ids, max_tokens ${outLen} (greedy), commit ${commit}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), load ${load0}`);
+await level(url, model.config.vocabSize, 2);  // warm-up
+const rows = [];
+console.log('| concurrency | requests | s | req/s | output tok/s | TTFT p50 ms | TTFT p99 ms | ITL p50 ms | ITL p99 ms |');
+console.log('|---|---|---|---|---|---|---|---|---|');
+for (const c of levels) {
+  const r = await level(url, model.config.vocabSize, c);
+  rows.push(r);
+  const f = (x, d = 1) => x.toFixed(d);
+  console.log(`| ${c} | ${r.requests} | ${f(r.seconds, 2)} | ${f(r.reqPerS, 2)} | ${f(r.outTokPerS)} | ${f(r.ttftP50)} | ${f(r.ttftP99)} | ${f(r.itlP50)} | ${f(r.itlP99)} |`);
+}
+console.log(`load average after: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}; steps ${srv.scheduler.steps}`);
+await srv.close();
+model.dispose();
+if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify({ preset, activations, promptLen, outLen, commit, load: load0, rows }, null, 2));
