@@ -3,7 +3,8 @@
 // (exec_mem.cc) for the instruction that issued it, on behalf of one lane of the issuing warp: bounds,
 // the strict shadow, and race detection (attributed to that warp, at the instruction's pc) as for an
 // ordinary access, with the usual reports naming the instruction, its PTX line and .cu line. A refusal
-// has been reported already (`refused`); errors the model finds itself are the caller's to report.
+// has been reported already (`refused`); errors the model finds itself are the caller's to report. The
+// fence check of the async proxy (proxy_check) is made where the unit is issued, not here.
 #pragma once
 #include <cstring>
 
@@ -24,8 +25,13 @@ struct UnitSmem : sm90::SmemView {
     std::memcpy(dst, p, n);
     return true;
   }
+  // an async-proxy write: it clears the generic-write shadow of its bytes (proxycheck.h)
   bool write(uint32_t addr, const void* src, uint32_t n) override {
+    Cta& C = *w.cta;
+    const uint8_t io = C.proxy_io;
+    C.proxy_io = kProxyAsync;
     uint8_t* p = access(w, in, lane, Space::Shared, addr, n, true, false, 1);
+    C.proxy_io = io;
     if (!p) return !(refused = true);
     std::memcpy(p, src, n);
     return true;

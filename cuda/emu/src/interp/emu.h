@@ -64,6 +64,8 @@ struct Report {
 struct Options {
   bool strict = false;        // report uninitialised reads (registers and shared memory)
   bool racecheck = true;      // shared-memory race detection
+  bool proxycheck = true;     // generic-proxy shared writes read / overwritten by the async proxy (wgmma,
+                              // TMA, bulk copies, their complete_tx) with no fence.proxy.async by the writer
   bool random_schedule = false;  // seeded random warp order (default: deterministic round robin)
   uint64_t seed = 1;
   int max_reports = 100;      // per launch; further ones are counted, not printed

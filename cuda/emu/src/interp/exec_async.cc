@@ -42,7 +42,14 @@ bool mbar_addr(Warp& w, const Insn& in, int l, const Opd& o, bool write, uint32_
     }
     a = sh;
   }
-  if (!access(w, in, l, Space::Shared, a, 8, write, !write)) return false;
+  // init / inval write the object through the generic proxy (the proxy check records them); the other
+  // mbarrier operations are atomics on it that the mbarrier's own rules order with complete_tx
+  Cta& C = *w.cta;
+  const uint8_t io = C.proxy_io;
+  if (!write) C.proxy_io = kProxyMute;
+  const bool ok = access(w, in, l, Space::Shared, a, 8, write, !write) != nullptr;
+  C.proxy_io = io;
+  if (!ok) return false;
   *off = uint32_t(a);
   return true;
 }
@@ -226,6 +233,10 @@ bool h_tma(Warp& w, const Insn& in, uint32_t m) {
     for (int d = 0; d < in.a; ++d) op.coords[d] = int32_t(src(w, K.vec[coords.slot + uint32_t(d)])[l]);
     uint32_t off = 0;
     if (!store && !(mbar_addr(w, in, l, in.op[2], false, &off) && mbar_valid(w, in, l, off))) { ok = false; return; }
+    // async-proxy accesses from here on: the box's bytes and (loads) the complete_tx on the mbarrier
+    if (store) proxy_check(w, in, l, op.dst, bytes, "source of the tensor copy");
+    else if (proxy_check(w, in, l, op.dst, bytes, "destination of the tensor copy"))
+      proxy_check(w, in, l, off, 8, "the mbarrier object that the tensor copy's complete_tx updates");
     op.size = bytes;
     op.mbar = off;
     op.pc = pc_of(w, in);
@@ -410,6 +421,8 @@ bool h_bulk_g2s(Warp& w, const Insn& in, uint32_t m) {
       ok = false;
       return;
     }
+    if (proxy_check(w, in, l, d, n, "destination of the bulk copy"))
+      proxy_check(w, in, l, off, 8, "the mbarrier object that the bulk copy's complete_tx updates");
     C.bulk.push_back(Cta::BulkOp{uint32_t(d), s, n, off, pc_of(w, in), w.id, l});
     C.work = true;
   });
@@ -439,6 +452,7 @@ bool h_bulk_s2g(Warp& w, const Insn& in, uint32_t m) {
       ok = false;
       return;
     }
+    proxy_check(w, in, l, s, n, "source of the bulk copy");
     Cta::BulkOp op{};
     op.dst = uint32_t(s);  // the shared side
     op.src = d;            // the global side
@@ -482,6 +496,33 @@ bool h_bulk_wait(Warp& w, const Insn& in, uint32_t m) {
 }
 
 bool h_nop(Warp&, const Insn&, uint32_t) { return true; }
+
+// fence.proxy.async covering shared::cta: the executing threads' generic writes so far are ordered
+// before their later async-proxy accesses (proxycheck.h)
+bool h_proxy_fence(Warp& w, const Insn&, uint32_t m) {
+  Cta& C = *w.cta;
+  if (C.proxy_on) each(m, [&](int l) { C.proxy.fence(uint32_t(w.id) * 32 + uint32_t(l)); });
+  return true;
+}
+
+// Does this fence order generic-proxy writes of shared::cta memory before async-proxy accesses? The
+// bidirectional fence.proxy.async (no state space: all of them), .shared::cta, .shared::cluster (which
+// contains the CTA's window); the one-way fence.proxy.async::generic.release.sync_restrict::shared::cta
+// .cluster. Not: fence.proxy.async.global, the acquire direction, fence.mbarrier_init (no proxy).
+bool covers_shared_async(const std::vector<std::string>& P) {
+  if (P.size() < 3 || P[1] != "proxy") return false;
+  if (P[2] == "async")
+    return P.size() == 3 || (P.size() == 4 && (P[3] == "shared::cta" || P[3] == "shared::cluster" || P[3] == "shared"));
+  if (P[2] == "async::generic") {
+    bool release = false, cta = false;
+    for (auto& p : P) {
+      release |= p == "release";
+      cta |= p == "sync_restrict::shared::cta";
+    }
+    return release && cta;
+  }
+  return false;
+}
 
 Space mbar_space(const BindCtx& c) {
   for (auto& p : c.pi.parts)
@@ -530,13 +571,13 @@ bool bind_async(BindCtx& c) {
   Insn& in = c.in;
   in.ndst = 0;
   if (P[0] == "fence") {
-    // proxy fences order generic-proxy accesses with the async proxy; the async copies here read and
-    // write at completion, after everything the issuing thread did before, so they hold trivially
+    // proxy fences order generic-proxy accesses with the async proxy: those covering shared::cta bump the
+    // thread's fence epoch of the proxy check (proxycheck.h); the others have no effect here
     if (c.has("proxy") || c.has("mbarrier_init")) {
       for (auto& p : P)
         if (p == "tensormap" || p.rfind("proxy::tensormap", 0) == 0) return false;
       c.need(0);
-      in.fn = h_nop;
+      in.fn = covers_shared_async(P) ? h_proxy_fence : h_nop;
       return true;
     }
     return false;
@@ -646,6 +687,7 @@ bool bind_async(BindCtx& c) {
     }
     if (P[2] == "bulk" && P.size() == 6 && P[3] == "global" && P[4] == "shared::cta" && P[5] == "bulk_group") {
       c.need(3); c.addr(0); c.addr(1); c.regimm(2);
+      c.k.async_proxy = true;
       in.fn = h_bulk_s2g;
       return true;
     }
@@ -664,6 +706,7 @@ bool bind_async(BindCtx& c) {
         c.fail("cp.async.bulk.tensor: expected [tensorMap, {" + std::to_string(rank) + " coordinates}]");
       in.a = uint8_t(rank);
       in.b = !f.load;
+      c.k.async_proxy = true;
       in.t = uint8_t(Space::Shared);
       in.fn = h_tma;
       return true;
@@ -672,6 +715,7 @@ bool bind_async(BindCtx& c) {
         P[5] == "mbarrier::complete_tx::bytes") {
       c.need(4); c.addr(0); c.addr(1); c.regimm(2); c.addr(3);
       in.t = uint8_t(Space::Shared);
+      c.k.async_proxy = true;
       in.fn = h_bulk_g2s;
       return true;
     }

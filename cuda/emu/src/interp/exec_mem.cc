@@ -144,6 +144,10 @@ uint8_t* access(Warp& w, const Insn& in, int lane, Space space, uint64_t addr, u
           }
         }
       }
+      if (C.proxy_on && (write || atomic)) {
+        if (C.proxy_io == kProxyGeneric) C.proxy.write(uint32_t(w.id) * 32 + uint32_t(lane), uint32_t(addr), size, pc);
+        else if (C.proxy_io == kProxyAsync) C.proxy.async_write(uint32_t(addr), size);
+      }
       if (!C.smem_init.empty()) {
         if (write || atomic) {
           std::memset(&C.smem_init[addr], 1, size);
@@ -185,6 +189,26 @@ uint8_t* access(Warp& w, const Insn& in, int lane, Space space, uint64_t addr, u
     default: break;
   }
   return nullptr;
+}
+
+bool proxy_check(Warp& w, const Insn& in, int lane, uint64_t addr, uint32_t n, const char* what) {
+  Cta& C = *w.cta;
+  if (!C.proxy_on || (addr >> kClusterRankShift) || addr >= C.smem.size()) return true;
+  ProxyCheck::Unfenced u{};
+  if (C.proxy.check(uint32_t(addr), n, &u)) return true;
+  Launch& L = *C.L;
+  const uint32_t pc = pc_of(w, in);
+  if (!L.proxy_seen.emplace(pc, 0xFFFFFFFFu).second) return false;  // one report per async instruction
+  const Dim3& b = L.cfg->block;
+  const std::string thread = "(" + std::to_string(u.thread % b.x) + "," + std::to_string(u.thread / b.x % b.y) + "," +
+                             std::to_string(u.thread / (b.x * b.y)) + ")";
+  report(w, &in, lane, Report::Kind::Race,
+         "Missing fence.proxy.async between a generic-proxy write of shared memory and an async-proxy access",
+         {std::string("Shared address ") + hex(u.addr) + " (" + what + ") was written through the generic proxy by thread " +
+              thread + " with `" + C.k->text[u.pc] + "` " + where_line(*C.k, C.k->code[u.pc]),
+          "and that thread executed no fence.proxy.async (e.g. fence.proxy.async.shared::cta) between its write and "
+          "this async-proxy access (PTX ISA memory consistency model, proxies)"});
+  return false;
 }
 
 namespace {

@@ -7,6 +7,13 @@
 // is computed at wgmma.wait_group, reading shared memory then through UnitSmem (bounds and race checks as
 // reads of this warp at the wgmma's pc), and the accumulator registers hold poison from issue to
 // completion, so a read before the wait shows. Errors of the model (invalid descriptors...) are reports.
+// The shared-memory operands are also read at issue: those bytes are the product's inputs (kept with the
+// op), their generic-proxy writes must have been followed by fence.proxy.async in the writing thread
+// (proxy_check, proxycheck.h: wgmma reads smem in the async proxy), and a change between the issue and
+// the covering wait_group (a store, a TMA landing) is reported, naming both instructions.
+#include <algorithm>
+#include <cstdio>
+
 #include "src/interp/async_mem.h"
 #include "src/interp/interp.h"
 #include "src/sm90/forms.h"
@@ -18,9 +25,79 @@ namespace {
 // in.x: index of the instruction's WgmmaOp form in Kernel::wgmma; operands: d (vector), a (register:
 // descriptor, or vector of 4 registers), b descriptor, scale-d, imm-scale-a, imm-scale-b{, imm-trans-a}{, imm-trans-b}
 
-bool complete(Warp& w, Warp::WgOp& op) {
+// Issue: the model's reads of the operands, served from shared memory as it is now, recorded (address,
+// length, bytes). No checks here (a refused address reads zeros): the bounds / race checks of these reads
+// are made at the wait, through UnitSmem, as before.
+struct Capture : sm90::SmemView {
+  const Cta& C;
+  Warp::WgOp& op;
+  Capture(const Cta& c, Warp::WgOp& o) : C(c), op(o) {}
+  bool read(uint32_t addr, void* dst, uint32_t n) override {
+    if (uint64_t(addr) + n > C.smem.size()) {
+      std::memset(dst, 0, n);
+      return true;
+    }
+    std::memcpy(dst, &C.smem[addr], n);
+    op.snap_at.emplace_back(addr, n);
+    op.snap.insert(op.snap.end(), &C.smem[addr], &C.smem[addr] + n);
+    return true;
+  }
+  bool write(uint32_t, const void*, uint32_t) override { return false; }
+};
+
+// Wait: each read goes through UnitSmem (bounds, races) and then gets the bytes recorded at issue (the
+// product is the one of the operands at issue). The reads come in the issue's order; a read the cursor
+// does not match (it should not happen) is looked up.
+struct Replay : sm90::SmemView {
+  UnitSmem& smem;
+  const Warp::WgOp& op;
+  size_t i = 0, off = 0;
+  Replay(UnitSmem& s, const Warp::WgOp& o) : smem(s), op(o) {}
+  bool read(uint32_t addr, void* dst, uint32_t n) override {
+    if (!smem.read(addr, dst, n)) return false;
+    if (i >= op.snap_at.size() || op.snap_at[i] != std::make_pair(addr, n)) {
+      size_t o = 0, j = 0;
+      for (; j < op.snap_at.size() && op.snap_at[j] != std::make_pair(addr, n); ++j) o += op.snap_at[j].second;
+      if (j == op.snap_at.size()) return true;  // not read at issue: the bytes as they are
+      i = j, off = o;
+    }
+    std::memcpy(dst, &op.snap[off], n);
+    off += n;
+    ++i;
+    return true;
+  }
+  bool write(uint32_t, const void*, uint32_t) override { return false; }
+};
+
+// Operand bytes that changed between the issue and the covering wait (`wait`): a report naming both.
+void check_unchanged(Warp& w, const Warp::WgOp& op, const Insn& wait) {
+  Cta& C = *w.cta;
+  const Kernel& K = *C.k;
+  size_t off = 0;
+  for (const auto& [addr, n] : op.snap_at) {
+    if (uint64_t(addr) + n <= C.smem.size() && std::memcmp(&C.smem[addr], &op.snap[off], n) != 0) {
+      uint32_t b = 0;
+      while (C.smem[addr + b] == op.snap[off + b]) ++b;
+      if (!C.L->proxy_seen.emplace(op.pc, 0x80000000u | pc_of(w, wait)).second) return;
+      char buf[160];
+      std::snprintf(buf, sizeof buf, "Shared address 0x%x: byte 0x%02x when the wgmma was issued, 0x%02x at the wait",
+                    addr + b, op.snap[off + b], C.smem[addr + b]);
+      report(w, &K.code[op.pc], 0, Report::Kind::Race,
+             "wgmma.mma_async shared-memory operand written between the wgmma and the wgmma.wait_group that covers it",
+             {buf, "issued `" + K.text[op.pc] + "` " + where_line(K, K.code[op.pc]),
+              "waited `" + K.text[pc_of(w, wait)] + "` " + where_line(K, wait),
+              "the operands must not change until the wait completes (PTX ISA wgmma.mma_async); the product here "
+              "uses the bytes as they were at issue"});
+      return;
+    }
+    off += n;
+  }
+}
+
+bool complete(Warp& w, Warp::WgOp& op, const Insn& wait) {
   const Kernel& K = *w.cta->k;
   const Insn& in = K.code[op.pc];
+  check_unchanged(w, op, wait);
   const uint32_t nregs = sm90::d_regs_per_thread(op.op), t0 = uint32_t(w.id % 4) * 32;
   const Opd* D = &K.vec[in.op[0].slot];
   std::vector<uint32_t> d(size_t(128) * nregs, 0);
@@ -29,7 +106,8 @@ bool complete(Warp& w, Warp::WgOp& op) {
       d[(t0 + lane) * nregs + i] =
           uint32_t(op.d_in.empty() ? w.regs[size_t(D[i].slot) * 32 + lane] : op.d_in[i * 32 + lane]);
   UnitSmem smem(w, in, 0);
-  const sm90::WgmmaStatus st = sm90::wgmma_mma_async(op.op, smem, op.a.empty() ? nullptr : op.a.data(), d.data());
+  Replay replay(smem, op);
+  const sm90::WgmmaStatus st = sm90::wgmma_mma_async(op.op, replay, op.a.empty() ? nullptr : op.a.data(), d.data());
   if (!st.ok) {
     if (!smem.refused) {
       report(w, &in, 0, Report::Kind::InvalidArgument, "Invalid wgmma.mma_async", {st.message});
@@ -71,6 +149,16 @@ bool h_wgmma(Warp& w, const Insn& in, uint32_t m) {
         reg = 0xFFFFFFFFu;
       }
   }
+  {  // the operands' bytes at issue (the product's inputs), and the fence check of these async-proxy reads
+    thread_local std::vector<double> scratch;
+    scratch.resize(size_t(sm90::wgmma_k(op.op.atype)) * std::max<uint32_t>(64, op.op.n));
+    Capture cap(*w.cta, op);
+    if (!op.op.a_in_regs) sm90::load_a(op.op, cap, nullptr, scratch.data());
+    sm90::load_b(op.op, cap, scratch.data());
+    for (const auto& [addr, n] : op.snap_at)
+      if (!proxy_check(w, in, l, addr, n, op.op.a_in_regs ? "B operand of the wgmma" : "A or B operand of the wgmma"))
+        break;
+  }
   const uint64_t h = w.wg_next++;
   w.wg.issue(h);  // a missing wgmma.fence is not reported: register accesses are not tracked here
   w.wg_ops.emplace(h, std::move(op));
@@ -88,7 +176,7 @@ bool h_wg_commit(Warp& w, const Insn&, uint32_t) {
 bool h_wg_wait(Warp& w, const Insn& in, uint32_t) {
   for (uint64_t h : w.wg.wait(uint32_t(in.op[0].imm))) {
     auto it = w.wg_ops.find(h);
-    const bool ok = complete(w, it->second);
+    const bool ok = complete(w, it->second, in);
     w.wg_ops.erase(it);
     if (!ok) return false;
   }
@@ -151,6 +239,7 @@ bool bind_wgmma(BindCtx& c) {
   if (!why.empty()) c.fail("wgmma: " + why);
   in.x = uint32_t(c.k.wgmma.size());
   c.k.wgmma.push_back(op);
+  c.k.async_proxy = true;
   in.ndst = 1;
   in.fn = h_wgmma;
   return true;

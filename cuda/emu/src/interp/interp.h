@@ -7,18 +7,21 @@
 //   ld/st/atom/cvta, generic windows)  exec_warp (shfl/vote/redux/match/elect)  exec_mma (mma.sync,
 //   ldmatrix)  exec_ctl (bar, fences, printf, assert)  exec_async (mbarrier, cp.async, bulk, TMA)
 //   exec_wgmma (warpgroup MMA)  exec_cluster (cluster barrier, mapa). The async units' semantics are the
-//   src/sm90 models', reached through async_mem.h (the views that bounds- and race-check their bytes).
+//   src/sm90 models', reached through async_mem.h (the views that bounds- and race-check their bytes);
+//   proxycheck (generic-proxy writes that an async-proxy access follows without fence.proxy.async).
 #pragma once
 #include <cstdint>
 #include <cstring>
 #include <map>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "src/interp/emu.h"
+#include "src/interp/proxycheck.h"
 #include "src/interp/racecheck.h"
 #include "src/ptx/ast.h"
 #include "src/runtime/memory.h"
@@ -113,6 +116,8 @@ struct Kernel {
   std::vector<std::pair<Sreg, uint32_t>> sregs;  // materialised special registers: which slot
   uint32_t nslots = 0;
   uint32_t smem_static = 0, dyn_base = 0;
+  bool async_proxy = false;       // has instructions that access shared memory through the async proxy
+                                  // (wgmma.mma_async, cp.async.bulk{.tensor}): the proxy check runs
   const std::vector<std::string>* files = nullptr;
   uint64_t win_shared = 0, win_local = 0, win_param = 0;  // generic windows (module-wide)
   uint64_t generic_of(Space s, uint64_t a) const {
@@ -136,6 +141,7 @@ struct Launch {
   uint64_t win_shared = 0, win_local = 0, win_param = 0, win_size = 0;  // generic windows
   std::mt19937_64 rng;
   std::map<std::pair<uint32_t, uint32_t>, int> race_seen;  // (pc, other pc) already reported
+  std::set<std::pair<uint32_t, uint32_t>> proxy_seen;      // (async pc, ~0: missing fence / wait pc) reported
   uint64_t t0_ns = 0;
   const std::vector<uint8_t>* params = nullptr;  // the kernel parameter buffer (param space)
 };
@@ -169,6 +175,13 @@ struct Cta {
   std::vector<uint8_t> local;       // per thread local_bytes, thread-major
   Barrier bars[16];
   RaceCheck race;
+  // Generic -> async proxy fences (proxycheck.h), on when the kernel has async-proxy instructions.
+  // proxy_io: what access() is doing for the caller: kProxyGeneric (an instruction of a thread),
+  // kProxyAsync (bytes an async unit moves: its writes clear the shadow), kProxyMute (mbarrier operations
+  // other than init / inval: atomics on the object ordered by the mbarrier's own rules, not recorded).
+  ProxyCheck proxy;
+  bool proxy_on = false;
+  uint8_t proxy_io = 0;
   bool work = false;                // wrote global memory / issued an atomic
   uint32_t exited_threads = 0;
   Cluster* cl = nullptr;
@@ -219,7 +232,14 @@ struct Warp {
   // wgmma.mma_async issued by this warp (PTX ISA §9.7.15.5): the sm90 model's group bookkeeping over
   // handles into wg_ops; completed in order at wgmma.wait_group (exec_wgmma.cc). `a`: A registers at
   // issue (A from registers), `d_in`: the accumulators at issue (empty when chained on a pending op).
-  struct WgOp { uint32_t pc; sm90::WgmmaOp op; std::vector<uint32_t> a, d_in; };
+  // snap / snap_at: the shared-memory operand bytes as read at issue ((address, length) of each read of
+  // the model, and the bytes in that order): the product is computed from them, and a change by the
+  // covering wait_group is reported (exec_wgmma.cc).
+  struct WgOp {
+    uint32_t pc; sm90::WgmmaOp op; std::vector<uint32_t> a, d_in;
+    std::vector<std::pair<uint32_t, uint32_t>> snap_at;
+    std::vector<uint8_t> snap;
+  };
   sm90::WgmmaGroups wg;
   std::map<uint64_t, WgOp> wg_ops;
   uint64_t wg_next = 0;
@@ -338,6 +358,11 @@ uint32_t pc_of(const Warp& w, const Insn& in);
 // `align`: the alignment required (0: the access size, natural alignment; bulk copies ask for 16).
 uint8_t* access(Warp& w, const Insn& in, int lane, Space space, uint64_t addr, uint32_t size, bool write,
                 bool atomic, uint32_t align = 0);
+// The async-proxy access of [addr, addr + n) of shared memory by the instruction `in` of lane `lane`
+// (`what`: which operand, for the report): reports a generic-proxy write of those bytes that its writing
+// thread did not follow with fence.proxy.async (proxycheck.h). Non-fatal; false when it reported.
+enum : uint8_t { kProxyGeneric = 0, kProxyAsync = 1, kProxyMute = 2 };
+bool proxy_check(Warp& w, const Insn& in, int lane, uint64_t addr, uint32_t n, const char* what);
 // Generic address of a window-relative offset (cvta) and back.
 uint64_t to_generic(const Launch& L, Space s, uint64_t a);
 bool from_generic(const Launch& L, Space s, uint64_t g, uint64_t* a);

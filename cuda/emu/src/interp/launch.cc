@@ -204,6 +204,9 @@ LaunchResult ModuleImpl::launch(const KernelInfo& info, const LaunchConfig& cfg,
     if (opt.strict) std::memset(C.smem_init.data(), 0, C.smem_init.size());
     std::memset(C.local.data(), 0xFF, C.local.size());
     if (opt.racecheck) C.race.reset(smem_bytes, nwarps);
+    C.proxy_on = opt.proxycheck && K->async_proxy;
+    C.proxy_io = kProxyGeneric;
+    if (C.proxy_on) C.proxy.reset(smem_bytes, nthreads);
     for (auto& w : C.warps) {
       std::memset(w.regs, 0xFF, w.reg_store.size() * 8);  // fresh registers hold poison
       std::memset(w.pc, 0, sizeof w.pc);

@@ -75,6 +75,7 @@ __global__ void k_bulk(const uint32_t* src, uint32_t* out) {
   if (t == 0) {
     asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" :: "r"(smem(&bar)) : "memory");
     asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+    asm volatile("fence.proxy.async.shared::cta;" ::: "memory");  // init (generic proxy) -> complete_tx (async proxy)
   }
   __syncthreads();
   uint32_t sum = 0;

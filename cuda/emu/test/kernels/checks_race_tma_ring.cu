@@ -33,6 +33,8 @@ __global__ void ring(const float* src, float* out) {
       asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" ::"r"(smem_addr(&full[s])) : "memory");
       asm volatile("mbarrier.init.shared::cta.b64 [%0], 64;" ::"r"(smem_addr(&empty[s])) : "memory");
     }
+  if (threadIdx.x == 0)  // the inits (generic proxy) before the copies' complete_tx (async proxy)
+    asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
   __syncthreads();
   if (warp == 0) {
     if (lane != 0) return;

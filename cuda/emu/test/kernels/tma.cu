@@ -23,6 +23,7 @@ __global__ void k_tma(const __grid_constant__ CUtensorMap map, const int* coords
   if (t == 0) {
     asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" :: "r"(smem(&bar)) : "memory");
     asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+    asm volatile("fence.proxy.async.shared::cta;" ::: "memory");  // init (generic proxy) -> complete_tx (async proxy)
   }
   __syncthreads();
   for (int i = 0; i < n; ++i) {
@@ -53,6 +54,7 @@ __global__ void k_tma2(const __grid_constant__ CUtensorMap map, int x0, int y0, 
   if (t == 0) {
     asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" :: "r"(smem(&bar)) : "memory");
     asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+    asm volatile("fence.proxy.async.shared::cta;" ::: "memory");  // init (generic proxy) -> complete_tx (async proxy)
   }
   __syncthreads();
   if (t == 0) {

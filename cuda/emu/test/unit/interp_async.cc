@@ -122,6 +122,7 @@ $L_next:
   @!%p1 bra $L_w;
   mbarrier.init.shared::cta.b64 [%r2], 1;
   fence.mbarrier_init.release.cluster;
+  fence.proxy.async.shared::cta;        // the init (generic proxy) before the copy's complete_tx (async proxy)
   mbarrier.arrive.expect_tx.shared::cta.b64 %rd3, [%r2], 256;
   cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%r3], [%rd1], 256, [%r2];
 $L_w:

@@ -45,7 +45,7 @@ std::string kernel(const Form& f) {
                   "LOOP:\n  setp.ge.u32 %p1, %r3, %r4;\n  @%p1 bra DONE;\n"
                   "  cvt.u64.u32 %rd6, %r3;\n  add.u64 %rd7, %rd2, %rd6;\n  ld.global.u32 %r5, [%rd7];\n"
                   "  add.u32 %r6, %r2, %r3;\n  st.shared.u32 [%r6], %r5;\n  add.u32 %r3, %r3, 512;\n  bra LOOP;\n"
-                  "DONE:\n  bar.sync 0;\n"
+                  "DONE:\n  fence.proxy.async.shared::cta;\n  bar.sync 0;\n"  // generic stores -> wgmma's async-proxy reads
                   "  mul.wide.u32 %rd8, %r1, 16;\n  add.u64 %rd8, %rd1, %rd8;\n"
                   "  ld.global.v4.u32 {%r10, %r11, %r12, %r13}, [%rd8];\n"
                   "  mul.wide.u32 %rd9, %r1, " + std::to_string(4 * nd) + ";\n  add.u64 %rd10, %rd3, %rd9;\n"
