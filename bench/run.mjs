@@ -16,7 +16,7 @@ if (!existsSync(join(here, '..', 'dist', 'index.js'))) {
 const only = process.argv.slice(2);
 // CPU-only benchmarks are skipped on a machine with a usable GPU (its time is for the CUDA kernels)
 // unless named on the command line or DSV3_BENCH_CPU=1.
-const CPU_ONLY = ['gemm.bench.mjs', 'model.bench.mjs'];
+const CPU_ONLY = ['gemm.bench.mjs', 'model.bench.mjs', 'serve.bench.mjs'];
 // Long benchmarks that run only when asked for.
 const OPT_IN = ['model_gpu.bench.mjs'];
 const { backends } = createRequire(import.meta.url)(join(here, '..', 'dist', 'index.js'));

@@ -376,7 +376,7 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
       for (const k of ['maxBatch', 'maxQueue', 'kvTokens', 'prefillChunk'] as const) if (o[k] < 1) throw new CommanderError(1, 'dsv3.invalidArgument', `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} must be at least 1`);
       const model = await load(dir, o.activations, io, o.device);
       try {
-        await serve(model, { ...o, modelName: o.modelName ?? basename(resolve(dir)), apiKey: o.apiKey ?? process.env.DSV3_API_KEY }, io);
+        await serve(model, { ...o, modelName: o.modelName ?? basename(resolve(dir)), apiKey: o.apiKey ?? env.apiKey() }, io);
       } finally {
         model.dispose();
       }

@@ -12,4 +12,6 @@ export const env = {
   gemmKernel: (): string | undefined => process.env.DSV3_GEMM_KERNEL || undefined,
   /** Folder for the demo's cached random checkpoint (`npm start`, `dsv3 demo`). */
   cacheDir: process.env.DSV3_CACHE || undefined,
+  /** The API key `dsv3 serve` requires when --api-key is not given (kept out of the process list). */
+  apiKey: (): string | undefined => process.env.DSV3_API_KEY || undefined,
 } as const;
