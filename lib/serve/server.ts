@@ -73,7 +73,7 @@ export function createServer(model: Model, tokenizer: TextTokenizer | null, opts
 
   app.setErrorHandler((err, req, reply) => {
     const e = toApiError(err as Error);
-    metrics.request(req.routeOptions.url ?? req.url, e.status === 429 ? 'rejected' : 'error');
+    metrics.request(req.routeOptions.url ?? 'unrouted', e.status === 429 ? 'rejected' : 'error');  // route patterns only: bounded labels
     if (e.status === 429) reply.header('retry-after', '1');
     reply.code(e.status).send(errorBody(e));
   });
