@@ -56,6 +56,15 @@ export interface ModelConfig {
 
 type Json = Record<string, unknown>;
 
+/** A value for an error message: JSON (cut by the error's own cap), or its kind where JSON fails (a cycle, nesting too deep for the stack). */
+function show(v: unknown): string {
+  try {
+    return String(JSON.stringify(v));
+  } catch {
+    return Array.isArray(v) ? 'an array' : typeof v;
+  }
+}
+
 function isObj(v: unknown): v is Json { return typeof v === 'object' && v !== null && !Array.isArray(v); }
 
 /**
@@ -92,7 +101,7 @@ function int(j: Json, key: string, min = 1): number {
   const v = j[key];
   const max = CONFIG_LIMITS[key] ?? Number.MAX_SAFE_INTEGER;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new ArgumentError(`config: field '${key}' must be an integer in [${min}, ${max}], got ${JSON.stringify(v)}`);
+    throw new ArgumentError(`config: field '${key}' must be an integer in [${min}, ${max}], got ${show(v)}`);
   }
   return v;
 }
@@ -103,15 +112,15 @@ function tokenId(j: Json, key: string, vocab: number): number | null {
   if (v === undefined || v === null) return null;
   const ok = (x: unknown) => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x < vocab;
   if (Array.isArray(v) && key === 'eos_token_id') {
-    if (!v.every(ok)) throw new ArgumentError(`config: field '${key}' must hold token ids in [0, ${vocab}), got ${JSON.stringify(v)}`);
+    if (!v.every(ok)) throw new ArgumentError(`config: field '${key}' must hold token ids in [0, ${vocab}), got ${show(v)}`);
     return v.length === 1 ? v[0] : null;
   }
-  if (!ok(v)) throw new ArgumentError(`config: field '${key}' must be a token id in [0, ${vocab}) or null, got ${JSON.stringify(v)}`);
+  if (!ok(v)) throw new ArgumentError(`config: field '${key}' must be a token id in [0, ${vocab}) or null, got ${show(v)}`);
   return v as number;
 }
 function num(j: Json, key: string, dflt?: number): number {
   const v = j[key] ?? dflt;
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new ArgumentError(`config: field '${key}' must be a finite number, got ${JSON.stringify(j[key])}`);
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new ArgumentError(`config: field '${key}' must be a finite number, got ${show(j[key])}`);
   return v;
 }
 function posNum(j: Json, key: string, dflt?: number): number {
@@ -121,23 +130,23 @@ function posNum(j: Json, key: string, dflt?: number): number {
 }
 function bool(j: Json, key: string, dflt: boolean): boolean {
   const v = j[key] ?? dflt;
-  if (typeof v !== 'boolean') throw new ArgumentError(`config: field '${key}' must be a boolean, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'boolean') throw new ArgumentError(`config: field '${key}' must be a boolean, got ${show(v)}`);
   return v;
 }
 function unsupported(key: string, v: unknown, allowed: string): never {
-  throw new UnsupportedError(`config: field '${key}' = ${JSON.stringify(v)} is not supported (${allowed})`);
+  throw new UnsupportedError(`config: field '${key}' = ${show(v)} is not supported (${allowed})`);
 }
 
 function parseRope(j: Json, qkRopeHeadDim: number): RopeConfig {
   const theta = posNum(j, 'rope_theta', 10000);
   const rs = j.rope_scaling;
   if (rs === undefined || rs === null) return { theta, yarn: null };
-  if (!isObj(rs)) throw new ArgumentError(`config: field 'rope_scaling' must be an object or null, got ${JSON.stringify(rs)}`);
+  if (!isObj(rs)) throw new ArgumentError(`config: field 'rope_scaling' must be an object or null, got ${show(rs)}`);
   const type = rs.type ?? rs.rope_type;
   if (type !== 'yarn') unsupported('rope_scaling.type', type, 'only "yarn"');
   const f = (k: string, d?: number) => {
     const v = rs[k] ?? d;
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new ArgumentError(`config: field 'rope_scaling.${k}' must be a finite number, got ${JSON.stringify(rs[k])}`);
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new ArgumentError(`config: field 'rope_scaling.${k}' must be a finite number, got ${show(rs[k])}`);
     return v;
   };
   const factor = f('factor');
@@ -153,7 +162,7 @@ function parseRope(j: Json, qkRopeHeadDim: number): RopeConfig {
 
 function parseQuant(q: unknown): ModelConfig['quantization'] {
   if (q === undefined || q === null) return null;
-  if (!isObj(q)) throw new ArgumentError(`config: field 'quantization_config' must be an object, got ${JSON.stringify(q)}`);
+  if (!isObj(q)) throw new ArgumentError(`config: field 'quantization_config' must be an object, got ${show(q)}`);
   if (q.quant_method !== 'fp8') unsupported('quantization_config.quant_method', q.quant_method, 'only "fp8"');
   if ((q.fmt ?? 'e4m3') !== 'e4m3') unsupported('quantization_config.fmt', q.fmt, 'only "e4m3"');
   const bs = q.weight_block_size;
@@ -166,7 +175,7 @@ function parseQuant(q: unknown): ModelConfig['quantization'] {
 
 /** Validates an HF config.json object (deepseek_v3 / deepseek_v2) and returns the frozen ModelConfig. */
 export function parseConfig(json: unknown): ModelConfig {
-  if (!isObj(json)) throw new ArgumentError(`config: expected a JSON object, got ${JSON.stringify(json)}`);
+  if (!isObj(json)) throw new ArgumentError(`config: expected a JSON object, got ${show(json)}`);
   const j = json;
   const modelType = j.model_type;
   if (modelType !== 'deepseek_v3' && modelType !== 'deepseek_v2') unsupported('model_type', modelType, '"deepseek_v3" or "deepseek_v2"');

@@ -162,5 +162,11 @@ export function loadTokenizer(dir: string): TextTokenizer | null {
   const tj = join(dir, 'tokenizer.json');
   if (!existsSync(tj)) return null;
   const tc = join(dir, 'tokenizer_config.json');
-  return new TextTokenizer(readJson(tj), existsSync(tc) ? readJson(tc) : {}, configEosIds(dir));
+  const json = readJson(tj), cfg = existsSync(tc) ? readJson(tc) : {};
+  if (typeof cfg !== 'object' || cfg === null || Array.isArray(cfg)) throw new IoError(`loadTokenizer: ${tc} is not a JSON object`);
+  try {
+    return new TextTokenizer(json, cfg, configEosIds(dir));
+  } catch (e) {
+    throw new IoError(`loadTokenizer: ${tj} is not a valid tokenizer (${(e as Error).message})`);
+  }
 }

@@ -8,7 +8,7 @@ import { Tensor } from '../tensor';
 import { siluMul } from './activation';
 import { Fp8Operand, gemm, groupedGemmContiguous, groupedGemmMasked, groupedGemmSiluMulContiguous, groupedGemmSiluMulMasked } from './gemm';
 import { quantizeFp8 } from './quant';
-import { lazyOp, OutOptions, result } from './util';
+import { lazyOp, needObject, needTensor, OutOptions, result } from './util';
 
 const nativeMoeRoute = lazyOp('moeRoute');
 const nativeMoePermute = lazyOp('moePermute');
@@ -169,7 +169,13 @@ export interface MoeForwardResult {
 const isFp8 = (w: ExpertWeight | Tensor): w is Fp8Operand => !(w instanceof Tensor);
 
 /** The experts on grouped rows: x [t, d] (not yet permuted) -> grouped [rows, d] (masked: [E, mMax, d]) = w2(silu(w1 x) * w3 x) per row's expert; FP8 weights quantize x once (act_quant) and h with siluMulQuant. */
-export function moeExperts(x: Tensor<Act>, perm: MoePermutation, k: number, w: MoeExpertWeights, outDtype: Act = x.dtype): Tensor<Act> {
+export function moeExperts(x: Tensor<Act>, perm: MoePermutation, k: number, w: MoeExpertWeights, outDtype: Act = x?.dtype): Tensor<Act> {
+  needTensor('moeExperts', 'x', x);
+  needObject('moeExperts', 'perm', perm);
+  needTensor('moeExperts', 'perm.counts', perm.counts);
+  needObject('moeExperts', 'w', w);
+  if (w.w13 === undefined && (w.w1 === undefined || w.w3 === undefined)) throw new ArgumentError('moeExperts: w needs w13, or w1 and w3 (and w2)');
+  if (w.w2 === undefined) throw new ArgumentError('moeExperts: w needs w2');
   const masked = perm.offsets === undefined;
   const grouping = masked ? perm.counts : perm.offsets!;
   const experts = (w.w13 ? w.w13.data : isFp8(w.w2) ? w.w2.data : w.w2).shape[0];
@@ -208,6 +214,10 @@ export function moeExperts(x: Tensor<Act>, perm: MoePermutation, k: number, w: M
 
 /** The routed FFN in one call, on x's device: x [t, d], gate [E, d] (router weight) -> router (moeRoute on f32 logits), moePermute, moeExperts, moeCombine (+ shared, + residual). The caller disposes every returned tensor. */
 export function moeForward(x: Tensor<Act>, gate: Tensor<Act>, experts: MoeExpertWeights, opts: MoeForwardOptions): MoeForwardResult {
+  needTensor('moeForward', 'x', x);
+  needTensor('moeForward', 'gate', gate);
+  needObject('moeForward', 'experts', experts);
+  needObject('moeForward', 'opts', opts);
   const { shared, residual, layout = 'auto', align, outDtype, ...routeOpts } = opts;
   const t = x.shape[0], k = opts.topK, e = gate.shape[0];
   const logits = gemm<Act, 'f32'>(x, gate, { outDtype: 'f32' });

@@ -3,7 +3,7 @@
 // float64; the rotation runs in native/cpu/rope.cc. Reference: research/v3-reference.md §3-4.
 import { ArgumentError } from '../errors';
 import { Tensor } from '../tensor';
-import { lazyOp, OutOptions, result } from './util';
+import { lazyOp, needObject, OutOptions, result } from './util';
 
 type F = 'f32' | 'bf16' | 'f16';
 const nativeRope = lazyOp('rope');
@@ -46,6 +46,7 @@ function positive(name: string, v: number | undefined, fn: string): number {
  */
 export function yarnInvFreq(p: YarnParams): Float32Array {
   const fn = 'yarnInvFreq';
+  needObject(fn, 'p', p);
   const base = positive('ropeTheta', p.ropeTheta, fn);
   const dim = p.ropeDim;
   if (!Number.isInteger(dim) || dim <= 0 || dim % 2 !== 0) throw new ArgumentError(`${fn}: ropeDim must be a positive even integer, got ${dim}`);
@@ -78,6 +79,7 @@ export function yarnInvFreq(p: YarnParams): Float32Array {
  */
 export function mlaSoftmaxScale(p: { qkHeadDim: number; factor?: number; mscaleAllDim?: number }): number {
   const fn = 'mlaSoftmaxScale';
+  needObject(fn, 'p', p);
   const d = positive('qkHeadDim', p.qkHeadDim, fn);
   const factor = p.factor ?? 1, mscaleAllDim = p.mscaleAllDim ?? 0;
   if (!Number.isFinite(factor) || factor <= 0) throw new ArgumentError(`${fn}: factor must be a finite number > 0, got ${p.factor}`);
