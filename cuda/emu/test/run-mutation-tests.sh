@@ -72,12 +72,13 @@ runtime_obj="$(compile "$repo/cuda/runtime.cu" runtime)" || { echo "FAIL cuda/ru
 echo "run-mutation-tests: driver and cuda/runtime.cu built in $((SECONDS - t_start)) s"
 
 names=()
-while IFS=$'\t' read -r name _; do
-  if [ ${#only[@]} -eq 0 ] || [[ " ${only[*]} " == *" $name "* ]]; then names+=("$name"); fi
+declare -A gap=()
+while IFS=$'\t' read -r name _ _ why; do
+  if [ ${#only[@]} -eq 0 ] || [[ " ${only[*]} " == *" $name "* ]]; then names+=("$name"); gap[$name]="$why"; fi
 done < <("$node" "$mutations" list)
 [ ${#names[@]} -gt 0 ] || [ ${#only[@]} -eq 0 ] || { echo "run-mutation-tests: no mutation named ${only[*]}" >&2; exit 2; }
 
-failures=0 caught=0
+failures=0 caught=0 gaps=0
 for name in baseline "${names[@]}"; do
   t0=$SECONDS
   src="$build/src/$name"
@@ -138,10 +139,17 @@ for name in baseline "${names[@]}"; do
     continue
   fi
   how=""
-  [ -n "$reports" ] && how="reported: $reports"
+  where="$(sed -n 's/^FAILED: \([^:]*\): .*/\1/p' "$log" | head -1)"
+  [ -n "$reports" ] && how="reported${where:+ in '$where'}: $reports"
   [ -n "$mismatches" ] && how="${how:+$how | }wrong values: $mismatches"
-  [ -z "$mismatches" ] && [ -n "$error" ] && how="${how:+$how | }CUDA error: $error"
-  if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
+  [ -z "$reports" ] && [ -z "$mismatches" ] && [ -n "$error" ] && how="CUDA error: $error"
+  missed=""
+  if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then missed="hung until the ${timeout_s} s timeout"
+  elif [ "$status" -eq 0 ]; then missed="the mutant PASSES on the emulator"; fi
+  if [ -n "$missed" ] && [ -n "${gap[$name]}" ]; then
+    echo "GAP  $name: not caught ($missed), a known gap: ${gap[$name]} $times"
+    gaps=$((gaps + 1))
+  elif [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
     echo "MISSED $name: hung until the ${timeout_s} s timeout; expected to be caught (a deadlock the emulator did not report?) $times"
     sed 's/^/    /' "$log" | tail -20
     failures=$((failures + 1))
@@ -155,13 +163,16 @@ for name in baseline "${names[@]}"; do
     failures=$((failures + 1))
   else
     echo "ok   $name: caught, $how $times"
+    [ -n "${gap[$name]}" ] && echo "     ($name is listed as a known gap in mutations.mjs: the emulator catches it now, drop the note)"
     caught=$((caught + 1))
   fi
 done
 
 total=$((SECONDS - t_start))
+gap_note=""
+[ "$gaps" -gt 0 ] && gap_note=", $gaps known gaps not caught"
 if [ "$failures" -ne 0 ]; then
-  echo "run-mutation-tests: $failures FAILED, $caught of ${#names[@]} mutations caught, in $total s (logs in $build)"
+  echo "run-mutation-tests: $failures FAILED, $caught of ${#names[@]} mutations caught$gap_note, in $total s (logs in $build)"
   exit 1
 fi
-echo "run-mutation-tests: all ${#names[@]} mutations caught, baseline clean, in $total s"
+echo "run-mutation-tests: $caught of ${#names[@]} mutations caught$gap_note, baseline clean, in $total s (logs in $build)"

@@ -2,7 +2,7 @@
 // of cuda/fp8_gemm.cu or cuda/sm90.cuh (read from the working tree at every run, never kept here); the old
 // text must occur exactly once, else the mutation has rotted (the kernel changed) and this script fails
 // loudly so that the substitution is updated, never silently skipped.
-//   node mutations.mjs list                      one line per mutation: "name<TAB>file<TAB>what"
+//   node mutations.mjs list                      one line per mutation: "name<TAB>file<TAB>what<TAB>gap"
 //   node mutations.mjs apply NAME REPO OUTDIR    OUTDIR/cuda/{fp8_gemm.cu,sm90.cuh}: copies of REPO's, NAME
 //                                                applied (NAME = baseline: unmodified copies)
 // The runner compiles OUTDIR/cuda/fp8_gemm.cu with -I OUTDIR before -I REPO, so both copies win over the
@@ -11,6 +11,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 export const files = ['cuda/fp8_gemm.cu', 'cuda/sm90.cuh'];
+
+// `gap`: a bug the emulator is known not to catch yet (the reason). The runner reports such a mutant as
+// GAP instead of failing; once the emulator catches it, it says so and the note should go.
 
 export const mutations = [
   {
@@ -63,6 +66,15 @@ export const mutations = [
     new: 'sm90::named_barrier_sync(1 + wg, 128);',
   },
   {
+    name: 'e-no-wgmma-fence',
+    file: 'cuda/fp8_gemm.cu',
+    what: 'no wgmma.fence before the K block\'s first wgmma.mma_async (its accumulators were read by the threads)',
+    old: 'sm90::mbar_wait(&full[s], phase);\n sm90::wgmma_fence();',
+    new: 'sm90::mbar_wait(&full[s], phase);',
+    gap: 'the emulator does not check the wgmma.fence rule (PTX ISA: required before the first wgmma.mma_async ' +
+         'and between a register access and a wgmma using that register; undefined otherwise)',
+  },
+  {
     name: 'f-missing-arrive',
     file: 'cuda/fp8_gemm.cu',
     what: 'one consumer warp (warp 5) never arrives on the "empty" barrier',
@@ -109,7 +121,7 @@ function apply(name, repo, outdir) {
 
 const [cmd, ...args] = process.argv.slice(2);
 if (cmd === 'list') {
-  for (const m of mutations) console.log(`${m.name}\t${m.file}\t${m.what}`);
+  for (const m of mutations) console.log(`${m.name}\t${m.file}\t${m.what}\t${m.gap ?? ''}`);
 } else if (cmd === 'apply' && args.length === 3) {
   apply(args[0], path.resolve(args[1]), path.resolve(args[2]));
 } else if (cmd !== undefined || process.argv[1]?.endsWith('mutations.mjs')) {
