@@ -227,6 +227,11 @@ const temperatureArg = (v: string): number => {
   if (!Number.isFinite(n)) throw badArg(`--temperature must be a non-negative number, got ${JSON.stringify(v)}`);
   return n;
 };
+const topPArg = (v: string): number => {
+  const n = /^(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(v) ? Number(v) : NaN;
+  if (!(n > 0 && n <= 1)) throw badArg(`--top-p must be a number in (0, 1], got ${JSON.stringify(v)}`);
+  return n;
+};
 /** Comma-separated decimal token ids, each below the vocabulary size. */
 function parseIds(v: string, vocab: number): number[] {
   const parts = v.split(',').map((s) => s.trim());
@@ -320,7 +325,7 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
     .option('--max-new-tokens <n>', 'tokens to generate', intArg('--max-new-tokens'), 32)
     .option('--temperature <t>', 'sampling temperature (0: greedy)', temperatureArg, 0)
     .option('--seed <n>', 'sampling seed', intArg('--seed'))
-    .option('--top-p <p>', 'nucleus sampling: keep the most likely tokens up to this probability, in (0, 1]', Number)
+    .option('--top-p <p>', 'nucleus sampling: keep the most likely tokens up to this probability, in (0, 1]', topPArg)
     .option('--top-k <k>', 'sample among the k most likely tokens (0: off)', intArg('--top-k'))
     .option('--stop <text>', 'stop when this text appears (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--activations <a>', 'f32, bf16 or fp8', actArg, 'f32' as Precision)
@@ -386,8 +391,8 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
     .description('interactive chat in the terminal: the chat template, streamed replies, tokens/s (/reset, /exit)')
     .option('--system <text>', 'system prompt')
     .option('--max-new-tokens <n>', 'most tokens per reply', intArg('--max-new-tokens'), 256)
-    .option('--temperature <t>', 'sampling temperature (0: greedy)', Number, 0.7)
-    .option('--top-p <p>', 'nucleus sampling probability, in (0, 1]', Number)
+    .option('--temperature <t>', 'sampling temperature (0: greedy)', temperatureArg, 0.7)
+    .option('--top-p <p>', 'nucleus sampling probability, in (0, 1]', topPArg)
     .option('--top-k <k>', 'sample among the k most likely tokens (0: off)', intArg('--top-k'))
     .option('--seed <n>', 'sampling seed', intArg('--seed'))
     .option('--stop <text>', 'stop when this text appears (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
