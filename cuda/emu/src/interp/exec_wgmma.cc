@@ -154,9 +154,11 @@ bool h_wgmma(Warp& w, const Insn& in, uint32_t m) {
     scratch.resize(size_t(sm90::wgmma_k(op.op.atype)) * std::max<uint32_t>(64, op.op.n));
     Capture cap(*w.cta, op);
     if (!op.op.a_in_regs) sm90::load_a(op.op, cap, nullptr, scratch.data());
+    const size_t a_reads = op.snap_at.size();
     sm90::load_b(op.op, cap, scratch.data());
-    for (const auto& [addr, n] : op.snap_at)
-      if (!proxy_check(w, in, l, addr, n, op.op.a_in_regs ? "B operand of the wgmma" : "A or B operand of the wgmma"))
+    for (size_t i = 0; i < op.snap_at.size(); ++i)
+      if (!proxy_check(w, in, l, op.snap_at[i].first, op.snap_at[i].second,
+                       i < a_reads ? "A operand of the wgmma" : "B operand of the wgmma"))
         break;
   }
   const uint64_t h = w.wg_next++;
