@@ -61,6 +61,7 @@ compile() {
     if ! nice "$nvcc" "${flags[@]}" "${incs[@]}" -I"$repo" -c "$src" -o "$obj.tmp" >"$build/obj/$name.log" 2>&1; then
       rm -f "$obj.tmp"; return 1
     fi
+    rm -f "$build/obj/$name"-*.o  # older versions of this object
     mv "$obj.tmp" "$obj"
   fi
   echo "$obj"
