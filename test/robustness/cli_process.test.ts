@@ -25,11 +25,6 @@ test('generate into a closed pipe: exit 0, no stack trace', async () => {
   expect(r).toEqual({ code: 0, signal: null, stderr: '' });
 }, 60000);
 
-test('info into a closed pipe: exit 0, no stack trace', async () => {
-  const r = await withClosedStdout(['info', TINY]);
-  expect(r).toEqual({ code: 0, signal: null, stderr: '' });
-}, 60000);
-
 test('no arguments: the help on stderr and exit status 1', () => {
   const r = spawnSync(process.execPath, ARGS, { cwd: ROOT, encoding: 'utf8', timeout: 60000 });
   expect(r.status).toBe(1);
