@@ -11,8 +11,11 @@
 //   temporary f32 fragment, then promote it with the scales into the accumulator (DeepGEMM's two-level
 //   accumulation), while the producer already loads the next stages.
 // - Small-M problems that would leave SMs idle are split along K (split-K); each split writes its f32
-//   fragment to a workspace and the last split of a tile (an atomic ticket) adds them in split order,
-//   so the result does not depend on which CTA finishes last.
+//   fragment to a workspace and the last split of a tile (an atomic ticket, one array per launch) adds
+//   them in split order, so the result does not depend on which CTA finishes last.
+// - Grouped GEMMs (MoE experts) run a persistent grid of at most one CTA per SM that visits only the
+//   tiles of non-empty groups (TileScheduler), as DeepGEMM's scheduler does: for V3 decode (256 experts,
+//   a few tokens) a grid sized for the worst case would launch thousands of CTAs to find a few dozen tiles.
 // Bound: weights are read once per token tile: memory-bound below ~200 tokens (target: the copy
 // bandwidth on the weight bytes), compute-bound above (target: the dense FP8 wgmma rate).
 // Unverified on a GPU until a GPU-drawn issue runs test/gpu/gemm.gpu.test.ts: the tile shapes, the
@@ -48,7 +51,7 @@ struct Problem {
   int mode;
   int m;             // dense: rows of a; contiguous: sum_m; masked: m_max
   int n, k, kb, nb, g;   // n: output columns (GLU: the intermediate size; b has 2n rows per group)
-  int token_tiles;   // grid accounting (an upper bound for contiguous)
+  int token_tiles;   // dense: token tiles (the grid's raster); grouped: an upper bound (host-side grid sizing)
   int weight_tiles;  // ceil(n / 128)
   int splits;        // split-K (dense only)
   const float* a_scale;    // [rows of a, kb]
@@ -60,7 +63,7 @@ struct Problem {
   float* out_scale;        // GLU: [rows of a, n / 128] f32 scales of the re-quantized output
   int ue8m0;               // GLU: power-of-two scales
   float* partial;          // split-K: [tiles][splits][BT/2 registers][256 threads]
-  int* tickets;            // split-K: [tiles], zero between launches
+  int* tickets;            // split-K: [tiles], zeroed on the stream before this launch (one array per launch)
 };
 
 // kGlu: the fused gate/up variant: each CTA loads the gate rows [n0, n0 + 128) and the up rows
@@ -81,74 +84,87 @@ struct Config {
   static_assert(!kGlu || BT <= 64, "registers: the GLU variant keeps four BT/2 fragments");
 };
 
-// The tile this CTA computes: group e, token rows [row0, row_end), weight rows [n0, n0 + 128).
-struct Tile { int e, row0, row_end, n0; bool valid; };
+// A tile: group e, token rows [row0, row_end), weight rows [n0, n0 + 128).
+struct Tile { int e, row0, row_end, n0; };
 
+// The tiles a CTA computes, in order. Every warp of the CTA runs its own copy and visits the same
+// sequence (a pure function of the problem), so the producer and the consumers need no hand-off.
+// - Dense: one tile per CTA (blockIdx.x), in a grouped raster: 8 weight tiles x every token tile, so a
+//   wave re-reads few weight tiles from DRAM. Split-K runs along blockIdx.y.
+// - Grouped (contiguous, masked): a persistent grid walks the tiles of non-empty groups only. Linear tile
+//   i = tt * weight_tiles + weight tile, where tt indexes the concatenation of every group's
+//   ceil(rows / BT) token tiles; CTA c takes i = c, c + gridDim.x, ... A forward-only cursor over the
+//   groups (32 per warp step) finds the group of each tt, so a CTA reads each group's rows about once.
 template <int BT>
-__device__ Tile tile_of(const Problem& p, int tile, int* s_scan) {
-  Tile t{0, 0, 0, 0, true};
-  if (p.mode == kDense) {
-    // Grouped raster: 8 weight tiles x every token tile, so a wave re-reads few weight tiles from DRAM.
-    constexpr int kGroup = 8;
-    const int per_group = kGroup * p.token_tiles;
-    const int first = tile / per_group * kGroup;
-    const int size = min(p.weight_tiles - first, kGroup);
-    const int r = tile % per_group;
-    t.n0 = (first + r % size) * kTileN;
-    t.row0 = r / size * BT;
-    t.row_end = min(t.row0 + BT, p.m);
-    return t;
+struct TileScheduler {
+  const Problem& p;
+  int next;             // the next linear tile; -1 once a dense CTA has had its tile
+  int e = 0, base = 0;  // cursor: group e, and the token tiles of the groups before it
+
+  __device__ explicit TileScheduler(const Problem& q) : p(q), next(static_cast<int>(blockIdx.x)) {}
+
+  // Rows [lo, hi) of group g. Offsets and counts are device data: clamped to a's rows, so bad ones give
+  // wrong rows, never stray accesses or unbounded work.
+  __device__ void rows_of(int g, int& lo, int& hi) const {
+    if (p.mode == kMasked) {
+      lo = g * p.m;
+      hi = lo + min(max(p.counts[g], 0), p.m);
+      return;
+    }
+    lo = min(max(p.offsets[g], 0), p.m);
+    hi = min(max(p.offsets[g + 1], lo), p.m);
   }
-  const int tt = tile / p.weight_tiles;
-  t.n0 = tile % p.weight_tiles * kTileN;
-  if (p.mode == kMasked) {
-    const int per_group = (p.m + BT - 1) / BT;
-    t.e = tt / per_group;
-    const int j = tt % per_group;
-    const int count = min(max(p.counts[t.e], 0), p.m);
-    t.valid = j * BT < count;
-    t.row0 = t.e * p.m + j * BT;
-    t.row_end = t.e * p.m + min(count, (j + 1) * BT);
-    return t;
-  }
-  // Contiguous: find the group whose token tiles contain tt (warp 0 scans ceil(count/BT) over groups).
-  if (threadIdx.x < 32) {
-    const int lane = threadIdx.x;
-    int base = 0, found_e = -1, found_j = 0;
-    for (int e0 = 0; e0 < p.g && found_e < 0; e0 += 32) {
-      const int e = e0 + lane;
-      int tiles = 0;
-      if (e < p.g) {
-        const int lo = p.offsets[e], hi = p.offsets[e + 1];
-        tiles = hi > lo ? (hi - lo + BT - 1) / BT : 0;
-      }
+
+  // The next tile into t, or false when the CTA is done. All 32 lanes of the calling warp call it together.
+  __device__ bool next_tile(Tile& t) {
+    const int i = next;
+    if (i < 0) return false;
+    if (p.mode == kDense) {
+      next = -1;
+      constexpr int kGroup = 8;
+      const int per_group = kGroup * p.token_tiles;
+      const int first = i / per_group * kGroup;
+      const int size = min(p.weight_tiles - first, kGroup);
+      const int r = i % per_group;
+      t.e = 0;
+      t.n0 = (first + r % size) * kTileN;
+      t.row0 = r / size * BT;
+      t.row_end = min(t.row0 + BT, p.m);
+      return true;
+    }
+    next += static_cast<int>(gridDim.x);
+    const int tt = i / p.weight_tiles;
+    t.n0 = i % p.weight_tiles * kTileN;
+    const int lane = threadIdx.x % 32;
+    while (e < p.g) {
+      const int g = e + lane;
+      int lo = 0, hi = 0;
+      if (g < p.g) rows_of(g, lo, hi);
+      const int tiles = (hi - lo + BT - 1) / BT;
       int incl = tiles;
 #pragma unroll
       for (int o = 1; o < 32; o <<= 1) {
         const int v = __shfl_up_sync(0xffffffffu, incl, o);
         if (lane >= o) incl += v;
       }
-      const int excl = incl - tiles;
-      const unsigned hit = __ballot_sync(0xffffffffu, tiles > 0 && tt >= base + excl && tt < base + incl);
-      if (hit) {
-        const int src = __ffs(hit) - 1;
-        found_e = e0 + src;
-        found_j = tt - base - __shfl_sync(0xffffffffu, excl, src);
+      const int total = __shfl_sync(0xffffffffu, incl, 31);
+      if (tt < base + total) {  // tt is in one of these 32 groups: the first whose inclusive count passes it
+        const int src = __ffs(__ballot_sync(0xffffffffu, tt < base + incl)) - 1;
+        e += src;
+        base += __shfl_sync(0xffffffffu, incl - tiles, src);
+        const int lo_e = __shfl_sync(0xffffffffu, lo, src), hi_e = __shfl_sync(0xffffffffu, hi, src);
+        t.e = e;
+        t.row0 = lo_e + (tt - base) * BT;
+        t.row_end = min(t.row0 + BT, hi_e);
+        return true;
       }
-      base += __shfl_sync(0xffffffffu, incl, 31);
+      e += 32;
+      base += total;
     }
-    if (lane == 0) { s_scan[0] = found_e; s_scan[1] = found_j; }
+    next = -1;
+    return false;
   }
-  __syncthreads();
-  t.e = s_scan[0];
-  t.valid = t.e >= 0;
-  if (t.valid) {  // offsets are device data: clamp them to a's rows (bad offsets give wrong rows, never stray writes)
-    t.row0 = p.offsets[t.e] + s_scan[1] * BT;
-    t.row_end = min(min(t.row0 + BT, static_cast<int>(p.offsets[t.e + 1])), p.m);
-    t.valid = t.row0 >= 0 && t.row0 < t.row_end;
-  }
-  return t;
-}
+};
 
 __device__ __forceinline__ void store_out(const Problem& p, int r, int c, float v) {
   const size_t i = static_cast<size_t>(r) * p.n + c;
@@ -172,12 +188,9 @@ __global__ void __launch_bounds__(kThreads, 1)
   uint32_t* s_amax = reinterpret_cast<uint32_t*>(s_scale + 4 * BT);      // GLU: [8 warps][BT]
   uint64_t* full = reinterpret_cast<uint64_t*>(s_amax + (kGlu ? 8 * BT : 0));  // [stages]: TMA landed
   uint64_t* empty = full + C::kStages;                                    // [stages]: consumers done
-  __shared__ int s_scan[2];
   __shared__ int s_last;
 
-  const int tile_id = blockIdx.x, split = blockIdx.y;
-  const Tile t = tile_of<BT>(p, tile_id, s_scan);
-  if (!t.valid) return;  // CTA-uniform, before any barrier
+  const int split = blockIdx.y;
   const int kb0 = static_cast<int>(static_cast<int64_t>(split) * p.kb / p.splits);
   const int kb1 = static_cast<int>(static_cast<int64_t>(split + 1) * p.kb / p.splits);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -190,6 +203,7 @@ __global__ void __launch_bounds__(kThreads, 1)
       sm90::mbar_init(&empty[s], kConsumers / 32);  // lane 0 of each consumer warp
     }
     sm90::fence_barrier_init();
+    sm90::fence_proxy_async_shared();  // the TMA completes transactions on these barriers (async proxy)
   }
   __syncthreads();
 
@@ -197,17 +211,24 @@ __global__ void __launch_bounds__(kThreads, 1)
     if (lane == 0) {
       sm90::prefetch_tensor_map(&map_a);
       sm90::prefetch_tensor_map(&map_b);
+    }
+    TileScheduler<BT> tiles(p);
+    Tile t;
+    int s = 0;
+    uint32_t phase = 0;
+    while (tiles.next_tile(t)) {  // the ring's stage and phase run on across tiles
       const int b_row0 = t.e * b_rows_per_group + t.n0;
-      int s = 0;
-      uint32_t phase = 0;
       for (int kb = kb0; kb < kb1; ++kb) {
-        sm90::mbar_wait(&empty[s], phase ^ 1);
-        sm90::mbar_arrive_expect_tx(&full[s], C::kStageBytes);
-        sm90::tma_load_2d(s_b + s * kWeightBytes, &map_b, kb * kBlockK, b_row0, &full[s]);
-        if constexpr (kGlu) sm90::tma_load_2d(s_b + s * kWeightBytes + kWeightStageBytes, &map_b, kb * kBlockK, b_row0 + p.n, &full[s]);
-        sm90::tma_load_2d(s_a + s * C::kTokenStageBytes, &map_a, kb * kBlockK, t.row0, &full[s]);
+        if (lane == 0) {
+          sm90::mbar_wait(&empty[s], phase ^ 1);
+          sm90::mbar_arrive_expect_tx(&full[s], C::kStageBytes);
+          sm90::tma_load_2d(s_b + s * kWeightBytes, &map_b, kb * kBlockK, b_row0, &full[s]);
+          if constexpr (kGlu) sm90::tma_load_2d(s_b + s * kWeightBytes + kWeightStageBytes, &map_b, kb * kBlockK, b_row0 + p.n, &full[s]);
+          sm90::tma_load_2d(s_a + s * C::kTokenStageBytes, &map_a, kb * kBlockK, t.row0, &full[s]);
+        }
         if (++s == C::kStages) { s = 0; phase ^= 1; }
       }
+      __syncwarp();
     }
     return;
   }
@@ -215,142 +236,149 @@ __global__ void __launch_bounds__(kThreads, 1)
   // ---- consumers: warpgroup wg owns weight rows n0 + 64 wg .. +64 (GLU: of the gate and of the up tile) ----
   constexpr int kU = kGlu ? C::kRegs : 1;  // the up fragments exist only in the GLU variant
   const int wg = warp / 4, tid = threadIdx.x % 128;
-  float acc[C::kRegs], tmp[C::kRegs], acc_u[kU], tmp_u[kU];
-#pragma unroll
-  for (int i = 0; i < C::kRegs; ++i) acc[i] = 0.f;
-#pragma unroll
-  for (int i = 0; i < kU; ++i) acc_u[i] = 0.f;
-  const float* b_scale = p.b_scale + (static_cast<size_t>(t.e) * p.nb + t.n0 / kTileN) * p.kb;
-  const float* b_scale_u = b_scale + (kGlu ? static_cast<size_t>(p.n / kTileN) * p.kb : 0);  // GLU: n % 128 == 0
   constexpr int kScalesPerThread = (BT + 127) / 128;
+  TileScheduler<BT> tiles(p);
+  Tile t;
   int s = 0;
   uint32_t phase = 0;
-  for (int kb = kb0; kb < kb1; ++kb) {
-    // This K block's token scales (rows past the tile's end get 0: they are never stored anyway).
-    float sa[kScalesPerThread];
+  int it = 0;  // K blocks this warpgroup has consumed: its token-scale buffer is it & 1
+  while (tiles.next_tile(t)) {
+    float acc[C::kRegs], tmp[C::kRegs], acc_u[kU], tmp_u[kU];
 #pragma unroll
-    for (int q = 0; q < kScalesPerThread; ++q) {
-      const int r = t.row0 + tid + q * 128;
-      sa[q] = (tid + q * 128 < BT && r < t.row_end) ? p.a_scale[static_cast<size_t>(r) * p.kb + kb] : 0.f;
-    }
-    const float sb = b_scale[kb];
-    const float sb_u = kGlu ? b_scale_u[kb] : 0.f;
-    sm90::mbar_wait(&full[s], phase);
-    sm90::wgmma_fence();
-    const uint8_t* tile_b = s_b + s * kWeightBytes + wg * 64 * kBlockK;
-    const uint8_t* tile_a = s_a + s * C::kTokenStageBytes;
+    for (int i = 0; i < C::kRegs; ++i) acc[i] = 0.f;
 #pragma unroll
-    for (int ks = 0; ks < kBlockK / 32; ++ks) {
-      const uint64_t da = sm90::smem_desc_k128_sw128(tile_a + ks * 32);
-      Mma::mma(tmp, sm90::smem_desc_k128_sw128(tile_b + ks * 32), da, ks > 0);
-      if constexpr (kGlu) Mma::mma(tmp_u, sm90::smem_desc_k128_sw128(tile_b + kWeightStageBytes + ks * 32), da, ks > 0);
-    }
-    sm90::wgmma_commit();
-    // Publish the token scales to the warpgroup while the MMAs run (double-buffered by kb parity).
-    float* scales = s_scale + (wg * 2 + (kb & 1)) * BT;
+    for (int i = 0; i < kU; ++i) acc_u[i] = 0.f;
+    const float* b_scale = p.b_scale + (static_cast<size_t>(t.e) * p.nb + t.n0 / kTileN) * p.kb;
+    const float* b_scale_u = b_scale + (kGlu ? static_cast<size_t>(p.n / kTileN) * p.kb : 0);  // GLU: n % 128 == 0
+    for (int kb = kb0; kb < kb1; ++kb, ++it) {
+      // This K block's token scales (rows past the tile's end get 0: they are never stored anyway).
+      float sa[kScalesPerThread];
 #pragma unroll
-    for (int q = 0; q < kScalesPerThread; ++q)
-      if (tid + q * 128 < BT) scales[tid + q * 128] = sa[q];
-    sm90::named_barrier_sync(1 + wg, 128);
-    sm90::wgmma_wait<0>();
+      for (int q = 0; q < kScalesPerThread; ++q) {
+        const int r = t.row0 + tid + q * 128;
+        sa[q] = (tid + q * 128 < BT && r < t.row_end) ? p.a_scale[static_cast<size_t>(r) * p.kb + kb] : 0.f;
+      }
+      const float sb = b_scale[kb];
+      const float sb_u = kGlu ? b_scale_u[kb] : 0.f;
+      sm90::mbar_wait(&full[s], phase);
+      sm90::wgmma_fence();
+      const uint8_t* tile_b = s_b + s * kWeightBytes + wg * 64 * kBlockK;
+      const uint8_t* tile_a = s_a + s * C::kTokenStageBytes;
 #pragma unroll
-    for (int i = 0; i < C::kRegs; ++i) sm90::fence_operand(tmp[i]);
-    if constexpr (kGlu) {
+      for (int ks = 0; ks < kBlockK / 32; ++ks) {
+        const uint64_t da = sm90::smem_desc_k128_sw128(tile_a + ks * 32);
+        Mma::mma(tmp, sm90::smem_desc_k128_sw128(tile_b + ks * 32), da, ks > 0);
+        if constexpr (kGlu) Mma::mma(tmp_u, sm90::smem_desc_k128_sw128(tile_b + kWeightStageBytes + ks * 32), da, ks > 0);
+      }
+      sm90::wgmma_commit();
+      // Publish the token scales to the warpgroup while the MMAs run (double-buffered: a thread writes a
+      // buffer again only after the next barrier, which every reader of its previous contents has passed).
+      float* scales = s_scale + (wg * 2 + (it & 1)) * BT;
 #pragma unroll
-      for (int i = 0; i < kU; ++i) sm90::fence_operand(tmp_u[i]);
-    }
-    if (lane == 0) sm90::mbar_arrive(&empty[s]);
-    // Fragment: register 4i + {0,1} is (weight row lane/4, token 8i + 2(lane%4) + {0,1}); +2 is row + 8.
+      for (int q = 0; q < kScalesPerThread; ++q)
+        if (tid + q * 128 < BT) scales[tid + q * 128] = sa[q];
+      sm90::named_barrier_sync(1 + wg, 128);
+      sm90::wgmma_wait<0>();
 #pragma unroll
-    for (int i = 0; i < BT / 8; ++i) {
-      const float2 sc = reinterpret_cast<const float2*>(scales)[4 * i + lane % 4];  // tokens 8i + 2(lane%4) + {0,1}
-      const float s0 = sc.x * sb, s1 = sc.y * sb;
-      acc[4 * i + 0] = fmaf(tmp[4 * i + 0], s0, acc[4 * i + 0]);
-      acc[4 * i + 1] = fmaf(tmp[4 * i + 1], s1, acc[4 * i + 1]);
-      acc[4 * i + 2] = fmaf(tmp[4 * i + 2], s0, acc[4 * i + 2]);
-      acc[4 * i + 3] = fmaf(tmp[4 * i + 3], s1, acc[4 * i + 3]);
+      for (int i = 0; i < C::kRegs; ++i) sm90::fence_operand(tmp[i]);
       if constexpr (kGlu) {
-        const float u0 = sc.x * sb_u, u1 = sc.y * sb_u;
-        acc_u[4 * i + 0] = fmaf(tmp_u[4 * i + 0], u0, acc_u[4 * i + 0]);
-        acc_u[4 * i + 1] = fmaf(tmp_u[4 * i + 1], u1, acc_u[4 * i + 1]);
-        acc_u[4 * i + 2] = fmaf(tmp_u[4 * i + 2], u0, acc_u[4 * i + 2]);
-        acc_u[4 * i + 3] = fmaf(tmp_u[4 * i + 3], u1, acc_u[4 * i + 3]);
+#pragma unroll
+        for (int i = 0; i < kU; ++i) sm90::fence_operand(tmp_u[i]);
+      }
+      if (lane == 0) sm90::mbar_arrive(&empty[s]);
+      // Fragment: register 4i + {0,1} is (weight row lane/4, token 8i + 2(lane%4) + {0,1}); +2 is row + 8.
+#pragma unroll
+      for (int i = 0; i < BT / 8; ++i) {
+        const float2 sc = reinterpret_cast<const float2*>(scales)[4 * i + lane % 4];  // tokens 8i + 2(lane%4) + {0,1}
+        const float s0 = sc.x * sb, s1 = sc.y * sb;
+        acc[4 * i + 0] = fmaf(tmp[4 * i + 0], s0, acc[4 * i + 0]);
+        acc[4 * i + 1] = fmaf(tmp[4 * i + 1], s1, acc[4 * i + 1]);
+        acc[4 * i + 2] = fmaf(tmp[4 * i + 2], s0, acc[4 * i + 2]);
+        acc[4 * i + 3] = fmaf(tmp[4 * i + 3], s1, acc[4 * i + 3]);
+        if constexpr (kGlu) {
+          const float u0 = sc.x * sb_u, u1 = sc.y * sb_u;
+          acc_u[4 * i + 0] = fmaf(tmp_u[4 * i + 0], u0, acc_u[4 * i + 0]);
+          acc_u[4 * i + 1] = fmaf(tmp_u[4 * i + 1], u1, acc_u[4 * i + 1]);
+          acc_u[4 * i + 2] = fmaf(tmp_u[4 * i + 2], u0, acc_u[4 * i + 2]);
+          acc_u[4 * i + 3] = fmaf(tmp_u[4 * i + 3], u1, acc_u[4 * i + 3]);
+        }
+      }
+      if (++s == C::kStages) { s = 0; phase ^= 1; }
+    }
+
+    const int row_w = t.n0 + wg * 64 + (warp % 4) * 16 + lane / 4;  // this thread's weight rows: row_w, row_w + 8
+
+    if constexpr (kGlu) {
+      // GLU epilogue: h = silu(gate) * up in f32 (silu_mul's expression), then quantize_fp8 of each token's
+      // 128 intermediates of this tile: amax over the tile's 128 rows (8 lanes x 2 rows per warp, then the
+      // 8 warps through shared memory), scale = max(amax, 1e-4) / 448, codes e4m3(h / scale).
+#pragma unroll
+      for (int i = 0; i < C::kRegs; ++i) acc[i] = silu_mul_f32(acc[i], acc_u[i]);
+#pragma unroll
+      for (int i = 0; i < BT / 8; ++i) {
+#pragma unroll
+        for (int j = 0; j < 2; ++j) {
+          uint32_t m = max(__float_as_uint(acc[4 * i + j]) & 0x7fffffffu, __float_as_uint(acc[4 * i + 2 + j]) & 0x7fffffffu);
+          m = max(m, __shfl_xor_sync(0xffffffffu, m, 4));
+          m = max(m, __shfl_xor_sync(0xffffffffu, m, 8));
+          m = max(m, __shfl_xor_sync(0xffffffffu, m, 16));
+          if (lane < 4) s_amax[warp * BT + 8 * i + 2 * lane + j] = m;
+        }
+      }
+      sm90::named_barrier_sync(3, kConsumers);
+      const int groups = p.n / kTileN;  // output scale columns per row
+#pragma unroll
+      for (int i = 0; i < BT / 8; ++i) {
+#pragma unroll
+        for (int j = 0; j < 2; ++j) {
+          const int col = 8 * i + 2 * (lane % 4) + j, r = t.row0 + col;
+          if (r >= t.row_end) continue;
+          uint32_t m = 0;
+#pragma unroll
+          for (int w = 0; w < kConsumers / 32; ++w) m = max(m, s_amax[w * BT + col]);
+          const float sc = fp8_group_scale(m, p.ue8m0);
+          uint8_t* out = static_cast<uint8_t*>(p.out) + static_cast<size_t>(r) * p.n;
+          out[row_w] = e4m3_quantize(acc[4 * i + j], sc);
+          out[row_w + 8] = e4m3_quantize(acc[4 * i + 2 + j], sc);
+          if (warp == 0 && lane < 4) p.out_scale[static_cast<size_t>(r) * groups + t.n0 / kTileN] = sc;
+        }
+      }
+      sm90::named_barrier_sync(3, kConsumers);  // every warp has read s_amax before the next tile writes it
+      continue;
+    }
+
+    if (p.splits > 1) {
+      // Split-K: publish this split's fragment; the last split of the tile sums all of them in order.
+      const int tile_id = blockIdx.x;  // dense: one tile per CTA
+      float* part = p.partial + static_cast<size_t>(tile_id) * p.splits * C::kRegs * kConsumers;
+#pragma unroll
+      for (int i = 0; i < C::kRegs; ++i) part[(static_cast<size_t>(split) * C::kRegs + i) * kConsumers + threadIdx.x] = acc[i];
+      __threadfence();
+      sm90::named_barrier_sync(3, kConsumers);
+      if (threadIdx.x == 0) s_last = atomicAdd(&p.tickets[tile_id], 1) == p.splits - 1;
+      sm90::named_barrier_sync(3, kConsumers);
+      if (!s_last) continue;
+      __threadfence();
+#pragma unroll
+      for (int i = 0; i < C::kRegs; ++i) {
+        float v = 0.f;
+        for (int sp = 0; sp < p.splits; ++sp) v += __ldcg(&part[(static_cast<size_t>(sp) * C::kRegs + i) * kConsumers + threadIdx.x]);
+        acc[i] = v;
       }
     }
-    if (++s == C::kStages) { s = 0; phase ^= 1; }
-  }
 
-  const int row_w = t.n0 + wg * 64 + (warp % 4) * 16 + lane / 4;  // this thread's weight rows: row_w, row_w + 8
-
-  if constexpr (kGlu) {
-    // GLU epilogue: h = silu(gate) * up in f32 (silu_mul's expression), then quantize_fp8 of each token's
-    // 128 intermediates of this tile: amax over the tile's 128 rows (8 lanes x 2 rows per warp, then the
-    // 8 warps through shared memory), scale = max(amax, 1e-4) / 448, codes e4m3(h / scale).
-#pragma unroll
-    for (int i = 0; i < C::kRegs; ++i) acc[i] = silu_mul_f32(acc[i], acc_u[i]);
+    // Epilogue: out[token][weight row]. Columns past n and token rows past the tile's end are skipped.
 #pragma unroll
     for (int i = 0; i < BT / 8; ++i) {
 #pragma unroll
       for (int j = 0; j < 2; ++j) {
-        uint32_t m = max(__float_as_uint(acc[4 * i + j]) & 0x7fffffffu, __float_as_uint(acc[4 * i + 2 + j]) & 0x7fffffffu);
-        m = max(m, __shfl_xor_sync(0xffffffffu, m, 4));
-        m = max(m, __shfl_xor_sync(0xffffffffu, m, 8));
-        m = max(m, __shfl_xor_sync(0xffffffffu, m, 16));
-        if (lane < 4) s_amax[warp * BT + 8 * i + 2 * lane + j] = m;
-      }
-    }
-    sm90::named_barrier_sync(3, kConsumers);
-    const int groups = p.n / kTileN;  // output scale columns per row
-#pragma unroll
-    for (int i = 0; i < BT / 8; ++i) {
-#pragma unroll
-      for (int j = 0; j < 2; ++j) {
-        const int col = 8 * i + 2 * (lane % 4) + j, r = t.row0 + col;
+        const int r = t.row0 + 8 * i + 2 * (lane % 4) + j;
         if (r >= t.row_end) continue;
-        uint32_t m = 0;
-#pragma unroll
-        for (int w = 0; w < kConsumers / 32; ++w) m = max(m, s_amax[w * BT + col]);
-        const float sc = fp8_group_scale(m, p.ue8m0);
-        uint8_t* out = static_cast<uint8_t*>(p.out) + static_cast<size_t>(r) * p.n;
-        out[row_w] = e4m3_quantize(acc[4 * i + j], sc);
-        out[row_w + 8] = e4m3_quantize(acc[4 * i + 2 + j], sc);
-        if (warp == 0 && lane < 4) p.out_scale[static_cast<size_t>(r) * groups + t.n0 / kTileN] = sc;
+        if (row_w < p.n) store_out(p, r, row_w, acc[4 * i + j]);
+        if (row_w + 8 < p.n) store_out(p, r, row_w + 8, acc[4 * i + 2 + j]);
       }
     }
-    return;
-  }
-
-  if (p.splits > 1) {
-    // Split-K: publish this split's fragment; the last split of the tile sums all of them in order.
-    float* part = p.partial + static_cast<size_t>(tile_id) * p.splits * C::kRegs * kConsumers;
-#pragma unroll
-    for (int i = 0; i < C::kRegs; ++i) part[(static_cast<size_t>(split) * C::kRegs + i) * kConsumers + threadIdx.x] = acc[i];
-    __threadfence();
-    sm90::named_barrier_sync(3, kConsumers);
-    if (threadIdx.x == 0) s_last = atomicAdd(&p.tickets[tile_id], 1) == p.splits - 1;
-    sm90::named_barrier_sync(3, kConsumers);
-    if (!s_last) return;
-    __threadfence();
-#pragma unroll
-    for (int i = 0; i < C::kRegs; ++i) {
-      float v = 0.f;
-      for (int sp = 0; sp < p.splits; ++sp) v += __ldcg(&part[(static_cast<size_t>(sp) * C::kRegs + i) * kConsumers + threadIdx.x]);
-      acc[i] = v;
-    }
-    if (threadIdx.x == 0) p.tickets[tile_id] = 0;  // ready for the next launch
-  }
-
-  // Epilogue: out[token][weight row]. Columns past n and token rows past the tile's end are skipped.
-#pragma unroll
-  for (int i = 0; i < BT / 8; ++i) {
-#pragma unroll
-    for (int j = 0; j < 2; ++j) {
-      const int r = t.row0 + 8 * i + 2 * (lane % 4) + j;
-      if (r >= t.row_end) continue;
-      if (row_w < p.n) store_out(p, r, row_w, acc[4 * i + j]);
-      if (row_w + 8 < p.n) store_out(p, r, row_w + 8, acc[4 * i + 2 + j]);
-    }
-  }
+  }  // tiles
 #else
   __trap();
 #endif
@@ -361,6 +389,7 @@ __global__ void __launch_bounds__(256, 1) fp8_mma_peak_kernel(int iters, float* 
 #ifdef DSV3_SM90A
   __shared__ __align__(1024) uint8_t tile[2 * 64 * 128 + 128 * 128];
   for (int i = threadIdx.x; i < static_cast<int>(sizeof(tile)); i += blockDim.x) tile[i] = 0x38;  // 1.0
+  sm90::fence_proxy_async_shared();  // generic stores, then wgmma reads them through the async proxy
   __syncthreads();
   const int wg = threadIdx.x / 128;
   float d[64];
@@ -441,25 +470,6 @@ DeviceCaps caps(int device) {
   return c;
 }
 
-// Split-K tickets: a zeroed int per tile, in module memory (zero at load, on every device; no allocation,
-// so a first split-K GEMM inside a CUDA-graph capture is fine). The last split of a tile re-zeroes its own.
-constexpr int kMaxTickets = 4096;
-__device__ int g_split_tickets[kMaxTickets];
-
-int* tickets(int device) {
-  static std::mutex mu;
-  static std::vector<int*> per_device;
-  std::lock_guard<std::mutex> l(mu);
-  if (device >= static_cast<int>(per_device.size())) per_device.resize(device + 1, nullptr);
-  if (!per_device[device]) {
-    void* p = nullptr;
-    DSV3_CUDA_CHECK(cudaSetDevice(device));
-    DSV3_CUDA_CHECK(cudaGetSymbolAddress(&p, g_split_tickets));
-    per_device[device] = static_cast<int*>(p);
-  }
-  return per_device[device];
-}
-
 template <int BT, bool kGlu>
 void launch_bt(Problem p, const void* a, int64_t a_rows, const void* b, int64_t b_rows, int device, cudaStream_t s) {
   using C = Config<BT, kGlu>;
@@ -476,17 +486,27 @@ void launch_bt(Problem p, const void* a, int64_t a_rows, const void* b, int64_t 
   }
   const CUtensorMap map_a = tensor_map(a, a_rows, p.k, BT);
   const CUtensorMap map_b = tensor_map(b, b_rows, p.k, kTileN);
+  // Dense: the exact tile count; grouped: an upper bound, and the persistent grid is at most one CTA per SM.
   const int64_t tiles = static_cast<int64_t>(p.token_tiles) * p.weight_tiles;
   if (tiles > 0x7fffffff) throw CudaError("fp8Gemm: too many tiles for one launch");
-  float* partial = nullptr;
+  const int64_t ctas = p.mode == kDense ? tiles : std::min<int64_t>(tiles, caps(device).sms);
+  // Split-K: the partial fragments and the tickets of this launch (its own, so launches on other streams
+  // cannot take each other's tickets), zeroed in stream order.
+  void* work = nullptr;
   if (p.splits > 1) {
-    partial = static_cast<float*>(device_alloc(device, static_cast<size_t>(tiles) * p.splits * C::kRegs * kConsumers * sizeof(float)));
-    p.partial = partial;
-    p.tickets = tickets(device);
+    const size_t partial_bytes = static_cast<size_t>(tiles) * p.splits * C::kRegs * kConsumers * sizeof(float);
+    work = device_alloc(device, partial_bytes + static_cast<size_t>(tiles) * sizeof(int));
+    p.partial = static_cast<float*>(work);
+    p.tickets = reinterpret_cast<int*>(static_cast<char*>(work) + partial_bytes);
+    const cudaError_t e = cudaMemsetAsync(p.tickets, 0, static_cast<size_t>(tiles) * sizeof(int), s);
+    if (e != cudaSuccess) {
+      device_free(device, work);
+      throw_cuda(e, "fp8Gemm split-K tickets", __FILE__, __LINE__);
+    }
   }
-  fp8_gemm_wgmma_kernel<BT, kGlu><<<dim3(static_cast<unsigned>(tiles), p.splits), kThreads, C::kSmem, s>>>(map_a, map_b, p);
+  fp8_gemm_wgmma_kernel<BT, kGlu><<<dim3(static_cast<unsigned>(ctas), p.splits), kThreads, C::kSmem, s>>>(map_a, map_b, p);
   cudaError_t launch_err = cudaGetLastError();
-  if (partial) device_free(device, partial);  // stream-ordered: after the kernel
+  if (work) device_free(device, work);  // stream-ordered: after the kernel
   if (launch_err != cudaSuccess) throw_cuda(launch_err, "fp8_gemm_wgmma_kernel launch", __FILE__, __LINE__);
 }
 
@@ -558,11 +578,11 @@ void fp8_gemm(const Fp8GemmParams& p, GemmKernel kernel, int device, void* strea
   q.token_tiles = static_cast<int>(ceil_div(p.m, bt));
   q.weight_tiles = static_cast<int>(ceil_div(p.n, kTileN));
   q.a_scale = p.a_scale; q.b_scale = p.b_scale; q.out = p.out; q.out_f32 = p.out_dtype == DType::f32;
-  // Split K when the tiles cannot fill the SMs: each split keeps >= 2 K blocks, tickets bound the tiles.
+  // Split K when the tiles cannot fill the SMs: each split keeps >= 2 K blocks.
   const int64_t tiles = static_cast<int64_t>(q.token_tiles) * q.weight_tiles;
   const int sms = caps(device).sms;
   q.splits = 1;
-  if (tiles < sms && tiles <= kMaxTickets)
+  if (tiles < sms)
     q.splits = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({sms / tiles, q.kb / 2, 32})));
   launch(q, bt, p.a, p.m, p.b, p.n, device, stream);
 }

@@ -26,9 +26,17 @@ __device__ __forceinline__ uint32_t smem_u32(const void* p) {
 __device__ __forceinline__ void mbar_init(uint64_t* bar, uint32_t count) {
   DSV3_SM90_ASM("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(smem_u32(bar)), "r"(count));
 }
-// Makes the initialized barriers visible to the async proxy (TMA) and the other threads.
+// Orders this thread's mbarrier.init operations before later arrivals of the cluster's other threads.
 __device__ __forceinline__ void fence_barrier_init() {
   DSV3_SM90_ASM("fence.mbarrier_init.release.cluster;" ::: "memory");
+}
+// Orders this thread's earlier generic-proxy accesses of shared memory (ordinary stores, mbarrier.init)
+// before later async-proxy accesses of it (TMA writing a tile and completing its transactions on an
+// mbarrier, wgmma reading its operands). The PTX memory model treats the two proxies as separate paths
+// to memory: without this fence the async proxy may see the bytes as they were before the generic write.
+// Then a CTA barrier orders it for the thread that issues the async operation.
+__device__ __forceinline__ void fence_proxy_async_shared() {
+  DSV3_SM90_ASM("fence.proxy.async.shared::cta;" ::: "memory");
 }
 __device__ __forceinline__ void mbar_arrive(uint64_t* bar) {
   DSV3_SM90_ASM("{\n.reg .b64 st;\nmbarrier.arrive.shared::cta.b64 st, [%0];\n}" ::"r"(smem_u32(bar)) : "memory");
