@@ -2,8 +2,8 @@
 // `npm run build:emu`, run under cuda/emu/bin/dsv3-emu so that any emulator report fails the run).
 //   npm run test:emu                       everything
 //   npm run test:emu -- --only gpu [jest filters...]   one part: unit | runtime | kernels | mutations | gpu
-// The GPU suites run the GEMMs on the reference CUDA kernels (DSV3_GEMM_KERNEL=simple) unless the
-// environment says otherwise: the emulator does not model wgmma/TMA/mbarrier yet.
+// The GPU suites run the kernels the addon picks on an H200 (DSV3_GEMM_KERNEL=auto: the TMA + wgmma FP8
+// GEMMs), as a user's program would; set DSV3_GEMM_KERNEL=simple to run the reference GEMMs instead.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -50,7 +50,7 @@ if (!only || only === 'gpu') {
     const jest = path.join(root, 'node_modules', 'jest', 'bin', 'jest.js');
     step('gpu', emu, [process.execPath, jest, '--config', 'jest.gpu.config.js', '--runInBand', '--testTimeout', '1800000', ...rest,
       '--reporters=default', `--reporters=${path.join(root, 'scripts', 'jest-progress-reporter.cjs')}`],
-      { DSV3_ADDON: addon, DSV3_GEMM_KERNEL: process.env.DSV3_GEMM_KERNEL ?? 'simple' });
+      { DSV3_ADDON: addon });
   }
 }
 if (failed.length) {

@@ -139,6 +139,58 @@ async function decodeFp8(o: Fp8Operand): Promise<Float64Array> {
   return out;
 }
 
+// The wgmma grouped kernels run a persistent grid of at most one CTA per SM (132 on an H200 and on the
+// emulated one) over the tiles of non-empty experts only. With more tiles than that, each CTA takes
+// several, carrying its pipeline's stages and barrier phases from one tile to the next: 64 experts with
+// 0..12 rows each (about a fifth empty), n = 384 (3 weight tiles): about 200 tiles, V3-decode-like routing
+// at a size the emulator runs in a minute.
+(sm90 ? describe : describe.skip)('grouped FP8 GEMMs (CUDA, wgmma): more tiles than SMs', () => {
+  const G = 64, K = 256, N = 384;
+  const counts = (rng: Rng): number[] => Array.from({ length: G }, () => (rng.next() < 0.2 ? 0 : rng.int(1, 12)));
+  const stack = async (rng: Rng, rows: number): Promise<Fp8Operand> => {  // G experts of [rows, K], each quantized on its own
+    const per = Array.from({ length: G }, () => weight(rng, rows, K));
+    return {
+      data: Tensor.fromArray(concatBytes(await Promise.all(per.map((p) => p.data.bytes()))), [G, rows, K], { dtype: 'f8_e4m3' }),
+      scale: Tensor.fromFloats(concatF32(await Promise.all(per.map((p) => p.scale.toFloat32Array()))), [G, Math.ceil(rows / 128), K / 128]),
+    };
+  };
+
+  test('contiguous and masked layouts', () => withSeed(async (seed) => {
+    const rng = new Rng(seed);
+    const c = counts(rng), offs = [0];
+    for (const x of c) offs.push(offs[offs.length - 1] + x);
+    const rows = offs[G], n = N;
+    const a = activation(rng, rows, K), w = await stack(rng, n);
+    const offsets = Tensor.fromArray(Int32Array.from(offs));
+    const ref = groupedGemmContiguous(a, w, offsets, { out: poisoned([rows, n], 'f32'), outDtype: 'f32' });
+    const got = groupedGemmContiguous(toCuda(a), toCuda(w), offsets.to('cuda'), { out: poisoned([rows, n], 'f32', 'cuda'), outDtype: 'f32', kernel: 'wgmma' });
+    await compare(got, ref, TOL_FP8, `contiguous, ${G} experts, counts [${c}]`);
+
+    const mMax = 13, nm = N;
+    const am = activation(rng, G * mMax, K), wm = await stack(rng, nm);
+    const amd = { data: am.data.reshape([G, mMax, K]), scale: am.scale.reshape([G, mMax, K / 128]) };
+    const cnt = Tensor.fromArray(Int32Array.from(c));
+    const refM = groupedGemmMasked(amd, wm, cnt, { out: poisoned([G, mMax, nm], 'f32'), outDtype: 'f32' });
+    const gotM = groupedGemmMasked(toCuda(amd), toCuda(wm), cnt.to('cuda'), { out: poisoned([G, mMax, nm], 'f32', 'cuda'), outDtype: 'f32', kernel: 'wgmma', expectedM: 8 });
+    await compare(gotM, refM, TOL_FP8, `masked, ${G} experts, counts [${c}]`);
+  }));
+
+  test('the fused gate/up GEMM with SiLU-multiply (contiguous)', () => withSeed(async (seed) => {
+    const rng = new Rng(seed);
+    const c = counts(rng), offs = [0];
+    for (const x of c) offs.push(offs[offs.length - 1] + x);
+    const rows = offs[G], n = N;
+    const a = activation(rng, rows, K), w = await stack(rng, 2 * n);  // [w1; w3] per expert
+    const offsets = Tensor.fromArray(Int32Array.from(offs));
+    const out = () => ({ data: poisoned([rows, n], 'f8_e4m3'), scale: poisoned([rows, n / 128], 'f32') });
+    const ref = groupedGemmSiluMulContiguous(a, w, offsets, { out: out() });
+    const o = out();
+    const got = groupedGemmSiluMulContiguous(toCuda(a), toCuda(w), offsets.to('cuda'), { kernel: 'wgmma', out: { data: o.data.to('cuda'), scale: o.scale.to('cuda') } });
+    const e = relErr(await decodeFp8(got), await decodeFp8(ref));
+    if (!(e <= 2e-2)) throw new Error(`GLU contiguous, ${G} experts, counts [${c}]: relative error ${e}`);  // TOL_GLU: one e4m3 step at most
+  }));
+});
+
 describeGpu('groupedGemmSiluMul (CUDA): gate/up GEMM with SiLU-multiply and FP8 re-quantization fused', () => {
   // The CUDA kernels sum in another order than the CPU, so a few values land on the other side of an
   // e4m3 rounding boundary (one code step, 2^-3 relative at most): compared decoded, at 2e-2.

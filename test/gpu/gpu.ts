@@ -7,10 +7,9 @@ export const hasGpu = cuda.available;
 /** The CUDA device is dsv3-emu's emulated H200 (the addon of `npm run build:emu`), which runs kernels
  * about 10^4 times slower than a GPU: suites pick smaller shapes with `emuSize`, never skip. */
 export const onEmulator = cuda.emulated === true;
-/** The device runs the sm_90a wgmma / TMA / mbarrier kernels. The emulator does not model those units yet
- * (the next emulator issue): there, the tests of those kernels are left out until it does. */
-export const EMU_MODELS_WGMMA = false;
-export const wgmmaRuns = hasGpu && cuda.devices[0]?.computeCapability === '9.0' && (!onEmulator || EMU_MODELS_WGMMA);
+/** The device runs the sm_90a wgmma / TMA / mbarrier kernels: an H200, or the emulated one (which models
+ * those units: cuda/emu/src/sm90). */
+export const wgmmaRuns = hasGpu && cuda.devices[0]?.computeCapability === '9.0';
 /** `gpu` on a real GPU, `emu` on the emulator. */
 export const emuSize = <T>(gpu: T, emu: T): T => (onEmulator ? emu : gpu);
 if (!hasGpu) {
