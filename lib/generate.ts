@@ -103,7 +103,10 @@ export class Generation implements AsyncIterable<GeneratedToken> {
     const stopIds = new Set<number>(opts.stop?.filter((s): s is number => typeof s === 'number'));
     const stopStrings = opts.stop?.filter((s): s is string => typeof s === 'string') ?? [];
     const decoder: StreamDecoder | null = tokenizer ? tokenizer.streamDecoder() : null;
-    let text = '';
+    // A stop string that appears with a token ends within that token's text: searching the token's text plus the
+    // (longest stop - 1) characters before it finds it, in time independent of the length so far.
+    const keep = Math.max(0, ...stopStrings.map((s) => s.length)) - 1;
+    let recent = '', window = '';
     const finish = (reason: StopReason): void => { stats.stopReason ??= reason; };
     return {
       finish,
@@ -114,12 +117,16 @@ export class Generation implements AsyncIterable<GeneratedToken> {
         if (eos.has(id)) { finish('eos'); return null; }
         if (stopIds.has(id)) { finish('stop'); return null; }
         const tok: GeneratedToken = { id };
-        if (decoder) { tok.text = decoder.push(id); text += tok.text; }
+        if (decoder) {
+          tok.text = decoder.push(id);
+          window = recent + tok.text;
+          recent = keep > 0 ? window.slice(-keep) : '';
+        }
         stats.generatedTokens++;
         return tok;
       },
       stopped: (): boolean => {
-        if (!stopStrings.some((s) => text.includes(s))) return false;
+        if (!stopStrings.some((s) => window.includes(s))) return false;
         finish('stop');
         return true;
       },

@@ -121,3 +121,23 @@ test('an eos_token_id outside the vocabulary is rejected by the config', async (
   expect(parseConfig({ ...base, eos_token_id: [1] }).eosTokenId).toBe(1);
   expect(parseConfig({ ...base, eos_token_id: null }).eosTokenId).toBeNull();
 });
+
+test('stop strings: found across token boundaries, ending generation after the completing token', async () => {
+  const { loadTokenizer } = await import('../../lib/tokenizer');
+  const tokenizer = loadTokenizer(join(__dirname, '..', 'fixtures', 'tokenizer'))!;
+  const texts: string[] = [];
+  for await (const t of model.generate([0, 263, 5], { maxNewTokens: 40, tokenizer })) texts.push(t.text!);
+  const all = texts.join('');
+  // every 2- and 3-character string of the output (spanning token boundaries or not) as a stop string
+  const cases = new Set<string>();
+  for (let i = 0; i + 3 <= all.length; i += 3) { cases.add(all.slice(i, i + 2)); cases.add(all.slice(i, i + 3)); }
+  expect(cases.size).toBeGreaterThan(3);
+  for (const stop of [...cases].slice(0, 12)) {
+    let want = 0;
+    while (!texts.slice(0, want).join('').includes(stop)) want++;
+    const got: string[] = [];
+    const g = model.generate([0, 263, 5], { maxNewTokens: 40, tokenizer, stop: ['never-appears', stop] });
+    for await (const t of g) got.push(t.text!);
+    expect([stop, got.length, g.stats.stopReason]).toEqual([stop, want, 'stop']);
+  }
+});
