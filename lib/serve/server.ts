@@ -179,8 +179,8 @@ export function createServer(model: Model, tokenizer: TextTokenizer | null, opts
             resolve(undefined);
           },
           error: (e) => {
+            if (!stream) { finished = true; reject(e); return; }  // the error handler answers and counts it
             done('error');
-            if (!stream) { reject(e); return; }
             send(errorBody(toApiError(e)));
             if (!reply.raw.writableEnded) reply.raw.end('data: [DONE]\n\n');
             resolve(undefined);
