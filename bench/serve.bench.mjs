@@ -31,7 +31,7 @@ async function request(url, ids) {
   });
   if (!r.ok) throw new Error(`HTTP ${r.status}: ${await r.text()}`);
   const times = [];
-  let buf = '', tokens = 0;
+  let buf = '', tokens = 0, text = '';
   const dec = new TextDecoder();
   for await (const part of r.body) {
     buf += dec.decode(part, { stream: true });
@@ -41,12 +41,13 @@ async function request(url, ids) {
       if (!ev.startsWith('data: ') || ev === 'data: [DONE]') continue;
       const o = JSON.parse(ev.slice(6));
       if (o.usage) tokens = o.usage.completion_tokens;
-      if (o.choices?.[0]?.text) times.push(performance.now());
+      if (o.choices?.[0]?.text) { times.push(performance.now()); text += o.choices[0].text; }
     }
   }
-  return { t0, times, tokens };
+  return { t0, times, tokens, text, ids };
 }
 
+let last = [];
 async function level(url, vocab, c) {
   const n = Math.max(8, 2 * c);
   let seed = 777 + c, next = 0;
@@ -59,6 +60,7 @@ async function level(url, vocab, c) {
   const ttft = out.filter((r) => r.times.length).map((r) => r.times[0] - r.t0);
   const itl = out.flatMap((r) => r.times.slice(1).map((t, i) => t - r.times[i]));
   const tokens = out.reduce((a, r) => a + r.tokens, 0);
+  last = out;
   return { concurrency: c, requests: n, seconds: secs, reqPerS: n / secs, outTokPerS: tokens / secs, outputTokens: tokens,
     ttftP50: pct(ttft, 50), ttftP99: pct(ttft, 99), itlP50: pct(itl, 50), itlP99: pct(itl, 99) };
 }
@@ -82,7 +84,19 @@ for (const c of levels) {
   const f = (x, d = 1) => x.toFixed(d);
   console.log(`| ${c} | ${r.requests} | ${f(r.seconds, 2)} | ${f(r.reqPerS, 2)} | ${f(r.outTokPerS)} | ${f(r.ttftP50)} | ${f(r.ttftP99)} | ${f(r.itlP50)} | ${f(r.itlP99)} |`);
 }
+// the content check: a few requests of the last level against the same prompt generated alone (greedy). Exact in
+// f32; with bf16/fp8 activations a row's GEMM result depends on how many rows share the step (the CPU GEMM
+// switches kernels with M, ~1e-5 apart), which bf16/fp8 rounding can grow into another greedy token: counted only.
+let same = 0;
+const sample = last.slice(0, 4);
+for (const r of sample) {
+  const ids = [];
+  for await (const t of model.generate(r.ids, { maxNewTokens: outLen })) ids.push(t.id);
+  if (model.tokenizer.decode(ids) === r.text) same++;
+  else if (activations === 'f32') throw new Error(`serve bench: a batched output differs from the same prompt served alone (${JSON.stringify(r.text)})`);
+}
+console.log(`content: ${same} of ${sample.length} outputs of the last level equal greedy Model.generate alone (${activations})`);
 console.log(`load average after: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}; steps ${srv.scheduler.steps}`);
 await srv.close();
 model.dispose();
-if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify({ preset, activations, promptLen, outLen, commit, load: load0, rows }, null, 2));
+if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify({ preset, activations, promptLen, outLen, commit, load: load0, rows, contentSame: same, contentChecked: sample.length }, null, 2));
