@@ -348,6 +348,8 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
       if (ids.length >= cfg.maxPositionEmbeddings) throw badArg(`generate: the prompt (${ids.length} tokens) leaves no room under max_position_embeddings ${cfg.maxPositionEmbeddings}`);
       if (o.speculative !== undefined && o.speculative !== 'mtp') throw badArg(`--speculative must be mtp, got ${JSON.stringify(o.speculative)}`);
       if (o.speculative !== undefined && o.temperature > 0) throw badArg('--speculative mtp decodes greedily: it needs --temperature 0');
+      if (o.stop?.includes('')) throw badArg('--stop must not be empty (it would end generation at once)');
+      if (o.stop && !tok) throw badArg(`--stop needs a tokenizer.json in ${dir} (stop strings are matched in the text)`);
       const model = await load(dir, o.activations, io, o.device);
       try {
         io.out(`prompt ids: ${ids.join(',')}\n`);

@@ -115,6 +115,8 @@ describe('item 9: strict arguments, checked before anything is loaded or printed
       [['generate', TINY, '--ids', '0', '--temperature', '1', '--top-p', 'abc'], /--top-p must be a number in \(0, 1\]/],
       [['generate', TINY, '--ids', '0', '--temperature', '1', '--top-k', '-2'], /--top-k must be a non-negative integer/],
       [['chat', TINY, '--temperature', 'hot'], /--temperature must be a non-negative number, got "hot"/],
+      [['generate', TINY, '--ids', '0', '--stop', 'ok', '--stop', ''], /--stop must not be empty/],
+      [['generate', TINY, '--ids', '0', '--stop', 'ok'], /--stop needs a tokenizer\.json/],
       [['chat', TINY, '--top-p', '1.5'], /--top-p must be a number in \(0, 1\], got "1.5"/],
       [['generate', TINY, '--ids', '0', '--speculative', 'mtp', '--temperature', '0.5'], /needs --temperature 0/],
       [['generate', TINY, '--ids', Array(256).fill('3').join(',')], /leaves no room under max_position_embeddings 256/],
