@@ -1,5 +1,8 @@
 // Module entry: defines the tensor handle class and exports every registered op (DSV3_OP).
 #include <napi.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "native/binding/addon_data.h"
 #include "native/binding/common.h"
@@ -16,6 +19,16 @@ class Noop : public Napi::AsyncWorker {
   explicit Noop(Napi::Env env) : Napi::AsyncWorker(env) {}
   void Execute() override {}
 };
+// Kernels' temporaries (pool threads' vectors) of 1 MiB or more are mmapped by glibc and given back when
+// freed: a fixed threshold, since glibc's adaptive one rises to 32 MiB after the first free and then
+// keeps freed blocks in per-thread arenas (issue 18: RSS stayed at 1.7-1.9 GiB after bursts).
+void fix_malloc() {
+#ifdef __GLIBC__
+  static bool done = false;
+  if (!done) { mallopt(M_MMAP_THRESHOLD, static_cast<int>(kHostMapBytes)); done = true; }
+#endif
+}
+
 void start_threads(Napi::Env env) {
   (new Noop(env))->Queue();
   try { CpuStream::get(); } catch (const std::exception&) {}  // each op reports it (and tries again)
@@ -24,6 +37,7 @@ void start_threads(Napi::Env env) {
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  fix_malloc();
   start_threads(env);
   auto* data = new AddonData();
   env.SetInstanceData<AddonData>(data);

@@ -24,6 +24,9 @@ struct Device {
   std::string str() const { return type == DeviceType::cpu ? "cpu" : "cuda:" + std::to_string(index); }
 };
 
+// Host storages at least this large are mapped and unmapped on their own (storage.cc).
+constexpr size_t kHostMapBytes = size_t{256} << 10;
+
 struct Storage {
   Device device;
   void* ptr = nullptr;
