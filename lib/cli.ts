@@ -192,7 +192,7 @@ export async function ensureRandomCheckpoint(dir: string, preset: string, seed: 
   if (names && names.length > 0) {
     if (!names.includes(DEMO_MARKER)) {
       throw new ArgumentError(`demo: ${dir} is not empty and is not a demo cache folder (no ${DEMO_MARKER} file in it); `
-        + 'nothing was written or deleted. Give --dir a new or empty folder, or leave --dir out');
+        + 'nothing was written or deleted. Give --dir a new or empty folder (an unfinished cache of an older dsv3 has to be deleted by hand)');
     }
     for (const n of names) if (n === '.complete' || CHECKPOINT_FILE.test(n)) unlinkSync(join(dir, n));
   }
