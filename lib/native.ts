@@ -57,6 +57,8 @@ export interface NativeAddon {
   synchronize(device?: string): Promise<void>;
   backends(): BackendsReport;
   mapFile(path: string): NativeTensor;
+  /** Why a read of this mapFile mapping failed (the file shrank or was rewritten under it), or null. */
+  mappingFault(mapping: NativeTensor): string | null;
   viewBytes(t: NativeTensor, byteOffset: number, dtype: DType, shape: number[]): NativeTensor;
   /** V8's external-memory counter (bytes), which includes what live tensors report. */
   externalMemory(): number;

@@ -33,6 +33,8 @@ struct Storage {
   size_t bytes = 0;
   // Set for memory the storage does not own (a memory-mapped file): called instead of freeing.
   std::function<void(void*, size_t)> release;
+  // A memory-mapped file (mapFile): reading it may fault if the file shrinks (native/fault.h).
+  bool file_backed = false;
   // The error of the failed op that last wrote this storage (null once an op writes it successfully):
   // reading the storage, or running an op on it, gives that error (issue 18: an op's error belongs to
   // its outputs). Accessed through storage_error / set_storage_error (native/stream.h), under a lock.

@@ -8,7 +8,7 @@ import { ModelConfig, parseConfig } from '../config';
 import { backends } from '../backends';
 import { AbortError, ArgumentError, DeviceError, IoError, OutOfMemoryError } from '../errors';
 import { yarnInvFreq } from '../ops/rope';
-import { Device, Tensor } from '../tensor';
+import { Device, synchronize, Tensor } from '../tensor';
 import { blockBytes, estimateWeightBytes, gib, WeightBytes } from './memory';
 import { Checkpoint } from '../weights/safetensors';
 import { Block } from './block';
@@ -101,6 +101,15 @@ export async function loadModelFrom(cfg: ModelConfig, ckpt: CheckpointLike, opts
     } else {
       model.mtpMissing = `the checkpoint has no MTP layer (model.layers.${cfg.numLayers}.*) although num_nextn_predict_layers = 1`;
     }
+  }
+  // Resolve only once the weights are really read out of the memory map (issue 18): the copies are queued
+  // work, and a file truncated or rewritten under them fails them with an IoError naming it.
+  try {
+    await synchronize('cpu');
+    ckpt.check?.();
+  } catch (e) {
+    model.dispose();
+    throw e;
   }
   return model;
 }

@@ -10,6 +10,8 @@ export interface CheckpointLike {
   has(name: string): boolean;
   info(name: string): { name: string; dtype: string | null; shape: number[] };
   get(name: string): Tensor;
+  /** Throws an IoError if a file changed under the tensors read from it (safetensors Checkpoint.check). */
+  check?(): void;
 }
 
 export interface TensorSpec {

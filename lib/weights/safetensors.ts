@@ -37,11 +37,14 @@ export class SafetensorsFile {
   readonly tensors: ReadonlyMap<string, TensorInfo>;
   readonly metadata: Readonly<Record<string, string>>;
   private mapping: Tensor<'u8'> | null = null;
+  /** What the file was when its header was read: a file truncated or rewritten since is refused (issue 18). */
+  private readonly stamp: { size: number; ino: number; mtimeMs: number };
 
-  private constructor(path: string, tensors: Map<string, TensorInfo>, metadata: Record<string, string>) {
+  private constructor(path: string, tensors: Map<string, TensorInfo>, metadata: Record<string, string>, stamp: { size: number; ino: number; mtimeMs: number }) {
     this.path = path;
     this.tensors = tensors;
     this.metadata = metadata;
+    this.stamp = stamp;
   }
 
   static open(path: string): SafetensorsFile {
@@ -103,7 +106,7 @@ export class SafetensorsFile {
       const sorted = [...tensors.values()].filter((t) => t.end > t.begin).sort((x, y) => x.begin - y.begin);
       for (let i = 1; i < sorted.length; i++)
         if (sorted[i].begin < sorted[i - 1].end) bad(`tensors '${sorted[i - 1].name}' and '${sorted[i].name}' overlap`);
-      return new SafetensorsFile(path, tensors, metadata);
+      return new SafetensorsFile(path, tensors, metadata, { size, ino: st.ino, mtimeMs: st.mtimeMs });
     } finally {
       closeSync(fd);
     }
@@ -113,13 +116,23 @@ export class SafetensorsFile {
   get<D extends DType = DType>(name: string): Tensor<D> {
     const t = this.info(name);
     if (!t.dtype) throw new UnsupportedError(`safetensors: tensor '${name}' has dtype ${t.stDtype}, which dsv3 tensors do not support; use bytes()`);
-    this.mapping ??= Tensor.fromHandle<'u8'>(native.mapFile(this.path));
+    this.checkUnchanged(name);
+    if (!this.mapping) {
+      const m = Tensor.fromHandle<'u8'>(native.mapFile(this.path));
+      if (m.shape[0] !== this.stamp.size) {
+        m.dispose();
+        throw new IoError(`safetensors: ${this.path} changed since it was opened (${this.stamp.size} bytes then, ${m.shape[0]} now); reopen the checkpoint`);
+      }
+      this.mapping = m;
+    }
+    this.check();
     return Tensor.fromHandle<D>(native.viewBytes(this.mapping.handle, t.begin, t.dtype, t.shape));
   }
 
   /** A copy of the tensor's raw little-endian bytes (any dtype). */
   bytes(name: string): Uint8Array {
     const t = this.info(name);
+    this.checkUnchanged(name);
     const fd = openSync(this.path, 'r');
     try {
       const out = new Uint8Array(t.end - t.begin);
@@ -134,6 +147,25 @@ export class SafetensorsFile {
     const t = this.tensors.get(name);
     if (!t) throw new IoError(`safetensors: ${this.path} has no tensor '${name}'`);
     return t;
+  }
+
+  /**
+   * Throws an IoError if a read of this file's mapping failed because the file shrank or was rewritten under
+   * it (a SIGBUS the addon caught: the op that read it failed with the same IoError).
+   */
+  check(): void {
+    const fault = this.mapping ? native.mappingFault(this.mapping.handle) : null;
+    if (fault) throw new IoError(`safetensors: ${fault}`);
+  }
+
+  /** The file must still be the one whose header was read: same inode, size and modification time. */
+  private checkUnchanged(name: string): void {
+    let st;
+    try { st = statSync(this.path); } catch (e) { throw new IoError(`safetensors: ${this.path} (tensor '${name}'): cannot stat: ${(e as Error).message}`); }
+    const s = this.stamp;
+    if (st.ino !== s.ino || st.size !== s.size || st.mtimeMs !== s.mtimeMs)
+      throw new IoError(`safetensors: ${this.path} changed since it was opened (size ${s.size} -> ${st.size}${st.ino !== s.ino ? ', replaced by another file' : ''}`
+        + `${st.mtimeMs !== s.mtimeMs ? ', modified' : ''}); reading tensor '${name}' refused: reopen the checkpoint`);
   }
 
   /** Drops this file's reference to the mapping; tensors already handed out keep it alive. */
@@ -194,6 +226,8 @@ export class Checkpoint {
   info(name: string): TensorInfo { return this.file(name).info(name); }
   get<D extends DType = DType>(name: string): Tensor<D> { return this.file(name).get<D>(name); }
   bytes(name: string): Uint8Array { return this.file(name).bytes(name); }
+  /** Throws an IoError if a file of the checkpoint shrank or was rewritten under a read of its mapping. */
+  check(): void { for (const f of this.files.values()) f.check(); }
   close(): void { for (const f of this.files.values()) f.close(); }
 
   private file(name: string): SafetensorsFile {

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "native/binding/addon_data.h"
+#include "native/fault.h"
 #ifdef DSV3_WITH_CUDA
 #include "cuda/runtime.h"
 #endif
@@ -47,6 +48,7 @@ ErrKind error_kind(const std::exception_ptr& e) {
   catch (const JsError& x) { return x.kind; }
   catch (const CudaError&) { return ErrKind::Cuda; }
   catch (const OomError&) { return ErrKind::OutOfMemory; }
+  catch (const IoFault&) { return ErrKind::Io; }
   catch (const std::bad_alloc&) { return ErrKind::OutOfMemory; }
   catch (...) { return ErrKind::Argument; }
 }
@@ -312,7 +314,7 @@ void run_cpu(std::function<void()> task) {
     for (auto& s : in)
       if (auto e = storage_error(*s)) { fail(e); return; }  // an input is the output of a failed op
     try {
-      task();
+      guard_faults(task);  // a read of a file mapping that shrank: an IoFault, not a SIGBUS
     } catch (...) {
       if (out.empty()) throw;  // nothing to carry it: the stream keeps it for synchronize()
       fail(std::current_exception());
@@ -359,6 +361,8 @@ Napi::Value trampoline(const Napi::CallbackInfo& info) {
     throw make_error(env, ErrKind::OutOfMemory, e.what());
   } catch (const CudaError& e) {
     throw make_error(env, ErrKind::Cuda, e.what());
+  } catch (const IoFault& e) {
+    throw make_error(env, ErrKind::Io, e.what());
   } catch (const std::bad_alloc&) {
     throw make_error(env, ErrKind::OutOfMemory, "out of host memory");
   } catch (const std::exception& e) {

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "native/binding/common.h"
+#include "native/fault.h"
 
 namespace dsv3 {
 
@@ -43,8 +44,24 @@ DSV3_OP(mapFile) {
   r.storage->device = Device{DeviceType::cpu, 0};
   r.storage->bytes = size;
   r.storage->ptr = p;
-  r.storage->release = [](void* q, size_t n) { if (q) ::munmap(q, n); };
+  r.storage->file_backed = true;
+  if (p) register_mapping(p, size, path);
+  r.storage->release = [](void* q, size_t n) {
+    if (!q) return;
+    unregister_mapping(q);
+    ::munmap(q, n);
+  };
   return TensorObject::wrap(c.env, r, false);
+}
+
+// mappingFault(mapping) -> string | null: why a read of this mapFile mapping failed (the file shrank or
+// was rewritten in place under it), the first time it did; null if no read failed.
+DSV3_OP(mappingFault) {
+  OpCtx c{info.Env(), "mappingFault"};
+  TensorRef t = tensor_arg(c, info[0], "mapping");
+  if (!t.storage->file_backed) c.fail(ErrKind::Argument, "mapping", "must be a tensor returned by mapFile");
+  const std::string f = mapping_fault(t.storage->ptr);
+  return f.empty() ? c.env.Null() : Napi::String::New(c.env, f);
 }
 
 // viewBytes(t, byteOffset, dtype, shape): the bytes [byteOffset, byteOffset + nbytes) of a CPU

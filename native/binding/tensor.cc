@@ -6,6 +6,7 @@
 #include "native/binding/addon_data.h"
 #include "native/binding/common.h"
 #include "native/cpu/parallel.h"
+#include "native/fault.h"
 
 #ifdef DSV3_WITH_CUDA
 #include "cuda/elementwise.h"
@@ -57,7 +58,13 @@ void copy_between(const TensorRef& src, const TensorRef& dst) {
   if (ds.type == DeviceType::cpu) {          // host -> device: the host data must be final
     CpuStream::get().wait();
     if (auto e = storage_error(*src.storage)) std::rethrow_exception(e);  // src was written by a failed op
-    cuda::copy_h2d(dd.index, dst.data(), src.data(), n);
+    if (src.storage->file_backed) {  // a file mapping: read it where a SIGBUS can be caught, never inside the driver
+      std::vector<char> staging(n);
+      guard_faults([&] { std::memcpy(staging.data(), src.data(), n); });
+      cuda::copy_h2d(dd.index, dst.data(), staging.data(), n);  // returns when staging may be freed
+    } else {
+      cuda::copy_h2d(dd.index, dst.data(), src.data(), n);
+    }
   } else if (dd.type == DeviceType::cpu) {   // device -> host
     CpuStream::get().wait();                  // dst is fresh, but keep host-side order simple
     cuda::copy_d2h(ds.index, dst.data(), src.data(), n);
@@ -99,8 +106,10 @@ class ReadWorker : public Napi::AsyncWorker {
         src = staging.data();
 #endif
       }
-      if (f32_) to_f32(src, t_.dtype, static_cast<float*>(dst_), static_cast<size_t>(t_.numel()));
-      else std::memcpy(dst_, src, t_.nbytes());
+      guard_faults([&] {  // a file mapping that shrank: an IoError, not a SIGBUS
+        if (f32_) to_f32(src, t_.dtype, static_cast<float*>(dst_), static_cast<size_t>(t_.numel()));
+        else std::memcpy(dst_, src, t_.nbytes());
+      });
     } catch (const std::exception& e) {
       kind_ = error_kind(std::current_exception());
       SetError(e.what());

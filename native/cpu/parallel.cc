@@ -2,6 +2,8 @@
 // counter, and the caller joins in. One parallel_for runs at a time (ops run on one stream thread).
 #include "native/cpu/parallel.h"
 
+#include "native/fault.h"
+
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -68,7 +70,8 @@ class Pool {
       const int64_t c = next_.fetch_add(1);
       if (c >= n_chunks_) break;
       const int64_t b = n_items_ * c / n_chunks_, e = n_items_ * (c + 1) / n_chunks_;
-      try { (*fn_)(b, e); } catch (...) {
+      // guard_faults: a chunk reading a file mapping that shrank fails with an IoFault, not a SIGBUS.
+      try { guard_faults([&] { (*fn_)(b, e); }); } catch (...) {
         std::lock_guard<std::mutex> l(m_);
         if (!error_) error_ = std::current_exception();
       }
