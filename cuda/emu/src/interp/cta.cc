@@ -294,6 +294,7 @@ Run run_warp(Warp& w, int budget) {
       ++wi;
       ti += uint64_t(popc(g));
       --budget;
+      if (__builtin_expect(in.wgr, 0) && m) wg_access(w, in, m);  // a register some wgmma.mma_async uses
       switch (in.flow) {
         case Flow::Plain:
           if (m) {
@@ -359,6 +360,7 @@ Run run_warp(Warp& w, int budget) {
         }
         case Flow::Exit:
           if (m) {
+            if (!K.wgmma.empty()) wg_exit(w, in, m);
             each(m, [&](int l) { w.st[l] = kExited; });
             w.exited |= m;
             C.exited_threads += __builtin_popcount(m);

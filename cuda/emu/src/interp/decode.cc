@@ -246,6 +246,7 @@ class Decoder {
     K_.info.local_bytes = uint32_t(align_up(local_top_, 16));
     K_.nslots = uint32_t(K_.slot_bits.size());
     K_.info.num_regs = K_.nslots;
+    mark_wgmma_registers(K_);
   }
 
  private:

@@ -189,6 +189,18 @@ bool unit_failed(Warp& w, const Insn& in, int l, const std::string& why, bool re
   return false;
 }
 
+// A global -> shared bulk copy (TMA tile or cp.async.bulk) was issued: until it lands its destination
+// bytes are undefined for the threads (PTX ISA: the copy's writes are made visible to the waiter of its
+// mbarrier phase, nothing is promised before), so they hold poison (0xFF: NaN as f32) from the issue on,
+// and under --strict a generic read of them before the landing is reported (smem_init 2: "in flight",
+// exec_mem.cc). The race check, proxy shadow and the snapshot of an in-flight wgmma are not touched here:
+// the landing is the write they see.
+void poison_destination(Cta& C, uint32_t dst, uint32_t n) {
+  if (uint64_t(dst) + n > C.smem.size()) return;
+  std::memset(&C.smem[dst], 0xFF, n);
+  if (!C.smem_init.empty()) std::memset(&C.smem_init[dst], 2, n);
+}
+
 // ---- TMA ----
 // cp.async.bulk.tensor.Nd.shared::cluster.global.tile.mbarrier::complete_tx::bytes [dst], [map, {c..}], [mbar]
 // and (in.b = 1) cp.async.bulk.tensor.Nd.global.shared::cta.tile.bulk_group [map, {c..}], [src]. in.a: rank.
@@ -244,7 +256,10 @@ bool h_tma(Warp& w, const Insn& in, uint32_t m) {
     op.lane = l;
     op.map = map;
     if (store) w.bs_open[l].push_back(op);
-    else C.bulk.push_back(op);
+    else {
+      C.bulk.push_back(op);
+      poison_destination(C, op.dst, bytes);
+    }
     C.work = true;
   });
   return ok;
@@ -424,6 +439,7 @@ bool h_bulk_g2s(Warp& w, const Insn& in, uint32_t m) {
     if (proxy_check(w, in, l, d, n, "destination of the bulk copy"))
       proxy_check(w, in, l, off, 8, "the mbarrier object that the bulk copy's complete_tx updates");
     C.bulk.push_back(Cta::BulkOp{uint32_t(d), s, n, off, pc_of(w, in), w.id, l});
+    poison_destination(C, uint32_t(d), n);
     C.work = true;
   });
   return ok;

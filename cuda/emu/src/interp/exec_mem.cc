@@ -154,11 +154,15 @@ uint8_t* access(Warp& w, const Insn& in, int lane, Space space, uint64_t addr, u
         }
         if (!write) {
           for (uint32_t i = 0; i < size; ++i)
-            if (!C.smem_init[addr + i]) {
+            if (C.smem_init[addr + i] != 1) {  // 0: never written; 2: destination of a bulk copy in flight
               if (L.race_seen.emplace(std::make_pair(pc, 0xFFFFFFFEu), 1).second)
                 report(w, &in, lane, Report::Kind::Uninitialized,
                        "Uninitialized __shared__ read of size " + std::to_string(size) + " bytes",
-                       {"Shared address " + hex(addr + i) + " was never written in this CTA"});
+                       {"Shared address " + hex(addr + i) +
+                        (C.smem_init[addr + i] ? " is the destination of a bulk / tensor copy (TMA) that has not "
+                                                 "landed: the copy is complete only for a thread that observed its "
+                                                 "mbarrier phase complete (it holds poison until then)"
+                                               : " was never written in this CTA")});
               break;
             }
         }

@@ -11,6 +11,25 @@
 // op), their generic-proxy writes must have been followed by fence.proxy.async in the writing thread
 // (proxy_check, proxycheck.h: wgmma reads smem in the async proxy), and a change between the issue and
 // the covering wait_group (a store, a TMA landing) is reported, naming both instructions.
+// Register rules (reports, non-fatal), from the PTX ISA 9.0 text:
+// - wgmma.wait_group (§9.7.15.7.3): "Accessing the accumulator register or the input register containing
+//   the fragments of matrix A of a wgmma.mma_async instruction without first performing a
+//   wgmma.wait_group instruction that waits on a wgmma-group including that wgmma.mma_async instruction is
+//   undefined behavior." Any instruction other than a later wgmma.mma_async (the accumulator chain) that
+//   names such a register while the op is in flight is reported (wg_access), and so is a warp that exits
+//   with ops in flight or never committed (wg_exit).
+// - wgmma.fence (§9.7.15.7.1): it "must be issued by all warps of the warpgroup ... Before the first
+//   wgmma.mma_async operation in a warpgroup. Between a register access by a thread in the warpgroup and
+//   any wgmma.mma_async instruction that accesses the same registers, either as accumulator or input
+//   register containing fragments of matrix A, except when these are accumulator register accesses across
+//   multiple wgmma.mma_async instructions of the same shape. In the latter case, an ordering guarantee is
+//   provided by default. Otherwise, the behavior is undefined." So a wgmma.mma_async is reported when the
+//   warp executed no wgmma.fence before it, when one of its accumulator / A registers was accessed (read or
+//   written) by another instruction since the warp's last wgmma.fence, and when it chains on the
+//   accumulators of an in-flight wgmma of a different shape with no fence in between. Consecutive
+//   wgmma.mma_async of one shape into the same accumulators need no fence (the chain, e.g. cuda/fp8_gemm.cu:
+//   one wgmma.fence per K block, then 4 or 8 wgmmas, the first with scale-d 0).
+// Only instructions that name such registers (Insn::wgr, marked at decode) pay for the bookkeeping.
 #include <algorithm>
 #include <cstdio>
 
@@ -120,6 +139,76 @@ bool complete(Warp& w, Warp::WgOp& op, const Insn& wait) {
   return true;
 }
 
+std::string reg_name(const Kernel& K, uint32_t slot) {
+  auto it = K.wg_names.find(slot);
+  return it != K.wg_names.end() ? it->second : "slot " + std::to_string(slot);
+}
+
+std::string shape_of(const sm90::WgmmaOp& o) {
+  return "m64n" + std::to_string(o.n) + "k" + std::to_string(sm90::wgmma_k(o.atype)) + " (" +
+         std::to_string(sm90::d_regs_per_thread(o)) + " accumulator registers)";
+}
+
+// The wgmma.fence rule at the issue of `op` (instruction `in`); `prev`: the in-flight op whose
+// accumulators it chains on, if any.
+void check_fence(Warp& w, const Insn& in, const Warp::WgOp& op, const Warp::WgOp* prev) {
+  Launch& L = *w.cta->L;
+  const Kernel& K = *w.cta->k;
+  const std::string rule =
+      "PTX ISA wgmma.fence: it must be executed by the warpgroup before the first wgmma.mma_async and between "
+      "a register access by a thread and a wgmma.mma_async that accesses the same registers (accumulators or "
+      "A fragment), except accumulator accesses across wgmma.mma_async of the same shape; otherwise undefined";
+  if (w.wg_fences == 0) {
+    if (L.wg_seen.emplace(0xFFFFFFFFu, 0xFFFFFFFFu).second)  // once a launch: the chain after it is the same bug
+      report(w, &in, 0, Report::Kind::Race, "wgmma.mma_async without a wgmma.fence before it",
+             {"warp " + std::to_string(w.id) + " executed no wgmma.fence before this wgmma.mma_async: `" +
+                  K.text[op.pc] + "`",
+              rule});
+    return;
+  }
+  if (prev && prev->fences == w.wg_fences &&
+      (prev->op.n != op.op.n || prev->op.dtype != op.op.dtype || prev->op.atype != op.op.atype)) {
+    if (L.wg_seen.emplace(op.pc, 0x40000000u | prev->pc).second)
+      report(w, &in, 0, Report::Kind::Race,
+             "wgmma.mma_async chains on the accumulators of an in-flight wgmma of another shape without wgmma.fence",
+             {"this one is " + shape_of(op.op) + ", the in-flight one " + shape_of(prev->op) + ": `" +
+                  K.text[prev->pc] + "` " + where_line(K, K.code[prev->pc]),
+              rule});
+    return;
+  }
+  auto chk = [&](uint32_t slot, const char* as) {
+    const auto& t = w.wg_touch[slot];
+    if (t.first != w.wg_fences + 1) return true;
+    if (L.wg_seen.emplace(op.pc, t.second).second)
+      report(w, &in, 0, Report::Kind::Race,
+             "wgmma.mma_async uses a register accessed by another instruction since the last wgmma.fence",
+             {"register " + reg_name(K, slot) + " (" + as + " of this wgmma) was accessed by `" + K.text[t.second] +
+                  "` " + where_line(K, K.code[t.second]) + " after the warp's last wgmma.fence",
+              rule});
+    return false;
+  };
+  const Opd* D = &K.vec[in.op[0].slot];
+  for (uint32_t i = 0; i < in.op[0].n; ++i)
+    if (!chk(D[i].slot, "accumulator")) return;
+  if (op.op.a_in_regs)
+    for (uint32_t r = 0; r < 4; ++r)
+      if (!chk(K.vec[in.op[1].slot + r].slot, "A fragment element")) return;
+}
+
+// Completion of the op with handle h: its registers are the threads' again (unless a later op took them).
+void release_registers(Warp& w, const Warp::WgOp& op, uint64_t h) {
+  const Kernel& K = *w.cta->k;
+  const Insn& in = K.code[op.pc];
+  const Opd* D = &K.vec[in.op[0].slot];
+  for (uint32_t i = 0; i < in.op[0].n; ++i)
+    if (w.wg_busy[D[i].slot] >> 1 == h + 1) w.wg_busy[D[i].slot] = 0;
+  if (op.op.a_in_regs)
+    for (uint32_t r = 0; r < 4; ++r) {
+      uint64_t& b = w.wg_busy[K.vec[in.op[1].slot + r].slot];
+      if (b >> 1 == h + 1) b = 0;
+    }
+}
+
 bool h_wgmma(Warp& w, const Insn& in, uint32_t m) {
   const Kernel& K = *w.cta->k;
   const int l = __builtin_ctz(m);
@@ -140,7 +229,14 @@ bool h_wgmma(Warp& w, const Insn& in, uint32_t m) {
   op.op.scale_d = in.op[3].kind == Opd::Imm ? in.op[3].imm != 0 : pred(w, in.op[3], l);
   const Opd* D = &K.vec[in.op[0].slot];
   const uint32_t n = in.op[0].n;
-  if (w.wg.in_flight().empty()) {  // not chained on a pending op: take the accumulators now, poison them until the wait
+  const uint64_t h = w.wg_next++;
+  op.fences = w.wg_fences;
+  // chained: its accumulators are those of an op in flight (completed in order, so they hold that op's
+  // result when this one completes); else the accumulators are taken now and poisoned until the wait
+  const uint64_t busy = w.wg_busy[D[0].slot];
+  const bool chained = busy != 0 && !(busy & 1) && w.wg_ops.count((busy >> 1) - 1);
+  check_fence(w, in, op, chained ? &w.wg_ops.at((busy >> 1) - 1) : nullptr);
+  if (!chained) {
     op.d_in.resize(size_t(n) * 32);
     for (uint32_t i = 0; i < n; ++i)
       for (int lane = 0; lane < 32; ++lane) {
@@ -161,14 +257,17 @@ bool h_wgmma(Warp& w, const Insn& in, uint32_t m) {
                        i < a_reads ? "A operand of the wgmma" : "B operand of the wgmma"))
         break;
   }
-  const uint64_t h = w.wg_next++;
-  w.wg.issue(h);  // a missing wgmma.fence is not reported: register accesses are not tracked here
+  w.wg.issue(h);  // the fence rule is checked above (check_fence), per register
+  for (uint32_t i = 0; i < n; ++i) w.wg_busy[D[i].slot] = (h + 1) << 1;
+  if (op.op.a_in_regs)
+    for (uint32_t r = 0; r < 4; ++r) w.wg_busy[K.vec[in.op[1].slot + r].slot] = ((h + 1) << 1) | 1;
   w.wg_ops.emplace(h, std::move(op));
   return true;
 }
 
 bool h_wg_fence(Warp& w, const Insn&, uint32_t) {
   w.wg.fence();
+  ++w.wg_fences;
   return true;
 }
 bool h_wg_commit(Warp& w, const Insn&, uint32_t) {
@@ -178,6 +277,7 @@ bool h_wg_commit(Warp& w, const Insn&, uint32_t) {
 bool h_wg_wait(Warp& w, const Insn& in, uint32_t) {
   for (uint64_t h : w.wg.wait(uint32_t(in.op[0].imm))) {
     auto it = w.wg_ops.find(h);
+    release_registers(w, it->second, h);
     const bool ok = complete(w, it->second, in);
     w.wg_ops.erase(it);
     if (!ok) return false;
@@ -186,6 +286,95 @@ bool h_wg_wait(Warp& w, const Insn& in, uint32_t) {
 }
 
 }  // namespace
+
+void mark_wgmma_registers(Kernel& K) {
+  if (K.wgmma.empty()) return;
+  K.wg_role.assign(K.nslots, 0);
+  for (const Insn& in : K.code) {
+    if (in.fn != h_wgmma) continue;
+    for (uint32_t e = 0; e < in.op[0].n; ++e) K.wg_role[K.vec[in.op[0].slot + e].slot] |= kWgAcc;
+    if (K.wgmma[in.x].a_in_regs)
+      for (uint32_t e = 0; e < in.op[1].n; ++e) K.wg_role[K.vec[in.op[1].slot + e].slot] |= kWgA;
+  }
+  auto role = [&](uint32_t slot) { return slot != kNoSlot && slot < K.nslots && K.wg_role[slot] != 0; };
+  for (Insn& in : K.code) {
+    if (in.fn == h_wgmma) continue;
+    bool any = in.guard != kNoSlot && role(in.guard);
+    for (int i = 0; i < in.nops && !any; ++i) {
+      const Opd& o = in.op[i];
+      if (o.kind == Opd::Reg || o.kind == Opd::Addr) any = role(o.slot);
+      if (o.kind == Opd::Vec)
+        for (uint32_t e = 0; e < o.n && !any; ++e)
+          any = K.vec[o.slot + e].kind == Opd::Reg && role(K.vec[o.slot + e].slot);
+      if (o.kind == Opd::Addr && o.coords != kNoSlot) {
+        const Opd& cv = K.vec[o.coords];
+        for (uint32_t e = 0; e < cv.n && !any; ++e)
+          any = K.vec[cv.slot + e].kind == Opd::Reg && role(K.vec[cv.slot + e].slot);
+      }
+    }
+    in.wgr = any;
+  }
+}
+
+void wg_access(Warp& w, const Insn& in, uint32_t m) {
+  if (w.wg_busy.empty()) return;
+  const Kernel& K = *w.cta->k;
+  const uint32_t pc = pc_of(w, in);
+  auto one = [&](uint32_t slot, bool write) {
+    if (slot == kNoSlot || slot >= K.nslots || !K.wg_role[slot]) return;
+    w.wg_touch[slot] = {w.wg_fences + 1, pc};
+    const uint64_t b = w.wg_busy[slot];
+    if (!b) return;
+    auto it = w.wg_ops.find((b >> 1) - 1);
+    const uint32_t issue = it != w.wg_ops.end() ? it->second.pc : pc;
+    if (!w.cta->L->wg_seen.emplace(pc, issue).second) return;
+    const bool a = b & 1;
+    const int l = __builtin_ctz(m);
+    report(w, &in, l, Report::Kind::Race,
+           std::string("wgmma.mma_async ") + (a ? "A fragment" : "accumulator") + " register " +
+               (write ? "written" : "read") + " before the wgmma.wait_group that covers it",
+           {"register " + reg_name(K, slot) + ", by warp " + std::to_string(w.id) + " lane " + std::to_string(l) +
+                ": `" + K.text[pc] + "`",
+            "in flight: `" + K.text[issue] + "` " + where_line(K, K.code[issue]),
+            "PTX ISA wgmma.wait_group: accessing the accumulator or A-fragment registers of a wgmma.mma_async "
+            "before a wgmma.wait_group that waits on its group is undefined" +
+                std::string(a ? "" : "; the register holds poison here until then")});
+  };
+  if (in.guard != kNoSlot) one(in.guard, false);
+  for (int i = 0; i < in.nops; ++i) {
+    const Opd& o = in.op[i];
+    const bool wr = i < in.ndst;
+    if (o.kind == Opd::Reg) one(o.slot, wr);
+    else if (o.kind == Opd::Addr) {
+      one(o.slot, false);
+      if (o.coords != kNoSlot) {
+        const Opd& cv = K.vec[o.coords];
+        for (uint32_t e = 0; e < cv.n; ++e)
+          if (K.vec[cv.slot + e].kind == Opd::Reg) one(K.vec[cv.slot + e].slot, false);
+      }
+    } else if (o.kind == Opd::Vec) {
+      for (uint32_t e = 0; e < o.n; ++e)
+        if (K.vec[o.slot + e].kind == Opd::Reg) one(K.vec[o.slot + e].slot, wr);
+    }
+  }
+}
+
+void wg_exit(Warp& w, const Insn& in, uint32_t m) {
+  const size_t open = w.wg.uncommitted(), groups = w.wg.pending_groups();
+  if (!open && !groups) return;
+  const Kernel& K = *w.cta->k;
+  const std::vector<uint64_t> fl = w.wg.in_flight();
+  const uint32_t first = fl.empty() || !w.wg_ops.count(fl[0]) ? pc_of(w, in) : w.wg_ops.at(fl[0]).pc;
+  if (!w.cta->L->wg_seen.emplace(pc_of(w, in), 0x20000000u | first).second) return;
+  std::vector<std::string> d;
+  if (groups)
+    d.push_back(std::to_string(groups) + " wgmma group(s) committed and never waited on (no wgmma.wait_group covers them)");
+  if (open) d.push_back(std::to_string(open) + " wgmma.mma_async issued and never committed (no wgmma.commit_group)");
+  d.push_back("oldest in flight: `" + K.text[first] + "` " + where_line(K, K.code[first]));
+  d.push_back("PTX ISA wgmma.wait_group / commit_group: the accumulators of a wgmma.mma_async are the thread's only "
+              "after a wgmma.wait_group that waits on its group (uncommitted ops belong to no group)");
+  report(w, &in, __builtin_ctz(m), Report::Kind::Race, "Warp exits with wgmma.mma_async in flight", d);
+}
 
 bool bind_wgmma(BindCtx& c) {
   const auto& P = c.pi.parts;
@@ -216,12 +405,16 @@ bool bind_wgmma(BindCtx& c) {
   const uint32_t nd = sm90::d_regs_per_thread(op);
   if (in.op[0].kind != Opd::Vec || in.op[0].n != nd)
     c.fail("wgmma: the accumulator vector must hold " + std::to_string(nd) + " registers");
-  for (uint32_t e = 0; e < in.op[0].n; ++e)
+  for (uint32_t e = 0; e < in.op[0].n; ++e) {
     if (c.k.vec[in.op[0].slot + e].kind != Opd::Reg) c.fail("wgmma: accumulators must be registers");
+    if (e < c.pi.ops[0].elems.size()) c.k.wg_names[c.k.vec[in.op[0].slot + e].slot] = c.pi.ops[0].elems[e].name;
+  }
   if (op.a_in_regs) {
     if (in.op[1].n != sm90::a_regs_per_thread(op)) c.fail("wgmma: A from registers takes a vector of 4 registers");
-    for (uint32_t e = 0; e < in.op[1].n; ++e)
+    for (uint32_t e = 0; e < in.op[1].n; ++e) {
       if (c.k.vec[in.op[1].slot + e].kind != Opd::Reg) c.fail("wgmma: A fragment elements must be registers");
+      if (e < c.pi.ops[1].elems.size()) c.k.wg_names[c.k.vec[in.op[1].slot + e].slot] = c.pi.ops[1].elems[e].name;
+    }
   } else {
     c.reg(1);
   }

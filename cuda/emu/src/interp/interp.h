@@ -82,6 +82,8 @@ struct Insn {
   uint32_t target = 0;       // Bra: target pc
   // Opcode-variant parameters, meaning per family (types, comparison, rounding, flags...).
   uint8_t t = 0, t2 = 0, a = 0, b = 0, c = 0, d = 0;
+  uint8_t wgr = 0;           // names a register that a wgmma.mma_async uses as accumulator / A fragment
+                             // (Kernel::wg_role): the executor calls wg_access (exec_wgmma.cc) first
   uint32_t x = 0;            // extra immediate parameter (bar id/count flags, mma shape, ...)
   int ptx_line = 0;
   int16_t file = -1;
@@ -111,6 +113,10 @@ struct Kernel {
   std::vector<Insn> code;
   std::vector<Opd> vec;           // vector operand elements
   std::vector<sm90::WgmmaOp> wgmma;  // wgmma.mma_async forms (Insn::x indexes), descriptors filled at issue
+  // per slot (empty without wgmma): kWgAcc | kWgA when some wgmma.mma_async uses the register as an
+  // accumulator / A fragment element; wg_names: those registers' PTX names (reports)
+  std::vector<uint8_t> wg_role;
+  std::map<uint32_t, std::string> wg_names;
   std::vector<std::string> text;  // per pc: the instruction as written (reports)
   std::vector<uint8_t> slot_bits; // declared width per slot
   std::vector<std::pair<Sreg, uint32_t>> sregs;  // materialised special registers: which slot
@@ -142,6 +148,7 @@ struct Launch {
   std::mt19937_64 rng;
   std::map<std::pair<uint32_t, uint32_t>, int> race_seen;  // (pc, other pc) already reported
   std::set<std::pair<uint32_t, uint32_t>> proxy_seen;      // (async pc, ~0: missing fence / wait pc) reported
+  std::set<std::pair<uint32_t, uint32_t>> wg_seen;         // wgmma register-rule reports made: (pc, other pc)
   uint64_t t0_ns = 0;
   const std::vector<uint8_t>* params = nullptr;  // the kernel parameter buffer (param space)
 };
@@ -237,12 +244,20 @@ struct Warp {
   // covering wait_group is reported (exec_wgmma.cc).
   struct WgOp {
     uint32_t pc; sm90::WgmmaOp op; std::vector<uint32_t> a, d_in;
+    uint32_t fences = 0;  // Warp::wg_fences at issue
     std::vector<std::pair<uint32_t, uint32_t>> snap_at;
     std::vector<uint8_t> snap;
   };
   sm90::WgmmaGroups wg;
   std::map<uint64_t, WgOp> wg_ops;
   uint64_t wg_next = 0;
+  // The register rules of wgmma (PTX ISA wgmma.fence, wgmma.wait_group; exec_wgmma.cc), per slot when the
+  // kernel has wgmma (Kernel::wg_role), else empty. wg_busy: 0, or the in-flight op using the register:
+  // (handle + 1) << 1, | 1 when as an A fragment element. wg_touch: (wg_fences + 1, pc) of the last access
+  // by an instruction other than wgmma.mma_async ({0, 0}: none). wg_fences: wgmma.fence executed so far.
+  std::vector<uint64_t> wg_busy;
+  std::vector<std::pair<uint32_t, uint32_t>> wg_touch;
+  uint32_t wg_fences = 0;
   // cp.async.bulk shared -> global stores (bulk_group completion, §9.7.9.25.4), per lane: open and committed
   std::vector<Cta::BulkOp> bs_open[32];
   std::vector<std::vector<Cta::BulkOp>> bs_groups[32];
@@ -376,6 +391,15 @@ void cluster_exited(Cta& cta, uint32_t n);
 bool drain_async(Cta& cta);
 bool bind_async(BindCtx& c);
 bool bind_wgmma(BindCtx& c);
+// wgmma register rules (exec_wgmma.cc). mark_wgmma_registers: after decode, fills Kernel::wg_role and sets
+// Insn::wgr on the other instructions that name those registers. wg_access: such an instruction runs for
+// lanes m (an access while a wgmma using the register is in flight is reported; the access is recorded
+// for the wgmma.fence check). wg_exit: lanes m exit; wgmma ops still in flight or never committed are
+// reported.
+enum : uint8_t { kWgAcc = 1, kWgA = 2 };
+void mark_wgmma_registers(Kernel& k);
+void wg_access(Warp& w, const Insn& in, uint32_t m);
+void wg_exit(Warp& w, const Insn& in, uint32_t m);
 bool bind_cluster(BindCtx& c);
 
 }  // namespace emu::interp

@@ -217,6 +217,9 @@ LaunchResult ModuleImpl::launch(const KernelInfo& info, const LaunchConfig& cfg,
       w.cl_arrived = 0;
       w.wg = {};
       w.wg_ops.clear();
+      w.wg_fences = 0;
+      w.wg_busy.assign(K->wg_role.size(), 0);
+      w.wg_touch.assign(K->wg_role.size(), {0u, 0u});
       for (int l = 0; l < 32; ++l) {
         w.bs_open[l].clear();
         w.bs_groups[l].clear();
