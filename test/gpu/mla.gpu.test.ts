@@ -206,4 +206,31 @@ describeGpu('mla CUDA kernels', () => {
         if (!(e <= tol)) throw new Error(`step ${i}: relative error vs the CPU backend ${e} > ${tol}`);
       });
     }));
+
+  // Issue 18: seqLens past what the block table's row covers. The CPU refuses them (ArgumentError); on CUDA the
+  // lengths are device data, so a row whose keys run past its block-table row is NaN (out and lse), never a read
+  // of the next row's pages, while the other sequences of the batch are as on the CPU.
+  describe.each([[0, 1], [0, 3], [1, 1], [1, 3]])('seqLens beyond the block table (impl %i, %i splits)', (impl, splits) => {
+    test.each([['one token past', 129], ['64000000', 64000000]])('%s: NaN rows for that sequence only', (_n, over) => withSeed(async (seed) => {
+      const spec: PagedSpec = { h: 16, r: 64, p: 16, sq: 1, lens: [128, 100] };
+      const c = await pagedCase(new Rng(seed), spec, 'bf16', 'bf16');  // maxPages 3: 192 tokens covered
+      const covered = c.maxPages * PAGE;
+      const bad = over === 129 ? covered + 1 : over;
+      const call = (lens: number[], device: 'cpu' | 'cuda') => {
+        const t = (x: Tensor) => x.to(device);
+        return mlaPagedAttention(t(c.qLatent) as Tensor<A>, t(c.qPe) as Tensor<A>, t(c.kvCache) as Tensor<A>, t(c.blockTable) as Tensor<'i32'>,
+          Tensor.fromArray(Int32Array.from(lens)).to(device), { softmaxScale: c.scale, numSplits: splits, impl: device === 'cuda' ? impl : 0 });
+      };
+      const gpu = call([bad, 100], 'cuda'), ref = call([128, 100], 'cpu');
+      const [o, l] = [await gpu.out.toFloat32Array(), await gpu.lse.toFloat32Array()];
+      const [ro, rl] = [await ref.out.toFloat32Array(), await ref.lse.toFloat32Array()];
+      const half = o.length / 2, lh = l.length / 2;
+      expect(o.subarray(0, half).every(Number.isNaN)).toBe(true);
+      expect(l.subarray(0, lh).every(Number.isNaN)).toBe(true);
+      expect(relErr(o.subarray(half), ro.subarray(half))).toBeLessThan(impl === 1 ? 1e-2 : 1e-5);
+      expect(relErr(l.subarray(lh), rl.subarray(lh))).toBeLessThan(1e-3);
+      await expect(call([bad, 100], 'cpu').out.toFloat32Array()).rejects.toThrow(/'seqLens' element 0/);
+      c.dispose();
+    }));
+  });
 });
