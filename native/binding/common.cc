@@ -349,8 +349,12 @@ std::vector<std::pair<const char*, OpFn>>& registry() {
 Napi::Value trampoline(const Napi::CallbackInfo& info) {
   OpFn fn = reinterpret_cast<OpFn>(info.Data());
   Napi::Env env = info.Env();
-  g_trace.reset();
-  struct Clear { ~Clear() { g_trace.in.clear(); g_trace.out.clear(); g_trace.failed.reset(); } } clear;
+  // An op called from inside another (a getter of an options object calling an op) keeps its own trace.
+  struct Scope {
+    OpTrace outer;
+    Scope() : outer(std::move(g_trace)) { g_trace.reset(); }
+    ~Scope() { g_trace = std::move(outer); }
+  } scope;
   try {
     return fn(info);
   } catch (const Napi::Error&) {

@@ -91,3 +91,15 @@ describe('concurrent generations', () => {
     }
   }, 120000);
 });
+
+test('an op called from inside another op\'s argument parsing keeps the errors apart', async () => {
+  const { native } = await import('../../lib/native');
+  const table = Tensor.zeros([10, 4]);
+  let inner: Tensor | null = null;
+  // A getter on the options object runs JS (here another op) while embedding parses its arguments.
+  const opts = { get outDtype() { inner = ops.add(table, table); return 'f32'; } };
+  const bad = Tensor.fromHandle((native.embedding as (...a: unknown[]) => never)(table.handle, Tensor.fromArray(Int32Array.from([99])).handle, opts));
+  await expect(bad.toFloat32Array()).rejects.toThrow(BAD_ID);
+  expect(Array.from(await inner!.toFloat32Array())).toEqual(new Array(40).fill(0));
+  await expect(synchronize()).resolves.toBeUndefined();
+});
