@@ -37,6 +37,9 @@ __global__ void k_proxy(float* D) {
   __syncthreads();
   float d[4] = {0, 0, 0, 0};
   const uint64_t da = desc(sa), db = desc(sb);
+  // the zeroing stays before the wgmma.fence: without these, nvcc emits the movs between the fence and the
+  // wgmma (asm volatile orders memory, not registers), an accumulator access the wgmma.fence rule forbids
+  for (int i = 0; i < 4; ++i) asm volatile("" : "+f"(d[i])::"memory");
   asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
   asm volatile("wgmma.mma_async.sync.aligned.m64n8k32.f32.e4m3.e4m3 {%0, %1, %2, %3}, %4, %5, 0, 1, 1;"
                : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]) : "l"(da), "l"(db) : "memory");

@@ -1,6 +1,6 @@
-// dsv3-emu mutation tests: the planted bugs. Each mutation is ONE exact text substitution in a fresh copy
-// of cuda/fp8_gemm.cu or cuda/sm90.cuh (read from the working tree at every run, never kept here); the old
-// text must occur exactly once, else the mutation has rotted (the kernel changed) and this script fails
+// dsv3-emu mutation tests: the planted bugs. Each mutation is ONE bug planted by an exact text substitution
+// (or, with `edits`, a few applied in order, to move a line) in a fresh copy of cuda/fp8_gemm.cu or
+// cuda/sm90.cuh (read from the working tree at every run, never kept here); each old text must occur exactly once, else the mutation has rotted (the kernel changed) and this script fails
 // loudly so that the substitution is updated, never silently skipped.
 //   node mutations.mjs list                      one line per mutation: "name<TAB>file<TAB>what<TAB>gap"
 //   node mutations.mjs apply NAME REPO OUTDIR    OUTDIR/cuda/{fp8_gemm.cu,sm90.cuh}: copies of REPO's, NAME
@@ -71,8 +71,26 @@ export const mutations = [
     what: 'no wgmma.fence before the K block\'s first wgmma.mma_async (its accumulators were read by the threads)',
     old: 'sm90::mbar_wait(&full[s], phase);\n sm90::wgmma_fence();',
     new: 'sm90::mbar_wait(&full[s], phase);',
-    gap: 'the emulator does not check the wgmma.fence rule (PTX ISA: required before the first wgmma.mma_async ' +
-         'and between a register access and a wgmma using that register; undefined otherwise)',
+  },
+  {
+    name: 'e-wait-group-1',
+    file: 'cuda/fp8_gemm.cu',
+    what: 'wgmma.wait_group 1 instead of 0: the K block\'s group (the only one) may still be pending when its ' +
+          'fragment is read',
+    old: 'sm90::named_barrier_sync(1 + wg, 128);\n sm90::wgmma_wait<0>();',
+    new: 'sm90::named_barrier_sync(1 + wg, 128);\n      sm90::wgmma_wait<1>();',
+  },
+  {
+    name: 'e-wait-after-use',
+    file: 'cuda/fp8_gemm.cu',
+    what: 'the wgmma.wait_group moved after the fragment use (the accumulators are read, and the stage ' +
+          'released, while the wgmmas may still run)',
+    edits: [
+      { old: 'sm90::named_barrier_sync(1 + wg, 128);\n sm90::wgmma_wait<0>();',
+        new: 'sm90::named_barrier_sync(1 + wg, 128);' },
+      { old: 'if (++s == C::kStages) { s = 0; phase ^= 1; }\n }\n\n const int row_w',
+        new: 'sm90::wgmma_wait<0>();\n      if (++s == C::kStages) { s = 0; phase ^= 1; }\n    }\n\n    const int row_w' },
+    ],
   },
   {
     name: 'f-missing-arrive',
@@ -108,12 +126,14 @@ function apply(name, repo, outdir) {
   for (const f of files) {
     let text = readFileSync(path.join(repo, f), 'utf8');
     if (m && m.file === f) {
-      const re = pattern(m.old);
-      const n = [...text.matchAll(re)].length;
-      if (n !== 1)
-        fail(`mutation ${m.name}: its text occurs ${n} times in ${f} (must be exactly once; update the substitution ` +
-             `in cuda/emu/test/mutations/mutations.mjs to the kernel's current code):\n${m.old}`);
-      text = text.replace(re, () => m.new);
+      for (const e of m.edits ?? [{ old: m.old, new: m.new }]) {
+        const re = pattern(e.old);
+        const n = [...text.matchAll(re)].length;
+        if (n !== 1)
+          fail(`mutation ${m.name}: its text occurs ${n} times in ${f} (must be exactly once; update the substitution ` +
+               `in cuda/emu/test/mutations/mutations.mjs to the kernel's current code):\n${e.old}`);
+        text = text.replace(re, () => e.new);
+      }
     }
     writeFileSync(path.join(outdir, f), text);
   }
