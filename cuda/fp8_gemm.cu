@@ -394,7 +394,10 @@ __global__ void __launch_bounds__(256, 1) fp8_mma_peak_kernel(int iters, float* 
   const int wg = threadIdx.x / 128;
   float d[64];
 #pragma unroll
-  for (int i = 0; i < 64; ++i) d[i] = 0.f;
+  for (int i = 0; i < 64; ++i) {
+    d[i] = 0.f;
+    sm90::fence_operand(d[i]);  // the zeroing stays before the first wgmma.fence (the ISA's register rule)
+  }
   const uint64_t da = sm90::smem_desc_k128_sw128(tile + wg * 64 * 128);
   const uint64_t db = sm90::smem_desc_k128_sw128(tile + 2 * 64 * 128);
   for (int it = 0; it < iters; ++it) {
