@@ -544,6 +544,16 @@ void run_cluster(Cluster& cl) {
     }
     Run r = run_warp(*ws[size_t(wi)], quantum);
     if (r == Run::Stopped) break;
+    // a warp switch: the loads in flight whose seeded landing point has come land now
+    ++L.switches;
+    bool landed = false;
+    for (Cta* c : cl.ctas)
+      if (!c->bulk.empty()) landed |= land_due(*c);
+    if (L.stop) break;
+    if (landed) {  // waiters may have been woken
+      std::fill(idle.begin(), idle.end(), 0);
+      idle_count = 0;
+    }
     if (r == Run::Finished) {
       finished[wi] = 1;
       --unfinished;

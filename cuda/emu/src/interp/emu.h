@@ -89,6 +89,8 @@ struct LaunchResult {
   uint64_t warp_instructions = 0;    // instructions executed, counted per warp issue
   uint64_t ctas = 0;                 // CTAs launched
   uint64_t ctas_with_work = 0;       // CTAs that wrote global memory or issued an async copy/mma
+  uint64_t bulk_loads = 0;           // bulk / tensor loads (global -> shared) issued
+  uint64_t early_landings = 0;       // of them, landed at their seeded point before the latest one
   double seconds = 0;
 };
 

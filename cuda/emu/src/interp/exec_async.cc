@@ -6,8 +6,11 @@
 // elements filled, 32/64/128-byte swizzle). The semantics are the sm90 models' (src/sm90/mbarrier.h: the
 // object's state machine and its errors; tma.h: tensor-map decode, box copies, bulk copies; forms.h: the
 // spellings); this file keeps the scheduling. Copies complete as late as the ISA allows (hostile):
-// cp.async at the thread's wait_group / wait_all, bulk copies when a thread waits on their mbarrier, when
-// the CTA would otherwise stall, or at the CTA's end; their bytes move through UnitSmem / UnitGlobal
+// cp.async at the thread's wait_group / wait_all, bulk stores at the bulk wait_group, bulk / tensor
+// loads when a thread waits on their mbarrier, when the CTA would otherwise stall, or at the CTA's end;
+// or, for half of the loads (seeded: pick_landing), earlier, at a randomised warp switch after their
+// issue (land_due), the bytes then still counting as unobserved for --strict until that latest point.
+// Their bytes move through UnitSmem / UnitGlobal
 // (async_mem.h) as accesses of the issuing lane, and a load releases into its mbarrier before its
 // complete_tx (racecheck.h). try_wait blocks the lane until the phase completes (the ISA lets it wait up
 // to an implementation-defined time), so deadlocks are seen. Errors of the models are reports.
@@ -257,6 +260,7 @@ bool h_tma(Warp& w, const Insn& in, uint32_t m) {
     op.map = map;
     if (store) w.bs_open[l].push_back(op);
     else {
+      op.land_at = pick_landing(*C.L);
       C.bulk.push_back(op);
       poison_destination(C, op.dst, bytes);
     }
@@ -282,8 +286,23 @@ bool land(Warp& w, const Cta::BulkOp& op, uint32_t* bytes) {
   return true;
 }
 
-// Completes the bulk copies in flight (all, or those signalling mbarrier `only`): the bytes land, written
-// by the issuing warp, which then releases into the mbarrier before its complete_tx.
+// One load lands: its bytes move, written by the issuing warp, which then releases into the mbarrier
+// before its complete_tx. False after a launch-stopping report.
+bool land_load(Cta& C, const Cta::BulkOp& op) {
+  Warp& w = C.warps[size_t(op.warp)];
+  const Insn& in = C.k->code[op.pc];
+  uint32_t bytes = 0;
+  if (!land(w, op, &bytes)) return false;
+  if (C.L->opt->racecheck) C.race.release(op.warp, mbar_sync(C, op.mbar));
+  const sm90::MbarResult r = unit(C).complete_tx(op.mbar, bytes);
+  if (!mbar_ok(w, in, op.lane, op.mbar, r)) return false;
+  if (r.phase_completed) phase_done(C, op.mbar);
+  return true;
+}
+
+// Completes the bulk copies in flight (all, or those signalling mbarrier `only`): the bytes land
+// (land_load). Loads that landed early (land_due) become observed: their bytes no longer count as in
+// flight for the strict check. Only landings count in the result.
 bool drain(Cta& C, uint32_t only) {
   bool any = false;
   for (size_t i = 0; i < C.bulk.size();) {
@@ -294,14 +313,18 @@ bool drain(Cta& C, uint32_t only) {
     }
     C.bulk.erase(C.bulk.begin() + long(i));
     any = true;
-    Warp& w = C.warps[size_t(op.warp)];
-    const Insn& in = C.k->code[op.pc];
-    uint32_t bytes = 0;
-    if (!land(w, op, &bytes)) return true;
-    if (C.L->opt->racecheck) C.race.release(op.warp, mbar_sync(C, op.mbar));
-    const sm90::MbarResult r = unit(C).complete_tx(op.mbar, bytes);
-    if (!mbar_ok(w, in, op.lane, op.mbar, r)) return true;
-    if (r.phase_completed) phase_done(C, op.mbar);
+    if (!land_load(C, op)) return true;
+  }
+  for (size_t i = 0; i < C.landed.size();) {
+    const Cta::Landed e = C.landed[i];
+    if (only != kNoSlot && e.mbar != only) {
+      ++i;
+      continue;
+    }
+    C.landed.erase(C.landed.begin() + long(i));
+    if (!C.smem_init.empty())
+      for (uint32_t b = e.dst; b < e.dst + e.size; ++b)
+        if (C.smem_init[b] == 3) C.smem_init[b] = 1;
   }
   return any;
 }
@@ -438,7 +461,9 @@ bool h_bulk_g2s(Warp& w, const Insn& in, uint32_t m) {
     }
     if (proxy_check(w, in, l, d, n, "destination of the bulk copy"))
       proxy_check(w, in, l, off, 8, "the mbarrier object that the bulk copy's complete_tx updates");
-    C.bulk.push_back(Cta::BulkOp{uint32_t(d), s, n, off, pc_of(w, in), w.id, l});
+    Cta::BulkOp op{uint32_t(d), s, n, off, pc_of(w, in), w.id, l};
+    op.land_at = pick_landing(*C.L);
+    C.bulk.push_back(op);
     poison_destination(C, uint32_t(d), n);
     C.work = true;
   });
@@ -559,6 +584,43 @@ bool Cta::MbarMem::write(uint32_t addr, const void* src, uint32_t n) {
   if (uint64_t(addr) + n > c->smem.size()) return false;
   std::memcpy(&c->smem[addr], src, n);
   return true;
+}
+
+uint64_t pick_landing(Launch& L) {
+  ++L.res.bulk_loads;
+  const uint64_t r = L.land_rng();
+  if (r & 1) return ~0ull;  // half of the loads land at the latest point (the hostile choice)
+  // the others at one of the next warp switches (never the one in which they were issued), each switch
+  // landing them with probability 1/4 (a geometric choice: early ones more often than late ones)
+  uint64_t k = 1, x = r >> 1;
+  while ((x & 3) != 0 && k < 31) {
+    ++k;
+    x >>= 2;
+  }
+  return L.switches + k;
+}
+
+bool land_due(Cta& C) {
+  Launch& L = *C.L;
+  bool any = false;
+  for (size_t i = 0; i < C.bulk.size() && !L.stop;) {
+    const Cta::BulkOp op = C.bulk[i];
+    if (op.land_at > L.switches) {
+      ++i;
+      continue;
+    }
+    C.bulk.erase(C.bulk.begin() + long(i));
+    any = true;
+    ++L.res.early_landings;
+    if (!land_load(C, op)) break;
+    // the bytes are in place, but a thread that has not observed the mbarrier phase complete still reads
+    // them unsynchronised: under --strict they stay marked in flight (3: landed, not yet observed)
+    if (!C.smem_init.empty() && uint64_t(op.dst) + op.size <= C.smem_init.size()) {
+      std::memset(&C.smem_init[op.dst], 3, op.size);
+      C.landed.push_back(Cta::Landed{op.dst, op.size, op.mbar});
+    }
+  }
+  return any;
 }
 
 bool drain_async(Cta& C) {

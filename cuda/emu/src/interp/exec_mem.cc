@@ -154,7 +154,8 @@ uint8_t* access(Warp& w, const Insn& in, int lane, Space space, uint64_t addr, u
         }
         if (!write) {
           for (uint32_t i = 0; i < size; ++i)
-            if (C.smem_init[addr + i] != 1) {  // 0: never written; 2: destination of a bulk copy in flight
+            if (C.smem_init[addr + i] != 1) {  // 0: never written; 2: destination of a bulk copy in flight;
+                                               // 3: landed early, its mbarrier phase not yet observed
               if (L.race_seen.emplace(std::make_pair(pc, 0xFFFFFFFEu), 1).second)
                 report(w, &in, lane, Report::Kind::Uninitialized,
                        "Uninitialized __shared__ read of size " + std::to_string(size) + " bytes",

@@ -146,6 +146,11 @@ struct Launch {
   uint32_t dyn_smem = 0;
   uint64_t win_shared = 0, win_local = 0, win_param = 0, win_size = 0;  // generic windows
   std::mt19937_64 rng;
+  // The landing points of bulk / tensor loads (exec_async.cc, land_due): their own generator, seeded from
+  // Options::seed in both schedules (so a round-robin run is reproducible and a random one does not
+  // change its warp order), and the warp switches made so far (the clock that landing points are set on).
+  std::mt19937_64 land_rng;
+  uint64_t switches = 0;
   std::map<std::pair<uint32_t, uint32_t>, int> race_seen;  // (pc, other pc) already reported
   std::set<std::pair<uint32_t, uint32_t>> proxy_seen;      // (async pc, ~0: missing fence / wait pc) reported
   std::set<std::pair<uint32_t, uint32_t>> wg_seen;         // wgmma register-rule reports made: (pc, other pc)
@@ -205,15 +210,21 @@ struct Cta {
   std::unique_ptr<sm90::MbarrierUnit> mbar;
   std::map<uint32_t, uint32_t> mbar_ids;
   // The bulk copies in flight (completed late: when a thread waits on their mbarrier, when the CTA would
-  // otherwise stall, or at its end).
+  // otherwise stall, or at its end; or at their seeded landing point, land_at).
   struct BulkOp {
     uint32_t dst; uint64_t src; uint32_t size, mbar, pc; int warp, lane;
     bool store = false;             // shared -> global (bulk_group completion), else global -> shared (mbarrier)
     int tensor_rank = 0;            // cp.async.bulk.tensor: the map (decoded at issue) and box coordinates
     std::shared_ptr<const sm90::TensorMap> map;
     int32_t coords[5] = {};
+    uint64_t land_at = ~0ull;       // loads: the Launch::switches count at which it lands early (~0: at the latest point)
   };
   std::vector<BulkOp> bulk;
+  // Loads landed early (land_due): their bytes are in place, complete_tx performed, but under --strict
+  // they stay marked unobserved (smem_init 3) until the point where they would have landed at the latest
+  // (a wait on their mbarrier, a stall, the CTA's end): (dst, size, mbar).
+  struct Landed { uint32_t dst, size, mbar; };
+  std::vector<Landed> landed;
 };
 
 // Lane states.
@@ -389,6 +400,11 @@ void cluster_exited(Cta& cta, uint32_t n);
 // Async units (exec_async.cc): complete every bulk copy in flight (false if none); a launch-stopping
 // report returns through Launch::stop. Called when a CTA would stall and at its end.
 bool drain_async(Cta& cta);
+// Lands the bulk / tensor loads whose seeded landing point (BulkOp::land_at) has come; called by the
+// scheduler at each warp switch. True if any landed (waiters may have been woken).
+bool land_due(Cta& cta);
+// The landing point of a load issued now (never the issuing switch itself).
+uint64_t pick_landing(Launch& L);
 bool bind_async(BindCtx& c);
 bool bind_wgmma(BindCtx& c);
 // wgmma register rules (exec_wgmma.cc). mark_wgmma_registers: after decode, fills Kernel::wg_role and sets

@@ -153,6 +153,7 @@ LaunchResult ModuleImpl::launch(const KernelInfo& info, const LaunchConfig& cfg,
   L.win_param = win_param();
   L.win_size = kWindow;
   L.rng.seed(opt.seed);
+  L.land_rng.seed(opt.seed ^ 0x9E3779B97F4A7C15ull);
   L.t0_ns = now_ns();
   // the parameter buffer, read-only for the kernel
   std::vector<uint8_t> params(std::max<uint32_t>(K->info.param_bytes, 1), 0xFF);
@@ -241,6 +242,7 @@ LaunchResult ModuleImpl::launch(const KernelInfo& info, const LaunchConfig& cfg,
     C.mbar.reset();
     C.mbar_ids.clear();
     C.bulk.clear();
+    C.landed.clear();
   };
 
   for (uint32_t z0 = 0; z0 < cfg.grid.z && !L.stop; z0 += cd.z)
