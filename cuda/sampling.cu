@@ -56,10 +56,12 @@ __device__ Cand row_best(const typename TX::raw* x, int n, Cand prev, Cand* smem
 }
 
 template <typename TX>
-__global__ void __launch_bounds__(kThreads) argmax_kernel(const typename TX::raw* __restrict__ x, int32_t* __restrict__ out, int64_t n) {
+__global__ void __launch_bounds__(kThreads) argmax_kernel(const typename TX::raw* __restrict__ x, int32_t* __restrict__ out, int64_t n,
+                                                          bool flag_invalid) {
   __shared__ Cand smem[32];
   const Cand c = row_best<TX>(x + static_cast<int64_t>(blockIdx.x) * n, static_cast<int>(n), Cand{0.f, -1}, smem);
-  if (threadIdx.x == 0) out[blockIdx.x] = c.i;
+  // The best candidate is the first NaN if there is one (the CPU's order), else the first maximum.
+  if (threadIdx.x == 0) out[blockIdx.x] = !flag_invalid || isfinite(c.v) ? c.i : isnan(c.v) ? kPickNaN : kPickNoFinite;
 }
 
 template <typename TX>
@@ -260,7 +262,7 @@ void argmax(const ArgmaxParams& p, void* stream) {
   const unsigned grid = grid_rows(p.t, "argmax");
   with_float(p.x_dtype, "argmax", [&](auto tx) {
     using TX = decltype(tx);
-    argmax_kernel<TX><<<grid, kThreads, 0, static_cast<cudaStream_t>(stream)>>>(static_cast<const typename TX::raw*>(p.x), p.out, p.n);
+    argmax_kernel<TX><<<grid, kThreads, 0, static_cast<cudaStream_t>(stream)>>>(static_cast<const typename TX::raw*>(p.x), p.out, p.n, p.flag_invalid);
     DSV3_CUDA_CHECK_LAUNCH();
   });
 }

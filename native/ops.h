@@ -145,7 +145,10 @@ struct ArgmaxParams {
   const void* x; DType x_dtype;  // [t, n]
   int32_t* out;                  // [t]; the first maximum wins; NaN counts as larger than any number
   int64_t t, n;
+  bool flag_invalid = false;     // a row with a NaN gives kPickNaN, one with no finite maximum kPickNoFinite
 };
+// argmax's answers for rows a token cannot be picked from (flag_invalid), read by the model's picks.
+constexpr int32_t kPickNaN = -1, kPickNoFinite = -2;
 struct TopkParams {
   const void* x; DType x_dtype;  // [t, n]
   float* values;                 // [t, k] descending

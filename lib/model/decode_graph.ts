@@ -7,6 +7,7 @@
 import { ArgumentError, UnsupportedError } from '../errors';
 import { CudaGraph, withoutStatistics } from '../cuda_graph';
 import { MLA_PAGE_SIZE } from '../ops/mla';
+import { checkPicks } from '../ops/sampling';
 import { synchronize, Tensor } from '../tensor';
 import type { Model } from './model';
 import { MlaStep, PagedLatentCache, SequenceCache } from './paged_cache';
@@ -69,7 +70,9 @@ export class DecodeGraph {
       this.inputs.copyFrom(host);
       host.dispose();
       this.graph.replay();
-      return await this.next.toArray();
+      const next = await this.next.toArray();
+      checkPicks(next, 'DecodeGraph.decode');
+      return next;
     } catch (e) {
       for (const c of this.caches) c.truncate(1);
       throw e;

@@ -8,7 +8,7 @@ import { AbortError, ArgumentError } from '../errors';
 import { embedding } from '../ops/embedding';
 import { gemm } from '../ops/gemm';
 import { rmsNorm } from '../ops/norm';
-import { argmax, sample, topk } from '../ops/sampling';
+import { argmax, checkPicks, sample } from '../ops/sampling';
 import { Device, synchronize, Tensor } from '../tensor';
 import { generate, GenerateOptions, Generation } from '../generate';
 import { TextTokenizer } from '../tokenizer';
@@ -263,17 +263,23 @@ export class Model {
     try {
       // greedy rows read the argmax of every row; a sampled row draws alone (row 0 of its view), as generate() does
       const anyGreedy = want.some((i) => (items[i].pick!.temperature ?? 0) <= 0);
-      const greedy = anyGreedy ? argmax(lt) : null;
+      const greedy = anyGreedy ? argmax(lt, { flagInvalid: true }) : null;
       if (greedy) picked.push(greedy);
       const g = greedy ? await greedy.toArray() : null;
       for (let j = 0; j < want.length; j++) {
         const p = items[want[j]].pick!;
-        if ((p.temperature ?? 0) <= 0) { out[want[j]] = g![j]; continue; }
+        if ((p.temperature ?? 0) <= 0) {
+          checkPicks([g![j]], 'argmax', j);
+          out[want[j]] = g![j];
+          continue;
+        }
         const row = lt.view(j, 1);
         const s = sample(row, { seed: p.seed!, temperature: p.temperature, topP: p.topP, topK: p.topK });
         row.dispose();
         picked.push(s);
-        out[want[j]] = (await s.toArray())[0];
+        const id = (await s.toArray())[0];
+        checkPicks([id], 'sample', j);
+        out[want[j]] = id;
       }
     } finally {
       for (const t of picked) t.dispose();
@@ -298,7 +304,7 @@ export class Model {
     x.dispose();
     const lt = gemm<Act, 'f32'>(xn, this.head, { outDtype: 'f32' });
     xn.dispose();
-    const next = argmax(lt);
+    const next = argmax(lt, { flagInvalid: true });  // DecodeGraph.decode checks the ids it reads
     lt.dispose();
     return next;
   }
@@ -333,33 +339,24 @@ export class Model {
     x.dispose();
     const lt = gemm<Act, 'f32'>(xn, this.head, { outDtype: 'f32' });
     if (xn !== normedAll) xn.dispose();
-    let picked: Tensor<'i32'> | null = null, best: Tensor<'f32'> | null = null;
+    let picked: Tensor<'i32'> | null = null;
+    const greedy = opts.pick !== undefined && (opts.pick.temperature ?? 0) <= 0;
     if (opts.pick) {
       const p = opts.pick;
-      if ((p.temperature ?? 0) <= 0) {
-        // argmax as top-1: its value tells a NaN row (NaN ranks first) from a finite one, so greedy decoding raises
-        // the error sampling raises (sample rejects such rows) instead of emitting token 0 forever.
-        const top = topk(lt, 1);
-        picked = top.indices; best = top.values;
-      } else {
-        picked = sample(lt, { seed: p.seed!, temperature: p.temperature, topP: p.topP, topK: p.topK });
-      }
+      // A row with NaN or no finite maximum raises the error sampling raises (greedy emitted token 0 forever).
+      picked = greedy ? argmax(lt, { flagInvalid: true }) : sample(lt, { seed: p.seed!, temperature: p.temperature, topP: p.topP, topK: p.topK });
     }
     const r: ForwardResult = { logits: new Float32Array(0) };
     try {
-      if (picked) r.tokens = await picked.toArray();
-      if (best) {
-        const v = await best.toFloat32Array();
-        for (let i = 0; i < v.length; i++) {
-          if (Number.isNaN(v[i])) throw new ArgumentError(`argmax: row ${i} of 'logits' contains NaN`);
-          if (!Number.isFinite(v[i])) throw new ArgumentError(`argmax: row ${i} of 'logits' has no finite maximum`);
-        }
+      if (picked) {
+        r.tokens = await picked.toArray();
+        checkPicks(r.tokens, greedy ? 'argmax' : 'sample');
       }
       if (opts.logits !== false) r.logits = await lt.toFloat32Array();
       if (normedAll && opts.normed === 'tensor') r.normedTensor = normedAll;
       else if (normedAll) r.normed = await normedAll.toFloat32Array();
     } finally {
-      picked?.dispose(); best?.dispose(); lt.dispose();
+      picked?.dispose(); lt.dispose();
       if (normedAll && !r.normedTensor) normedAll.dispose();
     }
     return r;

@@ -8,7 +8,7 @@ import { ArgumentError } from '../errors';
 import { embedding } from '../ops/embedding';
 import { gemm } from '../ops/gemm';
 import { rmsNorm } from '../ops/norm';
-import { argmax } from '../ops/sampling';
+import { argmax, checkPicks } from '../ops/sampling';
 import { transpose01 } from '../ops/shape';
 import { Device, Tensor } from '../tensor';
 import { Block } from './block';
@@ -54,9 +54,13 @@ export class Mtp {
   /** As forward, but returns only the argmax of the last row (the greedy draft), picked on the device. */
   async draft(hidden: Float32Array | Tensor<Act>, nextIds: number[] | Int32Array, cache: SequenceCache): Promise<number> {
     const lt = await this.logitsOf(hidden, nextIds, cache, true);
-    const a = argmax(lt);
+    const a = argmax(lt, { flagInvalid: true });
     lt.dispose();
-    try { return (await a.toArray())[0]; } finally { a.dispose(); }
+    try {
+      const id = (await a.toArray())[0];
+      checkPicks([id], 'mtp draft');
+      return id;
+    } finally { a.dispose(); }
   }
 
   /** f32 logits on the device: every row, or only the last one. */

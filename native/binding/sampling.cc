@@ -15,7 +15,8 @@ void expect_rows(const OpCtx& c, const char* name, const TensorRef& x) {
 }
 }  // namespace
 
-// argmax(x [t, n], {out?}) -> i32 [t]: the first maximum of each row; NaN ranks above every number.
+// argmax(x [t, n], {out?, flagInvalid?}) -> i32 [t]: the first maximum of each row; NaN ranks above every
+// number. flagInvalid: a row with a NaN gives -1, one with no finite maximum -2 (the model's picks raise).
 DSV3_OP(argmax) {
   OpCtx c{info.Env(), "argmax"};
   TensorRef x = tensor_arg(c, info[0], "x");
@@ -23,13 +24,14 @@ DSV3_OP(argmax) {
   expect_dtype(c, "x", x, {DType::f32, DType::bf16, DType::f16});
   expect_rows(c, "x", x);
   const int64_t t = x.dim(0), n = x.dim(1);
+  const bool flag = opt_bool(c, o, "flagInvalid", false);
   Output out = output(c, o, "out", DType::i32, {t}, x.device());
   TensorRef r = out.ref;
   if (x.device().type == DeviceType::cuda) {
-    DSV3_IF_CUDA(c, cuda::argmax(ArgmaxParams{x.data(), x.dtype, r.data<int32_t>(), t, n}, cuda_stream(x.device())));
+    DSV3_IF_CUDA(c, cuda::argmax(ArgmaxParams{x.data(), x.dtype, r.data<int32_t>(), t, n, flag}, cuda_stream(x.device())));
     return out.js;
   }
-  run_cpu([x, r, t, n] { cpu::argmax(ArgmaxParams{x.data(), x.dtype, r.data<int32_t>(), t, n}); });
+  run_cpu([x, r, t, n, flag] { cpu::argmax(ArgmaxParams{x.data(), x.dtype, r.data<int32_t>(), t, n, flag}); });
   return out.js;
 }
 

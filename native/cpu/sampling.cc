@@ -54,7 +54,11 @@ struct RowReader {
 void argmax(const ArgmaxParams& p) {
   parallel_for(p.t, std::max<int64_t>(1, 16384 / std::max<int64_t>(p.n, 1)), [&](int64_t b, int64_t e) {
     RowReader rows{p.x, p.x_dtype, p.n, {}};
-    for (int64_t i = b; i < e; ++i) p.out[i] = static_cast<int32_t>(argmax_row(rows(i), p.n));
+    for (int64_t i = b; i < e; ++i) {
+      const float* v = rows(i);
+      const int64_t j = argmax_row(v, p.n);
+      p.out[i] = !p.flag_invalid || std::isfinite(v[j]) ? static_cast<int32_t>(j) : std::isnan(v[j]) ? kPickNaN : kPickNoFinite;
+    }
   });
 }
 

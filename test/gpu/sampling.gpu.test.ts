@@ -89,6 +89,16 @@ describeGpu('sample (CUDA)', () => {
     expect(new Set(await got.toArray()).size).toBeGreaterThan(10);
   }));
 
+  test('argmax flagInvalid equals the CPU: -1 for a NaN row, -2 without a finite maximum (+inf, all -inf)', async () => {
+    const v = new Float32Array([1, 3, 3, 2, -Infinity, -Infinity, -Infinity, -Infinity, 1, NaN, 5, NaN, 0, Infinity, 0, -1, -Infinity, 2, -Infinity, 1]);
+    for (const dt of ['f32', 'bf16', 'f16'] as const) {
+      const x = Tensor.fromFloats(v, [5, 4], { dtype: dt }), xg = x.to('cuda');
+      const want = Array.from(await argmax(x, { flagInvalid: true }).toArray());
+      expect(want).toEqual([1, -2, -1, -2, 1]);
+      expect(Array.from(await argmax(xg, { flagInvalid: true, out: poisonedLike(xg, [5], 'i32') }).toArray())).toEqual(want);
+    }
+  });
+
   test('a row with NaN or no finite logit gives -1 on the device; greedy rows still take the argmax', async () => {
     const v = new Float32Array([0, 1, 200, 3, NaN, 1, -Infinity, -Infinity, -Infinity, Infinity, 0, 1, 50, 4, 3]);
     const x = Tensor.fromArray(v, [5, 3]).to('cuda');

@@ -40,6 +40,14 @@ describe('argmax', () => {
       expect(Array.from(await argmax(Tensor.fromFloats(x, [4, 4], { dtype: dt })).toArray())).toEqual([1, 0, 1, 0]);
   });
 
+  test('flagInvalid: a row with a NaN gives -1, one with no finite maximum -2 (+inf or all -inf), the others their argmax', async () => {
+    const x = new Float32Array([1, 3, 3, 2, -Infinity, -Infinity, -Infinity, -Infinity, 1, NaN, 5, NaN, 0, Infinity, 0, -1, -Infinity, 2, -Infinity, 1]);
+    for (const dt of ['f32', 'bf16', 'f16'] as const) {
+      expect(Array.from(await argmax(Tensor.fromFloats(x, [5, 4], { dtype: dt }), { flagInvalid: true }).toArray())).toEqual([1, -2, -1, -2, 1]);
+      expect(Array.from(await argmax(Tensor.fromFloats(x, [5, 4], { dtype: dt })).toArray())).toEqual([1, 0, 1, 1, 1]);
+    }
+  });
+
   test('bad input gives typed errors', () => {
     expect(() => argmax(Tensor.zeros([4]))).toThrow(ShapeError);
     expect(() => argmax(Tensor.zeros([4]))).toThrow("argmax: argument 'x' must be 2-D, got shape [4]");

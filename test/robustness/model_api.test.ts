@@ -79,8 +79,15 @@ test('NaN weights: greedy decoding and sampling raise the same typed error (gree
   expect(sampled).toBeInstanceOf(ArgumentError);
   expect((greedy as Error).message).toMatch(/row 0 of 'logits' contains NaN/);
   expect((sampled as Error).message).toMatch(/row 0 of 'logits' contains NaN/);
-  // forward with a greedy pick raises it too; without a pick the NaN logits are returned as they are
-  await expect(bad.forward([0, 5], { pick: {} })).rejects.toThrow(ArgumentError);
+  // forward with a greedy pick raises it too, with one read (argmax flags the row); so does a ragged step (the
+  // server's) and the MTP-free batched decode; without a pick the NaN logits are returned as they are
+  await expect(bad.forward([0, 5], { pick: {} })).rejects.toThrow(/argmax: row 0 of 'logits' contains NaN/);
+  const paged = bad.createPagedCache(256);
+  const seqs = [bad.createCache(64, paged), bad.createCache(64, paged)];
+  await expect(bad.forwardRagged([{ cache: seqs[0], ids: [1, 2], pick: {} }, { cache: seqs[1], ids: [3], pick: null }]))
+    .rejects.toThrow(/argmax: row 0 of 'logits' contains NaN/);
+  await expect(bad.forwardBatch(seqs.map((cache) => ({ cache, ids: [4] })), { logits: false, pick: {} })).rejects.toThrow(ArgumentError);
+  seqs.forEach((c) => c.dispose()); paged.dispose();
   const { logits } = await bad.forward([0, 5]);
   expect(Number.isNaN(logits[0])).toBe(true);
   nanHead.dispose();  // the other weights belong to `model`
