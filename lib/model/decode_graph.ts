@@ -7,7 +7,7 @@
 import { ArgumentError, UnsupportedError } from '../errors';
 import { CudaGraph, withoutStatistics } from '../cuda_graph';
 import { MLA_PAGE_SIZE } from '../ops/mla';
-import { checkPicks } from '../ops/sampling';
+import { checkPicks } from './picks';
 import { synchronize, Tensor } from '../tensor';
 import type { Model } from './model';
 import { MlaStep, PagedLatentCache, SequenceCache } from './paged_cache';

@@ -1,6 +1,5 @@
 // Argmax, top-k and sampling over the last dim (the decode step of DeepSeek-V3 generate.py, with
 // top-k / top-p filtering). CPU: native/cpu/sampling.cc.
-import { ArgumentError } from '../errors';
 import { Tensor } from '../tensor';
 import { lazyOp, result } from './util';
 
@@ -15,18 +14,6 @@ const nativeSample = lazyOp('sample');
  */
 export function argmax(x: Tensor<F>, opts: { out?: Tensor<'i32'>; flagInvalid?: boolean } = {}): Tensor<'i32'> {
   return result(nativeArgmax(x, opts), opts);
-}
-
-/**
- * Picked token ids read back (argmax with flagInvalid, or sample on CUDA, which gives -1 for a row it cannot
- * draw from): throws the ArgumentError sampling raises on the CPU for the first row flagged (-1: contains NaN,
- * -2: no finite maximum). `firstRow` numbers the rows in the message.
- */
-export function checkPicks(ids: ArrayLike<number>, what: string, firstRow = 0): void {
-  for (let i = 0; i < ids.length; i++) {
-    if (ids[i] >= 0) continue;
-    throw new ArgumentError(`${what}: row ${firstRow + i} of 'logits' ${ids[i] === -2 ? 'has no finite maximum' : 'contains NaN'}`);
-  }
 }
 
 /** x [t, n], 1 <= k <= n -> values f32 [t, k] descending, indices i32 [t, k] (equal values: lower index first; NaN first). */
