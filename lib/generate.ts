@@ -24,6 +24,8 @@ export interface GenerateOptions {
   seed?: number | bigint;
   /** Token ids or strings that end generation (a stop id is not yielded; a stop string ends after the token completing it). */
   stop?: (number | string)[];
+  /** Keep going past end-of-sequence tokens (llama.cpp's --ignore-eos): benchmarks of a fixed token count. */
+  ignoreEos?: boolean;
   /** Aborting it makes the iterator throw AbortError before the next forward. */
   signal?: AbortSignal;
   /** Needed for a string prompt, messages, stop strings and `text`; default: the model's tokenizer. */
@@ -98,8 +100,8 @@ export class Generation implements AsyncIterable<GeneratedToken> {
    */
   private rules() {
     const { model, opts, tokenizer, stats } = this;
-    const eos = new Set<number>(tokenizer?.eosTokenIds ?? []);
-    if (model.config.eosTokenId !== null) eos.add(model.config.eosTokenId);
+    const eos = new Set<number>(opts.ignoreEos ? [] : tokenizer?.eosTokenIds ?? []);
+    if (model.config.eosTokenId !== null && !opts.ignoreEos) eos.add(model.config.eosTokenId);
     const stopIds = new Set<number>(opts.stop?.filter((s): s is number => typeof s === 'number'));
     const stopStrings = opts.stop?.filter((s): s is string => typeof s === 'string') ?? [];
     const decoder: StreamDecoder | null = tokenizer ? tokenizer.streamDecoder() : null;
@@ -296,6 +298,7 @@ export function generate(model: Model, prompt: string | number[], opts: Generate
     const ok = typeof s === 'string' ? s.length > 0 : Number.isInteger(s) && s >= 0 && s < model.config.vocabSize;
     if (!ok) throw new ArgumentError(`generate: each stop entry must be a token id in [0, ${model.config.vocabSize}) or a non-empty string, got ${JSON.stringify(s)}`);
   }
+  if (opts.ignoreEos !== undefined && typeof opts.ignoreEos !== 'boolean') throw new ArgumentError(`generate: ignoreEos must be a boolean, got ${JSON.stringify(opts.ignoreEos)}`);
   if (opts.stop?.some((s) => typeof s === 'string') && !tok) throw new ArgumentError('generate: stop strings need a tokenizer');
   const seed = opts.seed;
   if (seed !== undefined && typeof seed !== 'bigint' && !(typeof seed === 'number' && Number.isSafeInteger(seed))) {

@@ -104,6 +104,11 @@ test('stop ids and eos end generation without yielding the stop token', async ()
   const ge = eosModel.generate(PROMPT, { maxNewTokens: 6 });
   expect(await collect(ge)).toEqual([]);
   expect(ge.stats.stopReason).toBe('eos');
+  // ignoreEos (llama.cpp's --ignore-eos, for benchmarks): the same model runs to maxNewTokens
+  const gi = eosModel.generate(PROMPT, { maxNewTokens: 6, ignoreEos: true });
+  expect(await collect(gi)).toEqual(full);
+  expect(gi.stats.stopReason).toBe('length');
+  expect(() => model.generate(PROMPT, { ignoreEos: 1 as unknown as boolean })).toThrow(ArgumentError);
 }, 60000);
 
 test('abort: an aborted signal makes the iterator throw AbortError', async () => {
