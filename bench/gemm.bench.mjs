@@ -65,15 +65,25 @@ async function timeOp(fn, flops) {
   return { ms, gflops: flops / ms / 1e6, samples: res.latency.samplesCount ?? undefined, reps };
 }
 
+// OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, set in some of our environments for older OpenBLAS builds, force a
+// current numpy onto slower kernels (Haswell on an AVX-512 CPU): they are unset for the peer's process only
+// (never in tests or CI); the peer reports the kernel OpenBLAS then runs (blas.corename).
+const PEER_UNSET = ['OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE'];
 function numpyPeer(shapes) {
+  const env = { ...process.env };
+  const unset = PEER_UNSET.filter((k) => k in env).map((k) => `${k}=${env[k]}`);
+  for (const k of PEER_UNSET) delete env[k];
+  if (unset.length) console.log(`numpy peer: running without ${unset.join(', ')}`);
   const r = spawnSync('python3', [join(here, 'peers', 'numpy_matmul.py'), JSON.stringify(shapes.map((s) => [s.m, s.n, s.k]))],
-    { encoding: 'utf8', maxBuffer: 1 << 24 });
+    { encoding: 'utf8', maxBuffer: 1 << 24, env });
   if (r.error || r.status !== 0) {
     const why = r.error ? r.error.message : (r.stderr || '').trim().split('\n').pop();
     console.log(`\nnote: numpy peer skipped (python3 with numpy is needed): ${why}`);
     return null;
   }
-  return JSON.parse(r.stdout);
+  const out = JSON.parse(r.stdout);
+  out.unsetEnv = unset;
+  return out;
 }
 
 const fmt = (x, d = 1) => (x === undefined || x === null ? '-' : x.toFixed(d));
@@ -114,7 +124,9 @@ async function main() {
   console.log(`\n${line(head)}\n${w.map((n) => '-'.repeat(n)).join('  ')}`);
   for (const b of body) console.log(line(b));
   console.log(`\nGB/s W: weight bytes read per second (fp8 1 B, bf16 2 B, f32 4 B per element; numpy f32) for M <= 32.`);
-  console.log(`numpy: ${peer ? `${peer.numpy}, ${peer.blas?.name ?? ''} ${peer.blas?.version ?? ''}`.trim() : 'skipped'}; ` +
+  const blasName = (b) => (Array.isArray(b) ? b.map((x) => `${x.internal_api ?? x.prefix} ${x.version} ${x.architecture ?? ''} ${x.num_threads ?? ''} threads`).join(', ')
+    : `${b?.name ?? ''} ${b?.version ?? ''} ${b?.corename ? `kernels ${b.corename}` : ''}`);
+  console.log(`numpy: ${peer ? `${peer.numpy}, ${blasName(peer.blas)}`.trim() : 'skipped'}; ` +
     `load average after ours: ${loadMid}, after numpy: ${load()}`);
 
   if (process.env.BENCH_JSON) {
@@ -123,7 +135,7 @@ async function main() {
     writeFileSync(process.env.BENCH_JSON, JSON.stringify({
       bench: 'gemm', date: new Date().toISOString(), cpu: os.cpus()[0].model, cpus: os.cpus().length, node: process.version,
       commit, isa: isaInfo, loadavg: { before: loadBefore, afterOurs: loadMid, afterNumpy: load() },
-      numpy: peer ? { version: peer.numpy, blas: peer.blas } : null, rows,
+      numpy: peer ? { version: peer.numpy, blas: peer.blas, unsetEnv: peer.unsetEnv } : null, rows,
     }, null, 2));
   }
 }

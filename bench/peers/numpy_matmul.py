@@ -9,18 +9,47 @@ import sys
 import time
 
 
+def openblas_core():
+    """The kernel family OpenBLAS chose at load (what threadpoolctl reports as `architecture`), asked of the
+    loaded library itself: openblas_get_corename / get_config, with or without scipy-openblas's prefix."""
+    import ctypes
+    import re
+    out = {}
+    with open("/proc/self/maps") as maps:
+        libs = sorted({m.group(1) for line in maps for m in [re.search(r"(/\S*openblas\S*\.so\S*)", line)] if m})
+    for path in libs:
+        lib = ctypes.CDLL(path)
+        for pre in ("scipy_openblas_", "openblas_"):
+            for suf in ("64_", ""):
+                for fn, key in (("get_corename", "corename"), ("get_config", "config")):
+                    f = getattr(lib, pre + fn + suf, None)
+                    if f is not None and key not in out:
+                        f.restype = ctypes.c_char_p
+                        out[key] = f().decode()
+        if out:
+            out["library"] = path
+            break
+    return out
+
+
 def blas_info():
     try:
         from threadpoolctl import threadpool_info  # optional
         return threadpool_info()
     except Exception:
         pass
+    info = {}
     try:
         import numpy as np
         cfg = np.show_config(mode="dicts")
-        return cfg.get("Build Dependencies", {}).get("blas", {})
+        info = dict(cfg.get("Build Dependencies", {}).get("blas", {}))
     except Exception as e:  # older numpy: no dict mode
-        return {"error": str(e)}
+        info = {"error": str(e)}
+    try:
+        info.update(openblas_core())
+    except Exception as e:
+        info["corename_error"] = str(e)
+    return info
 
 
 def main():
