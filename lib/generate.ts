@@ -7,6 +7,7 @@ import { ChatMessage, StreamDecoder, TextTokenizer } from './tokenizer';
 import type { ForwardOptions, Model } from './model/model';
 import type { Act } from './model/linear';
 import type { RouteTrace } from './model/moe';
+import type { DecodeGraph } from './model/decode_graph';
 
 /** Generation was aborted through its AbortSignal (thrown by the iterator; the cache is released first). */
 export { AbortError };
@@ -148,6 +149,8 @@ export class Generation implements AsyncIterable<GeneratedToken> {
       pick: temperature <= 0 ? {} : { temperature, seed: stepSeed(seed, step), topP: opts.topP, topK: opts.topK },
     });
     const cache = model.createCache(Math.min(cfg.maxPositionEmbeddings, promptIds.length + Math.max(maxNew, 1)));
+    // Greedy steps without a routing trace replay one captured step graph (model.decodeGraph): no per-op host work.
+    let graph: DecodeGraph | null = null;
     let decodeStart = 0;
     try {
       checkAbort();
@@ -166,7 +169,8 @@ export class Generation implements AsyncIterable<GeneratedToken> {
         if (step + 1 >= maxNew) { finish('length'); return; }
         if (cache.length >= cache.maxLen) { finish('length'); return; }
         checkAbort();
-        next = (await model.forward([tok.id], forwardOpts(step + 1))).tokens![0];
+        if (!graph && temperature <= 0 && !opts.trace) graph = await model.decodeGraph([cache]);
+        next = graph ? (await graph.decode([tok.id]))[0] : (await model.forward([tok.id], forwardOpts(step + 1))).tokens![0];
         stats.decodeForwards++;
         stats.decodeMs = performance.now() - decodeStart;
         stats.decodeTokensPerS = (step + 1) / (stats.decodeMs / 1000);
@@ -176,6 +180,7 @@ export class Generation implements AsyncIterable<GeneratedToken> {
       throw e;
     } finally {
       finish('cancel'); // only when nothing else ended it: the consumer stopped iterating
+      graph?.dispose();
       cache.dispose();
       opts.onStats?.({ ...stats });
     }

@@ -20,5 +20,5 @@ export type { ChatMessage } from './tokenizer';
 
 export type { GenerateOptions, Generation } from './generate';
 export * as profile from './profile';
-export { CudaGraph, isCapturing, collectingStatistics, withoutStatistics } from './cuda_graph';
+export { Graph, isCapturing, collectingStatistics, withoutStatistics } from './graph';
 export { DecodeGraph } from './model/decode_graph';

@@ -1,6 +1,9 @@
 // The CPU stream worker and device-generic enqueue/synchronize.
 #include "native/stream.h"
 
+#include "native/cpu/parallel.h"
+
+#include <stdexcept>
 #include <string>
 #include <system_error>
 
@@ -30,8 +33,35 @@ CpuStream::~CpuStream() {
 }
 
 void CpuStream::enqueue(std::function<void()> task) {
+  if (capture_) { capture_->push_back(std::move(task)); return; }
   { std::lock_guard<std::mutex> l(m_); q_.push_back(std::move(task)); }
   cv_.notify_one();
+}
+
+void CpuStream::begin_capture() {
+  if (capture_) throw std::logic_error("a CPU graph is already being captured");
+  capture_ = std::make_shared<CpuGraph>();
+}
+
+std::shared_ptr<const CpuGraph> CpuStream::end_capture() {
+  if (!capture_) throw std::logic_error("no CPU graph is being captured");
+  auto g = std::move(capture_);
+  capture_ = nullptr;
+  return g;
+}
+
+void CpuStream::launch(std::shared_ptr<const CpuGraph> graph) {
+  // Every task runs, as the queued ops would; a task that fails with no outputs to carry its error makes
+  // the replay report the first such error for the next synchronize(), after the rest ran.
+  enqueue([this, graph = std::move(graph)] {
+    ++replays_;
+    cpu::set_pool_spinning(true);  // the next op follows at once
+    std::exception_ptr first;
+    for (const auto& task : *graph) {
+      try { task(); } catch (...) { if (!first) first = std::current_exception(); }
+    }
+    if (first) std::rethrow_exception(first);
+  });
 }
 
 void CpuStream::synchronize() {
@@ -55,6 +85,7 @@ void CpuStream::loop() {
       task = std::move(q_.front());
       q_.pop_front();
       busy_ = true;
+      cpu::set_pool_spinning(!q_.empty());  // more ops are queued: keep the workers hot
     }
     std::exception_ptr err;
     try { task(); } catch (...) { err = std::current_exception(); }

@@ -8,17 +8,33 @@
 #include <deque>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "native/storage.h"
 
 namespace dsv3 {
 
+// A recorded CPU step: the tasks a piece of code enqueued while the stream was capturing, in order.
+using CpuGraph = std::vector<std::function<void()>>;
+
 class CpuStream {
  public:
   static CpuStream& get();
+  // Queues the task, or appends it to the graph being captured.
   void enqueue(std::function<void()> task);
+  // Graph capture (the CPU twin of CUDA graph capture): between begin_capture and end_capture, enqueue
+  // records tasks instead of queueing them; launch queues one task that runs a recording's tasks in order
+  // (each task again sees the storages it captured, so a replay rewrites the same outputs in place). Called
+  // from the thread that enqueues (the JS thread). begin_capture throws when a capture is running.
+  void begin_capture();
+  std::shared_ptr<const CpuGraph> end_capture();
+  bool capturing() const { return capture_ != nullptr; }
+  void launch(std::shared_ptr<const CpuGraph> graph);
+  // Graph replays started so far (read and written by the stream thread only).
+  uint64_t replay_count() const { return replays_; }
   // Blocks until every task enqueued so far has run; rethrows the first error since the last call of
   // a task that had no outputs to carry it.
   void synchronize();
@@ -34,6 +50,8 @@ class CpuStream {
   std::deque<std::function<void()>> q_;
   bool busy_ = false, stop_ = false;
   std::exception_ptr error_;
+  std::shared_ptr<CpuGraph> capture_;
+  uint64_t replays_ = 0;
   std::thread worker_;
 };
 

@@ -1,11 +1,12 @@
-// Greedy decode of a fixed batch of sequences as one CUDA graph (issue 7): the whole step (embedding,
-// every layer, final norm, lm_head, argmax) is captured once and replayed per token, so a step costs one
-// graph launch instead of thousands of op launches. The step's inputs live in fixed device tensors
+// Greedy decode of a fixed batch of sequences as one step graph (lib/graph.ts; issue 7 on CUDA, issue 17 on
+// the CPU): the whole step (embedding, every layer, final norm, lm_head, argmax) is captured once and replayed
+// per token, so a step costs one graph launch instead of hundreds of op launches (on the CPU: no JS and no
+// queueing between ops). The step's inputs live in fixed device tensors
 // (token ids, positions, cache slots, block tables of a fixed width, lengths), refreshed from the host
 // before each replay; only the chosen ids come back. Greedy only: a sampled step would bake its seed
 // into the graph. MoE load statistics are not collected for the warm-up, the capture or the replays.
-import { ArgumentError, UnsupportedError } from '../errors';
-import { CudaGraph, withoutStatistics } from '../cuda_graph';
+import { ArgumentError } from '../errors';
+import { Graph, withoutStatistics } from '../graph';
 import { MLA_PAGE_SIZE } from '../ops/mla';
 import { checkPicks } from './picks';
 import { synchronize, Tensor } from '../tensor';
@@ -16,24 +17,23 @@ export class DecodeGraph {
   private disposed = false;
   private constructor(private readonly model: Model, readonly caches: readonly SequenceCache[], private readonly paged: PagedLatentCache,
     private readonly width: number, private readonly inputs: Tensor<'i32'>, private readonly step: MlaStep,
-    private readonly graph: CudaGraph, private readonly next: Tensor<'i32'>) {}
+    private readonly graph: Graph, private readonly next: Tensor<'i32'>) {}
 
   /**
-   * Captures the decode step of `caches` (sequences of one paged cache on 'cuda', each up to its maxLen).
-   * Runs the step once eagerly first (kernel set-up; it writes nothing to the cache), then records it.
+   * Captures the decode step of `caches` (sequences of one paged cache on the model's device, each up to its
+   * maxLen). Runs the step once eagerly first (kernel set-up, errors; it writes nothing to the cache), then records it.
    */
   static async capture(model: Model, caches: readonly SequenceCache[]): Promise<DecodeGraph> {
-    if (model.device !== 'cuda') throw new UnsupportedError(`decodeGraph: CUDA graphs need a model on 'cuda', this one is on '${model.device}'`);
     if (caches.length < 1) throw new ArgumentError('decodeGraph: at least one sequence cache is needed');
     const paged = caches[0].paged;
     if (caches.some((c) => c.paged !== paged)) throw new ArgumentError('decodeGraph: the caches must share one paged cache (model.createCache(maxLen, paged))');
-    if (paged.device !== 'cuda' || paged.dtype !== model.activations) throw new ArgumentError('decodeGraph: the paged cache must be the model\'s (model.createPagedCache)');
+    if (paged.device !== model.device || paged.dtype !== model.activations) throw new ArgumentError('decodeGraph: the paged cache must be the model\'s (model.createPagedCache)');
     const b = caches.length;
     const width = Math.max(...caches.map((c) => Math.ceil(c.maxLen / MLA_PAGE_SIZE)));
     // Every input of the step in one device buffer, [ids | positions | slots | seqLens | blockTable], so a
     // step refreshes them with one host-to-device copy; the step's tensors are views of it.
     const h = paged.prepareHost(caches.map((c) => c.seq), 1, width, false);  // describes the next step, reserves nothing
-    const inputs = Tensor.fromArray(pack(new Int32Array(b), h), [4 * b + b * width], { device: 'cuda' });
+    const inputs = Tensor.fromArray(pack(new Int32Array(b), h), [4 * b + b * width], { device: model.device });
     const ids = inputs.view(0, b);
     const step: MlaStep = {
       b, sq: 1, positions: inputs.view(b, b), slots: inputs.view(2 * b, b), seqLens: inputs.view(3 * b, b),
@@ -41,11 +41,13 @@ export class DecodeGraph {
       dispose: () => [ids, step.positions, step.slots, step.blockTable, step.seqLens, inputs].forEach((t) => t.dispose()),
     };
     try {
-      // warm-up: one-time kernel set-up outside the capture (not a real token: no statistics)
-      (await withoutStatistics(() => model.decodeTensors(ids, paged, step))).dispose();
-      await synchronize('cuda');
+      if (model.device !== 'cpu') {  // warm-up: one-time kernel set-up outside the capture (not a real token: no statistics)
+        (await withoutStatistics(() => model.decodeTensors(ids, paged, step))).dispose();
+        await synchronize(model.device);
+      }
+      model.prepareCapture();
       let next: Tensor<'i32'> | null = null;
-      const graph = await CudaGraph.capture(async () => { next = await model.decodeTensors(ids, paged, step); });
+      const graph = await Graph.capture(async () => { next = await model.decodeTensors(ids, paged, step); }, model.device);
       return new DecodeGraph(model, caches, paged, width, inputs, step, graph, next!);
     } catch (e) {
       step.dispose();
@@ -82,7 +84,8 @@ export class DecodeGraph {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.graph.dispose();  // waits for the replays; frees the graph's memory (this.next included)
+    this.graph.dispose();  // CUDA: waits for the replays and frees the graph's memory (this.next included)
+    if (this.model.device === 'cpu') this.next.dispose();  // CPU: the tensor a replay's tasks write
     this.step.dispose();
   }
   [Symbol.dispose](): void { this.dispose(); }

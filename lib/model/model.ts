@@ -311,9 +311,10 @@ export class Model {
   }
 
   /**
-   * Greedy decode of these sequences (one shared paged cache on 'cuda') as a captured CUDA graph: one launch
-   * per step (lib/model/decode_graph.ts). `await g.decode(tokens)` appends one token per sequence and
-   * returns the next ones; dispose() frees the graph.
+   * Greedy decode of these sequences (one shared paged cache on the model's device) as a captured step graph: one
+   * launch per step (lib/model/decode_graph.ts; a CUDA graph, or on the CPU the recorded ops run back to back by the
+   * stream thread). `await g.decode(tokens)` appends one token per sequence and returns the next ones; dispose()
+   * frees the graph. Replays count expert load like forwards do.
    */
   decodeGraph(caches: readonly SequenceCache[]): Promise<DecodeGraph> { return DecodeGraph.capture(this, caches); }
 
@@ -391,6 +392,9 @@ export class Model {
     }
     return out;
   }
+
+  /** Makes what a captured step (lib/graph.ts) needs to exist before the capture: the expert-load sinks. */
+  prepareCapture(): void { for (const b of this.moeBlocks()) (b.ffn as Moe).prepareCapture(); }
 
   /** Zeroes the expert load statistics of every MoE layer. */
   resetExpertLoad(): void { for (const b of this.moeBlocks()) (b.ffn as Moe).resetExpertLoad(); }

@@ -4,9 +4,10 @@
 // ../shared/research/v3-reference.md §5. Everything stays on x's device (ops/moe.ts moeForward: permute by
 // expert, grouped GEMMs, weighted combine); only a routing trace or the load statistics read data back.
 import { ModelConfig } from '../config';
+import { ArgumentError } from '../errors';
 import { moeForward, MoeRouteOptions } from '../ops/moe';
 import { Tensor } from '../tensor';
-import { collectingStatistics } from '../cuda_graph';
+import { collectingStatistics, isCapturing } from '../graph';
 import { add } from '../ops/elementwise';
 import { Act, loadF32 } from './linear';
 import { Experts } from './experts';
@@ -43,8 +44,9 @@ export class Moe {
     const ys = this.shared ? this.shared.forward(x) : undefined;
     const r = moeForward(x, this.gate, this.experts.weights, { ...this.routeOpts, shared: ys, residual, outDtype: x.dtype });
     ys?.dispose();
-    // not while capturing (a captured step would count once, not per replay) or in a warm-up step
-    if (collectingStatistics()) this.pending.push(r.counts);
+    // not in a warm-up step; while capturing, the graph adds the counts into graphSink at every replay
+    if (collectingStatistics() && isCapturing()) this.countInGraph(r.counts);
+    else if (collectingStatistics()) this.pending.push(r.counts);
     else r.counts.dispose();
     if (trace) trace.push({ layer, indices: await r.indices.toArray(), weights: await r.weights.toArray() });
     r.indices.dispose(); r.weights.dispose();
@@ -63,6 +65,7 @@ export class Moe {
 
   resetExpertLoad(): void {
     for (const c of this.pending.splice(0)) c.dispose();
+    if (this.graphSink) this.zeroInto(this.graphSink);
     this.deviceSum?.dispose();
     this.deviceSum = null;
     this.deviceFolds = 0;
@@ -78,7 +81,39 @@ export class Moe {
   private deviceSum: Tensor<'f32'> | null = null;
   private deviceFolds = 0;
   private readonly load: Float64Array;
+  // Captured steps (lib/graph.ts) count into graphSink, an f32 [E] tensor made before the capture
+  // (prepareCapture): the graph holds cast + add + copy into it, so every replay counts; fold() drains it.
+  private graphSink: Tensor<'f32'> | null = null;
+
+  /** Makes the sink a captured step adds its expert counts to (call before the capture: it must outlive it). */
+  prepareCapture(): void {
+    this.graphSink ??= Tensor.zeros([this.load.length], { device: this.gate.device });
+  }
+
+  private zeroInto(t: Tensor<'f32'>): void {
+    const zero = Tensor.zeros([this.load.length], { device: this.gate.device });
+    t.copyFrom(zero);
+    zero.dispose();
+  }
+
+  private countInGraph(counts: Tensor<'i32'>): void {
+    if (!this.graphSink) throw new ArgumentError('Moe: a captured step counts expert load into a sink made before the capture: call model.prepareCapture() first');
+    const f = counts.cast('f32');
+    counts.dispose();
+    const s = add(this.graphSink, f);
+    this.graphSink.copyFrom(s);
+    f.dispose(); s.dispose();
+  }
+
   private foldOnDevice(): void {
+    if (this.graphSink) {  // the replays' counts so far into deviceSum, then the sink zeroed: both in stream order
+      const zero = Tensor.zeros([this.load.length], { device: this.gate.device });
+      const s = add(this.deviceSum ?? zero, this.graphSink);
+      this.graphSink.copyFrom(zero);
+      zero.dispose();
+      this.deviceSum?.dispose();
+      this.deviceSum = s;
+    }
     for (const c of this.pending.splice(0)) {
       const f = c.cast('f32');
       c.dispose();
@@ -104,6 +139,7 @@ export class Moe {
 
   dispose(): void {
     this.resetExpertLoad();
+    this.graphSink?.dispose();
     this.gate.dispose(); this.bias?.dispose();
     this.experts.dispose();
     this.shared?.dispose();

@@ -18,9 +18,12 @@ namespace dsv3 {
 namespace {
 struct OpTrace {
   std::vector<std::shared_ptr<Storage>> in, out;
-  std::shared_ptr<std::exception_ptr> failed;  // shared by the op's tasks: a later task skips after an earlier failed
+  // Shared by the op's tasks: a later task skips after an earlier one failed, in the same graph replay (a failure
+  // does not carry over to the next replay of a CPU graph: each replay is a fresh run of the recorded ops).
+  struct Failure { std::exception_ptr error; uint64_t replay = 0; };
+  std::shared_ptr<Failure> failed;
   bool record_inputs = true;
-  void reset() { in.clear(); out.clear(); failed = std::make_shared<std::exception_ptr>(); record_inputs = true; }
+  void reset() { in.clear(); out.clear(); failed = std::make_shared<Failure>(); record_inputs = true; }
 };
 thread_local OpTrace g_trace;
 void add_unique(std::vector<std::shared_ptr<Storage>>& v, const std::shared_ptr<Storage>& s) {
@@ -304,13 +307,14 @@ Napi::Object outputs_arg(const OpCtx& c, const Napi::Object& opts, const char* n
 }
 
 void run_cpu(std::function<void()> task) {
-  if (!g_trace.failed) g_trace.failed = std::make_shared<std::exception_ptr>();
+  if (!g_trace.failed) g_trace.failed = std::make_shared<OpTrace::Failure>();
   CpuStream::get().enqueue([task = std::move(task), in = g_trace.in, out = g_trace.out, failed = g_trace.failed] {
+    const uint64_t replay = CpuStream::get().replay_count();
     auto fail = [&](std::exception_ptr e) {
-      *failed = e;
+      *failed = {e, replay};
       for (auto& s : out) set_storage_error(*s, e);
     };
-    if (*failed) { fail(*failed); return; }  // an earlier task of the same op failed
+    if (failed->error && failed->replay == replay) { fail(failed->error); return; }  // an earlier task of the same op failed
     for (auto& s : in)
       if (auto e = storage_error(*s)) { fail(e); return; }  // an input is the output of a failed op
     try {

@@ -1,58 +1,105 @@
-// Bindings for CUDA graphs (cuda/runtime.h): capture the work queued on a device's stream, replay it.
-// lib/cuda_graph.ts wraps them; the model's decode step (lib/model/decode_graph.ts) is the user.
+// Bindings for step graphs: record the work queued on a device's stream, then replay it with one launch.
+// On CUDA a CUDA graph (cuda/runtime.h); on the CPU a CpuGraph of the stream's tasks (native/stream.h).
+// lib/graph.ts wraps them; the model's decode step (lib/model/decode_graph.ts) is the user.
 #include <algorithm>
+#include <memory>
 #include <sstream>
 
 #include "cuda/runtime.h"  // plain C++; its functions are only called in CUDA builds
 #include "native/binding/common.h"
+#include "native/stream.h"
 
 namespace dsv3 {
 namespace {
 
-void* graph_arg(const OpCtx& c, Napi::Value v) {
-  if (!v.IsExternal()) c.fail(ErrKind::Argument, "graph", "must be a graph from cudaGraphEnd");
-  void* g = v.As<Napi::External<void>>().Data();
-  if (!g) c.fail(ErrKind::Disposed, "graph", "has been disposed");
+// What graphEnd returns: the device and the recording (a CUDA graph, or the CPU stream's tasks). Disposing
+// empties it; the External's finalizer frees the handle (and a graph never disposed).
+struct GraphHandle {
+  Device device;
+  void* cuda = nullptr;
+  std::shared_ptr<const CpuGraph> cpu;
+  bool disposed = false;
+  void release() {
+    if (disposed) return;
+    disposed = true;
+#ifdef DSV3_WITH_CUDA
+    if (cuda) cuda::graph_destroy(cuda);
+#endif
+    cuda = nullptr;
+    cpu.reset();  // a replay in flight holds its own reference
+  }
+};
+
+GraphHandle* graph_arg(const OpCtx& c, Napi::Value v) {
+  if (!v.IsExternal()) c.fail(ErrKind::Argument, "graph", "must be a graph from graphEnd");
+  auto* g = v.As<Napi::External<GraphHandle>>().Data();
+  if (!g) c.fail(ErrKind::Argument, "graph", "must be a graph from graphEnd");
+  if (g->disposed) c.fail(ErrKind::Disposed, "graph", "has been disposed");
   return g;
+}
+
+Device graph_device_arg(const OpCtx& c, Napi::Value v) {
+  const Device d = v.IsUndefined() ? Device{DeviceType::cuda, 0} : parse_device(c, v, "device");
+  check_device_usable(c, d);
+  return d;
 }
 
 }  // namespace
 
-// cudaGraphBegin(device): start recording the device stream's work.
-DSV3_OP(cudaGraphBegin) {
-  OpCtx c{info.Env(), "cudaGraphBegin"};
-  [[maybe_unused]] const Device d = cuda_device_arg(c, info[0]);
-  DSV3_IF_CUDA(c, cuda::graph_begin(d.index));
+// graphBegin(device = 'cuda'): start recording the device stream's work.
+DSV3_OP(graphBegin) {
+  OpCtx c{info.Env(), "graphBegin"};
+  const Device d = graph_device_arg(c, info[0]);
+  if (d.type == DeviceType::cpu) {
+    if (CpuStream::get().capturing()) c.fail(ErrKind::Argument, "", "a CPU graph is already being captured");
+    CpuStream::get().begin_capture();
+  } else {
+    DSV3_IF_CUDA(c, cuda::graph_begin(d.index));
+  }
   return info.Env().Undefined();
 }
 
-// cudaGraphEnd(device) -> graph: stop recording and instantiate. Dispose with cudaGraphDispose.
-DSV3_OP(cudaGraphEnd) {
-  OpCtx c{info.Env(), "cudaGraphEnd"};
-  [[maybe_unused]] const Device d = cuda_device_arg(c, info[0]);
+// graphEnd(device = 'cuda') -> graph: stop recording (and instantiate a CUDA graph). Dispose with graphDispose.
+DSV3_OP(graphEnd) {
+  OpCtx c{info.Env(), "graphEnd"};
+  const Device d = graph_device_arg(c, info[0]);
+  auto h = std::make_unique<GraphHandle>();
+  h->device = d;
+  if (d.type == DeviceType::cpu) {
+    if (!CpuStream::get().capturing()) c.fail(ErrKind::Argument, "", "no CPU graph is being captured");
+    h->cpu = CpuStream::get().end_capture();
+  } else {
 #ifdef DSV3_WITH_CUDA
-  void* g = cuda::graph_end(d.index);
-  Storage::adopt_into_graph(d, cuda::graph_owned(g));  // the step's outputs: the graph frees them
-  return Napi::External<void>::New(info.Env(), g);
+    h->cuda = cuda::graph_end(d.index);
+    Storage::adopt_into_graph(d, cuda::graph_owned(h->cuda));  // the step's outputs: the graph frees them
 #else
-  no_cuda_backend(c);
+    no_cuda_backend(c);
 #endif
+  }
+  return Napi::External<GraphHandle>::New(info.Env(), h.release(), [](Napi::Env, GraphHandle* g) {
+    g->release();
+    delete g;
+  });
 }
 
-// cudaGraphLaunch(graph): queue one replay on the graph's device stream.
-DSV3_OP(cudaGraphLaunch) {
-  OpCtx c{info.Env(), "cudaGraphLaunch"};
-  [[maybe_unused]] void* g = graph_arg(c, info[0]);
-  DSV3_IF_CUDA(c, cuda::graph_launch(g));
+// graphLaunch(graph): queue one replay on the graph's device stream.
+DSV3_OP(graphLaunch) {
+  OpCtx c{info.Env(), "graphLaunch"};
+  GraphHandle* g = graph_arg(c, info[0]);
+  if (g->device.type == DeviceType::cpu) {
+    if (CpuStream::get().capturing()) c.fail(ErrKind::Argument, "", "cannot replay a CPU graph while one is being captured");
+    CpuStream::get().launch(g->cpu);
+  } else {
+    DSV3_IF_CUDA(c, cuda::graph_launch(g->cuda));
+  }
   return info.Env().Undefined();
 }
 
-// cudaGraphDispose(graph): wait for its replays, free it and the memory it owns. The External's data is
-// not cleared by N-API, so lib/cuda_graph.ts guards against a second call.
-DSV3_OP(cudaGraphDispose) {
-  OpCtx c{info.Env(), "cudaGraphDispose"};
-  [[maybe_unused]] void* g = graph_arg(c, info[0]);
-  DSV3_IF_CUDA(c, cuda::graph_destroy(g));
+// graphDispose(graph): free the graph and the memory it owns (a CUDA graph waits for its replays first; a
+// CPU replay in flight keeps its tasks alive until it ends).
+DSV3_OP(graphDispose) {
+  OpCtx c{info.Env(), "graphDispose"};
+  graph_arg(c, info[0])->release();
   return info.Env().Undefined();
 }
 

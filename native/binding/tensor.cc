@@ -54,6 +54,8 @@ void copy_between(const TensorRef& src, const TensorRef& dst) {
     run_cpu([src, dst, n] { std::memcpy(dst.data(), src.data(), n); });
     return;
   }
+  if (CpuStream::get().capturing())
+    throw JsError(ErrKind::Argument, "copy: a copy between the CPU and a CUDA device waits for the CPU stream, which is recording a CPU graph");
 #ifdef DSV3_WITH_CUDA
   if (ds.type == DeviceType::cpu) {          // host -> device: the host data must be final
     CpuStream::get().wait();
@@ -335,8 +337,16 @@ DSV3_OP(reshape) {
   return TensorObject::wrap(c.env, v, false);
 }
 
+// A read or a wait while the CPU stream records a graph would see data the recorded tasks have not written.
+void no_wait_while_capturing(const OpCtx& c) {
+  if (CpuStream::get().capturing())
+    c.fail(ErrKind::Argument, "", "cannot wait for the CPU stream while a CPU graph is being captured: a captured step must not "
+                                  "read tensors back or synchronize (read the outputs after a replay)");
+}
+
 DSV3_OP(readBytes) {
   OpCtx c{info.Env(), "readBytes"};
+  no_wait_while_capturing(c);
   TensorRef t = tensor_arg(c, info[0], "tensor");
   auto* w = new ReadWorker(c.env, t, false);
   Napi::Promise p = w->promise();
@@ -346,6 +356,7 @@ DSV3_OP(readBytes) {
 
 DSV3_OP(readFloat32) {
   OpCtx c{info.Env(), "readFloat32"};
+  no_wait_while_capturing(c);
   TensorRef t = tensor_arg(c, info[0], "tensor");
   auto* w = new ReadWorker(c.env, t, true);
   Napi::Promise p = w->promise();
@@ -356,6 +367,7 @@ DSV3_OP(readFloat32) {
 // synchronize(device): a Promise settled when the device's queued work is done.
 DSV3_OP(synchronize) {
   OpCtx c{info.Env(), "synchronize"};
+  no_wait_while_capturing(c);
   Device d = info.Length() > 0 && !info[0].IsUndefined() ? parse_device(c, info[0], "device") : Device{};
   auto* w = new SyncWorker(c.env, d);
   Napi::Promise p = w->promise();

@@ -1,6 +1,6 @@
 // CUDA runtime on a real GPU: device query, caching-pool allocation, host<->device copies, fills,
 // views, and errors for ops without a CUDA kernel. Skipped without a usable GPU.
-import { Tensor, ops, DeviceError, CudaError, DisposedError, CudaGraph, isCapturing, profile, synchronize } from '../../lib';
+import { Tensor, ops, DeviceError, CudaError, DisposedError, Graph, isCapturing, profile, synchronize } from '../../lib';
 import { Rng, freshSeed } from '../reference/rng';
 import { cuda, describeGpu, onEmulator, wgmmaRuns } from './gpu';
 
@@ -72,11 +72,11 @@ describeGpu('CUDA timing (lib/profile)', () => {
   });
 });
 
-describeGpu('CUDA graphs (lib/cuda_graph)', () => {
+describeGpu('step graphs on CUDA (lib/graph)', () => {
   test('a captured op sequence replays on refreshed inputs; its output is rewritten in place', async () => {
     const x = Tensor.fromFloats([1, 2, 3], [3], { device: 'cuda' });
     let y: Tensor | null = null;
-    const g = await CudaGraph.capture(() => { const t = ops.add(x, x); y = ops.add(t, x); t.dispose(); });
+    const g = await Graph.capture(() => { const t = ops.add(x, x); y = ops.add(t, x); t.dispose(); });
     expect(isCapturing()).toBe(false);
     g.replay();
     expect(Array.from(await y!.toFloat32Array())).toEqual([3, 6, 9]);
@@ -91,7 +91,7 @@ describeGpu('CUDA graphs (lib/cuda_graph)', () => {
     const x = Tensor.fromFloats([1, 2, 3], [3], { device: 'cuda' });
     const older = Tensor.fromFloats([10, 20, 30], [3], { device: 'cuda' });
     let y: Tensor | null = null;
-    const g = await CudaGraph.capture(() => { y = ops.add(x, older); older.dispose(); });
+    const g = await Graph.capture(() => { y = ops.add(x, older); older.dispose(); });
     // Freed memory of this size would be handed out again now and overwritten.
     const fresh = Array.from({ length: 32 }, () => Tensor.full([3], 1000, { device: 'cuda' }));
     g.replay();
@@ -104,11 +104,11 @@ describeGpu('CUDA graphs (lib/cuda_graph)', () => {
     fresh.forEach((f) => f.dispose());
     // The graph freed it: the device keeps working, and a failed capture frees what it retained too.
     const z = Tensor.fromFloats([1, 1, 1], [3], { device: 'cuda' });
-    await expect(CudaGraph.capture(() => { ops.add(z, z); z.dispose(); throw new Error('stop'); })).rejects.toThrow('stop');
+    await expect(Graph.capture(() => { ops.add(z, z); z.dispose(); throw new Error('stop'); })).rejects.toThrow('stop');
     expect(Array.from(await Tensor.full([3], 2, { device: 'cuda' }).toFloat32Array())).toEqual([2, 2, 2]);
   });
   test('host copies during a capture throw a CudaError and the capture ends', async () => {
-    await expect(CudaGraph.capture(() => { Tensor.fromFloats([1], [1], { device: 'cuda' }); })).rejects.toThrow(/while a CUDA graph is being captured/);
+    await expect(Graph.capture(() => { Tensor.fromFloats([1], [1], { device: 'cuda' }); })).rejects.toThrow(/while a CUDA graph is being captured/);
     expect(isCapturing()).toBe(false);
     await expect(Tensor.zeros([2], { device: 'cuda' }).toFloat32Array()).resolves.toEqual(new Float32Array(2));
   });

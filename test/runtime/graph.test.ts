@@ -1,0 +1,194 @@
+// Step graphs (lib/graph.ts) on the CPU, and the host side of CUDA graphs without a GPU: CPU capture and
+// replay (nothing runs while capturing, replays rewrite the outputs, reads and waits refused while capturing,
+// errors in a replay), the captured greedy decode step on the CPU against forward() (tokens and expert load),
+// Tensor.copyFrom, typed errors of CUDA capture without a GPU, PagedLatentCache.prepareHost's fixed-width
+// tables, and the bookkeeping of CUDA graph memory. CUDA replays themselves are in test/gpu/ (runtime, model).
+import { join } from 'path';
+import { ArgumentError, backends, collectingStatistics, DeviceError, DisposedError, DTypeError, Graph, isCapturing, ops, ShapeError, synchronize, Tensor, withoutStatistics } from '../../lib';
+import { RouteTrace } from '../../lib/model/moe';
+import { loadModel } from '../../lib/model/load';
+import { native } from '../../lib/native';
+
+const cuda = backends().cuda;
+
+test('copyFrom overwrites a tensor in place with checked dtype and size', async () => {
+  const dst = Tensor.zeros([2, 3]);
+  expect(dst.copyFrom(Tensor.fromFloats([1, 2, 3, 4, 5, 6], [6]))).toBe(dst);
+  expect(Array.from(await dst.toFloat32Array())).toEqual([1, 2, 3, 4, 5, 6]);
+  expect(() => dst.copyFrom(Tensor.zeros([6], { dtype: 'bf16' }) as unknown as Tensor<'f32'>)).toThrow(DTypeError);
+  expect(() => dst.copyFrom(Tensor.zeros([5]))).toThrow(ShapeError);
+  expect(() => dst.copyFrom(Tensor.zeros([5]))).toThrow(/as many elements as dst \[2,3\], got \[5\]/);
+  const gone = Tensor.zeros([6]);
+  gone.dispose();
+  expect(() => dst.copyFrom(gone)).toThrow(DisposedError);
+  expect(() => dst.copyFrom([1, 2] as unknown as Tensor<'f32'>)).toThrow(ArgumentError);
+});
+
+// The host side of graph memory (cuda/runtime.h GraphMemoryBook, the decisions runtime.cu acts on), on any build.
+test('graph memory: older memory freed during a capture lives as long as the graph; its outputs are freed with it', () => {
+  const trace = (ev: string[]) => (native as unknown as { cudaGraphMemoryBookTrace(e: string[]): string[] }).cudaGraphMemoryBookTrace(ev);
+  expect(trace([
+    'alloc 1', 'free 1',             // no capture: freed at once
+    'begin', 'alloc 2', 'alloc 3',
+    'free 2',                        // allocated during the capture: a free node of the graph
+    'free 4',                        // older memory: the replays use it, the graph keeps it
+    'end',
+    'free 3',                        // the graph's output: the graph frees it
+    'free 5',                        // after the capture: freed at once
+    'destroy 0 launched',            // the outputs and the older memory go with the graph
+    'free 3',                        // no longer the graph's
+  ])).toEqual([
+    'free 1: now', 'free 2: now', 'free 4: retain', 'end 0: owned [3] retained [4]', 'free 3: ignore', 'free 5: now',
+    'destroy 0 launched: free [3 4]', 'free 3: now',
+  ]);
+  // Never launched: its outputs never existed, the older memory is freed. No graph at all: freed at once.
+  expect(trace(['begin', 'alloc 7', 'free 8', 'end', 'destroy 0'])).toEqual(['free 8: retain', 'end 0: owned [7] retained [8]', 'destroy 0: free [8]']);
+  expect(trace(['begin', 'alloc 7', 'free 8', 'end', 'abandon 0', 'free 7', 'free 9']))
+    .toEqual(['free 8: retain', 'end 0: owned [7] retained [8]', 'abandon 0: free [8]', 'free 7: ignore', 'free 9: now']);
+  // Two captures: each graph keeps only what was freed during its own capture.
+  expect(trace(['begin', 'free 10', 'end', 'begin', 'free 11', 'end', 'destroy 1 launched', 'destroy 0 launched']))
+    .toEqual(['free 10: retain', 'end 0: owned [] retained [10]', 'free 11: retain', 'end 1: owned [] retained [11]',
+      'destroy 1 launched: free [11]', 'destroy 0 launched: free [10]']);
+  expect(() => trace(['begin', 'bogus 1'])).toThrow(ArgumentError);
+});
+
+(cuda.available ? describe.skip : describe)('without a usable GPU', () => {
+  test('Graph.capture on cuda is a typed error and leaves no capture running', async () => {
+    await expect(Graph.capture(() => undefined)).rejects.toThrow(DeviceError);
+    expect(isCapturing()).toBe(false);
+    await expect(Graph.capture(() => undefined, 'cuda:1')).rejects.toThrow(DeviceError);
+  });
+});
+
+describe('CPU step graphs', () => {
+  test('the capture records without running; each replay reruns the ops on the current inputs', async () => {
+    const x = Tensor.fromFloats([1, 2, 3], [3]);
+    const y0 = Tensor.full([3], -7);
+    let y: Tensor<'f32'> | null = null;
+    const g = await Graph.capture(() => {
+      expect(isCapturing()).toBe(true);
+      const t = ops.add(x, x);
+      y = ops.add(t, x);
+      t.dispose();
+      y0.copyFrom(x);  // recorded: y0 keeps -7 until a replay
+    }, 'cpu');
+    expect(isCapturing()).toBe(false);
+    expect(Array.from(await y0.toFloat32Array())).toEqual([-7, -7, -7]);
+    g.replay();
+    expect(Array.from(await y!.toFloat32Array())).toEqual([3, 6, 9]);
+    expect(Array.from(await y0.toFloat32Array())).toEqual([1, 2, 3]);
+    x.copyFrom(Tensor.fromFloats([10, -20, 0.5], [3]));
+    g.replay(); g.replay();
+    expect(Array.from(await y!.toFloat32Array())).toEqual([30, -60, 1.5]);
+    // ops outside the capture run at once again
+    expect(Array.from(await ops.add(x, x).toFloat32Array())).toEqual([20, -40, 1]);
+    g.dispose();
+    g.dispose();  // idempotent
+    expect(() => g.replay()).toThrow(DisposedError);
+    // the outputs stay readable after the graph is gone
+    expect(Array.from(await y!.toFloat32Array())).toEqual([30, -60, 1.5]);
+    x.dispose(); y!.dispose(); y0.dispose();
+  });
+
+  test('reads, waits and a second capture are refused while capturing; the capture ends with the error', async () => {
+    const x = Tensor.fromFloats([1, 2], [2]);
+    await expect(Graph.capture(async () => { await x.toFloat32Array(); }, 'cpu')).rejects.toThrow(/while a CPU graph is being captured/);
+    expect(isCapturing()).toBe(false);
+    await expect(Graph.capture(async () => { await synchronize('cpu'); }, 'cpu')).rejects.toThrow(ArgumentError);
+    await expect(Graph.capture(async () => { await Graph.capture(() => undefined, 'cpu'); }, 'cpu')).rejects.toThrow(/already being captured/);
+    await expect(Graph.capture(() => { ops.add(x, x).dispose(); throw new Error('stop'); }, 'cpu')).rejects.toThrow('stop');
+    expect(isCapturing()).toBe(false);
+    expect(Array.from(await x.toFloat32Array())).toEqual([1, 2]);  // reads work again
+    await expect(Graph.capture(null as unknown as () => void, 'cpu')).rejects.toThrow(ArgumentError);
+    x.dispose();
+  });
+
+  test('an op that fails in a replay fails its outputs (reading them raises its error); the next replay runs afresh', async () => {
+    const table = Tensor.fromFloats([1, 2, 3, 4, 5, 6], [3, 2]);
+    const ids = Tensor.fromArray(Int32Array.from([0, 2]), [2]);
+    let rows: Tensor<'f32'> | null = null;
+    const g = await Graph.capture(() => { rows = ops.embedding(table, ids); }, 'cpu');
+    g.replay();
+    expect(Array.from(await rows!.toFloat32Array())).toEqual([1, 2, 5, 6]);
+    ids.copyFrom(Tensor.fromArray(Int32Array.from([0, 3]), [2]));  // id 3 is outside the table's 3 rows
+    g.replay();
+    await expect(rows!.toFloat32Array()).rejects.toThrow('embedding: id 3 at row 1 is outside [0, 3)');
+    ids.copyFrom(Tensor.fromArray(Int32Array.from([1, 1]), [2]));  // the next replay runs afresh
+    g.replay();
+    expect(Array.from(await rows!.toFloat32Array())).toEqual([3, 4, 3, 4]);
+    g.dispose(); rows!.dispose(); table.dispose(); ids.dispose();
+  });
+
+  test('Model.decodeGraph on the CPU: the tokens of forward() for a batch, and the same expert load', async () => {
+    const model = await loadModel(join(__dirname, '..', 'fixtures', 'tiny-v3'), { activations: 'f32' });
+    const prompts = [[5, 9, 2, 7, 7, 1, 30], [4, 11]];
+    const steps = 6;
+    const run = async (useGraph: boolean) => {
+      const paged = model.createPagedCache(64 * 4);
+      const caches = prompts.map(() => model.createCache(64 * 2, paged));
+      let next: number[] = [];
+      for (let i = 0; i < prompts.length; i++) next.push((await model.forward(prompts[i], { cache: caches[i], rows: 'last', pick: {}, logits: false })).tokens![0]);
+      const out: number[][] = [next];
+      model.resetExpertLoad();
+      const trace: RouteTrace[] = [];
+      const g = useGraph ? await model.decodeGraph(caches) : null;
+      for (let s = 0; s < steps; s++) {
+        if (g) next = Array.from(await g.decode(next));
+        else next = Array.from((await model.forwardBatch(caches.map((cache, i) => ({ cache, ids: [next[i]] })), { pick: {}, logits: false, trace })).tokens!);
+        out.push(next);
+      }
+      const load = await model.expertLoad();
+      expect(caches.map((c) => c.length)).toEqual(prompts.map((p) => p.length + steps));
+      g?.dispose();
+      paged.dispose();
+      return { out, load, trace };
+    };
+    const eager = await run(false), graphed = await run(true);
+    expect(graphed.out).toEqual(eager.out);
+    // every replay counts: the loads equal those of the forwards, and the forwards' routing trace
+    expect(graphed.load.map((l) => Array.from(l.tokens))).toEqual(eager.load.map((l) => Array.from(l.tokens)));
+    expect(graphed.load[0].total).toBe(steps * prompts.length * model.config.numExpertsPerTok);
+    const E = model.config.nRoutedExperts;
+    for (const l of graphed.load) {
+      const want = new Array(E).fill(0);
+      for (const r of eager.trace.filter((x) => x.layer === l.layer)) for (const i of r.indices) want[i]++;
+      expect(Array.from(l.tokens)).toEqual(want);
+    }
+    model.dispose();
+  }, 120000);
+});
+
+test('prepareHost: fixed table width, describe-only mode, and a width too small', async () => {
+  const model = await loadModel(join(__dirname, '..', 'fixtures', 'tiny-v3'), { activations: 'f32' });
+  const paged = model.createPagedCache(64 * 8);
+  const a = model.createCache(64 * 4, paged), b = model.createCache(64 * 4, paged);
+  await model.forward(Array.from({ length: 70 }, (_, i) => i % 50), { cache: a, logits: false });
+  const peek = paged.prepareHost([a.seq, b.seq], 1, 4, false);
+  expect(Array.from(peek.positions)).toEqual([70, 0]);
+  expect(Array.from(peek.slots)).toEqual([-1, -1]);     // nothing would be written
+  expect(Array.from(peek.seqLens)).toEqual([70, 0]);    // lengths unchanged
+  expect(peek.blockTable.length).toBe(2 * 4);
+  expect(a.length).toBe(70);
+  const h = paged.prepareHost([a.seq, b.seq], 1, 4);
+  expect(Array.from(h.positions)).toEqual([70, 0]);
+  expect(Array.from(h.seqLens)).toEqual([71, 1]);
+  expect(h.slots[0] % 64).toBe(70 % 64);
+  expect(Array.from(h.blockTable.subarray(4, 8)).filter((p) => p >= 0).length).toBe(1);
+  expect(() => paged.prepareHost([a.seq], 200, 4)).toThrow(/more than 4 pages/);
+  paged.dispose(); model.dispose();
+});
+
+test('withoutStatistics: a forward inside it leaves the MoE expert load unchanged', async () => {
+  const model = await loadModel(join(__dirname, '..', 'fixtures', 'tiny-v3'), { activations: 'f32' });
+  const before = (await model.expertLoad()).reduce((a, l) => a + l.total, 0);
+  expect(collectingStatistics()).toBe(true);
+  await withoutStatistics(async () => {
+    expect(collectingStatistics()).toBe(false);
+    await model.forward([1, 2, 3], { logits: false });
+  });
+  expect(collectingStatistics()).toBe(true);
+  expect((await model.expertLoad()).reduce((a, l) => a + l.total, 0)).toBe(before);
+  await model.forward([1, 2, 3], { logits: false });
+  expect((await model.expertLoad()).reduce((a, l) => a + l.total, 0)).toBeGreaterThan(before);
+  model.dispose();
+});
