@@ -1,6 +1,8 @@
-// End-to-end model throughput on CPU: prefill tokens/s (one forward of the prompt over a fresh latent cache)
-// and decode tokens/s (greedy single-token forwards through the cache) for random checkpoints of the 'tiny'
-// and 'small' presets (lib/presets.ts; generated once into <tmpdir>/dsv3-bench-ckpt), activations f32 and fp8.
+// End-to-end model throughput on CPU, measured as users run the model: model.generate() (greedy, ignoreEos so a
+// fixed count is decoded) reports prefill tokens/s (one forward of the prompt over a fresh latent cache, logits of
+// the last row only, the pick on the device) and decode tokens/s (the greedy step replayed as a CPU step graph:
+// lib/model/decode_graph.ts) for random checkpoints of the 'tiny' and 'small' presets (lib/presets.ts; generated
+// once into <tmpdir>/dsv3-bench-ckpt). For the same-run comparison with llama.cpp see bench/llama_cpp.bench.mjs.
 // Run: npx tsc -p tsconfig.build.json && node bench/model.bench.mjs [preset ...]
 // (BENCH_ACTIVATIONS=f32,bf16,fp8 picks the modes; BENCH_JSON=path writes the rows as JSON)
 import { execSync } from 'node:child_process';
@@ -17,33 +19,27 @@ const { ensureRandomCheckpoint } = require('../dist/cli.js');
 
 const presets = process.argv.slice(2).length ? process.argv.slice(2) : ['tiny', 'small'];
 const activations = (process.env.BENCH_ACTIVATIONS ?? 'f32,fp8').split(',');
-const CASES = { tiny: { promptLen: 64, decode: 32 }, small: { promptLen: 128, decode: 16 } };
+const CASES = { tiny: { promptLen: 64, decode: 32 }, small: { promptLen: 128, decode: 32 } };
 const REPEATS = 3;
 const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-function argmax(x, row, vocab) {
-  let best = 0, bv = -Infinity;
-  for (let i = 0; i < vocab; i++) { const v = x[row * vocab + i]; if (v > bv) { bv = v; best = i; } }
-  return best;
-}
 
 async function measure(model, promptLen, decode) {
   const vocab = model.config.vocabSize;
   let s = 12345;
   const ids = Array.from({ length: promptLen }, () => { s = (s * 1103515245 + 12345) >>> 0; return s % vocab; });
-  await model.forward(ids.slice(0, 8)); // warm-up
+  const run = async (maxNewTokens) => {
+    let stats;
+    for await (const _ of model.generate(ids, { maxNewTokens, temperature: 0, ignoreEos: true, onStats: (x) => { stats = x; } })) { /* drain */ }
+    return stats;
+  };
+  await run(4);  // warm-up
   const pre = [], dec = [];
   for (let r = 0; r < REPEATS; r++) {
-    const cache = model.createCache(promptLen + decode + 1);
-    let t0 = performance.now();
-    const { logits } = await model.forward(ids, { cache });
-    pre.push(performance.now() - t0);
-    let next = argmax(logits, promptLen - 1, vocab);
-    t0 = performance.now();
-    for (let i = 0; i < decode; i++) next = argmax((await model.forward([next], { cache })).logits, 0, vocab);
-    dec.push(performance.now() - t0);
-    cache.dispose();
+    const st = await run(decode + 1);  // the prefill yields the first token; `decode` steps follow
+    if (st.decodeForwards !== decode) throw new Error(`expected ${decode} decode steps, got ${st.decodeForwards}`);
+    pre.push(st.prefillMs);
+    dec.push(st.decodeMs);
   }
   const p = median(pre), d = median(dec);
   return { prefillMs: p, decodeMsPerToken: d / decode, prefillTokS: promptLen / (p / 1e3), decodeTokS: decode / (d / 1e3) };

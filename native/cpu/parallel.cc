@@ -63,10 +63,18 @@ class Pool {
       cv_.notify_all();
     }
     work(g);
-    // Wait for the chunks other threads claimed (spinning: they are running; yield if one was preempted).
+    // Wait for the chunks other threads claimed: spin briefly (a small op's chunk ends in microseconds), then
+    // sleep until the last chunk's thread wakes us (a long chunk, or a preempted thread, needs the core).
+    const auto t0 = std::chrono::steady_clock::now();
     for (int spins = 0; done_.load(std::memory_order_acquire) < chunks; ++spins) {
-      if (spins < 4096) cpu_relax();
-      else std::this_thread::yield();
+      cpu_relax();
+      if ((spins & 63) == 63 && std::chrono::steady_clock::now() - t0 > kCallerSpin) {
+        std::unique_lock<std::mutex> l(m_);
+        caller_waits_.store(true, std::memory_order_seq_cst);
+        done_cv_.wait(l, [&] { return done_.load(std::memory_order_seq_cst) >= chunks; });
+        caller_waits_.store(false, std::memory_order_relaxed);
+        break;
+      }
     }
     fn_ = nullptr;
     if (error_) std::rethrow_exception(error_);
@@ -96,7 +104,10 @@ class Pool {
         std::lock_guard<std::mutex> l(err_m_);
         if (!error_) error_ = std::current_exception();
       }
-      done_.fetch_add(1, std::memory_order_acq_rel);
+      if (done_.fetch_add(1, std::memory_order_seq_cst) + 1 == nc && caller_waits_.load(std::memory_order_seq_cst)) {
+        std::lock_guard<std::mutex> l(m_);  // the caller is in (or entering) its wait: wake it
+        done_cv_.notify_one();
+      }
     }
   }
   // While spinning is on (a graph replay or queued ops: the next job comes microseconds later, and waking a
@@ -123,16 +134,16 @@ class Pool {
     }
   }
 
-  static constexpr std::chrono::microseconds kSpin{200};
+  static constexpr std::chrono::microseconds kSpin{200}, kCallerSpin{50};
   static thread_local bool in_pool_;
   int n_;
   std::string start_error_;
   std::vector<std::thread> workers_;
   std::mutex m_, run_m_, err_m_;
-  std::condition_variable cv_;
+  std::condition_variable cv_, done_cv_;
   std::atomic<uint32_t> gen_{0};
   std::atomic<int> sleepers_{0};
-  std::atomic<bool> stop_{false}, spin_{false};
+  std::atomic<bool> stop_{false}, spin_{false}, caller_waits_{false};
   std::atomic<uint64_t> claim_{0};
   std::atomic<int64_t> done_{0};
   const std::function<void(int64_t, int64_t)>* fn_ = nullptr;

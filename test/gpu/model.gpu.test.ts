@@ -112,6 +112,7 @@ describeGpu('the model on CUDA (tiny-v3)', () => {
     // eager: forwardBatch with the device-side argmax
     const pe = model.createPagedCache(2048);
     const e = await prefill(pe);
+    model.resetExpertLoad();
     const eager: number[][] = [];
     let cur = e.first;
     for (let s = 0; s < steps; s++) {
@@ -121,8 +122,10 @@ describeGpu('the model on CUDA (tiny-v3)', () => {
     }
     // graph: the same steps replayed
     const pg = model.createPagedCache(2048);
+    const eagerLoad = (await model.expertLoad()).map((l) => Array.from(l.tokens));
     const g = await prefill(pg);
     expect(g.first).toEqual(e.first);
+    model.resetExpertLoad();
     const graph = await model.decodeGraph(g.seqs);
     cur = g.first;
     for (let s = 0; s < steps; s++) {
@@ -130,6 +133,8 @@ describeGpu('the model on CUDA (tiny-v3)', () => {
       expect(cur).toEqual(eager[s]);
     }
     expect(g.seqs.map((c) => c.length)).toEqual(lens.map((n) => n + steps));
+    // every replay counts its expert load (the captured step adds into a sink), as the eager steps did
+    expect((await model.expertLoad()).map((l) => Array.from(l.tokens))).toEqual(eagerLoad);
     graph.dispose();
     pe.dispose(); pg.dispose(); model.dispose();
   }, 300000);
