@@ -17,7 +17,7 @@ import { env } from './env';
 import { ArgumentError, IoError } from './errors';
 import { makeDir } from './weights/writer';
 import { chat, serve } from './serve/commands';
-import type { GenerateOptions } from './generate';
+import type { GenerateOptions, GenerateStats } from './generate';
 
 export interface CliIo {
   out: (s: string) => void;
@@ -91,12 +91,6 @@ async function load(dir: string, activations: Precision, io: CliIo, device: 'cpu
   }
 }
 
-function argmax(x: Float32Array, row: number, vocab: number): number {
-  let best = 0, bv = -Infinity;
-  for (let i = 0; i < vocab; i++) { const v = x[row * vocab + i]; if (v > bv) { bv = v; best = i; } }
-  return best;
-}
-
 /** Seeded pseudo-random prompt ids in [0, vocab). */
 function promptIds(n: number, vocab: number, seed = 1): number[] {
   let s = seed >>> 0 || 1;
@@ -105,27 +99,21 @@ function promptIds(n: number, vocab: number, seed = 1): number[] {
 
 export interface BenchResult { promptLen: number; decode: number; prefillMs: number; decodeMs: number; prefillTokS: number; decodeTokS: number }
 
-/** Prefill `promptLen` tokens in one forward over a fresh cache, then `decode` greedy single-token steps. */
+/**
+ * Prefill `promptLen` tokens, then `decode` greedy steps, as generate() runs them (the prefill computes the last
+ * row's logits and picks on the device; the decode steps replay the captured step graph); ignoreEos keeps a
+ * fixed count. Times from generate's stats, after a short warm-up generation.
+ */
 export async function benchModel(model: Model, promptLen: number, decode: number): Promise<BenchResult> {
-  const vocab = model.config.vocabSize;
-  const ids = promptIds(promptLen, vocab);
-  await model.forward(ids.slice(0, Math.min(4, promptLen))); // warm-up (thread pool, allocator)
-  const cache = model.createCache(promptLen + decode + 1);
-  try {
-    let t0 = performance.now();
-    const { logits } = await model.forward(ids, { cache });
-    const prefillMs = performance.now() - t0;
-    let next = argmax(logits, promptLen - 1, vocab);
-    t0 = performance.now();
-    for (let i = 0; i < decode; i++) {
-      const r = await model.forward([next], { cache });
-      next = argmax(r.logits, 0, vocab);
-    }
-    const decodeMs = performance.now() - t0;
-    return { promptLen, decode, prefillMs, decodeMs, prefillTokS: promptLen / (prefillMs / 1e3), decodeTokS: decode / (decodeMs / 1e3) };
-  } finally {
-    cache.dispose();
-  }
+  const ids = promptIds(promptLen, model.config.vocabSize);
+  const run = async (maxNewTokens: number): Promise<GenerateStats> => {
+    let stats: GenerateStats | null = null;
+    for await (const _ of model.generate(ids, { maxNewTokens, temperature: 0, ignoreEos: true, tokenizer: null, onStats: (s) => { stats = s; } })) { /* drain */ }
+    return stats!;
+  };
+  await run(Math.min(2, decode + 1));  // warm-up (thread pool, allocator)
+  const s = await run(decode + 1);     // the prefill yields the first token; `decode` steps follow
+  return { promptLen, decode, prefillMs: s.prefillMs, decodeMs: s.decodeMs, prefillTokS: s.prefillTokensPerS, decodeTokS: decode > 0 ? decode / (s.decodeMs / 1e3) : 0 };
 }
 
 // ---- tokenizer (optional): @huggingface/tokenizers over the folder's tokenizer.json ----

@@ -3,6 +3,7 @@
 
 #include "native/cpu/parallel.h"
 
+#include <atomic>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -115,6 +116,25 @@ void synchronize_device(Device d) {
 
 namespace {
 std::mutex g_error_m;
+std::atomic<bool> g_profiling{false};
+std::mutex g_profile_m;
+std::vector<CpuOpTime> g_profile;  // few distinct ops: a linear search by name pointer
+}
+void cpu_profile_enable(bool on) {
+  std::lock_guard<std::mutex> l(g_profile_m);
+  if (on) g_profile.clear();
+  g_profiling.store(on, std::memory_order_relaxed);
+}
+bool cpu_profiling() { return g_profiling.load(std::memory_order_relaxed); }
+void cpu_profile_add(const char* op, double ns) {
+  std::lock_guard<std::mutex> l(g_profile_m);
+  for (auto& e : g_profile)
+    if (e.op == op) { ++e.tasks; e.ns += ns; return; }
+  g_profile.push_back({op, 1, ns});
+}
+std::vector<CpuOpTime> cpu_profile_entries() {
+  std::lock_guard<std::mutex> l(g_profile_m);
+  return g_profile;
 }
 std::exception_ptr storage_error(const Storage& s) {
   std::lock_guard<std::mutex> l(g_error_m);

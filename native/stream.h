@@ -55,6 +55,14 @@ class CpuStream {
   std::thread worker_;
 };
 
+// CPU op profile (lib/profile.ts profileCpu): while on, each op task run by the stream thread adds its wall
+// time to its op's entry. Turned on and off from the JS thread; the entries are read after a wait().
+struct CpuOpTime { const char* op; int64_t tasks = 0; double ns = 0; };
+void cpu_profile_enable(bool on);  // on: clears the entries
+bool cpu_profiling();
+void cpu_profile_add(const char* op, double ns);
+std::vector<CpuOpTime> cpu_profile_entries();
+
 // Run `task` in stream order on device d: queued on the CPU stream, or called now for CUDA
 // (CUDA tasks only enqueue kernels and copies on the device's stream).
 void enqueue_on(Device d, std::function<void()> task);

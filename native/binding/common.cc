@@ -1,6 +1,7 @@
 // Implementation of native/binding/common.h: the tensor handle, typed errors, validation, options.
 #include "native/binding/common.h"
 
+#include <chrono>
 #include <cmath>
 
 #include "native/binding/addon_data.h"
@@ -22,6 +23,7 @@ struct OpTrace {
   // does not carry over to the next replay of a CPU graph: each replay is a fresh run of the recorded ops).
   struct Failure { std::exception_ptr error; uint64_t replay = 0; };
   std::shared_ptr<Failure> failed;
+  const char* op = "?";  // the JS name of the op being called (the CPU op profile's key)
   bool record_inputs = true;
   void reset() { in.clear(); out.clear(); failed = std::make_shared<Failure>(); record_inputs = true; }
 };
@@ -308,7 +310,7 @@ Napi::Object outputs_arg(const OpCtx& c, const Napi::Object& opts, const char* n
 
 void run_cpu(std::function<void()> task) {
   if (!g_trace.failed) g_trace.failed = std::make_shared<OpTrace::Failure>();
-  CpuStream::get().enqueue([task = std::move(task), in = g_trace.in, out = g_trace.out, failed = g_trace.failed] {
+  CpuStream::get().enqueue([task = std::move(task), in = g_trace.in, out = g_trace.out, failed = g_trace.failed, op = g_trace.op] {
     const uint64_t replay = CpuStream::get().replay_count();
     auto fail = [&](std::exception_ptr e) {
       *failed = {e, replay};
@@ -318,7 +320,13 @@ void run_cpu(std::function<void()> task) {
     for (auto& s : in)
       if (auto e = storage_error(*s)) { fail(e); return; }  // an input is the output of a failed op
     try {
-      guard_faults(task);  // a read of a file mapping that shrank: an IoFault, not a SIGBUS
+      if (cpu_profiling()) {
+        const auto t0 = std::chrono::steady_clock::now();
+        guard_faults(task);  // a read of a file mapping that shrank: an IoFault, not a SIGBUS
+        cpu_profile_add(op, std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count());
+      } else {
+        guard_faults(task);
+      }
     } catch (...) {
       if (out.empty()) throw;  // nothing to carry it: the stream keeps it for synchronize()
       fail(std::current_exception());
@@ -351,14 +359,15 @@ std::vector<std::pair<const char*, OpFn>>& registry() {
   return r;
 }
 Napi::Value trampoline(const Napi::CallbackInfo& info) {
-  OpFn fn = reinterpret_cast<OpFn>(info.Data());
+  const auto* entry = static_cast<const std::pair<const char*, OpFn>*>(info.Data());
+  OpFn fn = entry->second;
   Napi::Env env = info.Env();
   // An op called from inside another (a getter of an options object calling an op) keeps its own trace.
   struct Scope {
     OpTrace outer;
-    Scope() : outer(std::move(g_trace)) { g_trace.reset(); }
+    explicit Scope(const char* op) : outer(std::move(g_trace)) { g_trace.reset(); g_trace.op = op; }
     ~Scope() { g_trace = std::move(outer); }
-  } scope;
+  } scope(entry->first);
   try {
     return fn(info);
   } catch (const Napi::Error&) {
@@ -382,8 +391,8 @@ Napi::Value trampoline(const Napi::CallbackInfo& info) {
 OpRegistrar::OpRegistrar(const char* name, OpFn fn) { registry().emplace_back(name, fn); }
 
 void export_ops(Napi::Env env, Napi::Object exports) {
-  for (auto& [name, fn] : registry())
-    exports.Set(name, Napi::Function::New(env, trampoline, name, reinterpret_cast<void*>(fn)));
+  for (auto& entry : registry())  // the registry is complete (static initialisation): its entries stay put
+    exports.Set(entry.first, Napi::Function::New(env, trampoline, entry.first, const_cast<void*>(static_cast<const void*>(&entry))));
 }
 
 }  // namespace dsv3

@@ -1,13 +1,38 @@
-// Bindings for GPU benchmarking: CUDA events on a device's stream (GPU time between two points of the
-// stream), a spin kernel that lets the host queue work ahead, and the FP8 tensor-core ceiling kernel.
-// Used by bench/ through lib/profile.ts; every call throws Unsupported in a build without CUDA.
+// Bindings for benchmarking: the CPU op profile (wall time per op of the tasks the CPU stream runs), and on
+// CUDA: events on a device's stream (GPU time between two points of the stream), a spin kernel that lets the
+// host queue work ahead, and the FP8 tensor-core ceiling kernel (these throw Unsupported without CUDA).
+// Used by bench/ through lib/profile.ts.
 #include "native/binding/common.h"
+#include "native/stream.h"
 #ifdef DSV3_WITH_CUDA
 #include "cuda/gemm.h"
 #include "cuda/runtime.h"
 #endif
 
 namespace dsv3 {
+
+// cpuProfile(on: boolean) -> undefined (on: clears and starts) | [{ op, tasks, ms }] (off: waits for the CPU
+// stream, stops, returns the wall time each op's tasks took on the stream thread since it was turned on).
+DSV3_OP(cpuProfile) {
+  OpCtx c{info.Env(), "cpuProfile"};
+  if (!info[0].IsBoolean()) c.fail(ErrKind::Argument, "on", "must be a boolean");
+  if (info[0].As<Napi::Boolean>().Value()) {
+    cpu_profile_enable(true);
+    return info.Env().Undefined();
+  }
+  if (CpuStream::get().capturing()) c.fail(ErrKind::Argument, "", "cannot wait for the CPU stream while a CPU graph is being captured");
+  CpuStream::get().wait();
+  cpu_profile_enable(false);
+  Napi::Array out = Napi::Array::New(c.env);
+  for (const auto& e : cpu_profile_entries()) {
+    Napi::Object o = Napi::Object::New(c.env);
+    o.Set("op", e.op);
+    o.Set("tasks", static_cast<double>(e.tasks));
+    o.Set("ms", e.ns / 1e6);
+    out.Set(out.Length(), o);
+  }
+  return out;
+}
 
 // cudaEventRecord(device?) -> an opaque event recorded now on the device's stream.
 DSV3_OP(cudaEventRecord) {

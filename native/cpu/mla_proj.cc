@@ -44,30 +44,48 @@ void mla_down_epilogue(const MlaDownEpilogueParams& p) {
   });
 }
 
+// The per-head weights of the absorbed projections are read in place when they are f32, or bf16 for few
+// tokens (decode: widening a head's matrix costs more than using it once); else widened to f32 once per
+// item. bf16 -> f32 is exact, so every path computes the same products and sums, bit for bit.
+namespace {
+bool read_in_place(DType w, int64_t rows) { return w == DType::f32 || (w == DType::bf16 && rows <= 2); }
+}  // namespace
+
 void mla_absorb_q(const MlaAbsorbQParams& p) {
   const int64_t t = p.t, h = p.h, nope = p.nope, r = p.r, half = p.p / 2, width = nope + p.p;
   if (t == 0 || h == 0) return;
   const size_t qs = itemsize(p.q_dtype), ws = itemsize(p.w_dtype), os = itemsize(p.out_dtype);
-  // Items: (head, chunk of tokens); the head's W_UK [nope, r] is widened once per item.
+  // Items: (head, chunk of tokens); the head's W_UK [nope, r] is read in place or widened once per item.
   const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(t, ceil_div(t * h, 4 * num_threads())));
   const int64_t n_chunks = ceil_div(t, chunk);
+  const bool in_place = read_in_place(p.w_dtype, chunk);
   parallel_for(h * n_chunks, 1, [&](int64_t ib, int64_t ie) {
-    std::vector<float> w(nope * r), q(width), acc(r), c(half), s(half);
+    std::vector<float> w(in_place ? 0 : nope * r), q(width), acc(r), c(half), s(half);
     int64_t widened = -1;
     for (int64_t item = ib; item < ie; ++item) {
       const int64_t hh = item / n_chunks, i0 = (item % n_chunks) * chunk, i1 = std::min(t, i0 + chunk);
-      if (widened != hh) {
-        to_f32(static_cast<const char*>(p.w_uk) + hh * nope * r * ws, p.w_dtype, w.data(), w.size());
+      const char* wh = static_cast<const char*>(p.w_uk) + hh * nope * r * ws;
+      if (!in_place && widened != hh) {
+        to_f32(wh, p.w_dtype, w.data(), w.size());
         widened = hh;
       }
       for (int64_t i = i0; i < i1; ++i) {
         const int64_t row = i * h + hh;
         to_f32(static_cast<const char*>(p.q) + row * width * qs, p.q_dtype, q.data(), q.size());
         std::fill(acc.begin(), acc.end(), 0.f);
+        float* ac = acc.data();
         for (int64_t dd = 0; dd < nope; ++dd) {
           const float a = q[dd];
-          const float* wr = &w[dd * r];
-          for (int64_t cc = 0; cc < r; ++cc) acc[cc] += a * wr[cc];
+          if (!in_place) {
+            const float* wr = &w[dd * r];
+            for (int64_t cc = 0; cc < r; ++cc) ac[cc] += a * wr[cc];
+          } else if (p.w_dtype == DType::f32) {
+            const float* wr = reinterpret_cast<const float*>(wh) + dd * r;
+            for (int64_t cc = 0; cc < r; ++cc) ac[cc] += a * wr[cc];
+          } else {
+            const uint16_t* wr = reinterpret_cast<const uint16_t*>(wh) + dd * r;
+            for (int64_t cc = 0; cc < r; ++cc) ac[cc] += a * bf16_to_f32(wr[cc]);
+          }
         }
         from_f32(acc.data(), static_cast<char*>(p.q_latent) + row * r * os, p.out_dtype, r);
         rope_cos_sin(position_at(p.positions, p.positions_dtype, i), p.inv_freq, half, c.data(), s.data());
@@ -84,18 +102,24 @@ void mla_output(const MlaOutputParams& p) {
   const size_t is = itemsize(p.o_dtype), ws = itemsize(p.w_dtype), os = itemsize(p.out_dtype);
   const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(t, ceil_div(t * h, 4 * num_threads())));
   const int64_t n_chunks = ceil_div(t, chunk);
+  const bool in_place = read_in_place(p.w_dtype, chunk);
   parallel_for(h * n_chunks, 1, [&](int64_t ib, int64_t ie) {
-    std::vector<float> w(v * r), o(r), y(v);
+    std::vector<float> w(in_place ? 0 : v * r), o(r), y(v);
     int64_t widened = -1;
     for (int64_t item = ib; item < ie; ++item) {
       const int64_t hh = item / n_chunks, i0 = (item % n_chunks) * chunk, i1 = std::min(t, i0 + chunk);
-      if (widened != hh) {
-        to_f32(static_cast<const char*>(p.w_uv) + hh * v * r * ws, p.w_dtype, w.data(), w.size());
+      const char* wh = static_cast<const char*>(p.w_uv) + hh * v * r * ws;
+      if (!in_place && widened != hh) {
+        to_f32(wh, p.w_dtype, w.data(), w.size());
         widened = hh;
       }
       for (int64_t i = i0; i < i1; ++i) {
         to_f32(static_cast<const char*>(p.o_latent) + (i * h + hh) * r * is, p.o_dtype, o.data(), r);
-        for (int64_t dd = 0; dd < v; ++dd) y[dd] = dot(o.data(), &w[dd * r], r);
+        for (int64_t dd = 0; dd < v; ++dd) {
+          if (!in_place) y[dd] = dot(o.data(), &w[dd * r], r);
+          else if (p.w_dtype == DType::f32) y[dd] = dot(o.data(), reinterpret_cast<const float*>(wh) + dd * r, r);
+          else y[dd] = dot_bf16(o.data(), reinterpret_cast<const uint16_t*>(wh) + dd * r, r);
+        }
         from_f32(y.data(), static_cast<char*>(p.out) + (i * h + hh) * v * os, p.out_dtype, v);
       }
     }

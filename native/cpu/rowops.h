@@ -21,6 +21,18 @@ inline float dot(const float* a, const float* b, int64_t n) {
   return s;
 }
 
+// dot(a, b) with b bf16, read as is: the same sums in the same order as dot() of b widened to f32 (bf16 -> f32 is exact).
+inline float dot_bf16(const float* a, const uint16_t* b, int64_t n) {
+  float acc[16] = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int k = 0; k < 16; ++k) acc[k] += a[i + k] * bf16_to_f32(b[i + k]);
+  float s = 0.f;
+  for (; i < n; ++i) s += a[i] * bf16_to_f32(b[i]);
+  for (int k = 0; k < 16; ++k) s += acc[k];
+  return s;
+}
+
 // sum_j x[j]^2 with 8 partial sums (RMSNorm).
 inline float sum_sq(const float* x, int64_t n) {
   float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};

@@ -4,7 +4,7 @@
 // Tensor.copyFrom, typed errors of CUDA capture without a GPU, PagedLatentCache.prepareHost's fixed-width
 // tables, and the bookkeeping of CUDA graph memory. CUDA replays themselves are in test/gpu/ (runtime, model).
 import { join } from 'path';
-import { ArgumentError, backends, collectingStatistics, DeviceError, DisposedError, DTypeError, Graph, isCapturing, ops, ShapeError, synchronize, Tensor, withoutStatistics } from '../../lib';
+import { ArgumentError, backends, collectingStatistics, DeviceError, DisposedError, DTypeError, Graph, isCapturing, ops, profile, ShapeError, synchronize, Tensor, withoutStatistics } from '../../lib';
 import { RouteTrace } from '../../lib/model/moe';
 import { loadModel } from '../../lib/model/load';
 import { native } from '../../lib/native';
@@ -117,6 +117,29 @@ describe('CPU step graphs', () => {
     g.replay();
     expect(Array.from(await rows!.toFloat32Array())).toEqual([3, 4, 3, 4]);
     g.dispose(); rows!.dispose(); table.dispose(); ids.dispose();
+  });
+
+  test('profileCpu: per op, the tasks the stream ran (eager ops and graph replays) and their time', async () => {
+    const x = Tensor.fromFloats(Array.from({ length: 4096 }, (_, i) => i), [4096]);
+    let y: Tensor<'f32'> | null = null;
+    const g = await Graph.capture(() => { const t = ops.add(x, x); y = ops.rmsNorm(t.reshape([1, 4096]), x, { eps: 1e-6 }); t.dispose(); }, 'cpu');
+    const { result, ops: times, totalMs } = await profile.profileCpu(async () => {
+      for (let i = 0; i < 3; i++) ops.add(x, x).dispose();  // 3 eager adds
+      g.replay(); g.replay();                                  // 2 replays: 2 adds, 2 norms
+      return 'done';
+    });
+    expect(result).toBe('done');
+    const by = Object.fromEntries(times.map((o) => [o.op, o]));
+    expect(Object.keys(by).sort()).toEqual(['add', 'rmsNorm']);
+    expect(by.add.tasks).toBe(5);
+    expect(by.rmsNorm.tasks).toBe(2);
+    for (const o of times) expect(o.ms).toBeGreaterThan(0);
+    expect(totalMs).toBeCloseTo(by.add.ms + by.rmsNorm.ms, 9);
+    expect(times[0].ms).toBeGreaterThanOrEqual(times[1].ms);  // slowest first
+    // off again: nothing more is recorded
+    const again = await profile.profileCpu(() => 1);
+    expect(again.ops).toEqual([]);
+    g.dispose(); x.dispose(); y!.dispose();
   });
 
   test('Model.decodeGraph on the CPU: the tokens of forward() for a batch, and the same expert load', async () => {
