@@ -83,17 +83,14 @@ void run_packed(const KernelSet& ks, const Prob& p, int64_t i0, int64_t i1, int6
   for (int64_t r = 0; r < i1 - i0; ++r) from_f32(C + r * ldc, out + ((i0 + r) * p.n + j0) * osz, p.ot, static_cast<size_t>(j1 - j0));
 }
 
+// A of a skinny problem decoded to f32 once, before the parallel split, in the kernels' order.
+struct SkinnyA { const float* a; int64_t lda; };
+
 // B rows j0..j1 against all (<= skinny_max) rows of A.
-void run_skinny(const KernelSet& ks, const Prob& p, int64_t j0, int64_t j1) {
-  const int64_t nkb = ceil_div(p.k, kKB), lda = nkb * kKB;
-  float* A = tl_apack.get(static_cast<size_t>(p.m * lda + kKB));
-  const int64_t asz = static_cast<int64_t>(itemsize(p.at));
-  for (int64_t i = 0; i < p.m; ++i) {
-    ks.decode(static_cast<const char*>(p.a) + i * p.k * asz, p.at, A + i * lda, p.k);
-    std::fill(A + i * lda + p.k, A + (i + 1) * lda, 0.f);
-  }
-  SkinnyArgs g{A, lda, p.as, nkb, static_cast<const char*>(p.b), p.bt, p.bs, j0, j1, p.k,
-               static_cast<char*>(p.out), p.ot, p.n, A + p.m * lda};
+void run_skinny(const KernelSet& ks, const Prob& p, const SkinnyA& sa, int64_t j0, int64_t j1) {
+  float* buf = tl_rows.get(static_cast<size_t>(kKB));
+  SkinnyArgs g{sa.a, sa.lda, p.as, ceil_div(p.k, kKB), static_cast<const char*>(p.b), p.bt, p.bs, j0, j1, p.k,
+               static_cast<char*>(p.out), p.ot, p.n, buf};
   ks.skinny[p.m](g);
 }
 
@@ -103,11 +100,43 @@ void run_problems(const std::vector<Prob>& probs, GemmIsa isa) {
   const KernelSet& ks = kernel_set(isa);
   const int64_t T = num_threads();
   std::vector<Task> tasks;
+  std::vector<SkinnyA> sa(probs.size(), SkinnyA{nullptr, 0});
+  int64_t skinny_floats = 0, skinny_bytes = 0;
+  for (const Prob& p : probs)
+    if (p.m > 0 && p.n > 0 && p.m <= ks.skinny_max) {
+      skinny_floats += p.m * ceil_div(p.k, kKB) * kKB;
+      skinny_bytes += p.n * p.k * static_cast<int64_t>(itemsize(p.bt));
+    }
+  // Skinny A rows: decoded (and reordered for the kernel) once here, read by every thread.
+  std::vector<float> apool(static_cast<size_t>(skinny_floats));
+  if (skinny_floats) {
+    float* tmp = tl_rows.get(static_cast<size_t>(kKB));
+    int64_t off = 0;
+    for (size_t pi = 0; pi < probs.size(); ++pi) {
+      const Prob& p = probs[pi];
+      if (p.m <= 0 || p.n <= 0 || p.m > ks.skinny_max) continue;
+      const int64_t lda = ceil_div(p.k, kKB) * kKB, asz = static_cast<int64_t>(itemsize(p.at));
+      float* A = apool.data() + off;
+      for (int64_t i = 0; i < p.m; ++i) {
+        ks.decode(static_cast<const char*>(p.a) + i * p.k * asz, p.at, A + i * lda, p.k);
+        std::fill(A + i * lda + p.k, A + (i + 1) * lda, 0.f);
+      }
+      if (ks.skinny_prep) ks.skinny_prep(p.bt, A, p.m, lda, tmp);
+      sa[pi] = SkinnyA{A, lda};
+      off += p.m * lda;
+    }
+  }
+  // Skinny chunks: about 4 per thread over all the skinny problems' weights (dynamic scheduling evens
+  // out the stragglers), but none under ~32 KB of weights, so the fork-join and the per-chunk costs
+  // stay small against the streaming; multiples of 4 rows (the kernels stream 4 or 2 rows at a time).
+  const int64_t chunk_bytes = std::max<int64_t>(32 << 10, ceil_div(skinny_bytes, 4 * T));
   for (size_t pi = 0; pi < probs.size(); ++pi) {
     const Prob& p = probs[pi];
     if (p.m <= 0 || p.n <= 0) continue;
     if (p.m <= ks.skinny_max) {  // split N: every thread streams its share of the weights
-      const int64_t chunk = std::max<int64_t>(16, ceil_div(p.n, 4 * T));
+      const int64_t row_bytes = std::max<int64_t>(1, p.k * static_cast<int64_t>(itemsize(p.bt)));
+      const int64_t pieces = std::max<int64_t>(1, std::min(ceil_div(p.n, 4), ceil_div(p.n * row_bytes, chunk_bytes)));
+      const int64_t chunk = 4 * ceil_div(ceil_div(p.n, pieces), 4);
       for (int64_t j0 = 0; j0 < p.n; j0 += chunk) tasks.push_back({pi, 0, p.m, j0, std::min(p.n, j0 + chunk)});
       continue;
     }
@@ -121,13 +150,13 @@ void run_problems(const std::vector<Prob>& probs, GemmIsa isa) {
     for (int64_t i0 = 0; i0 < p.m; i0 += mc)
       for (int64_t j0 = 0; j0 < p.n; j0 += nc) tasks.push_back({pi, i0, std::min(p.m, i0 + mc), j0, std::min(p.n, j0 + nc)});
   }
+  auto run_task = [&](const Task& tk) {
+    const Prob& p = probs[tk.prob];
+    if (p.m <= ks.skinny_max) run_skinny(ks, p, sa[tk.prob], tk.j0, tk.j1);
+    else run_packed(ks, p, tk.i0, tk.i1, tk.j0, tk.j1);
+  };
   parallel_for(static_cast<int64_t>(tasks.size()), 1, [&](int64_t tb, int64_t te) {
-    for (int64_t t = tb; t < te; ++t) {
-      const Task& tk = tasks[static_cast<size_t>(t)];
-      const Prob& p = probs[tk.prob];
-      if (p.m <= ks.skinny_max) run_skinny(ks, p, tk.j0, tk.j1);
-      else run_packed(ks, p, tk.i0, tk.i1, tk.j0, tk.j1);
-    }
+    for (int64_t t = tb; t < te; ++t) run_task(tasks[static_cast<size_t>(t)]);
   });
 }
 

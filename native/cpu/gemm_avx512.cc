@@ -33,7 +33,6 @@ struct Bf16Lut {
   }
 };
 const Bf16Lut& bf16_lut() { static const Bf16Lut l; return l; }
-thread_local Scratch tl_perm;  // skinny_fp8's reordered copy of A
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 false positive inside avx512fintrin.h
@@ -77,6 +76,24 @@ inline void e4m3x64(__m512i x, const Lut64& t, __m512 f[4]) {
   f[2] = _mm512_castsi512_ps(_mm512_unpacklo_epi16(z, w1));
   f[3] = _mm512_castsi512_ps(_mm512_unpackhi_epi16(z, w1));
 }
+
+// The skinny kernels' variant of e4m3x64, with 2 shuffles (the lookups) instead of 8: the byte pairs
+// are merged into bf16 words with shifts and bit selects, and the words widened to f32 the same way
+// (x << 16 is the low word of each dword, x & 0xffff0000 the high one), which run on the vector ALUs
+// instead of the shuffle port. f[q] element d holds code 4 d + kE4m3Order[q] (skinny_prep orders A so).
+inline void e4m3x64_words(__m512i x, const Lut64& t, __m512 f[4]) {
+  const __m512i lo = _mm512_permutex2var_epi8(t.lo0, x, t.lo1);
+  const __m512i hi = _mm512_ternarylogic_epi32(_mm512_permutex2var_epi8(t.hi0, x, t.hi1), x, _mm512_set1_epi8(static_cast<char>(0x80)), 0xF8);
+  const __m512i byte0 = _mm512_set1_epi16(0x00ff), high = _mm512_set1_epi32(static_cast<int>(0xffff0000u));
+  // even codes: hi << 8 | (lo & 0xff); odd codes: (hi & 0xff00) | lo >> 8   (0xCA: a ? b : c, per bit)
+  const __m512i ev = _mm512_ternarylogic_epi32(byte0, lo, _mm512_slli_epi16(hi, 8), 0xCA);
+  const __m512i od = _mm512_ternarylogic_epi32(byte0, _mm512_srli_epi16(lo, 8), hi, 0xCA);
+  f[0] = _mm512_castsi512_ps(_mm512_slli_epi32(ev, 16));  // code 4d
+  f[1] = _mm512_castsi512_ps(_mm512_and_si512(ev, high));   // code 4d + 2
+  f[2] = _mm512_castsi512_ps(_mm512_slli_epi32(od, 16));  // code 4d + 1
+  f[3] = _mm512_castsi512_ps(_mm512_and_si512(od, high));   // code 4d + 3
+}
+constexpr int kE4m3Order[4] = {0, 2, 1, 3};
 
 // Up to 16 elements (lanes outside `m` are zero).
 template <DType T>
@@ -215,79 +232,152 @@ void micro(const float* A, const float* B, int kc, float* C, int64_t ldc, const 
   }
 }
 
-// B row j, K block kb: blk[i] (16 lanes of partial sums) = a[i, block] . b[j, block], decoded in
-// registers; tot[i] += blk[i] * scale. The lanes are summed once per output.
-template <int M, DType T>
-void skinny_t(const SkinnyArgs& g) {
-  const int64_t nkb = ceil_div(g.k, kKB);
-  constexpr int64_t bsz = kSize<T>;
-  for (int64_t j = g.j0; j < g.j1; ++j) {
-    const char* brow = g.b + j * g.k * bsz;
-    __m512 tot[M];
-    for (int i = 0; i < M; ++i) tot[i] = _mm512_setzero_ps();
-    for (int64_t kb = 0; kb < nkb; ++kb) {
-      const int64_t k0 = kb * kKB, kc = std::min<int64_t>(kKB, g.k - k0);
-      __m512 blk[M];
-      for (int i = 0; i < M; ++i) blk[i] = _mm512_setzero_ps();
-      for (int64_t c = 0; c < kc; c += 16) {
-        const __m512 bv = load16<T>(brow + (k0 + c) * bsz, tail_mask(kc - c));
-        for (int i = 0; i < M; ++i) blk[i] = _mm512_fmadd_ps(_mm512_loadu_ps(g.a + i * g.lda + k0 + c), bv, blk[i]);
-      }
-      const float sb = scale_of(g.bs, j / kKB, nkb, kb);
-      for (int i = 0; i < M; ++i) tot[i] = _mm512_fmadd_ps(blk[i], _mm512_set1_ps(scale_of(g.as, i, nkb, kb) * sb), tot[i]);
+// ---- Skinny (decode) kernels: m <= 8 rows of A against B rows streamed once from memory ----------
+// A arrives decoded to f32 and permuted by skinny_prep into the order in which a step of B decodes
+// (so B needs no shuffles beyond its decode). Each call of rows_block streams R rows of B together
+// (independent accumulators for ILP, each loaded A vector reused R times and each decoded B vector M
+// times); per 128-wide K block the partial dots are folded into the totals with the block's scales,
+// without scales the whole K is one span. Steps (elements of one B row per iteration): fp8 64 codes
+// (VBMI byte lookups, e4m3x64_words), bf16 32 (x << 16 gives the even elements, x & 0xffff0000 the odd
+// ones), f32 32 (two loads).
+template <DType T> struct StepOf;
+template <> struct StepOf<DType::f8_e4m3> { static constexpr int kElems = 64, kVecs = 4; };
+template <> struct StepOf<DType::bf16> { static constexpr int kElems = 32, kVecs = 2; };
+template <> struct StepOf<DType::f32> { static constexpr int kElems = 32, kVecs = 2; };
+
+// One step of a B row: `left` (> 0) elements remain in the span; those past it are zero.
+template <DType T>
+inline void load_step(const char* p, int64_t left, const Lut64& lut, __m512 f[]) {
+  if constexpr (T == DType::f8_e4m3) {
+    const __m512i x = left >= 64 ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi8((__mmask64(1) << left) - 1, p);
+    e4m3x64_words(x, lut, f);
+  } else if constexpr (T == DType::bf16) {
+    const __m512i x = left >= 32 ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi16(static_cast<__mmask32>((1u << left) - 1), p);
+    f[0] = _mm512_castsi512_ps(_mm512_slli_epi32(x, 16));
+    f[1] = _mm512_castsi512_ps(_mm512_and_si512(x, _mm512_set1_epi32(static_cast<int>(0xffff0000u))));
+  } else {
+    const float* q = reinterpret_cast<const float*>(p);
+    if (left >= 32) {
+      f[0] = _mm512_loadu_ps(q);
+      f[1] = _mm512_loadu_ps(q + 16);
+    } else {
+      f[0] = _mm512_maskz_loadu_ps(tail_mask(left), q);
+      f[1] = left > 16 ? _mm512_maskz_loadu_ps(tail_mask(left - 16), q + 16) : _mm512_setzero_ps();
     }
-    for (int i = 0; i < M; ++i) store_f32(g.out, g.ot, static_cast<size_t>(i * g.ldo + j), _mm512_reduce_add_ps(tot[i]));
   }
 }
-// FP8 weights, 64 codes per step through e4m3x64; A is first copied into the decoder's element order
-// within each group of 64 (lda is a multiple of 128, the tail of A is zero, masked-off codes are 0).
-template <int M>
-void skinny_fp8(const SkinnyArgs& g) {
-  const int64_t nkb = ceil_div(g.k, kKB), lda = g.lda;
-  float* A = tl_perm.get(static_cast<size_t>(M * lda));
-  for (int64_t i = 0; i < M; ++i)
-    for (int64_t c = 0; c < lda; c += 64)
-      for (int q = 0; q < 4; ++q)
-        for (int L = 0; L < 4; ++L)
-          for (int t = 0; t < 4; ++t) A[i * lda + c + 16 * q + 4 * L + t] = g.a[i * lda + c + 16 * L + 4 * q + t];
-  const Lut64 lut = load_lut();
-  for (int64_t j = g.j0; j < g.j1; ++j) {
-    const uint8_t* brow = reinterpret_cast<const uint8_t*>(g.b) + j * g.k;
-    __m512 tot[M];
-    for (int i = 0; i < M; ++i) tot[i] = _mm512_setzero_ps();
-    for (int64_t kb = 0; kb < nkb; ++kb) {
-      const int64_t k0 = kb * kKB, kc = std::min<int64_t>(kKB, g.k - k0);
-      constexpr int P = M <= 4 ? 2 : 1;  // partial sums per row: 2 for more ILP while registers allow
-      __m512 blk[M][P];
-      for (int i = 0; i < M; ++i)
-        for (int p = 0; p < P; ++p) blk[i][p] = _mm512_setzero_ps();
-      for (int64_t c = 0; c < kc; c += 64) {
-        const int64_t left = kc - c;
-        const __m512i x = left >= 64 ? _mm512_loadu_si512(brow + k0 + c) : _mm512_maskz_loadu_epi8((__mmask64(1) << left) - 1, brow + k0 + c);
-        __m512 f[4];
-        e4m3x64(x, lut, f);
-        for (int i = 0; i < M; ++i) {
-          const float* a = A + i * lda + k0 + c;
-          blk[i][0] = _mm512_fmadd_ps(_mm512_loadu_ps(a), f[0], blk[i][0]);
-          blk[i][P - 1] = _mm512_fmadd_ps(_mm512_loadu_ps(a + 16), f[1], blk[i][P - 1]);
-          blk[i][0] = _mm512_fmadd_ps(_mm512_loadu_ps(a + 32), f[2], blk[i][0]);
-          blk[i][P - 1] = _mm512_fmadd_ps(_mm512_loadu_ps(a + 48), f[3], blk[i][P - 1]);
-        }
+
+// Four vectors' lane sums -> one __m128 {sum v0, sum v1, sum v2, sum v3}.
+inline __m128 reduce4(__m512 v0, __m512 v1, __m512 v2, __m512 v3) {
+  const __m512 a = _mm512_add_ps(_mm512_unpacklo_ps(v0, v1), _mm512_unpackhi_ps(v0, v1));
+  const __m512 b = _mm512_add_ps(_mm512_unpacklo_ps(v2, v3), _mm512_unpackhi_ps(v2, v3));
+  const __m512 c = _mm512_add_ps(_mm512_shuffle_ps(a, b, 0x44), _mm512_shuffle_ps(a, b, 0xEE));
+  const __m256 d = _mm256_add_ps(_mm512_castps512_ps256(c), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(c), 1)));
+  return _mm_add_ps(_mm256_castps256_ps128(d), _mm256_extractf128_ps(d, 1));
+}
+
+// B rows j..j+R-1 (all inside j0..j1) against the M rows of A.
+template <int M, int R, DType T>
+inline void rows_block(const SkinnyArgs& g, int64_t j, const Lut64& lut) {
+  constexpr int E = StepOf<T>::kElems, V = StepOf<T>::kVecs;
+  // Two accumulators per (row of A, row of B), even and odd vectors of a step: enough chains for the FMA
+  // latency, and the same summation order for every M and R, so that a row's result does not depend on
+  // the batch it decodes in (the serving tests compare batched decode with decode alone).
+  constexpr int P = 2;
+  constexpr int64_t bsz = kSize<T>;
+  const int64_t nkb = g.nkb, k = g.k, lda = g.lda;
+  const bool scaled = g.as || g.bs;
+  const int64_t span = scaled ? kKB : k;
+  const char* brow[R];
+  for (int r = 0; r < R; ++r) brow[r] = g.b + (j + r) * k * bsz;
+  // Every loop over the accumulator arrays is unrolled completely, so that they live in registers;
+  // the totals (touched once per 128 of K) live in memory, leaving the registers to the accumulators.
+  alignas(64) float tot[M * R][16] = {};
+  for (int64_t k0 = 0, kb = 0; k0 < k; k0 += span, ++kb) {
+    const int64_t kc = std::min(span, k - k0);
+    __m512 acc[M * R * P];
+#pragma GCC unroll 32
+    for (int q = 0; q < M * R * P; ++q) acc[q] = _mm512_setzero_ps();
+    const float* a0 = g.a + k0;
+    for (int64_t c = 0; c < kc; c += E) {
+      const int64_t left = kc - c;
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) {
+        __m512 f[V];
+        _mm_prefetch(brow[r] + (k0 + c) * bsz + 1024, _MM_HINT_T0);  // 1 KB ahead: helps DRAM streams and bf16 from L2
+        load_step<T>(brow[r] + (k0 + c) * bsz, left, lut, f);
+#pragma GCC unroll 8
+        for (int i = 0; i < M; ++i)
+#pragma GCC unroll 4
+          for (int v = 0; v < V; ++v) {
+            __m512& d = acc[(i * R + r) * P + v % P];
+            d = _mm512_fmadd_ps(_mm512_loadu_ps(a0 + i * lda + c + 16 * v), f[v], d);
+          }
       }
-      const float sb = scale_of(g.bs, j / kKB, nkb, kb);
-      for (int i = 0; i < M; ++i)
-        tot[i] = _mm512_fmadd_ps(P == 2 ? _mm512_add_ps(blk[i][0], blk[i][P - 1]) : blk[i][0], _mm512_set1_ps(scale_of(g.as, i, nkb, kb) * sb), tot[i]);
     }
-    for (int i = 0; i < M; ++i) store_f32(g.out, g.ot, static_cast<size_t>(i * g.ldo + j), _mm512_reduce_add_ps(tot[i]));
+    if (scaled) {
+      float sc[M * R];
+      for (int i = 0; i < M; ++i)
+        for (int r = 0; r < R; ++r) sc[i * R + r] = scale_of(g.as, i, nkb, kb) * scale_of(g.bs, (j + r) / kKB, nkb, kb);
+#pragma GCC unroll 32
+      for (int q = 0; q < M * R; ++q)
+        _mm512_store_ps(tot[q], _mm512_fmadd_ps(_mm512_add_ps(acc[q * P], acc[q * P + 1]), _mm512_set1_ps(sc[q]), _mm512_load_ps(tot[q])));
+    } else {
+#pragma GCC unroll 32
+      for (int q = 0; q < M * R; ++q)
+        _mm512_store_ps(tot[q], _mm512_add_ps(_mm512_load_ps(tot[q]), _mm512_add_ps(acc[q * P], acc[q * P + 1])));
+    }
   }
+  constexpr int Q = (M * R + 3) / 4 * 4;
+  alignas(16) float sums[Q];
+  const __m512 z = _mm512_setzero_ps();
+#pragma GCC unroll 8
+  for (int q = 0; q < M * R; q += 4)
+    _mm_store_ps(sums + q, reduce4(_mm512_load_ps(tot[q]), q + 1 < M * R ? _mm512_load_ps(tot[q + 1]) : z,
+                                   q + 2 < M * R ? _mm512_load_ps(tot[q + 2]) : z, q + 3 < M * R ? _mm512_load_ps(tot[q + 3]) : z));
+  for (int i = 0; i < M; ++i)
+    for (int r = 0; r < R; ++r) store_f32(g.out, g.ot, static_cast<size_t>(i * g.ldo + j + r), sums[i * R + r]);
+}
+
+template <int M, DType T>
+void skinny_t(const SkinnyArgs& g) {
+  // Rows of B per block: as many as the registers allow (M x R x 2 <= 16 accumulators, plus the decoded
+  // step and FP8's four lookup tables).
+  constexpr int R = M <= 2 ? 4 : M <= 4 ? 2 : 1;
+  const Lut64 lut = T == DType::f8_e4m3 ? load_lut() : Lut64{};
+  int64_t j = g.j0;
+  for (; j + R <= g.j1; j += R) rows_block<M, R, T>(g, j, lut);
+  for (; j < g.j1; ++j) rows_block<M, 1, T>(g, j, lut);
 }
 
 template <int M>
 void skinny(const SkinnyArgs& g) {
   switch (g.bt) {
-    case DType::f8_e4m3: skinny_fp8<M>(g); break;
+    case DType::f8_e4m3: skinny_t<M, DType::f8_e4m3>(g); break;
     case DType::bf16: skinny_t<M, DType::bf16>(g); break;
     default: skinny_t<M, DType::f32>(g);
+  }
+}
+
+// A rows (f32, lda a multiple of 128, zero past k) into the step order of B's dtype: fp8 within each
+// 64: position 16 q + d holds element 4 d + kE4m3Order[q] (e4m3x64_words' order); bf16 within each
+// 32: the 16 even elements, then the 16 odd ones.
+void skinny_prep(DType bt, float* a, int64_t m, int64_t lda, float* tmp) {
+  if (bt == DType::f8_e4m3) {
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t c = 0; c < lda; c += 64) {
+        float* x = a + i * lda + c;
+        std::memcpy(tmp, x, 64 * sizeof(float));
+        for (int q = 0; q < 4; ++q)
+          for (int d = 0; d < 16; ++d) x[16 * q + d] = tmp[4 * d + kE4m3Order[q]];
+      }
+  } else if (bt == DType::bf16) {
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t c = 0; c < lda; c += 32) {
+        float* x = a + i * lda + c;
+        std::memcpy(tmp, x, 32 * sizeof(float));
+        for (int d = 0; d < 16; ++d) { x[d] = tmp[2 * d]; x[16 + d] = tmp[2 * d + 1]; }
+      }
   }
 }
 
@@ -308,6 +398,7 @@ KernelSet make(std::index_sequence<I...>) {
   ks.mr = MR; ks.nr = NR; ks.decode = decode; ks.pack = &pack;
   ((ks.micro[I + 1] = &micro<static_cast<int>(I) + 1>), ...);
   ks.skinny_max = 8;
+  ks.skinny_prep = &skinny_prep;
   ks.skinny[5] = &skinny<5>; ks.skinny[6] = &skinny<6>; ks.skinny[7] = &skinny<7>; ks.skinny[8] = &skinny<8>;
   ks.skinny[1] = &skinny<1>; ks.skinny[2] = &skinny<2>; ks.skinny[3] = &skinny<3>; ks.skinny[4] = &skinny<4>;
   return ks;

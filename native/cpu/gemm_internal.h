@@ -32,6 +32,9 @@ using DecodeFn = void (*)(const void* src, DType t, float* dst, int64_t n);
 // then C[r, c] = tile * s[r] (first K block) or C[r, c] += tile * s[r].
 using MicroFn = void (*)(const float* A, const float* B, int kc, float* C, int64_t ldc, const float* s, bool first);
 using SkinnyFn = void (*)(const SkinnyArgs&);
+// Reorders decoded A rows ([m, lda] f32, lda a multiple of kKB) in place into the order the skinny
+// kernel for B dtype bt reads them in. tmp: kKB floats of scratch.
+using SkinnyPrepFn = void (*)(DType bt, float* a, int64_t m, int64_t lda, float* tmp);
 // Packs `rows` rows (row stride ld elements) x kc elements of src as a panel dst[k * width + r] in f32;
 // rows rows..width are zero. tmp: kMaxNR * kKB floats of scratch.
 using PackFn = void (*)(const char* src, DType t, int64_t ld, int rows, int width, int kc, float* tmp, float* dst);
@@ -43,6 +46,7 @@ struct KernelSet {
   MicroFn micro[kMaxMR + 1] = {};     // by row count 1..mr
   int skinny_max = 0;                  // problems with m <= this use the skinny kernel (no packing)
   SkinnyFn skinny[kMaxSkinny + 1] = {};  // by row count 1..skinny_max
+  SkinnyPrepFn skinny_prep = nullptr;  // null: the skinny kernels read A in its natural order
 };
 
 // The kernel sets, one per file. Each is filled on first use by baseline-ISA code, so that merely
