@@ -1,13 +1,15 @@
 // CUDA launchers of the GEMM ops (fp8Gemm, gemm, groupedGemmContiguous / Masked). Plain C++
-// declarations; kernels in cuda/gemm_simple.cu (every architecture) and cuda/fp8_gemm.cu (sm_90a).
+// declarations; kernels in cuda/fp8_gemm.cu (FP8, sm_90a), cuda/gemm_f32_bf16.cu (f32 / bf16) and
+// cuda/gemm_reference.cu (the reference and fallback kernels, every architecture).
 // Which path runs where:
 //   FP8, device sm_90 and a build with sm_90a, K % 16 == 0, 16-byte aligned operands -> the TMA + wgmma
 //     kernel (cuda/fp8_gemm.cu), with split-K for small-M shapes that would leave SMs idle;
-//   otherwise, or with kernel = simple -> the CUDA-core reference kernel (cuda/gemm_simple.cu): one thread
+//   otherwise, or with kernel = simple -> the CUDA-core reference kernel (cuda/gemm_reference.cu): one thread
 //     per output, the same per-128 promotion, obviously correct and slow. It is also what the GPU tests
 //     compare the wgmma kernel against, besides the CPU backend.
-//   f32 / bf16 operands -> cuda/gemm_plain.cu: a GEMV for m <= 8, a shared-memory tiled kernel above
-//     (CUDA cores, for the router and lm_head; no tensor cores yet); kernel = simple -> gemm_simple.cu.
+//   f32 / bf16 operands -> cuda/gemm_f32_bf16.cu: a GEMV for m <= 8, a shared-memory tiled kernel above
+//     (CUDA cores, for the router and lm_head; no tensor cores yet); kernel = simple -> gemm_reference.cu.
+//   grouped f32 / bf16 operands -> the reference kernel (cuda/gemm_reference.cu).
 #pragma once
 #include <string>
 
@@ -21,8 +23,8 @@ enum class GemmKernel : int { automatic = 0, simple = 1, wgmma = 2 };
 bool wgmma_usable(int device, const void* a, const void* b, int64_t k, std::string* why);
 
 void fp8_gemm(const Fp8GemmParams& p, GemmKernel kernel, int device, void* stream);
-void gemm(const GemmParams& p, void* stream);         // cuda/gemm_plain.cu
-void gemm_simple(const GemmParams& p, void* stream);  // the one-thread-per-output reference
+void gemm(const GemmParams& p, void* stream);         // cuda/gemm_f32_bf16.cu
+void gemm_simple(const GemmParams& p, void* stream);  // the one-thread-per-output reference (cuda/gemm_reference.cu)
 // FP8 or plain grouped GEMM. expected_m: rows per group the caller expects (a tile-size hint for the
 // masked layout, whose counts live on the device; 0 = m).
 void grouped_gemm(const GroupedGemmParams& p, GemmKernel kernel, int64_t expected_m, int device, void* stream);
@@ -33,7 +35,7 @@ void grouped_gemm(const GroupedGemmParams& p, GemmKernel kernel, int64_t expecte
 // output groups are complete in its epilogue); otherwise the grouped GEMM into f32 and a second kernel.
 void grouped_gemm_silu_mul(const GroupedGemmSiluMulParams& p, GemmKernel kernel, int64_t expected_m, int device, void* stream);
 
-// The simple kernels, also used as the fallback by the launchers above.
+// The reference ('simple') kernels of cuda/gemm_reference.cu, also the fallback of the launchers above.
 void fp8_gemm_simple(const Fp8GemmParams& p, void* stream);
 void grouped_gemm_simple(const GroupedGemmParams& p, void* stream);
 

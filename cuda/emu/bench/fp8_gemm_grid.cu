@@ -24,7 +24,7 @@
 #include "cuda/runtime.h"
 
 namespace dsv3::cuda {
-// With kernel = wgmma the launchers never take these fallbacks (gemm_simple.cu, moe.cu are not linked).
+// With kernel = wgmma the launchers never take these fallbacks (gemm_reference.cu, moe.cu are not linked).
 [[noreturn]] static void fallback(const char* what) {
   std::fprintf(stderr, "fp8_gemm_grid: the launcher took the fallback %s instead of the wgmma kernel\n", what);
   std::exit(3);

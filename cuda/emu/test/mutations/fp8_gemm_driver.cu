@@ -28,7 +28,7 @@
 
 namespace dsv3::cuda {
 // The fallbacks fp8_gemm.cu may call: with kernel = wgmma they must never run here, so they are not linked
-// (gemm_simple.cu, moe.cu) and fail loudly instead.
+// (gemm_reference.cu, moe.cu) and fail loudly instead.
 [[noreturn]] static void fallback(const char* what) {
   std::fprintf(stderr, "fp8_gemm_driver: the launcher took the fallback %s instead of the wgmma kernel\n", what);
   std::exit(3);

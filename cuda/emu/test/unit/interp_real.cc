@@ -1,5 +1,5 @@
 // dsv3-emu interpreter: real kernels of the project, from the PTX nvcc wrote for cuda/*.cu ($EMU_PTX_DIR,
-// see test/gen-ptx.sh): the reference GEMM (cuda/gemm_simple.cu, f32 x f32 -> f32 and bf16 x bf16 ->
+// see test/gen-ptx.sh): the reference GEMM (cuda/gemm_reference.cu, f32 x f32 -> f32 and bf16 x bf16 ->
 // bf16, dense) against the same fmaf sequence on the CPU, bit for bit; prints the interpreter's speed on
 // it. Without EMU_PTX_DIR it checks nothing and says so.
 #include <chrono>
@@ -18,7 +18,7 @@ static uint16_t bf16_rn(float f) {
 }
 static float bf(uint16_t h) { return bitsf(uint32_t(h) << 16); }
 
-struct SimpleProblem {  // cuda/gemm_simple.cu
+struct SimpleProblem {  // cuda/gemm_reference.cu
   uint64_t a, a_scale, b, b_scale, out, offsets, counts;
   int64_t rows, n, k, g, m_max;
   int32_t mode, pad;
@@ -30,18 +30,26 @@ int main() {
     std::printf("EMU_PTX_DIR not set: skipped\n");
     return check::finish();
   }
-  std::ifstream f(std::string(dir) + "/gemm_simple.ptx");
+  std::ifstream f(std::string(dir) + "/gemm_reference.ptx");
   std::stringstream ss;
   ss << f.rdbuf();
   CHECK(!ss.str().empty());
   Harness h(ss.str());
-  const std::string ns = "_ZN4dsv34cuda47_GLOBAL__N__574405fa_14_gemm_simple_cu_365e68ae18gemm_simple_kernel";
+  // The kernel lives in an anonymous namespace, whose mangled name carries the file name and a hash:
+  // found by the tail of its name instead.
+  auto find = [&](const std::string& tail) {
+    for (auto& k : h.mod->kernel_names())
+      if (k.size() >= tail.size() && k.compare(k.size() - tail.size(), tail.size(), tail) == 0) return k;
+    return std::string();
+  };
   const int M = 37, N = 70, K = 300;
   std::mt19937 rng(9);
   std::uniform_real_distribution<float> U(-1, 1);
   for (int variant = 0; variant < 2; ++variant) {
     const bool b16 = variant == 1;
-    const std::string name = ns + (b16 ? "I13__nv_bfloat16S3_S3_Lb0EEEvNS1_13SimpleProblemE" : "IfffLb0EEEvNS1_13SimpleProblemE");
+    const std::string name = find(std::string("18gemm_simple_kernel") +
+                                  (b16 ? "I13__nv_bfloat16S3_S3_Lb0EEEvNS1_13SimpleProblemE" : "IfffLb0EEEvNS1_13SimpleProblemE"));
+    CHECK(!name.empty());
     const emu::KernelInfo* ki = h.mod->kernel(name);
     CHECK(ki != nullptr);
     if (!ki) continue;

@@ -2,8 +2,8 @@
 // in 128-wide blocks with the FP8 partial sums promoted by a_scale * b_scale at the end of each block,
 // exactly the CPU backend's recipe. No shared memory, no tensor cores: obviously correct, slow. They
 // are the fallback of cuda/fp8_gemm.cu (non-sm_90 devices, unaligned operands), the reference for
-// cuda/gemm_plain.cu (f32 / bf16, kernel 'simple'), and the grouped f32 / bf16 GEMMs. Grouped layouts as in
-// native/ops.h GroupedGemmParams.
+// cuda/gemm_f32_bf16.cu (f32 / bf16), and the grouped f32 / bf16 GEMMs. The ops' kernel = 'simple' option
+// selects them. Grouped layouts as in native/ops.h GroupedGemmParams.
 // Unverified on a GPU until a GPU-drawn issue runs test/gpu/gemm.gpu.test.ts.
 #include <cuda_bf16.h>
 

@@ -5,7 +5,8 @@
 //   chunks). Bound: the weight bytes (n k size(b)); target: the copy bandwidth.
 // - m > 8: a 64x64 output tile per block, K staged through shared memory 16 at a time, 4x4 outputs per
 //   thread. Compute-bound on CUDA cores (~67 TFLOP/s f32 peak on H100/H200); no tensor cores yet.
-// The one-thread-per-output kernel in cuda/gemm_simple.cu stays the reference the GPU tests also use.
+// kernel = 'simple' runs the one-thread-per-output kernel of cuda/gemm_reference.cu instead, the
+// reference the GPU tests also use.
 // Unverified on a GPU until a GPU-drawn issue runs test/gpu/gemm.gpu.test.ts.
 #include <cuda_bf16.h>
 
