@@ -46,9 +46,74 @@ void mla_down_epilogue(const MlaDownEpilogueParams& p) {
 
 // The per-head weights of the absorbed projections are read in place when they are f32, or bf16 for few
 // tokens (decode: widening a head's matrix costs more than using it once); else widened to f32 once per
-// item. bf16 -> f32 is exact, so every path computes the same products and sums, bit for bit.
+// item. Tokens go in blocks of kTok that share each weight load (register tiles). bf16 -> f32 is exact and
+// every token's products and sums are the same in the same order on every path, so the result of a token
+// does not depend on the path, the block or the other tokens (bit for bit).
 namespace {
+constexpr int64_t kTok = 4, kCols = 32;
 bool read_in_place(DType w, int64_t rows) { return w == DType::f32 || (w == DType::bf16 && rows <= 2); }
+inline float widen(float x) { return x; }
+inline float widen(uint16_t x) { return bf16_to_f32(x); }
+
+// acc[ii][0..r) = sum_dd q[ii][dd] * w[dd, 0..r) for NB tokens; w [nope, r] row-major; q rows `width` apart.
+template <int NB, class W>
+void absorb_tile(const float* q, int64_t width, const W* w, int64_t nope, int64_t r, float* acc) {
+  int64_t c0 = 0;
+  for (; c0 + kCols <= r; c0 += kCols) {  // NB x kCols accumulators stay in registers
+    float t[NB][kCols] = {};
+    for (int64_t dd = 0; dd < nope; ++dd) {
+      const W* wr = w + dd * r + c0;
+      for (int ii = 0; ii < NB; ++ii) {
+        const float a = q[ii * width + dd];
+        for (int cc = 0; cc < kCols; ++cc) t[ii][cc] += a * widen(wr[cc]);
+      }
+    }
+    for (int ii = 0; ii < NB; ++ii) std::copy(t[ii], t[ii] + kCols, acc + ii * r + c0);
+  }
+  for (int ii = 0; ii < NB; ++ii) {  // the last r % kCols columns
+    float* a = acc + ii * r;
+    std::fill(a + c0, a + r, 0.f);
+    for (int64_t dd = 0; dd < nope; ++dd)
+      for (int64_t cc = c0; cc < r; ++cc) a[cc] += q[ii * width + dd] * widen(w[dd * r + cc]);
+  }
+}
+template <class W>
+void absorb_block(const float* q, int64_t width, int64_t nb, const W* w, int64_t nope, int64_t r, float* acc) {
+  switch (nb) {
+    case 1: absorb_tile<1>(q, width, w, nope, r, acc); break;
+    case 2: absorb_tile<2>(q, width, w, nope, r, acc); break;
+    case 3: absorb_tile<3>(q, width, w, nope, r, acc); break;
+    default: absorb_tile<4>(q, width, w, nope, r, acc); break;
+  }
+}
+
+// y[ii][dd] = dot(o[ii], w[dd, :]) for NB tokens, with dot()'s 16 partial sums in its order.
+template <int NB, class W>
+void output_tile(const float* o, const W* w, int64_t v, int64_t r, float* y) {
+  for (int64_t dd = 0; dd < v; ++dd) {
+    const W* wr = w + dd * r;
+    float acc[NB][16] = {};
+    int64_t i = 0;
+    for (; i + 16 <= r; i += 16)
+      for (int ii = 0; ii < NB; ++ii)
+        for (int k = 0; k < 16; ++k) acc[ii][k] += o[ii * r + i + k] * widen(wr[i + k]);
+    for (int ii = 0; ii < NB; ++ii) {
+      float s = 0.f;
+      for (int64_t j = i; j < r; ++j) s += o[ii * r + j] * widen(wr[j]);
+      for (int k = 0; k < 16; ++k) s += acc[ii][k];
+      y[ii * v + dd] = s;
+    }
+  }
+}
+template <class W>
+void output_block(const float* o, int64_t nb, const W* w, int64_t v, int64_t r, float* y) {
+  switch (nb) {
+    case 1: output_tile<1>(o, w, v, r, y); break;
+    case 2: output_tile<2>(o, w, v, r, y); break;
+    case 3: output_tile<3>(o, w, v, r, y); break;
+    default: output_tile<4>(o, w, v, r, y); break;
+  }
+}
 }  // namespace
 
 void mla_absorb_q(const MlaAbsorbQParams& p) {
@@ -60,7 +125,7 @@ void mla_absorb_q(const MlaAbsorbQParams& p) {
   const int64_t n_chunks = ceil_div(t, chunk);
   const bool in_place = read_in_place(p.w_dtype, chunk);
   parallel_for(h * n_chunks, 1, [&](int64_t ib, int64_t ie) {
-    std::vector<float> w(in_place ? 0 : nope * r), q(width), acc(r), c(half), s(half);
+    std::vector<float> w(in_place ? 0 : nope * r), q(kTok * width), acc(kTok * r), c(half), s(half);
     int64_t widened = -1;
     for (int64_t item = ib; item < ie; ++item) {
       const int64_t hh = item / n_chunks, i0 = (item % n_chunks) * chunk, i1 = std::min(t, i0 + chunk);
@@ -69,28 +134,21 @@ void mla_absorb_q(const MlaAbsorbQParams& p) {
         to_f32(wh, p.w_dtype, w.data(), w.size());
         widened = hh;
       }
-      for (int64_t i = i0; i < i1; ++i) {
-        const int64_t row = i * h + hh;
-        to_f32(static_cast<const char*>(p.q) + row * width * qs, p.q_dtype, q.data(), q.size());
-        std::fill(acc.begin(), acc.end(), 0.f);
-        float* ac = acc.data();
-        for (int64_t dd = 0; dd < nope; ++dd) {
-          const float a = q[dd];
-          if (!in_place) {
-            const float* wr = &w[dd * r];
-            for (int64_t cc = 0; cc < r; ++cc) ac[cc] += a * wr[cc];
-          } else if (p.w_dtype == DType::f32) {
-            const float* wr = reinterpret_cast<const float*>(wh) + dd * r;
-            for (int64_t cc = 0; cc < r; ++cc) ac[cc] += a * wr[cc];
-          } else {
-            const uint16_t* wr = reinterpret_cast<const uint16_t*>(wh) + dd * r;
-            for (int64_t cc = 0; cc < r; ++cc) ac[cc] += a * bf16_to_f32(wr[cc]);
-          }
+      for (int64_t ib0 = i0; ib0 < i1; ib0 += kTok) {
+        const int64_t nb = std::min(kTok, i1 - ib0);
+        for (int64_t ii = 0; ii < nb; ++ii)
+          to_f32(static_cast<const char*>(p.q) + ((ib0 + ii) * h + hh) * width * qs, p.q_dtype, &q[ii * width], width);
+        if (!in_place) absorb_block(q.data(), width, nb, w.data(), nope, r, acc.data());
+        else if (p.w_dtype == DType::f32) absorb_block(q.data(), width, nb, reinterpret_cast<const float*>(wh), nope, r, acc.data());
+        else absorb_block(q.data(), width, nb, reinterpret_cast<const uint16_t*>(wh), nope, r, acc.data());
+        for (int64_t ii = 0; ii < nb; ++ii) {
+          const int64_t i = ib0 + ii, row = i * h + hh;
+          from_f32(&acc[ii * r], static_cast<char*>(p.q_latent) + row * r * os, p.out_dtype, r);
+          rope_cos_sin(position_at(p.positions, p.positions_dtype, i), p.inv_freq, half, c.data(), s.data());
+          float* qpe = &q[ii * width + nope];
+          rope_rotate(qpe, c.data(), s.data(), half);
+          from_f32(qpe, static_cast<char*>(p.q_pe) + row * p.p * os, p.out_dtype, p.p);
         }
-        from_f32(acc.data(), static_cast<char*>(p.q_latent) + row * r * os, p.out_dtype, r);
-        rope_cos_sin(position_at(p.positions, p.positions_dtype, i), p.inv_freq, half, c.data(), s.data());
-        rope_rotate(q.data() + nope, c.data(), s.data(), half);
-        from_f32(q.data() + nope, static_cast<char*>(p.q_pe) + row * p.p * os, p.out_dtype, p.p);
       }
     }
   });
@@ -104,7 +162,7 @@ void mla_output(const MlaOutputParams& p) {
   const int64_t n_chunks = ceil_div(t, chunk);
   const bool in_place = read_in_place(p.w_dtype, chunk);
   parallel_for(h * n_chunks, 1, [&](int64_t ib, int64_t ie) {
-    std::vector<float> w(in_place ? 0 : v * r), o(r), y(v);
+    std::vector<float> w(in_place ? 0 : v * r), o(kTok * r), y(kTok * v);
     int64_t widened = -1;
     for (int64_t item = ib; item < ie; ++item) {
       const int64_t hh = item / n_chunks, i0 = (item % n_chunks) * chunk, i1 = std::min(t, i0 + chunk);
@@ -113,14 +171,15 @@ void mla_output(const MlaOutputParams& p) {
         to_f32(wh, p.w_dtype, w.data(), w.size());
         widened = hh;
       }
-      for (int64_t i = i0; i < i1; ++i) {
-        to_f32(static_cast<const char*>(p.o_latent) + (i * h + hh) * r * is, p.o_dtype, o.data(), r);
-        for (int64_t dd = 0; dd < v; ++dd) {
-          if (!in_place) y[dd] = dot(o.data(), &w[dd * r], r);
-          else if (p.w_dtype == DType::f32) y[dd] = dot(o.data(), reinterpret_cast<const float*>(wh) + dd * r, r);
-          else y[dd] = dot_bf16(o.data(), reinterpret_cast<const uint16_t*>(wh) + dd * r, r);
-        }
-        from_f32(y.data(), static_cast<char*>(p.out) + (i * h + hh) * v * os, p.out_dtype, v);
+      for (int64_t ib0 = i0; ib0 < i1; ib0 += kTok) {
+        const int64_t nb = std::min(kTok, i1 - ib0);
+        for (int64_t ii = 0; ii < nb; ++ii)
+          to_f32(static_cast<const char*>(p.o_latent) + ((ib0 + ii) * h + hh) * r * is, p.o_dtype, &o[ii * r], r);
+        if (!in_place) output_block(o.data(), nb, w.data(), v, r, y.data());
+        else if (p.w_dtype == DType::f32) output_block(o.data(), nb, reinterpret_cast<const float*>(wh), v, r, y.data());
+        else output_block(o.data(), nb, reinterpret_cast<const uint16_t*>(wh), v, r, y.data());
+        for (int64_t ii = 0; ii < nb; ++ii)
+          from_f32(&y[ii * v], static_cast<char*>(p.out) + ((ib0 + ii) * h + hh) * v * os, p.out_dtype, v);
       }
     }
   });

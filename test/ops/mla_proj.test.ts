@@ -127,6 +127,30 @@ describe('mlaAbsorbQ and mlaOutput', () => {
     expectClose(await o.toFloat32Array(), applyPerHead(ov, wvv, t, h, v, r), tolOf(xd), 'output');
   }));
 
+  // Tokens go through register tiles of up to 4 that share each weight load; a token's result must not depend
+  // on the tile or the other tokens: every row of a batch equals the same token computed alone (bit for bit).
+  test.each([['f32', 'f32'], ['f32', 'bf16'], ['bf16', 'bf16']] as [A, A][])('a token computed in a batch equals it alone (x %s, w %s)', (xd, wd) => withSeed(async (seed) => {
+    const rng = new Rng(seed);
+    const t = 11, h = 3, nope = 24, p = 8, r = 72, v = nope;  // r = 2 * 32 + 8: full and partial column tiles
+    const [q] = await make(await normals(rng, t * h * (nope + p)), [t, h, nope + p], xd);
+    const [wUK] = await make(await normals(rng, h * nope * r, 0.1), [h, nope, r], wd);
+    const [wUV] = await make(await normals(rng, h * v * r, 0.1), [h, v, r], wd);
+    const [oLat] = await make(await normals(rng, t * h * r), [t, h, r], xd);
+    const pos = Tensor.fromArray(Int32Array.from({ length: t }, (_, i) => 3 + 5 * i));
+    const invFreq = Tensor.fromArray(invFreqOf(p));
+    const all = mlaAbsorbQ(q, wUK, pos, invFreq);
+    const lat = await all.qLatent.bytes(), pe = await all.qPe.bytes();
+    const out = await mlaOutput(oLat, wUV).bytes();
+    const es = xd === 'f32' ? 4 : 2, ws = wd === 'f32' ? 4 : 2;
+    for (let i = 0; i < t; i++) {
+      const one = mlaAbsorbQ(q.view(i, 1), wUK, pos.view(i, 1), invFreq);
+      expect(await one.qLatent.bytes()).toEqual(lat.subarray(i * h * r * es, (i + 1) * h * r * es));
+      expect(await one.qPe.bytes()).toEqual(pe.subarray(i * h * p * es, (i + 1) * h * p * es));
+      const o1 = await mlaOutput(oLat.view(i, 1), wUV).bytes();
+      expect(o1).toEqual(out.subarray(i * h * v * ws, (i + 1) * h * v * ws));
+    }
+  }));
+
   test('empty token count', () => {
     const r = mlaAbsorbQ(Tensor.zeros([0, 3, 24]), Tensor.zeros([3, 8, 32]), Tensor.zeros([0], { dtype: 'i32' }), Tensor.zeros([8]));
     expect(r.qLatent.shape).toEqual([0, 3, 32]);
