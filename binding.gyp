@@ -6,7 +6,7 @@
     {
       "target_name": "dsv3",
       "sources": [
-        "<!@(node -e \"const fs=require('fs');for(const d of ['native','native/cpu','native/binding','native/io']){if(!fs.existsSync(d))continue;for(const f of fs.readdirSync(d).sort())if(f.endsWith('.cc'))console.log(d+'/'+f)}\")"
+        "<!@(node -e \"const fs=require('fs');for(const d of ['native','native/cpu','native/binding']){for(const f of fs.readdirSync(d).sort())if(f.endsWith('.cc'))console.log(d+'/'+f)}\")"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -2,16 +2,18 @@
 // UNVERIFIED ON A GPU: written and compiled (sm_90a) on a machine without one; test/gpu/mla.gpu.test.ts
 // checks every kernel against the CPU backend.
 //
-// mla_paged_attn_kernel (the simple version): one CTA per (sequence, group of 8*R query rows, KV split),
+// mla_paged_attn_kernel (impl 0, f32 on CUDA cores): one CTA per (sequence, group of 8*R query rows, KV split),
 // query rows = s_q * h (token-major, like FlashMLA's regrouping). Tiles of 32 cached tokens (c_kv | k_pe,
 // FlashMLA's 576 layout) are widened to f32 in shared memory and shared by all rows of the CTA; a lane
 // scores one token of the tile, the warp keeps an online softmax per row in f32 and accumulates
 // out[512] in registers (lane owns columns lane + 32c). Bound: for a decode step the cache is read
 // ceil(s_q*h / (8R)) times (from L2 after the first), b*len*(r+p)*2 B from HBM (bf16); FLOPs
-// 2*b*s_q*h*len*(2r+p). With h*s_q >= 32 it is bound by CUDA-core FMAs and shared-memory loads (no tensor
-// cores yet), so it targets correctness and a fraction of the FP32 peak (~67 TFLOPS on H200), not
-// FlashMLA's 600+ tensor TFLOPS. Split-KV: each split covers a fixed range of pages; partials (o, lse)
-// are merged by mla_combine_kernel in split order (deterministic).
+// 2*b*s_q*h*len*(2r+p). With h*s_q >= 32 it is bound by CUDA-core FMAs and shared-memory loads, so it
+// targets correctness and a fraction of the FP32 peak (~67 TFLOPS on H200), not FlashMLA's 600+ tensor
+// TFLOPS. Split-KV: each split covers a fixed range of pages; partials (o, lse) are merged by
+// mla_combine_kernel in split order (deterministic).
+// mla_paged_attn_tc_kernel (impl 1, bf16 cache): the same attention on tensor cores (mma.sync m16n8k16
+// bf16, f32 accumulation); see "impl 1" below.
 // mla_bgemm_kernel: per-head GEMMs of the absorption (q_nope @ W_UK) and the output (o_latent @ W_UV^T),
 // 64x64 tiles, f32 FMAs; bound by FLOPs 2*t*h*nope*r (t*16.8 MFLOP for V3) once t >= ~64, else by the
 // weight read (h*nope*r*2 B = 16 MiB bf16 per layer and projection).

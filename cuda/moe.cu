@@ -2,7 +2,8 @@
 // masked layouts). Twins: native/cpu/moe_route.cc, native/cpu/moe_dispatch.cc; each kernel repeats the
 // twin's f32 operations in the same order, with exp evaluated in double and rounded to f32 (glibc's expf
 // misrounds ~0.1% of inputs by one ulp; CUDA's expf is off by up to 2 ulp), so router indices, permutations
-// and combined outputs match the CPU bit for bit, FP8 codes and router weights but for those rare ulps.
+// and combined outputs match the CPU bit for bit, FP8 codes and router weights but for those rare ulps
+// (host_expf, cuda/codec.cuh).
 // No float atomics anywhere; integer atomics only for per-chunk counts (order-free). UNVERIFIED ON A GPU.
 // Bounds (H200: ~4.8 TB/s HBM):
 //   moe_route:      latency: one block per token, ~e^2 / threads shared-memory comparisons (e = 256: 256 each)
@@ -25,8 +26,6 @@
 
 namespace dsv3::cuda {
 namespace {
-
-// glibc's expf (the CPU twin) rounds correctly for all but a vanishing set of inputs: double exp rounded once.
 
 // a (at index ia) ranks before b (at index ib): higher first, NaN above any number, ties to the lower index.
 __device__ __forceinline__ bool ranks_before(float a, int ia, float b, int ib) {
