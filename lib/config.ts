@@ -1,6 +1,6 @@
 // The model configuration: HF config.json of DeepSeek-V3 (model_type deepseek_v3) and DeepSeek-V2
 // (deepseek_v2) parsed into one validated, frozen object with DeepSeek's names in camelCase.
-// Semantics: ../shared/research/v3-reference.md §1 (fields), §4 (YaRN), §9 (V2 / V2-Lite / Moonlight).
+// Semantics: docs/v3-reference.md §1 (fields), §4 (YaRN), §9 (V2 / V2-Lite / Moonlight).
 import { ArgumentError, UnsupportedError } from './errors';
 import { mlaSoftmaxScale } from './ops/rope';
 

@@ -1,6 +1,6 @@
 // Model presets for random checkpoints (demos, tests, benchmarks): HF-style deepseek_v3 config.json objects
 // with DeepSeek-V3's structure (MLA with q/kv LoRA, sigmoid noaux_tc routing with groups, a shared expert,
-// FP8 e4m3 128x128 weights, YaRN, one MTP layer) at small sizes. Field meanings: ../shared/research/v3-reference.md §1.
+// FP8 e4m3 128x128 weights, YaRN, one MTP layer) at small sizes. Field meanings: docs/v3-reference.md §1.
 import { ArgumentError } from './errors';
 
 export type PresetName = 'tiny' | 'small';

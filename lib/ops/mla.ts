@@ -1,5 +1,5 @@
 // MLA attention over the latent cache with absorbed weights (DeepSeek-V3 model.py attn_impl="absorb").
-// CPU: native/cpu/mla_attention.cc. Semantics: ../shared/research/v3-reference.md §3.
+// CPU: native/cpu/mla_attention.cc. Semantics: docs/v3-reference.md §3.
 import { Tensor } from '../tensor';
 import { NativeTensor } from '../native';
 import { lazyOp, OutOptions, result } from './util';

@@ -1,7 +1,7 @@
 // MoE router (DeepSeek-V3 Gate: sigmoid noaux_tc with group limit; V2 softmax greedy / group_limited_greedy)
 // and the dispatch around the grouped expert GEMMs (DeepGEMM's contiguous / masked layouts): moePermute,
 // moeGather, siluMulQuant, moeCombine. CPU: native/cpu/moe_route.cc, native/cpu/moe_dispatch.cc;
-// CUDA: cuda/moe.cu. Semantics: ../shared/research/v3-reference.md §5, §9. A slot is (token i, choice j) = i*k + j.
+// CUDA: cuda/moe.cu. Semantics: docs/v3-reference.md §5, §9. A slot is (token i, choice j) = i*k + j.
 import { ArgumentError } from '../errors';
 import { NativeTensor } from '../native';
 import { Tensor } from '../tensor';

@@ -1,6 +1,6 @@
 // A random DeepSeek-V3-format checkpoint folder (config.json, FP8 e4m3 128x128 weights with weight_scale_inv,
 // bf16 embeddings/norms/router/heads, f32 router bias, sharded safetensors + index, the MTP layer, a small
-// byte-level BPE tokenizer) for demos, tests and benchmarks. Layout: ../shared/research/v3-reference.md §2, §7.
+// byte-level BPE tokenizer) for demos, tests and benchmarks. Layout: docs/v3-reference.md §2, §7.
 // Every tensor has its own seeded stream (seed, name), so the files are a pure function of (config, seed).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,5 +1,5 @@
 // parseConfig: the fixture config, DeepSeek-V3 (671B) and V2-Lite configs, and each rejected value.
-// Values: ../shared/research/v3-reference.md §1, §9; test/fixtures/tiny-v3/cases.md.
+// Values: docs/v3-reference.md §1, §9; test/fixtures/tiny-v3/cases.md.
 import { readFileSync } from 'fs';
 import { join } from 'path';
 import { ArgumentError, UnsupportedError } from '../../lib';

@@ -1,7 +1,7 @@
 // The MTP module and generate({ speculative: 'mtp' }) on the tiny-v3 fixture extended with an MTP layer
 // (no fixture stores one): model.layers.3.* serves layer 2's decoder tensors, bf16 enorm/hnorm near 1, a seeded
 // random eh_proj [256, 512], shared_head.norm = model.norm, shared_head.head = lm_head; config copy with
-// num_nextn_predict_layers 1. Semantics: ../shared/research/v3-reference.md §7.
+// num_nextn_predict_layers 1. Semantics: docs/v3-reference.md §7.
 import { readFileSync } from 'fs';
 import { join } from 'path';
 import { ArgumentError, IoError, Tensor, UnsupportedError } from '../../lib';

@@ -1,5 +1,5 @@
 // The checkpoint inventory: expected names/shapes/dtypes for a config, checked before any compute;
-// every missing or wrong tensor reported at once. Reference: ../shared/research/v3-reference.md §2, §8.
+// every missing or wrong tensor reported at once. Reference: docs/v3-reference.md §2, §8.
 import { readFileSync } from 'fs';
 import { join } from 'path';
 import { IoError, ShapeError } from '../../lib';
