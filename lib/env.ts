@@ -1,4 +1,5 @@
-// Every runtime knob of dsv3, read in one place. All names start with DSV3_ (listed in README).
+// Every runtime knob of dsv3 that the TypeScript layer reads, read in one place. All names start with DSV3_;
+// README "Environment variables" lists them with the build, emulator and benchmark ones.
 export const env = {
   /** Path of the compiled addon (.node); default: found by `bindings` under build/Release. */
   addonPath: process.env.DSV3_ADDON || undefined,
