@@ -27,10 +27,83 @@ inline void mla_attend_block(const float* q, const float* kv, int64_t kv_stride,
     const float pj = std::exp(s[j] - mb);
     lb += pj;
     const float* v = kv + j * kv_stride;
-    for (int64_t c = 0; c < r; ++c) acc[c] += pj * v[c];
+    for (int64_t c = 0; c < r; ++c) acc[c] = std::fma(pj, v[c], acc[c]);
   }
   m = mb;
   l = lb;
+}
+
+// dot(a[qq], b, n) for NQ vectors a[qq] against one b: the same 16 partial sums in the same order as dot(),
+// so each result equals dot()'s bit for bit; b is loaded once for all of them.
+template <int NQ>
+inline void dot_multi(const float* const* a, const float* b, int64_t n, float* out) {
+  float acc[NQ][16] = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int qq = 0; qq < NQ; ++qq)
+      for (int k = 0; k < 16; ++k) acc[qq][k] = std::fma(a[qq][i + k], b[i + k], acc[qq][k]);
+  for (int qq = 0; qq < NQ; ++qq) {
+    float s = 0.f;
+    for (int64_t j = i; j < n; ++j) s = std::fma(a[qq][j], b[j], s);
+    for (int k = 0; k < 16; ++k) s += acc[qq][k];
+    out[qq] = s;
+  }
+}
+
+// mla_attend_block for NQ queries (heads of one token) over the same n keys, each key row loaded once for
+// all of them: per query the same operations in the same order as mla_attend_block, bit for bit.
+// q[qq] [r + pd]; s[qq] [n] scratch; m, l [NQ]; acc[qq] [r].
+template <int NQ>
+inline void mla_attend_tile(const float* const* q, const float* kv, int64_t kv_stride, const float* pe, int64_t pe_stride,
+                            int64_t n, int64_t r, int64_t pd, float scale, float* const* s, float* m, float* l, float* const* acc) {
+  const float* qpe[NQ];
+  float mb[NQ], d1[NQ], d2[NQ], lb[NQ], pj[NQ];
+  for (int qq = 0; qq < NQ; ++qq) { qpe[qq] = q[qq] + r; mb[qq] = m[qq]; }
+  for (int64_t j = 0; j < n; ++j) {
+    dot_multi<NQ>(q, kv + j * kv_stride, r, d1);
+    dot_multi<NQ>(qpe, pe + j * pe_stride, pd, d2);
+    for (int qq = 0; qq < NQ; ++qq) {
+      s[qq][j] = (d1[qq] + d2[qq]) * scale;
+      mb[qq] = std::max(mb[qq], s[qq][j]);
+    }
+  }
+  for (int qq = 0; qq < NQ; ++qq) {
+    const float alpha = std::exp(m[qq] - mb[qq]);  // 0 on the first block (m = -inf)
+    if (alpha != 1.f) for (int64_t c = 0; c < r; ++c) acc[qq][c] *= alpha;
+    lb[qq] = l[qq] * alpha;
+  }
+  for (int64_t j = 0; j < n; ++j) {
+    for (int qq = 0; qq < NQ; ++qq) {
+      pj[qq] = std::exp(s[qq][j] - mb[qq]);
+      lb[qq] += pj[qq];
+    }
+    const float* v = kv + j * kv_stride;
+    for (int qq = 0; qq < NQ; ++qq) {
+      float* a = acc[qq];
+      const float p = pj[qq];
+      for (int64_t c = 0; c < r; ++c) a[c] = std::fma(p, v[c], a[c]);
+    }
+  }
+  for (int qq = 0; qq < NQ; ++qq) { m[qq] = mb[qq]; l[qq] = lb[qq]; }
+}
+
+// Heads [0, g) of one token over the same n keys, in tiles of up to 4 (q, s, acc: per head, strided).
+inline void mla_attend_heads(const float* q, int64_t q_stride, int64_t g, const float* kv, int64_t kv_stride, const float* pe,
+                             int64_t pe_stride, int64_t n, int64_t r, int64_t pd, float scale, float* s, int64_t s_stride,
+                             float* m, float* l, float* acc, int64_t acc_stride) {
+  for (int64_t h0 = 0; h0 < g; h0 += 4) {
+    const int nq = static_cast<int>(std::min<int64_t>(4, g - h0));
+    const float* qs[4];
+    float* ss[4];
+    float* as[4];
+    for (int k = 0; k < nq; ++k) { qs[k] = q + (h0 + k) * q_stride; ss[k] = s + (h0 + k) * s_stride; as[k] = acc + (h0 + k) * acc_stride; }
+    switch (nq) {
+      case 1: mla_attend_tile<1>(qs, kv, kv_stride, pe, pe_stride, n, r, pd, scale, ss, m + h0, l + h0, as); break;
+      case 2: mla_attend_tile<2>(qs, kv, kv_stride, pe, pe_stride, n, r, pd, scale, ss, m + h0, l + h0, as); break;
+      case 3: mla_attend_tile<3>(qs, kv, kv_stride, pe, pe_stride, n, r, pd, scale, ss, m + h0, l + h0, as); break;
+      default: mla_attend_tile<4>(qs, kv, kv_stride, pe, pe_stride, n, r, pd, scale, ss, m + h0, l + h0, as); break;
+    }
+  }
 }
 
 }  // namespace dsv3::cpu

@@ -47,7 +47,7 @@ void mla_down_epilogue(const MlaDownEpilogueParams& p) {
 // The per-head weights of the absorbed projections are read in place when they are f32, or bf16 for few
 // tokens (decode: widening a head's matrix costs more than using it once); else widened to f32 once per
 // item. Tokens go in blocks of kTok that share each weight load (register tiles). bf16 -> f32 is exact and
-// every token's products and sums are the same in the same order on every path, so the result of a token
+// every token's products and sums (explicit fma) are the same in the same order on every path, so the result of a token
 // does not depend on the path, the block or the other tokens (bit for bit).
 namespace {
 constexpr int64_t kTok = 4, kCols = 32;
@@ -65,7 +65,7 @@ void absorb_tile(const float* q, int64_t width, const W* w, int64_t nope, int64_
       const W* wr = w + dd * r + c0;
       for (int ii = 0; ii < NB; ++ii) {
         const float a = q[ii * width + dd];
-        for (int cc = 0; cc < kCols; ++cc) t[ii][cc] += a * widen(wr[cc]);
+        for (int cc = 0; cc < kCols; ++cc) t[ii][cc] = std::fma(a, widen(wr[cc]), t[ii][cc]);
       }
     }
     for (int ii = 0; ii < NB; ++ii) std::copy(t[ii], t[ii] + kCols, acc + ii * r + c0);
@@ -74,7 +74,7 @@ void absorb_tile(const float* q, int64_t width, const W* w, int64_t nope, int64_
     float* a = acc + ii * r;
     std::fill(a + c0, a + r, 0.f);
     for (int64_t dd = 0; dd < nope; ++dd)
-      for (int64_t cc = c0; cc < r; ++cc) a[cc] += q[ii * width + dd] * widen(w[dd * r + cc]);
+      for (int64_t cc = c0; cc < r; ++cc) a[cc] = std::fma(q[ii * width + dd], widen(w[dd * r + cc]), a[cc]);
   }
 }
 template <class W>
@@ -96,10 +96,10 @@ void output_tile(const float* o, const W* w, int64_t v, int64_t r, float* y) {
     int64_t i = 0;
     for (; i + 16 <= r; i += 16)
       for (int ii = 0; ii < NB; ++ii)
-        for (int k = 0; k < 16; ++k) acc[ii][k] += o[ii * r + i + k] * widen(wr[i + k]);
+        for (int k = 0; k < 16; ++k) acc[ii][k] = std::fma(o[ii * r + i + k], widen(wr[i + k]), acc[ii][k]);
     for (int ii = 0; ii < NB; ++ii) {
       float s = 0.f;
-      for (int64_t j = i; j < r; ++j) s += o[ii * r + j] * widen(wr[j]);
+      for (int64_t j = i; j < r; ++j) s = std::fma(o[ii * r + j], widen(wr[j]), s);
       for (int k = 0; k < 16; ++k) s += acc[ii][k];
       y[ii * v + dd] = s;
     }

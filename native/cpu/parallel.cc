@@ -68,7 +68,9 @@ class Pool {
     const auto t0 = std::chrono::steady_clock::now();
     for (int spins = 0; done_.load(std::memory_order_acquire) < chunks; ++spins) {
       cpu_relax();
-      if ((spins & 63) == 63 && std::chrono::steady_clock::now() - t0 > kCallerSpin) {
+      if ((spins & 63) != 63) continue;
+      std::this_thread::yield();  // a busy machine: let the thread we wait for (or anyone) have the core
+      if (std::chrono::steady_clock::now() - t0 > kCallerSpin) {
         std::unique_lock<std::mutex> l(m_);
         caller_waits_.store(true, std::memory_order_seq_cst);
         done_cv_.wait(l, [&] { return done_.load(std::memory_order_seq_cst) >= chunks; });
@@ -120,7 +122,9 @@ class Pool {
       const auto t0 = std::chrono::steady_clock::now();
       for (int spins = 0; gen_.load(std::memory_order_acquire) == seen; ++spins) {
         cpu_relax();
-        if ((spins & 63) == 63 && (!spin_.load(std::memory_order_relaxed) || std::chrono::steady_clock::now() - t0 > kSpin)) {
+        if ((spins & 63) != 63) continue;
+        std::this_thread::yield();  // spinning must not starve other runnable threads of a busy machine
+        if (!spin_.load(std::memory_order_relaxed) || std::chrono::steady_clock::now() - t0 > kSpin) {
           std::unique_lock<std::mutex> l(m_);
           sleepers_.fetch_add(1, std::memory_order_seq_cst);
           cv_.wait(l, [&] { return gen_.load(std::memory_order_seq_cst) != seen; });

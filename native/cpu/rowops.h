@@ -9,26 +9,16 @@
 
 namespace dsv3::cpu {
 
-// sum_j a[j] b[j] with 16 partial sums.
+// sum_j a[j] b[j] with 16 partial sums. The multiply-adds are explicit fma, so every function that repeats
+// these sums (mla_common.h dot_multi, the tiles of mla_proj.cc) rounds the same way however the compiler
+// vectorizes it.
 inline float dot(const float* a, const float* b, int64_t n) {
   float acc[16] = {};
   int64_t i = 0;
   for (; i + 16 <= n; i += 16)
-    for (int k = 0; k < 16; ++k) acc[k] += a[i + k] * b[i + k];
+    for (int k = 0; k < 16; ++k) acc[k] = std::fma(a[i + k], b[i + k], acc[k]);
   float s = 0.f;
-  for (; i < n; ++i) s += a[i] * b[i];
-  for (int k = 0; k < 16; ++k) s += acc[k];
-  return s;
-}
-
-// dot(a, b) with b bf16, read as is: the same sums in the same order as dot() of b widened to f32 (bf16 -> f32 is exact).
-inline float dot_bf16(const float* a, const uint16_t* b, int64_t n) {
-  float acc[16] = {};
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    for (int k = 0; k < 16; ++k) acc[k] += a[i + k] * bf16_to_f32(b[i + k]);
-  float s = 0.f;
-  for (; i < n; ++i) s += a[i] * bf16_to_f32(b[i]);
+  for (; i < n; ++i) s = std::fma(a[i], b[i], s);
   for (int k = 0; k < 16; ++k) s += acc[k];
   return s;
 }
