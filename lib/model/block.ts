@@ -1,6 +1,6 @@
 // One decoder layer (DeepSeek-V3 model.py Block): x = x + MLA(attn_norm(x)); x = x + FFN(ffn_norm(x)),
 // FFN dense for the first first_k_dense_replace layers, MoE after. Attention is the fused absorbed MLA over
-// the paged latent cache (mla_fused.ts), on either device. Reference: ../shared/research/v3-reference.md §3.
+// the paged latent cache (mla_fused.ts), on either device. Reference: docs/v3-reference.md §3.
 import { isMoeLayer, ModelConfig } from '../config';
 import { add } from '../ops/elementwise';
 import { rmsNorm } from '../ops/norm';

@@ -1,6 +1,6 @@
 // The MLA latent KV cache (DeepSeek-V3 model.py MLA absorb path: kv_cache = kv_norm(c_kv), pe_cache =
 // rope(k_pe)), per layer c_kv [maxLen, kv_lora_rank] and k_pe [maxLen, qk_rope_head_dim] in the activation
-// dtype, plus the number of tokens written so far. Reference: ../shared/research/v3-reference.md §3, §8.
+// dtype, plus the number of tokens written so far. Reference: docs/v3-reference.md §3, §8.
 import { ModelConfig } from '../config';
 import { ArgumentError } from '../errors';
 import { Tensor } from '../tensor';

@@ -4,7 +4,7 @@
 // w13 = [w1; w3] per expert [E, 2 inter, d] instead, for the fused gate/up GEMM (groupedGemmSiluMul*).
 // Rows of x are permuted by expert on the device (moePermute / moeGather); grouped GEMMs run all experts
 // (ops/moe.ts moeExperts).
-// Reference: ../shared/research/v3-reference.md §5 (experts), §6 (fp8).
+// Reference: docs/v3-reference.md §5 (experts), §6 (fp8).
 import { Fp8Operand } from '../ops/gemm';
 import { MoeExpertWeights, moeExperts, MoePermutation } from '../ops/moe';
 import { narrow } from '../ops/shape';

@@ -2,7 +2,7 @@
 // scale_inv per 128x128 block, or bf16) dequantized once at load to the activation dtype ('f32': the
 // exact stored function; 'bf16': model.py's gemm_impl="bf16"), applied with gemm. FP8: the stored fp8
 // weight kept, activations quantized per token per 128 channels (act_quant) and fp8Gemm (model.py's
-// gemm_impl="fp8"). Reference: ../shared/research/v3-reference.md §6.
+// gemm_impl="fp8"). Reference: docs/v3-reference.md §6.
 import { dequantizeWeightFp8, quantizeFp8 } from '../ops/quant';
 import { fp8Gemm, gemm } from '../ops/gemm';
 import { Device, Tensor } from '../tensor';
@@ -12,9 +12,9 @@ import { CheckpointLike } from './weights';
 export type Act = 'f32' | 'bf16';
 
 /**
- * A stored tensor from the memory map to `device`: on the CPU a copy (so the model does not hold on to the
- * mapped memory); on CUDA uploaded straight from the map. Same dtype: a plain copy; else `then` converts it
- * on the device and the upload is released.
+ * A stored tensor from the memory map to `device` as `dtype`: on the CPU a converted copy (so the model does not
+ * hold on to the mapped memory); on CUDA uploaded straight from the map, then cast to `dtype` on the device (the
+ * upload is released) unless it already is that dtype.
  */
 function upload<D extends Tensor['dtype']>(t: Tensor, dtype: D, device: Device): Tensor<D> {
   if (device === 'cpu') return t.cast(dtype);

@@ -1,7 +1,7 @@
 // Loading a DeepSeek-V3/V2 checkpoint into a Model: config, the tensor inventory checked before any
 // compute, then the weights (fp8 kept for activations 'fp8', else dequantized at load to the activation dtype),
 // on the CPU or uploaded layer by layer from the memory map to a CUDA device after a memory estimate.
-// Reference: ../shared/research/v3-reference.md §1, §2, §4.
+// Reference: docs/v3-reference.md §1, §2, §4.
 import { readFileSync } from 'fs';
 import { join } from 'path';
 import { ModelConfig, parseConfig } from '../config';

@@ -1,6 +1,6 @@
 // Multi-head Latent Attention, DeepSeek-V3 model.py MLA with attn_impl="absorb" (f32 or bf16 activations;
 // the projections dense or fp8, see linear.ts).
-// Reference: ../shared/research/v3-reference.md §3 (absorbed path), §4 (RoPE/YaRN).
+// Reference: docs/v3-reference.md §3 (absorbed path), §4 (RoPE/YaRN).
 // q = q_b_proj(...) [t, h, nope+rope] is split with narrow; kv_b_proj is split at load into per-head
 // W_UK^T [h, r, nope] and W_UV [h, v, r] (exact copies, always dense as in model.py), so the absorptions
 // q_latent[t,h] = q_nope[t,h] @ W_UK[h] and o[t,h] = o_latent[t,h] @ W_UV[h]^T run as one batched

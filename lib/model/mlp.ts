@@ -1,5 +1,5 @@
 // The gated MLP (DeepSeek-V3 model.py MLP / Expert): down(silu(gate(x)) * up(x)), used for the dense
-// layers, each routed expert and the shared experts. Reference: ../shared/research/v3-reference.md §5.
+// layers, each routed expert and the shared experts. Reference: docs/v3-reference.md §5.
 import { siluMul } from '../ops/activation';
 import { Device, Tensor } from '../tensor';
 import { Act, Linear } from './linear';

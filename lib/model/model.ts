@@ -2,7 +2,7 @@
 // lm_head, over the paged latent KV cache, on the CPU or one CUDA device. forward() runs one sequence,
 // forwardBatch() several sequences of different lengths in one step (batched decode); inside a step every
 // activation stays on the model's device: only what the caller asks for (logits, picked tokens, hidden states,
-// a routing trace) is read back. Reference: ../shared/research/v3-reference.md §3, §8.
+// a routing trace) is read back. Reference: docs/v3-reference.md §3, §8.
 import { ModelConfig } from '../config';
 import { AbortError, ArgumentError } from '../errors';
 import { embedding } from '../ops/embedding';

@@ -1,7 +1,7 @@
 // The MoE FFN (DeepSeek-V3 model.py MoE + Gate): router logits x @ gate^T in f32, moeRoute (sigmoid
 // noaux_tc with e_score_correction_bias and group limiting, or V2 softmax greedy/group_limited_greedy),
 // the chosen experts weighted, plus the shared experts, plus the residual. Reference:
-// ../shared/research/v3-reference.md §5. Everything stays on x's device (ops/moe.ts moeForward: permute by
+// docs/v3-reference.md §5. Everything stays on x's device (ops/moe.ts moeForward: permute by
 // expert, grouped GEMMs, weighted combine); only a routing trace or the load statistics read data back.
 import { ModelConfig } from '../config';
 import { ArgumentError } from '../errors';

@@ -2,7 +2,7 @@
 // serving engines run it (vLLM deepseek_mtp.py, SGLang deepseek_nextn.py): at position i, from the main model's
 // final-normed hidden h_i and the next token t_{i+1}, u = eh_proj([enorm(Emb(t_{i+1})); hnorm(h_i)]) (embedding
 // half first), one full decoder layer (MLA with its own latent cache at positions i, MoE), then
-// logits = shared_head.head(shared_head.norm(.)) predict t_{i+2}. Reference: ../shared/research/v3-reference.md §2, §7.
+// logits = shared_head.head(shared_head.norm(.)) predict t_{i+2}. Reference: docs/v3-reference.md §2, §7.
 import { ModelConfig } from '../config';
 import { ArgumentError } from '../errors';
 import { embedding } from '../ops/embedding';

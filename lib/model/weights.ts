@@ -1,5 +1,5 @@
 // The tensor inventory a DeepSeek-V3/V2 checkpoint must hold for a config (HF names, shapes, dtypes),
-// checked against a checkpoint before any compute. Reference: ../shared/research/v3-reference.md §2, §6.
+// checked against a checkpoint before any compute. Reference: docs/v3-reference.md §2, §6.
 // FP8 projections come paired with `<name>_scale_inv` f32 [ceil(out/128), ceil(in/128)].
 import { ModelConfig, isMoeLayer } from '../config';
 import { IoError, ShapeError } from '../errors';
