@@ -13,13 +13,14 @@
 // Medians and min/max over BENCH_ROUNDS rounds (default 12). Before any timing, bench/peers/llama_cpp_check.mjs
 // compares llama.cpp's logits with ours (f32): a pair whose conversion does not match is not reported (the
 // reason is printed). Also printed: weight bytes touched per decoded token (the attention, dense and shared
-// weights, top-k of the routed experts, one embedding row, lm_head) and the GB/s that makes at the decode rate.
+// weights, top-k of the routed experts, one embedding row, lm_head), the GB/s that makes at the decode rate,
+// and the machine's read bandwidth measured in the same run (bench/peers/read_bandwidth.py).
 //
 // Run: npx tsc -p tsconfig.build.json && node bench/llama_cpp.bench.mjs [preset ...]   (default: small tiny)
 // BENCH_ROUNDS=n, BENCH_PAIRS=f32,bf16,fp8 (a subset), BENCH_LLAMA_ARGS='...' (more llama-bench options, e.g.
 // '-fa 0' or '--poll 0'), BENCH_JSON=path writes everything as JSON.
 // llama.cpp is found or built by bench/peers/llama_cpp.mjs (node-llama-cpp@3.22.1's llama.cpp source, in
-// ~/.cache/dsv3-peers; the first build takes 15-25 minutes on 2 cores).
+// ~/.cache/dsv3-peers; the first build takes 10-25 minutes on 2 cores).
 import { execSync, spawnSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -134,6 +135,30 @@ function activeBytesOurs(dir, cfg, act) {
   return b;
 }
 
+// What the dsv3 rows measured: dist/ and the addon as they are (in a shared checkout, possibly built from
+// uncommitted work), with their build times and the modified tracked files.
+function builtFrom() {
+  const { statSync } = require('node:fs');
+  const t = (p) => { try { return statSync(join(here, '..', p)).mtime.toISOString(); } catch { return null; } };
+  let head = null, dirty = [];
+  try {
+    head = execSync('git rev-parse --short HEAD', { cwd: here, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    dirty = execSync('git status --porcelain --untracked-files=no', { cwd: here, stdio: ['ignore', 'pipe', 'ignore'] }).toString().split('\n').filter(Boolean).map((l) => l.slice(3));
+  } catch { /* not a checkout */ }
+  const r = { head, dirty, dist: t('dist/index.js'), addon: t('build/Release/dsv3.node') };
+  r.describe = `dist/ built ${r.dist}, addon built ${r.addon}; checkout at ${head}` +
+    (dirty.length ? ` with ${dirty.length} modified tracked files (${dirty.slice(0, 8).join(', ')}${dirty.length > 8 ? ', ...' : ''})` : ', clean');
+  return r;
+}
+
+// Memory read bandwidth of this machine in this run (bench/peers/read_bandwidth.py: numpy sums of 1 GiB on
+// THREADS threads, best of 5; a lower bound where numpy's summation is not purely bandwidth-bound).
+function readBandwidth() {
+  const r = spawnSync('python3', [join(here, 'peers', 'read_bandwidth.py'), String(THREADS), '1024', '5'], { encoding: 'utf8' });
+  if (r.status !== 0) return { error: (r.stderr || r.error?.message || '').trim().split('\n').pop() };
+  return JSON.parse(r.stdout);
+}
+
 // ---------- main ----------
 async function main() {
   const { ensureLlamaCpp } = await import('./peers/llama_cpp.mjs');
@@ -154,6 +179,8 @@ async function main() {
   console.log(`llama.cpp: node-llama-cpp@${llama.nodeLlamaCpp} (${llama.repo} ${llama.release}), source ${llama.commit.slice(0, 10)} ${llama.commitDate}; ${llama.llamaBench}`);
   console.log(`${os.cpus().length} x ${os.cpus()[0].model}; ${THREADS} threads both; prompt ${PROMPT}, decode ${DECODE}; ${rounds} rounds; load average before: ${loadBefore}`);
 
+  const bw = readBandwidth();
+  console.log(bw.error ? `read bandwidth: not measured (${bw.error})` : `read bandwidth (numpy sum of 1 GiB, ${bw.threads} threads, best of 5): ${(bw.bytes_per_s / 1e9).toFixed(1)} GB/s`);
   const checks = [], rows = [];
   let llamaInfo = null;
   for (const preset of presets) {
@@ -210,18 +237,21 @@ async function main() {
   console.log(`\ntokens/s, median [min-max] of ${rounds} interleaved rounds; ratio = dsv3 / llama.cpp (medians)`);
   console.log(`${line(head)}\n${w.map((n) => '-'.repeat(n)).join('  ')}`);
   for (const b of body) console.log(b[2].startsWith('not reported') ? `${b[0].padEnd(w[0])}  ${b[1].padEnd(w[1])}  ${b[2]}` : line(b));
-  console.log(`\nMB/tok: weight bytes touched per decoded token; GB/s: that times the median decode rate.`);
+  console.log(`\nMB/tok: weight bytes touched per decoded token; GB/s: that times the median decode rate` +
+    (bw.error ? '.' : ` (read bandwidth measured in this run: ${(bw.bytes_per_s / 1e9).toFixed(1)} GB/s; the weights of a small model partly sit in the last-level cache).`));
   console.log(`logits check (prompt of 16 ids, ours f32 vs llama.cpp): ${checks.map((c) => `${c.preset} ${c.precision.toUpperCase()} ${c.ok ? 'ok' : 'FAILED'} rel. error max ${c.maxRelErr?.toExponential(1) ?? '-'} median ${c.medianRelErr?.toExponential(1) ?? '-'} argmax ${c.argmaxAgree ?? '-'}/${c.positions ?? '-'} greedy ${c.greedyAgree ?? '-'}/${c.steps ?? '-'}`).join('; ')}`);
   if (llamaInfo) console.log(`llama-bench: build ${llamaInfo.build_commit} (${llamaInfo.build_number}), backends ${llamaInfo.backends}, flash_attn ${llamaInfo.flash_attn}, type_k ${llamaInfo.type_k}, n_batch ${llamaInfo.n_batch}, n_ubatch ${llamaInfo.n_ubatch}, load_mode ${llamaInfo.load_mode}, poll ${llamaInfo.poll}; cpu ${llamaInfo.cpu_info}`);
   console.log(`load average before: ${loadBefore}, after: ${load()}`);
+  const built = builtFrom();
+  console.log(`dsv3 measured: ${built.describe}`);
 
   if (process.env.BENCH_JSON) {
     let commit;
     try { commit = execSync('git rev-parse HEAD', { cwd: here, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch { commit = undefined; }
     writeFileSync(process.env.BENCH_JSON, JSON.stringify({
       bench: 'llama_cpp', date: new Date().toISOString(), cpu: os.cpus()[0].model, cpus: os.cpus().length, node: process.version, commit,
-      threads: THREADS, promptLen: PROMPT, decode: DECODE, rounds, loadavg: { before: loadBefore, after: load() },
-      llamaCpp: { ...llama, llamaBench: llamaInfo && { build_commit: llamaInfo.build_commit, build_number: llamaInfo.build_number, flash_attn: llamaInfo.flash_attn, poll: llamaInfo.poll, type_k: llamaInfo.type_k, n_batch: llamaInfo.n_batch, n_ubatch: llamaInfo.n_ubatch, cpu_info: llamaInfo.cpu_info } },
+      dsv3Build: built, readBandwidth: bw, threads: THREADS, promptLen: PROMPT, decode: DECODE, rounds, loadavg: { before: loadBefore, after: load() },
+      llamaCpp: { ...llama, llamaBenchBuild: llamaInfo && { build_commit: llamaInfo.build_commit, build_number: llamaInfo.build_number, flash_attn: llamaInfo.flash_attn, poll: llamaInfo.poll, type_k: llamaInfo.type_k, n_batch: llamaInfo.n_batch, n_ubatch: llamaInfo.n_ubatch, cpu_info: llamaInfo.cpu_info } },
       checks: checks.map(({ oursGreedy, llamaGreedy, ...c }) => c), rows,
     }, null, 2));
   }

@@ -67,7 +67,7 @@ export function ensureLlamaCpp({ log = (s) => console.error(s) } = {}) {
       '-DGGML_METAL=OFF', '-DBUILD_SHARED_LIBS=OFF', '-DLLAMA_CURL=OFF', '-DLLAMA_OPENSSL=OFF', '-DLLAMA_BUILD_TESTS=OFF', '-DLLAMA_BUILD_SERVER=OFF']);
   }
   if (!existsSync(bench) || libs.some((l) => !existsSync(l))) {
-    log(`building llama-bench and libllama with -j${jobs} (about 15-25 min on 2 cores)`);
+    log(`building llama-bench and libllama with -j${jobs} (10-25 min on 2 cores)`);
     run('cmake', ['--build', build, '--target', 'llama-bench', 'llama', `-j${jobs}`]);
   }
 
