@@ -2,13 +2,13 @@
 // bytes streamed, for the `small` preset's decode shapes and DeepSeek-V3's, with fp8 (e4m3 128x128
 // block scales, fp8 activations with per-128 scales: ops.fp8Gemm), bf16 and f32 weights, against the
 // machine's read bandwidth (bench/membw.c, compiled here with cc). "hot": the same weights every call
-// (cache-resident when they fit); "cold" (V3 shapes): rotates over copies of B totalling >= 768 MB, so
+// (cache-resident when they fit); "cold" (V3 shapes): rotates over copies of B totalling >= 512 MB, so
 // the weights come from DRAM as in a real decode.
 //
 // Before / after in one run: list several addons (label=path); every round runs each addon once, in
 // turn, as a child process (DSV3_ADDON=path), and the table shows the median over rounds per addon.
 //   node bench/gemv.bench.mjs [--rounds 3] [--set small|v3|all] [--m 1,4,8] [--dtypes fp8,bf16,f32]
-//        [--isa avx512,avx2] [--no-membw] [label=path/to/dsv3.node ...]
+//        [--isa avx512,avx2] [--modes hot,cold] [--cold bytes] [--no-membw] [label=path/to/dsv3.node ...]
 // Without addon arguments: the default addon (build/Release/dsv3.node, or DSV3_ADDON).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -38,7 +38,7 @@ else await parent();
 
 async function parent() {
   const rounds = Number(opt('rounds', '3'));
-  const passOn = ['set', 'm', 'dtypes', 'isa', 'cold'].flatMap((n) => { const v = opt(n, null); return v === null ? [] : [`--${n}`, v]; });
+  const passOn = ['set', 'm', 'dtypes', 'isa', 'cold', 'modes'].flatMap((n) => { const v = opt(n, null); return v === null ? [] : [`--${n}`, v]; });
   const noMembw = flag('no-membw');
   const addons = args.length ? args.map((a) => { const i = a.indexOf('='); return i > 0 ? [a.slice(0, i), a.slice(i + 1)] : [a, a]; })
     : [['default', process.env.DSV3_ADDON ?? '']];
@@ -99,23 +99,32 @@ async function child() {
   const ms = opt('m', '1,4,8').split(',').map(Number);
   const dtypes = opt('dtypes', 'fp8,bf16,f32').split(',');
   const isas = opt('isa', 'avx512').split(',');
-  const coldBytes = Number(opt('cold', String(768 << 20)));
+  const coldBytes = Number(opt('cold', String(512 << 20)));
+  const modesWanted = opt('modes', 'hot,cold').split(',');
   const shapes = [...(set !== 'v3' ? SMALL.map((s) => ['small', ...s]) : []), ...(set !== 'small' ? V3.map((s) => ['v3', ...s]) : [])];
   const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[(s.length - 1) >> 1]; };
 
+  // Host values made once per shape and dtype (the copies of a cold run share them; each tensor has its own memory).
+  let host = null;
   function weights(dtype, n, k) {
-    if (dtype === 'fp8') {
-      return { data: Tensor.fromArray(randomE4m3Codes(n * k, (n * 7919 + k) >>> 0), [n, k], { dtype: 'f8_e4m3' }),
-               scale: Tensor.full([Math.ceil(n / 128), Math.ceil(k / 128)], 1 / 64) };
+    const key = `${dtype} ${n} ${k}`;
+    if (host?.key !== key) {
+      let v;
+      if (dtype === 'fp8') v = randomE4m3Codes(n * k, (n * 7919 + k) >>> 0);
+      else { v = new Float32Array(n * k); for (let i = 0; i < v.length; i++) v[i] = ((i * 0.6180339887) % 1) - 0.5; }
+      host = { key, v };
     }
-    return Tensor.randn([n, k], { seed: n + k, dtype: dtype === 'bf16' ? 'bf16' : 'f32' });
+    if (dtype === 'fp8') {
+      return { data: Tensor.fromArray(host.v, [n, k], { dtype: 'f8_e4m3' }), scale: Tensor.full([Math.ceil(n / 128), Math.ceil(k / 128)], 1 / 64) };
+    }
+    return Tensor.fromFloats(host.v, [n, k], { dtype: dtype === 'bf16' ? 'bf16' : 'f32' });
   }
   const dispose = (w) => (w.data ? [w.data, w.scale] : [w]).forEach((t) => t.dispose());
 
   for (const [setName, name, n, k] of shapes) {
     for (const dtype of dtypes) {
       const bytes = n * k * BYTES[dtype];
-      const modes = setName === 'v3' ? ['hot', 'cold'] : ['hot'];
+      const modes = (setName === 'v3' ? ['hot', 'cold'] : ['hot']).filter((x) => modesWanted.includes(x));
       for (const mode of modes) {
         const copies = mode === 'cold' ? Math.max(2, Math.ceil(coldBytes / bytes)) : 1;
         const ws = Array.from({ length: copies }, () => weights(dtype, n, k));

@@ -31,7 +31,7 @@ struct Prob {
   int64_t m, n, k;
 };
 
-thread_local Scratch tl_apack, tl_bpack, tl_acc, tl_rows;
+thread_local Scratch tl_apack, tl_bpack, tl_acc, tl_rows, tl_skinny_a;
 
 const KernelSet& kernel_set(GemmIsa isa) {
 #if defined(__x86_64__)
@@ -107,8 +107,9 @@ void run_problems(const std::vector<Prob>& probs, GemmIsa isa) {
       skinny_floats += p.m * ceil_div(p.k, kKB) * kKB;
       skinny_bytes += p.n * p.k * static_cast<int64_t>(itemsize(p.bt));
     }
-  // Skinny A rows: decoded (and reordered for the kernel) once here, read by every thread.
-  std::vector<float> apool(static_cast<size_t>(skinny_floats));
+  // Skinny A rows: decoded (and reordered for the kernel) once here, read by every thread; 64-byte
+  // aligned (lda is a multiple of 128), so that no vector load of A straddles two cache lines.
+  float* apool = skinny_floats ? tl_skinny_a.get(static_cast<size_t>(skinny_floats)) : nullptr;
   if (skinny_floats) {
     float* tmp = tl_rows.get(static_cast<size_t>(kKB));
     int64_t off = 0;
@@ -116,7 +117,7 @@ void run_problems(const std::vector<Prob>& probs, GemmIsa isa) {
       const Prob& p = probs[pi];
       if (p.m <= 0 || p.n <= 0 || p.m > ks.skinny_max) continue;
       const int64_t lda = ceil_div(p.k, kKB) * kKB, asz = static_cast<int64_t>(itemsize(p.at));
-      float* A = apool.data() + off;
+      float* A = apool + off;
       for (int64_t i = 0; i < p.m; ++i) {
         ks.decode(static_cast<const char*>(p.a) + i * p.k * asz, p.at, A + i * lda, p.k);
         std::fill(A + i * lda + p.k, A + (i + 1) * lda, 0.f);
