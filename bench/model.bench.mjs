@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
 const here = dirname(fileURLToPath(import.meta.url));
-const { loadModel } = require('../dist/index.js');
+const { loadModel, profile } = require('../dist/index.js');
 const { ensureRandomCheckpoint } = require('../dist/cli.js');
 
 const presets = process.argv.slice(2).length ? process.argv.slice(2) : ['tiny', 'small'];
@@ -42,7 +42,14 @@ async function measure(model, promptLen, decode) {
     dec.push(st.decodeMs);
   }
   const p = median(pre), d = median(dec);
-  return { prefillMs: p, decodeMsPerToken: d / decode, prefillTokS: promptLen / (p / 1e3), decodeTokS: decode / (d / 1e3) };
+  // Per-step overhead: decode wall time minus the time the CPU stream spent inside ops (profile.profileCpu; the
+  // decode's op time is a whole run's minus a prefill-only run's). It is JS, queueing and thread wake-ups.
+  let overheadMs;
+  if (model.device === 'cpu') {
+    const all = await profile.profileCpu(() => run(decode + 1)), pf = await profile.profileCpu(() => run(1));
+    overheadMs = all.result.decodeMs / decode - (all.totalMs - pf.totalMs) / decode;
+  }
+  return { prefillMs: p, decodeMsPerToken: d / decode, prefillTokS: promptLen / (p / 1e3), decodeTokS: decode / (d / 1e3), overheadMs };
 }
 
 async function main() {
@@ -65,8 +72,8 @@ async function main() {
     }
   }
   const fmt = (x, d = 1) => (x === undefined ? '-' : x.toFixed(d));
-  const head = ['preset', 'act', 'prompt', 'prefill ms', 'prefill tok/s', 'decode', 'decode ms/tok', 'decode tok/s', 'load s'];
-  const body = rows.map((r) => [r.preset, r.activations, String(r.promptLen), fmt(r.prefillMs), fmt(r.prefillTokS), String(r.decode), fmt(r.decodeMsPerToken, 2), fmt(r.decodeTokS), fmt(r.loadS, 2)]);
+  const head = ['preset', 'act', 'prompt', 'prefill ms', 'prefill tok/s', 'decode', 'decode ms/tok', 'decode tok/s', 'overhead ms/tok', 'load s'];
+  const body = rows.map((r) => [r.preset, r.activations, String(r.promptLen), fmt(r.prefillMs), fmt(r.prefillTokS), String(r.decode), fmt(r.decodeMsPerToken, 2), fmt(r.decodeTokS), fmt(r.overheadMs, 3), fmt(r.loadS, 2)]);
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells) => cells.map((x, i) => (i < 2 ? x.padEnd(w[i]) : x.padStart(w[i]))).join('  ');
   console.log(`\n${line(head)}\n${w.map((n) => '-'.repeat(n)).join('  ')}`);

@@ -16,16 +16,21 @@ if (!existsSync(join(here, '..', 'dist', 'index.js'))) {
 const only = process.argv.slice(2);
 // CPU-only benchmarks are skipped on a machine with a usable GPU (its time is for the CUDA kernels)
 // unless named on the command line or DSV3_BENCH_CPU=1.
-const CPU_ONLY = ['gemm.bench.mjs', 'model.bench.mjs', 'serve.bench.mjs'];
-// Long benchmarks that run only when asked for.
-const OPT_IN = ['model_gpu.bench.mjs'];
+const CPU_ONLY = ['gemm.bench.mjs', 'model.bench.mjs', 'serve.bench.mjs', 'llama_cpp.bench.mjs', 'gemv.bench.mjs'];
+// Long benchmarks that run only when asked for (named on the command line, or their variable set to 1).
+const OPT_IN = {
+  'model_gpu.bench.mjs': ['DSV3_BENCH_MODEL', 'writes a ~35 GB V3-dimension checkpoint first'],
+  'llama_cpp.bench.mjs': ['DSV3_BENCH_LLAMA', 'builds llama.cpp on first use: 10-25 min'],
+};
 const { backends } = createRequire(import.meta.url)(join(here, '..', 'dist', 'index.js'));
 const skipCpu = backends().cuda.available && process.env.DSV3_BENCH_CPU !== '1' && only.length === 0;
 const scripts = readdirSync(here).filter((f) => f.endsWith('.bench.mjs') && (only.length === 0 || only.some((o) => f.includes(o))))
   .filter((f) => !(skipCpu && CPU_ONLY.includes(f)))
-  .filter((f) => only.length > 0 || !OPT_IN.includes(f) || process.env.DSV3_BENCH_MODEL === '1').sort();
+  .filter((f) => only.length > 0 || !(f in OPT_IN) || process.env[OPT_IN[f][0]] === '1').sort();
 if (skipCpu) console.log(`bench: GPU present: skipping the CPU-only ${CPU_ONLY.join(', ')} (DSV3_BENCH_CPU=1 runs them)`);
-if (only.length === 0 && process.env.DSV3_BENCH_MODEL !== '1') console.log(`bench: skipping ${OPT_IN.join(', ')} (writes a ~35 GB V3-dimension checkpoint first): DSV3_BENCH_MODEL=1 or \`npm run bench model_gpu\` runs it`);
+for (const [f, [v, why]] of Object.entries(OPT_IN)) {
+  if (only.length === 0 && process.env[v] !== '1') console.log(`bench: skipping ${f} (${why}): ${v}=1 or \`npm run bench ${f.replace('.bench.mjs', '')}\` runs it`);
+}
 const tmp = mkdtempSync(join(tmpdir(), 'dsv3-bench-'));
 const merged = { date: new Date().toISOString(), results: {} };
 let failed = 0;
