@@ -107,10 +107,8 @@ export class Moe {
 
   private foldOnDevice(): void {
     if (this.graphSink) {  // the replays' counts so far into deviceSum, then the sink zeroed: both in stream order
-      const zero = Tensor.zeros([this.load.length], { device: this.gate.device });
-      const s = add(this.deviceSum ?? zero, this.graphSink);
-      this.graphSink.copyFrom(zero);
-      zero.dispose();
+      const s = this.deviceSum ? add(this.deviceSum, this.graphSink) : this.graphSink.cast('f32');  // cast: a copy
+      this.zeroInto(this.graphSink);
       this.deviceSum?.dispose();
       this.deviceSum = s;
     }
