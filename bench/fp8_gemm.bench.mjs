@@ -7,39 +7,28 @@
 // bench/peers/fp8_gemm.py when python3 with torch is present (our time / theirs).
 // Without a GPU: the CPU backend on the M <= 64 shapes (tinybench, wall time after synchronize).
 // Run: npx tsc -p tsconfig.build.json && node bench/fp8_gemm.bench.mjs [MxNxK ...]; BENCH_JSON=path for JSON.
-import { execSync, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import os from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+// Shapes: FP8_GEMM_BENCH in test/cases/gemm.ts; the first is checked (CUDA against the CPU backend; the
+// CPU against the float64 reference) before anything is timed.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { Bench } from 'tinybench';
+import { cases, dist, fmt, machine, root, table, writeJson } from './common.mjs';
+import { checkFp8Gemm } from './gemm_check.mjs';
 import { randomE4m3Codes } from './inputs.mjs';
 import { copyBandwidth, fp8Peak, gpu, gpuTime, hasGpu, rotations } from './cuda_timing.mjs';
 
-const require = createRequire(import.meta.url);
-const here = dirname(fileURLToPath(import.meta.url));
-const { Tensor, synchronize } = require('../dist/index.js');
-const { fp8Gemm } = require('../dist/ops/gemm.js');
+const { Tensor, synchronize } = dist();
+const { fp8Gemm } = dist('ops/gemm');
 
-const NK = [[2112, 7168], [576, 7168], [24576, 1536], [32768, 512], [7168, 16384], [4096, 7168], [7168, 2048]];
-const MS = hasGpu ? [1, 64, 128, 4096] : [1, 64];
 const only = process.argv.slice(2);
-const SHAPES = NK.flatMap(([n, k]) => MS.map((m) => ({ m, n, k }))).filter((s) => only.length === 0 || only.includes(`${s.m}x${s.n}x${s.k}`));
+const ALL = cases('gemm').FP8_GEMM_BENCH(hasGpu);
+const SHAPES = ALL.filter((s) => only.length === 0 || only.includes(`${s.m}x${s.n}x${s.k}`));
 
 const bytesOf = ({ m, n, k }) => m * k + n * k + 2 * m * n + 4 * (m * Math.ceil(k / 128) + Math.ceil(n / 128) * Math.ceil(k / 128));
-const fmt = (x, d = 1) => (x === undefined || x === null || Number.isNaN(x) ? '-' : x.toFixed(d));
-
-function table(head, body, right) {
-  const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells) => cells.map((x, i) => (right(i) ? x.padStart(w[i]) : x.padEnd(w[i]))).join('  ');
-  console.log(`\n${line(head)}\n${w.map((n) => '-'.repeat(n)).join('  ')}`);
-  for (const b of body) console.log(line(b));
-}
 
 function torchPeer(shapes) {
   const spec = shapes.map((s) => `${s.m},${s.n},${s.k}`).join(';');
-  const r = spawnSync('python3', [join(here, 'peers', 'fp8_gemm.py'), '--json', '--shapes', spec], { encoding: 'utf8', maxBuffer: 1 << 26, timeout: 200000 });
+  const r = spawnSync('python3', [join(root, 'bench', 'peers', 'fp8_gemm.py'), '--json', '--shapes', spec], { encoding: 'utf8', maxBuffer: 1 << 26, timeout: 200000 });
   if (r.error || r.status !== 0) {
     const why = r.error ? r.error.message : (r.stderr || '').trim().split('\n').pop();
     console.log(`\nnote: PyTorch peer skipped (python3 with torch and a GPU are needed): ${why}`);
@@ -50,7 +39,8 @@ function torchPeer(shapes) {
 
 async function benchGpu() {
   const dev = gpu.devices[0];
-  console.log(`fp8Gemm on ${dev.name} (sm_${dev.computeCapability.replace('.', '')}, ${dev.smCount} SMs), node ${process.version}`);
+  console.log(`fp8Gemm on ${dev.name} (sm_${dev.computeCapability.replace('.', '')}, ${dev.smCount} SMs); host ${machine()}`);
+  await checkFp8Gemm(SHAPES[0] ?? ALL[0], 'cuda');
   const copy = await copyBandwidth();
   const peak = await fp8Peak().catch((e) => ({ TFLOPs: NaN, error: e.message }));
   console.log(`ceilings measured now: device copy ${fmt(copy.GBs, 0)} GB/s (read + write), FP8 wgmma loop ${fmt(peak.TFLOPs, 0)} TFLOP/s` +
@@ -87,7 +77,7 @@ async function benchGpu() {
   }
   table(['M', 'N', 'K', 'us', 'TFLOP/s', 'GB/s', '% copy', '% FP8 peak', 'torch blockwise us', 'x blockwise', 'torch bf16 us', 'x bf16'],
     rows.map((r) => [r.m, r.n, r.k, fmt(r.us, 1), fmt(r.TFLOPs), fmt(r.GBs, 0), fmt(100 * r.ofCopy, 0), fmt(100 * r.ofPeak, 0),
-      fmt(r.peer?.scaled_mm_blockwise?.us, 1), fmt(r.vsBlockwise, 2), fmt(r.peer?.bf16_matmul?.us, 1), fmt(r.vsBf16, 2)].map(String)), (i) => true);
+      fmt(r.peer?.scaled_mm_blockwise?.us, 1), fmt(r.vsBlockwise, 2), fmt(r.peer?.bf16_matmul?.us, 1), fmt(r.vsBf16, 2)]));
   console.log('\nGB/s counts A + B + C + scales once; x = torch time / our time (> 1: we are faster).');
   if (peer) {
     console.log(`peer: PyTorch ${peer.torch} (CUDA ${peer.cuda}) on ${peer.device}`);
@@ -97,7 +87,8 @@ async function benchGpu() {
 }
 
 async function benchCpu() {
-  console.log(`fp8Gemm on the CPU backend (no usable GPU: ${gpu.reason ?? 'none'}); ${os.cpus()[0].model}, ${os.cpus().length} CPUs`);
+  console.log(`fp8Gemm on the CPU backend (no usable GPU: ${gpu.reason ?? 'none'}); ${machine()}`);
+  await checkFp8Gemm(SHAPES[0] ?? ALL[0]);
   const rows = [];
   for (const s of SHAPES) {
     const { m, n, k } = s;
@@ -112,14 +103,10 @@ async function benchCpu() {
     rows.push({ ...s, us: ms * 1000, TFLOPs: (2 * m * n * k) / ms / 1e9, GBs: bytesOf(s) / ms / 1e6 });
     [a.data, a.scale, b.data, b.scale, out].forEach((t) => t.dispose());
   }
-  table(['M', 'N', 'K', 'us', 'GFLOP/s', 'GB/s'], rows.map((r) => [r.m, r.n, r.k, fmt(r.us, 0), fmt(r.TFLOPs * 1000), fmt(r.GBs, 1)].map(String)), () => true);
+  table(['M', 'N', 'K', 'us', 'GFLOP/s', 'GB/s'], rows.map((r) => [r.m, r.n, r.k, fmt(r.us, 0), fmt(r.TFLOPs * 1000), fmt(r.GBs, 1)]));
   console.log('\nCPU-only: wall time per call including the stream round trip; the CPU GEMM comparison with numpy is bench/gemm.bench.mjs.');
-  return { device: 'cpu', cpu: os.cpus()[0].model, rows };
+  return { device: 'cpu', rows };
 }
 
 const result = hasGpu ? await benchGpu() : await benchCpu();
-if (process.env.BENCH_JSON) {
-  let commit;
-  try { commit = execSync('git rev-parse HEAD', { cwd: here, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch { commit = undefined; }
-  writeFileSync(process.env.BENCH_JSON, JSON.stringify({ bench: 'fp8_gemm', date: new Date().toISOString(), commit, node: process.version, ...result }, null, 2));
-}
+writeJson('fp8_gemm', result);

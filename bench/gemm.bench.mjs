@@ -2,29 +2,20 @@
 // shapes (bench/peers/numpy_matmul.py, run in the same process tree right after ours): median ms,
 // GFLOP/s, GB/s of weights for M <= 32, and ours / numpy. Every ISA path at the 2048^3 target.
 // Run: npx tsc -p tsconfig.build.json && node bench/gemm.bench.mjs [MxNxK ...]   (only those shapes;
-// BENCH_JSON=path writes the rows as JSON)
-import { execSync, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import os from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+// BENCH_JSON=path writes the rows as JSON). Shapes: GEMM_BENCH in test/cases/gemm.ts; each op is first
+// checked against the float64 reference on the smallest of them.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { Bench } from 'tinybench';
+import { cases, dist, fmt, load, machine, root, table, writeJson } from './common.mjs';
+import { checkFp8Gemm, checkGemm } from './gemm_check.mjs';
 import { randomE4m3Codes } from './inputs.mjs';
 
-const require = createRequire(import.meta.url);
-const here = dirname(fileURLToPath(import.meta.url));
-const { Tensor, synchronize } = require('../dist/index.js');
-const g = require('../dist/ops/gemm.js');
+const { Tensor, synchronize } = dist();
+const g = dist('ops/gemm');
 
 // (M, N, K): the issue's target, then DeepSeek-V3 projections (DeepGEMM's shape list) at decode-ish M.
-const SHAPES = [
-  { m: 2048, n: 2048, k: 2048, what: 'target', isas: ['avx512', 'avx2', 'generic'] },
-  { m: 1, n: 2112, k: 7168, what: 'decode, fused q_a + kv_a' },
-  { m: 1, n: 7168, k: 2048, what: 'decode, MoE down' },
-  { m: 32, n: 2112, k: 7168, what: 'small batch, fused q_a + kv_a' },
-  { m: 128, n: 4096, k: 7168, what: 'prefill chunk, MoE gate+up' },
-];
+const SHAPES = cases('gemm').GEMM_BENCH;
 const OPS = [
   { op: 'fp8Gemm', weightBytes: 1 },
   { op: 'gemm bf16', weightBytes: 2 },
@@ -74,7 +65,7 @@ function numpyPeer(shapes) {
   const unset = PEER_UNSET.filter((k) => k in env).map((k) => `${k}=${env[k]}`);
   for (const k of PEER_UNSET) delete env[k];
   if (unset.length) console.log(`numpy peer: running without ${unset.join(', ')}`);
-  const r = spawnSync('python3', [join(here, 'peers', 'numpy_matmul.py'), JSON.stringify(shapes.map((s) => [s.m, s.n, s.k]))],
+  const r = spawnSync('python3', [join(root, 'bench', 'peers', 'numpy_matmul.py'), JSON.stringify(shapes.map((s) => [s.m, s.n, s.k]))],
     { encoding: 'utf8', maxBuffer: 1 << 24, env });
   if (r.error || r.status !== 0) {
     const why = r.error ? r.error.message : (r.stderr || '').trim().split('\n').pop();
@@ -86,16 +77,16 @@ function numpyPeer(shapes) {
   return out;
 }
 
-const fmt = (x, d = 1) => (x === undefined || x === null ? '-' : x.toFixed(d));
-const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
-
 async function main() {
   const isaInfo = g.cpuGemmIsa();
   const loadBefore = load();
-  console.log(`CPU GEMMs vs numpy; ${os.cpus()[0].model}, ${os.cpus().length} CPUs, node ${process.version}, ` +
-    `kernels ${isaInfo.selected} (supported ${isaInfo.supported}); load average before: ${loadBefore}`);
+  console.log(`CPU GEMMs vs numpy; ${machine()}; kernels ${isaInfo.selected} (supported ${isaInfo.supported})`);
   const only = process.argv.slice(2);
   const shapes = SHAPES.filter((s) => only.length === 0 || only.includes(`${s.m}x${s.n}x${s.k}`));
+  const smallest = SHAPES.reduce((a, b) => (b.m * b.n * b.k < a.m * a.n * a.k ? b : a));
+  await checkFp8Gemm(smallest);
+  await checkGemm(smallest, 'bf16');
+  await checkGemm(smallest, 'f32');
   const rows = [];
   for (const s of shapes) {
     const c = makeCase(s);
@@ -117,27 +108,18 @@ async function main() {
     r.numpyMs = p?.median_ms; r.numpyGflops = p?.gflops; r.ratio = p ? r.gflops / p.gflops : undefined;
   }
 
-  const head = ['M', 'N', 'K', 'op', 'isa', 'ms', 'GFLOP/s', 'GB/s W', 'numpy ms', 'numpy GFLOP/s', 'ours/numpy'];
-  const body = rows.map((r) => [r.m, r.n, r.k, r.op, r.isa, fmt(r.ms, 3), fmt(r.gflops), fmt(r.weightsGBs), fmt(r.numpyMs, 3), fmt(r.numpyGflops), fmt(r.ratio, 2)].map(String));
-  const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells) => cells.map((x, i) => (i < 3 || i > 4 ? x.padStart(w[i]) : x.padEnd(w[i]))).join('  ');
-  console.log(`\n${line(head)}\n${w.map((n) => '-'.repeat(n)).join('  ')}`);
-  for (const b of body) console.log(line(b));
+  table(['M', 'N', 'K', 'op', 'isa', 'ms', 'GFLOP/s', 'GB/s W', 'numpy ms', 'numpy GFLOP/s', 'ours/numpy'],
+    rows.map((r) => [r.m, r.n, r.k, r.op, r.isa, fmt(r.ms, 3), fmt(r.gflops), fmt(r.weightsGBs), fmt(r.numpyMs, 3), fmt(r.numpyGflops), fmt(r.ratio, 2)]), [3, 4]);
   console.log(`\nGB/s W: weight bytes read per second (fp8 1 B, bf16 2 B, f32 4 B per element; numpy f32) for M <= 32.`);
   const blasName = (b) => (Array.isArray(b) ? b.map((x) => `${x.internal_api ?? x.prefix} ${x.version} ${x.architecture ?? ''} ${x.num_threads ?? ''} threads`).join(', ')
     : `${b?.name ?? ''} ${b?.version ?? ''} ${b?.corename ? `kernels ${b.corename}` : ''}`);
   console.log(`numpy: ${peer ? `${peer.numpy}, ${blasName(peer.blas)}`.trim() : 'skipped'}; ` +
     `load average after ours: ${loadMid}, after numpy: ${load()}`);
 
-  if (process.env.BENCH_JSON) {
-    let commit;
-    try { commit = execSync('git rev-parse HEAD', { cwd: here, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch { commit = undefined; }
-    writeFileSync(process.env.BENCH_JSON, JSON.stringify({
-      bench: 'gemm', date: new Date().toISOString(), cpu: os.cpus()[0].model, cpus: os.cpus().length, node: process.version,
-      commit, isa: isaInfo, loadavg: { before: loadBefore, afterOurs: loadMid, afterNumpy: load() },
-      numpy: peer ? { version: peer.numpy, blas: peer.blas, unsetEnv: peer.unsetEnv } : null, rows,
-    }, null, 2));
-  }
+  writeJson('gemm', {
+    isa: isaInfo, loadavg: { before: loadBefore, afterOurs: loadMid, afterNumpy: load() },
+    numpy: peer ? { version: peer.numpy, blas: peer.blas, unsetEnv: peer.unsetEnv } : null, rows,
+  });
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });

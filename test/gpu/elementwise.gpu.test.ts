@@ -5,9 +5,9 @@
 import { DType, Tensor } from '../../lib';
 import { siluMul } from '../../lib/ops/activation';
 import { add } from '../../lib/ops/elementwise';
-import { withSeed } from '../helpers';
+import { TOL, withSeed } from '../helpers';
 import { Rng } from '../reference/rng';
-import { FLOATS, Float, TOL_VS_CPU, expectSameBytes, poisonedLike, randomFloats } from './exact';
+import { FLOATS, Float, expectSameBytes, poisonedLike, randomFloats } from './exact';
 import { describeGpu, expectCudaMatchesCpu } from './gpu';
 
 const SIZES = [1, 7, 129, 300, 7168, 100003];
@@ -51,7 +51,7 @@ describeGpu('siluMul (CUDA)', () => {
           if (n > 7) { gv[3] = -100; gv[5] = 95; gv[6] = -89; }
           const gate = Tensor.fromFloats(gv, [n], { dtype: gd }), up = randomFloats(rng, [n], ud);
           await expectCudaMatchesCpu({ gate, up },
-            (i) => siluMul(i.gate as Tensor<Float>, i.up as Tensor<Float>, { outDtype: od, out: poisonedLike(i.gate, [n], od) }), TOL_VS_CPU[od]);
+            (i) => siluMul(i.gate as Tensor<Float>, i.up as Tensor<Float>, { outDtype: od, out: poisonedLike(i.gate, [n], od) }), TOL[od]);
         }
       }
     }

@@ -1,14 +1,13 @@
 // Helpers of the op GPU suites (norm, rope, elementwise, embedding, sampling, shape_ops, weight_quant):
 // random tensors of any dtype, NaN-poisoned outputs on a given device, and byte-for-byte comparison
-// of a CUDA result with the CPU backend's (for ops whose math is identical on both backends).
+// of a CUDA result with the CPU backend's (for ops whose math is identical on both backends). Tolerances:
+// TOL in test/cases/tolerance.ts.
 import { DType, Tensor } from '../../lib';
-import { poisoned, relErr } from '../helpers';
+import { poisoned } from '../helpers';
 import { Rng } from '../reference/rng';
 
 export type Float = 'f32' | 'bf16' | 'f16';
 export const FLOATS: Float[] = ['f32', 'bf16', 'f16'];
-/** Relative tolerance against the CPU backend by output dtype: one rounding apart at most. */
-export const TOL_VS_CPU: Record<Float, number> = { f32: 1e-5, bf16: 1e-2, f16: 2e-3 };
 
 /** Normal values (std) rounded to a float dtype. */
 export function randomFloats<D extends Float>(rng: Rng, shape: number[], dtype: D, std = 1): Tensor<D> {
@@ -34,13 +33,4 @@ export async function expectSameBytes(got: Tensor, want: Tensor, what: string): 
   const [gf, wf] = [await got.toFloat32Array(), await want.toFloat32Array()];
   const e = Math.floor(i / size);
   throw new Error(`${what}: bytes differ from the CPU backend; first at element ${e}: ${gf[e]} vs ${wf[e]}`);
-}
-
-/** Relative error of the CUDA tensor against the CPU tensor within tol (NaN/inf positions must match). */
-export async function expectClose(got: Tensor, want: Tensor, tol: number, what: string): Promise<void> {
-  expect(got.device).toBe('cuda');
-  expect(got.dtype).toBe(want.dtype);
-  expect(got.shape).toEqual(want.shape);
-  const e = relErr(await got.toFloat32Array(), await want.toFloat32Array());
-  if (!(e <= tol)) throw new Error(`${what}: relative error vs the CPU backend ${e} > ${tol}`);
 }

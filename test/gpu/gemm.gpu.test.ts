@@ -7,12 +7,11 @@ import { Tensor, UnsupportedError, DeviceError } from '../../lib';
 import { fp8Gemm, gemm, groupedGemmContiguous, groupedGemmMasked, groupedGemmSiluMulContiguous, groupedGemmSiluMulMasked, Fp8Operand } from '../../lib/ops/gemm';
 import { e4m3Decode } from '../reference/codec';
 import { quantizeFp8, quantizeWeightFp8 } from '../../lib/ops/quant';
+import { FP8_GEMM_GPU, FP8_GEMM_GPU_ODD_K, FP8_GEMM_GPU_SPLIT_K, FP8_GEMM_GPU_TINY, GEMM_GPU, GEMM_GPU_DTYPES, TOL_FP8_VS_CPU as TOL_FP8, TOL_GEMM_VS_CPU } from '../cases/gemm';
 import { poisoned, relErr, withSeed } from '../helpers';
 import { Rng } from '../reference/rng';
-import { describeGpu, emuSize, wgmmaRuns } from './gpu';
+import { describeGpu, expectCudaClose as compare, onEmulator, wgmmaRuns } from './gpu';
 
-// The issue's bar: relative error within 1e-3 of the CPU backend on the same FP8 inputs.
-const TOL_FP8 = 1e-3;
 const sm90 = wgmmaRuns;
 const KERNELS = sm90 ? (['simple', 'wgmma'] as const) : (['simple'] as const);
 
@@ -30,27 +29,10 @@ function weight(rng: Rng, n: number, k: number, std = 0.05): Fp8Operand {
 }
 const toCuda = (o: Fp8Operand): Fp8Operand => ({ data: o.data.to('cuda'), scale: o.scale.to('cuda') });
 
-async function compare(got: Tensor, ref: Tensor, tol: number, what: string): Promise<void> {
-  expect(got.device).toBe('cuda');
-  expect(got.shape).toEqual(ref.shape);
-  const e = relErr(await got.toFloat32Array(), await ref.toFloat32Array());
-  if (!(e <= tol)) throw new Error(`${what}: relative error vs the CPU backend ${e} > ${tol}`);
-}
-
-// (m, n, k): decode and prefill-like sizes, V3's N = 576 / 2112, partial K blocks (k % 128 != 0).
-// On the emulator (about 3e8 thread-instructions/s, ~70 per multiply-add in the simple kernel) the same
-// cases at a fraction of the work: decode rows, odd sizes, partial K blocks, V3's N.
-const DENSE: [number, number, number][] = emuSize([
-  [1, 576, 7168], [1, 2112, 1536], [7, 300, 272], [64, 128, 128], [129, 1000, 1024], [200, 2112, 512],
-  [333, 256, 4096], [1, 7168, 2048],
-], [
-  [1, 576, 1024], [1, 2112, 384], [7, 300, 272], [64, 128, 128], [33, 200, 384], [5, 300, 640], [1, 7168, 256],
-]);
-
 describeGpu('fp8Gemm (CUDA)', () => {
   test.each(KERNELS)('kernel %s matches the CPU backend on odd and V3 shapes (bf16 and f32 out)', (kernel) => withSeed(async (seed) => {
     const rng = new Rng(seed);
-    for (const [m, n, k] of DENSE) {
+    for (const { m, n, k } of FP8_GEMM_GPU(onEmulator)) {
       const a = activation(rng, m, k), b = weight(rng, n, k);
       const ag = toCuda(a), bg = toCuda(b);
       for (const outDtype of ['bf16', 'f32'] as const) {
@@ -66,16 +48,17 @@ describeGpu('fp8Gemm (CUDA)', () => {
 
   test('auto picks a kernel that runs K not a multiple of 16 (simple) and gives the same answer', () => withSeed(async (seed) => {
     const rng = new Rng(seed);
-    const a = activation(rng, 5, 300), b = weight(rng, 130, 300);
+    const { m, n, k } = FP8_GEMM_GPU_ODD_K;
+    const a = activation(rng, m, k), b = weight(rng, n, k);
     const got = fp8Gemm(toCuda(a), toCuda(b), { outDtype: 'f32' });
-    await compare(got, fp8Gemm(a, b, { outDtype: 'f32' }), TOL_FP8, 'auto [5x130x300]');
+    await compare(got, fp8Gemm(a, b, { outDtype: 'f32' }), TOL_FP8, `auto [${m}x${n}x${k}]`);
     if (sm90) expect(() => fp8Gemm(toCuda(a), toCuda(b), { kernel: 'wgmma' })).toThrow(UnsupportedError);
   }));
 
   test('split-K results are deterministic: repeated calls give identical bits', () => withSeed(async (seed) => {
     const rng = new Rng(seed);
-    const k = emuSize(7168, 1024);
-    const a = toCuda(activation(rng, 3, k)), b = toCuda(weight(rng, 576, k));
+    const { m, n, k } = FP8_GEMM_GPU_SPLIT_K(onEmulator);
+    const a = toCuda(activation(rng, m, k)), b = toCuda(weight(rng, n, k));
     const first = Buffer.from(await fp8Gemm(a, b, { outDtype: 'f32' }).bytes());
     for (let i = 0; i < 5; i++) expect(Buffer.from(await fp8Gemm(a, b, { outDtype: 'f32' }).bytes()).equals(first)).toBe(true);
   }));
@@ -269,11 +252,11 @@ describeGpu('groupedGemmSiluMul (CUDA): NaN and inf intermediates carry the CPU\
 });
 
 describeGpu('gemm f32 / bf16 (CUDA)', () => {
-  // f32 sums in another order than the CPU, on outputs that may cancel (few outputs for m = 1): 1e-4.
-  test.each([['f32', 'f32', 1e-4], ['bf16', 'bf16', 1e-2], ['bf16', 'f32', 1e-4]] as const)('%s operands, %s out', (dt, outDtype, tol) => withSeed(async (seed) => {
+  test.each(GEMM_GPU_DTYPES)('%s operands, %s out', (dt, outDtype) => withSeed(async (seed) => {
     const rng = new Rng(seed);
-    // m <= 8: the GEMV (vectorized when k % 8 == 0), above: the tiled kernel; 'simple': the reference kernel.
-    for (const [m, n, k] of [[1, 7, 129], [37, 256, 300], [5, 1000, 64], [8, 333, emuSize(7168, 1024)], [9, 70, 256], [130, 129, 72]]) {
+    const tol = TOL_GEMM_VS_CPU[outDtype];
+    // 'simple': the reference kernel.
+    for (const { m, n, k } of GEMM_GPU(onEmulator)) {
       const a = Tensor.fromFloats(Float32Array.from(rng.normals(m * k)), [m, k], { dtype: dt });
       const b = Tensor.fromFloats(Float32Array.from(rng.normals(n * k)), [n, k], { dtype: dt });
       const ref = gemm(a, b, { outDtype });
@@ -303,7 +286,7 @@ function concatF32(parts: Float32Array[]): Float32Array {
 describeGpu('sanitizer-small cases', () => {
   test.each(KERNELS)('fp8Gemm and the grouped GEMMs on tiny shapes, kernel %s', (kernel) => withSeed(async (seed) => {
     const rng = new Rng(seed);
-    for (const [m, n, k] of [[1, 8, 16], [3, 130, 272], [9, 64, 128]] as const) {
+    for (const { m, n, k } of FP8_GEMM_GPU_TINY) {
       const a = activation(rng, m, k), b = weight(rng, n, k);
       await compare(fp8Gemm(toCuda(a), toCuda(b), { kernel, outDtype: 'f32' }), fp8Gemm(a, b, { outDtype: 'f32' }), TOL_FP8, `small ${m}x${n}x${k}`);
     }

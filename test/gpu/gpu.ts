@@ -1,6 +1,6 @@
 // Shared by the GPU suites: whether a usable CUDA device is present, and a loud skip when not.
 import { backends, Tensor } from '../../lib';
-import { relErr } from '../helpers';
+import { expectTensorClose } from '../helpers';
 
 export const cuda = backends().cuda;
 export const hasGpu = cuda.available;
@@ -18,6 +18,12 @@ if (!hasGpu) {
 }
 /** describe() when a GPU is usable, describe.skip() otherwise. */
 export const describeGpu = hasGpu ? describe : describe.skip;
+
+/** The CUDA tensor `got` matches the CPU backend's `want` (dtype, shape, relative error within tol). */
+export async function expectCudaClose(got: Tensor, want: Tensor, tol: number, what: string): Promise<void> {
+  expect(got.device).toBe('cuda');
+  await expectTensorClose(got, want, tol, what);
+}
 
 type Outputs = Tensor | Record<string, Tensor>;
 const asRecord = (o: Outputs): Record<string, Tensor> => (o instanceof Tensor ? { out: o } : o);
@@ -37,12 +43,6 @@ export async function expectCudaMatchesCpu(
   const ref = asRecord(run(inputs));
   const got = asRecord(run(onGpu));
   for (const [name, r] of Object.entries(ref)) {
-    const g = got[name];
-    expect(g.device).toBe('cuda');
-    expect(g.dtype).toBe(r.dtype);
-    expect(g.shape).toEqual(r.shape);
-    const e = relErr(await g.toFloat32Array(), await r.toFloat32Array());
-    const t = typeof tol === 'number' ? tol : tol[name];
-    if (!(e <= t)) throw new Error(`output '${name}': relative error vs the CPU backend ${e} > ${t}`);
+    await expectCudaClose(got[name], r, typeof tol === 'number' ? tol : tol[name], `output '${name}'`);
   }
 }

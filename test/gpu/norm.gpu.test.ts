@@ -4,24 +4,23 @@
 // Skipped without a usable GPU.
 import { Tensor } from '../../lib';
 import { rmsNorm, softmax } from '../../lib/ops/norm';
-import { withSeed } from '../helpers';
+import { NORM_GPU, SOFTMAX_GPU } from '../cases/norm';
+import { TOL, withSeed } from '../helpers';
 import { Rng } from '../reference/rng';
-import { FLOATS, Float, TOL_VS_CPU, poisonedLike, randomFloats } from './exact';
+import { FLOATS, Float, poisonedLike, randomFloats } from './exact';
 import { describeGpu, expectCudaMatchesCpu } from './gpu';
-
-const SHAPES: number[][] = [[1, 1], [1, 7], [7, 129], [3, 300], [2, 7168], [130, 512], [2, 3, 129]];
 
 describeGpu('rmsNorm (CUDA)', () => {
   test.each(FLOATS)('%s x: every weight and output dtype, odd shapes, poisoned out', (xd) => withSeed(async (seed) => {
     const rng = new Rng(seed);
-    for (const shape of SHAPES) {
+    for (const shape of NORM_GPU) {
       const d = shape[shape.length - 1];
       for (const wd of FLOATS) {
         for (const od of FLOATS) {
           const x = randomFloats(rng, shape, xd, 10 ** rng.int(-2, 2));
           const w = randomFloats(rng, [d], wd);
           const eps = [1e-6, 1e-2][rng.int(0, 1)];
-          await expectCudaMatchesCpu({ x, w }, (i) => rmsNorm(i.x as Tensor<Float>, i.w as Tensor<Float>, { eps, outDtype: od, out: poisonedLike(i.x, shape, od) }), TOL_VS_CPU[od]);
+          await expectCudaMatchesCpu({ x, w }, (i) => rmsNorm(i.x as Tensor<Float>, i.w as Tensor<Float>, { eps, outDtype: od, out: poisonedLike(i.x, shape, od) }), TOL[od]);
         }
       }
     }
@@ -37,10 +36,10 @@ describeGpu('rmsNorm (CUDA)', () => {
 describeGpu('softmax (CUDA)', () => {
   test.each(FLOATS)('%s x: every output dtype, odd shapes, poisoned out', (xd) => withSeed(async (seed) => {
     const rng = new Rng(seed);
-    for (const shape of [...SHAPES, [1, 129280]]) {
+    for (const shape of SOFTMAX_GPU) {
       for (const od of FLOATS) {
         const x = randomFloats(rng, shape, xd, 10 ** rng.int(-1, 1));
-        await expectCudaMatchesCpu({ x }, (i) => softmax(i.x as Tensor<Float>, { outDtype: od, out: poisonedLike(i.x, shape, od) }), TOL_VS_CPU[od]);
+        await expectCudaMatchesCpu({ x }, (i) => softmax(i.x as Tensor<Float>, { outDtype: od, out: poisonedLike(i.x, shape, od) }), TOL[od]);
       }
     }
   }));
@@ -52,6 +51,6 @@ describeGpu('softmax (CUDA)', () => {
     v[2 * n + 5] = NaN;
     for (let j = 0; j < n; j++) v[3 * n + j] = -Infinity;
     const x = Tensor.fromArray(v, [4, n]);
-    await expectCudaMatchesCpu({ x }, (i) => softmax(i.x as Tensor<Float>, { out: poisonedLike(i.x, [4, n], 'f32') }), TOL_VS_CPU.f32);
+    await expectCudaMatchesCpu({ x }, (i) => softmax(i.x as Tensor<Float>, { out: poisonedLike(i.x, [4, n], 'f32') }), TOL.f32);
   });
 });

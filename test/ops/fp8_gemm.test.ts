@@ -2,7 +2,8 @@
 // on every instruction-set path (DSV3_CPU_ISA), partial 128-blocks in n and k, skinny and packed m.
 import { ArgumentError, backends, DisposedError, DTypeError, DeviceError, ShapeError, Tensor } from '../../lib';
 import * as g from '../../lib/ops/gemm';
-import { expectClose, poisoned, TOL, withSeed } from '../helpers';
+import { CPU_ISAS, FP8_GEMM_CPU, FP8_GEMM_CPU_LARGE, FP8_GEMM_CPU_M, FP8_GEMM_ISA, FP8_GEMM_NAN_ROW, TOL_FP8_F32_OUT } from '../cases/gemm';
+import { expectClose, poisoned, TOL_BF16_OUT, withSeed } from '../helpers';
 import * as ref from '../reference/gemm';
 import { Rng } from '../reference/rng';
 
@@ -33,35 +34,38 @@ async function check(rng: Rng, m: number, n: number, k: number, what: string): P
   expect(g.fp8Gemm(A, B, { out: o32, outDtype: 'f32' })).toBe(o32);
   const o16 = poisoned([m, n], 'bf16');
   expect(g.fp8Gemm(A, B, { out: o16 })).toBe(o16);
-  expectClose(await o32.toFloat32Array(), want, TOL.f32, `${what} m=${m} n=${n} k=${k} f32 out`);
-  expectClose(await o16.toFloat32Array(), want, 4e-3, `${what} m=${m} n=${n} k=${k} bf16 out`);
+  expectClose(await o32.toFloat32Array(), want, TOL_FP8_F32_OUT, `${what} m=${m} n=${n} k=${k} f32 out`);
+  expectClose(await o16.toFloat32Array(), want, TOL_BF16_OUT, `${what} m=${m} n=${n} k=${k} bf16 out`);
   free(A, B, o32, o16);
 }
 
 describe('fp8Gemm', () => {
-  test.each([[1], [3], [64], [129]])('m=%i, n in {1,7,128,200,576} x k in {7,128,200,384}', (m) => withSeed(async (seed) => {
+  test.each(FP8_GEMM_CPU_M)('m=%i, n in {1,7,128,200,576} x k in {7,128,200,384}', (m) => withSeed(async (seed) => {
     const rng = new Rng(seed);
-    for (const n of [1, 7, 128, 200, 576]) for (const k of [7, 128, 200, 384]) await check(rng, m, n, k, 'default isa');
+    for (const { n, k } of FP8_GEMM_CPU(m)) await check(rng, m, n, k, 'default isa');
   }));
 
-  test('m=256, n=512, k=1024', () => withSeed(async (seed) => check(new Rng(seed), 256, 512, 1024, 'large')));
+  test(`m=${FP8_GEMM_CPU_LARGE.m}, n=${FP8_GEMM_CPU_LARGE.n}, k=${FP8_GEMM_CPU_LARGE.k}`, () => withSeed(async (seed) => {
+    const { m, n, k } = FP8_GEMM_CPU_LARGE;
+    await check(new Rng(seed), m, n, k, 'large');
+  }));
 
-  test.each([['avx512'], ['avx2'], ['generic']])('isa %s: skinny and packed shapes', (isa) => withSeed(async (seed) => {
+  test.each(CPU_ISAS)('isa %s: skinny and packed shapes', (isa) => withSeed(async (seed) => {
     const rng = new Rng(seed);
     expect(withIsa(isa, () => g.cpuGemmIsa().selected)).toBe(expectedIsa(isa));
-    for (const [m, n, k] of [[1, 200, 300], [4, 7, 129], [5, 129, 384], [8, 130, 260], [70, 300, 200]]) {
+    for (const { m, n, k } of FP8_GEMM_ISA) {
       const a = ref.randomFp8(rng, m, k, m), b = ref.randomFp8(rng, n, k, kb(n));
       const A = operand(a, m, k, [m, kb(k)]), B = operand(b, n, k, [kb(n), kb(k)]);
       const out = poisoned([m, n], 'f32');
       withIsa(isa, () => g.fp8Gemm(A, B, { out, outDtype: 'f32' }));
-      expectClose(await out.toFloat32Array(), ref.fp8Gemm(a, b, m, n, k), TOL.f32, `${isa} m=${m} n=${n} k=${k}`);
+      expectClose(await out.toFloat32Array(), ref.fp8Gemm(a, b, m, n, k), TOL_FP8_F32_OUT, `${isa} m=${m} n=${n} k=${k}`);
       free(A, B, out);
     }
   }));
 
   test('default bf16 output; NaN codes propagate to their row only', () => withSeed(async (seed) => {
     const rng = new Rng(seed);
-    for (const [m, n, k] of [[2, 40, 150], [30, 40, 150]]) {
+    for (const { m, n, k } of FP8_GEMM_NAN_ROW) {
       const a = ref.randomFp8(rng, m, k, m), b = ref.randomFp8(rng, n, k, kb(n));
       a.codes[1 * k + 140] = 0x7f;  // row 1, second K block
       const want = ref.fp8Gemm(a, b, m, n, k);
@@ -71,7 +75,7 @@ describe('fp8Gemm', () => {
       expect(out.shape).toEqual([m, n]);
       const got = await out.toFloat32Array();
       for (let j = 0; j < n; j++) expect(got[1 * n + j]).toBeNaN();
-      expectClose(got, want, 4e-3, `m=${m} NaN row`);
+      expectClose(got, want, TOL_BF16_OUT, `m=${m} NaN row`);
       free(A, B, out);
     }
   }));
@@ -83,7 +87,7 @@ describe('fp8Gemm', () => {
     const out = poisoned([9, 33], 'f32');
     expect(g.cpuGemmIsa({ cpuIsa: 'generic' }).selected).toBe('generic');
     g.fp8Gemm(A, B, { out, outDtype: 'f32', cpuIsa: 'generic' });
-    expectClose(await out.toFloat32Array(), ref.fp8Gemm(a, b, 9, 33, 140), TOL.f32, 'cpuIsa generic');
+    expectClose(await out.toFloat32Array(), ref.fp8Gemm(a, b, 9, 33, 140), TOL_FP8_F32_OUT, 'cpuIsa generic');
     expect(() => withIsa('sse9', () => g.fp8Gemm(A, B))).toThrow(ArgumentError);
     expect(() => withIsa('sse9', () => g.fp8Gemm(A, B))).toThrow(
       "fp8Gemm: argument 'cpuIsa' (default DSV3_CPU_ISA) must be avx512, avx2 or generic, got 'sse9'");

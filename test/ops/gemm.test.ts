@@ -2,7 +2,8 @@
 // (test/reference/gemm.ts) for mixed dtypes, skinny and packed shapes, and every ISA path.
 import { ArgumentError, backends, DisposedError, DTypeError, DeviceError, ShapeError, Tensor } from '../../lib';
 import * as g from '../../lib/ops/gemm';
-import { expectClose, poisoned, TOL, withSeed } from '../helpers';
+import { CPU_ISAS, GEMM_CPU, GEMM_CPU_PACKED, GEMM_DTYPE_PAIRS, GEMM_ISA, gemmF32Tol } from '../cases/gemm';
+import { expectClose, poisoned, TOL_BF16_OUT, withSeed } from '../helpers';
 import * as ref from '../reference/gemm';
 import { Rng } from '../reference/rng';
 
@@ -15,21 +16,6 @@ function input(rng: Rng, rows: number, cols: number, dtype: F): { v: Float64Arra
   const v = rng.normals(rows * cols).map((x) => (dtype === 'bf16' ? toBf16(x) : Math.fround(x)));
   return { v, t: Tensor.fromFloats(Float32Array.from(v), [rows, cols], { dtype }) };
 }
-/**
- * The f32 tolerance for a @ b^T against the float64 reference. f32 accumulation errs by ~sqrt(k) eps times
- * sum_k |a b| per output, so outputs that cancel (a single dot product of random values can be 1000x smaller
- * than its terms) need a looser relative bound: TOL.f32 scaled by how much more the outputs cancel than
- * random data does (||sum|a b| || / ||a b^T||, over sqrt(k)).
- */
-function f32Tol(a: Float64Array, b: Float64Array, want: Float64Array, m: number, n: number, k: number): number {
-  let abs2 = 0, ref2 = 0;
-  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
-    let s = 0;
-    for (let q = 0; q < k; q++) s += Math.abs(a[i * k + q] * b[j * k + q]);
-    abs2 += s * s; ref2 += want[i * n + j] ** 2;
-  }
-  return TOL.f32 * Math.max(1, Math.sqrt(abs2 / ref2) / Math.sqrt(k));
-}
 function withIsa<T>(isa: string, fn: () => T): T {
   const old = process.env.DSV3_CPU_ISA;
   process.env.DSV3_CPU_ISA = isa;
@@ -37,39 +23,40 @@ function withIsa<T>(isa: string, fn: () => T): T {
 }
 
 describe('gemm', () => {
-  test.each([['f32', 'f32'], ['bf16', 'bf16'], ['f32', 'bf16'], ['bf16', 'f32']] as [F, F][])(
+  test.each(GEMM_DTYPE_PAIRS)(
     'a %s, b %s: f32 and bf16 outputs over skinny and packed shapes', (ad, bd) => withSeed(async (seed) => {
       const rng = new Rng(seed);
-      for (const m of [1, 3, 64, 129]) for (const n of [1, 7, 200]) for (const k of [7, 200, 384]) {
+      for (const { m, n, k } of GEMM_CPU) {
         const a = input(rng, m, k, ad), b = input(rng, n, k, bd);
         const want = ref.gemm(a.v, b.v, m, n, k);
         const o32 = poisoned([m, n], 'f32'), o16 = poisoned([m, n], 'bf16');
         expect(g.gemm(a.t, b.t, { out: o32, outDtype: 'f32' })).toBe(o32);
         expect(g.gemm(a.t, b.t, { out: o16, outDtype: 'bf16' })).toBe(o16);
-        expectClose(await o32.toFloat32Array(), want, f32Tol(a.v, b.v, want, m, n, k), `${ad}x${bd} m=${m} n=${n} k=${k} f32 out`);
-        expectClose(await o16.toFloat32Array(), want, 4e-3, `${ad}x${bd} m=${m} n=${n} k=${k} bf16 out`);
+        expectClose(await o32.toFloat32Array(), want, gemmF32Tol(a.v, b.v, want, m, n, k), `${ad}x${bd} m=${m} n=${n} k=${k} f32 out`);
+        expectClose(await o16.toFloat32Array(), want, TOL_BF16_OUT, `${ad}x${bd} m=${m} n=${n} k=${k} bf16 out`);
         [a.t, b.t, o32, o16].forEach((t) => t.dispose());
       }
     }));
 
   test('out dtype defaults to a\'s; larger packed shape', () => withSeed(async (seed) => {
     const rng = new Rng(seed);
-    const a = input(rng, 300, 520, 'bf16'), b = input(rng, 257, 520, 'f32');
+    const { m, n, k } = GEMM_CPU_PACKED;
+    const a = input(rng, m, k, 'bf16'), b = input(rng, n, k, 'f32');
     const o = g.gemm(a.t, b.t);
     expect(o.dtype).toBe('bf16');
-    expect(o.shape).toEqual([300, 257]);
-    expectClose(await o.toFloat32Array(), ref.gemm(a.v, b.v, 300, 257, 520), 4e-3, 'bf16 default');
+    expect(o.shape).toEqual([m, n]);
+    expectClose(await o.toFloat32Array(), ref.gemm(a.v, b.v, m, n, k), TOL_BF16_OUT, 'bf16 default');
     expect(g.gemm(b.t, a.t).dtype).toBe('f32');
   }));
 
-  test.each([['avx512'], ['avx2'], ['generic']])('isa %s', (isa) => withSeed(async (seed) => {
+  test.each(CPU_ISAS)('isa %s', (isa) => withSeed(async (seed) => {
     const rng = new Rng(seed);
-    for (const [m, n, k, ad, bd] of [[2, 45, 300, 'bf16', 'bf16'], [4, 17, 9, 'f32', 'f32'], [8, 40, 200, 'f32', 'bf16'], [40, 70, 130, 'bf16', 'f32'], [77, 33, 260, 'f32', 'f32']] as [number, number, number, F, F][]) {
+    for (const { m, n, k, a: ad, b: bd } of GEMM_ISA) {
       const a = input(rng, m, k, ad), b = input(rng, n, k, bd);
       const out = poisoned([m, n], 'f32');
       withIsa(isa, () => g.gemm(a.t, b.t, { out, outDtype: 'f32' }));
       const want = ref.gemm(a.v, b.v, m, n, k);
-      expectClose(await out.toFloat32Array(), want, f32Tol(a.v, b.v, want, m, n, k), `${isa} m=${m} n=${n} k=${k} ${ad}x${bd}`);
+      expectClose(await out.toFloat32Array(), want, gemmF32Tol(a.v, b.v, want, m, n, k), `${isa} m=${m} n=${n} k=${k} ${ad}x${bd}`);
     }
   }));
 

@@ -1,12 +1,10 @@
 // rmsNorm: CPU backend vs the float64 reference (test/reference/norm.ts).
 import { Tensor, DTypeError, ShapeError, DisposedError, ArgumentError } from '../../lib';
-import { expectClose, poisoned, relErr, TOL, withSeed } from '../helpers';
+import { NORM_CPU, RMS_NORM_CPU_BF16 } from '../cases/norm';
+import { expectClose, poisoned, relErr, TOL, TOL_BF16_OUT, withSeed } from '../helpers';
 import * as ref from '../reference/norm';
 import { Rng } from '../reference/rng';
 import * as n from '../../lib/ops/norm';
-
-const cases: [number, number][] = [];
-for (const t of [1, 5, 33]) for (const d of [1, 7, 128, 300, 1027]) cases.push([t, d]);
 
 /** Every element within half a bf16 ulp (2^-9 relative, taken as 2^-8 for safety) of the f64 value. */
 function expectBf16Rounded(out: Float32Array, want: Float64Array, what: string): void {
@@ -17,7 +15,7 @@ function expectBf16Rounded(out: Float32Array, want: Float64Array, what: string):
 }
 
 describe('rmsNorm', () => {
-  test.each(cases)('f32, t=%i d=%i, matches the reference', (t, d) => withSeed(async (seed) => {
+  test.each(NORM_CPU)('f32, t=%i d=%i, matches the reference', (t, d) => withSeed(async (seed) => {
     const rng = new Rng(seed);
     const x = Float32Array.from(rng.normals(t * d, 3)), w = Float32Array.from(rng.normals(d));
     const out = poisoned([t, d], 'f32');
@@ -26,7 +24,7 @@ describe('rmsNorm', () => {
     expectClose(await r.toFloat32Array(), ref.rmsNorm(x, w, d, 1e-6), TOL.f32, 'rmsNorm f32');
   }));
 
-  test.each([[5, 300], [33, 1027], [1, 7]])('bf16 in, bf16 out within bf16 rounding; f32 out within f32 (t=%i d=%i)', (t, d) => withSeed(async (seed) => {
+  test.each(RMS_NORM_CPU_BF16)('bf16 in, bf16 out within bf16 rounding; f32 out within f32 (t=%i d=%i)', (t, d) => withSeed(async (seed) => {
     const rng = new Rng(seed);
     const x = Tensor.fromFloats(Float32Array.from(rng.normals(t * d, 2)), [t, d], { dtype: 'bf16' });
     const w = Tensor.fromFloats(Float32Array.from(rng.normals(d)), [d], { dtype: 'bf16' });
@@ -34,7 +32,7 @@ describe('rmsNorm', () => {
     const o16 = n.rmsNorm(x, w, { out: poisoned([t, d], 'bf16') });
     expect(o16.dtype).toBe('bf16');
     const got = await o16.toFloat32Array();
-    expect(relErr(got, want)).toBeLessThanOrEqual(4e-3);
+    expect(relErr(got, want)).toBeLessThanOrEqual(TOL_BF16_OUT);
     expectBf16Rounded(got, want, 'rmsNorm bf16');
     expectClose(await n.rmsNorm(x, w, { outDtype: 'f32' }).toFloat32Array(), want, TOL.f32, 'rmsNorm bf16->f32');
   }));

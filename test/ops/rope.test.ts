@@ -5,7 +5,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Tensor, DTypeError, ShapeError, DisposedError, ArgumentError } from '../../lib';
-import { expectClose, poisoned, relErr, withSeed } from '../helpers';
+import { ROPE_CPU, ROPE_CPU_BF16, TINY_YARN as TINY, TOL_ROPE_F32_ANGLE, TOL_ROPE_F64_ANGLE, V3_YARN as V3 } from '../cases/rope';
+import { expectClose, poisoned, relErr, TOL_BF16_OUT, withSeed } from '../helpers';
 import * as ref from '../reference/rope';
 import { Rng } from '../reference/rng';
 import { mlaSoftmaxScale, rope, yarnInvFreq } from '../../lib/ops/rope';
@@ -24,8 +25,6 @@ function readSafetensorsF64(file: string, name: string): Float64Array {
   return out;
 }
 const EXPECTED = path.join(__dirname, '..', 'fixtures', 'tiny-v3', 'expected.safetensors');
-const TINY = { ropeTheta: 10000, ropeDim: 16, factor: 4, originalMaxPositionEmbeddings: 64, betaFast: 32, betaSlow: 1 };
-const V3 = { ropeTheta: 10000, ropeDim: 64, factor: 40, originalMaxPositionEmbeddings: 4096, betaFast: 32, betaSlow: 1 };
 
 describe('yarnInvFreq and mlaSoftmaxScale', () => {
   test('tiny-v3 fixture: printed values and the stored float64 values', () => {
@@ -88,11 +87,7 @@ describe('yarnInvFreq and mlaSoftmaxScale', () => {
 });
 
 describe('rope', () => {
-  // [t, h, d, ropeDim, positions dtype]
-  const cases: [number, number, number, number, 'i32' | 'i64'][] = [
-    [1, 1, 48, 16, 'i32'], [5, 3, 48, 16, 'i64'], [33, 3, 48, 16, 'i32'], [33, 1, 64, 64, 'i64'], [5, 3, 64, 64, 'i32'], [7, 1, 192, 64, 'i64'],
-  ];
-  test.each(cases)('f32 t=%i h=%i d=%i ropeDim=%i positions %s', (t, h, d, ropeDim, pdt) => withSeed(async (seed) => {
+  test.each(ROPE_CPU)('f32 t=%i h=%i d=%i ropeDim=%i positions %s', (t, h, d, ropeDim, pdt) => withSeed(async (seed) => {
     const rng = new Rng(seed);
     const x = Float32Array.from(rng.normals(t * h * d, 2));
     // positions across 0..300: 0, beyond the YaRN original length (64 for tiny), and the top end
@@ -103,10 +98,8 @@ describe('rope', () => {
     const r = rope(Tensor.fromArray(x, [t, h, d]), positions, Tensor.fromArray(invFreq), { out });
     expect(r).toBe(out);
     const got = await r.toFloat32Array();
-    // f32 angle as DeepSeek computes it: only the f32 rounding of cos/sin and of the products remain
-    expectClose(got, ref.rope(x, t, h, d, pos, invFreq), 1e-6, 'rope f32 angle');
-    // exact float64 angles: the f32 angle (DeepSeek's own rounding, up to ulp(300)/2 = 1e-5 rad) costs ~1e-6
-    expectClose(got, ref.rope(x, t, h, d, pos, invFreq, (p, f) => p * f), 1e-5, 'rope f64 angle');
+    expectClose(got, ref.rope(x, t, h, d, pos, invFreq), TOL_ROPE_F32_ANGLE, 'rope f32 angle');
+    expectClose(got, ref.rope(x, t, h, d, pos, invFreq, (p, f) => p * f), TOL_ROPE_F64_ANGLE, 'rope f64 angle');
     for (let row = 0; row < t * h; row++) {
       const o = row * d;
       for (let j = 0; j < d - ropeDim; j++) if (got[o + j] !== x[o + j]) throw new Error(`copy part changed at row ${row} dim ${j}`);
@@ -119,7 +112,7 @@ describe('rope', () => {
 
   test('bf16 in / bf16 and f32 out; position 0 is the identity', () => withSeed(async (seed) => {
     const rng = new Rng(seed);
-    const [t, h, d] = [9, 3, 48];
+    const [t, h, d] = ROPE_CPU_BF16;
     const x = Tensor.fromFloats(Float32Array.from(rng.normals(t * h * d)), [t, h, d], { dtype: 'bf16' });
     const xv = await x.toFloat32Array();
     const pos = Array.from({ length: t }, () => rng.int(0, 300));
@@ -129,9 +122,9 @@ describe('rope', () => {
     const o16 = rope(x, positions, f);
     expect(o16.dtype).toBe('bf16');
     const g16 = await o16.toFloat32Array();
-    expect(relErr(g16, want)).toBeLessThanOrEqual(4e-3);
+    expect(relErr(g16, want)).toBeLessThanOrEqual(TOL_BF16_OUT);
     for (let i = 0; i < want.length; i++) expect(Math.abs(g16[i] - want[i])).toBeLessThanOrEqual(Math.abs(want[i]) * 2 ** -8 + 1e-6);
-    expectClose(await rope(x, positions, f, { outDtype: 'f32' }).toFloat32Array(), want, 1e-6, 'rope bf16->f32');
+    expectClose(await rope(x, positions, f, { outDtype: 'f32' }).toFloat32Array(), want, TOL_ROPE_F32_ANGLE, 'rope bf16->f32');
     const zero = rope(x, Tensor.zeros([t], { dtype: 'i32' }), f);
     expect(Array.from(await zero.toArray())).toEqual(Array.from(await x.toArray()));
   }));
