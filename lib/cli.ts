@@ -9,7 +9,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import { ModelConfig, isMoeLayer } from './config';
 import { loadModel, Precision, readConfig } from './model/load';
 import { Model } from './model/model';
-import { RouteTrace } from './model/moe';
+import { RouteTrace } from './model/stats';
 import { expectedTensors } from './model/weights';
 import { PRESET_NAMES } from './presets';
 import { mtpTensors, writeRandomCheckpoint } from './weights/random';

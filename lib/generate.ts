@@ -4,10 +4,10 @@
 import { AbortError, ArgumentError, UnsupportedError } from './errors';
 import { Tensor } from './tensor';
 import { ChatMessage, StreamDecoder, TextTokenizer } from './tokenizer';
-import type { ForwardOptions, Model } from './model/model';
+import type { ForwardOptions, Transformer } from './model/transformer';
 import type { Act } from './model/linear';
-import type { RouteTrace } from './model/moe';
-import type { DecodeGraph } from './model/decode_graph';
+import type { RouteTrace } from './model/stats';
+import { DecodeGraph } from './model/decode_graph';
 
 /** Generation was aborted through its AbortSignal (thrown by the iterator; the cache is released first). */
 export { AbortError };
@@ -82,7 +82,7 @@ export function stepSeed(seed: number | bigint, step: number): bigint {
 export class Generation implements AsyncIterable<GeneratedToken> {
   readonly stats: GenerateStats;
   private started = false;
-  constructor(private readonly model: Model, private readonly promptIds: number[], private readonly opts: GenerateOptions,
+  constructor(private readonly model: Transformer, private readonly promptIds: number[], private readonly opts: GenerateOptions,
     private readonly tokenizer: TextTokenizer | null) {
     this.stats = { promptTokens: promptIds.length, generatedTokens: 0, prefillMs: 0, decodeMs: 0, prefillTokensPerS: 0, decodeTokensPerS: 0, stopReason: null, decodeForwards: 0 };
     if (opts.speculative === 'mtp') { this.stats.draftTotal = 0; this.stats.draftAccepted = 0; }
@@ -149,7 +149,7 @@ export class Generation implements AsyncIterable<GeneratedToken> {
       pick: temperature <= 0 ? {} : { temperature, seed: stepSeed(seed, step), topP: opts.topP, topK: opts.topK },
     });
     const cache = model.createCache(Math.min(cfg.maxPositionEmbeddings, promptIds.length + Math.max(maxNew, 1)));
-    // Greedy steps without a routing trace replay one captured step graph (model.decodeGraph): no per-op host work.
+    // Greedy steps without a routing trace replay one captured step graph (DecodeGraph): no per-op host work.
     let graph: DecodeGraph | null = null;
     let decodeStart = 0;
     try {
@@ -169,7 +169,7 @@ export class Generation implements AsyncIterable<GeneratedToken> {
         if (step + 1 >= maxNew) { finish('length'); return; }
         if (cache.length >= cache.maxLen) { finish('length'); return; }
         checkAbort();
-        if (!graph && temperature <= 0 && !opts.trace) graph = await model.decodeGraph([cache]);
+        if (!graph && temperature <= 0 && !opts.trace) graph = await DecodeGraph.capture(model, [cache]);
         next = graph ? (await graph.decode([tok.id]))[0] : (await model.forward([tok.id], forwardOpts(step + 1))).tokens![0];
         stats.decodeForwards++;
         stats.decodeMs = performance.now() - decodeStart;
@@ -276,7 +276,7 @@ export class Generation implements AsyncIterable<GeneratedToken> {
 }
 
 /** Prompt ids for generate: ids as given, a string through the tokenizer, or messages through the chat template. */
-function promptIdsOf(model: Model, prompt: string | number[], opts: GenerateOptions, tok: TextTokenizer | null): number[] {
+function promptIdsOf(model: Transformer, prompt: string | number[], opts: GenerateOptions, tok: TextTokenizer | null): number[] {
   if (opts.messages !== undefined) {
     if (!tok) throw new ArgumentError('generate: messages need a tokenizer (the checkpoint folder has no tokenizer.json)');
     return tok.applyChatTemplate(opts.messages, { addGenerationPrompt: true });
@@ -291,8 +291,11 @@ function promptIdsOf(model: Model, prompt: string | number[], opts: GenerateOpti
   return prompt.slice();
 }
 
-/** Validates the options and returns the lazy Generation (nothing runs until it is iterated). */
-export function generate(model: Model, prompt: string | number[], opts: GenerateOptions = {}, defaultTokenizer: TextTokenizer | null = null): Generation {
+/**
+ * Streams generated tokens from `model` (model.generate(prompt, opts) calls it with the model's tokenizer as the
+ * default): validates the options and returns the lazy Generation (nothing runs until it is iterated).
+ */
+export function generate(model: Transformer, prompt: string | number[], opts: GenerateOptions = {}, defaultTokenizer: TextTokenizer | null = null): Generation {
   const tok = opts.tokenizer !== undefined ? opts.tokenizer : defaultTokenizer;
   const maxNew = opts.maxNewTokens ?? 64;
   if (!Number.isInteger(maxNew) || maxNew < 0) throw new ArgumentError(`generate: maxNewTokens must be a non-negative integer, got ${maxNew}`);

@@ -20,16 +20,9 @@ interface GraphAddon {
 }
 const addon = (): GraphAddon => native as unknown as GraphAddon;
 
-let capturing = 0, paused = 0;
+let capturing = 0;
 /** Whether a capture is running. */
 export function isCapturing(): boolean { return capturing > 0; }
-/** Whether model statistics (MoE expert load) are collected: not inside withoutStatistics. While capturing they are recorded into the graph (every replay counts). */
-export function collectingStatistics(): boolean { return paused === 0; }
-/** Runs `fn` with model statistics paused (warm-up steps that are not real tokens). */
-export async function withoutStatistics<T>(fn: () => Promise<T>): Promise<T> {
-  paused++;
-  try { return await fn(); } finally { paused--; }
-}
 
 export class Graph {
   private handle: unknown;

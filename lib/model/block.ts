@@ -10,8 +10,9 @@ import { Experts } from './experts';
 import { Act, loadF32 } from './linear';
 import { MlaFused } from './mla_fused';
 import { Mlp } from './mlp';
-import { Moe, RouteTrace } from './moe';
+import { Moe } from './moe';
 import { MlaStep, PagedLatentCache } from './paged_cache';
+import { RoutingSink } from './stats';
 import { CheckpointLike } from './weights';
 
 /** t on `device` (t itself when it is there; else a copy, and t is released). */
@@ -33,6 +34,7 @@ function moeTo(cfg: ModelConfig, m: Moe, device: Device): Moe {
   for (const [k, v] of Object.entries(w)) {
     if (v !== undefined) w[k] = v instanceof Tensor ? moved(v, device) : { data: moved(v.data, device), scale: moved(v.scale, device) };
   }
+  m.loadSink.dispose();
   return new Moe(cfg, moved(m.gate, device), m.bias ? moved(m.bias, device) : null,
     new Experts(w as unknown as MoeExpertWeights, m.experts.act), m.shared ? m.shared.to(device) : null);
 }
@@ -53,9 +55,10 @@ export class Block {
 
   /**
    * x [b*sq, d] (rows sequence-major, as `step`) -> [b*sq, d], the residual stream after this layer; writes the step's
-   * tokens into slot cacheLayer of `cache`. Everything stays on x's device (a trace reads the routing back).
+   * tokens into slot cacheLayer of `cache`. Only queues work: everything stays on x's device (a MoE layer records
+   * into `sink`).
    */
-  async forward(x: Tensor<Act>, cache: PagedLatentCache, step: MlaStep, trace?: RouteTrace[]): Promise<Tensor<Act>> {
+  forward(x: Tensor<Act>, cache: PagedLatentCache, step: MlaStep, sink?: RoutingSink): Tensor<Act> {
     const eps = this.cfg.rmsNormEps;
     const xn = rmsNorm(x, this.attnNorm, { eps });
     const a = this.attn.forward(xn, cache, this.cacheLayer, step, this.invFreq);
@@ -65,7 +68,7 @@ export class Block {
     const hn = rmsNorm(h, this.ffnNorm, { eps });
     let y: Tensor<Act>;
     if (this.ffn instanceof Moe) {
-      y = await this.ffn.forward(hn, trace, this.layer, h);  // the residual add fused into the combine
+      y = this.ffn.forward(hn, h, sink, this.layer);  // the residual add fused into the combine
     } else {
       const f = this.ffn.forward(hn);
       y = add(h, f);

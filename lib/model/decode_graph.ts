@@ -4,26 +4,28 @@
 // queueing between ops). The step's inputs live in fixed device tensors
 // (token ids, positions, cache slots, block tables of a fixed width, lengths), refreshed from the host
 // before each replay; only the chosen ids come back. Greedy only: a sampled step would bake its seed
-// into the graph. MoE load statistics are not collected for the warm-up, the capture or the replays.
+// into the graph. The captured step adds its MoE expert counts into the layers' load sinks (stats.ts), so every
+// replay counts; the warm-up step does not count.
 import { ArgumentError } from '../errors';
-import { Graph, withoutStatistics } from '../graph';
+import { Graph } from '../graph';
 import { MLA_PAGE_SIZE } from '../ops/mla';
 import { checkPicks } from './picks';
 import { synchronize, Tensor } from '../tensor';
-import type { Model } from './model';
+import type { Transformer } from './transformer';
 import { MlaStep, PagedLatentCache, SequenceCache } from './paged_cache';
+import { stepSink } from './stats';
 
 export class DecodeGraph {
   private disposed = false;
-  private constructor(private readonly model: Model, readonly caches: readonly SequenceCache[], private readonly paged: PagedLatentCache,
+  private constructor(private readonly model: Transformer, readonly caches: readonly SequenceCache[], private readonly paged: PagedLatentCache,
     private readonly width: number, private readonly inputs: Tensor<'i32'>, private readonly step: MlaStep,
-    private readonly graph: Graph, private readonly next: Tensor<'i32'>) {}
+    private readonly graph: Graph, private readonly next: Tensor<'i32'>, private readonly counts: boolean) {}
 
   /**
    * Captures the decode step of `caches` (sequences of one paged cache on the model's device, each up to its
    * maxLen). Runs the step once eagerly first (kernel set-up, errors; it writes nothing to the cache), then records it.
    */
-  static async capture(model: Model, caches: readonly SequenceCache[]): Promise<DecodeGraph> {
+  static async capture(model: Transformer, caches: readonly SequenceCache[]): Promise<DecodeGraph> {
     if (caches.length < 1) throw new ArgumentError('decodeGraph: at least one sequence cache is needed');
     const paged = caches[0].paged;
     if (caches.some((c) => c.paged !== paged)) throw new ArgumentError('decodeGraph: the caches must share one paged cache (model.createCache(maxLen, paged))');
@@ -42,13 +44,18 @@ export class DecodeGraph {
     };
     try {
       if (model.device !== 'cpu') {  // warm-up: one-time kernel set-up outside the capture (not a real token: no statistics)
-        (await withoutStatistics(() => model.decodeTensors(ids, paged, step))).dispose();
+        const w = model.step(ids, paged, step, { pick: {} });
+        w.logits!.dispose(); w.tokens!.dispose();
         await synchronize(model.device);
       }
-      model.prepareCapture();
+      const sink = stepSink(false);
       let next: Tensor<'i32'> | null = null;
-      const graph = await Graph.capture(async () => { next = await model.decodeTensors(ids, paged, step); }, model.device);
-      return new DecodeGraph(model, caches, paged, width, inputs, step, graph, next!);
+      const graph = await Graph.capture(() => {
+        const o = model.step(ids, paged, step, { pick: {}, sink });
+        o.logits!.dispose();
+        next = o.tokens;
+      }, model.device);
+      return new DecodeGraph(model, caches, paged, width, inputs, step, graph, next!, sink.load);
     } catch (e) {
       step.dispose();
       throw e;
@@ -66,6 +73,7 @@ export class DecodeGraph {
       if (!Number.isInteger(id) || id < 0 || id >= V) throw new ArgumentError(`DecodeGraph.decode: token id ${id} is outside [0, ${V})`);
     }
     for (const c of this.caches) if (c.length + 1 > c.maxLen) throw new ArgumentError(`DecodeGraph.decode: a sequence is full (${c.maxLen} tokens)`);
+    if (this.counts) await this.model.loadStats.reserve(b);
     const h = this.paged.prepareHost(this.caches.map((c) => c.seq), 1, this.width);  // reserves the token
     try {
       const host = Tensor.fromArray(pack(Int32Array.from(tokens), h), this.inputs.shape);

@@ -96,7 +96,7 @@ export async function loadModelFrom(cfg: ModelConfig, ckpt: CheckpointLike, opts
     if (opts.mtp === false) {
       model.mtpMissing = 'not loaded (loadModel option mtp: false)';
     } else if (hasMtp) {
-      model.mtp = await Mtp.load(cfg, ckpt, model.embed, invFreq, dt, fp8, device);
+      model.mtp = await Mtp.load(cfg, ckpt, model.embed, invFreq, dt, fp8, device, model.loadStats);
       model.mtpMissing = null;
     } else {
       model.mtpMissing = `the checkpoint has no MTP layer (model.layers.${cfg.numLayers}.*) although num_nextn_predict_layers = 1`;

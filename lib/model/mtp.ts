@@ -15,24 +15,27 @@ import { Device, Tensor } from '../tensor';
 import { Block } from './block';
 import { Act, Linear, loadAs, loadF32 } from './linear';
 import { defaultCacheLength, SequenceCache } from './paged_cache';
+import { ExpertLoadStats, stepSink } from './stats';
 import { CheckpointLike } from './weights';
 
 export class Mtp {
   /**
    * embed [vocab, d] (the main model's, shared: the stored model.layers.L.embed_tokens is a duplicate of it),
-   * enorm/hnorm [d], ehProj [d, 2d], block (layer L, cache slot 0), headNorm [d], head [vocab, d].
+   * enorm/hnorm [d], ehProj [d, 2d], block (layer L, cache slot 0), headNorm [d], head [vocab, d]; `stats`: the main
+   * model's expert load, which counts this layer too.
    */
   constructor(private readonly cfg: ModelConfig, readonly embed: Tensor<Act>, readonly enorm: Tensor<'f32'>, readonly hnorm: Tensor<'f32'>,
-    readonly ehProj: Linear, readonly block: Block, readonly headNorm: Tensor<'f32'>, readonly head: Tensor<Act>) {}
+    readonly ehProj: Linear, readonly block: Block, readonly headNorm: Tensor<'f32'>, readonly head: Tensor<Act>, private readonly stats: ExpertLoadStats) {}
 
-  /** Loads model.layers.<num_hidden_layers>.* (the caller checked it with checkMtpInventory); `embed` is the main model's table. */
-  static async load(cfg: ModelConfig, ckpt: CheckpointLike, embed: Tensor<Act>, invFreq: Tensor<'f32'>, act: Act, fp8 = false, device: Device = 'cpu'): Promise<Mtp> {
+  /** Loads model.layers.<num_hidden_layers>.* (the caller checked it with checkMtpInventory); `embed` is the main model's table, `stats` its expert load. */
+  static async load(cfg: ModelConfig, ckpt: CheckpointLike, embed: Tensor<Act>, invFreq: Tensor<'f32'>, act: Act, fp8: boolean, device: Device,
+    stats: ExpertLoadStats): Promise<Mtp> {
     const L = cfg.numLayers, p = `model.layers.${L}.`;
     const block = await Block.load(cfg, ckpt, L, invFreq, act, fp8, 0, device);
     // eh_proj is stored bf16 (never quantized), so Linear.load keeps it dense.
     return new Mtp(cfg, embed, loadF32(ckpt, `${p}enorm.weight`, device), loadF32(ckpt, `${p}hnorm.weight`, device),
       Linear.load(ckpt, `${p}eh_proj.weight`, act, false, device), block, loadF32(ckpt, `${p}shared_head.norm.weight`, device),
-      loadAs(ckpt, `${p}shared_head.head.weight`, act, device));
+      loadAs(ckpt, `${p}shared_head.head.weight`, act, device), stats);
   }
 
   get activations(): Act { return this.embed.dtype; }
@@ -79,6 +82,8 @@ export class Mtp {
     }
     const start = cache.length;
     if (start + t > cache.maxLen) throw new ArgumentError(`mtp: ${t} tokens after ${start} exceed the cache size ${cache.maxLen}`);
+    const sink = stepSink(false);
+    if (sink.load) await this.stats.reserve(t);
     const act = this.activations, dev = { device: this.device };
     const idT = Tensor.fromArray(Int32Array.from(nextIds), [t], dev);
     const e = embedding(this.embed, idT);  // [t, d]
@@ -97,7 +102,7 @@ export class Mtp {
     const step = cache.prepare(t);
     let y: Tensor<Act>;
     try {
-      y = await this.block.forward(u, cache.paged, step);
+      y = this.block.forward(u, cache.paged, step, sink);
     } catch (err) {
       cache.truncate(t);
       throw err;

@@ -2,7 +2,7 @@
 // checked against the routing trace of the same forwards on the tiny-v3 fixture; resetExpertLoad() zeroes it.
 import { join } from 'path';
 import { loadModel } from '../../lib/model/load';
-import { RouteTrace } from '../../lib/model/moe';
+import { RouteTrace } from '../../lib/model/stats';
 
 test('expertLoad counts every routed token per layer and expert; reset zeroes', async () => {
   const model = await loadModel(join(__dirname, '..', 'fixtures', 'tiny-v3'), { activations: 'f32' });

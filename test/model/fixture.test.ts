@@ -5,7 +5,7 @@ import { join } from 'path';
 import { AbortError, ArgumentError, backends, DeviceError, DisposedError, IoError, Tensor } from '../../lib';
 import { loadModel, ropeInvFreq } from '../../lib/model/load';
 import { Model } from '../../lib/model/model';
-import { RouteTrace } from '../../lib/model/moe';
+import { RouteTrace } from '../../lib/model/stats';
 import { SafetensorsFile } from '../../lib/weights/safetensors';
 import { relErr } from '../helpers';
 

@@ -6,7 +6,7 @@
 // max 2.0, mean 0.32, at most 2% of the routing sets may differ.
 import { join } from 'path';
 import { loadModel } from '../../lib/model/load';
-import { RouteTrace } from '../../lib/model/moe';
+import { RouteTrace } from '../../lib/model/stats';
 import { SafetensorsFile } from '../../lib/weights/safetensors';
 
 const DIR = join(__dirname, '..', 'fixtures', 'tiny-v3');

@@ -5,7 +5,7 @@
 import { Tensor } from '../../lib';
 import { parseConfig } from '../../lib/config';
 import { loadModelFrom, ropeInvFreq } from '../../lib/model/load';
-import { RouteTrace } from '../../lib/model/moe';
+import { RouteTrace } from '../../lib/model/stats';
 import { CheckpointLike, expectedTensors } from '../../lib/model/weights';
 import { relErr, withSeed } from '../helpers';
 import { referenceForward, Weights } from '../reference/model';
