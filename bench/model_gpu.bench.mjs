@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { hasGpu, gpu } from './cuda_timing.mjs';
 
 const require = createRequire(import.meta.url);
-const { loadModel, backends, synchronize, profile, Tensor, ops, residentBytes, SequenceCache } = require('../dist/index.js');
+const { loadModel, backends, synchronize, profile, Tensor, residentBytes, SequenceCache } = require('../dist/index.js');
 const { writeRandomCheckpoint } = require('../dist/weights/random.js');
 const { blockBytes } = require('../dist/model/memory.js');
 
@@ -69,9 +69,9 @@ function randomIds(n, vocab, seed) {
 }
 
 /**
- * GPU time of one step split by part: the step (Model.forwardBatch's body: embedding, every layer, final norm on
- * the last rows, lm_head, argmax) enqueued behind a spin kernel, with an event between parts. The step's inputs
- * (block table, slots, ids) are uploaded before the spin: a pageable upload would wait for it. The sequences
+ * GPU time of one step split by part: the model's step (model.layerByLayer: Transformer.step one layer at a time;
+ * embedding, every layer, final norm on the last rows, lm_head, argmax) enqueued behind a spin kernel, with an
+ * event between parts. The step's inputs (block table, slots, ids) are uploaded before the spin: a pageable upload would wait for it. The sequences
  * advance by sq; the caller truncates them. Returns ms per part: { embed, layers: [...], head, total }.
  */
 async function gpuSplit(model, seqs, sq, spinUs) {
@@ -83,22 +83,17 @@ async function gpuSplit(model, seqs, sq, spinUs) {
   await synchronize('cuda');
   profile.cudaSpin(spinUs, 'cuda');
   const ev = [profile.cudaEvent('cuda')];
-  let x = ops.embedding(model.embed, idT);
-  ev.push(profile.cudaEvent('cuda'));
-  for (const layer of model.layers) {
-    const y = await layer.forward(x, paged, step);
-    x.dispose(); x = y;
+  // the model's step one layer at a time (it yields after the embedding, after each layer; then the head runs)
+  const layers = model.layerByLayer(idT, paged, step, { rows: sq > 1 ? lastIdx : 'all', pick: {} });
+  let out;
+  for (let s = layers.next(); ; s = layers.next()) {
     ev.push(profile.cudaEvent('cuda'));
+    if (s.done) { out = s.value; break; }
   }
-  const xl = sq > 1 ? ops.embedding(x, lastIdx) : x;
-  const xn = ops.rmsNorm(xl, model.norm, { eps: model.config.rmsNormEps });
-  const lt = ops.gemm(xn, model.head, { outDtype: 'f32' });
-  const tok = ops.argmax(lt);
-  ev.push(profile.cudaEvent('cuda'));
   await synchronize('cuda');
   const ms = (i) => profile.cudaElapsedMs(ev[i], ev[i + 1]);
   const r = { embed: ms(0), layers: model.layers.map((_, l) => ms(l + 1)), head: ms(ev.length - 2), total: profile.cudaElapsedMs(ev[0], ev[ev.length - 1]) };
-  for (const t of [x, xl, xn, lt, tok, idT, lastIdx]) t.dispose();
+  for (const t of [out.logits, out.tokens, idT, lastIdx]) t.dispose();
   step.dispose();
   return r;
 }
