@@ -44,6 +44,12 @@ export function table(head, body, left = []) {
   for (const b of rows) console.log(line(b));
 }
 
+/** Prints a Markdown table (for pasting into bench/RESULTS.md). */
+export function mdTable(head, body) {
+  console.log(`| ${head.join(' | ')} |\n|${head.map(() => '---').join('|')}|`);
+  for (const r of body) console.log(`| ${r.map(String).join(' | ')} |`);
+}
+
 /** With BENCH_JSON=path, writes { bench, date, commit, node, cpu, cpus, ...fields } there. */
 export function writeJson(bench, fields) {
   if (!process.env.BENCH_JSON) return;

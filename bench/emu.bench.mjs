@@ -10,13 +10,11 @@
 //                 routing with the CTAs launched against those that did work
 // Run: node bench/emu.bench.mjs   (BENCH_JSON=path writes the rows as JSON)
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { machine, mdTable, root, writeJson } from './common.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..');
 const lib = join(root, 'build-emu', 'lib', 'libcudart.so.13');
 const emu = join(root, 'cuda', 'emu', 'bin', 'dsv3-emu');
 const nvcc = spawnSync('nvcc', ['--version']).status === 0 ? 'nvcc' : null;
@@ -87,8 +85,8 @@ for (const c of CASES) {
   rows.push({ case: 'fp8_gemm wgmma grouped, V3 decode routing', what: `${g.text.replace(/^fp8_gemm_grid: moe /, '')}; ${g.ctas} CTAs launched, ${g.withWork} with work`,
     threadInstructions: g.instr, activeLanesPerWarpInstr: NaN, seconds: g.secs, threadInstrPerSec: Math.round(g.instr / g.secs), wallSeconds: g.wall, ctas: g.ctas, ctasWithWork: g.withWork });
 }
-console.log(`dsv3-emu speed, ${new Date().toISOString().slice(0, 10)}, ${os.cpus()[0].model}, median of 3 (target: 2e7 thread-instructions/s per core)`);
-console.log('| case | what | thread-instructions | lanes / warp-instr | kernel s | thread-instr/s |');
-console.log('|---|---|---|---|---|---|');
-for (const r of rows) console.log(`| ${r.case} | ${r.what} | ${r.threadInstructions.toExponential(3)} | ${Number.isNaN(r.activeLanesPerWarpInstr) ? "-" : r.activeLanesPerWarpInstr} | ${r.seconds.toFixed(3)} | ${r.threadInstrPerSec.toExponential(2)} |`);
-if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify(rows, null, 2));
+console.log(`dsv3-emu speed, ${new Date().toISOString().slice(0, 10)}, ${machine()}, median of 3 (target: 2e7 thread-instructions/s per core)`);
+mdTable(['case', 'what', 'thread-instructions', 'lanes / warp-instr', 'kernel s', 'thread-instr/s'],
+  rows.map((r) => [r.case, r.what, r.threadInstructions.toExponential(3), Number.isNaN(r.activeLanesPerWarpInstr) ? '-' : r.activeLanesPerWarpInstr,
+    r.seconds.toFixed(3), r.threadInstrPerSec.toExponential(2)]));
+writeJson('emu', { rows });

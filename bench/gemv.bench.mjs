@@ -10,23 +10,20 @@
 //   node bench/gemv.bench.mjs [--rounds 3] [--set small|v3|all] [--m 1,4,8] [--dtypes fp8,bf16,f32]
 //        [--isa avx512,avx2] [--modes hot,cold] [--cold bytes] [--no-membw] [label=path/to/dsv3.node ...]
 // Without addon arguments: the default addon (build/Release/dsv3.node, or DSV3_ADDON).
+// Shapes: GEMV_BENCH_SMALL / GEMV_BENCH_V3 in test/cases/gemm.ts; each child checks its first shape against
+// the float64 reference (every dtype it times) before timing.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cases, dist, load, machine, mdTable, root, writeJson } from './common.mjs';
 import { randomE4m3Codes } from './inputs.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const SMALL = [  // the `small` preset (hidden 1024, q_lora 384, kv_lora 256 + rope 32, 8 heads of 64 + 32, ffn 2048, experts 256)
-  ['wq_a', 384, 1024], ['wkv_a', 288, 1024], ['wq_b', 768, 384], ['wkv_b', 1024, 256], ['wo', 1024, 512],
-  ['mlp w1/w3', 2048, 1024], ['mlp w2', 1024, 2048], ['expert w1/w3', 256, 1024], ['expert w2', 1024, 256], ['lm_head', 4096, 1024],
-];
-const V3 = [
-  ['wq_a', 1536, 7168], ['wkv_a', 576, 7168], ['wq_b', 24576, 1536], ['wo', 7168, 16384], ['shared w1/w3', 4096, 7168],
-  ['expert w2', 7168, 2048], ['expert w1/w3', 2048, 7168],
-];
+const here = join(root, 'bench');
+const { GEMV_BENCH_SMALL, GEMV_BENCH_V3 } = cases('gemm');
+const SMALL = GEMV_BENCH_SMALL.map((s) => [s.what, s.n, s.k]);
+const V3 = GEMV_BENCH_V3.map((s) => [s.what, s.n, s.k]);
 const BYTES = { fp8: 1, bf16: 2, f32: 4 };
 
 const args = process.argv.slice(2);
@@ -43,8 +40,7 @@ async function parent() {
   const addons = args.length ? args.map((a) => { const i = a.indexOf('='); return i > 0 ? [a.slice(0, i), a.slice(i + 1)] : [a, a]; })
     : [['default', process.env.DSV3_ADDON ?? '']];
   for (const [, p] of addons) if (p && !existsSync(p)) throw new Error(`no addon at ${p}`);
-  const cpu = (os.cpus()[0]?.model ?? '?').trim();
-  console.log(`# gemv bench: ${cpu}, ${os.cpus().length} CPUs, node ${process.version}, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(`# gemv bench: ${machine()}`);
   if (!noMembw) membw();
   const results = new Map();  // key -> label -> [GB/s per round]
   const order = [];
@@ -69,14 +65,11 @@ async function parent() {
   const labels = addons.map(([l]) => l);
   const med = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[(s.length - 1) >> 1] : NaN; };
   console.log(`\nGB/s of weight bytes (median of ${rounds} interleaved rounds; each round's value is the median of 7 samples)`);
-  console.log(['set', 'weight', 'n x k', 'dtype', 'M', 'isa', 'mode', ...labels, ...(labels.length > 1 ? labels.slice(1).map((l) => `${l}/${labels[0]}`) : [])].join(' | '));
-  for (const [key, row] of order) {
-    const per = results.get(key);
-    const v = labels.map((l) => med(per.get(l) ?? []));
-    const ratios = labels.length > 1 ? v.slice(1).map((x) => (x / v[0]).toFixed(2)) : [];
-    console.log([row.set, row.name, `${row.n}x${row.k}`, row.dtype, row.m, row.isa, row.mode, ...v.map((x) => x.toFixed(1)), ...ratios].join(' | '));
-  }
-  console.log(`load after: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  const rows = order.map(([key, row]) => ({ ...row, gbps: labels.map((l) => med(results.get(key).get(l) ?? [])) }));
+  mdTable(['set', 'weight', 'n x k', 'dtype', 'M', 'isa', 'mode', ...labels, ...labels.slice(1).map((l) => `${l}/${labels[0]}`)],
+    rows.map((r) => [r.set, r.name, `${r.n}x${r.k}`, r.dtype, r.m, r.isa, r.mode, ...r.gbps.map((x) => x.toFixed(1)), ...r.gbps.slice(1).map((x) => (x / r.gbps[0]).toFixed(2))]));
+  console.log(`load after: ${load()}`);
+  writeJson('gemv', { rounds, addons: Object.fromEntries(addons), rows: rows.map(({ ms, ...r }) => ({ ...r, gbps: Object.fromEntries(labels.map((l, i) => [l, r.gbps[i]])) })) });
 }
 
 function membw() {
@@ -92,9 +85,8 @@ function membw() {
 }
 
 async function child() {
-  const require = createRequire(import.meta.url);
-  const { Tensor, synchronize } = require('../dist/index.js');
-  const g = require('../dist/ops/gemm.js');
+  const { Tensor, synchronize } = dist();
+  const g = dist('ops/gemm');
   const set = opt('set', 'all');
   const ms = opt('m', '1,4,8').split(',').map(Number);
   const dtypes = opt('dtypes', 'fp8,bf16,f32').split(',');
@@ -103,6 +95,11 @@ async function child() {
   const modesWanted = opt('modes', 'hot,cold').split(',');
   const shapes = [...(set !== 'v3' ? SMALL.map((s) => ['small', ...s]) : []), ...(set !== 'small' ? V3.map((s) => ['v3', ...s]) : [])];
   const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[(s.length - 1) >> 1]; };
+  if (shapes.length) {
+    const { checkFp8Gemm, checkGemm } = await import('./gemm_check.mjs');
+    const [, , n, k] = shapes[0];
+    for (const dtype of dtypes) await (dtype === 'fp8' ? checkFp8Gemm({ m: ms[0], n, k }) : checkGemm({ m: ms[0], n, k }, dtype));
+  }
 
   // Host values made once per shape and dtype (the copies of a cold run share them; each tensor has its own memory).
   let host = null;

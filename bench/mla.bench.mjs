@@ -9,21 +9,18 @@
 // `await synchronize()`, median of the samples, several calls per sample for short ones. The layer rows
 // include the host's per-step work (block table and slot uploads), as a real decode step does.
 // Run: npx tsc -p tsconfig.build.json && node bench/mla.bench.mjs   (BENCH_JSON=path writes the rows)
-import { execSync, spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import os from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { dist, fmt, machine, root, table, writeJson } from './common.mjs';
 
-const require = createRequire(import.meta.url);
-const here = dirname(fileURLToPath(import.meta.url));
-const { Tensor, synchronize, backends } = require('../dist/index.js');
-const { mlaPagedAttention } = require('../dist/ops/mla.js');
-const { quantizeWeightFp8 } = require('../dist/ops/quant.js');
-const { Linear } = require('../dist/model/linear.js');
-const { mlaForward } = require('../dist/model/mla_fused.js');
-const { PagedLatentCache } = require('../dist/model/paged_cache.js');
+const here = join(root, 'bench');
+const { Tensor, synchronize, backends } = dist();
+const { mlaPagedAttention } = dist('ops/mla');
+const { quantizeWeightFp8 } = dist('ops/quant');
+const { Linear } = dist('model/linear');
+const { mlaForward } = dist('model/mla_fused');
+const { PagedLatentCache } = dist('model/paged_cache');
 
 const gpu = backends().cuda.available;
 const gpuTime = gpu && existsSync(join(here, 'cuda_timing.mjs')) ? (await import('./cuda_timing.mjs')).gpuTime : null;
@@ -38,7 +35,6 @@ const cfg = {  // the fields PagedLatentCache and mlaForward read
   kvLoraRank: V3.r, qkRopeHeadDim: V3.p, numHeads: H, qkNopeHeadDim: V3.nope, vHeadDim: V3.v, numLayers: 1,
   softmaxScale: V3.scale, rmsNormEps: V3.eps,
 };
-const fmt = (x, d = 2) => (x === undefined || x === null || !Number.isFinite(x) ? '-' : x.toFixed(d));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 // Median ms per call of fn (which enqueues work); reps calls per sample so short ops are not dominated by synchronize().
@@ -123,8 +119,8 @@ function peer(rows) {
 }
 
 async function main() {
-  const dev = gpu ? backends().cuda.devices[0].name : `${os.cpus()[0].model}, ${os.cpus().length} CPUs`;
-  console.log(`MLA (absorbed, paged latent cache) on ${device}: ${dev}; node ${process.version}`);
+  const dev = gpu ? backends().cuda.devices[0].name : 'cpu';
+  console.log(`MLA (absorbed, paged latent cache) on ${device}${gpu ? `: ${dev}` : ''}; host ${machine()}`);
   if (!gpu) console.log(`note: no GPU, CPU backend with a reduced grid: ${H} heads (V3 has 128), batch ${BATCHES}, context ${CONTEXTS}, prefill ${PREFILL}`);
   const rows = [];
   for (const b of BATCHES)
@@ -146,23 +142,15 @@ async function main() {
   const pm = new Map((p.results ?? []).map((r) => [`${r.kind}|${r.b}|${r.ctx}`, r.ms]));
   for (const r of rows) { r.torchMs = pm.get(`${r.peerKind ?? r.kind}|${r.b}|${r.ctx}`); r.ratio = r.torchMs ? r.torchMs / r.ms : undefined; }
 
-  const head = ['what', 'batch', 'context', 'ms', 'cache GB/s', 'TFLOP/s', 'torch ms', 'torch/ours'];
-  const body = rows.map((r) => [r.kind, String(r.b), String(r.ctx), fmt(r.ms, 3), fmt(r.gbs, 1), fmt(r.tflops, 2), fmt(r.torchMs, 3), fmt(r.ratio, 2)]);
-  const wd = head.map((h, i) => Math.max(h.length, ...body.map((x) => x[i].length)));
-  const line = (c) => c.map((x, i) => (i === 0 ? x.padEnd(wd[i]) : x.padStart(wd[i]))).join('  ');
-  console.log(`\n${line(head)}\n${wd.map((n) => '-'.repeat(n)).join('  ')}`);
-  for (const x of body) console.log(line(x));
+  table(['what', 'batch', 'context', 'ms', 'cache GB/s', 'TFLOP/s', 'torch ms', 'torch/ours'],
+    rows.map((r) => [r.kind, r.b, r.ctx, fmt(r.ms, 3), fmt(r.gbs, 1), fmt(r.tflops, 2), fmt(r.torchMs, 3), fmt(r.ratio, 2)]), [0]);
   console.log(`\ndecode attention: mlaPagedAttention impl 0 (simple f32 kernel); tc: impl 1 (tensor cores, mma.sync bf16).`);
   console.log(`cache GB/s: latent-cache bytes (576 bf16 per token) / time; TFLOP/s: 2*b*h*ctx*(2*512+64) / time (attention only).`);
   console.log(`layer = one MLA block (fp8 [wq_a; wkv_a], epilogue, wq_b, absorbed q, attention, W_UV, wo); prefill = ${PREFILL} tokens, absorbed path.`);
   console.log(`cache per token per layer: ${(V3.r + V3.p) * 2} B latent (bf16) vs ${128 * (V3.nope + V3.p + V3.v) * 2} B multi-head K/V (${((128 * 320) / 576).toFixed(1)}x)`);
   if (layerNote) console.log(`note: ${layerNote}`);
   console.log(`torch: ${p.note ?? `${p.torch} on ${p.device}`}`);
-  if (process.env.BENCH_JSON) {
-    let commit;
-    try { commit = execSync('git rev-parse HEAD', { cwd: here, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch { commit = undefined; }
-    writeFileSync(process.env.BENCH_JSON, JSON.stringify({ bench: 'mla', date: new Date().toISOString(), device: dev, heads: H, commit, rows, peer: p }, null, 2));
-  }
+  writeJson('mla', { device: dev, heads: H, rows, peer: p });
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });

@@ -5,23 +5,17 @@
 // once into <tmpdir>/dsv3-bench-ckpt). For the same-run comparison with llama.cpp see bench/llama_cpp.bench.mjs.
 // Run: npx tsc -p tsconfig.build.json && node bench/model.bench.mjs [preset ...]
 // (BENCH_ACTIVATIONS=f32,bf16,fp8 picks the modes; BENCH_JSON=path writes the rows as JSON)
-import { execSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { dist, fmt, load, machine, table, writeJson } from './common.mjs';
 
-const require = createRequire(import.meta.url);
-const here = dirname(fileURLToPath(import.meta.url));
-const { loadModel, profile } = require('../dist/index.js');
-const { ensureRandomCheckpoint } = require('../dist/cli.js');
+const { loadModel, profile } = dist();
+const { ensureRandomCheckpoint } = dist('cli');
 
 const presets = process.argv.slice(2).length ? process.argv.slice(2) : ['tiny', 'small'];
 const activations = (process.env.BENCH_ACTIVATIONS ?? 'f32,fp8').split(',');
 const CASES = { tiny: { promptLen: 64, decode: 32 }, small: { promptLen: 128, decode: 32 } };
 const REPEATS = 3;
-const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function measure(model, promptLen, decode) {
@@ -71,20 +65,10 @@ async function main() {
       model.dispose();
     }
   }
-  const fmt = (x, d = 1) => (x === undefined ? '-' : x.toFixed(d));
-  const head = ['preset', 'act', 'prompt', 'prefill ms', 'prefill tok/s', 'decode', 'decode ms/tok', 'decode tok/s', 'overhead ms/tok', 'load s'];
-  const body = rows.map((r) => [r.preset, r.activations, String(r.promptLen), fmt(r.prefillMs), fmt(r.prefillTokS), String(r.decode), fmt(r.decodeMsPerToken, 2), fmt(r.decodeTokS), fmt(r.overheadMs, 3), fmt(r.loadS, 2)]);
-  const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells) => cells.map((x, i) => (i < 2 ? x.padEnd(w[i]) : x.padStart(w[i]))).join('  ');
-  console.log(`\n${line(head)}\n${w.map((n) => '-'.repeat(n)).join('  ')}`);
-  for (const b of body) console.log(line(b));
-  console.log(`\nmedian of ${REPEATS} runs after a warm-up; ${os.cpus().length} x ${os.cpus()[0].model}; load average before: ${loadBefore}, after: ${load()}`);
-  if (process.env.BENCH_JSON) {
-    let commit;
-    try { commit = execSync('git rev-parse HEAD', { cwd: here, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch { commit = undefined; }
-    writeFileSync(process.env.BENCH_JSON, JSON.stringify({ bench: 'model', date: new Date().toISOString(), cpu: os.cpus()[0].model, cpus: os.cpus().length,
-      node: process.version, commit, loadavg: { before: loadBefore, after: load() }, rows }, null, 2));
-  }
+  table(['preset', 'act', 'prompt', 'prefill ms', 'prefill tok/s', 'decode', 'decode ms/tok', 'decode tok/s', 'overhead ms/tok', 'load s'],
+    rows.map((r) => [r.preset, r.activations, r.promptLen, fmt(r.prefillMs), fmt(r.prefillTokS), r.decode, fmt(r.decodeMsPerToken, 2), fmt(r.decodeTokS), fmt(r.overheadMs, 3), fmt(r.loadS, 2)]), [0, 1]);
+  console.log(`\nmedian of ${REPEATS} runs after a warm-up; ${machine()} (before: ${loadBefore})`);
+  writeJson('model', { loadavg: { before: loadBefore, after: load() }, rows });
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });

@@ -7,19 +7,14 @@
 // runs `reps` calls back to back). The experts are stacked as the model loads FP8 checkpoints: w13 =
 // [w1; w3] per expert for the fused gate/up GEMM (groupedGemmSiluMul*), w2.
 // Run: npx tsc -p tsconfig.build.json && node bench/moe.bench.mjs [tokens ...]
-import { execSync, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import os from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { dist, fmt, machine, root, table, writeJson } from './common.mjs';
 
-const require = createRequire(import.meta.url);
-const here = dirname(fileURLToPath(import.meta.url));
-const { Tensor, synchronize, backends } = require('../dist/index.js');
+const { Tensor, synchronize, backends } = dist();
 const { gpuTime } = await import('./cuda_timing.mjs');
-const m = require('../dist/ops/moe.js');
-const { gemm } = require('../dist/ops/gemm.js');
+const m = dist('ops/moe');
+const { gemm } = dist('ops/gemm');
 
 const device = backends().cuda.available ? 'cuda' : 'cpu';
 const V3 = { d: 7168, inter: 2048, e: 256, k: 8, nGroup: 8, topkGroup: 4, tokens: [1, 16, 128, 1024, 4096] };
@@ -63,9 +58,9 @@ function fp8Stack(e, n, k, seed) {
 
 async function main() {
   const { d, inter, e, k, nGroup, topkGroup } = dims;
-  console.log(`MoE layer on ${device}${device === 'cpu' ? ` (${os.cpus()[0].model}, ${os.cpus().length} CPUs) at REDUCED dims` : ` (${backends().cuda.devices[0]?.name})`}: ` +
+  console.log(`MoE layer on ${device}${device === 'cpu' ? ' at REDUCED dims' : ` (${backends().cuda.devices[0]?.name})`}: ` +
     `d ${d} -> ${inter} per expert, ${e} experts, top ${k}, groups ${nGroup}/${topkGroup}, FP8 experts, bf16 activations; ` +
-    `timing: ${device === 'cuda' ? 'CUDA events' : 'synchronize() wall time'}`);
+    `timing: ${device === 'cuda' ? 'CUDA events' : 'synchronize() wall time'}; host ${machine()}`);
   const experts = { w13: fp8Stack(e, 2 * inter, d, 1), w2: fp8Stack(e, d, inter, 3) };
   const gate = Tensor.randn([e, d], { dtype: 'bf16', device, seed: 4, std: 0.02 });  // bf16 router weight, as model.py
   const bias = Tensor.randn([e], { device, seed: 5, std: 0.01 });
@@ -106,26 +101,17 @@ async function main() {
   }
   drop([experts, gate, bias]);
 
-  const fmt = (v, p) => (v === undefined ? '-' : v.toFixed(p));
-  const head = ['tokens', 'layout', 'step', 'ms', 'TFLOP/s', 'GB/s W', 'experts'];
-  const body = rows.map((r) => [String(r.tokens), r.layout, r.step, fmt(r.ms, 3), fmt(r.tflops, 2), fmt(r.weightsGBs, 0), r.activeExperts === undefined ? '-' : String(r.activeExperts)]);
-  const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (c) => c.map((x, i) => (i === 1 || i === 2 ? x.padEnd(w[i]) : x.padStart(w[i]))).join('  ');
-  console.log(`\n${line(head)}\n${w.map((n) => '-'.repeat(n)).join('  ')}`);
-  for (const b of body) console.log(line(b));
+  table(['tokens', 'layout', 'step', 'ms', 'TFLOP/s', 'GB/s W', 'experts'],
+    rows.map((r) => [r.tokens, r.layout, r.step, fmt(r.ms, 3), fmt(r.tflops, 2), fmt(r.weightsGBs, 0), r.activeExperts ?? '-']), [1, 2]);
   console.log('\nTFLOP/s: the three expert GEMMs (3 * 2 * t * k * d * inter) over the step time; GB/s W: FP8 weight bytes of the experts in use.');
   if (device === 'cpu') console.log(`note: CPU run at reduced dims (d ${d}, inter ${inter}); V3 dims (7168 -> 2048) run on CUDA only.`);
   else {  // the PyTorch peer on the same GPU, same dims and token counts
     console.log('\npeer: bench/peers/moe.py');
-    const p = spawnSync('python3', [join(here, 'peers', 'moe.py'), ...tokensList.map(String)], { stdio: 'inherit' });
+    const p = spawnSync('python3', [join(root, 'bench', 'peers', 'moe.py'), ...tokensList.map(String)], { stdio: 'inherit' });
     if (p.error || p.status !== 0) console.log(`note: PyTorch peer failed or skipped (${p.error?.message ?? `exit ${p.status}`})`);
   }
 
-  if (process.env.BENCH_JSON) {
-    let commit;
-    try { commit = execSync('git rev-parse HEAD', { cwd: here, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch { commit = undefined; }
-    writeFileSync(process.env.BENCH_JSON, JSON.stringify({ bench: 'moe', date: new Date().toISOString(), device, dims, commit, rows }, null, 2));
-  }
+  writeJson('moe', { device, dims, rows });
 }
 
 main().catch((err) => { console.error(err); process.exit(1); });

@@ -5,16 +5,13 @@
 // <tmpdir>/dsv3-bench-ckpt), CPU. Run: npm run build && node bench/serve.bench.mjs
 // (BENCH_PRESET, BENCH_ACTIVATIONS (default fp8), BENCH_CONCURRENCY (default 1,8,32), BENCH_PROMPT (64),
 // BENCH_OUTPUT (32), BENCH_JSON=path writes the rows as JSON)
-import { execSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import { join } from 'node:path';
+import { commitId, dist, load, machine, mdTable, writeJson } from './common.mjs';
 
-const require = createRequire(import.meta.url);
-const { loadModel } = require('../dist/index.js');
-const { ensureRandomCheckpoint } = require('../dist/cli.js');
-const { createServer } = require('../dist/serve/server.js');
+const { loadModel } = dist();
+const { ensureRandomCheckpoint } = dist('cli');
+const { createServer } = dist('serve/server');
 
 const preset = process.env.BENCH_PRESET ?? 'small';
 const activations = process.env.BENCH_ACTIVATIONS ?? 'fp8';
@@ -70,20 +67,14 @@ await ensureRandomCheckpoint(dir, preset, 0, { out: () => {}, err: () => {}, pro
 const model = await loadModel(dir, { activations });
 const srv = createServer(model, model.tokenizer, { modelName: preset, maxBatch: 32, maxQueue: 1024, kvTokens: 64 * 64 * 8, prefillChunk: 64 });
 const url = await srv.app.listen({ host: '127.0.0.1', port: 0 });
-const load0 = os.loadavg().map((x) => x.toFixed(2)).join(' ');
-let commit = '';
-try { commit = execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch { /* not a checkout */ }
-console.log(`serve bench: ${preset} ${activations}, prompt ${promptLen} ids, max_tokens ${outLen} (greedy), commit ${commit}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), load ${load0}`);
+const load0 = load();
+console.log(`serve bench: ${preset} ${activations}, prompt ${promptLen} ids, max_tokens ${outLen} (greedy), commit ${commitId(true)}, ${machine()}`);
 await level(url, model.config.vocabSize, 2);  // warm-up
 const rows = [];
-console.log('| concurrency | requests | s | req/s | output tok/s | TTFT p50 ms | TTFT p99 ms | ITL p50 ms | ITL p99 ms |');
-console.log('|---|---|---|---|---|---|---|---|---|');
-for (const c of levels) {
-  const r = await level(url, model.config.vocabSize, c);
-  rows.push(r);
-  const f = (x, d = 1) => x.toFixed(d);
-  console.log(`| ${c} | ${r.requests} | ${f(r.seconds, 2)} | ${f(r.reqPerS, 2)} | ${f(r.outTokPerS)} | ${f(r.ttftP50)} | ${f(r.ttftP99)} | ${f(r.itlP50)} | ${f(r.itlP99)} |`);
-}
+for (const c of levels) rows.push(await level(url, model.config.vocabSize, c));
+const f = (x, d = 1) => x.toFixed(d);
+mdTable(['concurrency', 'requests', 's', 'req/s', 'output tok/s', 'TTFT p50 ms', 'TTFT p99 ms', 'ITL p50 ms', 'ITL p99 ms'],
+  rows.map((r) => [r.concurrency, r.requests, f(r.seconds, 2), f(r.reqPerS, 2), f(r.outTokPerS), f(r.ttftP50), f(r.ttftP99), f(r.itlP50), f(r.itlP99)]));
 // the content check: a few requests of the last level against the same prompt generated alone (greedy). Exact in
 // f32; with bf16/fp8 activations a row's GEMM result depends on how many rows share the step (the CPU GEMM
 // switches kernels with M, ~1e-5 apart), which bf16/fp8 rounding can grow into another greedy token: counted only.
@@ -96,7 +87,7 @@ for (const r of sample) {
   else if (activations === 'f32') throw new Error(`serve bench: a batched output differs from the same prompt served alone (${JSON.stringify(r.text)})`);
 }
 console.log(`content: ${same} of ${sample.length} outputs of the last level equal greedy Model.generate alone (${activations})`);
-console.log(`load average after: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}; steps ${srv.scheduler.steps}`);
+console.log(`load average after: ${load()}; steps ${srv.scheduler.steps}`);
 await srv.close();
 model.dispose();
-if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify({ preset, activations, promptLen, outLen, commit, load: load0, rows, contentSame: same, contentChecked: sample.length }, null, 2));
+writeJson('serve', { preset, activations, promptLen, outLen, load: load0, rows, contentSame: same, contentChecked: sample.length });

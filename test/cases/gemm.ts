@@ -100,3 +100,16 @@ export const GEMM_BENCH: (Mnk & { isas?: string[] })[] = [
   { m: 32, n: 2112, k: 7168, what: 'small batch, fused q_a + kv_a' },
   { m: 128, n: 4096, k: 7168, what: 'prefill chunk, MoE gate+up' },
 ];
+/** bench/gemv.bench.mjs (CPU decode GEMVs, M = 1, 4, 8): the `small` preset's decode weights [n, k] (hidden
+ * 1024, q_lora 384, kv_lora 256 + rope 32, 8 heads of 64 + 32, ffn 2048, experts 256) and V3's. */
+export const GEMV_BENCH_SMALL: Mnk[] = [
+  { m: 0, n: 384, k: 1024, what: 'wq_a' }, { m: 0, n: 288, k: 1024, what: 'wkv_a' }, { m: 0, n: 768, k: 384, what: 'wq_b' },
+  { m: 0, n: 1024, k: 256, what: 'wkv_b' }, { m: 0, n: 1024, k: 512, what: 'wo' }, { m: 0, n: 2048, k: 1024, what: 'mlp w1/w3' },
+  { m: 0, n: 1024, k: 2048, what: 'mlp w2' }, { m: 0, n: 256, k: 1024, what: 'expert w1/w3' }, { m: 0, n: 1024, k: 256, what: 'expert w2' },
+  { m: 0, n: 4096, k: 1024, what: 'lm_head' },
+];
+export const GEMV_BENCH_V3: Mnk[] = [
+  { m: 0, n: 1536, k: 7168, what: 'wq_a' }, { m: 0, n: 576, k: 7168, what: 'wkv_a' }, { m: 0, n: 24576, k: 1536, what: 'wq_b' },
+  { m: 0, n: 7168, k: 16384, what: 'wo' }, { m: 0, n: 4096, k: 7168, what: 'shared w1/w3' }, { m: 0, n: 7168, k: 2048, what: 'expert w2' },
+  { m: 0, n: 2048, k: 7168, what: 'expert w1/w3' },
+];

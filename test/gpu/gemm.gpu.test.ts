@@ -2,12 +2,14 @@
 // (the simple reference and, on sm_90, TMA + wgmma including split-K), grouped FP8 GEMMs in the
 // contiguous and masked layouts (empty experts, one expert with every row, counts off the tile),
 // NaN / inf intermediates of the GLU epilogue bit for bit, and f32 / bf16 gemm. Fresh seeds, odd M, N
-// and K with partial 128-blocks, outputs poisoned with NaN. Skipped without a usable GPU.
+// and K with partial 128-blocks, outputs poisoned with NaN. Cases: test/cases/gemm.ts, grouped_gemm.ts.
+// Skipped without a usable GPU.
 import { Tensor, UnsupportedError, DeviceError } from '../../lib';
 import { fp8Gemm, gemm, groupedGemmContiguous, groupedGemmMasked, groupedGemmSiluMulContiguous, groupedGemmSiluMulMasked, Fp8Operand } from '../../lib/ops/gemm';
 import { e4m3Decode } from '../reference/codec';
 import { quantizeFp8, quantizeWeightFp8 } from '../../lib/ops/quant';
 import { FP8_GEMM_GPU, FP8_GEMM_GPU_ODD_K, FP8_GEMM_GPU_SPLIT_K, FP8_GEMM_GPU_TINY, GEMM_GPU, GEMM_GPU_DTYPES, TOL_FP8_VS_CPU as TOL_FP8, TOL_GEMM_VS_CPU } from '../cases/gemm';
+import { COUNTS_GPU, CONTIGUOUS_GPU, GLU_COUNTS_GPU, GLU_GPU, MANY_TILES_GPU, MASKED_GPU, MASKED_GPU_TINY, TOL_GLU } from '../cases/grouped_gemm';
 import { poisoned, relErr, withSeed } from '../helpers';
 import { Rng } from '../reference/rng';
 import { describeGpu, expectCudaClose as compare, onEmulator, wgmmaRuns } from './gpu';
@@ -72,13 +74,10 @@ describeGpu('fp8Gemm (CUDA)', () => {
 });
 
 describeGpu('grouped FP8 GEMM (CUDA)', () => {
-  // Per-expert row counts: empty experts, one row, one expert with most rows, counts off the tile sizes.
-  const COUNTS = [[0, 1, 37, 0, 130, 3], [200], [0, 0, 0], [1, 1, 1, 1, 1, 1, 1, 1], [9, 0, 70]];
-
   test.each(KERNELS)('contiguous layout, kernel %s', (kernel) => withSeed(async (seed) => {
     const rng = new Rng(seed);
-    for (const counts of COUNTS) {
-      const g = counts.length, n = 2 * 128 + 64, k = 384;
+    for (const counts of COUNTS_GPU) {
+      const g = counts.length, { n, k } = CONTIGUOUS_GPU;
       const offs = [0];
       for (const c of counts) offs.push(offs[offs.length - 1] + c);
       const rows = Math.max(1, offs[g]);
@@ -97,15 +96,15 @@ describeGpu('grouped FP8 GEMM (CUDA)', () => {
 
   test.each(KERNELS)('masked layout, kernel %s', (kernel) => withSeed(async (seed) => {
     const rng = new Rng(seed);
-    for (const counts of COUNTS) {
-      const g = counts.length, mMax = Math.max(1, ...counts) + 5, n = 256, k = 512;
+    for (const counts of COUNTS_GPU) {
+      const g = counts.length, mMax = Math.max(1, ...counts) + MASKED_GPU.mMaxPad, { n, k } = MASKED_GPU;
       const a = activation(rng, g * mMax, k);
       const ad = a.data.reshape([g, mMax, k]), as = a.scale.reshape([g, mMax, k / 128]);
       const w = weight(rng, g * n, k);  // n = 256: 128-blocks never straddle experts
       const bd = w.data.reshape([g, n, k]), bs = w.scale.reshape([g, n / 128, k / 128]);
       const cnt = Tensor.fromArray(Int32Array.from(counts));
       const ref = groupedGemmMasked({ data: ad, scale: as }, { data: bd, scale: bs }, cnt, { out: poisoned([g, mMax, n], 'f32'), outDtype: 'f32' });
-      for (const expectedM of [0, 8, 64]) {
+      for (const expectedM of MASKED_GPU.expectedM) {
         const got = groupedGemmMasked({ data: ad.to('cuda'), scale: as.to('cuda') }, { data: bd.to('cuda'), scale: bs.to('cuda') },
           cnt.to('cuda'), { out: poisoned([g, mMax, n], 'f32', 'cuda'), outDtype: 'f32', kernel, expectedM });
         await compare(got, ref, TOL_FP8, `masked ${kernel} counts [${counts}] expectedM ${expectedM}`);
@@ -122,14 +121,10 @@ async function decodeFp8(o: Fp8Operand): Promise<Float64Array> {
   return out;
 }
 
-// The wgmma grouped kernels run a persistent grid of at most one CTA per SM (132 on an H200 and on the
-// emulated one) over the tiles of non-empty experts only. With more tiles than that, each CTA takes
-// several, carrying its pipeline's stages and barrier phases from one tile to the next: 64 experts with
-// 0..12 rows each (about a fifth empty), n = 384 (3 weight tiles): about 200 tiles, V3-decode-like routing
-// at a size the emulator runs in a minute.
+// More tiles than SMs: MANY_TILES_GPU in test/cases/grouped_gemm.ts.
 (sm90 ? describe : describe.skip)('grouped FP8 GEMMs (CUDA, wgmma): more tiles than SMs', () => {
-  const G = 64, K = 256, N = 384;
-  const counts = (rng: Rng): number[] => Array.from({ length: G }, () => (rng.next() < 0.2 ? 0 : rng.int(1, 12)));
+  const { experts: G, k: K, n: N } = MANY_TILES_GPU;
+  const counts = (rng: Rng): number[] => Array.from({ length: G }, () => (rng.next() < MANY_TILES_GPU.emptyShare ? 0 : rng.int(1, MANY_TILES_GPU.maxRows)));
   const stack = async (rng: Rng, rows: number): Promise<Fp8Operand> => {  // G experts of [rows, K], each quantized on its own
     const per = Array.from({ length: G }, () => weight(rng, rows, K));
     return {
@@ -149,12 +144,12 @@ async function decodeFp8(o: Fp8Operand): Promise<Float64Array> {
     const got = groupedGemmContiguous(toCuda(a), toCuda(w), offsets.to('cuda'), { out: poisoned([rows, n], 'f32', 'cuda'), outDtype: 'f32', kernel: 'wgmma' });
     await compare(got, ref, TOL_FP8, `contiguous, ${G} experts, counts [${c}]`);
 
-    const mMax = 13, nm = N;
+    const mMax = MANY_TILES_GPU.mMax, nm = N;
     const am = activation(rng, G * mMax, K), wm = await stack(rng, nm);
     const amd = { data: am.data.reshape([G, mMax, K]), scale: am.scale.reshape([G, mMax, K / 128]) };
     const cnt = Tensor.fromArray(Int32Array.from(c));
     const refM = groupedGemmMasked(amd, wm, cnt, { out: poisoned([G, mMax, nm], 'f32'), outDtype: 'f32' });
-    const gotM = groupedGemmMasked(toCuda(amd), toCuda(wm), cnt.to('cuda'), { out: poisoned([G, mMax, nm], 'f32', 'cuda'), outDtype: 'f32', kernel: 'wgmma', expectedM: 8 });
+    const gotM = groupedGemmMasked(toCuda(amd), toCuda(wm), cnt.to('cuda'), { out: poisoned([G, mMax, nm], 'f32', 'cuda'), outDtype: 'f32', kernel: 'wgmma', expectedM: MANY_TILES_GPU.expectedM });
     await compare(gotM, refM, TOL_FP8, `masked, ${G} experts, counts [${c}]`);
   }));
 
@@ -170,15 +165,12 @@ async function decodeFp8(o: Fp8Operand): Promise<Float64Array> {
     const o = out();
     const got = groupedGemmSiluMulContiguous(toCuda(a), toCuda(w), offsets.to('cuda'), { kernel: 'wgmma', out: { data: o.data.to('cuda'), scale: o.scale.to('cuda') } });
     const e = relErr(await decodeFp8(got), await decodeFp8(ref));
-    if (!(e <= 2e-2)) throw new Error(`GLU contiguous, ${G} experts, counts [${c}]: relative error ${e}`);  // TOL_GLU: one e4m3 step at most
+    if (!(e <= TOL_GLU)) throw new Error(`GLU contiguous, ${G} experts, counts [${c}]: relative error ${e}`);
   }));
 });
 
 describeGpu('groupedGemmSiluMul (CUDA): gate/up GEMM with SiLU-multiply and FP8 re-quantization fused', () => {
-  // The CUDA kernels sum in another order than the CPU, so a few values land on the other side of an
-  // e4m3 rounding boundary (one code step, 2^-3 relative at most): compared decoded, at 2e-2.
-  const TOL_GLU = 2e-2;
-  const COUNTS = [[0, 1, 37, 0, 130, 3], [200], [1, 1, 1, 1, 1, 1, 1, 1], [9, 0, 70]];
+  // Compared decoded, at TOL_GLU (test/cases/grouped_gemm.ts).
   const w13 = async (rng: Rng, gN: number, n: number, k: number): Promise<Fp8Operand> => {
     const per = Array.from({ length: gN }, () => weight(rng, 2 * n, k));  // [w1; w3] of one expert, quantized together (n % 128 == 0)
     return {
@@ -189,8 +181,8 @@ describeGpu('groupedGemmSiluMul (CUDA): gate/up GEMM with SiLU-multiply and FP8 
 
   test.each(KERNELS)('contiguous and masked layouts, kernel %s', (kernel) => withSeed(async (seed) => {
     const rng = new Rng(seed);
-    for (const counts of COUNTS) {
-      const gN = counts.length, n = 256, k = 384;
+    for (const counts of GLU_COUNTS_GPU) {
+      const gN = counts.length, { n, k } = GLU_GPU;
       const w = await w13(rng, gN, n, k), wg = toCuda(w);
       // contiguous, with one row of no expert at each end
       const offs = [1];
@@ -205,13 +197,13 @@ describeGpu('groupedGemmSiluMul (CUDA): gate/up GEMM with SiLU-multiply and FP8 
       const e1 = relErr(await decodeFp8(got), await decodeFp8(ref));
       if (!(e1 <= TOL_GLU)) throw new Error(`contiguous ${kernel} counts [${counts}]: relative error ${e1}`);
       // masked
-      const mMax = Math.max(1, ...counts) + 3;
+      const mMax = Math.max(1, ...counts) + GLU_GPU.mMaxPad;
       const am = activation(rng, gN * mMax, k);
       const amd = { data: am.data.reshape([gN, mMax, k]), scale: am.scale.reshape([gN, mMax, k / 128]) };
       const cnt = Tensor.fromArray(Int32Array.from(counts));
       const outM = () => ({ data: poisoned([gN, mMax, n], 'f8_e4m3'), scale: poisoned([gN, mMax, n / 128], 'f32') });
       const refM = groupedGemmSiluMulMasked(amd, w, cnt, { out: outM() });
-      for (const expectedM of [0, 8]) {
+      for (const expectedM of GLU_GPU.expectedM) {
         const om = outM();
         const gotM = groupedGemmSiluMulMasked(toCuda(amd), wg, cnt.to('cuda'), { kernel, expectedM, out: { data: om.data.to('cuda'), scale: om.scale.to('cuda') } });
         const e2 = relErr(await decodeFp8(gotM), await decodeFp8(refM));
@@ -290,12 +282,13 @@ describeGpu('sanitizer-small cases', () => {
       const a = activation(rng, m, k), b = weight(rng, n, k);
       await compare(fp8Gemm(toCuda(a), toCuda(b), { kernel, outDtype: 'f32' }), fp8Gemm(a, b, { outDtype: 'f32' }), TOL_FP8, `small ${m}x${n}x${k}`);
     }
-    const a = activation(rng, 2 * 4, 128), w = weight(rng, 2 * 128, 128);
-    const ad = a.data.reshape([2, 4, 128]), as = a.scale.reshape([2, 4, 1]), bd = w.data.reshape([2, 128, 128]), bs = w.scale.reshape([2, 1, 1]);
-    const cnt = Tensor.fromArray(Int32Array.from([3, 0]));
-    const ref = groupedGemmMasked({ data: ad, scale: as }, { data: bd, scale: bs }, cnt, { out: poisoned([2, 4, 128], 'f32'), outDtype: 'f32' });
+    const { experts: g, mMax, n, k, counts } = MASKED_GPU_TINY;  // n, k: one 128-block each
+    const a = activation(rng, g * mMax, k), w = weight(rng, g * n, k);
+    const ad = a.data.reshape([g, mMax, k]), as = a.scale.reshape([g, mMax, 1]), bd = w.data.reshape([g, n, k]), bs = w.scale.reshape([g, 1, 1]);
+    const cnt = Tensor.fromArray(Int32Array.from(counts));
+    const ref = groupedGemmMasked({ data: ad, scale: as }, { data: bd, scale: bs }, cnt, { out: poisoned([g, mMax, n], 'f32'), outDtype: 'f32' });
     const got = groupedGemmMasked({ data: ad.to('cuda'), scale: as.to('cuda') }, { data: bd.to('cuda'), scale: bs.to('cuda') }, cnt.to('cuda'),
-      { out: poisoned([2, 4, 128], 'f32', 'cuda'), outDtype: 'f32', kernel });
+      { out: poisoned([g, mMax, n], 'f32', 'cuda'), outDtype: 'f32', kernel });
     await compare(got, ref, TOL_FP8, 'small masked');
   }));
 });

@@ -3,7 +3,9 @@
 // counts (device data) reject at the next read instead of touching memory.
 import { ArgumentError, DTypeError, DisposedError, ShapeError, Tensor } from '../../lib';
 import * as g from '../../lib/ops/gemm';
-import { expectClose, poisoned, TOL, withSeed } from '../helpers';
+import { CONTIGUOUS_CPU, CONTIGUOUS_CPU_FLOAT_OFFSETS, MASKED_CPU } from '../cases/grouped_gemm';
+import { CPU_ISAS } from '../cases/gemm';
+import { expectClose, poisoned, TOL, TOL_BF16_OUT, withSeed } from '../helpers';
 import * as ref from '../reference/gemm';
 import { Rng } from '../reference/rng';
 
@@ -34,10 +36,7 @@ function sliceFp8(a: ref.Fp8Data, k: number, r0: number, r1: number): ref.Fp8Dat
 }
 
 describe('groupedGemmContiguous', () => {
-  // offsets: rows 0..2 and the last 3 rows belong to no expert; experts with 0 rows, 1 row (skinny), odd
-  // counts and one with 129 rows (packed path)
-  const offsets = [2, 2, 9, 138, 139, 139, 150];
-  const sumM = 153, n = 200, k = 300;
+  const { offsets, rows: sumM, n, k } = CONTIGUOUS_CPU;
 
   test('fp8: per-expert reference, unwritten rows stay NaN', () => withSeed(async (seed) => {
     const rng = new Rng(seed);
@@ -47,14 +46,14 @@ describe('groupedGemmContiguous', () => {
     const want = ref.grouped(sumM, n, start, count, (e, r0, r1) => ref.fp8Gemm(sliceFp8(c.a, k, r0, r1), c.experts[e], r1 - r0, n, k));
     const A = { data: Tensor.fromArray(c.a.codes, [sumM, k], { dtype: 'f8_e4m3' as const }), scale: Tensor.fromArray(c.a.scale, [sumM, kb(k)]) };
     const B = { data: Tensor.fromArray(c.bCodes, [gN, n, k], { dtype: 'f8_e4m3' as const }), scale: Tensor.fromArray(c.bScale, [gN, kb(n), kb(k)]) };
-    for (const isa of ['avx512', 'avx2', 'generic']) {
+    for (const isa of CPU_ISAS) {
       const o32 = poisoned([sumM, n], 'f32');
       expect(withIsa(isa, () => g.groupedGemmContiguous(A, B, i32(offsets), { out: o32, outDtype: 'f32' }))).toBe(o32);
       expectClose(await o32.toFloat32Array(), want, TOL.f32, `fp8 ${isa} f32 out`);
     }
     const o16 = poisoned([sumM, n], 'bf16');
     g.groupedGemmContiguous(A, B, i32(offsets), { out: o16 });
-    expectClose(await o16.toFloat32Array(), want, 4e-3, 'fp8 bf16 out');
+    expectClose(await o16.toFloat32Array(), want, TOL_BF16_OUT, 'fp8 bf16 out');
     expect(g.groupedGemmContiguous(A, B, i32(offsets)).dtype).toBe('bf16');
   }));
 
@@ -65,7 +64,7 @@ describe('groupedGemmContiguous', () => {
       const av = rng.normals(sumM * k).map(toBf16), bv = rng.normals(gN * n * k).map(toBf16);
       const A = dt === 'bf16' ? bf16(av, [sumM, k]) : Tensor.fromArray(Float32Array.from(av), [sumM, k]);
       const B = bf16(bv, [gN, n, k]);
-      for (const offs of [[0, 0, sumM, sumM], [1, 4, 5, 152]]) {
+      for (const offs of CONTIGUOUS_CPU_FLOAT_OFFSETS) {
         const start = offs.slice(0, gN), count = start.map((s, e) => offs[e + 1] - s);
         const want = ref.grouped(sumM, n, start, count, (e, r0, r1) =>
           ref.gemm(ref.rows(av, k, r0, r1), ref.rows(bv, n * k, e, e + 1), r1 - r0, n, k));
@@ -121,8 +120,7 @@ describe('groupedGemmContiguous', () => {
 });
 
 describe('groupedGemmMasked', () => {
-  const gN = 4, mMax = 70, n = 130, k = 260;
-  const counts = [0, mMax, 5, 1];  // empty, full (packed), odd (packed), one row (skinny)
+  const { experts: gN, mMax, n, k, counts } = MASKED_CPU;
 
   test('fp8 and bf16: rows < counts[e] match the reference, the rest stay NaN', () => withSeed(async (seed) => {
     const rng = new Rng(seed);
@@ -132,14 +130,14 @@ describe('groupedGemmMasked', () => {
     const want = ref.grouped(gN * mMax, n, start, counts, (e, r0, r1) => ref.fp8Gemm(sliceFp8(c.a, k, r0, r1), c.experts[e], r1 - r0, n, k));
     const A = { data: Tensor.fromArray(c.a.codes, [gN, mMax, k], { dtype: 'f8_e4m3' as const }), scale: Tensor.fromArray(c.a.scale, [gN, mMax, kb(k)]) };
     const B = { data: Tensor.fromArray(c.bCodes, [gN, n, k], { dtype: 'f8_e4m3' as const }), scale: Tensor.fromArray(c.bScale, [gN, kb(n), kb(k)]) };
-    for (const isa of ['avx512', 'avx2', 'generic']) {
+    for (const isa of CPU_ISAS) {
       const out = poisoned([gN, mMax, n], 'f32');
       expect(withIsa(isa, () => g.groupedGemmMasked(A, B, i32(counts), { out, outDtype: 'f32' }))).toBe(out);
       expectClose(await out.toFloat32Array(), want, TOL.f32, `fp8 masked ${isa}`);
     }
     const o16 = poisoned([gN, mMax, n], 'bf16');
     g.groupedGemmMasked(A, B, i32(counts), { out: o16 });
-    expectClose(await o16.toFloat32Array(), want, 4e-3, 'fp8 masked bf16 out');
+    expectClose(await o16.toFloat32Array(), want, TOL_BF16_OUT, 'fp8 masked bf16 out');
 
     // bf16 activations with NaN in the rows past counts, f32 experts
     const av = rng.normals(gN * mMax * k).map((x, i) => (live(Math.floor(i / k)) ? toBf16(x) : NaN));
@@ -148,7 +146,7 @@ describe('groupedGemmMasked', () => {
       ref.gemm(ref.rows(av, k, r0, r1), ref.rows(bv, n * k, e, e + 1), r1 - r0, n, k));
     const ob = poisoned([gN, mMax, n], 'bf16');
     g.groupedGemmMasked(bf16(av, [gN, mMax, k]), Tensor.fromArray(Float32Array.from(bv), [gN, n, k]), i32(counts), { out: ob });
-    expectClose(await ob.toFloat32Array(), wantB, 4e-3, 'bf16 masked');
+    expectClose(await ob.toFloat32Array(), wantB, TOL_BF16_OUT, 'bf16 masked');
   }));
 
   test('invalid counts reject at the read', async () => {
