@@ -44,10 +44,10 @@ export class Block {
   constructor(private readonly cfg: ModelConfig, readonly layer: number, readonly attnNorm: Tensor<'f32'>, readonly attn: MlaFused,
     readonly ffnNorm: Tensor<'f32'>, readonly ffn: Mlp | Moe, readonly invFreq: Tensor<'f32'>, readonly cacheLayer = layer) {}
 
-  static async load(cfg: ModelConfig, ckpt: CheckpointLike, layer: number, invFreq: Tensor<'f32'>, act: Act, fp8 = false, cacheLayer = layer,
-    device: Device = 'cpu'): Promise<Block> {
+  static load(cfg: ModelConfig, ckpt: CheckpointLike, layer: number, invFreq: Tensor<'f32'>, act: Act, fp8 = false, cacheLayer = layer,
+    device: Device = 'cpu'): Block {
     const p = `model.layers.${layer}.`;
-    const attn = await MlaFused.load(cfg, ckpt, `${p}self_attn.`, act, fp8, device);
+    const attn = MlaFused.load(cfg, ckpt, `${p}self_attn.`, act, fp8, device);
     const ffn = isMoeLayer(cfg, layer) ? moeTo(cfg, Moe.load(cfg, ckpt, `${p}mlp.`, act, fp8), device) : Mlp.load(ckpt, `${p}mlp.`, act, fp8, device);
     return new Block(cfg, layer, loadF32(ckpt, `${p}input_layernorm.weight`, device), attn, loadF32(ckpt, `${p}post_attention_layernorm.weight`, device),
       ffn, invFreq, cacheLayer);

@@ -79,7 +79,7 @@ export async function loadModelFrom(cfg: ModelConfig, ckpt: CheckpointLike, opts
   try {
     for (let l = 0; l < cfg.numLayers; l++) {
       aborted();
-      layers.push(await Block.load(cfg, ckpt, l, invFreq, dt, fp8, l, device));
+      layers.push(Block.load(cfg, ckpt, l, invFreq, dt, fp8, l, device));
       loaded += blockBytes(layers[l]);
       progress(l + 1);
     }
@@ -96,7 +96,7 @@ export async function loadModelFrom(cfg: ModelConfig, ckpt: CheckpointLike, opts
     if (opts.mtp === false) {
       model.mtpMissing = 'not loaded (loadModel option mtp: false)';
     } else if (hasMtp) {
-      model.mtp = await Mtp.load(cfg, ckpt, model.embed, invFreq, dt, fp8, device, model.loadStats);
+      model.mtp = Mtp.load(cfg, ckpt, model.embed, invFreq, dt, fp8, device, model.loadStats);
       model.mtpMissing = null;
     } else {
       model.mtpMissing = `the checkpoint has no MTP layer (model.layers.${cfg.numLayers}.*) although num_nextn_predict_layers = 1`;

@@ -8,6 +8,7 @@
 import { ModelConfig } from '../config';
 import { UnsupportedError } from '../errors';
 import { mlaAbsorbQ, mlaDownEpilogue, mlaOutput, mlaPagedAttention } from '../ops/mla';
+import { narrow } from '../ops/shape';
 import { Tensor } from '../tensor';
 import { Act, Linear, loadAs, loadF32 } from './linear';
 import { MlaStep, PagedLatentCache } from './paged_cache';
@@ -66,36 +67,28 @@ export function mlaForward(x: Tensor<Act>, w: MlaFusedWeights, cache: PagedLaten
   return y;
 }
 
-/** Concatenated rows [a; b] of two Linears of the same kind (fp8 needs a's rows to fill whole 128-row scale blocks). */
-async function concatRows(a: Linear, b: Linear, act: Act): Promise<Linear> {
-  if (a.fp8 && b.fp8) {
-    const n1 = a.outFeatures;
-    if (n1 % 128 !== 0) throw new UnsupportedError(`mlaFused: fp8 [wq_a; wkv_a] needs q_lora_rank to be a multiple of 128, got ${n1}`);
-    const k = a.inFeatures, n = n1 + b.outFeatures;
-    const codes = new Uint8Array(n * k);
-    codes.set(await a.fp8.weight.bytes(), 0);
-    codes.set(await b.fp8.weight.bytes(), n1 * k);
-    const sa = await a.fp8.scaleInv.toFloat32Array(), sb = await b.fp8.scaleInv.toFloat32Array();
-    const scales = new Float32Array(sa.length + sb.length);
-    scales.set(sa); scales.set(sb, sa.length);
-    const kb = a.fp8.scaleInv.shape[1];
-    return new Linear(null, act, {
-      weight: Tensor.fromArray(codes, [n, k], { dtype: 'f8_e4m3' }),
-      scaleInv: Tensor.fromArray(scales, [scales.length / kb, kb]),
-    });
+/** dst [n, k] = [parts[0]; parts[1]; ...] (parts [n_i, k] of dst's dtype and device), copied by narrow over whole rows. */
+function joinRows<D extends Tensor['dtype']>(parts: Tensor<D>[]): Tensor<D> {
+  const k = parts[0].shape[1];
+  const dst = Tensor.empty([parts.reduce((n, p) => n + p.shape[0], 0), k], { dtype: parts[0].dtype, device: parts[0].device }) as Tensor<D>;
+  let row = 0;
+  for (const p of parts) {
+    const rows = dst.view(row, p.shape[0]);
+    narrow(p, 0, k, { out: rows });
+    rows.dispose();
+    row += p.shape[0];
   }
-  if (!a.weight || !b.weight) throw new UnsupportedError('mlaFused: wq_a and wkv_a must both be fp8 or both dense');
-  const va = await a.weight.toFloat32Array(), vb = await b.weight.toFloat32Array();
-  const all = new Float32Array(va.length + vb.length);
-  all.set(va); all.set(vb, va.length);
-  return new Linear(Tensor.fromFloats(all, [a.outFeatures + b.outFeatures, a.inFeatures], { dtype: act }), act);
+  return dst;
 }
 
-function tensorTo<D extends Act | 'f32'>(t: Tensor<D>, device: Device): Tensor<D> {
-  if (device === 'cpu') return t;
-  const m = t.to(device);
-  t.dispose();
-  return m;
+/** Concatenated rows [a; b] of two Linears of the same kind on one device (fp8 needs a's rows to fill whole 128-row scale blocks). */
+function concatRows(a: Linear, b: Linear, act: Act): Linear {
+  if (a.fp8 && b.fp8) {
+    if (a.outFeatures % 128 !== 0) throw new UnsupportedError(`mlaFused: fp8 [wq_a; wkv_a] needs q_lora_rank to be a multiple of 128, got ${a.outFeatures}`);
+    return new Linear(null, act, { weight: joinRows([a.fp8.weight, b.fp8.weight]), scaleInv: joinRows([a.fp8.scaleInv, b.fp8.scaleInv]) });
+  }
+  if (!a.weight || !b.weight) throw new UnsupportedError('mlaFused: wq_a and wkv_a must both be fp8 or both dense');
+  return new Linear(joinRows([a.weight, b.weight]), act);
 }
 
 export class MlaFused {
@@ -105,32 +98,30 @@ export class MlaFused {
    * prefix e.g. 'model.layers.3.self_attn.'; act: activation and W_UK/W_UV dtype; fp8: keep fp8-stored
    * projections in fp8 (fp8Gemm); device: where the weights live.
    */
-  static async load(cfg: ModelConfig, ckpt: CheckpointLike, prefix: string, act: Act, fp8 = false, device: Device = 'cpu'): Promise<MlaFused> {
+  static load(cfg: ModelConfig, ckpt: CheckpointLike, prefix: string, act: Act, fp8 = false, device: Device = 'cpu'): MlaFused {
     const H = cfg.numHeads, nope = cfg.qkNopeHeadDim, v = cfg.vHeadDim, r = cfg.kvLoraRank;
     const lora = cfg.qLoraRank !== null;
-    const wkvA = Linear.load(ckpt, `${prefix}kv_a_proj_with_mqa.weight`, act, fp8);
+    const wkvA = Linear.load(ckpt, `${prefix}kv_a_proj_with_mqa.weight`, act, fp8, device);
     let wqkvA = wkvA;
     if (lora) {
-      const wqA = Linear.load(ckpt, `${prefix}q_a_proj.weight`, act, fp8);
-      wqkvA = await concatRows(wqA, wkvA, act);
+      const wqA = Linear.load(ckpt, `${prefix}q_a_proj.weight`, act, fp8, device);
+      wqkvA = concatRows(wqA, wkvA, act);
       wqA.dispose(); wkvA.dispose();
     }
-    const kvb = loadAs(ckpt, `${prefix}kv_b_proj.weight`, act);  // [H*(nope+v), r]: dequantized once, rounded once to act
-    const all = await kvb.toFloat32Array();
-    kvb.dispose();
-    const uk = new Float32Array(H * nope * r), uv = new Float32Array(H * v * r);
-    for (let h = 0; h < H; h++) {
-      const base = h * (nope + v) * r;
-      uk.set(all.subarray(base, base + nope * r), h * nope * r);
-      uv.set(all.subarray(base + nope * r, base + (nope + v) * r), h * v * r);
-    }
+    // kv_b_proj [H*(nope+v), r], dequantized once, rounded once to act; as [H, (nope+v)*r] each head's row is
+    // [W_UK_h (nope x r) | W_UV_h (v x r)], so narrow splits it
+    const kvb = loadAs(ckpt, `${prefix}kv_b_proj.weight`, act, device);
+    const heads = kvb.reshape([H, (nope + v) * r]);
+    const uk = narrow(heads, 0, nope * r), uv = narrow(heads, nope * r, v * r);
+    heads.dispose(); kvb.dispose();
+    const wUK = uk.reshape([H, nope, r]), wUV = uv.reshape([H, v, r]);
+    uk.dispose(); uv.dispose();
     return new MlaFused(cfg, {
-      wqkvA: wqkvA.to(device),
+      wqkvA,
       qNorm: lora ? loadF32(ckpt, `${prefix}q_a_layernorm.weight`, device) : null,
       kvNorm: loadF32(ckpt, `${prefix}kv_a_layernorm.weight`, device),
       wqB: Linear.load(ckpt, lora ? `${prefix}q_b_proj.weight` : `${prefix}q_proj.weight`, act, fp8, device),
-      wUK: tensorTo(Tensor.fromFloats(uk, [H, nope, r], { dtype: act }), device),
-      wUV: tensorTo(Tensor.fromFloats(uv, [H, v, r], { dtype: act }), device),
+      wUK, wUV,
       wo: Linear.load(ckpt, `${prefix}o_proj.weight`, act, fp8, device),
     });
   }

@@ -28,10 +28,10 @@ export class Mtp {
     readonly ehProj: Linear, readonly block: Block, readonly headNorm: Tensor<'f32'>, readonly head: Tensor<Act>, private readonly stats: ExpertLoadStats) {}
 
   /** Loads model.layers.<num_hidden_layers>.* (the caller checked it with checkMtpInventory); `embed` is the main model's table, `stats` its expert load. */
-  static async load(cfg: ModelConfig, ckpt: CheckpointLike, embed: Tensor<Act>, invFreq: Tensor<'f32'>, act: Act, fp8: boolean, device: Device,
-    stats: ExpertLoadStats): Promise<Mtp> {
+  static load(cfg: ModelConfig, ckpt: CheckpointLike, embed: Tensor<Act>, invFreq: Tensor<'f32'>, act: Act, fp8: boolean, device: Device,
+    stats: ExpertLoadStats): Mtp {
     const L = cfg.numLayers, p = `model.layers.${L}.`;
-    const block = await Block.load(cfg, ckpt, L, invFreq, act, fp8, 0, device);
+    const block = Block.load(cfg, ckpt, L, invFreq, act, fp8, 0, device);
     // eh_proj is stored bf16 (never quantized), so Linear.load keeps it dense.
     return new Mtp(cfg, embed, loadF32(ckpt, `${p}enorm.weight`, device), loadF32(ckpt, `${p}hnorm.weight`, device),
       Linear.load(ckpt, `${p}eh_proj.weight`, act, false, device), block, loadF32(ckpt, `${p}shared_head.norm.weight`, device),
