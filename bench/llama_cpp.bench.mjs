@@ -22,23 +22,21 @@
 // llama.cpp is found or built by bench/peers/llama_cpp.mjs (node-llama-cpp@3.22.1's llama.cpp source, in
 // ~/.cache/dsv3-peers; the first build takes 10-25 minutes on 2 cores).
 import { execSync, spawnSync } from 'node:child_process';
-import { closeSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { commitId, dist, load, machine, root, table, writeJson } from './common.mjs';
 
-const require = createRequire(import.meta.url);
-const here = dirname(fileURLToPath(import.meta.url));
+const here = join(root, 'bench');
 const THREADS = 2, PROMPT = 128, DECODE = 32;
 const PAIRS = { f32: 'f32', bf16: 'bf16', fp8: 'q8_0' }; // our activations -> GGUF type
-const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 const stats = (xs) => (xs.length ? { median: median(xs), min: Math.min(...xs), max: Math.max(...xs), n: xs.length, all: xs } : null);
 
 // ---------- child: one fresh process, one measured generate ----------
 async function child([dir, act, promptLen, decode]) {
-  const { loadModel } = require('../dist/index.js');
+  const { loadModel } = dist();
   const { promptIds } = await import('./peers/llama_cpp_check.mjs');
   const model = await loadModel(dir, { activations: act });
   const ids = promptIds(model.config.vocabSize, Number(promptLen), 777);
@@ -138,11 +136,10 @@ function activeBytesOurs(dir, cfg, act) {
 // What the dsv3 rows measured: dist/ and the addon as they are (in a shared checkout, possibly built from
 // uncommitted work), with their build times and the modified tracked files.
 function builtFrom() {
-  const { statSync } = require('node:fs');
-  const t = (p) => { try { return statSync(join(here, '..', p)).mtime.toISOString(); } catch { return null; } };
-  let head = null, dirty = [];
+  const t = (p) => { try { return statSync(join(root, p)).mtime.toISOString(); } catch { return null; } };
+  const head = commitId(true) ?? null;
+  let dirty = [];
   try {
-    head = execSync('git rev-parse --short HEAD', { cwd: here, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
     dirty = execSync('git status --porcelain --untracked-files=no', { cwd: here, stdio: ['ignore', 'pipe', 'ignore'] }).toString().split('\n').filter(Boolean).map((l) => l.slice(3));
   } catch { /* not a checkout */ }
   const r = { head, dirty, dist: t('dist/index.js'), addon: t('build/Release/dsv3.node') };
@@ -166,7 +163,7 @@ async function main() {
   const named = process.argv.slice(2);
   // A CPU benchmark: on a machine with a usable GPU (npm run bench there is for the CUDA kernels) it runs only
   // when presets are named or DSV3_BENCH_CPU=1, like bench/run.mjs's CPU-only list.
-  if (named.length === 0 && process.env.DSV3_BENCH_CPU !== '1' && require('../dist/index.js').backends().cuda.available) {
+  if (named.length === 0 && process.env.DSV3_BENCH_CPU !== '1' && dist().backends().cuda.available) {
     console.log('llama_cpp.bench: GPU present: skipped (a CPU benchmark; DSV3_BENCH_CPU=1 or naming a preset runs it)');
     return;
   }
@@ -177,7 +174,7 @@ async function main() {
   const loadBefore = load();
   const llama = ensureLlamaCpp({ log: (s) => console.log(s) });
   console.log(`llama.cpp: node-llama-cpp@${llama.nodeLlamaCpp} (${llama.repo} ${llama.release}), source ${llama.commit.slice(0, 10)} ${llama.commitDate}; ${llama.llamaBench}`);
-  console.log(`${os.cpus().length} x ${os.cpus()[0].model}; ${THREADS} threads both; prompt ${PROMPT}, decode ${DECODE}; ${rounds} rounds; load average before: ${loadBefore}`);
+  console.log(`${machine()}; ${THREADS} threads both; prompt ${PROMPT}, decode ${DECODE}; ${rounds} rounds`);
 
   const bw = readBandwidth();
   console.log(bw.error ? `read bandwidth: not measured (${bw.error})` : `read bandwidth (numpy sum of 1 GiB, ${bw.threads} threads, best of 5): ${(bw.bytes_per_s / 1e9).toFixed(1)} GB/s`);
@@ -226,17 +223,12 @@ async function main() {
 
   const f = (x, d = 0) => (x === undefined || x === null || Number.isNaN(x) ? '-' : x.toFixed(d));
   const mm = (s) => `${f(s.median)} [${f(s.min)}-${f(s.max)}]`;
-  const head = ['preset', 'dsv3 vs llama.cpp', 'prefill dsv3', 'prefill llama.cpp', 'ratio', 'decode dsv3', 'decode llama.cpp (d128)', 'ratio', 'llama tg d0', 'MB/tok dsv3', 'MB/tok llama', 'GB/s dsv3', 'GB/s llama'];
-  const body = rows.map((r) => r.refused
-    ? [r.preset, `${r.act} vs ${r.ggufType.toUpperCase()}`, `not reported: ${r.refused}`, '', '', '', '', '', '', '', '', '', '']
-    : [r.preset, `${r.act} vs ${r.ggufType.toUpperCase()}`, mm(r.ours.prefill), mm(r.llama.prefill), f(r.prefillRatio, 2), mm(r.ours.decode), mm(r.llama.decode), f(r.decodeRatio, 2),
-      f(r.llama.decodeDepth0.median), f(r.activeBytesPerToken.ours / 1e6, 1), f(r.activeBytesPerToken.llama / 1e6, 1),
-      f(r.activeBytesPerToken.ours * r.ours.decode.median / 1e9, 1), f(r.activeBytesPerToken.llama * r.llama.decode.median / 1e9, 1)]);
-  const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[2].startsWith('not reported') && i === 2 ? 0 : b[i].length))));
-  const line = (cells) => cells.map((x, i) => (i < 2 ? x.padEnd(w[i]) : x.padStart(w[i]))).join('  ');
   console.log(`\ntokens/s, median [min-max] of ${rounds} interleaved rounds; ratio = dsv3 / llama.cpp (medians)`);
-  console.log(`${line(head)}\n${w.map((n) => '-'.repeat(n)).join('  ')}`);
-  for (const b of body) console.log(b[2].startsWith('not reported') ? `${b[0].padEnd(w[0])}  ${b[1].padEnd(w[1])}  ${b[2]}` : line(b));
+  table(['preset', 'dsv3 vs llama.cpp', 'prefill dsv3', 'prefill llama.cpp', 'ratio', 'decode dsv3', 'decode llama.cpp (d128)', 'ratio', 'llama tg d0', 'MB/tok dsv3', 'MB/tok llama', 'GB/s dsv3', 'GB/s llama'],
+    rows.filter((r) => !r.refused).map((r) => [r.preset, `${r.act} vs ${r.ggufType.toUpperCase()}`, mm(r.ours.prefill), mm(r.llama.prefill), f(r.prefillRatio, 2), mm(r.ours.decode), mm(r.llama.decode), f(r.decodeRatio, 2),
+      f(r.llama.decodeDepth0.median), f(r.activeBytesPerToken.ours / 1e6, 1), f(r.activeBytesPerToken.llama / 1e6, 1),
+      f(r.activeBytesPerToken.ours * r.ours.decode.median / 1e9, 1), f(r.activeBytesPerToken.llama * r.llama.decode.median / 1e9, 1)]), [0, 1]);
+  for (const r of rows.filter((x) => x.refused)) console.log(`${r.preset} ${r.act} vs ${r.ggufType.toUpperCase()}: not reported: ${r.refused}`);
   console.log(`\nMB/tok: weight bytes touched per decoded token; GB/s: that times the median decode rate` +
     (bw.error ? '.' : ` (read bandwidth measured in this run: ${(bw.bytes_per_s / 1e9).toFixed(1)} GB/s; the weights of a small model partly sit in the last-level cache).`));
   console.log(`logits check (prompt of 16 ids, ours f32 vs llama.cpp): ${checks.map((c) => `${c.preset} ${c.precision.toUpperCase()} ${c.ok ? 'ok' : 'FAILED'} rel. error max ${c.maxRelErr?.toExponential(1) ?? '-'} median ${c.medianRelErr?.toExponential(1) ?? '-'} argmax ${c.argmaxAgree ?? '-'}/${c.positions ?? '-'} greedy ${c.greedyAgree ?? '-'}/${c.steps ?? '-'}`).join('; ')}`);
@@ -245,16 +237,11 @@ async function main() {
   const built = builtFrom();
   console.log(`dsv3 measured: ${built.describe}`);
 
-  if (process.env.BENCH_JSON) {
-    let commit;
-    try { commit = execSync('git rev-parse HEAD', { cwd: here, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch { commit = undefined; }
-    writeFileSync(process.env.BENCH_JSON, JSON.stringify({
-      bench: 'llama_cpp', date: new Date().toISOString(), cpu: os.cpus()[0].model, cpus: os.cpus().length, node: process.version, commit,
+  writeJson('llama_cpp', {
       dsv3Build: built, readBandwidth: bw, threads: THREADS, promptLen: PROMPT, decode: DECODE, rounds, loadavg: { before: loadBefore, after: load() },
       llamaCpp: { ...llama, llamaBenchBuild: llamaInfo && { build_commit: llamaInfo.build_commit, build_number: llamaInfo.build_number, flash_attn: llamaInfo.flash_attn, poll: llamaInfo.poll, type_k: llamaInfo.type_k, n_batch: llamaInfo.n_batch, n_ubatch: llamaInfo.n_ubatch, cpu_info: llamaInfo.cpu_info } },
       checks: checks.map(({ oursGreedy, llamaGreedy, ...c }) => c), rows,
-    }, null, 2));
-  }
+  });
 }
 
 if (process.argv[2] === '--child') child(process.argv.slice(3)).catch((e) => { console.error(e); process.exit(1); });

@@ -67,7 +67,7 @@ async function main() {
   }
   table(['preset', 'act', 'prompt', 'prefill ms', 'prefill tok/s', 'decode', 'decode ms/tok', 'decode tok/s', 'overhead ms/tok', 'load s'],
     rows.map((r) => [r.preset, r.activations, r.promptLen, fmt(r.prefillMs), fmt(r.prefillTokS), r.decode, fmt(r.decodeMsPerToken, 2), fmt(r.decodeTokS), fmt(r.overheadMs, 3), fmt(r.loadS, 2)]), [0, 1]);
-  console.log(`\nmedian of ${REPEATS} runs after a warm-up; ${machine()} (before: ${loadBefore})`);
+  console.log(`\nmedian of ${REPEATS} runs after a warm-up; ${machine()} (now; before the runs: ${loadBefore})`);
   writeJson('model', { loadavg: { before: loadBefore, after: load() }, rows });
 }
 

@@ -10,16 +10,15 @@
 // Without a usable GPU it prints why and exits 0 (bench/model.bench.mjs measures the CPU).
 // Run: npx tsc -p tsconfig.build.json && node bench/model_gpu.bench.mjs
 // (BENCH_LAYERS, BENCH_ACTIVATIONS=fp8|bf16, BENCH_BATCHES=1,32,128, BENCH_CONTEXT=4096, BENCH_PREFILL=4096, BENCH_JSON=path)
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { hasGpu, gpu } from './cuda_timing.mjs';
+import { dist, machine, table, writeJson } from './common.mjs';
 
-const require = createRequire(import.meta.url);
-const { loadModel, backends, synchronize, profile, Tensor, residentBytes, SequenceCache } = require('../dist/index.js');
-const { writeRandomCheckpoint } = require('../dist/weights/random.js');
-const { blockBytes } = require('../dist/model/memory.js');
+const { loadModel, backends, synchronize, profile, Tensor, residentBytes, SequenceCache } = dist();
+const { writeRandomCheckpoint } = dist('weights/random');
+const { blockBytes } = dist('model/memory');
 
 const LAYERS = Number(process.env.BENCH_LAYERS ?? 4);
 const ACT = process.env.BENCH_ACTIVATIONS ?? 'fp8';
@@ -174,7 +173,7 @@ async function main() {
   const moeBytes = layerBytes.slice(1).reduce((a, b) => a + b, 0) / Math.max(1, layerBytes.length - 1);
   const weights61 = weights - layerBytes.reduce((a, b) => a + b, 0) + V3_DENSE * layerBytes[0] + (V3_LAYERS - V3_DENSE) * moeBytes;
   const kvPerToken = LAYERS * (cfg.kvLoraRank + cfg.qkRopeHeadDim) * (ACT === 'f32' ? 4 : 2);
-  console.log(`\n${dev.name}, ${LAYERS} layers (1 dense + ${LAYERS - 1} MoE) at V3 dimensions, activations ${ACT}; loaded in ${loadS.toFixed(1)} s`);
+  console.log(`\n${dev.name}, ${LAYERS} layers (1 dense + ${LAYERS - 1} MoE) at V3 dimensions, activations ${ACT}; loaded in ${loadS.toFixed(1)} s; host ${machine()}`);
   console.log(`weights ${(weights / GiB).toFixed(2)} GiB (dense layer ${(layerBytes[0] / GiB).toFixed(2)}, MoE layer ${(moeBytes / GiB).toFixed(2)}); device free ${(free0 / GiB).toFixed(1)} -> ${(free1 / GiB).toFixed(1)} GiB`);
   console.log(`EXTRAPOLATED to 61 layers: weights ${(weights61 / GiB).toFixed(0)} GiB (${weights61 > dev.totalMemory ? 'does NOT fit' : 'fits'} one ${(dev.totalMemory / GiB).toFixed(0)} GiB device); latent KV cache ${V3_LAYERS * 1152} B/token`);
 
@@ -203,23 +202,16 @@ async function main() {
   }
 
   const f = (x, d = 2) => x.toFixed(d);
-  const head = ['case', 'wall ms', 'GPU ms', 'graph wall ms', 'tok/s (wall)', 'tok/s (graph)', 'tok/s (GPU)', 'dense layer ms', 'MoE layer ms', 'embed+head ms', '61L GPU ms', '61L wall ms', '61L tok/s (wall)'];
   const g = (x, d = 2) => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(d));
-  const body = rows.map((r) => [r.name, f(r.wallMs), f(r.gpuMs), g(r.graphWallMs), f(r.tokens / (r.wallMs / 1e3), 0), g(r.tokens / (r.graphWallMs / 1e3), 0),
-    f(r.tokens / (r.gpuMs / 1e3), 0), f(r.denseMs, 3), f(r.moeMs, 3), f(r.embedMs + r.headMs, 3), f(r.gpu61, 1), f(r.wall61, 1), f(r.tokens / (r.wall61 / 1e3), 0)]);
-  const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells) => cells.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
-  console.log(`\n${line(head)}\n${w.map((n) => '-'.repeat(n)).join('  ')}`);
-  for (const b of body) console.log(line(b));
+  table(['case', 'wall ms', 'GPU ms', 'graph wall ms', 'tok/s (wall)', 'tok/s (graph)', 'tok/s (GPU)', 'dense layer ms', 'MoE layer ms', 'embed+head ms', '61L GPU ms', '61L wall ms', '61L tok/s (wall)'],
+    rows.map((r) => [r.name, f(r.wallMs), f(r.gpuMs), g(r.graphWallMs), f(r.tokens / (r.wallMs / 1e3), 0), g(r.tokens / (r.graphWallMs / 1e3), 0),
+      f(r.tokens / (r.gpuMs / 1e3), 0), f(r.denseMs, 3), f(r.moeMs, 3), f(r.embedMs + r.headMs, 3), f(r.gpu61, 1), f(r.wall61, 1), f(r.tokens / (r.wall61 / 1e3), 0)]), [0]);
   console.log(`\nmeasured: ${LAYERS} layers; the '61L' columns are EXTRAPOLATED (embedding + lm_head + 3 x dense + 58 x mean MoE layer GPU time, `
     + 'plus the measured host time per layer that the GPU did not hide); per-layer times are CUDA events between layers with the step queued '
     + 'behind a spin kernel; wall = Model.forwardBatch with only the picked ids read back (median; prefill 3 runs, decode 10).');
   console.log('decode context is reserved in the paged cache without being computed (zeros): the attention reads the same bytes either way.');
   for (const r of rows) if (r.kvGiB !== undefined) console.log(`  ${r.name}: KV cache ${f(r.kvGiB)} GiB for ${LAYERS} layers (61 layers: ${f(r.kvGiB * V3_LAYERS / LAYERS)} GiB); device free after ${f(r.freeAfter / GiB, 1)} GiB`);
-  if (process.env.BENCH_JSON) {
-    writeFileSync(process.env.BENCH_JSON, JSON.stringify({ bench: 'model_gpu', date: new Date().toISOString(), device: dev.name, layers: LAYERS, activations: ACT,
-      loadS, weights, weights61, free0, free1, rows }, null, 2));
-  }
+  writeJson('model_gpu', { device: dev.name, layers: LAYERS, activations: ACT, loadS, weights, weights61, free0, free1, rows });
   model.dispose();
 }
 

@@ -4,17 +4,16 @@
 // the call. Skipped without a usable GPU.
 import { Tensor } from '../../lib';
 import { quantizeFp8 } from '../../lib/ops/quant';
+import { ACT_QUANT_GPU, ACT_QUANT_SPECIALS_GPU } from '../cases/quant';
 import { poisoned, withSeed } from '../helpers';
 import { Rng } from '../reference/rng';
 import { describeGpu } from './gpu';
 import { expectSameBits, specialsFor, withBits } from './nan_bits';
 
-const SHAPES: [number, number][] = [[1, 1], [1, 128], [3, 129], [7, 300], [33, 7168], [130, 1536], [5, 576]];
-
 describeGpu('quantizeFp8 (CUDA)', () => {
   test.each(['f32', 'bf16', 'f16'] as const)('%s input: codes and scales equal the CPU backend bit for bit', (dtype) => withSeed(async (seed) => {
     const rng = new Rng(seed);
-    for (const [m, k] of SHAPES) {
+    for (const [m, k] of ACT_QUANT_GPU) {
       for (const ue8m0 of [false, true]) {
         // Groups of very different magnitudes, zeros (the 1e-4 floor) and subnormal-range codes.
         const v = rng.normals(m * k, 10 ** rng.int(-6, 3));
@@ -56,7 +55,7 @@ describeGpu('quantizeFp8 (CUDA)', () => {
   // (inf / inf) and the rest +-0. Signalling NaNs, payloads and both signs, in some groups of every row.
   test.each(['f32', 'bf16', 'f16'] as const)('%s input with NaN (both signs, payloads) and +-inf in some groups: codes and scales bit for bit', (dtype) => withSeed(async (seed) => {
     const rng = new Rng(seed);
-    for (const [m, k] of [[5, 300], [3, 128], [2, 7]] as [number, number][]) {
+    for (const [m, k] of ACT_QUANT_SPECIALS_GPU) {
       const kb = Math.ceil(k / 128);
       const bits = new Map<number, number>();
       for (let r = 0; r < m; r++)

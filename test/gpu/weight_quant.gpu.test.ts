@@ -5,18 +5,17 @@
 // Skipped without a usable GPU.
 import { Tensor } from '../../lib';
 import { dequantizeWeightFp8, quantizeWeightFp8 } from '../../lib/ops/quant';
+import { WEIGHT_QUANT_GPU, WEIGHT_QUANT_NAN_BLOCK_GPU, WEIGHT_QUANT_SPECIALS_GPU } from '../cases/quant';
 import { withSeed } from '../helpers';
 import { Rng } from '../reference/rng';
 import { FLOATS, expectSameBytes, poisonedLike } from './exact';
 import { describeGpu } from './gpu';
 import { expectSameBits, INF_BITS, NAN_BITS, specialsFor, withBits } from './nan_bits';
 
-const SHAPES: [number, number][] = [[1, 1], [7, 129], [129, 300], [300, 129], [256, 7168], [130, 1]];
-
 describeGpu('quantizeWeightFp8 / dequantizeWeightFp8 (CUDA)', () => {
   test.each(FLOATS)('%s weights: codes, scales and dequantized values equal the CPU backend', (dtype) => withSeed(async (seed) => {
     const rng = new Rng(seed);
-    for (const [n, k] of SHAPES) {
+    for (const [n, k] of WEIGHT_QUANT_GPU) {
       const v = new Float32Array(n * k);
       const kb = Math.ceil(k / 128), nb = Math.ceil(n / 128);
       const mag = Array.from({ length: nb * kb }, () => (rng.next() < 0.15 ? 0 : 10 ** rng.int(-8, 3)));
@@ -35,7 +34,7 @@ describeGpu('quantizeWeightFp8 / dequantizeWeightFp8 (CUDA)', () => {
   }));
 
   test('a NaN in a block makes its scale the CPU\'s NaN, bit for bit; other blocks are unchanged', async () => {
-    const [n, k] = [130, 260];
+    const [n, k] = WEIGHT_QUANT_NAN_BLOCK_GPU;
     const v = Float32Array.from({ length: n * k }, (_, i) => Math.sin(i));
     v[5] = NaN;
     const w = Tensor.fromFloats(v, [n, k]);
@@ -50,7 +49,7 @@ describeGpu('quantizeWeightFp8 / dequantizeWeightFp8 (CUDA)', () => {
   // 0 * inf and inf / inf are the default NaN 0xffc00000).
   test.each(FLOATS)('%s weights with NaN (both signs, payloads) and +-inf in some blocks: every output bit for bit', (dtype) => withSeed(async (seed) => {
     const rng = new Rng(seed);
-    const [n, k] = [200, 300], nb = Math.ceil(n / 128), kb = Math.ceil(k / 128);
+    const [n, k] = WEIGHT_QUANT_SPECIALS_GPU, nb = Math.ceil(n / 128), kb = Math.ceil(k / 128);
     const bits = new Map<number, number>();
     for (let bi = 0; bi < nb; bi++)
       for (let bj = 0; bj < kb; bj++) {
