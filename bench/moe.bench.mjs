@@ -6,10 +6,12 @@
 // spin kernel); on the CPU, wall time around `await synchronize()` (median of the samples; each sample
 // runs `reps` calls back to back). The experts are stacked as the model loads FP8 checkpoints: w13 =
 // [w1; w3] per expert for the fused gate/up GEMM (groupedGemmSiluMul*), w2.
+// Dims: MOE_BENCH in test/cases/moe.ts. On CUDA, moeForward at the first token count is first checked against
+// the CPU backend (routing exact, output within the GPU suite's tolerance); on the CPU the backend is the reference.
 // Run: npx tsc -p tsconfig.build.json && node bench/moe.bench.mjs [tokens ...]
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { dist, fmt, machine, root, table, writeJson } from './common.mjs';
+import { cases, check, dist, fmt, machine, root, table, writeJson } from './common.mjs';
 
 const { Tensor, synchronize, backends } = dist();
 const { gpuTime } = await import('./cuda_timing.mjs');
@@ -17,9 +19,9 @@ const m = dist('ops/moe');
 const { gemm } = dist('ops/gemm');
 
 const device = backends().cuda.available ? 'cuda' : 'cpu';
-const V3 = { d: 7168, inter: 2048, e: 256, k: 8, nGroup: 8, topkGroup: 4, tokens: [1, 16, 128, 1024, 4096] };
-const CPU = { d: 1024, inter: 256, e: 256, k: 8, nGroup: 8, topkGroup: 4, tokens: [1, 16, 128, 1024, 4096] };
-const dims = device === 'cuda' ? V3 : CPU;
+const { MOE_BENCH, TOL_FORWARD_VS_CPU } = cases('moe');
+const { expectClose } = cases('tolerance');
+const dims = device === 'cuda' ? MOE_BENCH.v3 : MOE_BENCH.cpu;
 const only = process.argv.slice(2).map(Number);
 const tokensList = only.length ? only : dims.tokens;
 
@@ -65,6 +67,22 @@ async function main() {
   const gate = Tensor.randn([e, d], { dtype: 'bf16', device, seed: 4, std: 0.02 });  // bf16 router weight, as model.py
   const bias = Tensor.randn([e], { device, seed: 5, std: 0.01 });
   const route = { topK: k, nGroup, topkGroup, routedScalingFactor: 2.5, bias };
+  if (device === 'cuda') {
+    const t = tokensList[0];
+    await check(`moeForward t=${t} on CUDA vs the CPU backend`, async () => {
+      const x = Tensor.randn([t, d], { dtype: 'bf16', device, seed: 6 + t });
+      const run = (dev) => {
+        const on = (v) => (dev === device ? v : v.to(dev));
+        const ex = Object.fromEntries(Object.entries(experts).map(([n, w]) => [n, { data: on(w.data), scale: on(w.scale) }]));
+        return m.moeForward(on(x), on(gate), ex, { ...route, bias: on(bias), residual: on(x) });
+      };
+      const [got, want] = [run(device), run('cpu')];
+      const [gi, wi] = [await got.indices.toArray(), await want.indices.toArray()];
+      if (gi.some((v, i) => v !== wi[i])) throw new Error('moeForward: CUDA routing differs from the CPU backend');
+      expectClose(await got.out.toFloat32Array(), await want.out.toFloat32Array(), TOL_FORWARD_VS_CPU.out, 'moeForward out');
+      drop([x, got, want]);
+    });
+  }
   const rows = [];
   for (const t of tokensList) {
     const x = Tensor.randn([t, d], { dtype: 'bf16', device, seed: 6 + t });

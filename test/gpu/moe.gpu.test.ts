@@ -4,12 +4,14 @@
 // inputs by one ulp where the GPU's double exp does not (inputs where exp is exact, with NaN and +-inf, bit for
 // bit). Outputs poisoned on the device. Skipped without a GPU.
 import { Tensor } from '../../lib';
-import { moeCombine, moeForward, moeGather, moePermute, moeRoute, MoeRouteOptions, siluMulQuant } from '../../lib/ops/moe';
+import { moeCombine, moeForward, moeGather, moePermute, moeRoute, siluMulQuant } from '../../lib/ops/moe';
 import { quantizeFp8 } from '../../lib/ops/quant';
+import { COMBINE_GPU, FORWARD_GPU, GATHER_GPU, PERMUTE_GPU, ROUTE_GPU, SILU_MUL_QUANT_GPU, SILU_MUL_QUANT_SPECIALS_GPU, TOL_FORWARD_VS_CPU,
+  TOL_ROUTE_WEIGHTS_VS_CPU, TOL_SILU_MUL_QUANT_VS_CPU } from '../cases/moe';
 import { poisoned, relErr, withSeed } from '../helpers';
 import { Rng } from '../reference/rng';
 import { randomRoutes } from '../reference/moe_dispatch';
-import { describeGpu, emuSize } from './gpu';
+import { describeGpu, onEmulator } from './gpu';
 import { specialsFor, withBits } from './nan_bits';
 
 type Outs = Record<string, Tensor>;
@@ -36,19 +38,8 @@ async function cudaVsCpu(inputs: Record<string, Tensor>, run: (x: Record<string,
   }
 }
 
-const ROUTES: { name: string; t: number; e: number; bias?: boolean; opts: Omit<MoeRouteOptions, 'bias' | 'out'> }[] = [
-  { name: 'V3 e=256 groups 8/4 top-8', t: 300, e: 256, bias: true, opts: { topK: 8, nGroup: 8, topkGroup: 4, routedScalingFactor: 2.5 } },
-  { name: 'V3 decode, t=1', t: 1, e: 256, bias: true, opts: { topK: 8, nGroup: 8, topkGroup: 4, routedScalingFactor: 2.5 } },
-  { name: 'group max without bias', t: 77, e: 64, opts: { topK: 6, nGroup: 8, topkGroup: 3, routedScalingFactor: 1.5 } },
-  { name: 'V2 softmax groups', t: 50, e: 160, opts: { topK: 6, scoring: 'softmax', nGroup: 8, topkGroup: 3, routedScalingFactor: 16 } },
-  { name: 'softmax greedy', t: 129, e: 64, opts: { topK: 6, scoring: 'softmax' } },
-  { name: 'k = 1', t: 31, e: 16, opts: { topK: 1 } },
-  { name: 'k = e = 256', t: 5, e: 256, bias: true, opts: { topK: 256 } },
-  { name: 't = 0', t: 0, e: 64, bias: true, opts: { topK: 4 } },
-];
-
 describeGpu('MoE on CUDA', () => {
-  test.each(ROUTES.map((c) => [c.name, c] as const))('moeRoute %s: indices exact, weights to 1e-6', (_n, c) => withSeed(async (seed) => {
+  test.each(ROUTE_GPU.map((c) => [c.name, c] as const))('moeRoute %s: indices exact, weights to 1e-6', (_n, c) => withSeed(async (seed) => {
     const rng = new Rng(seed);
     const { t, e } = c, k = c.opts.topK;
     const inputs: Record<string, Tensor> = { logits: Tensor.fromArray(Float32Array.from(rng.normals(t * e)), [t, e]) };
@@ -57,7 +48,7 @@ describeGpu('MoE on CUDA', () => {
       const out = { weights: poisoned([t, k], 'f32', dev), indices: poisoned([t, k], 'i32', dev) };
       const r = moeRoute(x.logits as Tensor<'f32'>, { ...c.opts, bias: x.bias as Tensor<'f32'> | undefined, out });
       return { weights: r.weights, indices: r.indices };
-    }, { weights: 1e-6 });
+    }, { weights: TOL_ROUTE_WEIGHTS_VS_CPU });
   }));
 
   test('moeRoute ties: equal logits and tied groups go to the lower index on both backends', async () => {
@@ -71,22 +62,10 @@ describeGpu('MoE on CUDA', () => {
     await cudaVsCpu({ logits: Tensor.fromArray(v, [1, 64]) }, (x) => {
       const r = moeRoute(x.logits as Tensor<'f32'>, { topK: 64, scoring: 'softmax' });
       return { weights: r.weights, indices: r.indices };
-    }, { weights: 1e-6 });
+    }, { weights: TOL_ROUTE_WEIGHTS_VS_CPU });
   });
 
-  const PERMS = [
-    { t: 1, k: 8, e: 256, align: 1 },
-    { t: 4096, k: 8, e: 256, align: 128 },      // many chunks, tile padding
-    { t: 1000, k: 2, e: 256, pool: 3, align: 64 },  // most experts empty
-    { t: 700, k: 1, e: 16, pool: 1, align: 128 },   // one expert gets every token, count not a multiple of the tile
-    { t: 9, k: 16, e: 16, align: 1 },           // k = e
-    { t: 0, k: 8, e: 256, align: 128 },
-    { t: 1, k: 8, e: 256, layout: 'masked' },
-    { t: 333, k: 6, e: 64, layout: 'masked' },
-    { t: 300, k: 4, e: 16, pool: 6, layout: 'masked', mMax: 50 },  // drops
-    { t: 0, k: 8, e: 256, layout: 'masked' },
-  ] as const;
-  test.each(PERMS.map((c) => [JSON.stringify(c), c] as const))('moePermute %s: every output exact', (_n, c) => withSeed(async (seed) => {
+  test.each(PERMUTE_GPU.map((c) => [JSON.stringify(c), c] as const))('moePermute %s: every output exact', (_n, c) => withSeed(async (seed) => {
     const rng = new Rng(seed);
     const idx = Tensor.fromArray(randomRoutes(rng, c.t, c.k, c.e, 'pool' in c ? c.pool : undefined), [c.t, c.k]);
     await cudaVsCpu({ idx }, (x) => {
@@ -99,7 +78,7 @@ describeGpu('MoE on CUDA', () => {
     });
   }));
 
-  test.each([['bf16', 7168], ['f32', 7], ['bf16', 7], ['f16', 300]] as const)('moeGather %s d=%i and its FP8 operand: exact', (dtype, d) => withSeed(async (seed) => {
+  test.each(GATHER_GPU)('moeGather %s d=%i and its FP8 operand: exact', (dtype, d) => withSeed(async (seed) => {
     const rng = new Rng(seed);
     const t = 37, k = 8, e = 64;
     const idx = Tensor.fromArray(randomRoutes(rng, t, k, e), [t, k]);
@@ -113,7 +92,7 @@ describeGpu('MoE on CUDA', () => {
     });
   }));
 
-  test.each([['bf16', 37, 2048, false], ['f32', 5, 300, false], ['f16', 3, 7, true], ['bf16', 0, 256, false]] as const)(
+  test.each(SILU_MUL_QUANT_GPU)(
     'siluMulQuant %s rows=%i n=%i ue8m0=%s: codes and scales (fused and split)', (dtype, rows, n, ue8m0) => withSeed(async (seed) => {
       const rng = new Rng(seed);
       const gu = Tensor.fromFloats(Float32Array.from(rng.normals(rows * 2 * n, 3)), [rows, 2 * n], { dtype });
@@ -124,13 +103,13 @@ describeGpu('MoE on CUDA', () => {
         const f = siluMulQuant(x.gu as Tensor<'bf16'>, { ue8m0, out: { data: poisoned([rows, n], 'f8_e4m3', dev), scale: poisoned([rows, kb], 'f32', dev) } });
         const s = siluMulQuant(x.g as Tensor<'bf16'>, x.u as Tensor<'bf16'>, { ue8m0 });
         return { fd: f.data, fs: f.scale, sd: s.data, ss: s.scale };
-      }, { fd: 1e-3, sd: 1e-3, fs: 1e-6, ss: 1e-6 });
+      }, { fd: TOL_SILU_MUL_QUANT_VS_CPU.codes, sd: TOL_SILU_MUL_QUANT_VS_CPU.codes, fs: TOL_SILU_MUL_QUANT_VS_CPU.scales, ss: TOL_SILU_MUL_QUANT_VS_CPU.scales });
     }));
 
   // Inputs whose silu(g) * u is exact on both backends (exp(-g) is 0, 1 or inf: no expf rounding), with NaN of
   // both signs and payloads and +-inf in gate and up: the codes and scales equal the CPU's bit for bit (a NaN
   // gate wins and keeps its bits, gate -inf gives the default NaN, then a NaN up wins; 0 * inf is NaN too).
-  test.each([['f32', 300], ['bf16', 300], ['f16', 130]] as const)('siluMulQuant %s n=%i with NaN and +-inf in gate and up: bit for bit', (dtype, n) => withSeed(async (seed) => {
+  test.each(SILU_MUL_QUANT_SPECIALS_GPU)('siluMulQuant %s n=%i with NaN and +-inf in gate and up: bit for bit', (dtype, n) => withSeed(async (seed) => {
     const rng = new Rng(seed);
     const rows = 6, kb = Math.ceil(n / 128);
     const big = dtype === 'f16' ? 60000 : 1e30;  // finite in the input dtype; big * -big overflows h to -inf
@@ -158,14 +137,7 @@ describeGpu('MoE on CUDA', () => {
     expect(sc.some((v) => Number.isNaN(v)) && sc.some((v) => v === Infinity) && codes.includes(0xff)).toBe(true);
   }));
 
-  test.each([
-    { t: 1, k: 8, e: 256, d: 7168, dtype: 'bf16', masked: true },
-    // contiguous with align 128: up to 256 x 128 padded rows; d = 7168 would be 235M inputs to generate and emulate
-    { t: 129, k: 8, e: 256, d: emuSize(7168, 256), dtype: 'bf16', masked: false },
-    { t: 17, k: 1, e: 4, d: 7, dtype: 'f32', masked: false },
-    { t: 5, k: 16, e: 16, d: 33, dtype: 'f16', masked: true },
-    { t: 0, k: 8, e: 16, d: 64, dtype: 'bf16', masked: false },
-  ] as const)('moeCombine %o: exact, and identical bits on a rerun', (c) => withSeed(async (seed) => {
+  test.each(COMBINE_GPU(onEmulator))('moeCombine %o: exact, and identical bits on a rerun', (c) => withSeed(async (seed) => {
     const rng = new Rng(seed);
     const { t, k, e, d, dtype } = c;
     const idx = Tensor.fromArray(randomRoutes(rng, t, k, e), [t, k]);
@@ -186,10 +158,9 @@ describeGpu('MoE on CUDA', () => {
   }));
 
   // Needs the CUDA grouped FP8 GEMM (cuda/fp8_gemm.cu) and the router GEMM: routing exact, output to bf16 tolerance.
-  // On the emulator the contiguous case with 40 tokens (300 x 8 expert GEMMs on the simple kernel would take minutes).
-  test.each([[1, 'auto'], [7, 'masked'], [emuSize(300, 40), 'contiguous']] as const)('moeForward t=%i layout %s, FP8 experts (V3-like groups)', (t, layout) => withSeed(async (seed) => {
+  test.each(FORWARD_GPU(onEmulator).runs)('moeForward t=%i layout %s, FP8 experts (V3-like groups)', (t, layout) => withSeed(async (seed) => {
     const rng = new Rng(seed);
-    const d = 512, e = 64, n = 256, k = 8;
+    const { d, e, n, k } = FORWARD_GPU(onEmulator);
     const codes = (len: number) => Uint8Array.from({ length: len }, () => { const c = rng.int(0, 255); return (c & 0x7f) === 0x7f ? c - 1 : c; });
     const stack = (rows: number, cols: number) => ({
       data: Tensor.fromArray(codes(e * rows * cols), [e, rows, cols], { dtype: 'f8_e4m3' }),
@@ -212,6 +183,6 @@ describeGpu('MoE on CUDA', () => {
         w2: { data: x.w2d as Tensor<'f8_e4m3'>, scale: x.w2s as Tensor<'f32'> },
       }, { topK: k, nGroup: 8, topkGroup: 4, routedScalingFactor: 2.5, bias: x.bias as Tensor<'f32'>, shared: x.shared as Tensor<'bf16'>, residual: x.x as Tensor<'bf16'>, layout });
       return { out: r.out, indices: r.indices, counts: r.counts, weights: r.weights };
-    }, { out: 2e-2, weights: 1e-5 });
+    }, TOL_FORWARD_VS_CPU);
   }));
 });

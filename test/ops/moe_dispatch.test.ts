@@ -6,6 +6,7 @@ import { siluMul } from '../../lib/ops/activation';
 import { quantizeFp8, quantizeWeightFp8 } from '../../lib/ops/quant';
 import { narrow } from '../../lib/ops/shape';
 import { moeCombine, moeForward, moeGather, moePermute, siluMulQuant } from '../../lib/ops/moe';
+import { COMBINE_CPU, FORWARD_CPU, GATHER_CPU, NEAR_TIE, PERMUTE_CPU, SILU_MUL_QUANT_CPU, TOL_FP8_VS_DENSE, TOL_SILU_MUL_QUANT_SCALES } from '../cases/moe';
 import { expectClose, poisoned, TOL, withSeed } from '../helpers';
 import { e4m3Decode } from '../reference/codec';
 import * as ref from '../reference/moe_dispatch';
@@ -16,24 +17,8 @@ const { randomRoutes } = ref;
 
 const ints = async (x: Tensor<'i32'>) => Array.from(await x.toArray());
 
-interface PermCase { t: number; k: number; e: number; pool?: number; align?: number; layout?: 'contiguous' | 'masked'; mMax?: number }
-const PERM_CASES: PermCase[] = [
-  { t: 1, k: 8, e: 256 },
-  { t: 7, k: 2, e: 16 },
-  { t: 129, k: 8, e: 256, align: 128 },
-  { t: 300, k: 6, e: 64, align: 4 },
-  { t: 33, k: 4, e: 64, pool: 5 },         // most experts get nothing
-  { t: 50, k: 1, e: 16, pool: 1 },         // one expert gets every token
-  { t: 9, k: 16, e: 16, align: 3 },        // k = e
-  { t: 0, k: 8, e: 32, align: 8 },
-  { t: 1, k: 8, e: 256, layout: 'masked' },
-  { t: 37, k: 6, e: 64, layout: 'masked' },
-  { t: 0, k: 4, e: 8, layout: 'masked' },
-  { t: 40, k: 4, e: 16, pool: 6, layout: 'masked', mMax: 9 },  // drops slots
-];
-
 describe('moePermute', () => {
-  test.each(PERM_CASES.map((c) => [JSON.stringify(c), c] as const))('%s matches the reference', (_n, c) => withSeed(async (seed) => {
+  test.each(PERMUTE_CPU.map((c) => [JSON.stringify(c), c] as const))('%s matches the reference', (_n, c) => withSeed(async (seed) => {
     const rng = new Rng(seed);
     const idx = randomRoutes(rng, c.t, c.k, c.e, c.pool);
     const want = ref.moePermute(idx, c.t, c.k, c.e, c);
@@ -100,7 +85,7 @@ describe('moePermute', () => {
 });
 
 describe('moeGather', () => {
-  test.each([['f32', 7], ['bf16', 300], ['f32', 1]] as const)('%s rows, d = %i: row r = x[rowSlot[r] / k], padding zero', (dtype, d) => withSeed(async (seed) => {
+  test.each(GATHER_CPU)('%s rows, d = %i: row r = x[rowSlot[r] / k], padding zero', (dtype, d) => withSeed(async (seed) => {
     const rng = new Rng(seed);
     const t = 23, k = 4, e = 16;
     const idx = randomRoutes(rng, t, k, e, 11);
@@ -145,8 +130,7 @@ describe('moeGather', () => {
 });
 
 describe('siluMulQuant', () => {
-  const cases = [['f32', 5, 128], ['bf16', 17, 300], ['f16', 3, 7], ['bf16', 2, 2048], ['f32', 0, 256]] as const;
-  test.each(cases)('%s rows=%i n=%i: bit-equal to quantizeFp8(siluMul(gate, up)); close to the float64 reference', (dtype, rows, n) => withSeed(async (seed) => {
+  test.each(SILU_MUL_QUANT_CPU)('%s rows=%i n=%i: bit-equal to quantizeFp8(siluMul(gate, up)); close to the float64 reference', (dtype, rows, n) => withSeed(async (seed) => {
     const rng = new Rng(seed);
     const kb = Math.ceil(n / 128);
     // gateUp [rows, 2n] with a spread of magnitudes per row, one all-zero group
@@ -168,12 +152,12 @@ describe('siluMulQuant', () => {
 
     const want = ref.siluMulQuant(await gate.toFloat32Array(), await up.toFloat32Array(), rows, n, dtype);
     const codes = await fused.data.toArray(), scale = await fused.scale.toFloat32Array();
-    expectClose(scale, want.scale, 1e-6, 'scales');
+    expectClose(scale, want.scale, TOL_SILU_MUL_QUANT_SCALES, 'scales');
     let differ = 0;
     for (let i = 0; i < codes.length; i++) if (codes[i] !== want.codes[i]) differ++;
     expect(differ).toBeLessThanOrEqual(Math.max(1, codes.length / 1000));  // only where f32 silu rounds h across a code boundary
     const deq = Float64Array.from(codes, (c, i) => e4m3Decode(c) * scale[Math.floor(i / n) * kb + Math.floor((i % n) / 128)]);
-    if (rows) expectClose(deq, want.h, 0.05, 'dequantized');
+    if (rows) expectClose(deq, want.h, TOL_FP8_VS_DENSE, 'dequantized');
   }));
 
   test('leading dims are kept ([E, mMax, 2n] -> [E, mMax, n]); ue8m0 scales are powers of two', () => withSeed(async (seed) => {
@@ -202,14 +186,7 @@ describe('siluMulQuant', () => {
 });
 
 describe('moeCombine', () => {
-  const cases = [
-    { t: 1, k: 8, e: 256, d: 64, dtype: 'bf16', shared: true, residual: true },
-    { t: 129, k: 6, e: 64, d: 130, dtype: 'f32', shared: true, residual: false },
-    { t: 17, k: 1, e: 4, d: 7, dtype: 'f32', shared: false, residual: true },
-    { t: 5, k: 16, e: 16, d: 33, dtype: 'bf16', shared: false, residual: false },
-    { t: 0, k: 4, e: 8, d: 16, dtype: 'f32', shared: true, residual: true },
-  ] as const;
-  test.each(cases.map((c) => [JSON.stringify(c), c] as const))('%s matches the reference, bit-identical on reruns', (_n, c) => withSeed(async (seed) => {
+  test.each(COMBINE_CPU.map((c) => [JSON.stringify(c), c] as const))('%s matches the reference, bit-identical on reruns', (_n, c) => withSeed(async (seed) => {
     const rng = new Rng(seed);
     const { t, k, e, d, dtype } = c;
     const idx = randomRoutes(rng, t, k, e);
@@ -284,9 +261,9 @@ describe('moeForward (router -> combined output)', () => {
     return { out, route };
   }
 
-  test.each([[1, 'auto'], [5, 'masked'], [40, 'contiguous'], [40, 'auto']] as const)('t=%i layout %s, f32 dense experts: matches the float64 MoE; FP8 experts close', (t, layout) => withSeed(async (seed) => {
+  test.each(FORWARD_CPU.runs)('t=%i layout %s, f32 dense experts: matches the float64 MoE; FP8 experts close', (t, layout) => withSeed(async (seed) => {
     const rng = new Rng(seed);
-    const d = 128, e = 16, n = 256, k = 4;
+    const { d, e, n, k } = FORWARD_CPU;
     const f = (len: number, std: number) => Float32Array.from(rng.normals(len, std));
     const [x, gate, w1, w3, w2] = [f(t * d, 1), f(e * d, 0.3), f(e * n * d, 1 / Math.sqrt(d)), f(e * n * d, 1 / Math.sqrt(d)), f(e * d * n, 1 / Math.sqrt(n))];
     const bias = f(e, 0.1), shared = f(t * d, 1), residual = f(t * d, 1);
@@ -296,9 +273,9 @@ describe('moeForward (router -> combined output)', () => {
     const r = moeForward(T(x, [t, d]), T(gate, [e, d]), experts, opts);
     const F = (a: Float32Array) => Float64Array.from(a);
     const want = reference(F(x), F(gate), F(w1), F(w3), F(w2), t, d, e, n, k, F(bias), F(shared), F(residual));
-    const ambiguous = Array.from(want.route.margin).filter((m) => m < 1e-6).length;
+    const ambiguous = Array.from(want.route.margin).filter((m) => m < NEAR_TIE).length;
     if (ambiguous === 0) {
-      expectClose(await r.out.toFloat32Array(), want.out, 1e-5, 'moeForward');
+      expectClose(await r.out.toFloat32Array(), want.out, TOL.f32, 'moeForward');
       expect(Array.from(await r.indices.toArray())).toEqual(Array.from(want.route.indices));
     }
     const counts = Array.from(await r.counts.toArray()), idx = await r.indices.toArray();
@@ -316,6 +293,6 @@ describe('moeForward (router -> combined output)', () => {
     };
     const r8 = moeForward(T(x, [t, d]), T(gate, [e, d]), { w1: q(experts.w1, n, d), w3: q(experts.w3, n, d), w2: q(experts.w2, d, n) }, opts);
     expect(Array.from(await r8.indices.toArray())).toEqual(Array.from(idx));
-    expectClose(await r8.out.toFloat32Array(), await r.out.toFloat32Array(), 0.05, 'fp8 vs dense');
+    expectClose(await r8.out.toFloat32Array(), await r.out.toFloat32Array(), TOL_FP8_VS_DENSE, 'fp8 vs dense');
   }));
 });

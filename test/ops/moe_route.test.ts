@@ -2,14 +2,11 @@
 // semantics (v3-reference.md §5, §9). Indices must match exactly except on rows whose choices are
 // within 1e-6 of a tie (counted, expected ~0); weights to f32 tolerance.
 import { Tensor, DTypeError, ShapeError, DisposedError, ArgumentError } from '../../lib';
+import { NEAR_TIE, ROUTE_CPU, RouteCase as Case } from '../cases/moe';
 import { expectClose, poisoned, TOL, withSeed } from '../helpers';
 import * as ref from '../reference/moe';
 import { Rng } from '../reference/rng';
-import { moeRoute, MoeRouteOptions } from '../../lib/ops/moe';
-
-const NEAR_TIE = 1e-6;
-
-interface Case { name: string; t: number; e: number; opts: Omit<MoeRouteOptions, 'bias' | 'out'>; bias?: boolean; std?: number }
+import { moeRoute } from '../../lib/ops/moe';
 
 /** Runs one case on random logits and compares with the reference; returns the number of ambiguous rows. */
 async function check(c: Case, seed: number): Promise<number> {
@@ -34,25 +31,8 @@ async function check(c: Case, seed: number): Promise<number> {
   return ambiguous;
 }
 
-const cases: Case[] = [
-  { name: 'V3 (e=256, 8 groups keep 4, top-8, scale 2.5, bias)', t: 300, e: 256, bias: true,
-    opts: { topK: 8, nGroup: 8, topkGroup: 4, routedScalingFactor: 2.5 } },
-  { name: 'tiny fixture (e=16, 4 groups keep 2, top-4, scale 2.5, bias)', t: 129, e: 16, bias: true,
-    opts: { topK: 4, nGroup: 4, topkGroup: 2, routedScalingFactor: 2.5 } },
-  { name: 'sigmoid, groups without bias (group max)', t: 77, e: 64, opts: { topK: 6, nGroup: 8, topkGroup: 3, routedScalingFactor: 1.5 } },
-  { name: 'V2 softmax group_limited_greedy (e=160, 8 groups keep 3, top-6, scale 16)', t: 50, e: 160,
-    opts: { topK: 6, scoring: 'softmax', nGroup: 8, topkGroup: 3, routedScalingFactor: 16 } },
-  { name: 'V2-Lite softmax greedy (e=64, top-6, no norm, scale 1)', t: 200, e: 64, opts: { topK: 6, scoring: 'softmax' } },
-  { name: 'softmax, normalised', t: 33, e: 64, opts: { topK: 6, scoring: 'softmax', normTopkProb: true, routedScalingFactor: 2 } },
-  { name: 'Moonlight (e=64, 1 group, top-6, bias, scale 2.446)', t: 65, e: 64, bias: true, opts: { topK: 6, routedScalingFactor: 2.446 } },
-  { name: 'k = 1', t: 31, e: 16, opts: { topK: 1 } },
-  { name: 'k = e', t: 17, e: 16, bias: true, opts: { topK: 16, routedScalingFactor: 3 } },
-  { name: 'k = every expert of the kept groups', t: 9, e: 12, bias: true, opts: { topK: 6, nGroup: 4, topkGroup: 2 } },
-  { name: 'sigmoid without norm', t: 11, e: 32, opts: { topK: 5, normTopkProb: false, routedScalingFactor: 2 } },
-];
-
 describe('moeRoute', () => {
-  test.each(cases.map((c) => [c.name, c] as const))('%s matches the reference', (_n, c) => withSeed(async (seed) => {
+  test.each(ROUTE_CPU.map((c) => [c.name, c] as const))('%s matches the reference', (_n, c) => withSeed(async (seed) => {
     const ambiguous = await check(c, seed);
     if (ambiguous) console.log(`moeRoute ${c.name}: ${ambiguous} of ${c.t} rows within ${NEAR_TIE} of a tie, not compared`);
     expect(ambiguous).toBeLessThanOrEqual(Math.max(1, Math.floor(c.t / 50)));
