@@ -83,6 +83,19 @@ export const FP8_GEMM_GPU_SPLIT_K = (emu: boolean): Mnk => ({ m: 3, n: 576, k: e
 /** CUDA, for compute-sanitizer runs: a few seconds of work in total. */
 export const FP8_GEMM_GPU_TINY: Mnk[] = [{ m: 1, n: 8, k: 16 }, { m: 3, n: 130, k: 272 }, { m: 9, n: 64, k: 128 }];
 
+// ---- the skinny (decode) GEMV path, m <= 8 ----
+/** CPU test: |got - want| <= this times sum_k |a b| per element (f32 accumulation over <= 1000 terms, any order). */
+export const TOL_GEMV_ELEMENTWISE = 2e-5;
+/** CPU test: [n, k]: K tails inside a step and inside a 128-block, N not a multiple of the row block. Every m = 1..8. */
+export const GEMV_CPU: [number, number][] = [[1, 7], [5, 64], [9, 200], [130, 1000], [13, 129], [7, 1]];
+export const GEMV_MAX_M = 8;
+/** The kernels with a skinny path of their own. */
+export const GEMV_ISAS = ['avx512', 'avx2'];
+/** CPU test: a row's bits alone and in a batch ([n, k]). */
+export const GEMV_BATCH_INVARIANCE: [number, number] = [37, 1000];
+/** CPU test: NaN in one weight row (`bad`) reaches only its output column, at these m. */
+export const GEMV_NAN_ROW = { n: 11, k: 300, bad: 6, ms: [1, 2, 3, 5, 8] };
+
 // ---- benchmarks: DeepSeek-V3 shapes ----
 /** V3's dense projections (N, K) (DeepGEMM's list). */
 export const V3_NK: Mnk[] = [

@@ -5,12 +5,13 @@
 import { DType, Tensor } from '../../lib';
 import { siluMul } from '../../lib/ops/activation';
 import { add } from '../../lib/ops/elementwise';
+import { ELEMENTWISE_GPU, MISALIGNED_GPU } from '../cases/elementwise';
 import { TOL, withSeed } from '../helpers';
 import { Rng } from '../reference/rng';
 import { FLOATS, Float, expectSameBytes, poisonedLike, randomFloats } from './exact';
 import { describeGpu, expectCudaMatchesCpu } from './gpu';
 
-const SIZES = [1, 7, 129, 300, 7168, 100003];
+const SIZES = ELEMENTWISE_GPU;
 
 describeGpu('add (CUDA)', () => {
   test.each(FLOATS)('%s a: every b and output dtype, bytes equal the CPU backend', (ad) => withSeed(async (seed) => {
@@ -29,7 +30,7 @@ describeGpu('add (CUDA)', () => {
 
   test('misaligned views and 2-d shapes use the scalar path correctly', () => withSeed(async (seed) => {
     const rng = new Rng(seed);
-    for (const n of [5, 130, 7169]) {
+    for (const n of MISALIGNED_GPU) {
       const base = randomFloats(rng, [n + 3], 'bf16'), other = randomFloats(rng, [n + 1], 'f32');
       const [a, b] = [base.view(3, n), other.view(1, n)];  // offsets of 6 and 4 bytes
       const [ag, bg] = [base.to('cuda').view(3, n), other.to('cuda').view(1, n)];
@@ -70,7 +71,7 @@ function make(rng: Rng, n: number, dtype: DType, values: Float64Array): Tensor {
 describeGpu('cast (CUDA)', () => {
   test.each(ALL)('%s to every dtype: bytes equal the CPU backend (values in every target\'s range)', (from) => withSeed(async (seed) => {
     const rng = new Rng(seed);
-    for (const n of [1, 7, 129, 300, 7168, 100003]) {
+    for (const n of SIZES) {
       for (const to of ALL) {
         // [0, 250): exact in every dtype's range (u8 included); fractions for the float sources.
         const v = rng.uniforms(n, 0, 250);

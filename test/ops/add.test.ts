@@ -1,12 +1,13 @@
 // add: CPU backend vs the float64 reference (test/reference/elementwise.ts).
 import { ops, Tensor, DTypeError, ShapeError, DisposedError, ArgumentError } from '../../lib';
+import { ADD_CPU } from '../cases/elementwise';
 import { expectClose, poisoned, TOL, withSeed } from '../helpers';
 import * as ref from '../reference/elementwise';
 import { bf16Round } from '../reference/codec';
 import { Rng } from '../reference/rng';
 
 describe('add', () => {
-  test.each([[1], [7], [2049], [70001]])('f32, n=%i, matches the reference', (n) => withSeed(async (seed) => {
+  test.each(ADD_CPU)('f32, n=%i, matches the reference', (n) => withSeed(async (seed) => {
     const rng = new Rng(seed);
     const a = Float32Array.from(rng.normals(n)), b = Float32Array.from(rng.normals(n));
     const out = poisoned([n], 'f32');

@@ -1,16 +1,17 @@
 // embedding: CPU lookup vs the reference (test/reference/embedding.ts); out-of-range ids are
 // reported by the CPU task on the next read.
 import { Tensor, DTypeError, ShapeError, DisposedError, ArgumentError } from '../../lib';
+import { EMBEDDING_CPU, EMBEDDING_CPU_BF16, EMBEDDING_CPU_VOCAB } from '../cases/embedding';
 import { expectClose, poisoned, TOL, withSeed } from '../helpers';
 import * as ref from '../reference/embedding';
 import { Rng } from '../reference/rng';
 import { embedding } from '../../lib/ops/embedding';
 
 describe('embedding', () => {
-  test.each([[1, 1, 'i32'], [5, 7, 'i64'], [33, 128, 'i32'], [33, 300, 'i64'], [5, 1027, 'i32']] as const)(
+  test.each(EMBEDDING_CPU)(
     'f32 table, t=%i d=%i, ids %s', (t, d, idt) => withSeed(async (seed) => {
       const rng = new Rng(seed);
-      const vocab = 1024;
+      const vocab = EMBEDDING_CPU_VOCAB;
       const table = Float32Array.from(rng.normals(vocab * d));
       const ids = Array.from({ length: t }, (_, i) => (i === 0 ? vocab - 1 : i === 1 ? 0 : rng.int(0, vocab - 1)));
       const idsT = idt === 'i32' ? Tensor.fromArray(Int32Array.from(ids)) : Tensor.fromArray(BigInt64Array.from(ids.map(BigInt)));
@@ -22,12 +23,11 @@ describe('embedding', () => {
 
   test('bf16 table: bf16 rows bit-exact, f32 out exact, repeated ids', () => withSeed(async (seed) => {
     const rng = new Rng(seed);
-    const [vocab, d] = [300, 129];
+    const { vocab, d, ids } = EMBEDDING_CPU_BF16;
     const table = Tensor.fromFloats(Float32Array.from(rng.normals(vocab * d)), [vocab, d], { dtype: 'bf16' });
     const bits = await table.toArray();
-    const ids = [7, 7, 299, 0, 7, 150];
     const idsT = Tensor.fromArray(BigInt64Array.from(ids.map(BigInt)));
-    const got = await embedding(table, idsT, { out: poisoned([6, d], 'bf16') }).toArray();
+    const got = await embedding(table, idsT, { out: poisoned([ids.length, d], 'bf16') }).toArray();
     for (let i = 0; i < ids.length; i++)
       expect(Array.from(got.subarray(i * d, (i + 1) * d))).toEqual(Array.from(bits.subarray(ids[i] * d, (ids[i] + 1) * d)));
     const f = await embedding(table, idsT, { outDtype: 'f32' }).toFloat32Array();

@@ -7,6 +7,7 @@
 // give the tokens decode alone gives.
 import { Tensor } from '../../lib';
 import * as g from '../../lib/ops/gemm';
+import { GEMV_BATCH_INVARIANCE, GEMV_CPU, GEMV_ISAS, GEMV_MAX_M, GEMV_NAN_ROW, TOL_GEMV_ELEMENTWISE } from '../cases/gemm';
 import { withSeed } from '../helpers';
 import * as ref from '../reference/gemm';
 import { Rng } from '../reference/rng';
@@ -15,10 +16,10 @@ const kb = (k: number) => Math.ceil(k / 128);
 const bits = new Uint32Array(1), bitsF = new Float32Array(bits.buffer);
 const toBf16 = (x: number) => { bitsF[0] = x; bits[0] &= 0xffff0000; return bitsF[0]; };
 
-/** |got - want| <= 2e-5 * sum_k |a b| (f32 accumulation over <= 1000 terms, in any order) per element. */
+/** |got - want| <= TOL_GEMV_ELEMENTWISE * sum_k |a b| per element. */
 function expectElementwise(got: Float32Array, want: Float64Array, mag: Float64Array, what: string): void {
   for (let i = 0; i < want.length; i++) {
-    const err = Math.abs(got[i] - want[i]), bound = 2e-5 * mag[i] + 1e-30;
+    const err = Math.abs(got[i] - want[i]), bound = TOL_GEMV_ELEMENTWISE * mag[i] + 1e-30;
     if (!(err <= bound)) throw new Error(`${what}: element ${i}: got ${got[i]}, want ${want[i]} (bound ${bound})`);
   }
 }
@@ -27,13 +28,12 @@ function withIsa<T>(isa: string, fn: () => T): T {
   process.env.DSV3_CPU_ISA = isa;
   try { return fn(); } finally { if (old === undefined) delete process.env.DSV3_CPU_ISA; else process.env.DSV3_CPU_ISA = old; }
 }
-const SHAPES: [number, number][] = [[1, 7], [5, 64], [9, 200], [130, 1000], [13, 129], [7, 1]];  // [n, k]
-const ISAS = ['avx512', 'avx2'];
+const SHAPES = GEMV_CPU, ISAS = GEMV_ISAS;
 
 describe('skinny GEMV (m <= 8)', () => {
   test.each(ISAS)('fp8 weights, m = 1..8, isa %s', (isa) => withSeed(async (seed) => {
     const rng = new Rng(seed);
-    for (let m = 1; m <= 8; m++) for (const [n, k] of SHAPES) {
+    for (let m = 1; m <= GEMV_MAX_M; m++) for (const [n, k] of SHAPES) {
       const a = ref.randomFp8(rng, m, k, m), b = ref.randomFp8(rng, n, k, kb(n));
       const abs = (d: ref.Fp8Data): ref.Fp8Data => ({ codes: d.codes.map((c) => c & 0x7f), scale: d.scale });
       const want = ref.fp8Gemm(a, b, m, n, k), mag = ref.fp8Gemm(abs(a), abs(b), m, n, k);
@@ -49,7 +49,7 @@ describe('skinny GEMV (m <= 8)', () => {
     const rng = new Rng(seed);
     const dtype = dt as 'bf16' | 'f32';
     const vals = (len: number) => rng.normals(len).map((x) => (dtype === 'bf16' ? toBf16(x) : Math.fround(x)));
-    for (let m = 1; m <= 8; m++) for (const [n, k] of SHAPES) {
+    for (let m = 1; m <= GEMV_MAX_M; m++) for (const [n, k] of SHAPES) {
       const a = vals(m * k), b = vals(n * k);
       const want = ref.gemm(a, b, m, n, k), mag = ref.gemm(a.map(Math.abs), b.map(Math.abs), m, n, k);
       const A = Tensor.fromFloats(Float32Array.from(a), [m, k], { dtype }), B = Tensor.fromFloats(Float32Array.from(b), [n, k], { dtype });
@@ -61,7 +61,7 @@ describe('skinny GEMV (m <= 8)', () => {
 
   test.each(ISAS)('a row gives the same bits alone and in a batch of m = 2..8 (4 on AVX2) (isa %s)', (isa) => withSeed(async (seed) => {
     const rng = new Rng(seed);
-    const n = 37, k = 1000;
+    const [n, k] = GEMV_BATCH_INVARIANCE;
     for (const dt of ['fp8', 'bf16', 'f32']) {
       // weights, then 8 activation rows; run(rows) multiplies the first `rows` of them
       let run: (rows: number) => Promise<Float32Array>;
@@ -103,8 +103,8 @@ describe('skinny GEMV (m <= 8)', () => {
 
   test.each(ISAS)('NaN in one weight row reaches only its output column (isa %s)', (isa) => withSeed(async (seed) => {
     const rng = new Rng(seed);
-    for (const m of [1, 2, 3, 5, 8]) for (const dt of ['fp8', 'bf16', 'f32']) {
-      const n = 11, k = 300, bad = 6;
+    for (const m of GEMV_NAN_ROW.ms) for (const dt of ['fp8', 'bf16', 'f32']) {
+      const { n, k, bad } = GEMV_NAN_ROW;
       let out: Tensor;
       const dispose: Tensor[] = [];
       if (dt === 'fp8') {
