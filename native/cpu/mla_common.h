@@ -7,10 +7,6 @@
 
 #include "native/cpu/rowops.h"
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
-
 namespace dsv3::cpu {
 
 // q [r + pd] (q_latent | q_pe); keys j < n: kv + j * kv_stride [r] (c_kv, also the value) and
@@ -81,34 +77,6 @@ inline void mla_attend_tile(const float* const* q, const float* kv, int64_t kv_s
 }
 
 #if defined(__x86_64__)
-// dot(a[qq], b, len) for NQ vectors against one b, as dot_multi: 16 partial sums (two 8-lane vectors), the
-// tail, then the lanes in order.
-template <int NQ>
-__attribute__((target("avx2,fma"))) inline void mla_dots_avx2(const float* const* a, const float* b, int64_t len, float* out) {
-  __m256 lo[NQ], hi[NQ];
-  for (int qq = 0; qq < NQ; ++qq) lo[qq] = hi[qq] = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 16 <= len; i += 16) {
-    const __m256 b0 = _mm256_loadu_ps(b + i), b1 = _mm256_loadu_ps(b + i + 8);
-    for (int qq = 0; qq < NQ; ++qq) {
-      lo[qq] = _mm256_fmadd_ps(_mm256_loadu_ps(a[qq] + i), b0, lo[qq]);
-      hi[qq] = _mm256_fmadd_ps(_mm256_loadu_ps(a[qq] + i + 8), b1, hi[qq]);
-    }
-  }
-  alignas(32) float lanes[NQ][16];
-  for (int qq = 0; qq < NQ; ++qq) {
-    _mm256_store_ps(lanes[qq], lo[qq]);
-    _mm256_store_ps(lanes[qq] + 8, hi[qq]);
-  }
-  for (int qq = 0; qq < NQ; ++qq) {
-    float t = 0.f;
-    for (int64_t j = i; j < len; ++j) t = std::fma(a[qq][j], b[j], t);
-    out[qq] = t;
-  }
-  for (int k = 0; k < 16; ++k)
-    for (int qq = 0; qq < NQ; ++qq) out[qq] += lanes[qq][k];
-}
-
 // mla_attend_tile with AVX2 + FMA: bit for bit the same operations in the same order (each dot's 16 partial
 // sums are two 8-lane vectors, summed into the score lane by lane in dot()'s order; acc[c] += p_j v_j[c] in
 // key order), with the partial sums and 16 columns x NQ heads of acc in registers.
@@ -118,13 +86,15 @@ __attribute__((target("avx2,fma"))) inline void mla_attend_tile_avx2(const float
                                                                     int64_t pd, float scale, float* const* s, float* m, float* l,
                                                                     float* const* acc) {
   const float* qpe[NQ];
-  float mb[NQ], d1[NQ], d2[NQ], lb[NQ];
+  float mb[NQ], d1[NQ][1], d2[NQ][1], lb[NQ];
   for (int qq = 0; qq < NQ; ++qq) { qpe[qq] = q[qq] + r; mb[qq] = m[qq]; }
   for (int64_t j = 0; j < n; ++j) {
-    mla_dots_avx2<NQ>(q, kv + j * kv_stride, r, d1);
-    mla_dots_avx2<NQ>(qpe, pe + j * pe_stride, pd, d2);
+    const float* kj = kv + j * kv_stride;
+    const float* pj = pe + j * pe_stride;
+    dot_tile_avx2<NQ, 1>(q, &kj, r, d1);
+    dot_tile_avx2<NQ, 1>(qpe, &pj, pd, d2);
     for (int qq = 0; qq < NQ; ++qq) {
-      s[qq][j] = (d1[qq] + d2[qq]) * scale;
+      s[qq][j] = (d1[qq][0] + d2[qq][0]) * scale;
       mb[qq] = std::max(mb[qq], s[qq][j]);
     }
   }
@@ -158,10 +128,6 @@ __attribute__((target("avx2,fma"))) inline void mla_attend_tile_avx2(const float
       for (int qq = 0; qq < NQ; ++qq) acc[qq][c0] = std::fma(s[qq][j], kv[j * kv_stride + c0], acc[qq][c0]);
   for (int qq = 0; qq < NQ; ++qq) { m[qq] = mb[qq]; l[qq] = lb[qq]; }
 }
-inline bool mla_cpu_has_avx2() {
-  static const bool ok = [] { __builtin_cpu_init(); return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }();
-  return ok;
-}
 #endif
 
 // Heads [0, g) of one token over the same n keys, in tiles of up to 4 (q, s, acc: per head, strided).
@@ -175,7 +141,7 @@ inline void mla_attend_heads(const float* q, int64_t q_stride, int64_t g, const 
     float* as[4];
     for (int k = 0; k < nq; ++k) { qs[k] = q + (h0 + k) * q_stride; ss[k] = s + (h0 + k) * s_stride; as[k] = acc + (h0 + k) * acc_stride; }
 #if defined(__x86_64__)
-    if (mla_cpu_has_avx2()) {
+    if (cpu_has_avx2_fma()) {
       switch (nq) {
         case 1: mla_attend_tile_avx2<1>(qs, kv, kv_stride, pe, pe_stride, n, r, pd, scale, ss, m + h0, l + h0, as); break;
         case 2: mla_attend_tile_avx2<2>(qs, kv, kv_stride, pe, pe_stride, n, r, pd, scale, ss, m + h0, l + h0, as); break;

@@ -5,6 +5,7 @@
 // (native/cpu/rowops.h), so the fused ops equal the composed ones bit for bit.
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "native/cpu/parallel.h"
@@ -105,8 +106,47 @@ void output_tile(const float* o, const W* w, int64_t v, int64_t r, float* y) {
     }
   }
 }
+#if defined(__x86_64__)
+// output_tile for f32 weights with AVX2 + FMA: rows of W_UV in groups of ND against the NB tokens
+// (dot_tile_avx2: the same sums as dot(), bit for bit).
+template <int NB>
+void output_tile_avx2(const float* o, const float* w, int64_t v, int64_t r, float* y) {
+  constexpr int ND = NB <= 2 ? 4 : 2;
+  const float* a[NB];
+  for (int ii = 0; ii < NB; ++ii) a[ii] = o + ii * r;
+  int64_t dd = 0;
+  for (; dd + ND <= v; dd += ND) {
+    const float* b[ND];
+    for (int k = 0; k < ND; ++k) b[k] = w + (dd + k) * r;
+    float out[NB][ND];
+    dot_tile_avx2<NB, ND>(a, b, r, out);
+    for (int ii = 0; ii < NB; ++ii)
+      for (int k = 0; k < ND; ++k) y[ii * v + dd + k] = out[ii][k];
+  }
+  for (; dd < v; ++dd) {
+    const float* b = w + dd * r;
+    float out[NB][1];
+    dot_tile_avx2<NB, 1>(a, &b, r, out);
+    for (int ii = 0; ii < NB; ++ii) y[ii * v + dd] = out[ii][0];
+  }
+}
+#endif
+
 template <class W>
 void output_block(const float* o, int64_t nb, const W* w, int64_t v, int64_t r, float* y) {
+#if defined(__x86_64__)
+  if constexpr (std::is_same_v<W, float>) {
+    if (cpu_has_avx2_fma()) {
+      switch (nb) {
+        case 1: output_tile_avx2<1>(o, w, v, r, y); break;
+        case 2: output_tile_avx2<2>(o, w, v, r, y); break;
+        case 3: output_tile_avx2<3>(o, w, v, r, y); break;
+        default: output_tile_avx2<4>(o, w, v, r, y); break;
+      }
+      return;
+    }
+  }
+#endif
   switch (nb) {
     case 1: output_tile<1>(o, w, v, r, y); break;
     case 2: output_tile<2>(o, w, v, r, y); break;

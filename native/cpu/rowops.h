@@ -7,6 +7,10 @@
 
 #include "native/dtype.h"
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace dsv3::cpu {
 
 // sum_j a[j] b[j] with 16 partial sums. The multiply-adds are explicit fma, so every function that repeats
@@ -22,6 +26,47 @@ inline float dot(const float* a, const float* b, int64_t n) {
   for (int k = 0; k < 16; ++k) s += acc[k];
   return s;
 }
+
+#if defined(__x86_64__)
+// dot() of NA vectors a[ia] against NB vectors b[ib] at once with AVX2 + FMA (callers check cpu_has_avx2_fma()):
+// each dot's 16 partial sums are two 8-lane vectors, then the tail and the lanes are summed in dot()'s order,
+// so out[ia][ib] equals dot(a[ia], b[ib], n) bit for bit. NA x NB <= 8 (two accumulators each).
+template <int NA, int NB>
+__attribute__((target("avx2,fma"))) inline void dot_tile_avx2(const float* const* a, const float* const* b, int64_t n,
+                                                             float (*out)[NB]) {
+  __m256 lo[NA][NB], hi[NA][NB];
+  for (int ia = 0; ia < NA; ++ia)
+    for (int ib = 0; ib < NB; ++ib) lo[ia][ib] = hi[ia][ib] = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m256 b0[NB], b1[NB];
+    for (int ib = 0; ib < NB; ++ib) { b0[ib] = _mm256_loadu_ps(b[ib] + i); b1[ib] = _mm256_loadu_ps(b[ib] + i + 8); }
+    for (int ia = 0; ia < NA; ++ia) {
+      const __m256 a0 = _mm256_loadu_ps(a[ia] + i), a1 = _mm256_loadu_ps(a[ia] + i + 8);
+      for (int ib = 0; ib < NB; ++ib) {
+        lo[ia][ib] = _mm256_fmadd_ps(a0, b0[ib], lo[ia][ib]);
+        hi[ia][ib] = _mm256_fmadd_ps(a1, b1[ib], hi[ia][ib]);
+      }
+    }
+  }
+  alignas(32) float lanes[NA][NB][16];
+  for (int ia = 0; ia < NA; ++ia)
+    for (int ib = 0; ib < NB; ++ib) {
+      _mm256_store_ps(lanes[ia][ib], lo[ia][ib]);
+      _mm256_store_ps(lanes[ia][ib] + 8, hi[ia][ib]);
+      float t = 0.f;
+      for (int64_t j = i; j < n; ++j) t = std::fma(a[ia][j], b[ib][j], t);
+      out[ia][ib] = t;
+    }
+  for (int k = 0; k < 16; ++k)  // NA x NB independent chains, interleaved
+    for (int ia = 0; ia < NA; ++ia)
+      for (int ib = 0; ib < NB; ++ib) out[ia][ib] += lanes[ia][ib][k];
+}
+inline bool cpu_has_avx2_fma() {
+  static const bool ok = [] { __builtin_cpu_init(); return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }();
+  return ok;
+}
+#endif
 
 // sum_j x[j]^2 with 8 partial sums (RMSNorm).
 inline float sum_sq(const float* x, int64_t n) {
