@@ -5,13 +5,11 @@
 // Outputs poisoned with NaN / -123456. Skipped without a usable GPU.
 import { Tensor } from '../../lib';
 import { argmax, sample, topk } from '../../lib/ops/sampling';
+import { ARGMAX_GPU, SAMPLE_GPU, SAMPLE_OPTS_GPU, TOPK_GPU } from '../cases/sampling';
 import { withSeed } from '../helpers';
 import { Rng } from '../reference/rng';
 import { FLOATS, expectSameBytes, poisonedLike } from './exact';
-import { describeGpu, emuSize } from './gpu';
-
-// On the emulator the longest row is 32768 (still many chunks of a block) instead of V3's 129280.
-const SHAPES: [number, number][] = [[1, 1], [1, 7], [7, 129], [3, 300], [2, 7168], [1, emuSize(129280, 32768)]];
+import { describeGpu, onEmulator } from './gpu';
 
 /** Rows of normals (std), with ties, a few NaN / -0 / +0 / -inf when `specials`. */
 function logits(rng: Rng, t: number, n: number, std: number, specials: boolean): Float32Array {
@@ -33,7 +31,7 @@ function logits(rng: Rng, t: number, n: number, std: number, specials: boolean):
 describeGpu('argmax and topk (CUDA)', () => {
   test.each(FLOATS)('%s x: argmax equals the CPU backend (ties, NaN, signed zeros, -inf rows)', (dtype) => withSeed(async (seed) => {
     const rng = new Rng(seed);
-    for (const [t, n] of [...SHAPES, [3, 5] as [number, number]]) {
+    for (const [t, n] of ARGMAX_GPU(onEmulator)) {
       const v = logits(rng, t, n, 2, true);
       if (t === 3 && n === 5) { v.fill(-Infinity, 0, 5); v.set([0, -0, 0, -0, -1], 5); v.set([-0, 0, NaN, 1, NaN], 10); }
       const x = Tensor.fromFloats(v, [t, n], { dtype });
@@ -44,7 +42,7 @@ describeGpu('argmax and topk (CUDA)', () => {
 
   test.each(FLOATS)('%s x: topk values and indices equal the CPU backend', (dtype) => withSeed(async (seed) => {
     const rng = new Rng(seed);
-    for (const [t, n] of [[1, 1], [1, 7], [7, 129], [3, 300], [2, 7168]] as [number, number][]) {
+    for (const [t, n] of TOPK_GPU) {
       for (const k of new Set([1, 2, Math.min(8, n), n <= 300 ? n : 64].filter((c) => c <= n))) {
         const x = Tensor.fromFloats(logits(rng, t, n, 2, true), [t, n], { dtype });
         const xg = x.to('cuda');
@@ -58,14 +56,9 @@ describeGpu('argmax and topk (CUDA)', () => {
 });
 
 describeGpu('sample (CUDA)', () => {
-  const OPTS = [
-    { temperature: 0 }, { temperature: -1, topP: 0.5 }, { temperature: 1 }, { temperature: 0.7 }, { temperature: 2.5 },
-    { temperature: 1, topK: 1 }, { temperature: 0.8, topK: 5 }, { temperature: 1.3, topK: 50 }, { temperature: 1, topP: 0.9 },
-    { temperature: 0.6, topP: 0.5 }, { temperature: 1, topP: 1e-9 }, { temperature: 1.1, topK: 40, topP: 0.95 }, { temperature: 1, topK: 7, topP: 0.3 },
-  ];
-  test.each(OPTS.map((o) => [JSON.stringify(o), o] as const))('%s: tokens equal the CPU backend', (_name, o) => withSeed(async (seed) => {
+  test.each(SAMPLE_OPTS_GPU.map((o) => [JSON.stringify(o), o] as const))('%s: tokens equal the CPU backend', (_name, o) => withSeed(async (seed) => {
     const rng = new Rng(seed);
-    for (const [t, n] of [...SHAPES, [emuSize(64, 16), 1000] as [number, number]]) {
+    for (const [t, n] of SAMPLE_GPU(onEmulator)) {
       for (const std of [0.5, 4]) {
         const v = logits(rng, t, n, std, false);
         const x = Tensor.fromArray(v, [t, n]), xg = x.to('cuda');

@@ -3,6 +3,7 @@
 // starts, and narrow into a view (the MoE expert-stacking use). Outputs poisoned. Skipped without a GPU.
 import { DType, Tensor } from '../../lib';
 import { narrow, transpose01 } from '../../lib/ops/shape';
+import { NARROW_GPU, TRANSPOSE_GPU } from '../cases/shape';
 import { withSeed } from '../helpers';
 import { Rng } from '../reference/rng';
 import { expectSameBytes, poisonedLike } from './exact';
@@ -29,7 +30,7 @@ function random(rng: Rng, shape: number[], dtype: DType): Tensor {
 describeGpu('transpose01 (CUDA)', () => {
   test.each(DTYPES)('%s: bytes equal the CPU backend', (dtype) => withSeed(async (seed) => {
     const rng = new Rng(seed);
-    for (const shape of [[1, 1], [7, 3], [3, 129], [2, 3, 1], [5, 7, 3], [33, 128, 192], [4, 3, 2, 5], [128, 1, 7], [1, 300, 16]]) {
+    for (const shape of TRANSPOSE_GPU) {
       const x = random(rng, shape, dtype), xg = x.to('cuda');
       const oshape = [shape[1], shape[0], ...shape.slice(2)];
       await expectSameBytes(transpose01(xg, { out: poisonedLike(xg, oshape, dtype) }), transpose01(x), `transpose01 ${dtype} [${shape}]`);
@@ -40,7 +41,7 @@ describeGpu('transpose01 (CUDA)', () => {
 describeGpu('narrow (CUDA)', () => {
   test.each(DTYPES)('%s: bytes equal the CPU backend, every start and length class', (dtype) => withSeed(async (seed) => {
     const rng = new Rng(seed);
-    for (const shape of [[1], [7], [3, 129], [33, 128, 192], [2, 3, 300], [5, 7168]]) {
+    for (const shape of NARROW_GPU) {
       const n = shape[shape.length - 1];
       const x = random(rng, shape, dtype), xg = x.to('cuda');
       for (const [start, len] of [[0, n], [0, 1], [n - 1, 1], [rng.int(0, n - 1), 0], [1, n - 1], [Math.floor(n / 3), Math.floor(n / 2)], [rng.int(0, n - 1), 1]]) {

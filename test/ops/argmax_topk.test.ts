@@ -1,13 +1,11 @@
 // argmax and topk: CPU backend vs the float64 reference (test/reference/sampling.ts): ties go to the
 // lower index, NaN ranks above every number.
 import { Tensor, DTypeError, ShapeError, DisposedError, ArgumentError } from '../../lib';
+import { ARGMAX_TOPK_CPU as shapes } from '../cases/sampling';
 import { poisoned, withSeed } from '../helpers';
 import * as ref from '../reference/sampling';
 import { Rng } from '../reference/rng';
 import { argmax, topk } from '../../lib/ops/sampling';
-
-const shapes: [number, number][] = [];
-for (const t of [1, 5, 33]) for (const n of [1, 7, 128, 300, 1027]) shapes.push([t, n]);
 
 /** Values from a small set so that ties are common; a few NaN and +-inf. */
 function tiedRow(rng: Rng, len: number, withNaN: boolean): Float32Array {

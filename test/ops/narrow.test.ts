@@ -1,12 +1,13 @@
 // narrow: CPU backend vs the reference (test/reference/shape.ts); exact (a pure copy).
 import { Tensor, ShapeError, DTypeError, DisposedError, ArgumentError } from '../../lib';
 import * as sh from '../../lib/ops/shape';
+import { NARROW_CPU } from '../cases/shape';
 import { poisoned, withSeed } from '../helpers';
 import * as ref from '../reference/shape';
 import { Rng } from '../reference/rng';
 
 describe('narrow', () => {
-  test.each([[1, 1, 0, 1], [7, 48, 32, 16], [320, 48, 0, 32], [3, 300, 129, 171], [129, 16, 5, 0]])('f32 rows %i, n %i, start %i, len %i is exact', (rows, n, start, len) => withSeed(async (seed) => {
+  test.each(NARROW_CPU)('f32 rows %i, n %i, start %i, len %i is exact', (rows, n, start, len) => withSeed(async (seed) => {
     const rng = new Rng(seed);
     const x = Float32Array.from(rng.normals(rows * n));
     const out = poisoned([rows, len], 'f32');

@@ -2,13 +2,14 @@
 // distribution of many identical rows against the float64 reference distribution
 // (test/reference/sampling.ts) with top-k / top-p filtering.
 import { Tensor, DTypeError, ShapeError, DisposedError, ArgumentError } from '../../lib';
+import { SAMPLE_DISTRIBUTION_CPU, SAMPLE_GREEDY_CPU, SAMPLE_MAX_SIGMA, SAMPLE_SEEDS_CPU } from '../cases/sampling';
 import { poisoned, withSeed } from '../helpers';
 import * as ref from '../reference/sampling';
 import { Rng } from '../reference/rng';
 import { argmax, sample } from '../../lib/ops/sampling';
 
 describe('sample', () => {
-  test.each([[1, 7], [5, 300], [33, 1027]])('greedy (temperature <= 0) and topK = 1 equal argmax, t=%i vocab=%i', (t, n) => withSeed(async (seed) => {
+  test.each(SAMPLE_GREEDY_CPU)('greedy (temperature <= 0) and topK = 1 equal argmax, t=%i vocab=%i', (t, n) => withSeed(async (seed) => {
     const rng = new Rng(seed);
     const x = Float32Array.from(rng.normals(t * n, 3));
     for (let i = 0; i < t; i++) x[i * n + rng.int(0, n - 1)] = x[i * n + rng.int(0, n - 1)];  // some ties
@@ -25,7 +26,7 @@ describe('sample', () => {
 
   test('same seed, same tokens; different seeds differ; a row depends only on (seed, row, its logits)', () => withSeed(async (seed) => {
     const rng = new Rng(seed);
-    const [t, n] = [64, 1000];
+    const [t, n] = SAMPLE_SEEDS_CPU;
     const x = Float32Array.from(rng.normals(t * n, 0.5));  // flat: many likely tokens per row
     const logits = Tensor.fromArray(x, [t, n]);
     const opts = { seed, temperature: 1.2, topP: 0.95, topK: 500 };
@@ -44,17 +45,11 @@ describe('sample', () => {
     expect(new Set(await sample(Tensor.fromArray(same, [t, n]), opts).toArray()).size).toBeGreaterThan(10);
   }));
 
-  // 20000 identical rows of 6 logits: frequencies within 5 standard errors of the reference
-  // probabilities; filtered tokens never appear. Options chosen away from top-p cut boundaries.
-  const logits6 = [1.5, 0.3, -0.4, 1.5, 2.2, -3];
-  test.each([
-    [{ temperature: 1 }],
-    [{ temperature: 0.7, topK: 4 }],
-    [{ temperature: 1.3, topP: 0.8 }],
-    [{ temperature: 2, topK: 5, topP: 0.9 }],
-    [{ temperature: 1, topK: 2 }],  // ties at 1.5: the lower index (0) is kept, 3 is not
-  ])('distribution of 20000 draws matches the reference: %o', (o) => withSeed(async (seed) => {
-    const t = 20000, n = logits6.length;
+  // Identical rows: frequencies within SAMPLE_MAX_SIGMA standard errors of the reference probabilities;
+  // filtered tokens never appear.
+  const logits6 = SAMPLE_DISTRIBUTION_CPU.logits;
+  test.each(SAMPLE_DISTRIBUTION_CPU.opts.map((o) => [o]))(`distribution of ${SAMPLE_DISTRIBUTION_CPU.draws} draws matches the reference: %o`, (o) => withSeed(async (seed) => {
+    const t = SAMPLE_DISTRIBUTION_CPU.draws, n = logits6.length;
     const x = new Float32Array(t * n);
     for (let i = 0; i < t; i++) x.set(logits6, i * n);
     const tokens = await sample(Tensor.fromArray(x, [t, n]), { ...o, seed }).toArray();
@@ -65,7 +60,7 @@ describe('sample', () => {
       if (p[j] === 0) { expect([j, counts[j]]).toEqual([j, 0]); continue; }
       const sigma = Math.sqrt(p[j] * (1 - p[j]) / t);
       const z = Math.abs(counts[j] / t - p[j]) / (sigma || 1e-12);
-      if (!(z <= 5)) throw new Error(`token ${j}: frequency ${counts[j] / t} vs p ${p[j]} (${z.toFixed(1)} sigma); counts ${counts}`);
+      if (!(z <= SAMPLE_MAX_SIGMA)) throw new Error(`token ${j}: frequency ${counts[j] / t} vs p ${p[j]} (${z.toFixed(1)} sigma); counts ${counts}`);
     }
   }));
 
