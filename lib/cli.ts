@@ -7,7 +7,9 @@ import { basename, join, resolve } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { ModelConfig, isMoeLayer } from './config';
-import { loadModel, Precision, readConfig } from './model/load';
+import { loadModel, planModel, Precision, readConfig } from './model/load';
+import { planText } from './model/plan';
+import { Checkpoint } from './weights/safetensors';
 import { Model } from './model/model';
 import { RouteTrace } from './model/stats';
 import { expectedTensors } from './model/weights';
@@ -271,8 +273,20 @@ export async function main(argv: string[], io: CliIo = defaultIo()): Promise<num
     .configureOutput({ writeOut: io.out, writeErr: io.err });
 
   program.command('info').argument('<dir>', 'checkpoint folder (config.json)')
-    .description('config summary, parameter counts, KV cache bytes per token')
-    .action((dir: string) => { io.out(infoText(readConfig(dir))); });
+    .description('config summary, parameter counts, KV cache bytes per token; with --plan, the load plan and its bytes')
+    .option('--plan <activations>', 'print the load plan for f32, bf16 or fp8 activations: every weight\'s layout, dtype, shape, bytes and sources', actArg)
+    .option('--device <d>', 'cpu or cuda (the plan\'s device)', deviceArg, 'cpu' as const)
+    .action((dir: string, o: { plan?: Precision; device: 'cpu' | 'cuda' }) => {
+      const cfg = readConfig(dir);
+      io.out(infoText(cfg));
+      if (!o.plan) return;
+      const ckpt = Checkpoint.open(dir);
+      try {
+        io.out(planText(planModel(cfg, ckpt, { activations: o.plan, device: o.device }), bytesH));
+      } finally {
+        ckpt.close();
+      }
+    });
 
   program.command('random-checkpoint')
     .description('write a random V3-format checkpoint (FP8 weights, shards, index, config, tokenizer, MTP layer)')

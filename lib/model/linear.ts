@@ -59,15 +59,6 @@ export class Linear {
     return new Linear(loadAs(ckpt, name, act, device), act);
   }
 
-  /** This Linear's weights on `device` (itself on the same device; else a copy, and this one is released). */
-  to(device: Device): Linear {
-    const w = this.weight ?? this.fp8!.weight;
-    if (w.device === device) return this;
-    const moved = this.weight ? new Linear(this.weight.to(device), this.act)
-      : new Linear(null, this.act, { weight: this.fp8!.weight.to(device), scaleInv: this.fp8!.scaleInv.to(device) });
-    this.dispose();
-    return moved;
-  }
   get outFeatures(): number { return (this.weight ?? this.fp8!.weight).shape[0]; }
   get inFeatures(): number { return (this.weight ?? this.fp8!.weight).shape[1]; }
 

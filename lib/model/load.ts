@@ -1,6 +1,7 @@
 // Loading a DeepSeek-V3/V2 checkpoint into a Model: config, the tensor inventory checked before any
-// compute, then the weights (fp8 kept for activations 'fp8', else dequantized at load to the activation dtype),
-// on the CPU or uploaded layer by layer from the memory map to a CUDA device after a memory estimate.
+// compute, the load plan (plan.ts: every weight's sources, layout, dtype and bytes, from the options), then the
+// loader (loader.ts) carries it out, on the CPU or layer by layer from the memory map to a CUDA device after
+// checking the plan's bytes against its free memory.
 // Reference: docs/v3-reference.md §1, §2, §4.
 import { readFileSync } from 'fs';
 import { join } from 'path';
@@ -9,17 +10,17 @@ import { backends } from '../backends';
 import { AbortError, ArgumentError, DeviceError, IoError, OutOfMemoryError } from '../errors';
 import { yarnInvFreq } from '../ops/rope';
 import { Device, synchronize, Tensor } from '../tensor';
-import { blockBytes, estimateWeightBytes, gib, WeightBytes } from './memory';
+import { blockBytes, gib } from './memory';
 import { Checkpoint } from '../weights/safetensors';
 import { Block } from './block';
-import { loadAs, loadF32 } from './linear';
+import { Loader } from './loader';
 import { Model } from './model';
 import { Mtp } from './mtp';
+import { LoadPlan, planLoad, Precision, WeightBytes } from './plan';
 import { checkInventory, checkMtpInventory, CheckpointLike } from './weights';
 import { loadTokenizer } from '../tokenizer';
 
-/** The precision mode of a model. */
-export type Precision = 'f32' | 'bf16' | 'fp8';
+export type { Precision } from './plan';
 
 export interface LoadOptions {
   /**
@@ -32,7 +33,7 @@ export interface LoadOptions {
   activations?: Precision;
   /**
    * Called after the inventory check (0) and after each decoder layer is loaded, with the weight bytes loaded so
-   * far and the estimate for all of them (estimateWeightBytes).
+   * far and the load plan's bytes for all of them (planLoad).
    */
   onProgress?: (layersLoaded: number, numLayers: number, bytes: { loaded: number; estimated: number }) => void;
   /** Cancels loading between layers (an AbortError). */
@@ -58,19 +59,27 @@ export function ropeInvFreq(cfg: ModelConfig): Float32Array {
   });
 }
 
-/** Builds the Model from an open checkpoint and its parsed config. */
-export async function loadModelFrom(cfg: ModelConfig, ckpt: CheckpointLike, opts: LoadOptions = {}): Promise<Model> {
+/**
+ * The load plan loadModel follows for this checkpoint and these options (plan.ts): checks the options, then the
+ * tensor inventory (and the MTP layer's), before any tensor is read.
+ */
+export function planModel(cfg: ModelConfig, ckpt: CheckpointLike, opts: LoadOptions = {}): LoadPlan {
   const act = opts.activations ?? (cfg.quantization ? 'fp8' : 'f32');
   if (act !== 'f32' && act !== 'bf16' && act !== 'fp8') throw new ArgumentError(`loadModel: activations must be 'f32', 'bf16' or 'fp8', got ${JSON.stringify(act)}`);
-  const dt = act === 'f32' ? 'f32' : 'bf16', fp8 = act === 'fp8';
   const device = opts.device ?? 'cpu';
   if (device !== 'cpu' && device !== 'cuda') throw new ArgumentError(`loadModel: device must be 'cpu' or 'cuda', got ${JSON.stringify(device)}`);
-  const aborted = (): void => { if (opts.signal?.aborted) throw new AbortError('loadModel: aborted'); };
-  aborted();
+  if (opts.signal?.aborted) throw new AbortError('loadModel: aborted');
   checkInventory(cfg, ckpt);
   const hasMtp = cfg.numNextnPredictLayers === 1 && opts.mtp !== false && checkMtpInventory(cfg, ckpt);
-  const estimate = estimateWeightBytes(cfg, ckpt, { activations: act, mtp: hasMtp });
+  return planLoad(cfg, ckpt, { activations: act, device, mtp: hasMtp });
+}
+
+/** Builds the Model from an open checkpoint and its parsed config. */
+export async function loadModelFrom(cfg: ModelConfig, ckpt: CheckpointLike, opts: LoadOptions = {}): Promise<Model> {
+  const aborted = (): void => { if (opts.signal?.aborted) throw new AbortError('loadModel: aborted'); };
+  const plan = planModel(cfg, ckpt, opts), estimate = plan.bytes, act = plan.precision, device = plan.device, hasMtp = plan.mtp;
   if (device === 'cuda') checkDeviceFits(estimate, act, opts.reserveBytes ?? 2 ** 30);
+  const w = new Loader(plan, ckpt);
   const invFreq = Tensor.fromArray(ropeInvFreq(cfg), undefined, { device });
   const layers: Block[] = [];
   let loaded = invFreq.nbytes;
@@ -79,7 +88,7 @@ export async function loadModelFrom(cfg: ModelConfig, ckpt: CheckpointLike, opts
   try {
     for (let l = 0; l < cfg.numLayers; l++) {
       aborted();
-      layers.push(Block.load(cfg, ckpt, l, invFreq, dt, fp8, l, device));
+      layers.push(Block.load(cfg, w, l, invFreq));
       loaded += blockBytes(layers[l]);
       progress(l + 1);
     }
@@ -88,15 +97,14 @@ export async function loadModelFrom(cfg: ModelConfig, ckpt: CheckpointLike, opts
     invFreq.dispose();
     throw e;
   }
-  const model = new Model(cfg, loadAs(ckpt, 'model.embed_tokens.weight', dt, device), layers, loadF32(ckpt, 'model.norm.weight', device),
-    loadAs(ckpt, 'lm_head.weight', dt, device), act);
+  const model = new Model(cfg, w.tensor('model.embed_tokens.weight'), layers, w.tensor('model.norm.weight'), w.tensor('lm_head.weight'), act);
   if (cfg.numNextnPredictLayers > 1) {
     model.mtpMissing = `num_nextn_predict_layers = ${cfg.numNextnPredictLayers} is not supported (only 1)`;
   } else if (cfg.numNextnPredictLayers === 1) {
     if (opts.mtp === false) {
       model.mtpMissing = 'not loaded (loadModel option mtp: false)';
     } else if (hasMtp) {
-      model.mtp = Mtp.load(cfg, ckpt, model.embed, invFreq, dt, fp8, device, model.loadStats);
+      model.mtp = Mtp.load(cfg, w, model.embed, invFreq, model.loadStats);
       model.mtpMissing = null;
     } else {
       model.mtpMissing = `the checkpoint has no MTP layer (model.layers.${cfg.numLayers}.*) although num_nextn_predict_layers = 1`;

@@ -1,50 +1,25 @@
-// How many bytes a model's weights take once loaded: estimated from the config and the checkpoint's dtypes
-// before anything is loaded (loadModel checks it against a CUDA device's free memory), and counted on a
-// loaded model (residentBytes; equal to the estimate, which test/model/memory.test.ts checks).
-// What is kept in which dtype follows load.ts / linear.ts / mla_fused.ts / experts.ts.
+// How many bytes a model's weights take once loaded: planned from the config and the checkpoint's dtypes
+// before anything is loaded (the load plan's bytes, plan.ts; loadModel checks them against a CUDA device's free
+// memory), and counted on a loaded model (residentBytes; equal to the plan's, which test/model/batch.test.ts checks).
 import { ModelConfig } from '../config';
 import { Tensor } from '../tensor';
 import { Block } from './block';
 import { Experts } from './experts';
 import { Linear } from './linear';
 import { Mlp } from './mlp';
-import type { Model } from './model';
+import type { Transformer } from './transformer';
 import { Moe } from './moe';
 import type { Mtp } from './mtp';
-import { CheckpointLike, expectedTensors, mtpTensors, TensorSpec } from './weights';
-
-export interface WeightBytes {
-  /** Everything: the sum of the parts below. */
-  total: number;
-  /** FP8 codes and their f32 block scales (activations 'fp8': every FP8-stored projection). */
-  fp8: number;
-  /** Dense weights in the activation dtype (dequantized projections, W_UK / W_UV, embedding, lm_head, eh_proj). */
-  dense: number;
-  /** f32 norm weights, routers, router biases, RoPE frequencies. */
-  f32: number;
-}
-
-const numel = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+import { planLoad, Precision, WeightBytes } from './plan';
+import { CheckpointLike } from './weights';
 
 /**
- * The bytes the weights will take on the device, from the config and the stored dtypes (no tensor is read):
- * FP8-stored projections stay e4m3 + f32 scales with activations 'fp8', else become the activation dtype (4 bytes
- * for 'f32', 2 for 'bf16'/'fp8'); kv_b_proj becomes W_UK and W_UV in the activation dtype (as many values); norms,
- * routers and biases are f32; the MTP layer counts when `mtp` (its embedding is the main model's).
+ * The bytes the weights will take on the device, from the config and the stored dtypes (no tensor is read): the load
+ * plan's bytes (plan.ts planLoad; FP8-stored projections stay e4m3 + f32 scales with activations 'fp8', else become
+ * the activation dtype; norms, routers and biases f32; the MTP layer counts when `mtp`).
  */
-export function estimateWeightBytes(cfg: ModelConfig, ckpt: CheckpointLike, opts: { activations: 'f32' | 'bf16' | 'fp8'; mtp: boolean }): WeightBytes {
-  const act = opts.activations === 'f32' ? 4 : 2, keepFp8 = opts.activations === 'fp8';
-  const r: WeightBytes = { total: 0, fp8: 0, dense: 0, f32: 0 };
-  const specs: TensorSpec[] = [...expectedTensors(cfg), ...(opts.mtp ? mtpTensors(cfg) : [])];
-  for (const s of specs) {
-    const n = numel(s.shape), name = s.name;
-    if (s.shape.length === 1 || name.endsWith('.gate.weight') || name.endsWith('e_score_correction_bias')) r.f32 += 4 * n;
-    else if (keepFp8 && s.scale && ckpt.info(name).dtype === 'f8_e4m3' && !name.endsWith('kv_b_proj.weight')) r.fp8 += n + 4 * numel(ckpt.info(s.scale.name).shape);
-    else r.dense += act * n;
-  }
-  r.f32 += 4 * (cfg.qkRopeHeadDim / 2);  // the shared RoPE inverse frequencies
-  r.total = r.fp8 + r.dense + r.f32;
-  return r;
+export function estimateWeightBytes(cfg: ModelConfig, ckpt: CheckpointLike, opts: { activations: Precision; mtp: boolean }): WeightBytes {
+  return planLoad(cfg, ckpt, { ...opts, device: 'cpu' }).bytes;
 }
 
 const tb = (t: Tensor | null | undefined) => (t ? t.nbytes : 0);
@@ -68,7 +43,7 @@ function mtpBytes(m: Mtp): number {
 }
 
 /** The bytes a loaded model's weights take (on its device), counted tensor by tensor. */
-export function residentBytes(model: Model): number {
+export function residentBytes(model: Transformer): number {
   return tb(model.embed) + tb(model.head) + tb(model.norm) + tb(model.layers[0]?.invFreq)
     + model.layers.reduce((a, b) => a + blockBytes(b), 0) + (model.mtp ? mtpBytes(model.mtp) : 0);
 }

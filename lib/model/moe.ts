@@ -7,12 +7,12 @@ import { ModelConfig } from '../config';
 import { moeForward, MoeRouteOptions } from '../ops/moe';
 import { Tensor } from '../tensor';
 import { add } from '../ops/elementwise';
-import { Act, loadF32 } from './linear';
+import { Act } from './linear';
+import type { Loader } from './loader';
 import { Experts } from './experts';
 import { Mlp } from './mlp';
 import { RoutingSink } from './stats';
 export type { RouteTrace } from './stats';
-import { CheckpointLike } from './weights';
 
 export class Moe {
   private readonly routeOpts: MoeRouteOptions;
@@ -30,12 +30,10 @@ export class Moe {
   }
 
   /** prefix e.g. 'model.layers.3.mlp.'. */
-  static load(cfg: ModelConfig, ckpt: CheckpointLike, prefix: string, act: Act, fp8 = false): Moe {
-    const gate = loadF32(ckpt, `${prefix}gate.weight`);
-    const bias = cfg.topkMethod === 'noaux_tc' ? loadF32(ckpt, `${prefix}gate.e_score_correction_bias`) : null;
-    const experts = Experts.load(ckpt, `${prefix}experts.`, cfg.nRoutedExperts, act, fp8);
-    const shared = cfg.nSharedExperts > 0 ? Mlp.load(ckpt, `${prefix}shared_experts.`, act, fp8) : null;
-    return new Moe(cfg, gate, bias, experts, shared);
+  static load(cfg: ModelConfig, w: Loader, prefix: string): Moe {
+    const bias = cfg.topkMethod === 'noaux_tc' ? w.tensor<'f32'>(`${prefix}gate.e_score_correction_bias`) : null;
+    const shared = cfg.nSharedExperts > 0 ? Mlp.load(w, `${prefix}shared_experts.`) : null;
+    return new Moe(cfg, w.tensor(`${prefix}gate.weight`), bias, w.experts(`${prefix}experts.`), shared);
   }
 
   /**

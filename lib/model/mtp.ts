@@ -13,10 +13,10 @@ import { checkPicks } from './picks';
 import { transpose01 } from '../ops/shape';
 import { Device, Tensor } from '../tensor';
 import { Block } from './block';
-import { Act, Linear, loadAs, loadF32 } from './linear';
+import { Act, Linear } from './linear';
+import type { Loader } from './loader';
 import { defaultCacheLength, SequenceCache } from './paged_cache';
 import { ExpertLoadStats, stepSink } from './stats';
-import { CheckpointLike } from './weights';
 
 export class Mtp {
   /**
@@ -27,15 +27,12 @@ export class Mtp {
   constructor(private readonly cfg: ModelConfig, readonly embed: Tensor<Act>, readonly enorm: Tensor<'f32'>, readonly hnorm: Tensor<'f32'>,
     readonly ehProj: Linear, readonly block: Block, readonly headNorm: Tensor<'f32'>, readonly head: Tensor<Act>, private readonly stats: ExpertLoadStats) {}
 
-  /** Loads model.layers.<num_hidden_layers>.* (the caller checked it with checkMtpInventory); `embed` is the main model's table, `stats` its expert load. */
-  static load(cfg: ModelConfig, ckpt: CheckpointLike, embed: Tensor<Act>, invFreq: Tensor<'f32'>, act: Act, fp8: boolean, device: Device,
-    stats: ExpertLoadStats): Mtp {
+  /** Loads model.layers.<num_hidden_layers>.* as the load plan made it (planned with mtp: true); `embed` is the main model's table, `stats` its expert load. */
+  static load(cfg: ModelConfig, w: Loader, embed: Tensor<Act>, invFreq: Tensor<'f32'>, stats: ExpertLoadStats): Mtp {
     const L = cfg.numLayers, p = `model.layers.${L}.`;
-    const block = Block.load(cfg, ckpt, L, invFreq, act, fp8, 0, device);
-    // eh_proj is stored bf16 (never quantized), so Linear.load keeps it dense.
-    return new Mtp(cfg, embed, loadF32(ckpt, `${p}enorm.weight`, device), loadF32(ckpt, `${p}hnorm.weight`, device),
-      Linear.load(ckpt, `${p}eh_proj.weight`, act, false, device), block, loadF32(ckpt, `${p}shared_head.norm.weight`, device),
-      loadAs(ckpt, `${p}shared_head.head.weight`, act, device), stats);
+    const block = Block.load(cfg, w, L, invFreq, 0);
+    return new Mtp(cfg, embed, w.tensor(`${p}enorm.weight`), w.tensor(`${p}hnorm.weight`), w.linear(`${p}eh_proj.weight`), block,
+      w.tensor(`${p}shared_head.norm.weight`), w.tensor(`${p}shared_head.head.weight`), stats);
   }
 
   get activations(): Act { return this.embed.dtype; }

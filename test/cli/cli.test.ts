@@ -44,6 +44,26 @@ test('info prints the config, parameter counts and the cache ratio', async () =>
   expect(r.out).toContain(`${parameterCounts(parseConfig(presetConfig('tiny'))).total}`);
 });
 
+test('info --plan prints the load plan: each weight\'s layout, dtype and bytes, and in all the bytes the loaded model takes', async () => {
+  const r = await run('info', dir, '--plan', 'fp8');
+  expect(r).toMatchObject({ code: 0, err: '' });
+  expect(r.out).toMatch(/load plan: activations fp8 \(bf16\), device cpu, MTP layer/);
+  // q_lora 128: [wq_a; wkv_a] joined in fp8; kv_b split into bf16 W_UK / W_UV; expert inter 128: gate and up as w13
+  expect(r.out).toMatch(/model\.layers\.0\.self_attn\.wqkv_a {2}joined rows {2}f8_e4m3 \+ f32 scales \[272, 256\] .* <- model\.layers\.0\.self_attn\.q_a_proj\.weight \+ model\.layers\.0\.self_attn\.kv_a_proj_with_mqa\.weight/);
+  expect(r.out).toMatch(/model\.layers\.0\.self_attn\.w_uk {2}kv_b W_UK {2}bf16 \[4, 32, 128\]/);
+  expect(r.out).toMatch(/model\.layers\.1\.mlp\.experts\.w13 {2}stacked w13 {2}f8_e4m3 \+ f32 scales \[16, 256, 256\] .* \(32 tensors\)/);
+  expect(r.out).toMatch(/model\.layers\.0\.input_layernorm\.weight {2}stored {2}f32 \[256\] {2}1\.0 KiB\n/);
+  const f32 = await run('info', dir, '--plan', 'f32');
+  expect(f32.out).toMatch(/model\.layers\.1\.mlp\.experts\.w1 {2}stacked {2}f32 \[16, 128, 256\] {2}2\.0 MiB/);
+  const m = await loadModel(dir, { activations: 'fp8' });
+  const { residentBytes } = await import('../../lib/model/memory');
+  const total = residentBytes(m);
+  m.dispose();
+  const line = /weights {15}(\S+ \S+): fp8/.exec(r.out)![1];
+  expect(line).toBe(total >= 2 ** 20 ? `${(total / 2 ** 20).toFixed(1)} MiB` : `${(total / 1024).toFixed(1)} KiB`);
+  expect((await run('info', dir, '--plan', 'f16')).code).not.toBe(0);
+}, 60000);
+
 test('the written checkpoint loads (loadModel round trip of the CLI output)', async () => {
   const m = await loadModel(dir, { activations: 'fp8' });
   const { logits } = await m.forward([0, 1, 2]);

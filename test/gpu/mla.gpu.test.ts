@@ -16,6 +16,8 @@ import { join } from 'path';
 import { readConfig, ropeInvFreq } from '../../lib/model/load';
 import { Act } from '../../lib/model/linear';
 import { MlaFused } from '../../lib/model/mla_fused';
+import { Loader } from '../../lib/model/loader';
+import { planLoad } from '../../lib/model/plan';
 import { PagedLatentCache } from '../../lib/model/paged_cache';
 import { Checkpoint } from '../../lib/weights/safetensors';
 import { relErr } from '../helpers';
@@ -182,7 +184,7 @@ describeGpu('mla CUDA kernels', () => {
       const DIR = join(__dirname, '..', 'fixtures', 'tiny-v3');
       const cfg = readConfig(DIR), ckpt = Checkpoint.open(DIR);
       const run = async (device: 'cpu' | 'cuda') => {
-        const fused = await MlaFused.load(cfg, ckpt, 'model.layers.0.self_attn.', act, fp8, device);
+        const fused = MlaFused.load(cfg, new Loader(planLoad(cfg, ckpt, { activations: fp8 ? 'fp8' : act, device, mtp: false }), ckpt), 'model.layers.0.self_attn.');
         const cache = new PagedLatentCache(cfg, 12, act, device, 1);
         const invFreq = Tensor.fromArray(ropeInvFreq(cfg), [cfg.qkRopeHeadDim / 2], { device });
         const ids = [cache.addSequence(), cache.addSequence(), cache.addSequence()];

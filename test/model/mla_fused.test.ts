@@ -9,6 +9,8 @@ import { readConfig, ropeInvFreq } from '../../lib/model/load';
 import { Act } from '../../lib/model/linear';
 import { Mla } from '../../lib/model/mla';
 import { MlaFused } from '../../lib/model/mla_fused';
+import { Loader } from '../../lib/model/loader';
+import { planLoad } from '../../lib/model/plan';
 import { KVCache } from '../../lib/model/cache';
 import { PagedLatentCache } from '../../lib/model/paged_cache';
 import { Checkpoint } from '../../lib/weights/safetensors';
@@ -26,7 +28,10 @@ describe('mlaForward over the paged latent cache', () => {
     'equals the per-sequence MLA: activations %s, fp8 projections %s', (act, fp8, tol) => withSeed(async (seed) => {
       const invFreq = Tensor.fromArray(ropeInvFreq(cfg));
       const old = await Mla.load(cfg, ckpt, PREFIX, invFreq, act, fp8);
-      const fused = await MlaFused.load(cfg, ckpt, PREFIX, act, fp8);
+      // the load plan of activations 'fp8' keeps the fp8 projections; with f32 activations (not a model mode) its
+      // projections output f32 and W_UK / W_UV are f32, as the per-sequence MLA loads them
+      const plan = planLoad(cfg, ckpt, { activations: fp8 ? 'fp8' : act, device: 'cpu', mtp: false });
+      const fused = MlaFused.load(cfg, new Loader({ ...plan, act }, ckpt), PREFIX);
       const cache = new PagedLatentCache(cfg, 16, act, 'cpu', 1);
       const d = cfg.hiddenSize;
       let s = seed;
