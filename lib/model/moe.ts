@@ -44,11 +44,10 @@ export class Moe {
     const ys = this.shared ? this.shared.forward(x) : undefined;
     const r = moeForward(x, this.gate, this.experts.weights, { ...this.routeOpts, shared: ys, residual, outDtype: x.dtype });
     ys?.dispose();
-    if (sink?.load) {  // loadSink += counts: device ops only, so a captured step counts at every replay
+    if (sink?.load) {  // loadSink += counts, in place: device ops only, so a captured step counts at every replay
       const f = r.counts.cast('f32');
-      const s = add(this.loadSink, f);
-      this.loadSink.copyFrom(s);
-      f.dispose(); s.dispose();
+      add(this.loadSink, f, { out: this.loadSink });
+      f.dispose();
     }
     r.counts.dispose();
     if (sink?.trace) {
