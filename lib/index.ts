@@ -6,7 +6,7 @@ export { backends } from './backends';
 export * as ops from './ops';
 export { Checkpoint, SafetensorsFile } from './weights/safetensors';
 export type { TensorInfo } from './weights/safetensors';
-export { loadModel, readConfig } from './model/load';
+export { loadModel, planModel, readConfig } from './model/load';
 export type { LoadOptions, Precision } from './model/load';
 export { Model, Transformer } from './model/model';
 export type { ForwardOptions, ForwardResult, ExpertLoad, BatchItem, RaggedItem, PickOptions, StepOptions, StepOutput } from './model/model';
