@@ -131,11 +131,14 @@ inline Verdict compare(const std::vector<float>& got, const std::vector<float>& 
 }
 
 // ---- timing ----
-// Median over `reps` of the event interval around fn() (one untimed call first, for warm-up).
-inline double time_ms(int reps, const std::function<void()>& fn) {
+// Median over o.reps of the event interval around fn() (one untimed call first, for warm-up). On a GPU a
+// spin kernel keeps the stream busy while the events and fn's launches are queued, so the interval is
+// device time, not launch latency.
+inline double time_ms(const Options& o, const std::function<void()>& fn) {
   fn();
   std::vector<double> ms;
-  for (int i = 0; i < reps; ++i) {
+  for (int i = 0; i < o.reps; ++i) {
+    if (!o.emulator) cuda::spin(kDev, 100);
     void* a = cuda::event_record(kDev);
     fn();
     void* b = cuda::event_record(kDev);

@@ -45,7 +45,7 @@ void run_case(const Options& o, Report& rep, const Shape& s, DType out_dtype) {
     v.launch();
     cuda::synchronize(kDev);
     const Verdict verdict = compare(dout.floats(out_dtype, m_ref * s.n), want, kTolFp8VsCpu);
-    const double ms = time_ms(o.reps, v.launch);
+    const double ms = time_ms(o, v.launch);
     char what[96];
     std::snprintf(what, sizeof what, "%s m=%ld n=%ld k=%ld -> %s", s.name, long(s.m), long(s.n), long(s.k), dtype_name(out_dtype));
     rep.line((std::to_string(v.id) + " " + v.name).c_str(), what, verdict, kTolFp8VsCpu, ms, flops, kPeakFp8, bytes);

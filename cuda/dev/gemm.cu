@@ -47,7 +47,7 @@ void run_case(const Options& o, Report& rep, const Shape& s, DType dtype) {
     v.launch();
     cuda::synchronize(kDev);
     const Verdict verdict = compare(dout.floats(dtype, m_ref * s.n), want, tol_gemm_vs_cpu(dtype));
-    const double ms = time_ms(o.reps, v.launch);
+    const double ms = time_ms(o, v.launch);
     char what[96];
     std::snprintf(what, sizeof what, "%s m=%ld n=%ld k=%ld %s", s.name, long(s.m), long(s.n), long(s.k), dtype_name(dtype));
     rep.line((std::to_string(v.id) + " " + v.name).c_str(), what, verdict, tol_gemm_vs_cpu(dtype), ms, flops, kPeakF32, bytes);

@@ -70,7 +70,7 @@ void run_case(const Options& o, Report& rep, const Shape& s) {
       std::printf("  %ld outputs of rows that belong to no group were written\n", stray);
       verdict.pass = false;
     }
-    const double ms = time_ms(o.reps, v.launch);
+    const double ms = time_ms(o, v.launch);
     char what[96];
     std::snprintf(what, sizeof what, "%s %s g=%ld n=%ld k=%ld", s.masked ? "masked" : "contiguous", s.name, long(g), long(s.n), long(s.k));
     rep.line((std::to_string(v.id) + " " + v.name).c_str(), what, verdict, kTolFp8VsCpu, ms, flops, kPeakFp8, bytes);

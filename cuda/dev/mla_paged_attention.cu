@@ -75,7 +75,7 @@ void run_case(const Options& o, Report& rep, const Shape& s, DType kv_dtype) {
       cuda::synchronize(kDev);
       const Verdict vo = compare(dout.floats(DType::f32, q_rows * kR), want_out, kTolOut[impl]);
       const Verdict vl = compare(dlse.floats(DType::f32, q_rows), want_lse, kTolLse[impl]);
-      const double ms = time_ms(o.reps, launch);
+      const double ms = time_ms(o, launch);
       char what[96];
       std::snprintf(what, sizeof what, "%s %s cache, %d split%s: out", s.name, dtype_name(kv_dtype), splits, splits > 1 ? "s" : "");
       const std::string version = std::to_string(impl) + (impl ? " tc" : " f32");
