@@ -90,9 +90,11 @@ struct Buf {
   template <typename T> explicit Buf(const std::vector<T>& v) : Buf(v.size() * sizeof(T)) {
     cuda::copy_h2d(kDev, p, v.data(), bytes);
   }
+  Buf(Buf&& o) noexcept : p(o.p), bytes(o.bytes) { o.p = nullptr; }
   Buf(const Buf&) = delete;
   Buf& operator=(const Buf&) = delete;
   ~Buf() {
+    if (!p) return;
     try { cuda::device_free(kDev, p); } catch (...) {}  // after a device fault every call fails: already reported
   }
   template <typename T> T* as() const { return static_cast<T*>(p); }

@@ -1,8 +1,8 @@
 // Kernel sandbox: mlaPagedAttention, MLA decode attention over the paged latent cache (native/ops.h
-// MlaPagedAttentionParams), each version against the CPU twin native/cpu/mla_paged.cc, with one KV split
+// MlaPagedAttentionParams), each version against the CPU twin native/cpu/mla_attn.cc, with one KV split
 // (out / lse written directly) and with the launcher's split count (partials + the combine kernel).
-//   version 0: f32 math on CUDA cores (cuda/mla.cu mla_paged_attn_kernel), f32 or bf16 cache
-//   version 1: tensor cores, mma.sync m16n8k16 bf16 (cuda/mla.cu mla_paged_attn_tc_kernel), bf16 cache;
+//   version 0: f32 math on CUDA cores (cuda/mla_attn.cu mla_paged_attn_kernel), f32 or bf16 cache
+//   version 1: tensor cores, mma.sync m16n8k16 bf16 (cuda/mla_attn.cu mla_paged_attn_tc_kernel), bf16 cache;
 //              it rounds P to bf16 as FlashMLA does, hence test/gpu/mla.gpu.test.ts's looser out tolerance
 // Shapes: DeepSeek-V3's r = 512, p = 64, pages shuffled in the block table, ragged sequence lengths,
 // causal with s_q = 2 (MTP) rows per sequence. Run: npm run dev:cuda -- mla_paged_attention [-- --help].
