@@ -112,6 +112,15 @@ __device__ __forceinline__ float load_any(const void* p, DType t, int64_t i) {
   }
   return 0.f;
 }
+// f32 or bf16, chosen at run time (a warp-uniform branch): for kernels whose operands are one of the two
+// (the MLA kernels); one branch instead of load_any's switch keeps their register budget.
+__device__ __forceinline__ float load_f32_bf16(const void* p, DType t, int64_t i) {
+  return t == DType::bf16 ? BF16::load(static_cast<const uint16_t*>(p), i) : F32::load(static_cast<const float*>(p), i);
+}
+__device__ __forceinline__ void store_f32_bf16(void* p, DType t, int64_t i, float v) {
+  if (t == DType::bf16) BF16::store(static_cast<uint16_t*>(p), i, v);
+  else F32::store(static_cast<float*>(p), i, v);
+}
 // Integer targets truncate toward zero like the CPU's static_cast; out-of-range values and NaN are
 // undefined in C++ (the CPU gives whatever x86 does), here they saturate (NaN -> 0).
 __device__ __forceinline__ void store_any(void* p, DType t, int64_t i, float v) {

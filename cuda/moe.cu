@@ -335,18 +335,36 @@ inline bool aligned(const void* a, size_t n) { return reinterpret_cast<uintptr_t
 
 }  // namespace
 
+// The router keeps 2 e + 2 nGroup + topK floats per token in shared memory (48 KB without opting in).
+static size_t moe_route_smem(const MoeRouteParams& p) { return (2 * p.e + 2 * p.n_group + p.top_k) * sizeof(float); }
+
+bool moe_route_supports(const MoeRouteParams& p, std::string* why) {
+  if (moe_route_smem(p) <= 48 * 1024) return true;
+  *why = std::to_string(p.e) + " experts exceed the kernel's 48 KB of shared memory (2 e + 2 nGroup + topK floats per token)";
+  return false;
+}
+
 void moe_route(const MoeRouteParams& p, void* stream) {
   if (p.t == 0) return;
   const int threads = static_cast<int>(std::min<int64_t>(kRouteThreads, (p.e + 31) / 32 * 32));
-  const size_t smem = (2 * p.e + 2 * p.n_group + p.top_k) * sizeof(float);
-  if (smem > 48 * 1024) throw CudaError("moe_route: " + std::to_string(p.e) + " experts exceed the kernel's shared memory");
+  const size_t smem = moe_route_smem(p);
+  std::string why;
+  if (!moe_route_supports(p, &why)) throw CudaError("moe_route: " + why);
   moe_route_kernel<<<static_cast<unsigned>(p.t), threads, smem, st(stream)>>>(p);
   DSV3_CUDA_CHECK_LAUNCH();
 }
 
+bool moe_permute_supports(const MoePermuteParams& p, std::string* why) {
+  if (p.e <= kMaxExpertsCuda) return true;
+  *why = "at most " + std::to_string(kMaxExpertsCuda) + " experts (the kernel's shared memory holds " + std::to_string(kPermWarps) +
+         " counters per expert), got " + std::to_string(p.e);
+  return false;
+}
+
 void moe_permute(const MoePermuteParams& p, void* stream) {
   cudaStream_t s = st(stream);
-  if (p.e > kMaxExpertsCuda) throw CudaError("moe_permute: more than " + std::to_string(kMaxExpertsCuda) + " experts");
+  std::string why;
+  if (!moe_permute_supports(p, &why)) throw CudaError("moe_permute: " + why);
   const int64_t n = p.t * p.k;
   if (p.rows > 0) DSV3_CUDA_CHECK(cudaMemsetAsync(p.row_slot, 0xff, p.rows * sizeof(int32_t), s));
   if (n == 0) {  // no launch: every expert empty

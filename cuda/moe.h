@@ -2,9 +2,15 @@
 // and native/cpu/moe_dispatch.cc. Raw device pointers in the params structs of native/ops.h; `stream`
 // is a cudaStream_t. All launches are asynchronous. Unverified on a GPU (written without one).
 #pragma once
+#include <string>
+
 #include "native/ops.h"
 
 namespace dsv3::cuda {
+
+// The kernels' limits: false with the reason in *why when a call is beyond them (the launchers throw then).
+bool moe_route_supports(const MoeRouteParams& p, std::string* why);
+bool moe_permute_supports(const MoePermuteParams& p, std::string* why);
 
 void moe_route(const MoeRouteParams& p, void* stream);
 void moe_permute(const MoePermuteParams& p, void* stream);

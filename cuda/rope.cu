@@ -1,12 +1,14 @@
 // CUDA rotary embedding on interleaved pairs (DeepSeek-V3 model.py apply_rotary_emb), mirroring
 // native/cpu/rope.cc: one block per token; its rope_dim/2 cos/sin values are computed once into
 // shared memory (angle = f32 pos * inv_freq[i], cos/sin in double, rounded to f32) and shared by the
-// token's h heads. Products and sums are explicitly rounded (no FMA contraction); the CPU build may
-// contract them, so results agree to f32 rounding, not always bit for bit.
+// token's h heads. The rotation is cuda/rope.cuh's (shared with the fused MLA kernels): products and
+// sums explicitly rounded (no FMA contraction); the CPU build may contract them, so results agree to f32
+// rounding, not always bit for bit.
 // Bound: memory, (isz_x + isz_out) bytes per element of [t, h, d]; target: HBM copy bandwidth.
 // Unverified on a GPU until a GPU-drawn issue runs test/gpu/rope.gpu.test.ts.
 #include "cuda/codec.cuh"
 #include "cuda/rope.h"
+#include "cuda/rope.cuh"
 
 namespace dsv3::cuda {
 namespace {
@@ -21,11 +23,10 @@ __global__ void __launch_bounds__(kThreads) rope_kernel(const typename TX::raw* 
   extern __shared__ float cs[];  // [2 * half]: cos then sin
   const int64_t tok = blockIdx.x;
   const int64_t pos = pos_i64 ? static_cast<const int64_t*>(positions)[tok] : static_cast<const int32_t*>(positions)[tok];
-  const float pf = static_cast<float>(pos);
   for (int64_t k = threadIdx.x; k < half; k += kThreads) {
-    const double a = static_cast<double>(__fmul_rn(pf, inv_freq[k]));
-    cs[k] = static_cast<float>(cos(a));
-    cs[half + k] = static_cast<float>(sin(a));
+    const float2 c = rope_cos_sin(pos, inv_freq[k]);
+    cs[k] = c.x;
+    cs[half + k] = c.y;
   }
   __syncthreads();
   // Units of a head: nope copies, then half pairs; consecutive threads take consecutive units.
@@ -36,9 +37,9 @@ __global__ void __launch_bounds__(kThreads) rope_kernel(const typename TX::raw* 
       TO::store(out, row + w, TX::load(x, row + w));
     } else {
       const int64_t k = w - nope, j = row + nope + 2 * k;
-      const float x0 = TX::load(x, j), x1 = TX::load(x, j + 1), c = cs[k], s = cs[half + k];
-      TO::store(out, j, __fsub_rn(__fmul_rn(x0, c), __fmul_rn(x1, s)));
-      TO::store(out, j + 1, __fadd_rn(__fmul_rn(x0, s), __fmul_rn(x1, c)));
+      const float2 y = rope_rotate(TX::load(x, j), TX::load(x, j + 1), make_float2(cs[k], cs[half + k]));
+      TO::store(out, j, y.x);
+      TO::store(out, j + 1, y.y);
     }
   }
 }

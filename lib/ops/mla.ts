@@ -27,7 +27,7 @@ export function mlaDecodeAttention<Q extends F, K extends F>(
 }
 
 // ---- the fused path (issue 5): paged latent cache in FlashMLA's layout, absorbed projections ----
-// CPU: native/cpu/mla_paged.cc, mla_proj.cc; CUDA: cuda/mla.cu (unverified on a GPU).
+// CPU: native/cpu/mla_attn.cc, mla_proj.cc; CUDA: cuda/mla_attn.cu, mla_proj.cu (unverified on a GPU).
 const nativePaged = lazyOp('mlaPagedAttention');
 const nativeDownEpilogue = lazyOp('mlaDownEpilogue');
 const nativeAbsorbQ = lazyOp('mlaAbsorbQ');

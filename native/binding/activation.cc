@@ -19,15 +19,9 @@ DSV3_OP(siluMul) {
   expect_shape(c, "up", u, g.shape);
   DType od = opt_dtype(c, o, "outDtype", g.dtype, {DType::f32, DType::bf16, DType::f16});
   Output out = output(c, o, "out", od, g.shape, g.device());
-  TensorRef r = out.ref;
-  if (g.device().type == DeviceType::cuda) {
-    DSV3_IF_CUDA(c, cuda::silu_mul(SiluMulParams{g.data(), g.dtype, u.data(), u.dtype, r.data(), r.dtype, 1, g.numel()},
-                                   cuda_stream(g.device())));
-    return out.js;
-  }
-  run_cpu([g, u, r] {
-    cpu::silu_mul(SiluMulParams{g.data(), g.dtype, u.data(), u.dtype, r.data(), r.dtype, 1, g.numel()});
-  });
+  const TensorRef& r = out.ref;
+  launch(c, g.device(), SiluMulParams{g.data(), g.dtype, u.data(), u.dtype, r.data(), r.dtype, 1, g.numel()}, {g, u, r},
+         cpu::silu_mul, DSV3_CUDA(cuda::silu_mul));
   return out.js;
 }
 

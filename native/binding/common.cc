@@ -352,6 +352,48 @@ void no_cuda_kernel(const OpCtx& c) {
   c.fail(ErrKind::Unsupported, "", "has no CUDA kernel yet; move the inputs to the CPU with .to('cpu')");
 }
 
+void require_supported(const OpCtx& c, bool ok, const std::string& why) {
+  if (!ok) c.fail(ErrKind::Unsupported, "", "the CUDA kernel does not support this call: " + why);
+}
+
+// ---------------------------------------------------------------- shared argument checks
+int64_t leading_rows(const TensorRef& t) {
+  int64_t r = 1;
+  for (int i = 0; i + 1 < t.ndim(); ++i) r *= t.shape[i];
+  return r;
+}
+
+void expect_min_ndim(const OpCtx& c, const char* name, const TensorRef& t, int n) {
+  if (t.ndim() < n)
+    c.fail(ErrKind::Shape, name, "must have at least " + std::to_string(n) + (n == 1 ? " dimension" : " dims") + ", got shape " +
+                                     shape_str(t.shape));
+}
+
+void expect_same_dtype(const OpCtx& c, const char* name, const TensorRef& t, const char* ref_name, const TensorRef& ref) {
+  if (t.dtype != ref.dtype)
+    c.fail(ErrKind::DType, name, std::string("must have the dtype of '") + ref_name + "' (" + dtype_name(ref.dtype) + "), got " +
+                                     dtype_name(t.dtype));
+}
+
+double required_finite(const OpCtx& c, const Napi::Object& o, const char* key) {
+  if (!opt_has(o, key)) c.fail(ErrKind::Argument, key, "is required");
+  const double v = opt_number(c, o, key, 0);
+  if (!std::isfinite(v)) c.fail(ErrKind::Argument, key, "must be finite, got " + std::to_string(v));
+  return v;
+}
+
+float eps_opt(const OpCtx& c, const Napi::Object& o, double dflt) {
+  const double eps = opt_number(c, o, "eps", dflt);
+  if (!(eps >= 0) || !std::isfinite(eps))
+    c.fail(ErrKind::Argument, "eps", "must be a finite number >= 0, got " + Napi::Number::New(c.env, eps).ToString().Utf8Value());
+  return static_cast<float>(eps);
+}
+
+bool is_tensor_like(Napi::Value v) {
+  if (TensorObject::is(v)) return true;
+  return v.IsObject() && TensorObject::is(v.As<Napi::Object>().Get("handle"));
+}
+
 // ---------------------------------------------------------------- registration
 namespace {
 std::vector<std::pair<const char*, OpFn>>& registry() {

@@ -7,7 +7,9 @@
 #include <functional>
 #include <initializer_list>
 #include <stdexcept>
+#include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "native/ops.h"
@@ -111,6 +113,45 @@ void* cuda_stream(Device d);
 #else
 #define DSV3_IF_CUDA(c, ...) ::dsv3::no_cuda_backend(c)
 #endif
+
+// ---- one path per op: params built once, then launch ----
+// Runs an op on the device of its tensors. CUDA: cuda_fn(params, stream) now, on the device's stream
+// (device memory is freed stream-ordered, so nothing needs keeping alive). CPU: cpu_fn(params) queued on
+// the CPU stream; `keep` holds every tensor the params point into until the task has run. Write cuda_fn
+// as DSV3_CUDA(cuda::<op>) or DSV3_CUDA([&](const P& p, void* stream) { ... }): in CPU-only builds it is
+// nullptr (tensors on cuda cannot exist there; the branch throws Unsupported).
+template <class P, class CpuFn, class CudaFn>
+void launch(const OpCtx& c, Device dev, const P& params, std::initializer_list<TensorRef> keep, CpuFn cpu_fn, CudaFn cuda_fn) {
+  if (dev.type == DeviceType::cuda) {
+    if constexpr (std::is_null_pointer_v<CudaFn>) no_cuda_backend(c);
+    else cuda_fn(params, cuda_stream(dev));
+    return;
+  }
+  std::vector<std::shared_ptr<Storage>> alive;
+  for (const TensorRef& t : keep) alive.push_back(t.storage);
+  run_cpu([params, alive = std::move(alive), cpu_fn] { cpu_fn(params); });
+}
+#ifdef DSV3_WITH_CUDA
+#define DSV3_CUDA(...) __VA_ARGS__
+#else
+#define DSV3_CUDA(...) nullptr
+#endif
+// A CUDA kernel's limits: an UnsupportedError "<op>: the CUDA kernel does not support this call: <why>"
+// unless `ok` (the kernel's supports(params, &why), declared next to it in cuda/<op>.h).
+void require_supported(const OpCtx& c, bool ok, const std::string& why);
+
+// ---- shared argument checks ----
+// Rows of a [..., n] tensor: the product of every dim but the last (1 for a 0-D tensor, 0 when a dim is 0).
+int64_t leading_rows(const TensorRef& t);
+void expect_min_ndim(const OpCtx& c, const char* name, const TensorRef& t, int n);
+// t's dtype is ref's (named ref_name in the message).
+void expect_same_dtype(const OpCtx& c, const char* name, const TensorRef& t, const char* ref_name, const TensorRef& ref);
+// A required finite number option (softmaxScale, ...).
+double required_finite(const OpCtx& c, const Napi::Object& o, const char* key);
+// The optional `eps` option: finite and >= 0.
+float eps_opt(const OpCtx& c, const Napi::Object& o, double dflt);
+// A Tensor, or the TypeScript Tensor holding one as `.handle` (as opposed to an FP8 operand {data, scale}).
+bool is_tensor_like(Napi::Value v);
 
 // ---- registration: DSV3_OP(jsName) { ... } defines and exports one function ----
 using OpFn = Napi::Value (*)(const Napi::CallbackInfo&);

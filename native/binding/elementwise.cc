@@ -18,13 +18,9 @@ DSV3_OP(add) {
   expect_shape(c, "b", b, a.shape);
   DType od = opt_dtype(c, o, "outDtype", a.dtype, {DType::f32, DType::bf16, DType::f16});
   Output out = output(c, o, "out", od, a.shape, a.device());
-  TensorRef r = out.ref;
-  if (a.device().type == DeviceType::cuda) {
-    DSV3_IF_CUDA(c, cuda::add(AddParams{a.data(), a.dtype, b.data(), b.dtype, r.data(), r.dtype, a.numel()},
-                              cuda_stream(a.device())));
-    return out.js;
-  }
-  run_cpu([a, b, r] { cpu::add(AddParams{a.data(), a.dtype, b.data(), b.dtype, r.data(), r.dtype, a.numel()}); });
+  const TensorRef& r = out.ref;
+  launch(c, a.device(), AddParams{a.data(), a.dtype, b.data(), b.dtype, r.data(), r.dtype, a.numel()}, {a, b, r},
+         cpu::add, DSV3_CUDA(cuda::add));
   return out.js;
 }
 

@@ -22,17 +22,10 @@ DSV3_OP(embedding) {
   const int64_t vocab = table.dim(0), d = table.dim(1), t = ids.dim(0);
   DType od = opt_dtype(c, o, "outDtype", table.dtype, {DType::f32, DType::bf16, DType::f16});
   Output out = output(c, o, "out", od, {t, d}, table.device());
-  TensorRef r = out.ref;
-  if (table.device().type == DeviceType::cuda) {
-    // Ids are device data: a bad id cannot throw here; the kernel writes a NaN row for it.
-    DSV3_IF_CUDA(c, cuda::embedding(EmbeddingParams{table.data(), table.dtype, ids.data(), ids.dtype, r.data(), r.dtype, t,
-                                                    vocab, d},
-                                    cuda_stream(table.device())));
-    return out.js;
-  }
-  run_cpu([table, ids, r, t, vocab, d] {
-    cpu::embedding(EmbeddingParams{table.data(), table.dtype, ids.data(), ids.dtype, r.data(), r.dtype, t, vocab, d});
-  });
+  const TensorRef& r = out.ref;
+  // Ids are device data: the CPU task checks each against the vocabulary; the CUDA kernel writes a NaN row for a bad id.
+  launch(c, table.device(), EmbeddingParams{table.data(), table.dtype, ids.data(), ids.dtype, r.data(), r.dtype, t, vocab, d},
+         {table, ids, r}, cpu::embedding, DSV3_CUDA(cuda::embedding));
   return out.js;
 }
 

@@ -21,10 +21,6 @@ struct Operand {
   bool fp8 = false;
 };
 
-bool is_tensor_like(Napi::Value v) {
-  if (TensorObject::is(v)) return true;
-  return v.IsObject() && TensorObject::is(v.As<Napi::Object>().Get("handle"));
-}
 std::string kind_of(Napi::Value v) {
   if (v.IsUndefined()) return "undefined";
   if (v.IsNull()) return "null";
@@ -76,6 +72,10 @@ cpu::GemmIsa isa_now(const OpCtx& c, const Napi::Object& o) {
   if (!cpu::gemm_isa_from_env(&isa, &err)) c.fail(ErrKind::Argument, "", err);
   return isa;
 }
+// The ISA of a call on `dev`: read (and checked) only for the CPU.
+cpu::GemmIsa isa_for(const OpCtx& c, const Napi::Object& o, Device dev) {
+  return dev.type == DeviceType::cpu ? isa_now(c, o) : cpu::GemmIsa{};
+}
 
 #ifdef DSV3_WITH_CUDA
 cuda::GemmKernel kernel_opt(const OpCtx& c, const Napi::Object& o, Device dev, const void* a, const void* b, int64_t k) {
@@ -89,6 +89,12 @@ cuda::GemmKernel kernel_opt(const OpCtx& c, const Napi::Object& o, Device dev, c
   if (kern == cuda::GemmKernel::wgmma && !cuda::wgmma_usable(dev.index, a, b, k, &why))
     c.fail(ErrKind::Unsupported, "kernel", "'wgmma' cannot run this call: " + why);
   return kern;
+}
+// options.expectedM: the CUDA tile hint (rows per group), >= 0.
+int64_t expected_m_opt(const OpCtx& c, const Napi::Object& o) {
+  const int64_t expected_m = opt_int(c, o, "expectedM", 0);
+  if (expected_m < 0) c.fail(ErrKind::Argument, "expectedM", "must be >= 0, got " + std::to_string(expected_m));
+  return expected_m;
 }
 #endif
 
@@ -124,30 +130,17 @@ Napi::Value grouped(const Napi::CallbackInfo& info, bool masked) {
   const DType od = opt_dtype(c, o, "outDtype", a.fp8 ? DType::bf16 : a.data.dtype, {DType::bf16, DType::f32});
   Output out = output(c, o, "out", od, masked ? std::vector<int64_t>{g, m, n} : std::vector<int64_t>{m, n}, a.data.device());
   const Device dev = a.data.device();
-  if (dev.type == DeviceType::cuda) {
-    const int64_t expected_m = opt_int(c, o, "expectedM", 0);
-    if (expected_m < 0) c.fail(ErrKind::Argument, "expectedM", "must be >= 0, got " + std::to_string(expected_m));
-    DSV3_IF_CUDA(c, {
-      const cuda::GemmKernel kern = a.fp8 ? kernel_opt(c, o, dev, a.data.data(), b.data.data(), k) : cuda::GemmKernel::simple;
-      GroupedGemmParams p{a.data.data(), a.data.dtype, a.fp8 ? a.scale.data<float>() : nullptr,
-                          b.data.data(), b.data.dtype, b.fp8 ? b.scale.data<float>() : nullptr,
-                          out.ref.data(), out.ref.dtype,
-                          masked ? nullptr : idx.data<int32_t>(), masked ? idx.data<int32_t>() : nullptr,
-                          g, m, n, k, masked};
-      cuda::grouped_gemm(p, kern, expected_m, dev.index, cuda_stream(dev));
-    });
-    return out.js;
-  }
-  const cpu::GemmIsa isa = isa_now(c, o);
-  TensorRef r = out.ref;
-  run_cpu([a, b, idx, r, g, m, n, k, masked, isa] {
-    GroupedGemmParams p{a.data.data(), a.data.dtype, a.fp8 ? a.scale.data<float>() : nullptr,
-                        b.data.data(), b.data.dtype, b.fp8 ? b.scale.data<float>() : nullptr,
-                        r.data(), r.dtype,
-                        masked ? nullptr : idx.data<int32_t>(), masked ? idx.data<int32_t>() : nullptr,
-                        g, m, n, k, masked};
-    cpu::grouped_gemm(p, isa);
-  });
+  const cpu::GemmIsa isa = isa_for(c, o, dev);
+  launch(c, dev,
+         GroupedGemmParams{a.data.data(), a.data.dtype, a.fp8 ? a.scale.data<float>() : nullptr, b.data.data(), b.data.dtype,
+                           b.fp8 ? b.scale.data<float>() : nullptr, out.ref.data(), out.ref.dtype,
+                           masked ? nullptr : idx.data<int32_t>(), masked ? idx.data<int32_t>() : nullptr, g, m, n, k, masked},
+         {a.data, a.scale, b.data, b.scale, idx, out.ref}, [isa](const GroupedGemmParams& p) { cpu::grouped_gemm(p, isa); },
+         DSV3_CUDA([&](const GroupedGemmParams& p, void* stream) {
+           const int64_t expected_m = expected_m_opt(c, o);
+           const cuda::GemmKernel kern = a.fp8 ? kernel_opt(c, o, dev, p.a, p.b, k) : cuda::GemmKernel::simple;
+           cuda::grouped_gemm(p, kern, expected_m, dev.index, stream);
+         }));
   return out.js;
 }
 
@@ -170,21 +163,14 @@ DSV3_OP(fp8Gemm) {
   const DType od = opt_dtype(c, o, "outDtype", DType::bf16, {DType::bf16, DType::f32});
   Output out = output(c, o, "out", od, {m, n}, a.data.device());
   const Device dev = a.data.device();
-  if (dev.type == DeviceType::cuda) {
-    DSV3_IF_CUDA(c, {
-      const cuda::GemmKernel kern = kernel_opt(c, o, dev, a.data.data(), b.data.data(), k);
-      cuda::fp8_gemm(Fp8GemmParams{a.data.data<uint8_t>(), a.scale.data<float>(), b.data.data<uint8_t>(), b.scale.data<float>(),
-                                   out.ref.data(), out.ref.dtype, m, n, k},
-                     kern, dev.index, cuda_stream(dev));
-    });
-    return out.js;
-  }
-  const cpu::GemmIsa isa = isa_now(c, o);
-  TensorRef r = out.ref;
-  run_cpu([a, b, r, m, n, k, isa] {
-    cpu::fp8_gemm(Fp8GemmParams{a.data.data<uint8_t>(), a.scale.data<float>(), b.data.data<uint8_t>(), b.scale.data<float>(),
-                                r.data(), r.dtype, m, n, k}, isa);
-  });
+  const cpu::GemmIsa isa = isa_for(c, o, dev);
+  launch(c, dev,
+         Fp8GemmParams{a.data.data<uint8_t>(), a.scale.data<float>(), b.data.data<uint8_t>(), b.scale.data<float>(), out.ref.data(),
+                       out.ref.dtype, m, n, k},
+         {a.data, a.scale, b.data, b.scale, out.ref}, [isa](const Fp8GemmParams& p) { cpu::fp8_gemm(p, isa); },
+         DSV3_CUDA([&](const Fp8GemmParams& p, void* stream) {
+           cuda::fp8_gemm(p, kernel_opt(c, o, dev, p.a, p.b, k), dev.index, stream);
+         }));
   return out.js;
 }
 
@@ -204,21 +190,15 @@ DSV3_OP(gemm) {
   expect_same_device(c, {{"a", &a}, {"b", &b}});
   const DType od = opt_dtype(c, o, "outDtype", a.dtype, {DType::f32, DType::bf16});
   Output out = output(c, o, "out", od, {m, n}, a.device());
-  if (a.device().type == DeviceType::cuda) {
-    const std::string kern = opt_string(c, o, "kernel", "auto");
-    if (kern != "auto" && kern != "simple") c.fail(ErrKind::Argument, "kernel", "must be 'auto' or 'simple' for f32 / bf16 operands, got '" + kern + "'");
-    DSV3_IF_CUDA(c, {
-      const GemmParams p{a.data(), a.dtype, b.data(), b.dtype, out.ref.data(), out.ref.dtype, m, n, k};
-      if (kern == "simple") cuda::gemm_simple(p, cuda_stream(a.device()));
-      else cuda::gemm(p, cuda_stream(a.device()));
-    });
-    return out.js;
-  }
-  const cpu::GemmIsa isa = isa_now(c, o);
-  TensorRef r = out.ref;
-  run_cpu([a, b, r, m, n, k, isa] {
-    cpu::gemm(GemmParams{a.data(), a.dtype, b.data(), b.dtype, r.data(), r.dtype, m, n, k}, isa);
-  });
+  const cpu::GemmIsa isa = isa_for(c, o, a.device());
+  launch(c, a.device(), GemmParams{a.data(), a.dtype, b.data(), b.dtype, out.ref.data(), out.ref.dtype, m, n, k}, {a, b, out.ref},
+         [isa](const GemmParams& p) { cpu::gemm(p, isa); }, DSV3_CUDA([&](const GemmParams& p, void* stream) {
+           const std::string kern = opt_string(c, o, "kernel", "auto");
+           if (kern != "auto" && kern != "simple")
+             c.fail(ErrKind::Argument, "kernel", "must be 'auto' or 'simple' for f32 / bf16 operands, got '" + kern + "'");
+           if (kern == "simple") cuda::gemm_simple(p, stream);
+           else cuda::gemm(p, stream);
+         }));
   return out.js;
 }
 
@@ -263,28 +243,17 @@ DSV3_OP(groupedGemmSiluMul) {
   const std::vector<int64_t> sshape = masked ? std::vector<int64_t>{g, m, n / kQuantBlock} : std::vector<int64_t>{m, n / kQuantBlock};
   Output y = output(c, outs, "data", DType::f8_e4m3, dshape, dev);
   Output ys = output(c, outs, "scale", DType::f32, sshape, dev);
-  if (dev.type == DeviceType::cuda) {
-    const int64_t expected_m = opt_int(c, o, "expectedM", 0);
-    if (expected_m < 0) c.fail(ErrKind::Argument, "expectedM", "must be >= 0, got " + std::to_string(expected_m));
-    DSV3_IF_CUDA(c, {
-      const cuda::GemmKernel kern = kernel_opt(c, o, dev, a.data.data(), b.data.data(), k);
-      cuda::grouped_gemm_silu_mul(GroupedGemmSiluMulParams{a.data.data<uint8_t>(), a.scale.data<float>(), b.data.data<uint8_t>(),
-                                                           b.scale.data<float>(), y.ref.data<uint8_t>(), ys.ref.data<float>(),
-                                                           masked ? nullptr : idx.data<int32_t>(), masked ? idx.data<int32_t>() : nullptr,
-                                                           g, m, n, k, masked, ue8m0},
-                                  kern, expected_m, dev.index, cuda_stream(dev));
-    });
-  } else {
-    const cpu::GemmIsa isa = isa_now(c, o);
-    TensorRef yr = y.ref, sr = ys.ref;
-    run_cpu([a, b, idx, yr, sr, g, m, n, k, masked, ue8m0, isa] {
-      cpu::grouped_gemm_silu_mul(GroupedGemmSiluMulParams{a.data.data<uint8_t>(), a.scale.data<float>(), b.data.data<uint8_t>(),
-                                                          b.scale.data<float>(), yr.data<uint8_t>(), sr.data<float>(),
-                                                          masked ? nullptr : idx.data<int32_t>(), masked ? idx.data<int32_t>() : nullptr,
-                                                          g, m, n, k, masked, ue8m0},
-                                 isa);
-    });
-  }
+  const cpu::GemmIsa isa = isa_for(c, o, dev);
+  launch(c, dev,
+         GroupedGemmSiluMulParams{a.data.data<uint8_t>(), a.scale.data<float>(), b.data.data<uint8_t>(), b.scale.data<float>(),
+                                  y.ref.data<uint8_t>(), ys.ref.data<float>(), masked ? nullptr : idx.data<int32_t>(),
+                                  masked ? idx.data<int32_t>() : nullptr, g, m, n, k, masked, ue8m0},
+         {a.data, a.scale, b.data, b.scale, idx, y.ref, ys.ref},
+         [isa](const GroupedGemmSiluMulParams& p) { cpu::grouped_gemm_silu_mul(p, isa); },
+         DSV3_CUDA([&](const GroupedGemmSiluMulParams& p, void* stream) {
+           const int64_t expected_m = expected_m_opt(c, o);
+           cuda::grouped_gemm_silu_mul(p, kernel_opt(c, o, dev, p.a, p.b, k), expected_m, dev.index, stream);
+         }));
   Napi::Object r = Napi::Object::New(c.env);
   r.Set("data", y.js);
   r.Set("scale", ys.js);

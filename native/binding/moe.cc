@@ -59,43 +59,26 @@ DSV3_OP(moeRoute) {
   Napi::Object outs = outputs_arg(c, o, "weights?, indices?");
   Output w = output(c, outs, "weights", DType::f32, {t, top_k}, logits.device());
   Output idx = output(c, outs, "indices", DType::i32, {t, top_k}, logits.device());
-  TensorRef wr = w.ref, ir = idx.ref;
   const ScoringFunc sf = sigmoid ? ScoringFunc::sigmoid : ScoringFunc::softmax;
   const float fscale = static_cast<float>(scale);
   Napi::Object res = Napi::Object::New(c.env);
   res.Set("weights", w.js);
   res.Set("indices", idx.js);
-  if (logits.device().type == DeviceType::cuda) {
-    DSV3_IF_CUDA(c, cuda::moe_route(MoeRouteParams{logits.data<float>(), has_bias ? bias.data<float>() : nullptr, wr.data<float>(),
-                                                   ir.data<int32_t>(), t, e, top_k, n_group, topk_group, sf, norm, fscale},
-                                    cuda_stream(logits.device())));
-    return res;
-  }
-  run_cpu([logits, bias, has_bias, wr, ir, t, e, top_k, n_group, topk_group, sf, norm, fscale] {
-    cpu::moe_route(MoeRouteParams{logits.data<float>(), has_bias ? bias.data<float>() : nullptr, wr.data<float>(),
-                                  ir.data<int32_t>(), t, e, top_k, n_group, topk_group, sf, norm, fscale});
-  });
+  launch(c, logits.device(),
+         MoeRouteParams{logits.data<float>(), has_bias ? bias.data<float>() : nullptr, w.ref.data<float>(), idx.ref.data<int32_t>(),
+                        t, e, top_k, n_group, topk_group, sf, norm, fscale},
+         {logits, bias, w.ref, idx.ref}, cpu::moe_route, DSV3_CUDA([&](const MoeRouteParams& p, void* s) {
+           std::string why;
+           require_supported(c, cuda::moe_route_supports(p, &why), why);
+           cuda::moe_route(p, s);
+         }));
   return res;
 }
 
 namespace {
 
-bool is_tensor_like(Napi::Value v) {
-  if (TensorObject::is(v)) return true;
-  return v.IsObject() && TensorObject::is(v.As<Napi::Object>().Get("handle"));
-}
-bool is_cuda(const TensorRef& t) { return t.device().type == DeviceType::cuda; }
 std::vector<int64_t> with_last(std::vector<int64_t> lead, int64_t last) { lead.push_back(last); return lead; }
 std::vector<int64_t> leading(const TensorRef& t) { return std::vector<int64_t>(t.shape.begin(), t.shape.end() - 1); }
-// Rows of a [..., d] tensor: the product of the leading dims.
-int64_t rows_of(const TensorRef& t) {
-  int64_t r = 1;
-  for (int i = 0; i + 1 < t.ndim(); ++i) r *= t.shape[i];
-  return r;
-}
-void expect_min_ndim(const OpCtx& c, const char* name, const TensorRef& t, int n) {
-  if (t.ndim() < n) c.fail(ErrKind::Shape, name, "must have at least " + std::to_string(n) + " dims, got shape " + shape_str(t.shape));
-}
 constexpr int64_t kI32Max = 2147483647;
 
 }  // namespace
@@ -140,18 +123,16 @@ DSV3_OP(moePermute) {
   res.Set("rowSlot", row_slot.js);
   res.Set("slotRow", slot_row.js);
 
-  TensorRef cr = counts.ref, rr = row_slot.ref, sr = slot_row.ref, xr = extra.ref;
-  auto params = [=] {
-    return MoePermuteParams{idx.data<int32_t>(), cr.data<int32_t>(), masked ? nullptr : xr.data<int32_t>(),
-                            rr.data<int32_t>(), sr.data<int32_t>(), masked ? xr.data<int32_t>() : nullptr,
-                            t, k, e, align, m_max, rows, masked ? MoeLayout::masked : MoeLayout::contiguous};
-  };
-  if (is_cuda(idx)) {
-    if (e > 2048) c.fail(ErrKind::Unsupported, "numExperts", "must be <= 2048 on CUDA (the kernel's shared memory), got " + std::to_string(e));
-    DSV3_IF_CUDA(c, cuda::moe_permute(params(), cuda_stream(dev)));
-    return res;
-  }
-  run_cpu([params] { cpu::moe_permute(params()); });
+  int32_t* xr = extra.ref.data<int32_t>();
+  launch(c, dev,
+         MoePermuteParams{idx.data<int32_t>(), counts.ref.data<int32_t>(), masked ? nullptr : xr, row_slot.ref.data<int32_t>(),
+                          slot_row.ref.data<int32_t>(), masked ? xr : nullptr, t, k, e, align, m_max, rows,
+                          masked ? MoeLayout::masked : MoeLayout::contiguous},
+         {idx, counts.ref, row_slot.ref, slot_row.ref, extra.ref}, cpu::moe_permute, DSV3_CUDA([&](const MoePermuteParams& p, void* s) {
+           std::string why;
+           require_supported(c, cuda::moe_permute_supports(p, &why), why);
+           cuda::moe_permute(p, s);
+         }));
   return res;
 }
 
@@ -199,15 +180,13 @@ DSV3_OP(moeGather) {
     out = output(c, o, "out", x.dtype, with_last(rs.shape, d), dev);
     ret = out.js;
   }
-  TensorRef orf = out.ref, osf = outs_scale.ref;
+  // The rows, then (FP8) their scales: one gather each.
   const int64_t row_bytes = d * static_cast<int64_t>(itemsize(x.dtype));
-  auto pd = [=] { return MoeGatherParams{x.data(), rs.data<int32_t>(), orf.data(), t, k, rows, row_bytes}; };
-  auto ps = [=] { return MoeGatherParams{xs.data(), rs.data<int32_t>(), osf.data(), t, k, rows, kb * 4}; };
-  if (is_cuda(x)) {
-    DSV3_IF_CUDA(c, cuda::moe_gather(pd(), cuda_stream(dev)); if (fp8) cuda::moe_gather(ps(), cuda_stream(dev)));
-    return ret;
-  }
-  run_cpu([pd, ps, fp8] { cpu::moe_gather(pd()); if (fp8) cpu::moe_gather(ps()); });
+  launch(c, dev, MoeGatherParams{x.data(), rs.data<int32_t>(), out.ref.data(), t, k, rows, row_bytes}, {x, rs, out.ref},
+         cpu::moe_gather, DSV3_CUDA(cuda::moe_gather));
+  if (fp8)
+    launch(c, dev, MoeGatherParams{xs.data(), rs.data<int32_t>(), outs_scale.ref.data(), t, k, rows, kb * 4}, {xs, rs, outs_scale.ref},
+           cpu::moe_gather, DSV3_CUDA(cuda::moe_gather));
   return ret;
 }
 
@@ -234,7 +213,7 @@ DSV3_OP(siluMulQuant) {
   }
   Napi::Object o = options_arg(c, info, 2);
   const bool ue8m0 = opt_bool(c, o, "ue8m0", false);
-  const int64_t rows = rows_of(g);
+  const int64_t rows = leading_rows(g);
   const int64_t kb = ceil_div(n, kQuantBlock);
   const Device dev = g.device();
   Napi::Object outs = outputs_arg(c, o, "data?, scale?");
@@ -243,17 +222,10 @@ DSV3_OP(siluMulQuant) {
   Napi::Object res = Napi::Object::New(c.env);
   res.Set("data", y.js);
   res.Set("scale", sc.js);
-  TensorRef yr = y.ref, sr = sc.ref;
-  auto params = [=] {
-    const char* base = g.data<char>();
-    const void* up = fused ? static_cast<const void*>(base + n * itemsize(g.dtype)) : u.data();
-    return SiluMulQuantParams{base, up, g.dtype, fused ? 2 * n : n, yr.data<uint8_t>(), sr.data<float>(), rows, n, ue8m0};
-  };
-  if (is_cuda(g)) {
-    DSV3_IF_CUDA(c, cuda::silu_mul_quant(params(), cuda_stream(dev)));
-    return res;
-  }
-  run_cpu([params] { cpu::silu_mul_quant(params()); });
+  const char* base = g.data<char>();
+  const void* up = fused ? static_cast<const void*>(base + n * itemsize(g.dtype)) : u.data();
+  launch(c, dev, SiluMulQuantParams{base, up, g.dtype, fused ? 2 * n : n, y.ref.data<uint8_t>(), sc.ref.data<float>(), rows, n, ue8m0},
+         {g, u, y.ref, sc.ref}, cpu::silu_mul_quant, DSV3_CUDA(cuda::silu_mul_quant));
   return res;
 }
 
@@ -272,7 +244,7 @@ DSV3_OP(moeCombine) {
   expect_dtype(c, "weights", w, {DType::f32});
   expect_ndim(c, "weights", w, 2);
   const int64_t t = w.dim(0), k = w.dim(1), d = y.dim(-1);
-  const int64_t rows = rows_of(y);
+  const int64_t rows = leading_rows(y);
   if (sr.numel() != t * k)
     c.fail(ErrKind::Shape, "slotRow", "must hold t * k = " + std::to_string(t * k) + " entries (weights is " +
                                           shape_str(w.shape) + "), got shape " + shape_str(sr.shape));
@@ -295,18 +267,11 @@ DSV3_OP(moeCombine) {
   const DType od = opt_dtype(c, o, "outDtype", has_rs ? rs.dtype : y.dtype, floats);
   const Device dev = y.device();
   Output out = output(c, o, "out", od, {t, d}, dev);
-  TensorRef orf = out.ref;
-  auto params = [=] {
-    return MoeCombineParams{y.data(), y.dtype, sr.data<int32_t>(), w.data<float>(),
-                            has_sh ? sh.data() : nullptr, has_sh ? sh.dtype : DType::f32,
-                            has_rs ? rs.data() : nullptr, has_rs ? rs.dtype : DType::f32,
-                            orf.data(), orf.dtype, t, k, d, rows};
-  };
-  if (is_cuda(y)) {
-    DSV3_IF_CUDA(c, cuda::moe_combine(params(), cuda_stream(dev)));
-    return out.js;
-  }
-  run_cpu([params] { cpu::moe_combine(params()); });
+  launch(c, dev,
+         MoeCombineParams{y.data(), y.dtype, sr.data<int32_t>(), w.data<float>(), has_sh ? sh.data() : nullptr,
+                          has_sh ? sh.dtype : DType::f32, has_rs ? rs.data() : nullptr, has_rs ? rs.dtype : DType::f32,
+                          out.ref.data(), out.ref.dtype, t, k, d, rows},
+         {y, sr, w, sh, rs, out.ref}, cpu::moe_combine, DSV3_CUDA(cuda::moe_combine));
   return out.js;
 }
 

@@ -19,7 +19,7 @@ DSV3_OP(quantizeFp8) {
   TensorRef x = tensor_arg(c, info[0], "x");
   Napi::Object o = options_arg(c, info, 1);
   expect_dtype(c, "x", x, {DType::f32, DType::bf16, DType::f16});
-  if (x.ndim() < 1) c.fail(ErrKind::Shape, "x", "must have at least 1 dimension, got shape " + shape_str(x.shape));
+  expect_min_ndim(c, "x", x, 1);
   const bool ue8m0 = opt_bool(c, o, "ue8m0", false);
   const int64_t k = x.shape.back(), m = k ? x.numel() / k : 0;
   std::vector<int64_t> sshape = x.shape;
@@ -27,17 +27,8 @@ DSV3_OP(quantizeFp8) {
   Napi::Object outs = outputs_arg(c, o, "data?, scale?");
   Output y = output(c, outs, "data", DType::f8_e4m3, x.shape, x.device());
   Output s = output(c, outs, "scale", DType::f32, sshape, x.device());
-  if (x.device().type == DeviceType::cuda) {
-    DSV3_IF_CUDA(c, cuda::quantize_fp8(QuantizeFp8Params{x.data(), x.dtype, static_cast<uint8_t*>(y.ref.data()),
-                                                         static_cast<float*>(s.ref.data()), m, k, ue8m0},
-                                       cuda_stream(x.device())));
-  } else {
-    TensorRef yr = y.ref, sr = s.ref;
-    run_cpu([x, yr, sr, m, k, ue8m0] {
-      cpu::quantize_fp8(QuantizeFp8Params{x.data(), x.dtype, static_cast<uint8_t*>(yr.data()),
-                                          static_cast<float*>(sr.data()), m, k, ue8m0});
-    });
-  }
+  launch(c, x.device(), QuantizeFp8Params{x.data(), x.dtype, y.ref.data<uint8_t>(), s.ref.data<float>(), m, k, ue8m0},
+         {x, y.ref, s.ref}, cpu::quantize_fp8, DSV3_CUDA(cuda::quantize_fp8));
   Napi::Object r = Napi::Object::New(c.env);
   r.Set("data", y.js);
   r.Set("scale", s.js);
@@ -55,17 +46,8 @@ DSV3_OP(quantizeWeightFp8) {
   Napi::Object outs = outputs_arg(c, o, "weight?, scaleInv?");
   Output y = output(c, outs, "weight", DType::f8_e4m3, w.shape, w.device());
   Output s = output(c, outs, "scaleInv", DType::f32, {ceil_div(n, kQuantBlock), ceil_div(k, kQuantBlock)}, w.device());
-  TensorRef yr = y.ref, sr = s.ref;
-  if (w.device().type == DeviceType::cuda) {
-    DSV3_IF_CUDA(c, cuda::quantize_weight_fp8(QuantizeWeightFp8Params{w.data(), w.dtype, static_cast<uint8_t*>(yr.data()),
-                                                                      static_cast<float*>(sr.data()), n, k},
-                                              cuda_stream(w.device())));
-  } else {
-    run_cpu([w, yr, sr, n, k] {
-      cpu::quantize_weight_fp8(QuantizeWeightFp8Params{w.data(), w.dtype, static_cast<uint8_t*>(yr.data()),
-                                                       static_cast<float*>(sr.data()), n, k});
-    });
-  }
+  launch(c, w.device(), QuantizeWeightFp8Params{w.data(), w.dtype, y.ref.data<uint8_t>(), s.ref.data<float>(), n, k},
+         {w, y.ref, s.ref}, cpu::quantize_weight_fp8, DSV3_CUDA(cuda::quantize_weight_fp8));
   Napi::Object r = Napi::Object::New(c.env);
   r.Set("weight", y.js);
   r.Set("scaleInv", s.js);
@@ -89,18 +71,9 @@ DSV3_OP(dequantizeWeightFp8) {
                                            shape_str(w.shape) + ", got " + shape_str(s.shape));
   DType od = opt_dtype(c, o, "outDtype", DType::f32, {DType::f32, DType::bf16});
   Output out = output(c, o, "out", od, w.shape, w.device());
-  TensorRef r = out.ref;
-  if (w.device().type == DeviceType::cuda) {
-    DSV3_IF_CUDA(c, cuda::dequantize_weight_fp8(DequantizeWeightFp8Params{static_cast<const uint8_t*>(w.data()),
-                                                                          static_cast<const float*>(s.data()), r.data(),
-                                                                          r.dtype, n, k},
-                                                cuda_stream(w.device())));
-    return out.js;
-  }
-  run_cpu([w, s, r, n, k] {
-    cpu::dequantize_weight_fp8(DequantizeWeightFp8Params{static_cast<const uint8_t*>(w.data()),
-                                                         static_cast<const float*>(s.data()), r.data(), r.dtype, n, k});
-  });
+  const TensorRef& r = out.ref;
+  launch(c, w.device(), DequantizeWeightFp8Params{w.data<uint8_t>(), s.data<float>(), r.data(), r.dtype, n, k}, {w, s, r},
+         cpu::dequantize_weight_fp8, DSV3_CUDA(cuda::dequantize_weight_fp8));
   return out.js;
 }
 

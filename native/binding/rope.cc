@@ -28,16 +28,9 @@ DSV3_OP(rope) {
            std::to_string(d) + "), got " + std::to_string(half));
   DType od = opt_dtype(c, o, "outDtype", x.dtype, {DType::f32, DType::bf16, DType::f16});
   Output out = output(c, o, "out", od, x.shape, x.device());
-  TensorRef r = out.ref;
-  if (x.device().type == DeviceType::cuda) {
-    DSV3_IF_CUDA(c, cuda::rope(RopeParams{x.data(), x.dtype, pos.data(), pos.dtype, f.data<float>(), r.data(), r.dtype,
-                                          t, h, d, 2 * half},
-                               cuda_stream(x.device())));
-    return out.js;
-  }
-  run_cpu([x, pos, f, r, t, h, d, half] {
-    cpu::rope(RopeParams{x.data(), x.dtype, pos.data(), pos.dtype, f.data<float>(), r.data(), r.dtype, t, h, d, 2 * half});
-  });
+  const TensorRef& r = out.ref;
+  launch(c, x.device(), RopeParams{x.data(), x.dtype, pos.data(), pos.dtype, f.data<float>(), r.data(), r.dtype, t, h, d, 2 * half},
+         {x, pos, f, r}, cpu::rope, DSV3_CUDA(cuda::rope));
   return out.js;
 }
 

@@ -26,12 +26,8 @@ DSV3_OP(argmax) {
   const int64_t t = x.dim(0), n = x.dim(1);
   const bool flag = opt_bool(c, o, "flagInvalid", false);
   Output out = output(c, o, "out", DType::i32, {t}, x.device());
-  TensorRef r = out.ref;
-  if (x.device().type == DeviceType::cuda) {
-    DSV3_IF_CUDA(c, cuda::argmax(ArgmaxParams{x.data(), x.dtype, r.data<int32_t>(), t, n, flag}, cuda_stream(x.device())));
-    return out.js;
-  }
-  run_cpu([x, r, t, n, flag] { cpu::argmax(ArgmaxParams{x.data(), x.dtype, r.data<int32_t>(), t, n, flag}); });
+  launch(c, x.device(), ArgmaxParams{x.data(), x.dtype, out.ref.data<int32_t>(), t, n, flag}, {x, out.ref}, cpu::argmax,
+         DSV3_CUDA(cuda::argmax));
   return out.js;
 }
 
@@ -52,12 +48,8 @@ DSV3_OP(topk) {
   Napi::Object outs = outputs_arg(c, o, "values?, indices?");
   Output values = output(c, outs, "values", DType::f32, {t, k}, x.device());
   Output indices = output(c, outs, "indices", DType::i32, {t, k}, x.device());
-  TensorRef v = values.ref, i = indices.ref;
-  if (x.device().type == DeviceType::cuda) {
-    DSV3_IF_CUDA(c, cuda::topk(TopkParams{x.data(), x.dtype, v.data<float>(), i.data<int32_t>(), t, n, k}, cuda_stream(x.device())));
-  } else {
-    run_cpu([x, v, i, t, n, k] { cpu::topk(TopkParams{x.data(), x.dtype, v.data<float>(), i.data<int32_t>(), t, n, k}); });
-  }
+  launch(c, x.device(), TopkParams{x.data(), x.dtype, values.ref.data<float>(), indices.ref.data<int32_t>(), t, n, k},
+         {x, values.ref, indices.ref}, cpu::topk, DSV3_CUDA(cuda::topk));
   Napi::Object r = Napi::Object::New(c.env);
   r.Set("values", values.js);
   r.Set("indices", indices.js);
@@ -87,19 +79,10 @@ DSV3_OP(sample) {
   p.top_p = static_cast<float>(top_p);
   p.top_k = top_k;
   Output out = output(c, o, "out", DType::i32, {p.t}, x.device());
-  TensorRef r = out.ref;
-  if (x.device().type == DeviceType::cuda) {
-    // A row with NaN or no finite logit cannot throw after the launch: it gets token -1 (temperature > 0).
-    p.logits = x.data<float>();
-    p.out = r.data<int32_t>();
-    DSV3_IF_CUDA(c, cuda::sample(p, cuda_stream(x.device())));
-    return out.js;
-  }
-  run_cpu([x, r, p]() mutable {
-    p.logits = x.data<float>();
-    p.out = r.data<int32_t>();
-    cpu::sample(p);
-  });
+  p.logits = x.data<float>();
+  p.out = out.ref.data<int32_t>();
+  // On CUDA a row with NaN or no finite logit cannot throw after the launch: it gets token -1 (temperature > 0).
+  launch(c, x.device(), p, {x, out.ref}, cpu::sample, DSV3_CUDA(cuda::sample));
   return out.js;
 }
 

@@ -13,7 +13,7 @@ DSV3_OP(transpose01) {
   OpCtx c{info.Env(), "transpose01"};
   TensorRef x = tensor_arg(c, info[0], "x");
   Napi::Object o = options_arg(c, info, 1);
-  if (x.ndim() < 2) c.fail(ErrKind::Shape, "x", "must have at least 2 dims, got shape " + shape_str(x.shape));
+  expect_min_ndim(c, "x", x, 2);
   std::vector<int64_t> shape = x.shape;
   std::swap(shape[0], shape[1]);
   Output out = output(c, o, "out", x.dtype, shape, x.device());
@@ -22,11 +22,8 @@ DSV3_OP(transpose01) {
   const int64_t a = x.dim(0), b = x.dim(1), inner = x.numel() / std::max<int64_t>(1, a * b);
   const int64_t elem = static_cast<int64_t>(itemsize(x.dtype));
   if (a * b == 0) return out.js;
-  if (x.device().type == DeviceType::cuda) {
-    DSV3_IF_CUDA(c, cuda::transpose01(Transpose01Params{x.data(), r.data(), a, b, inner, elem}, cuda_stream(x.device())));
-    return out.js;
-  }
-  run_cpu([x, r, a, b, inner, elem] { cpu::transpose01(Transpose01Params{x.data(), r.data(), a, b, inner, elem}); });
+  launch(c, x.device(), Transpose01Params{x.data(), r.data(), a, b, inner, elem}, {x, r}, cpu::transpose01,
+         DSV3_CUDA(cuda::transpose01));
   return out.js;
 }
 
@@ -50,11 +47,7 @@ DSV3_OP(narrow) {
   if (r.storage == x.storage) c.fail(ErrKind::Argument, "out", "must not share memory with 'x'");
   const int64_t rows = n == 0 ? 0 : x.numel() / n, elem = static_cast<int64_t>(itemsize(x.dtype));
   if (rows * len == 0) return out.js;
-  if (x.device().type == DeviceType::cuda) {
-    DSV3_IF_CUDA(c, cuda::narrow(NarrowParams{x.data(), r.data(), rows, n, start, len, elem}, cuda_stream(x.device())));
-    return out.js;
-  }
-  run_cpu([x, r, rows, n, start, len, elem] { cpu::narrow(NarrowParams{x.data(), r.data(), rows, n, start, len, elem}); });
+  launch(c, x.device(), NarrowParams{x.data(), r.data(), rows, n, start, len, elem}, {x, r}, cpu::narrow, DSV3_CUDA(cuda::narrow));
   return out.js;
 }
 

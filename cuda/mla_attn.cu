@@ -1,4 +1,6 @@
-// CUDA kernels of the fused MLA path (issue 5), twins of native/cpu/mla_paged.cc and mla_proj.cc.
+// CUDA kernels of MLA attention over the paged latent cache, twins of native/cpu/mla_attn.cc; the
+// projections around it are cuda/mla_proj.cu. Loads, stores and warp reductions are cuda/codec.cuh's,
+// shared-memory addresses cuda/sm90.cuh's.
 // UNVERIFIED ON A GPU: written and compiled (sm_90a) on a machine without one; test/gpu/mla.gpu.test.ts
 // checks every kernel against the CPU backend.
 //
@@ -14,17 +16,16 @@
 // mla_combine_kernel in split order (deterministic).
 // mla_paged_attn_tc_kernel (impl 1, bf16 cache): the same attention on tensor cores (mma.sync m16n8k16
 // bf16, f32 accumulation); see "impl 1" below.
-// mla_bgemm_kernel: per-head GEMMs of the absorption (q_nope @ W_UK) and the output (o_latent @ W_UV^T),
-// 64x64 tiles, f32 FMAs; bound by FLOPs 2*t*h*nope*r (t*16.8 MFLOP for V3) once t >= ~64, else by the
-// weight read (h*nope*r*2 B = 16 MiB bf16 per layer and projection).
-// mla_down_epilogue_kernel: one CTA per token; bytes: t*(q_lora + r + p)*(in + out) elements, HBM-bound.
 #include <cuda_bf16.h>
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 
+#include "cuda/codec.cuh"
 #include "cuda/common.cuh"
 #include "cuda/mla.h"
+#include "cuda/sm90.cuh"
 
 namespace dsv3::cuda {
 namespace {
@@ -33,30 +34,6 @@ constexpr int kWarps = 8;
 constexpr int kThreads = kWarps * 32;
 constexpr int kTile = 32;     // cached tokens per shared-memory tile (half a page)
 constexpr int kMaxAcc = 16;   // r / 32 columns per lane: r <= 512
-
-__device__ __forceinline__ float ld(const void* p, DType t, size_t i) {
-  if (t == DType::bf16) return __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]);
-  return static_cast<const float*>(p)[i];
-}
-// bf16 as the CPU's f32_to_bf16 (native/dtype.h): RNE on the bits, a NaN keeps its sign and payload
-// (quieted); a hardware cvt would give the canonical NaN.
-__device__ __forceinline__ void st(void* p, DType t, size_t i, float v) {
-  if (t == DType::bf16) {
-    uint32_t u = __float_as_uint(v);
-    u = (u & 0x7fffffffu) > 0x7f800000u ? (u | 0x00400000u) : u + 0x7fffu + ((u >> 16) & 1u);
-    static_cast<uint16_t*>(p)[i] = static_cast<uint16_t>(u >> 16);
-  } else {
-    static_cast<float*>(p)[i] = v;
-  }
-}
-__device__ __forceinline__ float warp_max(float v) {
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-  return v;
-}
-__device__ __forceinline__ float warp_sum(float v) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
 
 // 16 bytes of the cache row as f32 into shared memory.
 __device__ __forceinline__ void widen16(const float* src, float* dst) {
@@ -116,7 +93,7 @@ __global__ void __launch_bounds__(kThreads) mla_paged_attn_kernel(const MlaPaged
     float v = 0.f;
     if (rr < q_rows) {
       const int64_t qrow = bi * q_rows + rr;
-      v = c < r ? ld(p.q_latent, p.q_dtype, qrow * p.r + c) : ld(p.q_pe, p.q_dtype, qrow * p.p + (c - r));
+      v = c < r ? load_f32_bf16(p.q_latent, p.q_dtype, qrow * p.r + c) : load_f32_bf16(p.q_pe, p.q_dtype, qrow * p.p + (c - r));
     }
     q_s[e] = v;
   }
@@ -295,14 +272,13 @@ void dispatch_attn(const MlaPagedAttentionParams& p, int tokens_per_split, cudaS
 // Synchronous tile loads (no cp.async/TMA pipeline yet); 125 KB shared memory at MT = 2, d = 576.
 constexpr int kTcWarps = 4, kTcThreads = kTcWarps * 32, kTcKeys = 64;
 
-__device__ __forceinline__ uint32_t smem_u32(const void* p) { return static_cast<uint32_t>(__cvta_generic_to_shared(p)); }
 __device__ __forceinline__ void ldsm_x4(uint32_t (&r)[4], const void* p) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smem_u32(p)));
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(sm90::smem_u32(p)));
 }
 __device__ __forceinline__ void ldsm_x4_t(uint32_t (&r)[4], const void* p) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(smem_u32(p)));
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(sm90::smem_u32(p)));
 }
 // c += a (16x16, row) * b (16x8, col)
 __device__ __forceinline__ void mma_bf16(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
@@ -393,7 +369,7 @@ __global__ void __launch_bounds__(kTcThreads) mla_paged_attn_tc_kernel(const Mla
     const int k = e / d, c = e % d;
     const int64_t rr = row0 + k, qrow = bi * q_rows + rr;
     float v = 0.f;
-    if (rr < q_rows) v = c < r ? ld(p.q_latent, p.q_dtype, qrow * p.r + c) : ld(p.q_pe, p.q_dtype, qrow * p.p + (c - r));
+    if (rr < q_rows) v = c < r ? load_f32_bf16(p.q_latent, p.q_dtype, qrow * p.r + c) : load_f32_bf16(p.q_pe, p.q_dtype, qrow * p.p + (c - r));
     q_s[k * ds + c] = __float2bfloat16_rn(v);
   }
   for (int k = threadIdx.x; k < ROWS; k += kTcThreads) { m_s[k] = -INFINITY; l_s[k] = 0.f; }
@@ -551,127 +527,6 @@ void launch_attn_tc(const MlaPagedAttentionParams& p, int tokens_per_split, cuda
   DSV3_CUDA_CHECK_LAUNCH();
 }
 
-// ---- RoPE / RMSNorm pieces shared by the projection kernels ----
-
-// The pair (x0, x1) rotated by the f32 angle f32(pos) * inv_freq, cos/sin in double rounded once (rope.cc).
-__device__ __forceinline__ float2 rope_pair(float x0, float x1, int64_t pos, float inv_freq) {
-  const float a = static_cast<float>(pos) * inv_freq;
-  double sd, cd;
-  sincos(static_cast<double>(a), &sd, &cd);
-  const float c = static_cast<float>(cd), s = static_cast<float>(sd);
-  return make_float2(x0 * c - x1 * s, x0 * s + x1 * c);
-}
-__device__ __forceinline__ int64_t position(const void* pos, DType t, int64_t i) {
-  return t == DType::i64 ? static_cast<const int64_t*>(pos)[i] : static_cast<const int32_t*>(pos)[i];
-}
-// Sum over the CTA (blockDim.x a multiple of 32, <= 1024); every thread gets the result.
-__device__ float block_sum(float v, float* red) {
-  v = warp_sum(v);
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, nw = blockDim.x / 32;
-  __syncthreads();  // red may still be read by a previous call
-  if (lane == 0) red[warp] = v;
-  __syncthreads();
-  float s = 0.f;
-  for (int w = 0; w < nw; ++w) s += red[w];
-  return s;
-}
-
-// One CTA of 256 threads per token.
-__global__ void __launch_bounds__(256) mla_down_epilogue_kernel(const MlaDownEpilogueParams p) {
-  __shared__ float red[32];
-  const int64_t i = blockIdx.x, width = p.q_lora + p.r + p.p;
-  const size_t base = static_cast<size_t>(i * width);
-  if (p.q_lora > 0) {
-    float ss = 0.f;
-    for (int64_t j = threadIdx.x; j < p.q_lora; j += blockDim.x) { const float x = ld(p.qkv, p.qkv_dtype, base + j); ss += x * x; }
-    const float rn = 1.0f / sqrtf(block_sum(ss, red) / static_cast<float>(p.q_lora) + p.eps);
-    for (int64_t j = threadIdx.x; j < p.q_lora; j += blockDim.x)
-      st(p.cq, p.cq_dtype, static_cast<size_t>(i * p.q_lora + j), p.q_norm[j] * (ld(p.qkv, p.qkv_dtype, base + j) * rn));
-  }
-  const int64_t slot = p.slot_mapping[i];
-  if (slot < 0 || slot >= p.num_slots) return;  // uniform across the CTA
-  const size_t kvb = base + p.q_lora, row = static_cast<size_t>(slot * (p.r + p.p));
-  float ss = 0.f;
-  for (int64_t j = threadIdx.x; j < p.r; j += blockDim.x) { const float x = ld(p.qkv, p.qkv_dtype, kvb + j); ss += x * x; }
-  const float rn = 1.0f / sqrtf(block_sum(ss, red) / static_cast<float>(p.r) + p.eps);
-  for (int64_t j = threadIdx.x; j < p.r; j += blockDim.x)
-    st(p.kv_cache, p.kv_dtype, row + j, p.kv_norm[j] * (ld(p.qkv, p.qkv_dtype, kvb + j) * rn));
-  const int64_t pos = position(p.positions, p.positions_dtype, i);
-  for (int64_t k = threadIdx.x; k < p.p / 2; k += blockDim.x) {
-    const float2 y = rope_pair(ld(p.qkv, p.qkv_dtype, kvb + p.r + 2 * k), ld(p.qkv, p.qkv_dtype, kvb + p.r + 2 * k + 1), pos, p.inv_freq[k]);
-    st(p.kv_cache, p.kv_dtype, row + p.r + 2 * k, y.x);
-    st(p.kv_cache, p.kv_dtype, row + p.r + 2 * k + 1, y.y);
-  }
-}
-
-// q_pe[i, hh] = rope(q[i, hh, nope:]); one thread per (row, pair).
-__global__ void mla_rope_q_kernel(const MlaAbsorbQParams p) {
-  const int64_t half = p.p / 2, n = p.t * p.h * half;
-  for (int64_t e = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; e < n; e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t row = e / half, k = e % half, i = row / p.h;
-    const size_t src = static_cast<size_t>(row * (p.nope + p.p) + p.nope + 2 * k);
-    const float2 y = rope_pair(ld(p.q, p.q_dtype, src), ld(p.q, p.q_dtype, src + 1), position(p.positions, p.positions_dtype, i), p.inv_freq[k]);
-    st(p.q_pe, p.out_dtype, static_cast<size_t>(row * p.p + 2 * k), y.x);
-    st(p.q_pe, p.out_dtype, static_cast<size_t>(row * p.p + 2 * k + 1), y.y);
-  }
-}
-
-// ---- per-head batched GEMM: C[hh](i, j) = sum_k A[hh](i, k) B[hh](k, j), f32 accumulation ----
-struct BGemm {
-  const void* a; DType ta; int64_t a_h, a_i;           // A(i, k) = a[hh*a_h + i*a_i + k]
-  const void* b; DType tb; int64_t b_h, b_k, b_j;      // B(k, j) = b[hh*b_h + k*b_k + j*b_j]; b_k == 1 or b_j == 1
-  void* c; DType tc; int64_t c_h, c_i;                 // C(i, j) = c[hh*c_h + i*c_i + j]
-  int64_t m, n, k;
-};
-constexpr int kBM = 64, kBN = 64, kBK = 16;
-
-// grid (ceil(n/64), ceil(m/64), heads), 256 threads, each a 4x4 block of C. k runs in order (the CPU's order).
-__global__ void __launch_bounds__(256) mla_bgemm_kernel(const BGemm g) {
-  __shared__ float As[kBK][kBM + 4], Bs[kBK][kBN + 4];
-  const int64_t hh = blockIdx.z, i0 = static_cast<int64_t>(blockIdx.y) * kBM, j0 = static_cast<int64_t>(blockIdx.x) * kBN;
-  const int tid = threadIdx.x, ty = tid / 16, tx = tid % 16;
-  float acc[4][4] = {};
-  for (int64_t k0 = 0; k0 < g.k; k0 += kBK) {
-    for (int e = tid; e < kBM * kBK; e += 256) {
-      const int ii = e / kBK, kk = e % kBK;
-      const int64_t i = i0 + ii, k = k0 + kk;
-      As[kk][ii] = (i < g.m && k < g.k) ? ld(g.a, g.ta, static_cast<size_t>(hh * g.a_h + i * g.a_i + k)) : 0.f;
-    }
-    for (int e = tid; e < kBK * kBN; e += 256) {
-      int kk, jj;
-      if (g.b_j == 1) { kk = e / kBN; jj = e % kBN; } else { jj = e / kBK; kk = e % kBK; }  // coalesced either way
-      const int64_t k = k0 + kk, j = j0 + jj;
-      Bs[kk][jj] = (k < g.k && j < g.n) ? ld(g.b, g.tb, static_cast<size_t>(hh * g.b_h + k * g.b_k + j * g.b_j)) : 0.f;
-    }
-    __syncthreads();
-#pragma unroll
-    for (int kk = 0; kk < kBK; ++kk) {
-      float a[4], b[4];
-#pragma unroll
-      for (int q = 0; q < 4; ++q) { a[q] = As[kk][ty * 4 + q]; b[q] = Bs[kk][tx * 4 + q]; }
-#pragma unroll
-      for (int x = 0; x < 4; ++x)
-#pragma unroll
-        for (int y = 0; y < 4; ++y) acc[x][y] = fmaf(a[x], b[y], acc[x][y]);
-    }
-    __syncthreads();
-  }
-#pragma unroll
-  for (int x = 0; x < 4; ++x)
-#pragma unroll
-    for (int y = 0; y < 4; ++y) {
-      const int64_t i = i0 + ty * 4 + x, j = j0 + tx * 4 + y;
-      if (i < g.m && j < g.n) st(g.c, g.tc, static_cast<size_t>(hh * g.c_h + i * g.c_i + j), acc[x][y]);
-    }
-}
-
-void launch_bgemm(const BGemm& g, int64_t heads, cudaStream_t st) {
-  if (g.m == 0 || g.n == 0 || heads == 0) return;
-  dim3 grid(static_cast<unsigned>(ceil_div(g.n, kBN)), static_cast<unsigned>(ceil_div(g.m, kBM)), static_cast<unsigned>(heads));
-  mla_bgemm_kernel<<<grid, 256, 0, st>>>(g);
-  DSV3_CUDA_CHECK_LAUNCH();
-}
-
 }  // namespace
 
 int mla_num_splits(int64_t b, int64_t q_rows, int64_t max_pages) {
@@ -683,13 +538,33 @@ int mla_num_splits(int64_t b, int64_t q_rows, int64_t max_pages) {
   return static_cast<int>(std::max<int64_t>(1, std::min(want, max_pages / 4)));
 }
 
+bool mla_paged_attention_supports(const MlaPagedAttentionParams& p, std::string* why) {
+  const std::string dims = "r = " + std::to_string(p.r) + ", p = " + std::to_string(p.p);
+  if (p.r % 32 != 0 || p.r > 512 || p.p % 8 != 0 || p.r + p.p > 640) {
+    *why = "r must be a multiple of 32 up to 512 and p a multiple of 8 (r + p <= 640), got " + dims;
+    return false;
+  }
+  if (p.impl != 0 && p.impl != 1) {
+    *why = "impl must be 0 (simple f32 kernel) or 1 (tensor cores), got " + std::to_string(p.impl);
+    return false;
+  }
+  if (p.impl == 1 && (p.kv_dtype != DType::bf16 || p.r % 64 != 0 || (p.r + p.p) % 16 != 0)) {
+    *why = std::string("impl 1 (tensor cores) needs a bf16 kvCache, r a multiple of 64 and r + p a multiple of 16, got ") +
+           dtype_name(p.kv_dtype) + ", " + dims;
+    return false;
+  }
+  return true;
+}
+
 void mla_paged_attention(const MlaPagedAttentionParams& p, void* stream) {
   if (p.b == 0 || p.s_q == 0 || p.h == 0) return;
+  std::string why;
+  if (!mla_paged_attention_supports(p, &why)) throw CudaError("mla_paged_attention: " + why);
   cudaStream_t st = static_cast<cudaStream_t>(stream);
   // Whole pages per split, so a split never starts in the middle of a page.
   const int64_t pages_per_split = ceil_div(std::max<int64_t>(p.max_pages, 1), p.num_splits);
   const int tokens_per_split = static_cast<int>(pages_per_split * kMlaPageSize);
-  if (p.impl == 1) {  // tensor cores; the binding checked: bf16 cache, r % 64 == 0, (r + p) % 16 == 0
+  if (p.impl == 1) {  // tensor cores (mla_paged_attention_supports: bf16 cache, r % 64 == 0, (r + p) % 16 == 0)
     if (p.s_q * p.h > 16) launch_attn_tc<2>(p, tokens_per_split, st);
     else launch_attn_tc<1>(p, tokens_per_split, st);
   } else if (p.kv_dtype == DType::bf16) {
@@ -701,34 +576,6 @@ void mla_paged_attention(const MlaPagedAttentionParams& p, void* stream) {
     mla_combine_kernel<<<static_cast<unsigned>(p.b * p.s_q * p.h), 128, sizeof(float) * p.num_splits, st>>>(p);
     DSV3_CUDA_CHECK_LAUNCH();
   }
-}
-
-void mla_down_epilogue(const MlaDownEpilogueParams& p, void* stream) {
-  if (p.t == 0) return;
-  mla_down_epilogue_kernel<<<static_cast<unsigned>(p.t), 256, 0, static_cast<cudaStream_t>(stream)>>>(p);
-  DSV3_CUDA_CHECK_LAUNCH();
-}
-
-void mla_absorb_q(const MlaAbsorbQParams& p, void* stream) {
-  if (p.t == 0 || p.h == 0) return;
-  cudaStream_t st = static_cast<cudaStream_t>(stream);
-  const int64_t w = p.nope + p.p;
-  launch_bgemm(BGemm{p.q, p.q_dtype, w, p.h * w, p.w_uk, p.w_dtype, p.nope * p.r, p.r, 1, p.q_latent, p.out_dtype, p.r, p.h * p.r,
-                     p.t, p.r, p.nope},
-               p.h, st);
-  const int64_t pairs = p.t * p.h * (p.p / 2);
-  if (pairs > 0) {
-    const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(ceil_div(pairs, 256), 65535));
-    mla_rope_q_kernel<<<blocks, 256, 0, st>>>(p);
-    DSV3_CUDA_CHECK_LAUNCH();
-  }
-}
-
-void mla_output(const MlaOutputParams& p, void* stream) {
-  if (p.t == 0 || p.h == 0 || p.v == 0) return;
-  launch_bgemm(BGemm{p.o_latent, p.o_dtype, p.r, p.h * p.r, p.w_uv, p.w_dtype, p.v * p.r, 1, p.r, p.out, p.out_dtype, p.v, p.h * p.v,
-                     p.t, p.v, p.r},
-               p.h, static_cast<cudaStream_t>(stream));
 }
 
 }  // namespace dsv3::cuda

@@ -1,6 +1,6 @@
 // CPU backend: MLA decode attention over the paged latent cache (FlashMLA's layout: pages of 64 token rows
 // of c_kv | k_pe, a block table per sequence), absorbed weights as DeepSeek-V3 model.py attn_impl="absorb"
-// (v3-reference.md §3). The reference for cuda/mla.cu. Math as native/cpu/mla_attention.cc: one work item
+// (v3-reference.md §3). The reference for cuda/mla_attn.cu. Math as native/cpu/mla_attention.cc: one work item
 // = one (sequence, head group, block of query tokens); each page is widened to f32 once per item and shared
 // by its tokens and heads (key rows loaded once for up to 4 heads: mla_attend_heads), online softmax in f32
 // over the keys in order. A query's result does not depend on its item or its neighbours, bit for bit.
