@@ -1,5 +1,6 @@
 // Bindings of the MLA ops: attention over the paged latent cache (mlaPagedAttention), the projections
-// around it (mlaDownEpilogue, mlaAbsorbQ, mlaOutput), and the per-sequence mlaDecodeAttention (CPU only).
+// around it (mlaDownEpilogue, mlaAbsorbQ, mlaOutput), and the per-sequence mlaDecodeAttention (CPU only; a
+// test reference: test/reference/mla_sequence.ts).
 // Validation here; math in native/cpu/mla_attn.cc + mla_proj.cc and cuda/mla_attn.cu + mla_proj.cu.
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,5 @@
-// CPU backend: MLA attention over the latent cache with absorbed weights (DeepSeek-V3 model.py
+// The per-sequence test reference (mlaDecodeAttention, test/reference/mla_sequence.ts; the model runs the
+// paged mla_attn.cc): MLA attention over a contiguous latent cache with absorbed weights (DeepSeek-V3 model.py
 // attn_impl="absorb"; v3-reference.md §3). score_j = (q_latent . c_kv[j] + q_pe . k_pe[j]) * scale,
 // out = sum_j softmax_j(score) c_kv[j], in latent space (W_UV is applied by the caller).
 // One work item = one query token and a group of heads; the cache is walked in blocks of rows, each

@@ -1,5 +1,5 @@
 // mlaForward (lib/model/mla_fused.ts) over the paged latent cache against the existing per-sequence MLA
-// (lib/model/mla.ts over KVCache, itself checked against DeepSeek's model.py on this fixture) on layer 0
+// (test/reference/mla_sequence.ts: Mla over KVCache, itself checked against DeepSeek's model.py on this fixture) on layer 0
 // of the tiny-v3 checkpoint: prefill of single sequences and of a batch, chunks, and batched decode of
 // sequences of different lengths; f32 dense, f32 with fp8 projections, bf16 with fp8 projections.
 // Also the cache's page accounting and its bytes-per-token figure (V3: 1152 B vs 81920 B per layer, bf16).
@@ -7,11 +7,10 @@ import { join } from 'path';
 import { ArgumentError, Tensor } from '../../lib';
 import { readConfig, ropeInvFreq } from '../../lib/model/load';
 import { Act } from '../../lib/model/linear';
-import { Mla } from '../../lib/model/mla';
 import { MlaFused } from '../../lib/model/mla_fused';
 import { Loader } from '../../lib/model/loader';
 import { planLoad } from '../../lib/model/plan';
-import { KVCache } from '../../lib/model/cache';
+import { KVCache, Mla } from '../reference/mla_sequence';
 import { PagedLatentCache } from '../../lib/model/paged_cache';
 import { Checkpoint } from '../../lib/weights/safetensors';
 import { relErr, withSeed } from '../helpers';

@@ -6,7 +6,7 @@ import { Tensor, backends, DTypeError, ShapeError, DisposedError, ArgumentError,
 import { expectClose, poisoned, TOL, withSeed } from '../helpers';
 import * as ref from '../reference/mla';
 import { Rng } from '../reference/rng';
-import { mlaDecodeAttention } from '../../lib/ops/mla';
+import { mlaDecodeAttention } from '../reference/mla_sequence';
 
 type F = 'f32' | 'bf16' | 'f16';
 

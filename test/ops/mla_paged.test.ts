@@ -6,7 +6,8 @@ import { Tensor, DTypeError, ShapeError, DisposedError, ArgumentError } from '..
 import { expectClose, poisoned, TOL, withSeed } from '../helpers';
 import { pagedAttention, PAGE } from '../reference/mla_paged';
 import { Rng } from '../reference/rng';
-import { mlaDecodeAttention, mlaPagedAttention } from '../../lib/ops/mla';
+import { mlaPagedAttention } from '../../lib/ops/mla';
+import { mlaDecodeAttention } from '../reference/mla_sequence';
 import { A, pagedCase, PagedSpec } from './mla_paged_cases';
 
 async function check(spec: PagedSpec, qd: A, kd: A, seed: number, qStd = 1): Promise<void> {

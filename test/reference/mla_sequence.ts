@@ -1,20 +1,69 @@
-// Multi-head Latent Attention, DeepSeek-V3 model.py MLA with attn_impl="absorb" (f32 or bf16 activations;
-// the projections dense or fp8, see linear.ts).
-// Reference: docs/v3-reference.md §3 (absorbed path), §4 (RoPE/YaRN).
-// q = q_b_proj(...) [t, h, nope+rope] is split with narrow; kv_b_proj is split at load into per-head
+// TEST REFERENCE, not part of the package: the per-sequence MLA path the model used before the paged one
+// (DeepSeek-V3 model.py MLA with attn_impl="absorb" over a contiguous latent cache, one sequence at a
+// time), kept to cross-check the fused paged path (test/model/mla_fused.test.ts, test/ops/mla_paged.test.ts).
+// mlaDecodeAttention is its native CPU kernel (native/cpu/mla_attention.cc, no CUDA kernel), checked against
+// the float64 reference test/reference/mla.ts by test/ops/mla_decode_attention.test.ts.
+// Mla: q = q_b_proj(...) [t, h, nope+rope] is split with narrow; kv_b_proj is split at load into per-head
 // W_UK^T [h, r, nope] and W_UV [h, v, r] (exact copies, always dense as in model.py), so the absorptions
 // q_latent[t,h] = q_nope[t,h] @ W_UK[h] and o[t,h] = o_latent[t,h] @ W_UV[h]^T run as one batched
 // GEMM over heads (groupedGemmMasked) between [t, h, .] <-> [h, t, .] transposes.
-import { ModelConfig } from '../config';
-import { groupedGemmMasked } from '../ops/gemm';
-import { mlaDecodeAttention } from '../ops/mla';
-import { rmsNorm } from '../ops/norm';
-import { rope } from '../ops/rope';
-import { narrow, transpose01 } from '../ops/shape';
-import { Tensor } from '../tensor';
-import { KVCache } from './cache';
-import { Act, Linear, loadAs, loadF32 } from './linear';
-import { CheckpointLike } from './weights';
+// KVCache: per layer c_kv [maxLen, kv_lora_rank] = kv_norm(c_kv) and k_pe [maxLen, qk_rope_head_dim] =
+// rope(k_pe) in the activation dtype, plus the number of tokens written so far (docs/v3-reference.md §3, §8).
+import { ModelConfig } from '../../lib/config';
+import { ArgumentError } from '../../lib/errors';
+import { groupedGemmMasked } from '../../lib/ops/gemm';
+import { rmsNorm } from '../../lib/ops/norm';
+import { rope } from '../../lib/ops/rope';
+import { narrow, transpose01 } from '../../lib/ops/shape';
+import { lazyOp, result } from '../../lib/ops/util';
+import { Tensor } from '../../lib/tensor';
+import { Act, Linear, loadAs, loadF32 } from '../../lib/model/linear';
+import { CheckpointLike } from '../../lib/model/weights';
+
+const nativeMla = lazyOp('mlaDecodeAttention');
+
+type F = 'f32' | 'bf16' | 'f16';
+
+export interface MlaDecodeAttentionOptions {
+  /** Multiplies q.k: qk_head_dim^-0.5 * mscale^2 (0.1352337789 for V3). */
+  softmaxScale: number;
+  /** Position of the first query token; query i attends to cache rows [0, startPos + i] (default s - t). */
+  startPos?: number;
+  /** false: every query attends to all s cache rows (default true). */
+  causal?: boolean;
+  /** Write into this [t, h, r] f32 tensor instead of allocating. */
+  out?: Tensor<'f32'>;
+}
+
+/** qLatent [t,h,r], qPe [t,h,p], cKv [s,r], kPe [s,p] -> out [t,h,r] f32 = sum_j softmax_j((qLatent.cKv_j + qPe.kPe_j) * scale) cKv_j. */
+export function mlaDecodeAttention<Q extends F, K extends F>(
+  qLatent: Tensor<Q>, qPe: Tensor<Q>, cKv: Tensor<K>, kPe: Tensor<K>, opts: MlaDecodeAttentionOptions,
+): Tensor<'f32'> {
+  return result(nativeMla(qLatent, qPe, cKv, kPe, opts), opts);
+}
+
+export class KVCache {
+  readonly ckv: Tensor<Act>[] = [];
+  readonly kpe: Tensor<Act>[] = [];
+  /** Tokens held (the start position of the next forward). */
+  length = 0;
+  /** layers: the number of layer slots (default num_hidden_layers; the MTP module's cache has 1). */
+  constructor(cfg: ModelConfig, readonly maxLen: number, readonly dtype: Act = 'f32', layers = cfg.numLayers) {
+    if (!Number.isInteger(maxLen) || maxLen < 1) throw new ArgumentError(`createCache: maxLen must be a positive integer, got ${maxLen}`);
+    for (let l = 0; l < layers; l++) {
+      this.ckv.push(Tensor.zeros([maxLen, cfg.kvLoraRank], { dtype }));
+      this.kpe.push(Tensor.zeros([maxLen, cfg.qkRopeHeadDim], { dtype }));
+    }
+  }
+  /** Forgets the tokens (the memory is kept). */
+  reset(): void { this.length = 0; }
+  /** Drops the last n tokens (speculative rollback): their rows are simply overwritten by the next forward. */
+  truncate(n: number): void {
+    if (!Number.isInteger(n) || n < 0 || n > this.length) throw new ArgumentError(`KVCache.truncate: n must be an integer in [0, ${this.length}], got ${n}`);
+    this.length -= n;
+  }
+  dispose(): void { for (const t of [...this.ckv, ...this.kpe]) t.dispose(); }
+}
 
 export interface MlaWeights {
   /** q_a_proj [q_lora, d] and q_a_layernorm [q_lora], or null for a plain q_proj (then cq = x). */
