@@ -1,9 +1,9 @@
 // CPU backend: MLA decode attention over the paged latent cache (FlashMLA's layout: pages of 64 token rows
 // of c_kv | k_pe, a block table per sequence), absorbed weights as DeepSeek-V3 model.py attn_impl="absorb"
 // (v3-reference.md §3). The reference for cuda/mla_attn.cu. Math as native/cpu/mla_attention.cc: one work item
-// = one (sequence, head group, block of query tokens); each page is widened to f32 once per item and shared
-// by its tokens and heads (key rows loaded once for up to 4 heads: mla_attend_heads), online softmax in f32
-// over the keys in order. A query's result does not depend on its item or its neighbours, bit for bit.
+// = one (sequence, head group, block of query tokens); each page is widened to f32 once per item (an f32 cache
+// is read in place) and shared by its tokens and heads (key rows loaded once for up to 4 heads:
+// mla_attend_heads), online softmax in f32 over the keys in order. A query's result does not depend on its item or its neighbours, bit for bit.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -24,10 +24,11 @@ constexpr int64_t kMaxTokens = 16;  // query tokens sharing one widened page
 void mla_paged_attention(const MlaPagedAttentionParams& p) {
   const int64_t sq = p.s_q, h = p.h, r = p.r, pd = p.p, d = r + p.p;
   if (p.b == 0 || sq == 0 || h == 0) return;
-  // Items: (sequence, head group, block of query tokens); each page is widened once per item. Enough items
-  // to give every thread about two (heads split first for a decode step, tokens for a prefill).
+  // Items: (sequence, head group, block of query tokens); each page is widened once per item (read in place
+  // when the cache is f32). Heads are split only until every thread has an item (a decode step: the heads of
+  // an item share each key row, so fewer, larger groups read the cache fewer times); tokens for a prefill.
   int64_t group = std::min(h, kMaxGroup);
-  while (group > 1 && p.b * sq * ceil_div(h, group) < 2 * num_threads()) group = (group + 1) / 2;
+  while (group > 1 && p.b * sq * ceil_div(h, group) < num_threads()) group = (group + 1) / 2;
   const int64_t n_groups = ceil_div(h, group);
   const int64_t tblock = std::max<int64_t>(1, std::min<int64_t>(kMaxTokens, sq / std::max<int64_t>(1, ceil_div(4 * num_threads(), p.b * n_groups))));
   const int64_t n_tblocks = ceil_div(sq, tblock);
@@ -63,8 +64,11 @@ void mla_paged_attention(const MlaPagedAttentionParams& p) {
       for (int64_t j0 = 0; j0 < max_keys; j0 += kMlaPageSize) {
         const int64_t n = std::min(kMlaPageSize, max_keys - j0);
         const int64_t pg = p.block_table[bi * p.max_pages + j0 / kMlaPageSize];
+        const float* rows = page.data();  // the page's n rows as f32: the cache itself when it is f32
         if (pg < 0 || pg >= p.num_pages) {  // a bad block table gives NaN, not a stray read
           std::fill(page.begin(), page.begin() + n * d, nan);
+        } else if (p.kv_dtype == DType::f32) {
+          rows = static_cast<const float*>(p.kv_cache) + pg * kMlaPageSize * d;
         } else {
           to_f32(static_cast<const char*>(p.kv_cache) + pg * kMlaPageSize * d * kv_item, p.kv_dtype, page.data(),
                  static_cast<size_t>(n * d));
@@ -72,7 +76,7 @@ void mla_paged_attention(const MlaPagedAttentionParams& p) {
         for (int64_t it = 0; it < nt; ++it) {  // page rows are c_kv | k_pe, d = r + pd wide
           if (keys[it] > p.max_pages * kMlaPageSize || keys[it] <= j0) continue;
           const int64_t ni = std::min(kMlaPageSize, keys[it] - j0), base = it * group;
-          mla_attend_heads(&q[base * d], d, g, page.data(), d, page.data() + r, d, ni, r, pd, p.softmax_scale,
+          mla_attend_heads(&q[base * d], d, g, rows, d, rows + r, d, ni, r, pd, p.softmax_scale,
                            &sc[base * kMlaPageSize], kMlaPageSize, &m[base], &l[base], &acc[base * r], r);
         }
       }
