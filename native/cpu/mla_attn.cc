@@ -1,9 +1,10 @@
 // CPU backend: MLA decode attention over the paged latent cache (FlashMLA's layout: pages of 64 token rows
 // of c_kv | k_pe, a block table per sequence), absorbed weights as DeepSeek-V3 model.py attn_impl="absorb"
 // (v3-reference.md §3). The reference for cuda/mla_attn.cu. Math as native/cpu/mla_attention.cc: one work item
-// = one (sequence, head group, block of query tokens); each page is widened to f32 once per item (an f32 cache
-// is read in place) and shared by its tokens and heads (key rows loaded once for up to 4 heads:
-// mla_attend_heads), online softmax in f32 over the keys in order. A query's result does not depend on its item or its neighbours, bit for bit.
+// = one (sequence, head group, block of query tokens); each page is widened to f32 once per item (an f32 cache,
+// or with AVX2 a bf16 one, is read in place) and shared by its tokens and heads (key rows loaded once for up to
+// 4 heads: mla_attend_heads), online softmax in f32 over the keys in order. A query's result does not depend on
+// its item or its neighbours, bit for bit.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -34,6 +35,11 @@ void mla_paged_attention(const MlaPagedAttentionParams& p) {
   const int64_t n_tblocks = ceil_div(sq, tblock);
   const size_t kv_item = itemsize(p.kv_dtype), q_item = itemsize(p.q_dtype);
   const float ninf = -std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+#if defined(__x86_64__)
+  const bool avx2 = cpu_has_avx2_fma();
+#else
+  const bool avx2 = false;
+#endif
 
   parallel_for(p.b * n_groups * n_tblocks, 1, [&](int64_t ib, int64_t ie) {
     // per (token of the block, head of the group): q [d], acc [r], scores [page], m, l
@@ -65,10 +71,13 @@ void mla_paged_attention(const MlaPagedAttentionParams& p) {
         const int64_t n = std::min(kMlaPageSize, max_keys - j0);
         const int64_t pg = p.block_table[bi * p.max_pages + j0 / kMlaPageSize];
         const float* rows = page.data();  // the page's n rows as f32: the cache itself when it is f32
+        const uint16_t* rows_bf16 = nullptr;  // or its bf16 rows, read in place by the AVX2 tiles
         if (pg < 0 || pg >= p.num_pages) {  // a bad block table gives NaN, not a stray read
           std::fill(page.begin(), page.begin() + n * d, nan);
         } else if (p.kv_dtype == DType::f32) {
           rows = static_cast<const float*>(p.kv_cache) + pg * kMlaPageSize * d;
+        } else if (p.kv_dtype == DType::bf16 && avx2) {
+          rows_bf16 = static_cast<const uint16_t*>(p.kv_cache) + pg * kMlaPageSize * d;
         } else {
           to_f32(static_cast<const char*>(p.kv_cache) + pg * kMlaPageSize * d * kv_item, p.kv_dtype, page.data(),
                  static_cast<size_t>(n * d));
@@ -76,6 +85,13 @@ void mla_paged_attention(const MlaPagedAttentionParams& p) {
         for (int64_t it = 0; it < nt; ++it) {  // page rows are c_kv | k_pe, d = r + pd wide
           if (keys[it] > p.max_pages * kMlaPageSize || keys[it] <= j0) continue;
           const int64_t ni = std::min(kMlaPageSize, keys[it] - j0), base = it * group;
+#if defined(__x86_64__)
+          if (rows_bf16) {
+            mla_attend_heads_avx2(&q[base * d], d, g, rows_bf16, d, rows_bf16 + r, d, ni, r, pd, p.softmax_scale,
+                                  &sc[base * kMlaPageSize], kMlaPageSize, &m[base], &l[base], &acc[base * r], r);
+            continue;
+          }
+#endif
           mla_attend_heads(&q[base * d], d, g, rows, d, rows + r, d, ni, r, pd, p.softmax_scale,
                            &sc[base * kMlaPageSize], kMlaPageSize, &m[base], &l[base], &acc[base * r], r);
         }

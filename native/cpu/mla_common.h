@@ -80,17 +80,19 @@ inline void mla_attend_tile(const float* const* q, const float* kv, int64_t kv_s
 // mla_attend_tile with AVX2 + FMA: bit for bit the same operations in the same order (each dot's 16 partial
 // sums are two 8-lane vectors, summed into the score lane by lane in dot()'s order; acc[c] += p_j v_j[c] in
 // key order), with the partial sums and 16 columns x NQ heads of acc in registers.
-template <int NQ>
-__attribute__((target("avx2,fma"))) inline void mla_attend_tile_avx2(const float* const* q, const float* kv, int64_t kv_stride,
-                                                                    const float* pe, int64_t pe_stride, int64_t n, int64_t r,
+// The key rows may be f32 or bf16 bits (TKV = float or uint16_t: a bf16 cache read in place, widened in
+// registers exactly as to_f32 would).
+template <int NQ, class TKV>
+__attribute__((target("avx2,fma"))) inline void mla_attend_tile_avx2(const float* const* q, const TKV* kv, int64_t kv_stride,
+                                                                    const TKV* pe, int64_t pe_stride, int64_t n, int64_t r,
                                                                     int64_t pd, float scale, float* const* s, float* m, float* l,
                                                                     float* const* acc) {
   const float* qpe[NQ];
   float mb[NQ], d1[NQ][1], d2[NQ][1], lb[NQ];
   for (int qq = 0; qq < NQ; ++qq) { qpe[qq] = q[qq] + r; mb[qq] = m[qq]; }
   for (int64_t j = 0; j < n; ++j) {
-    const float* kj = kv + j * kv_stride;
-    const float* pj = pe + j * pe_stride;
+    const TKV* kj = kv + j * kv_stride;
+    const TKV* pj = pe + j * pe_stride;
     dot_tile_avx2<NQ, 1>(q, &kj, r, d1);
     dot_tile_avx2<NQ, 1>(qpe, &pj, pd, d2);
     for (int qq = 0; qq < NQ; ++qq) {
@@ -113,8 +115,8 @@ __attribute__((target("avx2,fma"))) inline void mla_attend_tile_avx2(const float
     __m256 a0[NQ], a1[NQ];
     for (int qq = 0; qq < NQ; ++qq) { a0[qq] = _mm256_loadu_ps(acc[qq] + c0); a1[qq] = _mm256_loadu_ps(acc[qq] + c0 + 8); }
     for (int64_t j = 0; j < n; ++j) {
-      const float* v = kv + j * kv_stride + c0;
-      const __m256 v0 = _mm256_loadu_ps(v), v1 = _mm256_loadu_ps(v + 8);
+      const TKV* v = kv + j * kv_stride + c0;
+      const __m256 v0 = load8_f32(v), v1 = load8_f32(v + 8);
       for (int qq = 0; qq < NQ; ++qq) {
         const __m256 p = _mm256_broadcast_ss(&s[qq][j]);
         a0[qq] = _mm256_fmadd_ps(p, v0, a0[qq]);
@@ -125,8 +127,28 @@ __attribute__((target("avx2,fma"))) inline void mla_attend_tile_avx2(const float
   }
   for (; c0 < r; ++c0)
     for (int64_t j = 0; j < n; ++j)
-      for (int qq = 0; qq < NQ; ++qq) acc[qq][c0] = std::fma(s[qq][j], kv[j * kv_stride + c0], acc[qq][c0]);
+      for (int qq = 0; qq < NQ; ++qq) acc[qq][c0] = std::fma(s[qq][j], widen_f32(kv[j * kv_stride + c0]), acc[qq][c0]);
   for (int qq = 0; qq < NQ; ++qq) { m[qq] = mb[qq]; l[qq] = lb[qq]; }
+}
+
+// mla_attend_heads on AVX2 machines (cpu_has_avx2_fma()) with the key rows f32 or bf16 bits.
+template <class TKV>
+inline void mla_attend_heads_avx2(const float* q, int64_t q_stride, int64_t g, const TKV* kv, int64_t kv_stride, const TKV* pe,
+                                  int64_t pe_stride, int64_t n, int64_t r, int64_t pd, float scale, float* s, int64_t s_stride,
+                                  float* m, float* l, float* acc, int64_t acc_stride) {
+  for (int64_t h0 = 0; h0 < g; h0 += 4) {
+    const int nq = static_cast<int>(std::min<int64_t>(4, g - h0));
+    const float* qs[4];
+    float* ss[4];
+    float* as[4];
+    for (int k = 0; k < nq; ++k) { qs[k] = q + (h0 + k) * q_stride; ss[k] = s + (h0 + k) * s_stride; as[k] = acc + (h0 + k) * acc_stride; }
+    switch (nq) {
+      case 1: mla_attend_tile_avx2<1>(qs, kv, kv_stride, pe, pe_stride, n, r, pd, scale, ss, m + h0, l + h0, as); break;
+      case 2: mla_attend_tile_avx2<2>(qs, kv, kv_stride, pe, pe_stride, n, r, pd, scale, ss, m + h0, l + h0, as); break;
+      case 3: mla_attend_tile_avx2<3>(qs, kv, kv_stride, pe, pe_stride, n, r, pd, scale, ss, m + h0, l + h0, as); break;
+      default: mla_attend_tile_avx2<4>(qs, kv, kv_stride, pe, pe_stride, n, r, pd, scale, ss, m + h0, l + h0, as); break;
+    }
+  }
 }
 #endif
 
@@ -134,23 +156,16 @@ __attribute__((target("avx2,fma"))) inline void mla_attend_tile_avx2(const float
 inline void mla_attend_heads(const float* q, int64_t q_stride, int64_t g, const float* kv, int64_t kv_stride, const float* pe,
                              int64_t pe_stride, int64_t n, int64_t r, int64_t pd, float scale, float* s, int64_t s_stride,
                              float* m, float* l, float* acc, int64_t acc_stride) {
+#if defined(__x86_64__)
+  if (cpu_has_avx2_fma())
+    return mla_attend_heads_avx2(q, q_stride, g, kv, kv_stride, pe, pe_stride, n, r, pd, scale, s, s_stride, m, l, acc, acc_stride);
+#endif
   for (int64_t h0 = 0; h0 < g; h0 += 4) {
     const int nq = static_cast<int>(std::min<int64_t>(4, g - h0));
     const float* qs[4];
     float* ss[4];
     float* as[4];
     for (int k = 0; k < nq; ++k) { qs[k] = q + (h0 + k) * q_stride; ss[k] = s + (h0 + k) * s_stride; as[k] = acc + (h0 + k) * acc_stride; }
-#if defined(__x86_64__)
-    if (cpu_has_avx2_fma()) {
-      switch (nq) {
-        case 1: mla_attend_tile_avx2<1>(qs, kv, kv_stride, pe, pe_stride, n, r, pd, scale, ss, m + h0, l + h0, as); break;
-        case 2: mla_attend_tile_avx2<2>(qs, kv, kv_stride, pe, pe_stride, n, r, pd, scale, ss, m + h0, l + h0, as); break;
-        case 3: mla_attend_tile_avx2<3>(qs, kv, kv_stride, pe, pe_stride, n, r, pd, scale, ss, m + h0, l + h0, as); break;
-        default: mla_attend_tile_avx2<4>(qs, kv, kv_stride, pe, pe_stride, n, r, pd, scale, ss, m + h0, l + h0, as); break;
-      }
-      continue;
-    }
-#endif
     switch (nq) {
       case 1: mla_attend_tile<1>(qs, kv, kv_stride, pe, pe_stride, n, r, pd, scale, ss, m + h0, l + h0, as); break;
       case 2: mla_attend_tile<2>(qs, kv, kv_stride, pe, pe_stride, n, r, pd, scale, ss, m + h0, l + h0, as); break;

@@ -31,8 +31,17 @@ inline float dot(const float* a, const float* b, int64_t n) {
 // dot() of NA vectors a[ia] against NB vectors b[ib] at once with AVX2 + FMA (callers check cpu_has_avx2_fma()):
 // each dot's 16 partial sums are two 8-lane vectors, then the tail and the lanes are summed in dot()'s order,
 // so out[ia][ib] equals dot(a[ia], b[ib], n) bit for bit. NA x NB <= 8 (two accumulators each).
-template <int NA, int NB>
-__attribute__((target("avx2,fma"))) inline void dot_tile_avx2(const float* const* a, const float* const* b, int64_t n,
+// 8 f32 from f32, or from bf16 bits (exact: the bits << 16).
+__attribute__((target("avx2,fma"))) inline __m256 load8_f32(const float* p) { return _mm256_loadu_ps(p); }
+__attribute__((target("avx2,fma"))) inline __m256 load8_f32(const uint16_t* p) {
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))), 16));
+}
+inline float widen_f32(float x) { return x; }
+inline float widen_f32(uint16_t x) { return bf16_to_f32(x); }
+
+// (b may be f32 or bf16 bits: TB = float or uint16_t)
+template <int NA, int NB, class TB = float>
+__attribute__((target("avx2,fma"))) inline void dot_tile_avx2(const float* const* a, const TB* const* b, int64_t n,
                                                              float (*out)[NB]) {
   __m256 lo[NA][NB], hi[NA][NB];
   for (int ia = 0; ia < NA; ++ia)
@@ -40,7 +49,7 @@ __attribute__((target("avx2,fma"))) inline void dot_tile_avx2(const float* const
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
     __m256 b0[NB], b1[NB];
-    for (int ib = 0; ib < NB; ++ib) { b0[ib] = _mm256_loadu_ps(b[ib] + i); b1[ib] = _mm256_loadu_ps(b[ib] + i + 8); }
+    for (int ib = 0; ib < NB; ++ib) { b0[ib] = load8_f32(b[ib] + i); b1[ib] = load8_f32(b[ib] + i + 8); }
     for (int ia = 0; ia < NA; ++ia) {
       const __m256 a0 = _mm256_loadu_ps(a[ia] + i), a1 = _mm256_loadu_ps(a[ia] + i + 8);
       for (int ib = 0; ib < NB; ++ib) {
@@ -55,7 +64,7 @@ __attribute__((target("avx2,fma"))) inline void dot_tile_avx2(const float* const
       _mm256_store_ps(lanes[ia][ib], lo[ia][ib]);
       _mm256_store_ps(lanes[ia][ib] + 8, hi[ia][ib]);
       float t = 0.f;
-      for (int64_t j = i; j < n; ++j) t = std::fma(a[ia][j], b[ib][j], t);
+      for (int64_t j = i; j < n; ++j) t = std::fma(a[ia][j], widen_f32(b[ib][j]), t);
       out[ia][ib] = t;
     }
   for (int k = 0; k < 16; ++k)  // NA x NB independent chains, interleaved
