@@ -5,7 +5,6 @@
 // (native/cpu/rowops.h), so the fused ops equal the composed ones bit for bit.
 #include <algorithm>
 #include <cmath>
-#include <type_traits>
 #include <vector>
 
 #include "native/cpu/parallel.h"
@@ -53,8 +52,6 @@ void mla_down_epilogue(const MlaDownEpilogueParams& p) {
 namespace {
 constexpr int64_t kTok = 4, kCols = 32;
 bool read_in_place(DType w, int64_t rows) { return w == DType::f32 || (w == DType::bf16 && rows <= 2); }
-inline float widen(float x) { return x; }
-inline float widen(uint16_t x) { return bf16_to_f32(x); }
 
 // acc[ii][0..r) = sum_dd q[ii][dd] * w[dd, 0..r) for NB tokens; w [nope, r] row-major; q rows `width` apart.
 template <int NB, class W>
@@ -66,7 +63,7 @@ void absorb_tile(const float* q, int64_t width, const W* w, int64_t nope, int64_
       const W* wr = w + dd * r + c0;
       for (int ii = 0; ii < NB; ++ii) {
         const float a = q[ii * width + dd];
-        for (int cc = 0; cc < kCols; ++cc) t[ii][cc] = std::fma(a, widen(wr[cc]), t[ii][cc]);
+        for (int cc = 0; cc < kCols; ++cc) t[ii][cc] = std::fma(a, widen_f32(wr[cc]), t[ii][cc]);
       }
     }
     for (int ii = 0; ii < NB; ++ii) std::copy(t[ii], t[ii] + kCols, acc + ii * r + c0);
@@ -75,14 +72,14 @@ void absorb_tile(const float* q, int64_t width, const W* w, int64_t nope, int64_
     float* a = acc + ii * r;
     std::fill(a + c0, a + r, 0.f);
     for (int64_t dd = 0; dd < nope; ++dd)
-      for (int64_t cc = c0; cc < r; ++cc) a[cc] = std::fma(q[ii * width + dd], widen(w[dd * r + cc]), a[cc]);
+      for (int64_t cc = c0; cc < r; ++cc) a[cc] = std::fma(q[ii * width + dd], widen_f32(w[dd * r + cc]), a[cc]);
   }
 }
 #if defined(__x86_64__)
-// absorb_tile for f32 weights with AVX2 + FMA: NB tokens x 16 or 32 columns of accumulators in registers, the
+// absorb_tile with AVX2 + FMA (f32 or bf16 weights, widened in registers): NB tokens x 16 or 32 columns of accumulators in registers, the
 // same fma per element in the same order (dd ascending), so the result equals absorb_tile's bit for bit.
-template <int NB>
-__attribute__((target("avx2,fma"))) void absorb_tile_avx2(const float* q, int64_t width, const float* w, int64_t nope,
+template <int NB, class W>
+__attribute__((target("avx2,fma"))) void absorb_tile_avx2(const float* q, int64_t width, const W* w, int64_t nope,
                                                          int64_t r, float* acc) {
   constexpr int NV = NB <= 2 ? 4 : 2, NC = 8 * NV;  // NB x NC accumulators: 8 ymm or 6 (enough chains for the latency)
   int64_t c0 = 0;
@@ -92,7 +89,7 @@ __attribute__((target("avx2,fma"))) void absorb_tile_avx2(const float* q, int64_
       for (int v = 0; v < NV; ++v) t[ii][v] = _mm256_setzero_ps();
     for (int64_t dd = 0; dd < nope; ++dd) {
       __m256 wv[NV];
-      for (int v = 0; v < NV; ++v) wv[v] = _mm256_loadu_ps(w + dd * r + c0 + 8 * v);
+      for (int v = 0; v < NV; ++v) wv[v] = load8_f32(w + dd * r + c0 + 8 * v);
       for (int ii = 0; ii < NB; ++ii) {
         const __m256 a = _mm256_broadcast_ss(q + ii * width + dd);
         for (int v = 0; v < NV; ++v) t[ii][v] = _mm256_fmadd_ps(a, wv[v], t[ii][v]);
@@ -105,7 +102,7 @@ __attribute__((target("avx2,fma"))) void absorb_tile_avx2(const float* q, int64_
     float* a = acc + ii * r;
     std::fill(a + c0, a + r, 0.f);
     for (int64_t dd = 0; dd < nope; ++dd)
-      for (int64_t cc = c0; cc < r; ++cc) a[cc] = std::fma(q[ii * width + dd], w[dd * r + cc], a[cc]);
+      for (int64_t cc = c0; cc < r; ++cc) a[cc] = std::fma(q[ii * width + dd], widen_f32(w[dd * r + cc]), a[cc]);
   }
 }
 #endif
@@ -113,16 +110,14 @@ __attribute__((target("avx2,fma"))) void absorb_tile_avx2(const float* q, int64_
 template <class W>
 void absorb_block(const float* q, int64_t width, int64_t nb, const W* w, int64_t nope, int64_t r, float* acc) {
 #if defined(__x86_64__)
-  if constexpr (std::is_same_v<W, float>) {
-    if (cpu_has_avx2_fma()) {
-      switch (nb) {
-        case 1: absorb_tile_avx2<1>(q, width, w, nope, r, acc); break;
-        case 2: absorb_tile_avx2<2>(q, width, w, nope, r, acc); break;
-        case 3: absorb_tile_avx2<3>(q, width, w, nope, r, acc); break;
-        default: absorb_tile_avx2<4>(q, width, w, nope, r, acc); break;
-      }
-      return;
+  if (cpu_has_avx2_fma()) {
+    switch (nb) {
+      case 1: absorb_tile_avx2<1>(q, width, w, nope, r, acc); break;
+      case 2: absorb_tile_avx2<2>(q, width, w, nope, r, acc); break;
+      case 3: absorb_tile_avx2<3>(q, width, w, nope, r, acc); break;
+      default: absorb_tile_avx2<4>(q, width, w, nope, r, acc); break;
     }
+    return;
   }
 #endif
   switch (nb) {
@@ -142,26 +137,26 @@ void output_tile(const float* o, const W* w, int64_t v, int64_t r, float* y) {
     int64_t i = 0;
     for (; i + 16 <= r; i += 16)
       for (int ii = 0; ii < NB; ++ii)
-        for (int k = 0; k < 16; ++k) acc[ii][k] = std::fma(o[ii * r + i + k], widen(wr[i + k]), acc[ii][k]);
+        for (int k = 0; k < 16; ++k) acc[ii][k] = std::fma(o[ii * r + i + k], widen_f32(wr[i + k]), acc[ii][k]);
     for (int ii = 0; ii < NB; ++ii) {
       float s = 0.f;
-      for (int64_t j = i; j < r; ++j) s = std::fma(o[ii * r + j], widen(wr[j]), s);
+      for (int64_t j = i; j < r; ++j) s = std::fma(o[ii * r + j], widen_f32(wr[j]), s);
       for (int k = 0; k < 16; ++k) s += acc[ii][k];
       y[ii * v + dd] = s;
     }
   }
 }
 #if defined(__x86_64__)
-// output_tile for f32 weights with AVX2 + FMA: rows of W_UV in groups of ND against the NB tokens
+// output_tile with AVX2 + FMA (f32 or bf16 weights, widened in registers): rows of W_UV in groups of ND against the NB tokens
 // (dot_tile_avx2: the same sums as dot(), bit for bit).
-template <int NB>
-void output_tile_avx2(const float* o, const float* w, int64_t v, int64_t r, float* y) {
+template <int NB, class W>
+void output_tile_avx2(const float* o, const W* w, int64_t v, int64_t r, float* y) {
   constexpr int ND = NB <= 2 ? 4 : 2;
   const float* a[NB];
   for (int ii = 0; ii < NB; ++ii) a[ii] = o + ii * r;
   int64_t dd = 0;
   for (; dd + ND <= v; dd += ND) {
-    const float* b[ND];
+    const W* b[ND];
     for (int k = 0; k < ND; ++k) b[k] = w + (dd + k) * r;
     float out[NB][ND];
     dot_tile_avx2<NB, ND>(a, b, r, out);
@@ -169,7 +164,7 @@ void output_tile_avx2(const float* o, const float* w, int64_t v, int64_t r, floa
       for (int k = 0; k < ND; ++k) y[ii * v + dd + k] = out[ii][k];
   }
   for (; dd < v; ++dd) {
-    const float* b = w + dd * r;
+    const W* b = w + dd * r;
     float out[NB][1];
     dot_tile_avx2<NB, 1>(a, &b, r, out);
     for (int ii = 0; ii < NB; ++ii) y[ii * v + dd] = out[ii][0];
@@ -180,16 +175,14 @@ void output_tile_avx2(const float* o, const float* w, int64_t v, int64_t r, floa
 template <class W>
 void output_block(const float* o, int64_t nb, const W* w, int64_t v, int64_t r, float* y) {
 #if defined(__x86_64__)
-  if constexpr (std::is_same_v<W, float>) {
-    if (cpu_has_avx2_fma()) {
-      switch (nb) {
-        case 1: output_tile_avx2<1>(o, w, v, r, y); break;
-        case 2: output_tile_avx2<2>(o, w, v, r, y); break;
-        case 3: output_tile_avx2<3>(o, w, v, r, y); break;
-        default: output_tile_avx2<4>(o, w, v, r, y); break;
-      }
-      return;
+  if (cpu_has_avx2_fma()) {
+    switch (nb) {
+      case 1: output_tile_avx2<1>(o, w, v, r, y); break;
+      case 2: output_tile_avx2<2>(o, w, v, r, y); break;
+      case 3: output_tile_avx2<3>(o, w, v, r, y); break;
+      default: output_tile_avx2<4>(o, w, v, r, y); break;
     }
+    return;
   }
 #endif
   switch (nb) {

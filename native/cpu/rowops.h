@@ -27,6 +27,10 @@ inline float dot(const float* a, const float* b, int64_t n) {
   return s;
 }
 
+// An element of f32 or bf16 (bits) weights or cache rows, as f32 (exact).
+inline float widen_f32(float x) { return x; }
+inline float widen_f32(uint16_t x) { return bf16_to_f32(x); }
+
 #if defined(__x86_64__)
 // dot() of NA vectors a[ia] against NB vectors b[ib] at once with AVX2 + FMA (callers check cpu_has_avx2_fma()):
 // each dot's 16 partial sums are two 8-lane vectors, then the tail and the lanes are summed in dot()'s order,
@@ -36,8 +40,6 @@ __attribute__((target("avx2,fma"))) inline __m256 load8_f32(const float* p) { re
 __attribute__((target("avx2,fma"))) inline __m256 load8_f32(const uint16_t* p) {
   return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))), 16));
 }
-inline float widen_f32(float x) { return x; }
-inline float widen_f32(uint16_t x) { return bf16_to_f32(x); }
 
 // (b may be f32 or bf16 bits: TB = float or uint16_t)
 template <int NA, int NB, class TB = float>
