@@ -1,33 +1,16 @@
 // mlaDecodeAttention: CPU backend vs the float64 absorbed-attention reference (test/reference/mla.ts),
 // DeepSeek-V3 MLA over the latent cache (v3-reference.md §3). Cache rows outside the causal window are
 // NaN so a stray read fails; outputs are NaN-poisoned; the absorbed result is checked against the naive
-// per-head attention with explicit W_UK / W_UV.
+// per-head attention with explicit W_UK / W_UV. Cases: test/cases/mla.ts.
 import { Tensor, backends, DTypeError, ShapeError, DisposedError, ArgumentError, DeviceError } from '../../lib';
-import { expectClose, poisoned, TOL, withSeed } from '../helpers';
+import { expectClose, poisoned, withSeed } from '../helpers';
+import { F, SEQ_ABSORBED, SEQ_CPU, SEQ_DTYPES, SEQ_MIXED, SEQ_V3_DECODE, SeqCase, TOL_SEQ } from '../cases/mla';
 import * as ref from '../reference/mla';
 import { Rng } from '../reference/rng';
 import { mlaDecodeAttention } from '../reference/mla_sequence';
+import { make, normals } from './mla_paged_cases';
 
-type F = 'f32' | 'bf16' | 'f16';
-
-/** A tensor of dtype `dtype` from f64 values, and the values it actually holds (rounded), as f32. */
-/** n standard normals (times std), drawn by the addon's seeded generator: the test Rng is slow under jest
- * for millions of values. The seed comes from the test's Rng, so a failing case replays. */
-async function normals(rng: Rng, n: number, std = 1): Promise<Float32Array> {
-  const t = Tensor.randn([n], { seed: rng.int(0, 2 ** 31), std });
-  const v = await t.toFloat32Array();
-  t.dispose();
-  return v;
-}
-
-async function make(vals: ArrayLike<number>, shape: number[], dtype: F): Promise<[Tensor<F>, Float32Array]> {
-  const t = Tensor.fromFloats(Float32Array.from(vals), shape, { dtype });
-  return [t, await t.toFloat32Array()];
-}
-
-interface Case { h: number; r: number; p: number; t: number; s: number; startPos?: number; extra?: number; causal?: boolean }
-
-async function check(c: Case, qd: F, kd: F, seed: number): Promise<void> {
+async function check(c: SeqCase, qd: F, kd: F, seed: number): Promise<void> {
   const rng = new Rng(seed);
   const { h, r, p, t, s } = c, extra = c.extra ?? 0, causal = c.causal ?? true;
   const startPos = c.startPos ?? s - t;
@@ -45,36 +28,22 @@ async function check(c: Case, qd: F, kd: F, seed: number): Promise<void> {
   const o = mlaDecodeAttention(qL, qP, cKv, kPe, opts);
   expect(o).toBe(out);
   const want = ref.mlaAttention(qLv, qPv, kvv, pev, { t, h, r, p, s: rows, startPos, causal }, scale);
-  expectClose(await o.toFloat32Array(), want, TOL.f32, `mla ${JSON.stringify(c)} ${qd}/${kd}`);
+  expectClose(await o.toFloat32Array(), want, TOL_SEQ, `mla ${JSON.stringify(c)} ${qd}/${kd}`);
 }
 
-const cases: [string, Case][] = [
-  ['decode, s=1, 1 head, r=32, p=16', { h: 1, r: 32, p: 16, t: 1, s: 1 }],
-  ['decode, s=2000, 3 heads, r=128, p=64', { h: 3, r: 128, p: 64, t: 1, s: 2000 }],
-  ['decode, s=1537, 5 heads, r=512, p=64, NaN tail', { h: 5, r: 512, p: 64, t: 1, s: 1537, extra: 100 }],
-  ['decode, s=129, 5 heads, r=512, p=16', { h: 5, r: 512, p: 16, t: 1, s: 129 }],
-  ['prefill, t=s=300, 3 heads, r=128, p=16, NaN tail', { h: 3, r: 128, p: 16, t: 300, s: 300, startPos: 0, extra: 7 }],
-  ['prefill, t=s=1, 5 heads, r=512, p=64', { h: 5, r: 512, p: 64, t: 1, s: 1, startPos: 0 }],
-  ['prefill, t=s=65, 5 heads, r=32, p=64', { h: 5, r: 32, p: 64, t: 65, s: 65 }],
-  ['chunk t=7 at startPos=20, 3 heads, r=128, p=64', { h: 3, r: 128, p: 64, t: 7, s: 27, startPos: 20 }],
-  ['chunk t=7 at startPos=20, 5 heads, r=512, p=16, NaN tail', { h: 5, r: 512, p: 16, t: 7, s: 27, startPos: 20, extra: 33 }],
-  ['non-causal, t=3, s=50, 3 heads, r=128, p=16', { h: 3, r: 128, p: 16, t: 3, s: 50, causal: false }],
-];
-
 describe('mlaDecodeAttention', () => {
-  describe.each([['f32', 'f32'], ['bf16', 'bf16']] as [F, F][])('q %s, cache %s', (qd, kd) => {
-    test.each(cases)('%s', (_n, c) => withSeed((seed) => check(c, qd, kd, seed)));
+  describe.each(SEQ_DTYPES)('q %s, cache %s', (qd, kd) => {
+    test.each(SEQ_CPU)('%s', (_n, c) => withSeed((seed) => check(c, qd, kd, seed)));
   });
 
   test('mixed dtypes: f16 query, bf16 cache; f32 query, f16 cache', () => withSeed(async (seed) => {
-    await check({ h: 3, r: 128, p: 16, t: 7, s: 100, startPos: 20, extra: 73 }, 'f16', 'bf16', seed);
-    await check({ h: 5, r: 32, p: 64, t: 1, s: 333 }, 'f32', 'f16', seed + 1);
+    for (const [i, [c, qd, kd]] of SEQ_MIXED.entries()) await check(c, qd, kd, seed + i);
   }));
 
   test('absorbed path equals the naive per-head attention (W_UK into q, W_UV after)', () => withSeed(async (seed) => {
     const rng = new Rng(seed);
-    const h = 5, dn = 32, dv = 32, r = 128, p = 16;
-    for (const [t, s, startPos] of [[7, 27, 20], [1, 150, 149], [12, 12, 0]]) {
+    const { h, dn, dv, r, p } = SEQ_ABSORBED;
+    for (const [t, s, startPos] of SEQ_ABSORBED.runs) {
       const wUK = rng.normals(h * dn * r, 1 / Math.sqrt(r)), wUV = rng.normals(h * dv * r, 1 / Math.sqrt(r));
       const qNope = rng.normals(t * h * dn), qPe = Float32Array.from(rng.normals(t * h * p));
       const cKv = Float32Array.from(rng.normals(s * r)), kPe = Float32Array.from(rng.normals(s * p));
@@ -85,7 +54,7 @@ describe('mlaDecodeAttention', () => {
       const lat = mlaDecodeAttention(Tensor.fromArray(qLatent, [t, h, r]), Tensor.fromArray(qPe, [t, h, p]),
         Tensor.fromArray(cKv, [s, r]), Tensor.fromArray(kPe, [s, p]), { softmaxScale: scale, startPos });
       const o = ref.applyPerHead(await lat.toFloat32Array(), wUV, t, h, dv, r);
-      expectClose(o, naive, TOL.f32, `absorbed vs naive t=${t} s=${s}`);
+      expectClose(o, naive, TOL_SEQ, `absorbed vs naive t=${t} s=${s}`);
     }
   }));
 
@@ -101,16 +70,16 @@ describe('mlaDecodeAttention', () => {
 
   test('a V3-sized decode step (s=4096, h=16, r=512, p=64) is correct', () => withSeed(async (seed) => {
     const rng = new Rng(seed);
-    const s = 4096, h = 16, r = 512, p = 64, scale = 0.1352337789;
+    const { s, h, r, p, scale } = SEQ_V3_DECODE;
     const [qL, qLv] = await make(await normals(rng, h * r, 0.05), [1, h, r], 'bf16');
     const [qP, qPv] = await make(await normals(rng, h * p), [1, h, p], 'bf16');
-    for (const kd of ['bf16', 'f32'] as F[]) {
+    for (const kd of SEQ_V3_DECODE.caches) {
       const [cKv, kvv] = await make(await normals(rng, s * r), [s, r], kd);
       const [kPe, pev] = await make(await normals(rng, s * p), [s, p], kd);
       const out = Tensor.empty([1, h, r]);
       mlaDecodeAttention(qL, qP, cKv, kPe, { softmaxScale: scale, out });
       const want = ref.mlaAttention(qLv, qPv, kvv, pev, { t: 1, h, r, p, s, startPos: s - 1, causal: true }, scale);
-      expectClose(await out.toFloat32Array(), want, TOL.f32, `decode 4096 ${kd}`);
+      expectClose(await out.toFloat32Array(), want, TOL_SEQ, `decode ${s} ${kd}`);
     }
   }));
 

@@ -1,14 +1,16 @@
-// mlaPagedAttention: CPU backend vs the float64 paged reference (test/reference/mla_paged.ts): batches of
-// sequences of different lengths (empty, partial pages, page-aligned), shuffled pages, NaN in every cache row
-// outside the sequences and garbage block-table entries past them, odd head counts, s_q 1..4, causal or not,
-// outputs NaN-poisoned; and equality with mlaDecodeAttention over the same keys laid out contiguously.
+// mlaPagedAttention: CPU backend vs the float64 paged reference (test/reference/mla_paged.ts) on the cases of
+// test/cases/mla.ts: batches of sequences of different lengths (empty, partial pages, page-aligned), shuffled
+// pages, NaN in every cache row outside the sequences and garbage block-table entries past them, odd head counts,
+// s_q 1..70, causal or not, outputs NaN-poisoned; and equality with mlaDecodeAttention over the same keys laid
+// out contiguously.
 import { Tensor, DTypeError, ShapeError, DisposedError, ArgumentError } from '../../lib';
-import { expectClose, poisoned, TOL, withSeed } from '../helpers';
+import { expectClose, poisoned, withSeed } from '../helpers';
+import { A, PAGED_CPU, PAGED_CPU_V3, PAGED_DTYPES, PAGED_VS_SEQUENCE, PagedSpec, TOL_PAGED } from '../cases/mla';
 import { pagedAttention, PAGE } from '../reference/mla_paged';
 import { Rng } from '../reference/rng';
 import { mlaPagedAttention } from '../../lib/ops/mla';
 import { mlaDecodeAttention } from '../reference/mla_sequence';
-import { A, pagedCase, PagedSpec } from './mla_paged_cases';
+import { pagedCase } from './mla_paged_cases';
 
 async function check(spec: PagedSpec, qd: A, kd: A, seed: number, qStd = 1): Promise<void> {
   const rng = new Rng(seed);
@@ -21,42 +23,32 @@ async function check(spec: PagedSpec, qd: A, kd: A, seed: number, qStd = 1): Pro
   const want = pagedAttention(c.v.qLatent, c.v.qPe, c.v.kvCache, c.v.blockTable, c.v.seqLens,
     { b: c.b, sq, h, r, p, maxPages: c.maxPages, causal }, c.scale);
   const what = `${JSON.stringify(spec)} ${qd}/${kd}`;
-  expectClose(await out.toFloat32Array(), want.out, TOL.f32, `out ${what}`);
-  expectClose(await lse.toFloat32Array(), want.lse, TOL.f32, `lse ${what}`);
+  expectClose(await out.toFloat32Array(), want.out, TOL_PAGED, `out ${what}`);
+  expectClose(await lse.toFloat32Array(), want.lse, TOL_PAGED, `lse ${what}`);
   c.dispose();
 }
 
-const cases: [string, PagedSpec][] = [
-  ['decode batch: empty, 1, a full page, a partial page, 200', { h: 5, r: 512, p: 64, sq: 1, lens: [0, 1, 64, 65, 200] }],
-  ['decode, 1 head, r=32, p=16, long', { h: 1, r: 32, p: 16, sq: 1, lens: [1000, 3] }],
-  ['s_q=2, 3 heads', { h: 3, r: 128, p: 64, sq: 2, lens: [7, 130, 64] }],
-  ['s_q=4, sequences shorter than s_q (queries without keys)', { h: 3, r: 64, p: 16, sq: 4, lens: [2, 100, 4] }],
-  ['non-causal s_q=3', { h: 5, r: 128, p: 16, sq: 3, lens: [3, 77, 128], causal: false }],
-  ['prefill-like s_q=70 over 70 and 135 keys', { h: 3, r: 32, p: 16, sq: 70, lens: [70, 135] }],
-];
-
 describe('mlaPagedAttention', () => {
-  describe.each([['f32', 'f32'], ['bf16', 'bf16'], ['f32', 'bf16']] as [A, A][])('q %s, cache %s', (qd, kd) => {
-    test.each(cases)('%s', (_n, spec) => withSeed((seed) => check(spec, qd, kd, seed)));
+  describe.each(PAGED_DTYPES)('q %s, cache %s', (qd, kd) => {
+    test.each(PAGED_CPU)('%s', (_n, spec) => withSeed((seed) => check(spec, qd, kd, seed)));
   });
 
   test('V3-sized decode: 16 heads, r=512, p=64, 4096 + 1000 keys, bf16', () => withSeed((seed) =>
-    check({ h: 16, r: 512, p: 64, sq: 1, lens: [4096, 1000] }, 'bf16', 'bf16', seed, 0.05)));
+    check(PAGED_CPU_V3, 'bf16', 'bf16', seed, 0.05)));
 
   test('equals mlaDecodeAttention over the same keys stored contiguously', () => withSeed(async (seed) => {
     const rng = new Rng(seed);
-    const spec = { h: 3, r: 128, p: 64, sq: 2, lens: [150] };
-    const c = await pagedCase(rng, spec, 'f32', 'f32');
-    const d = 192, len = 150;
-    const ckv = new Float32Array(len * 128), kpe = new Float32Array(len * 64);
+    const { h, r, p, sq, lens: [len] } = PAGED_VS_SEQUENCE, d = r + p;
+    const c = await pagedCase(rng, PAGED_VS_SEQUENCE, 'f32', 'f32');
+    const ckv = new Float32Array(len * r), kpe = new Float32Array(len * p);
     for (let j = 0; j < len; j++) {
       const row = (c.v.blockTable[Math.floor(j / PAGE)] * PAGE + (j % PAGE)) * d;
-      ckv.set(c.v.kvCache.subarray(row, row + 128), j * 128);
-      kpe.set(c.v.kvCache.subarray(row + 128, row + d), j * 64);
+      ckv.set(c.v.kvCache.subarray(row, row + r), j * r);
+      kpe.set(c.v.kvCache.subarray(row + r, row + d), j * p);
     }
     const a = mlaPagedAttention(c.qLatent, c.qPe, c.kvCache, c.blockTable, c.seqLens, { softmaxScale: c.scale });
-    const want = mlaDecodeAttention(c.qLatent.reshape([2, 3, 128]), c.qPe.reshape([2, 3, 64]), Tensor.fromArray(ckv, [len, 128]),
-      Tensor.fromArray(kpe, [len, 64]), { softmaxScale: c.scale });
+    const want = mlaDecodeAttention(c.qLatent.reshape([sq, h, r]), c.qPe.reshape([sq, h, p]), Tensor.fromArray(ckv, [len, r]),
+      Tensor.fromArray(kpe, [len, p]), { softmaxScale: c.scale });
     expect(Array.from(await a.out.toFloat32Array())).toEqual(Array.from(await want.toFloat32Array()));
     c.dispose();
   }));

@@ -1,9 +1,10 @@
 // mlaDownEpilogue, mlaAbsorbQ, mlaOutput: CPU backend vs float64 references (test/reference/norm.ts, rope.ts,
 // mla.ts) and, bit for bit, vs composing the existing rmsNorm / rope ops (the fused ops promise the same f32
-// math). Positions beyond YaRN's original 4096, padding slots (-1), cache rows not written stay NaN,
-// outputs NaN-poisoned. DeepSeek-V3 model.py MLA attn_impl="absorb" (v3-reference.md §3-4).
+// math), on the cases of test/cases/mla.ts. Positions beyond YaRN's original 4096, padding slots (-1), cache
+// rows not written stay NaN, outputs NaN-poisoned. DeepSeek-V3 model.py MLA attn_impl="absorb" (v3-reference.md §3-4).
 import { Tensor, DTypeError, ShapeError, ArgumentError, DisposedError } from '../../lib';
 import { expectClose, poisoned, TOL, withSeed } from '../helpers';
+import { DOWN_CPU, PROJ_BATCH_CPU, PROJ_CPU, yarnOf } from '../cases/mla';
 import { rmsNorm as refRms } from '../reference/norm';
 import { rope as refRope } from '../reference/rope';
 import { absorbQ, applyPerHead } from '../reference/mla';
@@ -12,18 +13,12 @@ import { mlaAbsorbQ, mlaDownEpilogue, mlaOutput } from '../../lib/ops/mla';
 import { rmsNorm } from '../../lib/ops/norm';
 import { rope, yarnInvFreq } from '../../lib/ops/rope';
 import { narrow } from '../../lib/ops/shape';
-import { A, make, normals } from './mla_paged_cases';
+import { make, normals } from './mla_paged_cases';
 
-const invFreqOf = (p: number) => yarnInvFreq({ ropeTheta: 10000, ropeDim: p, factor: 40, originalMaxPositionEmbeddings: 4096 });
-const tolOf = (d: A) => (d === 'bf16' ? TOL.bf16 : TOL.f32);
+const invFreqOf = (p: number) => yarnInvFreq(yarnOf(p));
 
 describe('mlaDownEpilogue', () => {
-  test.each([
-    ['V3 widths, f32', 'f32', 'f32', 9, 1536, 512, 64],
-    ['V3 widths, bf16 in, bf16 cache', 'bf16', 'bf16', 9, 1536, 512, 64],
-    ['odd widths, f32 in, bf16 cache', 'f32', 'bf16', 70, 100, 96, 16],
-    ['no q part (q_lora_rank null)', 'f32', 'f32', 5, 0, 64, 16],
-  ] as [string, A, A, number, number, number, number][])('%s', (_n, xd, kd, t, qLora, r, p) => withSeed(async (seed) => {
+  test.each(DOWN_CPU)('%s', (_n, { xd, kd, t, qLora, r, p }) => withSeed(async (seed) => {
     const rng = new Rng(seed);
     const d = r + p, pages = 2 + Math.ceil(t / 64), slotsN = pages * 64;
     const [qkv, xv] = await make(await normals(rng, t * (qLora + d), 2), [t, qLora + d], xd);
@@ -49,8 +44,8 @@ describe('mlaDownEpilogue', () => {
       wantCache.set(refRms(row.subarray(qLora, qLora + r), kw, r, 1e-6), slots[i] * d);
       wantCache.set(refRope(row.subarray(qLora + r), 1, 1, p, [pos[i]], invFreq), slots[i] * d + r);
     }
-    expectClose(await cq.toFloat32Array(), wantCq, tolOf(xd), 'cq');
-    expectClose(await cache.toFloat32Array(), wantCache, tolOf(kd === 'bf16' || xd === 'bf16' ? 'bf16' : 'f32'), 'cache');
+    expectClose(await cq.toFloat32Array(), wantCq, TOL[xd], 'cq');
+    expectClose(await cache.toFloat32Array(), wantCache, TOL[kd === 'bf16' || xd === 'bf16' ? 'bf16' : 'f32'], 'cache');
 
     // bit for bit: the composed ops (narrow + rmsNorm + rope) give the same values
     if (qLora) {
@@ -97,11 +92,7 @@ describe('mlaDownEpilogue', () => {
 });
 
 describe('mlaAbsorbQ and mlaOutput', () => {
-  test.each([
-    ['V3 head dims, 5 heads, f32', 'f32', 'f32', 3, 5, 128, 64, 512],
-    ['V3 head dims, 3 heads, bf16 activations and weights', 'bf16', 'bf16', 4, 3, 128, 64, 512],
-    ['odd dims, 7 heads, f32 activations, bf16 weights', 'f32', 'bf16', 66, 7, 24, 16, 40],
-  ] as [string, A, A, number, number, number, number, number][])('%s', (_n, xd, wd, t, h, nope, p, r) => withSeed(async (seed) => {
+  test.each(PROJ_CPU)('%s', (_n, { xd, wd, t, h, nope, p, r }) => withSeed(async (seed) => {
     const rng = new Rng(seed);
     const v = nope;  // v_head_dim = qk_nope_head_dim in V3
     const [q, qv] = await make(await normals(rng, t * h * (nope + p)), [t, h, nope + p], xd);
@@ -118,20 +109,20 @@ describe('mlaAbsorbQ and mlaOutput', () => {
       qNope.set(qv.subarray(row * (nope + p), row * (nope + p) + nope), row * nope);
       qPe.set(qv.subarray(row * (nope + p) + nope, (row + 1) * (nope + p)), row * p);
     }
-    expectClose(await res.qLatent.toFloat32Array(), absorbQ(qNope, wkv, t, h, nope, r), tolOf(xd), 'qLatent');
-    expectClose(await res.qPe.toFloat32Array(), refRope(qPe, t, h, p, pos, invFreq), tolOf(xd), 'qPe');
+    expectClose(await res.qLatent.toFloat32Array(), absorbQ(qNope, wkv, t, h, nope, r), TOL[xd], 'qLatent');
+    expectClose(await res.qPe.toFloat32Array(), refRope(qPe, t, h, p, pos, invFreq), TOL[xd], 'qPe');
 
     const [oLat, ov] = await make(await normals(rng, t * h * r), [t, h, r], xd);
     const o = poisoned([t, h * v], xd);
     expect(mlaOutput(oLat, wUV, { out: o, outDtype: xd })).toBe(o);
-    expectClose(await o.toFloat32Array(), applyPerHead(ov, wvv, t, h, v, r), tolOf(xd), 'output');
+    expectClose(await o.toFloat32Array(), applyPerHead(ov, wvv, t, h, v, r), TOL[xd], 'output');
   }));
 
   // Tokens go through register tiles of up to 4 that share each weight load; a token's result must not depend
   // on the tile or the other tokens: every row of a batch equals the same token computed alone (bit for bit).
-  test.each([['f32', 'f32'], ['f32', 'bf16'], ['bf16', 'bf16']] as [A, A][])('a token computed in a batch equals it alone (x %s, w %s)', (xd, wd) => withSeed(async (seed) => {
+  test.each(PROJ_BATCH_CPU.dtypes)('a token computed in a batch equals it alone (x %s, w %s)', (xd, wd) => withSeed(async (seed) => {
     const rng = new Rng(seed);
-    const t = 11, h = 3, nope = 24, p = 8, r = 72, v = nope;  // r = 2 * 32 + 8: full and partial column tiles
+    const { t, h, nope, p, r } = PROJ_BATCH_CPU, v = nope;
     const [q] = await make(await normals(rng, t * h * (nope + p)), [t, h, nope + p], xd);
     const [wUK] = await make(await normals(rng, h * nope * r, 0.1), [h, nope, r], wd);
     const [wUV] = await make(await normals(rng, h * v * r, 0.1), [h, v, r], wd);
