@@ -3,16 +3,20 @@
 // 1/32/128 x context 1K/8K/32K/128K, and a 4K-token prefill, on DeepSeek-V3 shapes (hidden 7168, q_lora 1536,
 // kv_lora 512, 128 heads, nope 128, rope 64, v 128, bf16 cache and activations, fp8 projections).
 // On the CPU backend (no GPU) the grid is reduced (16 heads, batch 1/4, context 1K/8K, prefill 256) and says so.
+// Shapes: V3_MLA and MLA_BENCH in test/cases/mla.ts. Before timing, one decode batch (MLA_BENCH.check) is checked:
+// on CUDA against the CPU backend (both kernels, the CUDA suite's tolerances), on the CPU against the float64
+// reference (test/reference/mla_paged.ts, the CPU test's tolerance).
 // Peer: bench/peers/mla.py (PyTorch: the same absorbed math with bmm for decode; the naive path with SDPA
 // for prefill), run on CUDA only. Timing: the attention op on a GPU with CUDA events (bench/cuda_timing.mjs
 // gpuTime, caches rotated past L2) when that helper is present; everything else (and the CPU) wall time around
 // `await synchronize()`, median of the samples, several calls per sample for short ones. The layer rows
 // include the host's per-step work (block table and slot uploads), as a real decode step does.
-// Run: npx tsc -p tsconfig.build.json && node bench/mla.bench.mjs   (BENCH_JSON=path writes the rows)
+// Run: npx tsc -p tsconfig.build.json && node bench/mla.bench.mjs [context ...]   (contexts: a subset of the grid's;
+// BENCH_JSON=path writes the rows)
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { dist, fmt, machine, root, table, writeJson } from './common.mjs';
+import { cases, check, dist, fmt, machine, reference, root, table, writeJson } from './common.mjs';
 
 const here = join(root, 'bench');
 const { Tensor, synchronize, backends } = dist();
@@ -22,14 +26,19 @@ const { Linear } = dist('model/linear');
 const { mlaForward } = dist('model/mla_fused');
 const { PagedLatentCache } = dist('model/paged_cache');
 
+const { MLA_BENCH, V3_MLA: V3, pagedInputs, pagedTolVsCpu, TOL_PAGED } = cases('mla');
+const { expectClose } = cases('tolerance');
+const { pagedAttention } = reference('mla_paged');
+const { Rng } = reference('rng');
+
 const gpu = backends().cuda.available;
 const gpuTime = gpu && existsSync(join(here, 'cuda_timing.mjs')) ? (await import('./cuda_timing.mjs')).gpuTime : null;
 const device = gpu ? 'cuda' : 'cpu';
-const H = gpu ? 128 : 16;
-const V3 = { hidden: 7168, qLora: 1536, r: 512, p: 64, nope: 128, v: 128, scale: 0.1352337789, eps: 1e-6 };
-const BATCHES = gpu ? [1, 32, 128] : [1, 4];
-const CONTEXTS = gpu ? [1024, 8192, 32768, 131072] : [1024, 8192];
-const PREFILL = gpu ? 4096 : 256;
+const grid = gpu ? MLA_BENCH.gpu : MLA_BENCH.cpu;
+const H = grid.heads, BATCHES = grid.batches, PREFILL = grid.prefill;
+const only = process.argv.slice(2).map(Number);
+for (const c of only) if (!grid.contexts.includes(c)) throw new Error(`context ${c} is not one of ${grid.contexts}`);
+const CONTEXTS = only.length ? only : grid.contexts;
 const act = 'bf16';
 const cfg = {  // the fields PagedLatentCache and mlaForward read
   kvLoraRank: V3.r, qkRopeHeadDim: V3.p, numHeads: H, qkNopeHeadDim: V3.nope, vHeadDim: V3.v, numLayers: 1,
@@ -73,6 +82,46 @@ function weights() {
     wUK: dense([H, V3.nope, V3.r], 0.05, 11), wUV: dense([H, V3.v, V3.r], 0.05, 12),
     wo: fp8Linear(V3.hidden, H * V3.v, 0.02),
   };
+}
+
+// One decode batch (MLA_BENCH.check: shuffled pages, NaN outside the sequences) at the bench's heads, bf16 q and
+// cache: on CUDA each kernel against the CPU backend, on the CPU against the float64 reference.
+async function checkAttention() {
+  const { sq, lens, qStd } = MLA_BENCH.check;
+  const spec = { h: H, r: V3.r, p: V3.p, sq, lens };
+  const rng = new Rng(1);
+  const normals = async (n, std = 1) => {
+    const t = Tensor.randn([n], { seed: rng.int(0, 2 ** 31), std });
+    const v = await t.toFloat32Array();
+    t.dispose();
+    return v;
+  };
+  const x = await pagedInputs(rng, spec, normals, qStd);
+  const inputs = (dev) => [
+    Tensor.fromFloats(x.qLatent, x.shape.qLatent, { dtype: act }).to(dev), Tensor.fromFloats(x.qPe, x.shape.qPe, { dtype: act }).to(dev),
+    Tensor.fromFloats(x.kvCache, x.shape.kvCache, { dtype: act }).to(dev), Tensor.fromArray(x.blockTable, x.shape.blockTable).to(dev),
+    Tensor.fromArray(x.seqLens, x.shape.seqLens).to(dev),
+  ];
+  const run = (dev, impl = 0) => mlaPagedAttention(...inputs(dev), { softmaxScale: x.scale, impl });
+  const cpu = run('cpu');
+  const [co, cl] = [await cpu.out.toFloat32Array(), await cpu.lse.toFloat32Array()];
+  const what = `mlaPagedAttention ${H} heads, keys ${lens}, bf16`;
+  if (!gpu) {
+    await check(`${what} on the CPU vs the float64 reference`, async () => {
+      const [ql, qp, kv] = await Promise.all(inputs('cpu').slice(0, 3).map((t) => t.toFloat32Array()));  // the bf16 values
+      const want = pagedAttention(ql, qp, kv, x.blockTable, x.seqLens, { b: x.b, sq, h: H, r: V3.r, p: V3.p, maxPages: x.maxPages, causal: true }, x.scale);
+      expectClose(co, want.out, TOL_PAGED, `${what} out`);
+      expectClose(cl, want.lse, TOL_PAGED, `${what} lse`);
+    });
+    return;
+  }
+  for (const impl of [0, 1]) {
+    await check(`${what} on CUDA (impl ${impl}) vs the CPU backend`, async () => {
+      const got = run('cuda', impl), tol = pagedTolVsCpu(impl, act);
+      expectClose(await got.out.toFloat32Array(), co, tol.out, `${what} impl ${impl} out`);
+      expectClose(await got.lse.toFloat32Array(), cl, tol.lse, `${what} impl ${impl} lse`);
+    });
+  }
 }
 
 // mlaPagedAttention alone: b sequences of ctx tokens (the new one included), pages in order.
@@ -122,6 +171,7 @@ async function main() {
   const dev = gpu ? backends().cuda.devices[0].name : 'cpu';
   console.log(`MLA (absorbed, paged latent cache) on ${device}${gpu ? `: ${dev}` : ''}; host ${machine()}`);
   if (!gpu) console.log(`note: no GPU, CPU backend with a reduced grid: ${H} heads (V3 has 128), batch ${BATCHES}, context ${CONTEXTS}, prefill ${PREFILL}`);
+  await checkAttention();
   const rows = [];
   for (const b of BATCHES)
     for (const ctx of CONTEXTS) {
@@ -147,7 +197,8 @@ async function main() {
   console.log(`\ndecode attention: mlaPagedAttention impl 0 (simple f32 kernel); tc: impl 1 (tensor cores, mma.sync bf16).`);
   console.log(`cache GB/s: latent-cache bytes (576 bf16 per token) / time; TFLOP/s: 2*b*h*ctx*(2*512+64) / time (attention only).`);
   console.log(`layer = one MLA block (fp8 [wq_a; wkv_a], epilogue, wq_b, absorbed q, attention, W_UV, wo); prefill = ${PREFILL} tokens, absorbed path.`);
-  console.log(`cache per token per layer: ${(V3.r + V3.p) * 2} B latent (bf16) vs ${128 * (V3.nope + V3.p + V3.v) * 2} B multi-head K/V (${((128 * 320) / 576).toFixed(1)}x)`);
+  const mha = V3.heads * (V3.nope + V3.p + V3.v);  // K and V of every head per token
+  console.log(`cache per token per layer: ${(V3.r + V3.p) * 2} B latent (bf16) vs ${mha * 2} B multi-head K/V (${(mha / (V3.r + V3.p)).toFixed(1)}x)`);
   if (layerNote) console.log(`note: ${layerNote}`);
   console.log(`torch: ${p.note ?? `${p.torch} on ${p.device}`}`);
   writeJson('mla', { device: dev, heads: H, rows, peer: p });
