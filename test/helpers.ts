@@ -30,3 +30,11 @@ export async function withSeed(fn: (seed: number) => Promise<void> | void, seed 
 }
 
 export function toF32(a: ArrayLike<number>): Float32Array { return Float32Array.from(a); }
+
+/** fn() with the environment variable `name` set to `value` (unset when undefined), restored after: lib/env.ts
+ * reads the DSV3_* switches at each call. */
+export function withEnv<T>(name: string, value: string | undefined, fn: () => T): T {
+  const old = process.env[name];
+  if (value === undefined) delete process.env[name]; else process.env[name] = value;
+  try { return fn(); } finally { if (old === undefined) delete process.env[name]; else process.env[name] = old; }
+}

@@ -33,8 +33,6 @@ export interface MlaForwardOptions {
   /** [rope / 2] f32 YaRN inverse frequencies, on the cache's device. */
   invFreq: Tensor<'f32'>;
   eps: number;
-  /** Attention kernel on CUDA (mlaPagedAttention impl): 0 simple f32 (default), 1 tensor cores (bf16 cache). */
-  attnImpl?: number;
 }
 
 /**
@@ -54,7 +52,7 @@ export function mlaForward(x: Tensor<Act>, w: MlaFusedWeights, cache: PagedLaten
   q.dispose();
   const pe = qPe.shape[2];
   const o = mlaPagedAttention(qLatent.reshape([step.b, step.sq, h, r]), qPe.reshape([step.b, step.sq, h, pe]), cache.pages[opts.layer],
-    step.blockTable, step.seqLens, { softmaxScale: opts.softmaxScale, impl: opts.attnImpl });
+    step.blockTable, step.seqLens, { softmaxScale: opts.softmaxScale });
   qLatent.dispose(); qPe.dispose(); o.lse.dispose();
   const oh = mlaOutput<Act>(o.out.reshape([t, h, r]), w.wUV, { outDtype: act });  // [t, h * v_head_dim]
   o.out.dispose();

@@ -15,12 +15,6 @@ export type GemmIsaName = 'avx512' | 'avx2' | 'generic';
 export interface GemmOptions<O extends GemmFloat = GemmFloat> extends OutOptions<O> {
   /** Cap the CPU kernels' instruction set for this call; default DSV3_CPU_ISA (read at each call), else the best the CPU runs. */
   cpuIsa?: GemmIsaName;
-  /**
-   * CUDA FP8 kernel: 'auto' (default: TMA + wgmma on sm_90 when k % 16 == 0 and the operands are 16-byte
-   * aligned, else the simple kernel), 'simple' (CUDA cores, any GPU: the reference) or 'wgmma'
-   * (UnsupportedError when it cannot run). Ignored on the CPU.
-   */
-  kernel?: 'auto' | 'simple' | 'wgmma';
 }
 /** Options of the masked grouped GEMM. */
 export interface MaskedGemmOptions<O extends GemmFloat = GemmFloat> extends GemmOptions<O> {
@@ -29,14 +23,17 @@ export interface MaskedGemmOptions<O extends GemmFloat = GemmFloat> extends Gemm
 }
 
 // DSV3_CPU_ISA and DSV3_GEMM_KERNEL (lib/env.ts) are handed to the addon as the cpuIsa and kernel options.
+// The CUDA kernel is not an option of these functions: they run the production kernel where it can run and
+// the reference kernel otherwise; the versions are compared in the kernel sandbox (cuda/dev/, docs/
+// kernel-sandbox.md), and DSV3_GEMM_KERNEL is the internal switch (tests, fault hunting).
 // (The f32 / bf16 gemm has no wgmma kernel: DSV3_GEMM_KERNEL=wgmma leaves it on its default.)
-function isaOptions<T extends { cpuIsa?: string; kernel?: string }>(opts: T, plain = false): T {
+function isaOptions<T extends { cpuIsa?: string }>(opts: T, plain = false): T & { kernel?: string } {
   const isa = env.cpuIsa(), envKernel = env.gemmKernel();
   const kernel = plain && envKernel === 'wgmma' ? undefined : envKernel;
   if ((!isa && !kernel) || typeof opts !== 'object' || opts === null) return opts;
-  const r: T = { ...opts };
+  const r: T & { kernel?: string } = { ...opts };
   if (isa && opts.cpuIsa === undefined) r.cpuIsa = isa;
-  if (kernel && opts.kernel === undefined) r.kernel = kernel;
+  if (kernel) r.kernel = kernel;
   return r;
 }
 
@@ -76,8 +73,6 @@ export interface GroupedGemmSiluMulOptions {
   /** Round the output scales up to powers of two (DeepSeek-V3.1 scale_fmt "ue8m0"). */
   ue8m0?: boolean;
   cpuIsa?: GemmIsaName;
-  /** CUDA kernel, as GemmOptions.kernel ('auto': the fused wgmma kernel on sm_90). */
-  kernel?: 'auto' | 'simple' | 'wgmma';
   /** CUDA, masked layout: rows per group you expect (picks the token tile). */
   expectedM?: number;
   /** Write the outputs here (codes [rows..., n] f8_e4m3, scales [rows..., n/128] f32). */

@@ -1,5 +1,6 @@
 // MLA attention over the paged latent cache with absorbed weights (DeepSeek-V3 model.py attn_impl="absorb")
 // and the projections around it. Semantics: docs/v3-reference.md §3.
+import { env } from '../env';
 import { Tensor } from '../tensor';
 import { NativeTensor } from '../native';
 import { lazyOp, OutOptions, result } from './util';
@@ -23,8 +24,6 @@ export interface MlaPagedAttentionOptions {
   causal?: boolean;
   /** CUDA: split each sequence's keys over this many CTAs, merged by log-sum-exp in split order (0 or absent: automatic). */
   numSplits?: number;
-  /** CUDA kernel variant: 0 (default) the simple f32 kernel; 1 tensor cores (mma.sync bf16; bf16 cache; q and P rounded to bf16). The CPU ignores it. */
-  impl?: number;
   /** Write into these tensors instead of allocating. */
   out?: { out?: Tensor<'f32'>; lse?: Tensor<'f32'> };
 }
@@ -36,7 +35,11 @@ export interface MlaPagedAttentionOptions {
  */
 export function mlaPagedAttention<Q extends A, K extends A>(qLatent: Tensor<Q>, qPe: Tensor<Q>, kvCache: Tensor<K>,
   blockTable: Tensor<'i32'>, seqLens: Tensor<'i32'>, opts: MlaPagedAttentionOptions): { out: Tensor<'f32'>; lse: Tensor<'f32'> } {
-  const r = nativePaged(qLatent, qPe, kvCache, blockTable, seqLens, opts) as { out: NativeTensor; lse: NativeTensor };
+  // The CUDA kernel variant is no option: DSV3_MLA_ATTN_IMPL (lib/env.ts) is the internal switch, the sandbox
+  // (cuda/dev/mla_paged_attention.cu) compares the versions. The CPU has one implementation.
+  const impl = env.mlaAttnImpl();
+  const r = nativePaged(qLatent, qPe, kvCache, blockTable, seqLens, impl === undefined ? opts : { ...opts, impl: Number(impl) }) as
+    { out: NativeTensor; lse: NativeTensor };
   return { out: result<'f32'>(r.out, { out: opts.out?.out }), lse: result<'f32'>(r.lse, { out: opts.out?.lse }) };
 }
 

@@ -10,12 +10,14 @@ import { e4m3Decode } from '../reference/codec';
 import { quantizeFp8, quantizeWeightFp8 } from '../../lib/ops/quant';
 import { FP8_GEMM_GPU, FP8_GEMM_GPU_ODD_K, FP8_GEMM_GPU_SPLIT_K, FP8_GEMM_GPU_TINY, GEMM_GPU, GEMM_GPU_DTYPES, TOL_FP8_VS_CPU as TOL_FP8, TOL_GEMM_VS_CPU } from '../cases/gemm';
 import { COUNTS_GPU, CONTIGUOUS_GPU, GLU_COUNTS_GPU, GLU_GPU, MANY_TILES_GPU, MASKED_GPU, MASKED_GPU_TINY, TOL_GLU } from '../cases/grouped_gemm';
-import { poisoned, relErr, withSeed } from '../helpers';
+import { poisoned, relErr, withEnv, withSeed } from '../helpers';
 import { Rng } from '../reference/rng';
 import { describeGpu, expectCudaClose as compare, onEmulator, wgmmaRuns } from './gpu';
 
 const sm90 = wgmmaRuns;
 const KERNELS = sm90 ? (['simple', 'wgmma'] as const) : (['simple'] as const);
+/** fn() on the CUDA GEMM kernel `kernel`: the kernel is no option of the ops; DSV3_GEMM_KERNEL (lib/env.ts) is the internal switch. */
+const withKernel = <T>(kernel: string, fn: () => T): T => withEnv('DSV3_GEMM_KERNEL', kernel, fn);
 
 function activation(rng: Rng, rows: number, k: number): Fp8Operand {
   const x = Tensor.fromFloats(Float32Array.from(rng.normals(rows * k)), [rows, k]);
@@ -39,7 +41,7 @@ describeGpu('fp8Gemm (CUDA)', () => {
       const ag = toCuda(a), bg = toCuda(b);
       for (const outDtype of ['bf16', 'f32'] as const) {
         const out = poisoned([m, n], outDtype, 'cuda');
-        const got = fp8Gemm(ag, bg, { outDtype, out, kernel });
+        const got = withKernel(kernel, () => fp8Gemm(ag, bg, { outDtype, out }));
         const ref = fp8Gemm(a, b, { outDtype });
         await compare(got, ref, TOL_FP8, `${kernel} [${m}x${n}x${k}] ${outDtype}`);
         ref.dispose(); out.dispose();
@@ -54,7 +56,7 @@ describeGpu('fp8Gemm (CUDA)', () => {
     const a = activation(rng, m, k), b = weight(rng, n, k);
     const got = fp8Gemm(toCuda(a), toCuda(b), { outDtype: 'f32' });
     await compare(got, fp8Gemm(a, b, { outDtype: 'f32' }), TOL_FP8, `auto [${m}x${n}x${k}]`);
-    if (sm90) expect(() => fp8Gemm(toCuda(a), toCuda(b), { kernel: 'wgmma' })).toThrow(UnsupportedError);
+    if (sm90) expect(() => withKernel('wgmma', () => fp8Gemm(toCuda(a), toCuda(b)))).toThrow(UnsupportedError);
   }));
 
   test('split-K results are deterministic: repeated calls give identical bits', () => withSeed(async (seed) => {
@@ -65,11 +67,11 @@ describeGpu('fp8Gemm (CUDA)', () => {
     for (let i = 0; i < 5; i++) expect(Buffer.from(await fp8Gemm(a, b, { outDtype: 'f32' }).bytes()).equals(first)).toBe(true);
   }));
 
-  test('mixed devices and bad kernel names are typed errors', () => {
+  test('mixed devices and bad kernel names (DSV3_GEMM_KERNEL) are typed errors', () => {
     const rng = new Rng(1);
     const a = activation(rng, 2, 128), b = weight(rng, 128, 128);
     expect(() => fp8Gemm(toCuda(a), b)).toThrow(DeviceError);
-    expect(() => fp8Gemm(toCuda(a), toCuda(b), { kernel: 'fast' as 'auto' })).toThrow(/kernel/);
+    expect(() => withKernel('fast', () => fp8Gemm(toCuda(a), toCuda(b)))).toThrow(/kernel/);
   });
 });
 
@@ -88,8 +90,8 @@ describeGpu('grouped FP8 GEMM (CUDA)', () => {
       const bs = Tensor.fromFloats(concatF32(await Promise.all(per.map((p) => p.scale.toFloat32Array()))), [g, Math.ceil(n / 128), k / 128]);
       const offsets = Tensor.fromArray(Int32Array.from(offs));
       const ref = groupedGemmContiguous({ data: a.data, scale: a.scale }, { data: bd, scale: bs }, offsets, { out: poisoned([rows, n], 'bf16') });
-      const got = groupedGemmContiguous(toCuda(a), { data: bd.to('cuda'), scale: bs.to('cuda') }, offsets.to('cuda'),
-        { out: poisoned([rows, n], 'bf16', 'cuda'), kernel });
+      const got = withKernel(kernel, () => groupedGemmContiguous(toCuda(a), { data: bd.to('cuda'), scale: bs.to('cuda') }, offsets.to('cuda'),
+        { out: poisoned([rows, n], 'bf16', 'cuda') }));
       await compare(got, ref, TOL_FP8, `contiguous ${kernel} counts [${counts}]`);
     }
   }));
@@ -105,8 +107,8 @@ describeGpu('grouped FP8 GEMM (CUDA)', () => {
       const cnt = Tensor.fromArray(Int32Array.from(counts));
       const ref = groupedGemmMasked({ data: ad, scale: as }, { data: bd, scale: bs }, cnt, { out: poisoned([g, mMax, n], 'f32'), outDtype: 'f32' });
       for (const expectedM of MASKED_GPU.expectedM) {
-        const got = groupedGemmMasked({ data: ad.to('cuda'), scale: as.to('cuda') }, { data: bd.to('cuda'), scale: bs.to('cuda') },
-          cnt.to('cuda'), { out: poisoned([g, mMax, n], 'f32', 'cuda'), outDtype: 'f32', kernel, expectedM });
+        const got = withKernel(kernel, () => groupedGemmMasked({ data: ad.to('cuda'), scale: as.to('cuda') }, { data: bd.to('cuda'), scale: bs.to('cuda') },
+          cnt.to('cuda'), { out: poisoned([g, mMax, n], 'f32', 'cuda'), outDtype: 'f32', expectedM }));
         await compare(got, ref, TOL_FP8, `masked ${kernel} counts [${counts}] expectedM ${expectedM}`);
       }
     }
@@ -141,7 +143,7 @@ async function decodeFp8(o: Fp8Operand): Promise<Float64Array> {
     const a = activation(rng, rows, K), w = await stack(rng, n);
     const offsets = Tensor.fromArray(Int32Array.from(offs));
     const ref = groupedGemmContiguous(a, w, offsets, { out: poisoned([rows, n], 'f32'), outDtype: 'f32' });
-    const got = groupedGemmContiguous(toCuda(a), toCuda(w), offsets.to('cuda'), { out: poisoned([rows, n], 'f32', 'cuda'), outDtype: 'f32', kernel: 'wgmma' });
+    const got = withKernel('wgmma', () => groupedGemmContiguous(toCuda(a), toCuda(w), offsets.to('cuda'), { out: poisoned([rows, n], 'f32', 'cuda'), outDtype: 'f32' }));
     await compare(got, ref, TOL_FP8, `contiguous, ${G} experts, counts [${c}]`);
 
     const mMax = MANY_TILES_GPU.mMax, nm = N;
@@ -149,7 +151,7 @@ async function decodeFp8(o: Fp8Operand): Promise<Float64Array> {
     const amd = { data: am.data.reshape([G, mMax, K]), scale: am.scale.reshape([G, mMax, K / 128]) };
     const cnt = Tensor.fromArray(Int32Array.from(c));
     const refM = groupedGemmMasked(amd, wm, cnt, { out: poisoned([G, mMax, nm], 'f32'), outDtype: 'f32' });
-    const gotM = groupedGemmMasked(toCuda(amd), toCuda(wm), cnt.to('cuda'), { out: poisoned([G, mMax, nm], 'f32', 'cuda'), outDtype: 'f32', kernel: 'wgmma', expectedM: MANY_TILES_GPU.expectedM });
+    const gotM = withKernel('wgmma', () => groupedGemmMasked(toCuda(amd), toCuda(wm), cnt.to('cuda'), { out: poisoned([G, mMax, nm], 'f32', 'cuda'), outDtype: 'f32', expectedM: MANY_TILES_GPU.expectedM }));
     await compare(gotM, refM, TOL_FP8, `masked, ${G} experts, counts [${c}]`);
   }));
 
@@ -163,7 +165,7 @@ async function decodeFp8(o: Fp8Operand): Promise<Float64Array> {
     const out = () => ({ data: poisoned([rows, n], 'f8_e4m3'), scale: poisoned([rows, n / 128], 'f32') });
     const ref = groupedGemmSiluMulContiguous(a, w, offsets, { out: out() });
     const o = out();
-    const got = groupedGemmSiluMulContiguous(toCuda(a), toCuda(w), offsets.to('cuda'), { kernel: 'wgmma', out: { data: o.data.to('cuda'), scale: o.scale.to('cuda') } });
+    const got = withKernel('wgmma', () => groupedGemmSiluMulContiguous(toCuda(a), toCuda(w), offsets.to('cuda'), { out: { data: o.data.to('cuda'), scale: o.scale.to('cuda') } }));
     const e = relErr(await decodeFp8(got), await decodeFp8(ref));
     if (!(e <= TOL_GLU)) throw new Error(`GLU contiguous, ${G} experts, counts [${c}]: relative error ${e}`);
   }));
@@ -192,8 +194,8 @@ describeGpu('groupedGemmSiluMul (CUDA): gate/up GEMM with SiLU-multiply and FP8 
       const outC = () => ({ data: poisoned([rows, n], 'f8_e4m3'), scale: poisoned([rows, n / 128], 'f32') });
       const ref = groupedGemmSiluMulContiguous(a, w, Tensor.fromArray(Int32Array.from(offs)), { out: outC() });
       const o = outC();
-      const got = groupedGemmSiluMulContiguous(toCuda(a), wg, Tensor.fromArray(Int32Array.from(offs), [gN + 1], { device: 'cuda' }),
-        { kernel, out: { data: o.data.to('cuda'), scale: o.scale.to('cuda') } });
+      const got = withKernel(kernel, () => groupedGemmSiluMulContiguous(toCuda(a), wg, Tensor.fromArray(Int32Array.from(offs), [gN + 1], { device: 'cuda' }),
+        { out: { data: o.data.to('cuda'), scale: o.scale.to('cuda') } }));
       const e1 = relErr(await decodeFp8(got), await decodeFp8(ref));
       if (!(e1 <= TOL_GLU)) throw new Error(`contiguous ${kernel} counts [${counts}]: relative error ${e1}`);
       // masked
@@ -205,7 +207,7 @@ describeGpu('groupedGemmSiluMul (CUDA): gate/up GEMM with SiLU-multiply and FP8 
       const refM = groupedGemmSiluMulMasked(amd, w, cnt, { out: outM() });
       for (const expectedM of GLU_GPU.expectedM) {
         const om = outM();
-        const gotM = groupedGemmSiluMulMasked(toCuda(amd), wg, cnt.to('cuda'), { kernel, expectedM, out: { data: om.data.to('cuda'), scale: om.scale.to('cuda') } });
+        const gotM = withKernel(kernel, () => groupedGemmSiluMulMasked(toCuda(amd), wg, cnt.to('cuda'), { expectedM, out: { data: om.data.to('cuda'), scale: om.scale.to('cuda') } }));
         const e2 = relErr(await decodeFp8(gotM), await decodeFp8(refM));
         if (!(e2 <= TOL_GLU)) throw new Error(`masked ${kernel} counts [${counts}] expectedM ${expectedM}: relative error ${e2}`);
       }
@@ -234,7 +236,7 @@ describeGpu('groupedGemmSiluMul (CUDA): NaN and inf intermediates carry the CPU\
     const out = () => ({ data: poisoned([rows, n], 'f8_e4m3'), scale: poisoned([rows, 1], 'f32') });
     const ref = groupedGemmSiluMulContiguous(a, w, offs, { out: out() });
     const o = out();
-    const got = groupedGemmSiluMulContiguous(toCuda(a), toCuda(w), offs.to('cuda'), { kernel, out: { data: o.data.to('cuda'), scale: o.scale.to('cuda') } });
+    const got = withKernel(kernel, () => groupedGemmSiluMulContiguous(toCuda(a), toCuda(w), offs.to('cuda'), { out: { data: o.data.to('cuda'), scale: o.scale.to('cuda') } }));
     const [rs, gs] = [new Uint32Array((await ref.scale.toFloat32Array()).buffer), new Uint32Array((await got.scale.toFloat32Array()).buffer)];
     expect([rs[1], rs[2]]).toEqual([0x7fc00000, 0x7f800000]);  // the premise: a NaN and an inf group on the CPU
     expect([gs[1], gs[2]].map((u) => u.toString(16))).toEqual([rs[1], rs[2]].map((u) => u.toString(16)));
@@ -253,7 +255,7 @@ describeGpu('gemm f32 / bf16 (CUDA)', () => {
       const b = Tensor.fromFloats(Float32Array.from(rng.normals(n * k)), [n, k], { dtype: dt });
       const ref = gemm(a, b, { outDtype });
       for (const kernel of ['auto', 'simple'] as const) {
-        const got = gemm(a.to('cuda'), b.to('cuda'), { outDtype, kernel, out: poisoned([m, n], outDtype, 'cuda') });
+        const got = withKernel(kernel, () => gemm(a.to('cuda'), b.to('cuda'), { outDtype, out: poisoned([m, n], outDtype, 'cuda') }));
         await compare(got, ref, tol, `gemm ${dt} ${kernel} [${m}x${n}x${k}]`);
       }
     }
@@ -280,15 +282,15 @@ describeGpu('sanitizer-small cases', () => {
     const rng = new Rng(seed);
     for (const { m, n, k } of FP8_GEMM_GPU_TINY) {
       const a = activation(rng, m, k), b = weight(rng, n, k);
-      await compare(fp8Gemm(toCuda(a), toCuda(b), { kernel, outDtype: 'f32' }), fp8Gemm(a, b, { outDtype: 'f32' }), TOL_FP8, `small ${m}x${n}x${k}`);
+      await compare(withKernel(kernel, () => fp8Gemm(toCuda(a), toCuda(b), { outDtype: 'f32' })), fp8Gemm(a, b, { outDtype: 'f32' }), TOL_FP8, `small ${m}x${n}x${k}`);
     }
     const { experts: g, mMax, n, k, counts } = MASKED_GPU_TINY;  // n, k: one 128-block each
     const a = activation(rng, g * mMax, k), w = weight(rng, g * n, k);
     const ad = a.data.reshape([g, mMax, k]), as = a.scale.reshape([g, mMax, 1]), bd = w.data.reshape([g, n, k]), bs = w.scale.reshape([g, 1, 1]);
     const cnt = Tensor.fromArray(Int32Array.from(counts));
     const ref = groupedGemmMasked({ data: ad, scale: as }, { data: bd, scale: bs }, cnt, { out: poisoned([g, mMax, n], 'f32'), outDtype: 'f32' });
-    const got = groupedGemmMasked({ data: ad.to('cuda'), scale: as.to('cuda') }, { data: bd.to('cuda'), scale: bs.to('cuda') }, cnt.to('cuda'),
-      { out: poisoned([g, mMax, n], 'f32', 'cuda'), outDtype: 'f32', kernel });
+    const got = withKernel(kernel, () => groupedGemmMasked({ data: ad.to('cuda'), scale: as.to('cuda') }, { data: bd.to('cuda'), scale: bs.to('cuda') }, cnt.to('cuda'),
+      { out: poisoned([g, mMax, n], 'f32', 'cuda'), outDtype: 'f32' }));
     await compare(got, ref, TOL_FP8, 'small masked');
   }));
 });

@@ -6,7 +6,7 @@
 // and bad block-table entries), the down-projection epilogue (positions beyond YaRN's original 4096, padding slots), the absorbed query
 // and the output projection. Outputs are NaN-poisoned on the device. Skipped without a usable GPU.
 import { Tensor } from '../../lib';
-import { poisoned, relErr, withSeed } from '../helpers';
+import { poisoned, relErr, withEnv, withSeed } from '../helpers';
 import { Rng } from '../reference/rng';
 import { mlaAbsorbQ, mlaDownEpilogue, mlaOutput, mlaPagedAttention } from '../../lib/ops/mla';
 import { yarnInvFreq } from '../../lib/ops/rope';
@@ -26,6 +26,9 @@ import { Checkpoint } from '../../lib/weights/safetensors';
 
 const dev = (t: Tensor) => t.device as 'cpu' | 'cuda';
 const V3_INV_FREQ = () => Tensor.fromArray(yarnInvFreq(yarnOf(64)));
+/** fn() on the attention kernel `impl` when on CUDA: the variant is no option of mlaPagedAttention;
+ * DSV3_MLA_ATTN_IMPL (lib/env.ts) is the internal switch (the CPU has one implementation). */
+const onImpl = <T>(device: string, impl: number, fn: () => T): T => withEnv('DSV3_MLA_ATTN_IMPL', device === 'cuda' ? String(impl) : undefined, fn);
 
 async function attn(spec: PagedSpec, qd: A, kd: A, seed: number, numSplits?: number, qStd = 1, impl = 0): Promise<void> {
   const c = await pagedCase(new Rng(seed), spec, qd, kd, qStd);
@@ -34,8 +37,8 @@ async function attn(spec: PagedSpec, qd: A, kd: A, seed: number, numSplits?: num
     { qLatent: c.qLatent, qPe: c.qPe, kvCache: c.kvCache, blockTable: c.blockTable, seqLens: c.seqLens },
     (x) => {
       const out = poisoned([c.b, sq, h, r], 'f32', dev(x.qLatent)), lse = poisoned([c.b, h, sq], 'f32', dev(x.qLatent));
-      return mlaPagedAttention(x.qLatent as Tensor<A>, x.qPe as Tensor<A>, x.kvCache as Tensor<A>, x.blockTable as Tensor<'i32'>,
-        x.seqLens as Tensor<'i32'>, { softmaxScale: c.scale, causal: spec.causal ?? true, out: { out, lse }, numSplits, impl: x.qLatent.device === 'cuda' ? impl : 0 });
+      return onImpl(x.qLatent.device, impl, () => mlaPagedAttention(x.qLatent as Tensor<A>, x.qPe as Tensor<A>, x.kvCache as Tensor<A>,
+        x.blockTable as Tensor<'i32'>, x.seqLens as Tensor<'i32'>, { softmaxScale: c.scale, causal: spec.causal ?? true, out: { out, lse }, numSplits }));
     },
     pagedTolVsCpu(impl, qd));
   c.dispose();
@@ -71,8 +74,8 @@ async function attnPoisoned(spec: PagedSpec, kd: A, seed: number, poison: Poison
   const blockTable = Tensor.fromArray(bt, [c.b, c.maxPages]);
   const run = (x: Record<string, Tensor>) => {
     const out = poisoned([c.b, sq, h, r], 'f32', dev(x.qLatent)), lse = poisoned([c.b, h, sq], 'f32', dev(x.qLatent));
-    return mlaPagedAttention(x.qLatent as Tensor<A>, x.qPe as Tensor<A>, x.kvCache as Tensor<A>, x.blockTable as Tensor<'i32'>,
-      x.seqLens as Tensor<'i32'>, { softmaxScale: c.scale, causal: true, out: { out, lse }, numSplits, impl: x.qLatent.device === 'cuda' ? impl : 0 });
+    return onImpl(x.qLatent.device, impl, () => mlaPagedAttention(x.qLatent as Tensor<A>, x.qPe as Tensor<A>, x.kvCache as Tensor<A>,
+      x.blockTable as Tensor<'i32'>, x.seqLens as Tensor<'i32'>, { softmaxScale: c.scale, causal: true, out: { out, lse }, numSplits }));
   };
   const ref = await run({ qLatent: c.qLatent, qPe: c.qPe, kvCache, blockTable, seqLens: c.seqLens }).out.toFloat32Array();
   expect(ref.some((v) => Number.isNaN(v))).toBe(true);
@@ -189,8 +192,8 @@ describeGpu('mla CUDA kernels', () => {
       const bad = over === 129 ? covered + 1 : over;
       const call = (lens: number[], device: 'cpu' | 'cuda') => {
         const t = (x: Tensor) => x.to(device);
-        return mlaPagedAttention(t(c.qLatent) as Tensor<A>, t(c.qPe) as Tensor<A>, t(c.kvCache) as Tensor<A>, t(c.blockTable) as Tensor<'i32'>,
-          Tensor.fromArray(Int32Array.from(lens)).to(device), { softmaxScale: c.scale, numSplits: splits, impl: device === 'cuda' ? impl : 0 });
+        return onImpl(device, impl, () => mlaPagedAttention(t(c.qLatent) as Tensor<A>, t(c.qPe) as Tensor<A>, t(c.kvCache) as Tensor<A>,
+          t(c.blockTable) as Tensor<'i32'>, Tensor.fromArray(Int32Array.from(lens)).to(device), { softmaxScale: c.scale, numSplits: splits }));
       };
       const gpu = call([bad, len1], 'cuda'), ref = call([len0, len1], 'cpu');
       const [o, l] = [await gpu.out.toFloat32Array(), await gpu.lse.toFloat32Array()];
