@@ -37,13 +37,10 @@ export const PAGED_CPU_V3: PagedSpec = { h: 16, r: V3_MLA.r, p: V3_MLA.p, sq: 1,
 /** CPU: the same keys stored contiguously give mlaDecodeAttention's output bit for bit. */
 export const PAGED_VS_SEQUENCE: PagedSpec = { h: 3, r: 128, p: 64, sq: 2, lens: [150] };
 
-/** CUDA: the CPU cases plus V3's 128 heads (shorter sequences on the emulator) and rows across CTA groups. */
+/** CUDA: the CPU cases of decode size (s_q <= 4), V3's 128 heads (shorter sequences on the emulator, still
+ * several pages and CTA tiles) and rows across CTA groups. */
 export const PAGED_GPU = (emu: boolean): [string, PagedSpec][] => [
-  ['decode batch: empty, 1, 64, 65, 200 tokens, 5 heads', { h: 5, r: 512, p: 64, sq: 1, lens: [0, 1, 64, 65, 200] }],
-  ['decode, 1 head, r=32, p=16', { h: 1, r: 32, p: 16, sq: 1, lens: [1000, 3] }],
-  ['s_q=2, 3 heads, r=128', { h: 3, r: 128, p: 64, sq: 2, lens: [7, 130, 64] }],
-  ['s_q=4 with sequences shorter than s_q, 3 heads', { h: 3, r: 64, p: 16, sq: 4, lens: [2, 100, 4] }],
-  ['non-causal s_q=3, 5 heads', { h: 5, r: 128, p: 16, sq: 3, lens: [3, 77, 128], causal: false }],
+  ...PAGED_CPU.filter(([, s]) => s.sq <= 4),
   ['128 heads (V3), batch of 3', { h: 128, r: 512, p: 64, sq: 1, lens: emu ? [1, 65, 130] : [1, 300, 2049] }],
   ['17 heads x s_q 2 (rows across CTA groups)', { h: 17, r: 512, p: 64, sq: 2, lens: [65, 500] }],
 ];
