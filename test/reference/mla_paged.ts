@@ -1,6 +1,6 @@
 // Float64 reference of MLA decode attention over a paged latent cache (FlashMLA's layout: pages of 64
 // token rows of c_kv | k_pe, a block table per sequence), written from v3-reference.md §3 and the FlashMLA
-// interface notes (kernels.md §2), independently of native/cpu/mla_paged.cc: each sequence's keys are
+// interface notes (kernels.md §2), independently of native/cpu/mla_attn.cc: each sequence's keys are
 // gathered into a contiguous list first, then plain (two-pass) softmax attention.
 export interface PagedShape { b: number; sq: number; h: number; r: number; p: number; maxPages: number; causal: boolean }
 export const PAGE = 64;
