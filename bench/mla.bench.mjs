@@ -84,6 +84,14 @@ function weights() {
   };
 }
 
+/** await fn() on the CUDA attention kernel `impl` (0 the f32 kernel, 1 tensor cores): no option of mlaPagedAttention,
+ * DSV3_MLA_ATTN_IMPL (lib/env.ts, read at each call) is the internal switch. The CPU has one implementation. */
+async function withImpl(impl, fn) {
+  const name = 'DSV3_MLA_ATTN_IMPL', old = process.env[name];
+  process.env[name] = String(impl);
+  try { return await fn(); } finally { if (old === undefined) delete process.env[name]; else process.env[name] = old; }
+}
+
 // One decode batch (MLA_BENCH.check: shuffled pages, NaN outside the sequences) at the bench's heads, bf16 q and
 // cache: on CUDA each kernel against the CPU backend, on the CPU against the float64 reference.
 async function checkAttention() {
@@ -102,9 +110,11 @@ async function checkAttention() {
     Tensor.fromFloats(x.kvCache, x.shape.kvCache, { dtype: act }).to(dev), Tensor.fromArray(x.blockTable, x.shape.blockTable).to(dev),
     Tensor.fromArray(x.seqLens, x.shape.seqLens).to(dev),
   ];
-  const run = (dev, impl = 0) => mlaPagedAttention(...inputs(dev), { softmaxScale: x.scale, impl });
-  const cpu = run('cpu');
-  const [co, cl] = [await cpu.out.toFloat32Array(), await cpu.lse.toFloat32Array()];
+  const run = (dev, impl = 0) => withImpl(impl, async () => {
+    const r = mlaPagedAttention(...inputs(dev), { softmaxScale: x.scale });
+    return [await r.out.toFloat32Array(), await r.lse.toFloat32Array()];
+  });
+  const [co, cl] = await run('cpu');
   const what = `mlaPagedAttention ${H} heads, keys ${lens}, bf16`;
   if (!gpu) {
     await check(`${what} on the CPU vs the float64 reference`, async () => {
@@ -117,9 +127,9 @@ async function checkAttention() {
   }
   for (const impl of [0, 1]) {
     await check(`${what} on CUDA (impl ${impl}) vs the CPU backend`, async () => {
-      const got = run('cuda', impl), tol = pagedTolVsCpu(impl, act);
-      expectClose(await got.out.toFloat32Array(), co, tol.out, `${what} impl ${impl} out`);
-      expectClose(await got.lse.toFloat32Array(), cl, tol.lse, `${what} impl ${impl} lse`);
+      const [go, gl] = await run('cuda', impl), tol = pagedTolVsCpu(impl, act);
+      expectClose(go, co, tol.out, `${what} impl ${impl} out`);
+      expectClose(gl, cl, tol.lse, `${what} impl ${impl} lse`);
     });
   }
 }
@@ -136,8 +146,8 @@ async function attention(b, ctx, impl = 0) {
   const ql = Tensor.randn([b, 1, H, V3.r], { seed: 2, std: 0.05, dtype: act, device });
   const qp = Tensor.randn([b, 1, H, V3.p], { seed: 3, dtype: act, device });
   const out = { out: Tensor.empty([b, 1, H, V3.r], { device }), lse: Tensor.empty([b, H, 1], { device }) };
-  const run = (i) => mlaPagedAttention(ql, qp, kvs[i % rot], bt, lens, { softmaxScale: V3.scale, out, impl });
-  const ms = gpuTime ? (await gpuTime(run, { iters: 20 })).medianUs / 1000 : await time(() => run(0));
+  const run = (i) => mlaPagedAttention(ql, qp, kvs[i % rot], bt, lens, { softmaxScale: V3.scale, out });
+  const ms = await withImpl(impl, async () => (gpuTime ? (await gpuTime(run, { iters: 20 })).medianUs / 1000 : await time(() => run(0))));
   [...kvs, bt, lens, ql, qp, out.out, out.lse].forEach((t) => t.dispose());
   const flops = 2 * b * H * ctx * (2 * V3.r + V3.p);
   return { ms, gbs: bytes / ms / 1e6, tflops: flops / ms / 1e9 };
@@ -194,7 +204,7 @@ async function main() {
 
   table(['what', 'batch', 'context', 'ms', 'cache GB/s', 'TFLOP/s', 'torch ms', 'torch/ours'],
     rows.map((r) => [r.kind, r.b, r.ctx, fmt(r.ms, 3), fmt(r.gbs, 1), fmt(r.tflops, 2), fmt(r.torchMs, 3), fmt(r.ratio, 2)]), [0]);
-  console.log(`\ndecode attention: mlaPagedAttention impl 0 (simple f32 kernel); tc: impl 1 (tensor cores, mma.sync bf16).`);
+  console.log(`\ndecode attention: mlaPagedAttention on the f32 kernel (DSV3_MLA_ATTN_IMPL=0); tc: tensor cores (DSV3_MLA_ATTN_IMPL=1, mma.sync bf16).`);
   console.log(`cache GB/s: latent-cache bytes (576 bf16 per token) / time; TFLOP/s: 2*b*h*ctx*(2*512+64) / time (attention only).`);
   console.log(`layer = one MLA block (fp8 [wq_a; wkv_a], epilogue, wq_b, absorbed q, attention, W_UV, wo); prefill = ${PREFILL} tokens, absorbed path.`);
   const mha = V3.heads * (V3.nope + V3.p + V3.v);  // K and V of every head per token
