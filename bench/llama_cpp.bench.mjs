@@ -24,7 +24,7 @@
 import { execSync, spawnSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import os from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { commitId, dist, load, machine, root, table, writeJson } from './common.mjs';
 
@@ -136,14 +136,15 @@ function activeBytesOurs(dir, cfg, act) {
 // What the dsv3 rows measured: dist/ and the addon as they are (in a shared checkout, possibly built from
 // uncommitted work), with their build times and the modified tracked files.
 function builtFrom() {
-  const t = (p) => { try { return statSync(join(root, p)).mtime.toISOString(); } catch { return null; } };
+  const t = (p) => { try { return statSync(resolve(root, p)).mtime.toISOString(); } catch { return null; } };
   const head = commitId(true) ?? null;
   let dirty = [];
   try {
     dirty = execSync('git status --porcelain --untracked-files=no', { cwd: here, stdio: ['ignore', 'pipe', 'ignore'] }).toString().split('\n').filter(Boolean).map((l) => l.slice(3));
   } catch { /* not a checkout */ }
-  const r = { head, dirty, dist: t('dist/index.js'), addon: t('build/Release/dsv3.node') };
-  r.describe = `dist/ built ${r.dist}, addon built ${r.addon}; checkout at ${head}` +
+  const addonPath = process.env.DSV3_ADDON || 'build/Release/dsv3.node';  // what the children load
+  const r = { head, dirty, dist: t('dist/index.js'), addonPath, addon: t(addonPath) };
+  r.describe = `dist/ built ${r.dist}, addon ${addonPath} built ${r.addon}; checkout at ${head}` +
     (dirty.length ? ` with ${dirty.length} modified tracked files (${dirty.slice(0, 8).join(', ')}${dirty.length > 8 ? ', ...' : ''})` : ', clean');
   return r;
 }
