@@ -1,6 +1,7 @@
 // Bindings of the GEMMs (fp8Gemm, gemm, groupedGemmContiguous, groupedGemmMasked) and cpuGemmIsa.
-// On CUDA tensors the FP8 GEMMs take options.kernel: 'auto' (wgmma on sm_90a when the operands allow it,
-// else the simple kernel), 'simple' or 'wgmma' (an UnsupportedError naming the reason when it cannot run).
+// On CUDA tensors the FP8 GEMMs read options.kernel, the internal channel of the DSV3_GEMM_KERNEL switch (lib/ops
+// passes it; not a public option): 'auto' (wgmma on sm_90a when the operands allow it, else the simple kernel),
+// 'simple' or 'wgmma' (an UnsupportedError naming the reason when it cannot run).
 // Validation here (every cross-argument size, scale shapes exactly ceil(./128)), math in
 // native/cpu/gemm.cc. FP8 operands are JS objects {data: f8_e4m3, scale: f32}; their parts are named
 // 'a.data', 'a.scale' in messages. offsets / counts are device data, checked by the CPU task.
@@ -147,7 +148,7 @@ Napi::Value grouped(const Napi::CallbackInfo& info, bool masked) {
 }  // namespace
 
 // fp8Gemm(a: {data [m,k] f8_e4m3, scale [m, ceil(k/128)] f32}, b: {data [n,k], scale [ceil(n/128), ceil(k/128)]},
-//         {outDtype?: bf16 | f32, out?, kernel?: 'auto' | 'simple' | 'wgmma' (CUDA)}) -> [m, n]
+//         {outDtype?: bf16 | f32, out?, kernel?: 'auto' | 'simple' | 'wgmma' (CUDA, internal)}) -> [m, n]
 DSV3_OP(fp8Gemm) {
   OpCtx c{info.Env(), "fp8Gemm"};
   Operand a = fp8_operand(c, info[0], "a");
@@ -174,7 +175,7 @@ DSV3_OP(fp8Gemm) {
   return out.js;
 }
 
-// gemm(a [m,k] f32|bf16, b [n,k] f32|bf16, {outDtype?: f32 | bf16 (default a's), out?, kernel?: 'auto' | 'simple' (CUDA)})
+// gemm(a [m,k] f32|bf16, b [n,k] f32|bf16, {outDtype?: f32 | bf16 (default a's), out?, kernel?: 'auto' | 'simple' (CUDA, internal)})
 //   -> a @ b^T [m, n]
 DSV3_OP(gemm) {
   OpCtx c{info.Env(), "gemm"};

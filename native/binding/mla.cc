@@ -26,7 +26,8 @@ void expect_inv_freq(const OpCtx& c, const TensorRef& f, int64_t p) {
 
 // mlaPagedAttention(qLatent [b, s_q, h, r], qPe [b, s_q, h, p], kvCache [numPages, 64, r + p],
 //                   blockTable [b, maxPages] i32, seqLens [b] i32,
-//                   {softmaxScale, causal? = true, numSplits?, impl? = 0 (CUDA: 1 = tensor cores), out?: {out?, lse?}})
+//                   {softmaxScale, causal? = true, numSplits?, impl? = 0 (CUDA, internal: the DSV3_MLA_ATTN_IMPL
+//                    switch lib/ops passes; 1 = tensor cores), out?: {out?, lse?}})
 //   -> {out: [b, s_q, h, r] f32, lse: [b, h, s_q] f32}
 DSV3_OP(mlaPagedAttention) {
   OpCtx c{info.Env(), "mlaPagedAttention"};
