@@ -5,7 +5,7 @@
 // variants: impl 0 simple f32, impl 1 tensor cores; a cache poisoned with NaN/inf where rows must not look
 // and bad block-table entries), the down-projection epilogue (positions beyond YaRN's original 4096, padding slots), the absorbed query
 // and the output projection. Outputs are NaN-poisoned on the device. Skipped without a usable GPU.
-import { Tensor } from '../../lib';
+import { Tensor, UnsupportedError } from '../../lib';
 import { poisoned, relErr, withEnv, withSeed } from '../helpers';
 import { Rng } from '../reference/rng';
 import { mlaAbsorbQ, mlaDownEpilogue, mlaOutput, mlaPagedAttention } from '../../lib/ops/mla';
@@ -206,5 +206,24 @@ describeGpu('mla CUDA kernels', () => {
       await expect(call([bad, len1], 'cpu').out.toFloat32Array()).rejects.toThrow(/'seqLens' element 0/);
       c.dispose();
     }));
+  });
+
+  // The kernels' limits (mla_paged_attention_supports, next to the kernel in cuda/mla_attn.cu): an UnsupportedError
+  // that says why, raised at the call; the CPU twin has no such limits and runs the same call.
+  test('unsupported shapes and kernel variants are an UnsupportedError naming the limit', async () => {
+    const call = (device: 'cpu' | 'cuda', r: number, p: number, kd: A) => {
+      const z = (shape: number[], dtype: A | 'i32') => Tensor.zeros(shape, { dtype, device });
+      const seqLens = Tensor.fromArray(new Int32Array([3]), [1]).to(device);
+      return mlaPagedAttention(z([1, 1, 2, r], 'f32') as Tensor<A>, z([1, 1, 2, p], 'f32') as Tensor<A>, z([1, PAGE, r + p], kd) as Tensor<A>,
+        z([1, 1], 'i32') as Tensor<'i32'>, seqLens as Tensor<'i32'>, { softmaxScale: 0.1 });
+    };
+    expect(() => call('cuda', 48, 8, 'f32')).toThrow(UnsupportedError);
+    expect(() => call('cuda', 48, 8, 'f32')).toThrow(/r must be a multiple of 32 up to 512 .* got r = 48, p = 8/);
+    expect(() => onImpl('cuda', 1, () => call('cuda', 64, 16, 'f32'))).toThrow(/impl 1 \(tensor cores\) needs a bf16 kvCache/);
+    expect(() => onImpl('cuda', 1, () => call('cuda', 64, 16, 'f32'))).toThrow(UnsupportedError);
+    const cpu = call('cpu', 48, 8, 'f32');  // the CPU twin runs it: zeros in, zeros out
+    expect(Array.from(await cpu.out.toFloat32Array()).every((v) => v === 0)).toBe(true);
+    const ok = onImpl('cuda', 1, () => call('cuda', 64, 16, 'bf16'));  // a supported call still runs
+    expect(Array.from(await ok.out.toFloat32Array()).every((v) => v === 0)).toBe(true);
   });
 });

@@ -3,7 +3,7 @@
 // weights to 1e-6; siluMulQuant to 1e-6 (scales) / 1e-3 (codes), as glibc's expf misrounds ~0.1% of
 // inputs by one ulp where the GPU's double exp does not (inputs where exp is exact, with NaN and +-inf, bit for
 // bit). Outputs poisoned on the device. Skipped without a GPU.
-import { Tensor } from '../../lib';
+import { Tensor, UnsupportedError } from '../../lib';
 import { moeCombine, moeForward, moeGather, moePermute, moeRoute, siluMulQuant } from '../../lib/ops/moe';
 import { quantizeFp8 } from '../../lib/ops/quant';
 import { COMBINE_GPU, FORWARD_GPU, GATHER_GPU, PERMUTE_GPU, ROUTE_GPU, SILU_MUL_QUANT_GPU, SILU_MUL_QUANT_SPECIALS_GPU, TOL_FORWARD_VS_CPU,
@@ -185,4 +185,20 @@ describeGpu('MoE on CUDA', () => {
       return { out: r.out, indices: r.indices, counts: r.counts, weights: r.weights };
     }, TOL_FORWARD_VS_CPU);
   }));
+
+  // The kernels' limits (moe_route_supports / moe_permute_supports, next to the kernels in cuda/moe.cu): an
+  // UnsupportedError that says why, raised at the call; the CPU twins have no such limits.
+  test('more experts than the router and permutation kernels hold are an UnsupportedError naming the limit', async () => {
+    const e = 8192, t = 2;
+    const logits = Tensor.zeros([t, e], { dtype: 'f32', device: 'cuda' }) as Tensor<'f32'>;
+    expect(() => moeRoute(logits, { topK: 2 })).toThrow(UnsupportedError);
+    expect(() => moeRoute(logits, { topK: 2 })).toThrow(/8192 experts exceed the kernel's 48 KB of shared memory/);
+    const indices = Tensor.fromArray(new Int32Array([0, 4095, 7, 8191]), [t, 2]);
+    expect(() => moePermute(indices.to('cuda') as Tensor<'i32'>, { numExperts: e })).toThrow(UnsupportedError);
+    expect(() => moePermute(indices.to('cuda') as Tensor<'i32'>, { numExperts: e })).toThrow(/at most \d+ experts .* got 8192/);
+    const cpu = moePermute(indices as Tensor<'i32'>, { numExperts: e });  // the CPU twin runs it
+    expect(Array.from(await cpu.counts.toArray()).reduce((a, b) => a + b, 0)).toBe(4);
+    const fits = moePermute(Tensor.fromArray(new Int32Array([0, 2047, 7, 1]), [t, 2]).to('cuda') as Tensor<'i32'>, { numExperts: 2048 });
+    expect(Array.from(await fits.counts.toArray()).reduce((a, b) => a + b, 0)).toBe(4);  // at the limit it runs
+  });
 });
