@@ -85,13 +85,11 @@ void mla_paged_attention(const MlaPagedAttentionParams& p) {
         for (int64_t it = 0; it < nt; ++it) {  // page rows are c_kv | k_pe, d = r + pd wide
           if (keys[it] > p.max_pages * kMlaPageSize || keys[it] <= j0) continue;
           const int64_t ni = std::min(kMlaPageSize, keys[it] - j0), base = it * group;
-#if defined(__x86_64__)
           if (rows_bf16) {
-            mla_attend_heads_avx2(&q[base * d], d, g, rows_bf16, d, rows_bf16 + r, d, ni, r, pd, p.softmax_scale,
-                                  &sc[base * kMlaPageSize], kMlaPageSize, &m[base], &l[base], &acc[base * r], r);
+            mla_attend_heads(&q[base * d], d, g, rows_bf16, d, rows_bf16 + r, d, ni, r, pd, p.softmax_scale,
+                             &sc[base * kMlaPageSize], kMlaPageSize, &m[base], &l[base], &acc[base * r], r);
             continue;
           }
-#endif
           mla_attend_heads(&q[base * d], d, g, rows, d, rows + r, d, ni, r, pd, p.softmax_scale,
                            &sc[base * kMlaPageSize], kMlaPageSize, &m[base], &l[base], &acc[base * r], r);
         }

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include "native/cpu/rowops.h"
 
@@ -131,35 +132,26 @@ __attribute__((target("avx2,fma"))) inline void mla_attend_tile_avx2(const float
   for (int qq = 0; qq < NQ; ++qq) { m[qq] = mb[qq]; l[qq] = lb[qq]; }
 }
 
-// mla_attend_heads on AVX2 machines (cpu_has_avx2_fma()) with the key rows f32 or bf16 bits.
-template <class TKV>
-inline void mla_attend_heads_avx2(const float* q, int64_t q_stride, int64_t g, const TKV* kv, int64_t kv_stride, const TKV* pe,
-                                  int64_t pe_stride, int64_t n, int64_t r, int64_t pd, float scale, float* s, int64_t s_stride,
-                                  float* m, float* l, float* acc, int64_t acc_stride) {
-  for (int64_t h0 = 0; h0 < g; h0 += 4) {
-    const int nq = static_cast<int>(std::min<int64_t>(4, g - h0));
-    const float* qs[4];
-    float* ss[4];
-    float* as[4];
-    for (int k = 0; k < nq; ++k) { qs[k] = q + (h0 + k) * q_stride; ss[k] = s + (h0 + k) * s_stride; as[k] = acc + (h0 + k) * acc_stride; }
-    switch (nq) {
-      case 1: mla_attend_tile_avx2<1>(qs, kv, kv_stride, pe, pe_stride, n, r, pd, scale, ss, m + h0, l + h0, as); break;
-      case 2: mla_attend_tile_avx2<2>(qs, kv, kv_stride, pe, pe_stride, n, r, pd, scale, ss, m + h0, l + h0, as); break;
-      case 3: mla_attend_tile_avx2<3>(qs, kv, kv_stride, pe, pe_stride, n, r, pd, scale, ss, m + h0, l + h0, as); break;
-      default: mla_attend_tile_avx2<4>(qs, kv, kv_stride, pe, pe_stride, n, r, pd, scale, ss, m + h0, l + h0, as); break;
-    }
-  }
-}
 #endif
 
-// Heads [0, g) of one token over the same n keys, in tiles of up to 4 (q, s, acc: per head, strided).
-inline void mla_attend_heads(const float* q, int64_t q_stride, int64_t g, const float* kv, int64_t kv_stride, const float* pe,
+// One tile of NQ heads: the AVX2 tile where the CPU has it, else the scalar one (f32 rows only: bf16 rows are
+// read in place only on AVX2 machines, see mla_attn.cc).
+template <int NQ, class TKV>
+inline void mla_attend_tile_dispatch(const float* const* q, const TKV* kv, int64_t kv_stride, const TKV* pe, int64_t pe_stride,
+                                     int64_t n, int64_t r, int64_t pd, float scale, float* const* s, float* m, float* l,
+                                     float* const* acc) {
+#if defined(__x86_64__)
+  if (cpu_has_avx2_fma()) return mla_attend_tile_avx2<NQ>(q, kv, kv_stride, pe, pe_stride, n, r, pd, scale, s, m, l, acc);
+#endif
+  if constexpr (std::is_same_v<TKV, float>) mla_attend_tile<NQ>(q, kv, kv_stride, pe, pe_stride, n, r, pd, scale, s, m, l, acc);
+}
+
+// Heads [0, g) of one token over the same n keys, in tiles of up to 4 (q, s, acc: per head, strided); the key
+// rows f32, or bf16 bits on AVX2 machines.
+template <class TKV>
+inline void mla_attend_heads(const float* q, int64_t q_stride, int64_t g, const TKV* kv, int64_t kv_stride, const TKV* pe,
                              int64_t pe_stride, int64_t n, int64_t r, int64_t pd, float scale, float* s, int64_t s_stride,
                              float* m, float* l, float* acc, int64_t acc_stride) {
-#if defined(__x86_64__)
-  if (cpu_has_avx2_fma())
-    return mla_attend_heads_avx2(q, q_stride, g, kv, kv_stride, pe, pe_stride, n, r, pd, scale, s, s_stride, m, l, acc, acc_stride);
-#endif
   for (int64_t h0 = 0; h0 < g; h0 += 4) {
     const int nq = static_cast<int>(std::min<int64_t>(4, g - h0));
     const float* qs[4];
@@ -167,10 +159,10 @@ inline void mla_attend_heads(const float* q, int64_t q_stride, int64_t g, const 
     float* as[4];
     for (int k = 0; k < nq; ++k) { qs[k] = q + (h0 + k) * q_stride; ss[k] = s + (h0 + k) * s_stride; as[k] = acc + (h0 + k) * acc_stride; }
     switch (nq) {
-      case 1: mla_attend_tile<1>(qs, kv, kv_stride, pe, pe_stride, n, r, pd, scale, ss, m + h0, l + h0, as); break;
-      case 2: mla_attend_tile<2>(qs, kv, kv_stride, pe, pe_stride, n, r, pd, scale, ss, m + h0, l + h0, as); break;
-      case 3: mla_attend_tile<3>(qs, kv, kv_stride, pe, pe_stride, n, r, pd, scale, ss, m + h0, l + h0, as); break;
-      default: mla_attend_tile<4>(qs, kv, kv_stride, pe, pe_stride, n, r, pd, scale, ss, m + h0, l + h0, as); break;
+      case 1: mla_attend_tile_dispatch<1>(qs, kv, kv_stride, pe, pe_stride, n, r, pd, scale, ss, m + h0, l + h0, as); break;
+      case 2: mla_attend_tile_dispatch<2>(qs, kv, kv_stride, pe, pe_stride, n, r, pd, scale, ss, m + h0, l + h0, as); break;
+      case 3: mla_attend_tile_dispatch<3>(qs, kv, kv_stride, pe, pe_stride, n, r, pd, scale, ss, m + h0, l + h0, as); break;
+      default: mla_attend_tile_dispatch<4>(qs, kv, kv_stride, pe, pe_stride, n, r, pd, scale, ss, m + h0, l + h0, as); break;
     }
   }
 }
