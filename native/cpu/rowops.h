@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "native/cpu/gemm_kernel.h"
 #include "native/dtype.h"
 
 #if defined(__x86_64__)
@@ -73,10 +74,8 @@ __attribute__((target("avx2,fma"))) inline void dot_tile_avx2(const float* const
     for (int ia = 0; ia < NA; ++ia)
       for (int ib = 0; ib < NB; ++ib) out[ia][ib] += lanes[ia][ib][k];
 }
-inline bool cpu_has_avx2_fma() {
-  static const bool ok = [] { __builtin_cpu_init(); return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }();
-  return ok;
-}
+// The CPU (and OS) run AVX2 + FMA: the feature check the GEMMs' dispatch already makes (gemm.cc).
+inline bool cpu_has_avx2_fma() { return gemm_isa_supported() >= GemmIsa::avx2; }
 #endif
 
 // sum_j x[j]^2 with 8 partial sums (RMSNorm).
