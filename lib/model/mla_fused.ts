@@ -48,14 +48,19 @@ export function mlaForward(x: Tensor<Act>, w: MlaFusedWeights, cache: PagedLaten
     { eps: opts.eps, outDtype: act });
   const q = w.wqB.forward(w.qNorm ? cq : x);  // [t, h * (nope + rope)]
   qkv.dispose(); cq.dispose();
-  const { qLatent, qPe } = mlaAbsorbQ(q.reshape([t, h, q.shape[1] / h]), w.wUK, step.positions, opts.invFreq);
-  q.dispose();
+  // Views (reshape) share their base's storage and keep it alive: each is disposed with its base, so that the
+  // storage goes back to the allocator's cache at once instead of at the next GC (a fresh mapping per layer
+  // otherwise: page faults in every prefill).
+  const qHeads = q.reshape([t, h, q.shape[1] / h]);
+  const { qLatent, qPe } = mlaAbsorbQ(qHeads, w.wUK, step.positions, opts.invFreq);
+  q.dispose(); qHeads.dispose();
   const pe = qPe.shape[2];
-  const o = mlaPagedAttention(qLatent.reshape([step.b, step.sq, h, r]), qPe.reshape([step.b, step.sq, h, pe]), cache.pages[opts.layer],
-    step.blockTable, step.seqLens, { softmaxScale: opts.softmaxScale });
-  qLatent.dispose(); qPe.dispose(); o.lse.dispose();
-  const oh = mlaOutput<Act>(o.out.reshape([t, h, r]), w.wUV, { outDtype: act });  // [t, h * v_head_dim]
-  o.out.dispose();
+  const qLatent4 = qLatent.reshape([step.b, step.sq, h, r]), qPe4 = qPe.reshape([step.b, step.sq, h, pe]);
+  const o = mlaPagedAttention(qLatent4, qPe4, cache.pages[opts.layer], step.blockTable, step.seqLens, { softmaxScale: opts.softmaxScale });
+  qLatent.dispose(); qPe.dispose(); qLatent4.dispose(); qPe4.dispose(); o.lse.dispose();
+  const oHeads = o.out.reshape([t, h, r]);
+  const oh = mlaOutput<Act>(oHeads, w.wUV, { outDtype: act });  // [t, h * v_head_dim]
+  o.out.dispose(); oHeads.dispose();
   const y = w.wo.forward(oh);
   oh.dispose();
   return y;
