@@ -132,15 +132,105 @@ __attribute__((target("avx2,fma"))) inline void mla_attend_tile_avx2(const float
   for (int qq = 0; qq < NQ; ++qq) { m[qq] = mb[qq]; l[qq] = lb[qq]; }
 }
 
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 false positive inside avx512fintrin.h
+// The pieces of mla_attend_tile_avx512 (GCC gives lambdas no target attribute, hence functions).
+// Dots of q[qq][off:off+len] with rows[jj][:len] (len a multiple of 16), NQ x 4 <= 16 of them, summed as dot().
+template <int NQ, class TKV>
+DSV3_TARGET_AVX512 inline __m512 mla_dots_avx512(const float* const* q, int64_t off, const TKV* const* rows, int64_t len) {
+  constexpr int NK = 4;
+  __m512 a[16];
+  for (int i = 0; i < 16; ++i) a[i] = _mm512_setzero_ps();
+  for (int64_t i = 0; i < len; i += 16) {
+    __m512 kx[NK];
+    for (int jj = 0; jj < NK; ++jj) kx[jj] = load16_f32(rows[jj] + i);
+    for (int qq = 0; qq < NQ; ++qq) {
+      const __m512 qv = _mm512_loadu_ps(q[qq] + off + i);
+      for (int jj = 0; jj < NK; ++jj) a[qq * NK + jj] = _mm512_fmadd_ps(qv, kx[jj], a[qq * NK + jj]);
+    }
+  }
+  return lane_sums16(a);  // element qq * 4 + jj
+}
+
+// acc[qq][c0 .. c0 + 16 U] += p[qq][j] v_j in key order, with the columns of every head in registers.
+template <int NQ, int U, class TKV>
+DSV3_TARGET_AVX512 inline void mla_pv_avx512(const TKV* kv, int64_t kv_stride, int64_t n, int64_t c0, float* const* p,
+                                             float* const* acc) {
+  __m512 o[NQ][U];
+  for (int qq = 0; qq < NQ; ++qq)
+    for (int u = 0; u < U; ++u) o[qq][u] = _mm512_loadu_ps(acc[qq] + c0 + 16 * u);
+  for (int64_t j = 0; j < n; ++j) {
+    const TKV* v = kv + j * kv_stride + c0;
+    __m512 vx[U];
+    for (int u = 0; u < U; ++u) vx[u] = load16_f32(v + 16 * u);
+    for (int qq = 0; qq < NQ; ++qq) {
+      const __m512 pj = _mm512_set1_ps(p[qq][j]);
+      for (int u = 0; u < U; ++u) o[qq][u] = _mm512_fmadd_ps(pj, vx[u], o[qq][u]);
+    }
+  }
+  for (int qq = 0; qq < NQ; ++qq)
+    for (int u = 0; u < U; ++u) _mm512_storeu_ps(acc[qq] + c0 + 16 * u, o[qq][u]);
+}
+
+// mla_attend_tile with AVX-512, for r and pd multiples of 16: bit for bit the same operations in the same order.
+// The scores of NQ heads x 4 keys at a time: each dot's 16 partial sums are one zmm accumulator, and the 16
+// accumulators are summed in dot()'s lane order by one transpose (lane_sums16) instead of 16 dependent scalar
+// adds per dot; acc[c] += p_j v_j[c] in key order with 64 columns x NQ heads in registers.
+// Key rows f32 or bf16 bits (TKV = float or uint16_t), widened in registers exactly as to_f32 would.
+template <int NQ, class TKV>
+DSV3_TARGET_AVX512 inline void mla_attend_tile_avx512(const float* const* q, const TKV* kv, int64_t kv_stride, const TKV* pe,
+                                                      int64_t pe_stride, int64_t n, int64_t r, int64_t pd, float scale,
+                                                      float* const* s, float* m, float* l, float* const* acc) {
+  constexpr int NK = 4;  // keys per step: NQ x NK <= 16 dots, one lane_sums16
+  float mb[NQ], lb[NQ];
+  for (int qq = 0; qq < NQ; ++qq) mb[qq] = m[qq];
+  alignas(64) float sc[16];
+  for (int64_t j0 = 0; j0 < n; j0 += NK) {
+    const int nk = static_cast<int>(std::min<int64_t>(NK, n - j0));
+    const TKV* kr[NK];
+    const TKV* pr[NK];
+    for (int jj = 0; jj < NK; ++jj) {  // past the last key: the last key again (its dots are not used)
+      const int64_t j = j0 + std::min(jj, nk - 1);
+      kr[jj] = kv + j * kv_stride;
+      pr[jj] = pe + j * pe_stride;
+    }
+    const __m512 d1 = mla_dots_avx512<NQ>(q, 0, kr, r);
+    const __m512 d2 = mla_dots_avx512<NQ>(q, r, pr, pd);
+    _mm512_store_ps(sc, _mm512_mul_ps(_mm512_add_ps(d1, d2), _mm512_set1_ps(scale)));
+    for (int qq = 0; qq < NQ; ++qq)
+      for (int jj = 0; jj < nk; ++jj) {
+        s[qq][j0 + jj] = sc[qq * NK + jj];
+        mb[qq] = std::max(mb[qq], s[qq][j0 + jj]);
+      }
+  }
+  for (int qq = 0; qq < NQ; ++qq) {
+    const float alpha = std::exp(m[qq] - mb[qq]);
+    if (alpha != 1.f) for (int64_t c = 0; c < r; ++c) acc[qq][c] *= alpha;
+    lb[qq] = l[qq] * alpha;
+  }
+  for (int64_t j = 0; j < n; ++j)  // p_j (into s) and l in key order
+    for (int qq = 0; qq < NQ; ++qq) {
+      s[qq][j] = std::exp(s[qq][j] - mb[qq]);
+      lb[qq] += s[qq][j];
+    }
+  int64_t c0 = 0;
+  for (; c0 + 64 <= r; c0 += 64) mla_pv_avx512<NQ, 4>(kv, kv_stride, n, c0, s, acc);
+  for (; c0 < r; c0 += 16) mla_pv_avx512<NQ, 1>(kv, kv_stride, n, c0, s, acc);
+  for (int qq = 0; qq < NQ; ++qq) { m[qq] = mb[qq]; l[qq] = lb[qq]; }
+}
+#pragma GCC diagnostic pop
 #endif
 
-// One tile of NQ heads: the AVX2 tile where the CPU has it, else the scalar one (f32 rows only: bf16 rows are
+// One tile of NQ heads: the AVX-512 or AVX2 tile where the CPU has it, else the scalar one (f32 rows only: bf16 rows are
 // read in place only on AVX2 machines, see mla_attn.cc).
 template <int NQ, class TKV>
 inline void mla_attend_tile_dispatch(const float* const* q, const TKV* kv, int64_t kv_stride, const TKV* pe, int64_t pe_stride,
                                      int64_t n, int64_t r, int64_t pd, float scale, float* const* s, float* m, float* l,
                                      float* const* acc) {
 #if defined(__x86_64__)
+  if (r % 16 == 0 && pd % 16 == 0 && cpu_has_avx512())
+    return mla_attend_tile_avx512<NQ>(q, kv, kv_stride, pe, pe_stride, n, r, pd, scale, s, m, l, acc);
   if (cpu_has_avx2_fma()) return mla_attend_tile_avx2<NQ>(q, kv, kv_stride, pe, pe_stride, n, r, pd, scale, s, m, l, acc);
 #endif
   if constexpr (std::is_same_v<TKV, float>) mla_attend_tile<NQ>(q, kv, kv_stride, pe, pe_stride, n, r, pd, scale, s, m, l, acc);

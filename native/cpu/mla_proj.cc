@@ -107,9 +107,55 @@ __attribute__((target("avx2,fma"))) void absorb_tile_avx2(const float* q, int64_
 }
 #endif
 
+#if defined(__x86_64__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 false positive inside avx512fintrin.h
+// absorb_tile with AVX-512: NB tokens x U x 16 columns of accumulators in registers, the same fma per element in
+// the same order (dd ascending), bit for bit absorb_tile.
+template <int NB, int U, class W>
+DSV3_TARGET_AVX512 void absorb_cols_avx512(const float* q, int64_t width, const W* w, int64_t nope, int64_t r, int64_t c0,
+                                           float* acc) {
+  __m512 t[NB][U];
+  for (int ii = 0; ii < NB; ++ii)
+    for (int u = 0; u < U; ++u) t[ii][u] = _mm512_setzero_ps();
+  for (int64_t dd = 0; dd < nope; ++dd) {
+    __m512 wv[U];
+    for (int u = 0; u < U; ++u) wv[u] = load16_f32(w + dd * r + c0 + 16 * u);
+    for (int ii = 0; ii < NB; ++ii) {
+      const __m512 a = _mm512_set1_ps(q[ii * width + dd]);
+      for (int u = 0; u < U; ++u) t[ii][u] = _mm512_fmadd_ps(a, wv[u], t[ii][u]);
+    }
+  }
+  for (int ii = 0; ii < NB; ++ii)
+    for (int u = 0; u < U; ++u) _mm512_storeu_ps(acc + ii * r + c0 + 16 * u, t[ii][u]);
+}
+template <int NB, class W>
+void absorb_tile_avx512(const float* q, int64_t width, const W* w, int64_t nope, int64_t r, float* acc) {
+  int64_t c0 = 0;
+  for (; c0 + 64 <= r; c0 += 64) absorb_cols_avx512<NB, 4>(q, width, w, nope, r, c0, acc);
+  for (; c0 + 16 <= r; c0 += 16) absorb_cols_avx512<NB, 1>(q, width, w, nope, r, c0, acc);
+  for (int ii = 0; ii < NB; ++ii) {  // the last r % 16 columns
+    float* a = acc + ii * r;
+    std::fill(a + c0, a + r, 0.f);
+    for (int64_t dd = 0; dd < nope; ++dd)
+      for (int64_t cc = c0; cc < r; ++cc) a[cc] = std::fma(q[ii * width + dd], widen_f32(w[dd * r + cc]), a[cc]);
+  }
+}
+#pragma GCC diagnostic pop
+#endif
+
 template <class W>
 void absorb_block(const float* q, int64_t width, int64_t nb, const W* w, int64_t nope, int64_t r, float* acc) {
 #if defined(__x86_64__)
+  if (cpu_has_avx512()) {
+    switch (nb) {
+      case 1: absorb_tile_avx512<1>(q, width, w, nope, r, acc); break;
+      case 2: absorb_tile_avx512<2>(q, width, w, nope, r, acc); break;
+      case 3: absorb_tile_avx512<3>(q, width, w, nope, r, acc); break;
+      default: absorb_tile_avx512<4>(q, width, w, nope, r, acc); break;
+    }
+    return;
+  }
   if (cpu_has_avx2_fma()) {
     switch (nb) {
       case 1: absorb_tile_avx2<1>(q, width, w, nope, r, acc); break;
@@ -172,9 +218,49 @@ void output_tile_avx2(const float* o, const W* w, int64_t v, int64_t r, float* y
 }
 #endif
 
+#if defined(__x86_64__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 false positive inside avx512fintrin.h
+// output_tile with AVX-512, for r a multiple of 16: NB tokens x 16 / NB rows of W_UV = up to 16 dots, each dot's
+// 16 partial sums one zmm, summed in dot()'s lane order by lane_sums16 (bit for bit dot()).
+template <int NB, class W>
+DSV3_TARGET_AVX512 void output_tile_avx512(const float* o, const W* w, int64_t v, int64_t r, float* y) {
+  constexpr int ND = 16 / NB;
+  alignas(64) float out[16];
+  for (int64_t dd = 0; dd < v; dd += ND) {
+    const int nd = static_cast<int>(std::min<int64_t>(ND, v - dd));
+    const W* b[ND];
+    for (int k = 0; k < ND; ++k) b[k] = w + (dd + std::min(k, nd - 1)) * r;  // past v: the last row again (unused)
+    __m512 a[16];
+    for (int i = 0; i < 16; ++i) a[i] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < r; i += 16) {
+      __m512 wv[ND];
+      for (int k = 0; k < ND; ++k) wv[k] = load16_f32(b[k] + i);
+      for (int ii = 0; ii < NB; ++ii) {
+        const __m512 ov = _mm512_loadu_ps(o + ii * r + i);
+        for (int k = 0; k < ND; ++k) a[ii * ND + k] = _mm512_fmadd_ps(ov, wv[k], a[ii * ND + k]);
+      }
+    }
+    _mm512_store_ps(out, lane_sums16(a));
+    for (int ii = 0; ii < NB; ++ii)
+      for (int k = 0; k < nd; ++k) y[ii * v + dd + k] = out[ii * ND + k];
+  }
+}
+#pragma GCC diagnostic pop
+#endif
+
 template <class W>
 void output_block(const float* o, int64_t nb, const W* w, int64_t v, int64_t r, float* y) {
 #if defined(__x86_64__)
+  if (r % 16 == 0 && cpu_has_avx512()) {
+    switch (nb) {
+      case 1: output_tile_avx512<1>(o, w, v, r, y); break;
+      case 2: output_tile_avx512<2>(o, w, v, r, y); break;
+      case 3: output_tile_avx512<3>(o, w, v, r, y); break;
+      default: output_tile_avx512<4>(o, w, v, r, y); break;
+    }
+    return;
+  }
   if (cpu_has_avx2_fma()) {
     switch (nb) {
       case 1: output_tile_avx2<1>(o, w, v, r, y); break;

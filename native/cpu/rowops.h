@@ -76,6 +76,56 @@ __attribute__((target("avx2,fma"))) inline void dot_tile_avx2(const float* const
 }
 // The CPU (and OS) run AVX2 + FMA: the feature check the GEMMs' dispatch already makes (gemm.cc).
 inline bool cpu_has_avx2_fma() { return gemm_isa_supported() >= GemmIsa::avx2; }
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 false positive inside avx512fintrin.h
+// ---- AVX-512 (callers check cpu_has_avx512(): the GEMMs' AVX-512 set, F/BW/VL/DQ/VBMI) -----------------
+#define DSV3_TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")))
+inline bool cpu_has_avx512() { return gemm_isa_supported() >= GemmIsa::avx512; }
+
+// 16 f32 from f32, or from bf16 bits (exact: the bits << 16, as widen_f32).
+DSV3_TARGET_AVX512 inline __m512 load16_f32(const float* p) { return _mm512_loadu_ps(p); }
+DSV3_TARGET_AVX512 inline __m512 load16_f32(const uint16_t* p) {
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))), 16));
+}
+
+// In-register 16x16 transpose: r[i] (row i) becomes column i.
+DSV3_TARGET_AVX512 inline void transpose16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 4; ++i) {  // r[4i + j], 128-bit lane L: rows 4i..4i+3 at column 4L + j
+    const __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
+    const __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
+    r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+    r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+    r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+    r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+  }
+  for (int j = 0; j < 4; ++j) {  // gather lane L of r[j], r[4+j], r[8+j], r[12+j] into column 4L + j
+    const __m512 u0 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x88), u1 = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xdd);
+    const __m512 u2 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x88), u3 = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xdd);
+    t[j] = _mm512_shuffle_f32x4(u0, u2, 0x88);
+    t[8 + j] = _mm512_shuffle_f32x4(u0, u2, 0xdd);
+    t[4 + j] = _mm512_shuffle_f32x4(u1, u3, 0x88);
+    t[12 + j] = _mm512_shuffle_f32x4(u1, u3, 0xdd);
+  }
+  for (int i = 0; i < 16; ++i) r[i] = t[i];
+}
+
+// The 16 partial sums of 16 dots at once, summed in dot()'s order: element i of the result is
+// ((0 + v[i][0]) + v[i][1]) + ... + v[i][15], i.e. dot() of a length that is a multiple of 16 when v[i] holds
+// its partial sums, bit for bit. One transpose and 16 vector adds instead of 16 x 16 dependent scalar adds.
+// v is overwritten.
+DSV3_TARGET_AVX512 inline __m512 lane_sums16(__m512 v[16]) {
+  transpose16(v);
+  __m512 s = _mm512_setzero_ps();
+  for (int k = 0; k < 16; ++k) s = _mm512_add_ps(s, v[k]);
+  return s;
+}
+#pragma GCC diagnostic pop
 #endif
 
 // sum_j x[j]^2 with 8 partial sums (RMSNorm).

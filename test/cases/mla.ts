@@ -29,18 +29,23 @@ export const PAGED_CPU: [string, PagedSpec][] = [
   ['s_q=4, sequences shorter than s_q (queries without keys)', { h: 3, r: 64, p: 16, sq: 4, lens: [2, 100, 4] }],
   ['non-causal s_q=3', { h: 5, r: 128, p: 16, sq: 3, lens: [3, 77, 128], causal: false }],
   ['prefill-like s_q=70 over 70 and 135 keys', { h: 3, r: 32, p: 16, sq: 70, lens: [70, 135] }],
+  ['r=40, p=8: not multiples of 16 (the AVX2 tile on an AVX-512 CPU)', { h: 5, r: 40, p: 8, sq: 3, lens: [3, 70] }],
 ];
 /** [q dtype, cache dtype], CPU and CUDA. */
 export const PAGED_DTYPES: [A, A][] = [['f32', 'f32'], ['bf16', 'bf16'], ['f32', 'bf16']];
 /** CPU: a V3-sized decode (16 heads), bf16 q (std 0.05) and cache. */
 export const PAGED_CPU_V3: PagedSpec = { h: 16, r: V3_MLA.r, p: V3_MLA.p, sq: 1, lens: [4096, 1000] };
-/** CPU: the same keys stored contiguously give mlaDecodeAttention's output bit for bit. */
-export const PAGED_VS_SEQUENCE: PagedSpec = { h: 3, r: 128, p: 64, sq: 2, lens: [150] };
+/** CPU: the same keys stored contiguously give mlaDecodeAttention's output bit for bit (its scalar tile against the
+ * paged op's vector tiles: AVX-512 for r and p multiples of 16, else AVX2). */
+export const PAGED_VS_SEQUENCE: [string, PagedSpec][] = [
+  ['r=128, p=64', { h: 3, r: 128, p: 64, sq: 2, lens: [150] }],
+  ['r=40, p=8', { h: 5, r: 40, p: 8, sq: 2, lens: [150] }],
+];
 
-/** CUDA: the CPU cases of decode size (s_q <= 4), V3's 128 heads (shorter sequences on the emulator, still
- * several pages and CTA tiles) and rows across CTA groups. */
+/** CUDA: the CPU cases of decode size (s_q <= 4) that the kernels support (r a multiple of 32), V3's 128 heads
+ * (shorter sequences on the emulator, still several pages and CTA tiles) and rows across CTA groups. */
 export const PAGED_GPU = (emu: boolean): [string, PagedSpec][] => [
-  ...PAGED_CPU.filter(([, s]) => s.sq <= 4),
+  ...PAGED_CPU.filter(([, s]) => s.sq <= 4 && s.r % 32 === 0),
   ['128 heads (V3), batch of 3', { h: 128, r: 512, p: 64, sq: 1, lens: emu ? [1, 65, 130] : [1, 300, 2049] }],
   ['17 heads x s_q 2 (rows across CTA groups)', { h: 17, r: 512, p: 64, sq: 2, lens: [65, 500] }],
 ];

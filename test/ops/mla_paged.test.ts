@@ -36,10 +36,10 @@ describe('mlaPagedAttention', () => {
   test('V3-sized decode: 16 heads, r=512, p=64, 4096 + 1000 keys, bf16', () => withSeed((seed) =>
     check(PAGED_CPU_V3, 'bf16', 'bf16', seed, 0.05)));
 
-  test('equals mlaDecodeAttention over the same keys stored contiguously', () => withSeed(async (seed) => {
+  test.each(PAGED_VS_SEQUENCE)('equals mlaDecodeAttention over the same keys stored contiguously (%s)', (_n, spec) => withSeed(async (seed) => {
     const rng = new Rng(seed);
-    const { h, r, p, sq, lens: [len] } = PAGED_VS_SEQUENCE, d = r + p;
-    const c = await pagedCase(rng, PAGED_VS_SEQUENCE, 'f32', 'f32');
+    const { h, r, p, sq, lens: [len] } = spec, d = r + p;
+    const c = await pagedCase(rng, spec, 'f32', 'f32');
     const ckv = new Float32Array(len * r), kpe = new Float32Array(len * p);
     for (let j = 0; j < len; j++) {
       const row = (c.v.blockTable[Math.floor(j / PAGE)] * PAGE + (j % PAGE)) * d;
