@@ -149,8 +149,12 @@ export class Generation implements AsyncIterable<GeneratedToken> {
       pick: temperature <= 0 ? {} : { temperature, seed: stepSeed(seed, step), topP: opts.topP, topK: opts.topK },
     });
     const cache = model.createCache(Math.min(cfg.maxPositionEmbeddings, promptIds.length + Math.max(maxNew, 1)));
-    // Greedy steps without a routing trace replay one captured step graph (DecodeGraph): no per-op host work.
+    // Greedy steps without a routing trace replay one captured step graph (DecodeGraph): no per-op host work. On the
+    // CPU the step after the current one is queued before the current one's token is read (fed on the device with
+    // its pick), so the host's work between tokens overlaps the computation; when generation ends at an eos or a
+    // stop, that one extra forward has run (its expert load counted) and its cache position is dropped with the cache.
     let graph: DecodeGraph | null = null;
+    let ahead: { picks: Promise<Int32Array> } | null = null;
     let decodeStart = 0;
     try {
       checkAbort();
@@ -167,11 +171,23 @@ export class Generation implements AsyncIterable<GeneratedToken> {
         yield tok;
         if (stopped()) return;
         if (step + 1 >= maxNew) { finish('length'); return; }
-        if (cache.length >= cache.maxLen) { finish('length'); return; }
+        if (!ahead && cache.length >= cache.maxLen) { finish('length'); return; }
         checkAbort();
         if (!graph && temperature <= 0 && !opts.trace) graph = await DecodeGraph.capture(model, [cache]);
-        next = graph ? (await graph.decode([tok.id]))[0] : (await model.forward([tok.id], forwardOpts(step + 1))).tokens![0];
-        stats.decodeForwards++;
+        if (graph && model.device === 'cpu') {
+          const cur = ahead ?? await graph.queue([tok.id]);  // a step queued ahead was fed tok.id on the device
+          if (!ahead) stats.decodeForwards++;
+          ahead = null;
+          if (step + 2 < maxNew && cache.length < cache.maxLen) {
+            ahead = await graph.queue();
+            ahead.picks.catch(() => {});  // read in the next iteration, or never when generation ends first
+            stats.decodeForwards++;
+          }
+          next = (await cur.picks)[0];
+        } else {
+          next = graph ? (await graph.decode([tok.id]))[0] : (await model.forward([tok.id], forwardOpts(step + 1))).tokens![0];
+          stats.decodeForwards++;
+        }
         stats.decodeMs = performance.now() - decodeStart;
         stats.decodeTokensPerS = (step + 1) / (stats.decodeMs / 1000);
       }

@@ -3,10 +3,11 @@
 // per token, so a step costs one graph launch instead of hundreds of op launches (on the CPU: no JS and no
 // queueing between ops). The step's inputs live in fixed device tensors
 // (token ids, positions, cache slots, block tables of a fixed width, lengths), refreshed from the host
-// before each replay; only the chosen ids come back. Greedy only: a sampled step would bake its seed
-// into the graph. The captured step adds its MoE expert counts into the layers' load sinks (stats.ts), so every
+// before each replay; only the chosen ids come back. On the CPU a step can be queued before the previous
+// one's ids are read (queue): the captured step leaves its picks in its ids input, which feeds the next step.
+// Greedy only: a sampled step would bake its seed into the graph. The captured step adds its MoE expert counts into the layers' load sinks (stats.ts), so every
 // replay counts; the warm-up step does not count.
-import { ArgumentError } from '../errors';
+import { ArgumentError, UnsupportedError } from '../errors';
 import { Graph } from '../graph';
 import { MLA_PAGE_SIZE } from '../ops/mla';
 import { checkPicks } from './picks';
@@ -19,7 +20,8 @@ export class DecodeGraph {
   private disposed = false;
   private constructor(private readonly model: Transformer, readonly caches: readonly SequenceCache[], private readonly paged: PagedLatentCache,
     private readonly width: number, private readonly inputs: Tensor<'i32'>, private readonly step: MlaStep,
-    private readonly graph: Graph, private readonly next: Tensor<'i32'>, private readonly counts: boolean) {}
+    private readonly graph: Graph, private readonly next: Tensor<'i32'>, private readonly counts: boolean,
+    private readonly rest: Tensor<'i32'> | null) {}
 
   /**
    * Captures the decode step of `caches` (sequences of one paged cache on the model's device, each up to its
@@ -54,8 +56,10 @@ export class DecodeGraph {
         const o = model.step(ids, paged, step, { pick: {}, sink });
         o.logits!.dispose();
         next = o.tokens;
+        if (model.device === 'cpu') ids.copyFrom(o.tokens!);  // the next step's ids, unless the host sends others (queue)
       }, model.device);
-      return new DecodeGraph(model, caches, paged, width, inputs, step, graph, next!, sink.load);
+      const rest = model.device === 'cpu' ? inputs.view(b, inputs.numel - b) : null;  // [positions | slots | seqLens | blockTable]
+      return new DecodeGraph(model, caches, paged, width, inputs, step, graph, next!, sink.load, rest);
     } catch (e) {
       step.dispose();
       throw e;
@@ -64,28 +68,50 @@ export class DecodeGraph {
 
   /** One token per sequence (caches' order) -> the argmax next token of each; every cache advances by one. */
   async decode(tokens: ArrayLike<number>): Promise<Int32Array> {
-    if (this.disposed) throw new ArgumentError('DecodeGraph.decode: the graph has been disposed');
+    return (await this.launch('DecodeGraph.decode', tokens)).picks;
+  }
+
+  /**
+   * CPU only: queues one step and returns once it is queued, before its tokens are read, so that the next step
+   * can be queued while this one runs (the host's work between steps then overlaps the computation). `tokens`:
+   * one input id per sequence; omitted, the step is fed the previous step's picks where they are, on the device.
+   * `picks` resolves to this step's argmax tokens (read in stream order: a step queued later does not change
+   * them). Every cache advances by one at once; a step that fails gives its token back when `picks` rejects.
+   */
+  async queue(tokens?: ArrayLike<number>): Promise<{ picks: Promise<Int32Array> }> {
+    if (this.model.device !== 'cpu') throw new UnsupportedError(`DecodeGraph.queue: steps are queued ahead on the CPU only (this graph is on ${this.model.device}); use decode`);
+    return this.launch('DecodeGraph.queue', tokens);
+  }
+
+  private async launch(what: string, tokens: ArrayLike<number> | undefined): Promise<{ picks: Promise<Int32Array> }> {
+    if (this.disposed) throw new ArgumentError(`${what}: the graph has been disposed`);
     const b = this.caches.length;
-    if (tokens.length !== b) throw new ArgumentError(`DecodeGraph.decode: ${b} tokens are needed (one per sequence), got ${tokens.length}`);
-    const V = this.model.config.vocabSize;
-    for (let i = 0; i < b; i++) {
-      const id = tokens[i];
-      if (!Number.isInteger(id) || id < 0 || id >= V) throw new ArgumentError(`DecodeGraph.decode: token id ${id} is outside [0, ${V})`);
+    if (tokens !== undefined) {
+      if (tokens.length !== b) throw new ArgumentError(`${what}: ${b} tokens are needed (one per sequence), got ${tokens.length}`);
+      const V = this.model.config.vocabSize;
+      for (let i = 0; i < b; i++) {
+        const id = tokens[i];
+        if (!Number.isInteger(id) || id < 0 || id >= V) throw new ArgumentError(`${what}: token id ${id} is outside [0, ${V})`);
+      }
     }
-    for (const c of this.caches) if (c.length + 1 > c.maxLen) throw new ArgumentError(`DecodeGraph.decode: a sequence is full (${c.maxLen} tokens)`);
+    for (const c of this.caches) if (c.length + 1 > c.maxLen) throw new ArgumentError(`${what}: a sequence is full (${c.maxLen} tokens)`);
     if (this.counts) await this.model.loadStats.reserve(b);
     const h = this.paged.prepareHost(this.caches.map((c) => c.seq), 1, this.width);  // reserves the token
-    try {
-      const host = Tensor.fromArray(pack(Int32Array.from(tokens), h), this.inputs.shape);
-      this.inputs.copyFrom(host);
-      host.dispose();
-      this.graph.replay();
-      const next = await this.next.toArray();
-      checkPicks(next, 'DecodeGraph.decode');
-      return next;
-    } catch (e) {
+    const giveBack = (e: unknown): never => {
       for (const c of this.caches) c.truncate(1);
       throw e;
+    };
+    try {
+      const all = pack(tokens === undefined ? new Int32Array(b) : Int32Array.from(tokens), h);
+      const into = tokens === undefined ? this.rest! : this.inputs;  // without tokens: the ids the last step left
+      const host = Tensor.fromArray(tokens === undefined ? all.subarray(b) : all, into.shape);
+      into.copyFrom(host);
+      host.dispose();
+      this.graph.replay();
+      const picks = this.next.toArray().then((next) => { checkPicks(next, what); return next; }).catch(giveBack);
+      return { picks };
+    } catch (e) {
+      return giveBack(e);
     }
   }
 
@@ -93,7 +119,7 @@ export class DecodeGraph {
     if (this.disposed) return;
     this.disposed = true;
     this.graph.dispose();  // CUDA: waits for the replays and frees the graph's memory (this.next included)
-    if (this.model.device === 'cpu') this.next.dispose();  // CPU: the tensor a replay's tasks write
+    if (this.model.device === 'cpu') { this.next.dispose(); this.rest?.dispose(); }  // CPU: the tensors a replay's tasks write
     this.step.dispose();
   }
   [Symbol.dispose](): void { this.dispose(); }

@@ -2,6 +2,7 @@
 // backend report. Reading data (readBytes / readFloat32 / synchronize) returns a Promise settled
 // once the device's queued work is done: ops return at once, reading waits.
 #include <cstring>
+#include <memory>
 
 #include "native/binding/addon_data.h"
 #include "native/binding/common.h"
@@ -83,7 +84,8 @@ void copy_between(const TensorRef& src, const TensorRef& dst) {
 #endif
 }
 
-// Waits for the tensor's device, then copies (or converts to f32) into a JS ArrayBuffer.
+// A read of a CUDA tensor: waits for the CPU stream and the device, then copies (or converts to f32) into a JS
+// ArrayBuffer (CPU tensors: read_cpu below).
 class ReadWorker : public Napi::AsyncWorker {
  public:
   ReadWorker(Napi::Env env, TensorRef t, bool as_f32)
@@ -134,6 +136,58 @@ class ReadWorker : public Napi::AsyncWorker {
   void* dst_ = nullptr;
   ErrKind kind_ = ErrKind::Argument;
 };
+
+// A read of a CPU tensor: one task in CPU stream order, so it sees the work queued before the call and none
+// queued after it (a step queued ahead cannot overwrite what an earlier read returns), settling its promise
+// through a thread-safe function: one hand-off to the JS thread, instead of the ReadWorker's libuv pool thread
+// waiting for the whole stream to go idle.
+struct CpuRead {
+  TensorRef t;
+  bool f32;
+  Napi::Promise::Deferred deferred;
+  Napi::Reference<Napi::ArrayBuffer> buf;
+  void* dst;
+  std::exception_ptr error;
+};
+void settle_cpu_read(Napi::Env env, Napi::Function, void*, CpuRead* r) {
+  std::unique_ptr<CpuRead> own(r);
+  if (env == nullptr) return;  // the environment is going away: nobody waits for the promise
+  if (r->error) {
+    std::string msg = "read failed";
+    try { std::rethrow_exception(r->error); } catch (const std::exception& e) { msg = e.what(); } catch (...) {}
+    r->deferred.Reject(make_error(env, error_kind(r->error), msg).Value());
+  } else if (r->f32) {
+    r->deferred.Resolve(Napi::Float32Array::New(env, static_cast<size_t>(r->t.numel()), r->buf.Value(), 0));
+  } else {
+    r->deferred.Resolve(r->buf.Value());
+  }
+}
+using CpuReadTsfn = Napi::TypedThreadSafeFunction<void, CpuRead, settle_cpu_read>;
+
+Napi::Promise read_cpu(Napi::Env env, TensorRef t, bool as_f32) {
+  const size_t bytes = as_f32 ? static_cast<size_t>(t.numel()) * 4 : t.nbytes();
+  auto* r = new CpuRead{std::move(t), as_f32, Napi::Promise::Deferred::New(env), {}, nullptr, nullptr};
+  Napi::ArrayBuffer b = Napi::ArrayBuffer::New(env, bytes);
+  r->dst = b.Data();
+  r->buf = Napi::Persistent(b);
+  Napi::Promise p = r->deferred.Promise();
+  CpuReadTsfn fn = CpuReadTsfn::New(env, "dsv3.read", 0, 1);  // keeps the event loop alive until the read settles
+  CpuStream::get().enqueue([r, fn]() mutable {
+    try {
+      // Only this tensor's own error: the failed op that wrote it, never another op's (issue 18).
+      if (auto e = storage_error(*r->t.storage)) std::rethrow_exception(e);
+      guard_faults([&] {  // a file mapping that shrank: an IoError, not a SIGBUS
+        if (r->f32) to_f32(r->t.data(), r->t.dtype, static_cast<float*>(r->dst), static_cast<size_t>(r->t.numel()));
+        else std::memcpy(r->dst, r->t.data(), r->t.nbytes());
+      });
+    } catch (...) {
+      r->error = std::current_exception();
+    }
+    fn.BlockingCall(r);
+    fn.Release();
+  });
+  return p;
+}
 
 class SyncWorker : public Napi::AsyncWorker {
  public:
@@ -348,6 +402,7 @@ DSV3_OP(readBytes) {
   OpCtx c{info.Env(), "readBytes"};
   no_wait_while_capturing(c);
   TensorRef t = tensor_arg(c, info[0], "tensor");
+  if (t.device().type == DeviceType::cpu) return read_cpu(c.env, std::move(t), false);
   auto* w = new ReadWorker(c.env, t, false);
   Napi::Promise p = w->promise();
   w->Queue();
@@ -358,6 +413,7 @@ DSV3_OP(readFloat32) {
   OpCtx c{info.Env(), "readFloat32"};
   no_wait_while_capturing(c);
   TensorRef t = tensor_arg(c, info[0], "tensor");
+  if (t.device().type == DeviceType::cpu) return read_cpu(c.env, std::move(t), true);
   auto* w = new ReadWorker(c.env, t, true);
   Napi::Promise p = w->promise();
   w->Queue();

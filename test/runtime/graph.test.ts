@@ -24,6 +24,19 @@ test('copyFrom overwrites a tensor in place with checked dtype and size', async 
   expect(() => dst.copyFrom([1, 2] as unknown as Tensor<'f32'>)).toThrow(ArgumentError);
 });
 
+test('a CPU read returns the data as of the call: work queued after it does not change what it returns', async () => {
+  const t = Tensor.fromFloats([1, 2, 3], [3]);
+  const first = t.toFloat32Array(), bytes = t.bytes();
+  t.copyFrom(Tensor.fromFloats([4, 5, 6], [3]));  // queued after the reads
+  const second = t.toArray();
+  t.copyFrom(Tensor.fromFloats([7, 8, 9], [3]));
+  expect(Array.from(await first)).toEqual([1, 2, 3]);
+  expect(Array.from(new Float32Array((await bytes).buffer))).toEqual([1, 2, 3]);
+  expect(Array.from(await second)).toEqual([4, 5, 6]);
+  expect(Array.from(await t.toFloat32Array())).toEqual([7, 8, 9]);
+  t.dispose();
+});
+
 // The host side of graph memory (cuda/runtime.h GraphMemoryBook, the decisions runtime.cu acts on), on any build.
 test('graph memory: older memory freed during a capture lives as long as the graph; its outputs are freed with it', () => {
   const trace = (ev: string[]) => (native as unknown as { cudaGraphMemoryBookTrace(e: string[]): string[] }).cudaGraphMemoryBookTrace(ev);
@@ -180,6 +193,47 @@ describe('CPU step graphs', () => {
     model.dispose();
   }, 120000);
 });
+
+test('DecodeGraph.queue on the CPU: steps queued ahead, fed their predecessor\'s picks on the device, give decode\'s tokens', async () => {
+  const model = await loadModel(join(__dirname, '..', 'fixtures', 'tiny-v3'), { activations: 'f32' });
+  const prompts = [[5, 9, 2, 7, 7, 1, 30], [4, 11]];
+  const steps = 6;
+  const run = async (ahead: boolean) => {
+    const paged = model.createPagedCache(64 * 4);
+    const caches = prompts.map(() => model.createCache(64 * 2, paged));
+    const first: number[] = [];
+    for (let i = 0; i < prompts.length; i++) first.push((await model.forward(prompts[i], { cache: caches[i], rows: 'last', pick: {}, logits: false })).tokens![0]);
+    const g = await model.decodeGraph(caches);
+    const out: number[][] = [first];
+    if (ahead) {  // every step queued before any is read; only the first gets its tokens from the host
+      const queued = [await g.queue(first)];
+      for (let s = 1; s < steps; s++) queued.push(await g.queue());
+      expect(caches.map((c) => c.length)).toEqual(prompts.map((p) => p.length + steps));
+      for (const q of queued) out.push(Array.from(await q.picks));
+    } else {
+      let next = first;
+      for (let s = 0; s < steps; s++) out.push(next = Array.from(await g.decode(next)));
+    }
+    g.dispose();
+    paged.dispose();
+    return out;
+  };
+  const one = await run(false), ahead = await run(true);
+  expect(ahead).toEqual(one);
+  expect(new Set(one.slice(1).map((r) => r.join())).size).toBeGreaterThan(1);  // the steps differ: each was fed its own input
+  // a failed step gives its cache position back when its picks reject
+  const paged = model.createPagedCache(64 * 2);
+  const cache = model.createCache(64, paged);
+  await model.forward([1, 2, 3], { cache, logits: false });
+  const g = await model.decodeGraph([cache]);
+  await expect(g.queue([model.config.vocabSize])).rejects.toThrow(ArgumentError);
+  await expect(g.queue([1, 2])).rejects.toThrow(/1 tokens are needed/);
+  expect(cache.length).toBe(3);
+  g.dispose();
+  await expect(g.queue()).rejects.toThrow(/disposed/);
+  paged.dispose();
+  model.dispose();
+}, 120000);
 
 test('prepareHost: fixed table width, describe-only mode, and a width too small', async () => {
   const model = await loadModel(join(__dirname, '..', 'fixtures', 'tiny-v3'), { activations: 'f32' });
