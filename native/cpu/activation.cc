@@ -4,9 +4,31 @@
 #include <cmath>
 
 #include "native/cpu/parallel.h"
+#include "native/cpu/rowops.h"
 #include "native/ops.h"
 
 namespace dsv3::cpu {
+
+#if defined(__x86_64__)
+namespace {
+DSV3_TARGET_AVX512 void silu_mul_row_avx512(float* g, const float* u, int64_t n) {
+  const __m512 one = _mm512_set1_ps(1.f);
+  for (int64_t j = 0; j < n; j += 16) {
+    const __mmask16 m = n - j >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - j)) - 1);
+    const __m512 x = _mm512_maskz_loadu_ps(m, g + j);
+    const __m512 e = exp16(_mm512_sub_ps(_mm512_setzero_ps(), x));
+    _mm512_mask_storeu_ps(g + j, m, _mm512_mul_ps(_mm512_div_ps(x, _mm512_add_ps(one, e)), _mm512_maskz_loadu_ps(m, u + j)));
+  }
+}
+}  // namespace
+#endif
+
+void silu_mul_row(float* g, const float* u, int64_t n) {
+#if defined(__x86_64__)
+  if (cpu_has_avx512()) { silu_mul_row_avx512(g, u, n); return; }
+#endif
+  for (int64_t j = 0; j < n; ++j) g[j] = g[j] / (1.0f + std::exp(-g[j])) * u[j];
+}
 
 void silu_mul(const SiluMulParams& p) {
   constexpr int64_t kChunk = 2048;
@@ -18,8 +40,7 @@ void silu_mul(const SiluMulParams& p) {
       const int64_t i = c * kChunk, m = std::min(kChunk, n - i);
       to_f32(static_cast<const char*>(p.gate) + i * gs, p.gate_dtype, g, m);
       to_f32(static_cast<const char*>(p.up) + i * us, p.up_dtype, u, m);
-      // g / (1 + exp(-g)): exp overflows to inf for g < -88 and the quotient is then -0, not NaN.
-      for (int64_t j = 0; j < m; ++j) g[j] = g[j] / (1.0f + std::exp(-g[j])) * u[j];
+      silu_mul_row(g, u, m);
       from_f32(g, static_cast<char*>(p.out) + i * os, p.out_dtype, m);
     }
   });

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "native/cpu/parallel.h"
+#include "native/cpu/rowops.h"
 #include "native/ops.h"
 
 namespace dsv3::cpu {
@@ -86,8 +87,7 @@ void silu_mul_quant(const SiluMulQuantParams& p) {
         const size_t at = static_cast<size_t>((r0 + r) * p.ld) * isz;
         to_f32(static_cast<const char*>(p.gate) + at, p.dtype, g.data(), p.n);
         to_f32(static_cast<const char*>(p.up) + at, p.dtype, u.data(), p.n);
-        // the expression of silu_mul (activation.cc)
-        for (int64_t j = 0; j < p.n; ++j) g[j] = g[j] / (1.0f + std::exp(-g[j])) * u[j];
+        silu_mul_row(g.data(), u.data(), p.n);  // as silu_mul (activation.cc)
         from_f32(g.data(), h.data() + r * p.n * isz, p.dtype, p.n);
       }
       quantize_fp8(QuantizeFp8Params{h.data(), p.dtype, p.y + r0 * p.n, p.scale + r0 * kb, m, p.n, p.ue8m0});

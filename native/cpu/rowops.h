@@ -125,8 +125,31 @@ DSV3_TARGET_AVX512 inline __m512 lane_sums16(__m512 v[16]) {
   for (int k = 0; k < 16; ++k) s = _mm512_add_ps(s, v[k]);
   return s;
 }
+
+// exp(x) for 16 lanes (Cephes expf: x = n ln2 + r, |r| <= ln2 / 2, a degree-7 polynomial for e^r, then
+// 2^n by vscalefps; within 2 ulp of expf). Overflow gives inf, underflow 0, NaN stays NaN (x is clamped to
+// [-104, 89] with x as max/min's second operand, which they return for NaN).
+DSV3_TARGET_AVX512 inline __m512 exp16(__m512 x) {
+  x = _mm512_min_ps(_mm512_set1_ps(89.f), _mm512_max_ps(_mm512_set1_ps(-104.f), x));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.f)));
+  return _mm512_scalef_ps(p, n);
+}
 #pragma GCC diagnostic pop
 #endif
+
+// g[j] = silu(g[j]) * u[j] = g[j] / (1 + exp(-g[j])) * u[j] in f32 (siluMul and siluMulQuant: one expression,
+// so the fused op equals the composed one bit for bit). exp(-g) overflows to inf for g < -88 and the quotient
+// is then -0, not NaN. With AVX-512 every element goes through exp16 (a masked tail), else through expf.
+void silu_mul_row(float* g, const float* u, int64_t n);
 
 // sum_j x[j]^2 with 8 partial sums (RMSNorm).
 inline float sum_sq(const float* x, int64_t n) {
