@@ -27,7 +27,7 @@ void silu_mul_row(float* g, const float* u, int64_t n) {
 #if defined(__x86_64__)
   if (cpu_has_avx512()) { silu_mul_row_avx512(g, u, n); return; }
 #endif
-  for (int64_t j = 0; j < n; ++j) g[j] = g[j] / (1.0f + std::exp(-g[j])) * u[j];
+  for (int64_t j = 0; j < n; ++j) g[j] = g[j] / (1.0f + exp_f32(-g[j])) * u[j];
 }
 
 void silu_mul(const SiluMulParams& p) {

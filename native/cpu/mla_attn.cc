@@ -44,7 +44,7 @@ void mla_paged_attention(const MlaPagedAttentionParams& p) {
   parallel_for(p.b * n_groups * n_tblocks, 1, [&](int64_t ib, int64_t ie) {
     // per (token of the block, head of the group): q [d], acc [r], scores [page], m, l
     const int64_t qn = tblock * group;
-    std::vector<float> q(qn * d), acc(qn * r), sc(qn * kMlaPageSize), m(qn), l(qn), page(kMlaPageSize * d);
+    std::vector<float> q(qn * d), acc(qn * r), sc(qn * kMlaPageSize), m(qn), l(qn), page;  // page: only when widened
     std::vector<int64_t> keys(tblock);
     for (int64_t item = ib; item < ie; ++item) {
       const int64_t bi = item / (n_groups * n_tblocks), gi = (item / n_tblocks) % n_groups, tb = item % n_tblocks;
@@ -70,6 +70,8 @@ void mla_paged_attention(const MlaPagedAttentionParams& p) {
       for (int64_t j0 = 0; j0 < max_keys; j0 += kMlaPageSize) {
         const int64_t n = std::min(kMlaPageSize, max_keys - j0);
         const int64_t pg = p.block_table[bi * p.max_pages + j0 / kMlaPageSize];
+        const bool in_place = pg >= 0 && pg < p.num_pages && (p.kv_dtype == DType::f32 || (p.kv_dtype == DType::bf16 && avx2));
+        if (!in_place && page.empty()) page.resize(static_cast<size_t>(kMlaPageSize * d));
         const float* rows = page.data();  // the page's n rows as f32: the cache itself when it is f32
         const uint16_t* rows_bf16 = nullptr;  // or its bf16 rows, read in place by the AVX2 tiles
         if (pg < 0 || pg >= p.num_pages) {  // a bad block table gives NaN, not a stray read

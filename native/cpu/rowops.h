@@ -2,6 +2,7 @@
 // the ops they fuse do (norm.cc, rope.cc): the same f32 operations in the same order, bit for bit.
 // Independent partial sums let -O3 vectorize without -ffast-math (no reassociation needed).
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -126,9 +127,8 @@ DSV3_TARGET_AVX512 inline __m512 lane_sums16(__m512 v[16]) {
   return s;
 }
 
-// exp(x) for 16 lanes (Cephes expf: x = n ln2 + r, |r| <= ln2 / 2, a degree-7 polynomial for e^r, then
-// 2^n by vscalefps; within 2 ulp of expf). Overflow gives inf, underflow 0, NaN stays NaN (x is clamped to
-// [-104, 89] with x as max/min's second operand, which they return for NaN).
+// exp16: exp_f32 (below) for 16 lanes, bit for bit (2^n by vscalefps, which rounds as ldexp; x is clamped
+// with x as max/min's second operand, which they return for NaN).
 DSV3_TARGET_AVX512 inline __m512 exp16(__m512 x) {
   x = _mm512_min_ps(_mm512_set1_ps(89.f), _mm512_max_ps(_mm512_set1_ps(-104.f), x));
   const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -148,8 +148,28 @@ DSV3_TARGET_AVX512 inline __m512 exp16(__m512 x) {
 
 // g[j] = silu(g[j]) * u[j] = g[j] / (1 + exp(-g[j])) * u[j] in f32 (siluMul and siluMulQuant: one expression,
 // so the fused op equals the composed one bit for bit). exp(-g) overflows to inf for g < -88 and the quotient
-// is then -0, not NaN. With AVX-512 every element goes through exp16 (a masked tail), else through expf.
+// is then -0, not NaN. exp is exp_f32 (exp16 with AVX-512, a masked tail included): the same bits on every CPU.
 void silu_mul_row(float* g, const float* u, int64_t n);
+
+// exp(x) in f32 (Cephes expf: x = n ln2 + r with ln2 in two parts, |r| <= ln2 / 2, e^r by a degree-7 polynomial,
+// then p 2^n; max 1.26 ulp from exp in double over [-104, 89], against glibc expf's 0.5): the softmax of the MLA
+// attention and of silu on every path, scalar or vector (exp16), so that their results stay equal bit for bit. Overflow
+// gives inf, underflow 0, NaN stays NaN.
+inline float exp_f32(float x) {
+  if (x != x) return x;
+  x = std::min(89.f, std::max(-104.f, x));
+  const float n = std::nearbyint(x * 1.44269504088896341f);
+  float r = std::fma(-n, 0.693359375f, x);
+  r = std::fma(-n, -2.12194440e-4f, r);
+  float p = 1.9875691500e-4f;
+  p = std::fma(p, r, 1.3981999507e-3f);
+  p = std::fma(p, r, 8.3334519073e-3f);
+  p = std::fma(p, r, 4.1665795894e-2f);
+  p = std::fma(p, r, 1.6666665459e-1f);
+  p = std::fma(p, r, 5.0000001201e-1f);
+  p = std::fma(p * r, r, r + 1.f);
+  return std::ldexp(p, static_cast<int>(n));
+}
 
 // sum_j x[j]^2 with 8 partial sums (RMSNorm).
 inline float sum_sq(const float* x, int64_t n) {
