@@ -341,10 +341,10 @@ void skinny(const SkinnyArgs& g) {
 // A rows (f32, lda a multiple of 128, zero past k) into the step order of B's dtype: fp8 within each
 // 64: position 16 q + d holds element 4 d + kE4m3Order[q] (e4m3x64_words' order); bf16 within each
 // 32: the 16 even elements, then the 16 odd ones.
-void skinny_prep(DType bt, float* a, int64_t m, int64_t lda, float* tmp) {
+void skinny_prep(DType bt, float* a, int64_t m, int64_t cols, int64_t lda, float* tmp) {
   if (bt == DType::f8_e4m3) {
     for (int64_t i = 0; i < m; ++i)
-      for (int64_t c = 0; c < lda; c += 64) {
+      for (int64_t c = 0; c < cols; c += 64) {
         float* x = a + i * lda + c;
         std::memcpy(tmp, x, 64 * sizeof(float));
         for (int q = 0; q < 4; ++q)
@@ -352,7 +352,7 @@ void skinny_prep(DType bt, float* a, int64_t m, int64_t lda, float* tmp) {
       }
   } else if (bt == DType::bf16) {
     for (int64_t i = 0; i < m; ++i)
-      for (int64_t c = 0; c < lda; c += 32) {
+      for (int64_t c = 0; c < cols; c += 32) {
         float* x = a + i * lda + c;
         std::memcpy(tmp, x, 32 * sizeof(float));
         for (int d = 0; d < 16; ++d) { x[d] = tmp[2 * d]; x[16 + d] = tmp[2 * d + 1]; }

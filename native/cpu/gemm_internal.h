@@ -19,7 +19,7 @@ inline constexpr int kMaxSkinny = 8;  // problems with at most KernelSet::skinny
 
 // The skinny kernel's view: A rows already decoded to f32, B streamed from its own dtype.
 struct SkinnyArgs {
-  const float* a; int64_t lda;          // [M, lda] f32, zero from k up to lda (whole K blocks)
+  const float* a; int64_t lda;          // M rows of stride lda, f32, zero from k up to whole K blocks
   const float* as; int64_t nkb;         // [M, nkb] or null
   const char* b; DType bt; const float* bs;  // b [n, k]; bs [ceil(n/128), nkb] or null
   int64_t j0, j1, k;                    // B rows j0..j1 of this task
@@ -32,9 +32,9 @@ using DecodeFn = void (*)(const void* src, DType t, float* dst, int64_t n);
 // then C[r, c] = tile * s[r] (first K block) or C[r, c] += tile * s[r].
 using MicroFn = void (*)(const float* A, const float* B, int kc, float* C, int64_t ldc, const float* s, bool first);
 using SkinnyFn = void (*)(const SkinnyArgs&);
-// Reorders decoded A rows ([m, lda] f32, lda a multiple of kKB) in place into the order the skinny
-// kernel for B dtype bt reads them in. tmp: kKB floats of scratch.
-using SkinnyPrepFn = void (*)(DType bt, float* a, int64_t m, int64_t lda, float* tmp);
+// Reorders decoded A rows (m rows of `cols` f32, cols a multiple of kKB, row stride lda) in place into the order
+// the skinny kernel for B dtype bt reads them in. tmp: kKB floats of scratch.
+using SkinnyPrepFn = void (*)(DType bt, float* a, int64_t m, int64_t cols, int64_t lda, float* tmp);
 // Packs `rows` rows (row stride ld elements) x kc elements of src as a panel dst[k * width + r] in f32;
 // rows rows..width are zero. tmp: kMaxNR * kKB floats of scratch.
 using PackFn = void (*)(const char* src, DType t, int64_t ld, int rows, int width, int kc, float* tmp, float* dst);
