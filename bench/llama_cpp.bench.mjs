@@ -14,7 +14,8 @@
 // compares llama.cpp's logits with ours (f32): a pair whose conversion does not match is not reported (the
 // reason is printed). Also printed: weight bytes touched per decoded token (the attention, dense and shared
 // weights, top-k of the routed experts, one embedding row, lm_head), the GB/s that makes at the decode rate,
-// and the machine's read bandwidth measured in the same run (bench/peers/read_bandwidth.py).
+// and the machine's read bandwidth measured in the same run (bench/peers/read_bandwidth.py); the prefill's
+// weight FLOP rate of both engines against the f32 FMA ceiling of the same run (bench/fmapeak.c).
 //
 // Run: npx tsc -p tsconfig.build.json && node bench/llama_cpp.bench.mjs [preset ...]   (default: small tiny)
 // BENCH_ROUNDS=n, BENCH_PAIRS=f32,bf16,fp8 (a subset), BENCH_LLAMA_ARGS='...' (more llama-bench options, e.g.
@@ -22,7 +23,7 @@
 // llama.cpp is found or built by bench/peers/llama_cpp.mjs (node-llama-cpp@3.22.1's llama.cpp source, in
 // ~/.cache/dsv3-peers; the first build takes 10-25 minutes on 2 cores).
 import { execSync, spawnSync } from 'node:child_process';
-import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, statSync, unlinkSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -157,6 +158,25 @@ function readBandwidth() {
   return JSON.parse(r.stdout);
 }
 
+// The f32 FMA ceiling of THREADS threads in this run (bench/fmapeak.c, compiled here with cc -march=native).
+function fmaPeak() {
+  const exe = join(os.tmpdir(), `dsv3-fmapeak-${process.pid}`);
+  const cc = spawnSync('cc', ['-O3', '-march=native', '-pthread', join(here, 'fmapeak.c'), '-o', exe], { encoding: 'utf8' });
+  if (cc.status !== 0) return { error: `cc failed: ${(cc.stderr || cc.error?.message || '').trim().split('\n').pop()}` };
+  const r = spawnSync(exe, [String(THREADS)], { encoding: 'utf8' });
+  try { unlinkSync(exe); } catch { /* gone */ }
+  if (r.status !== 0) return { error: (r.stderr || r.error?.message || '').trim() };
+  return JSON.parse(r.stdout);
+}
+
+// FLOPs of a prefill of `tokens` tokens counted on the weights alone: 2 per weight a token touches (attention,
+// dense and shared weights, its top-k routed experts), lm_head for the last row only; attention scores not counted.
+function prefillWeightFlops(dir, cfg, tokens) {
+  const lmHead = cfg.vocab_size * cfg.hidden_size;
+  const perToken = activeBytesOurs(dir, cfg, 'f32') / 4 - lmHead - cfg.hidden_size;  // less lm_head and the embedding row
+  return 2 * perToken * tokens + 2 * lmHead;
+}
+
 // ---------- main ----------
 async function main() {
   const { ensureLlamaCpp } = await import('./peers/llama_cpp.mjs');
@@ -179,6 +199,8 @@ async function main() {
 
   const bw = readBandwidth();
   console.log(bw.error ? `read bandwidth: not measured (${bw.error})` : `read bandwidth (numpy sum of 1 GiB, ${bw.threads} threads, best of 5): ${(bw.bytes_per_s / 1e9).toFixed(1)} GB/s`);
+  const peak = fmaPeak();
+  console.log(peak.error ? `FMA ceiling: not measured (${peak.error})` : `FMA ceiling (bench/fmapeak.c, ${peak.isa}, ${peak.threads} threads, best of 10): ${peak.gflops.toFixed(0)} GFLOP/s f32`);
   const checks = [], rows = [];
   let llamaInfo = null;
   for (const preset of presets) {
@@ -214,6 +236,7 @@ async function main() {
         llama: { prefill: stats(theirs.map((x) => x.prefillTokS)), decode: stats(theirs.map((x) => x.decodeTokS)), decodeDepth0: stats(theirs.map((x) => x.decodeD0TokS)) },
         llamaBenchArgs: theirs[0].args.replace(gguf, '<gguf>'),
         activeBytesPerToken: { ours: activeBytesOurs(dir, cfg, act), llama: activeBytesGguf(gguf, cfg) },
+        prefillWeightFlops: prefillWeightFlops(dir, cfg, PROMPT),
         loadavg1m: stats(loads), check: { maxRelErr: chk.maxRelErr, medianRelErr: chk.medianRelErr, argmaxAgree: chk.argmaxAgree, greedyAgree: chk.greedyAgree, steps: chk.steps },
       };
       row.prefillRatio = row.ours.prefill.median / row.llama.prefill.median;
@@ -225,13 +248,17 @@ async function main() {
   const f = (x, d = 0) => (x === undefined || x === null || Number.isNaN(x) ? '-' : x.toFixed(d));
   const mm = (s) => `${f(s.median)} [${f(s.min)}-${f(s.max)}]`;
   console.log(`\ntokens/s, median [min-max] of ${rounds} interleaved rounds; ratio = dsv3 / llama.cpp (medians)`);
-  table(['preset', 'dsv3 vs llama.cpp', 'prefill dsv3', 'prefill llama.cpp', 'ratio', 'decode dsv3', 'decode llama.cpp (d128)', 'ratio', 'llama tg d0', 'MB/tok dsv3', 'MB/tok llama', 'GB/s dsv3', 'GB/s llama'],
+  const gflops = (r, who) => r.prefillWeightFlops * r[who].prefill.median / PROMPT / 1e9;
+  table(['preset', 'dsv3 vs llama.cpp', 'prefill dsv3', 'prefill llama.cpp', 'ratio', 'decode dsv3', 'decode llama.cpp (d128)', 'ratio', 'llama tg d0', 'MB/tok dsv3', 'MB/tok llama', 'GB/s dsv3', 'GB/s llama', 'pp GFLOP/s dsv3', 'pp GFLOP/s llama'],
     rows.filter((r) => !r.refused).map((r) => [r.preset, `${r.act} vs ${r.ggufType.toUpperCase()}`, mm(r.ours.prefill), mm(r.llama.prefill), f(r.prefillRatio, 2), mm(r.ours.decode), mm(r.llama.decode), f(r.decodeRatio, 2),
       f(r.llama.decodeDepth0.median), f(r.activeBytesPerToken.ours / 1e6, 1), f(r.activeBytesPerToken.llama / 1e6, 1),
-      f(r.activeBytesPerToken.ours * r.ours.decode.median / 1e9, 1), f(r.activeBytesPerToken.llama * r.llama.decode.median / 1e9, 1)]), [0, 1]);
+      f(r.activeBytesPerToken.ours * r.ours.decode.median / 1e9, 1), f(r.activeBytesPerToken.llama * r.llama.decode.median / 1e9, 1),
+      f(gflops(r, 'ours')), f(gflops(r, 'llama'))]), [0, 1]);
   for (const r of rows.filter((x) => x.refused)) console.log(`${r.preset} ${r.act} vs ${r.ggufType.toUpperCase()}: not reported: ${r.refused}`);
   console.log(`\nMB/tok: weight bytes touched per decoded token; GB/s: that times the median decode rate` +
     (bw.error ? '.' : ` (read bandwidth measured in this run: ${(bw.bytes_per_s / 1e9).toFixed(1)} GB/s; the weights of a small model partly sit in the last-level cache).`));
+  console.log(`pp GFLOP/s: 2 x the weights each prompt token touches x 128 tokens (lm_head once, attention scores not counted) at the median prefill rate` +
+    (peak.error ? '.' : ` (f32 FMA ceiling measured in this run: ${peak.gflops.toFixed(0)} GFLOP/s on ${peak.threads} threads).`));
   console.log(`logits check (prompt of 16 ids, ours f32 vs llama.cpp): ${checks.map((c) => `${c.preset} ${c.precision.toUpperCase()} ${c.ok ? 'ok' : 'FAILED'} rel. error max ${c.maxRelErr?.toExponential(1) ?? '-'} median ${c.medianRelErr?.toExponential(1) ?? '-'} argmax ${c.argmaxAgree ?? '-'}/${c.positions ?? '-'} greedy ${c.greedyAgree ?? '-'}/${c.steps ?? '-'}`).join('; ')}`);
   if (llamaInfo) console.log(`llama-bench: build ${llamaInfo.build_commit} (${llamaInfo.build_number}), backends ${llamaInfo.backends}, flash_attn ${llamaInfo.flash_attn}, type_k ${llamaInfo.type_k}, n_batch ${llamaInfo.n_batch}, n_ubatch ${llamaInfo.n_ubatch}, load_mode ${llamaInfo.load_mode}, poll ${llamaInfo.poll}; cpu ${llamaInfo.cpu_info}`);
   console.log(`load average before: ${loadBefore}, after: ${load()}`);
@@ -239,7 +266,7 @@ async function main() {
   console.log(`dsv3 measured: ${built.describe}`);
 
   writeJson('llama_cpp', {
-      dsv3Build: built, readBandwidth: bw, threads: THREADS, promptLen: PROMPT, decode: DECODE, rounds, loadavg: { before: loadBefore, after: load() },
+      dsv3Build: built, readBandwidth: bw, fmaPeak: peak, threads: THREADS, promptLen: PROMPT, decode: DECODE, rounds, loadavg: { before: loadBefore, after: load() },
       llamaCpp: { ...llama, llamaBenchBuild: llamaInfo && { build_commit: llamaInfo.build_commit, build_number: llamaInfo.build_number, flash_attn: llamaInfo.flash_attn, poll: llamaInfo.poll, type_k: llamaInfo.type_k, n_batch: llamaInfo.n_batch, n_ubatch: llamaInfo.n_ubatch, cpu_info: llamaInfo.cpu_info } },
       checks: checks.map(({ oursGreedy, llamaGreedy, ...c }) => c), rows,
   });
