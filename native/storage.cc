@@ -100,7 +100,7 @@ void* map_fresh(size_t bytes) {
   if (raw == MAP_FAILED) return raw;
   const uintptr_t r = reinterpret_cast<uintptr_t>(raw), a = (r + kHuge - 1) / kHuge * kHuge;
   if (a > r) ::munmap(raw, a - r);                                              // the head before the boundary
-  if (r + kHuge > a) ::munmap(reinterpret_cast<void*>(a + bytes), r + kHuge - a);  // the tail after the mapping
+  ::munmap(reinterpret_cast<void*>(a + bytes), r + kHuge - a);                    // the tail after the mapping (a < r + kHuge)
 #ifdef MADV_HUGEPAGE
   ::madvise(reinterpret_cast<void*>(a), bytes, MADV_HUGEPAGE);  // advice only: no error if THP is off
 #endif

@@ -338,7 +338,7 @@ void skinny(const SkinnyArgs& g) {
   }
 }
 
-// A rows (f32, lda a multiple of 128, zero past k) into the step order of B's dtype: fp8 within each
+// A rows (f32, `cols` = whole K blocks of each, zero past k, row stride lda) into the step order of B's dtype: fp8 within each
 // 64: position 16 q + d holds element 4 d + kE4m3Order[q] (e4m3x64_words' order); bf16 within each
 // 32: the 16 even elements, then the 16 odd ones.
 void skinny_prep(DType bt, float* a, int64_t m, int64_t cols, int64_t lda, float* tmp) {

@@ -46,6 +46,10 @@ void mla_paged_attention(const MlaPagedAttentionParams& p) {
     const int64_t qn = tblock * group;
     std::vector<float> q(qn * d), acc(qn * r), sc(qn * kMlaPageSize), m(qn), l(qn), page;  // page: only when widened
     std::vector<int64_t> keys(tblock);
+    auto widened = [&] {  // the buffer a page is widened into, sized on first use (in-place reads need none)
+      if (page.empty()) page.resize(static_cast<size_t>(kMlaPageSize * d));
+      return page.data();
+    };
     for (int64_t item = ib; item < ie; ++item) {
       const int64_t bi = item / (n_groups * n_tblocks), gi = (item / n_tblocks) % n_groups, tb = item % n_tblocks;
       const int64_t h0 = gi * group, g = std::min(group, h - h0);
@@ -70,17 +74,17 @@ void mla_paged_attention(const MlaPagedAttentionParams& p) {
       for (int64_t j0 = 0; j0 < max_keys; j0 += kMlaPageSize) {
         const int64_t n = std::min(kMlaPageSize, max_keys - j0);
         const int64_t pg = p.block_table[bi * p.max_pages + j0 / kMlaPageSize];
-        const bool in_place = pg >= 0 && pg < p.num_pages && (p.kv_dtype == DType::f32 || (p.kv_dtype == DType::bf16 && avx2));
-        if (!in_place && page.empty()) page.resize(static_cast<size_t>(kMlaPageSize * d));
-        const float* rows = page.data();  // the page's n rows as f32: the cache itself when it is f32
+        const float* rows = nullptr;  // the page's n rows as f32: the cache itself when it is f32
         const uint16_t* rows_bf16 = nullptr;  // or its bf16 rows, read in place by the AVX2 tiles
         if (pg < 0 || pg >= p.num_pages) {  // a bad block table gives NaN, not a stray read
+          rows = widened();
           std::fill(page.begin(), page.begin() + n * d, nan);
         } else if (p.kv_dtype == DType::f32) {
           rows = static_cast<const float*>(p.kv_cache) + pg * kMlaPageSize * d;
         } else if (p.kv_dtype == DType::bf16 && avx2) {
           rows_bf16 = static_cast<const uint16_t*>(p.kv_cache) + pg * kMlaPageSize * d;
         } else {
+          rows = widened();
           to_f32(static_cast<const char*>(p.kv_cache) + pg * kMlaPageSize * d * kv_item, p.kv_dtype, page.data(),
                  static_cast<size_t>(n * d));
         }

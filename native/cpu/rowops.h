@@ -15,6 +15,14 @@
 
 namespace dsv3::cpu {
 
+// The constants of exp_f32 and exp16 (Cephes expf), one set for both: their results are equal bit for bit only
+// while they use the same numbers.
+namespace expf_cephes {
+inline constexpr float kMin = -104.f, kMax = 89.f, kLog2e = 1.44269504088896341f;
+inline constexpr float kLn2Hi = 0.693359375f, kLn2Lo = -2.12194440e-4f;  // ln 2 in two parts
+inline constexpr float kP[6] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f, 4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
+}  // namespace expf_cephes
+
 // sum_j a[j] b[j] with 16 partial sums. The multiply-adds are explicit fma, so every function that repeats
 // these sums (mla_common.h dot_multi, the tiles of mla_proj.cc) rounds the same way however the compiler
 // vectorizes it.
@@ -130,16 +138,13 @@ DSV3_TARGET_AVX512 inline __m512 lane_sums16(__m512 v[16]) {
 // exp16: exp_f32 (below) for 16 lanes, bit for bit (2^n by vscalefps, which rounds as ldexp; x is clamped
 // with x as max/min's second operand, which they return for NaN).
 DSV3_TARGET_AVX512 inline __m512 exp16(__m512 x) {
-  x = _mm512_min_ps(_mm512_set1_ps(89.f), _mm512_max_ps(_mm512_set1_ps(-104.f), x));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  using namespace expf_cephes;
+  x = _mm512_min_ps(_mm512_set1_ps(kMax), _mm512_max_ps(_mm512_set1_ps(kMin), x));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2Hi), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2Lo), r);
+  __m512 p = _mm512_set1_ps(kP[0]);
+  for (int i = 1; i < 6; ++i) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP[i]));
   p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.f)));
   return _mm512_scalef_ps(p, n);
 }
@@ -156,17 +161,14 @@ void silu_mul_row(float* g, const float* u, int64_t n);
 // attention and of silu on every path, scalar or vector (exp16), so that their results stay equal bit for bit. Overflow
 // gives inf, underflow 0, NaN stays NaN.
 inline float exp_f32(float x) {
+  using namespace expf_cephes;
   if (x != x) return x;
-  x = std::min(89.f, std::max(-104.f, x));
-  const float n = std::nearbyint(x * 1.44269504088896341f);
-  float r = std::fma(-n, 0.693359375f, x);
-  r = std::fma(-n, -2.12194440e-4f, r);
-  float p = 1.9875691500e-4f;
-  p = std::fma(p, r, 1.3981999507e-3f);
-  p = std::fma(p, r, 8.3334519073e-3f);
-  p = std::fma(p, r, 4.1665795894e-2f);
-  p = std::fma(p, r, 1.6666665459e-1f);
-  p = std::fma(p, r, 5.0000001201e-1f);
+  x = std::min(kMax, std::max(kMin, x));
+  const float n = std::nearbyint(x * kLog2e);
+  float r = std::fma(-n, kLn2Hi, x);
+  r = std::fma(-n, kLn2Lo, r);
+  float p = kP[0];
+  for (int i = 1; i < 6; ++i) p = std::fma(p, r, kP[i]);
   p = std::fma(p * r, r, r + 1.f);
   return std::ldexp(p, static_cast<int>(n));
 }

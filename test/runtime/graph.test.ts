@@ -73,6 +73,16 @@ test('graph memory: older memory freed during a capture lives as long as the gra
   });
 });
 
+// Two sequences of the tiny-v3 fixture prefilled into one paged cache, with the greedy token after each prompt.
+const PROMPTS = [[5, 9, 2, 7, 7, 1, 30], [4, 11]];
+async function prefilled(model: Awaited<ReturnType<typeof loadModel>>) {
+  const paged = model.createPagedCache(64 * 4);
+  const caches = PROMPTS.map(() => model.createCache(64 * 2, paged));
+  const first: number[] = [];
+  for (let i = 0; i < PROMPTS.length; i++) first.push((await model.forward(PROMPTS[i], { cache: caches[i], rows: 'last', pick: {}, logits: false })).tokens![0]);
+  return { paged, caches, first };
+}
+
 describe('CPU step graphs', () => {
   test('the capture records without running; each replay reruns the ops on the current inputs', async () => {
     const x = Tensor.fromFloats([1, 2, 3], [3]);
@@ -157,13 +167,11 @@ describe('CPU step graphs', () => {
 
   test('Model.decodeGraph on the CPU: the tokens of forward() for a batch, and the same expert load', async () => {
     const model = await loadModel(join(__dirname, '..', 'fixtures', 'tiny-v3'), { activations: 'f32' });
-    const prompts = [[5, 9, 2, 7, 7, 1, 30], [4, 11]];
+    const prompts = PROMPTS;
     const steps = 6;
     const run = async (useGraph: boolean) => {
-      const paged = model.createPagedCache(64 * 4);
-      const caches = prompts.map(() => model.createCache(64 * 2, paged));
-      let next: number[] = [];
-      for (let i = 0; i < prompts.length; i++) next.push((await model.forward(prompts[i], { cache: caches[i], rows: 'last', pick: {}, logits: false })).tokens![0]);
+      const { paged, caches, first } = await prefilled(model);
+      let next = first;
       const out: number[][] = [next];
       model.resetExpertLoad();
       const trace: RouteTrace[] = [];
@@ -196,13 +204,10 @@ describe('CPU step graphs', () => {
 
 test('DecodeGraph.queue on the CPU: steps queued ahead, fed their predecessor\'s picks on the device, give decode\'s tokens', async () => {
   const model = await loadModel(join(__dirname, '..', 'fixtures', 'tiny-v3'), { activations: 'f32' });
-  const prompts = [[5, 9, 2, 7, 7, 1, 30], [4, 11]];
+  const prompts = PROMPTS;
   const steps = 6;
   const run = async (ahead: boolean) => {
-    const paged = model.createPagedCache(64 * 4);
-    const caches = prompts.map(() => model.createCache(64 * 2, paged));
-    const first: number[] = [];
-    for (let i = 0; i < prompts.length; i++) first.push((await model.forward(prompts[i], { cache: caches[i], rows: 'last', pick: {}, logits: false })).tokens![0]);
+    const { paged, caches, first } = await prefilled(model);
     const g = await model.decodeGraph(caches);
     const out: number[][] = [first];
     if (ahead) {  // every step queued before any is read; only the first gets its tokens from the host
