@@ -27,11 +27,30 @@ function w13Case(rng: Rng, gN: number, n: number, k: number) {
   };
 }
 
-/** Decoded h of rows r (data [rows, n] codes, scale [rows, n/128]). */
-function decode(codes: Uint8Array, scale: Float32Array | Float64Array, r: number, n: number): Float64Array {
+/** Decoded h of rows r (data [rows, n] codes, scale [rows, n / 128 or 1]). */
+function decode(codes: Uint8Array, scale: Float32Array | Float64Array, r: number, n: number, nb = n / 128): Float64Array {
   const out = new Float64Array(n);
-  for (let j = 0; j < n; j++) out[j] = e4m3Decode(codes[r * n + j]) * scale[r * (n / 128) + Math.floor(j / 128)];
+  for (let j = 0; j < n; j++) out[j] = e4m3Decode(codes[r * n + j]) * scale[r * nb + Math.floor(j / (n / nb))];
   return out;
+}
+
+/** Row r of ours against row i of the float64 reference, decoded. An element whose reference value, in
+ * units of its block scale, lies within a relative NEAR_MIDPOINT of the midpoint between two adjacent e4m3
+ * codes may round either way (f32 vs float64 sums): where ours is the other of those two codes, the
+ * reference takes our value there (counted in `ties`); any other code difference still counts. One such
+ * element can dominate a row (a code step is 2^-3 of its value). */
+const NEAR_MIDPOINT = 1e-4;
+function compareRow(codes: Uint8Array, sc: Float32Array, r: number, want: { h: Float64Array; codes: Uint8Array; scale: Float64Array },
+  i: number, n: number, nb: number, ties: { n: number }): number {
+  const got = decode(codes, sc, r, n, nb), ref = decode(want.codes, want.scale, i, n, nb);
+  for (let j = 0; j < n; j++) {
+    const a = codes[r * n + j], b = want.codes[i * n + j];
+    if (a === b || (a & 0x80) !== (b & 0x80) || Math.abs((a & 0x7f) - (b & 0x7f)) !== 1) continue;
+    const q = Math.abs(want.h[i * n + j] / want.scale[i * nb + Math.floor(j / (n / nb))]);
+    const mid = (Math.abs(e4m3Decode(a)) + Math.abs(e4m3Decode(b))) / 2;
+    if (Math.abs(q - mid) <= NEAR_MIDPOINT * mid) { ref[j] = got[j]; ties.n++; }
+  }
+  return relErr(got, ref);
 }
 
 describe('groupedGemmSiluMul', () => {
@@ -46,6 +65,7 @@ describe('groupedGemmSiluMul', () => {
     const got = g.groupedGemmSiluMulContiguous(aOp, w.op, i32(offsets), { out });
     expect(got.data).toBe(out.data);
     const codes = await got.data.bytes(), sc = await got.scale.toFloat32Array();
+    const ties = { n: 0 };
     // float64 reference per expert segment
     for (let e = 0; e < gN; e++) {
       const r0 = offsets[e], r1 = offsets[e + 1];
@@ -56,10 +76,11 @@ describe('groupedGemmSiluMul', () => {
       for (let i = 0; i < r1 - r0; i++) for (let j = 0; j < n; j++) { gate[i * n + j] = gu[i * 2 * n + j]; up[i * n + j] = gu[i * 2 * n + n + j]; }
       const want = refSiluMulQuant(gate, up, r1 - r0, n, 'f32');
       for (let i = 0; i < r1 - r0; i++) {
-        const e1 = relErr(decode(codes, sc, r0 + i, n), decode(want.codes, want.scale, i, n));
+        const e1 = compareRow(codes, sc, r0 + i, want, i, n, n / 128, ties);
         if (!(e1 <= TOL_GLU)) throw new Error(`expert ${e} row ${r0 + i}: relative error ${e1} vs the float64 reference`);
       }
     }
+    if (ties.n) console.log(`groupedGemmSiluMulContiguous: ${ties.n} elements at an e4m3 rounding midpoint took the other neighbour code`);
     const [r0, r1] = [offsets[0], offsets[gN]], nb = n / 128;  // rows of some expert
     const noExpert = Array.from({ length: rows }, (_, r) => r).filter((r) => r < r0 || r >= r1);
     expect(noExpert.length).toBeGreaterThan(0);
@@ -85,6 +106,7 @@ describe('groupedGemmSiluMul', () => {
     const out = { data: poisoned([gN, mMax, n], 'f8_e4m3'), scale: poisoned([gN, mMax, 1], 'f32') };
     const got = g.groupedGemmSiluMulMasked(aOp, w.op, i32(counts), { out, ue8m0: true });
     const codes = await got.data.bytes(), sc = await got.scale.toFloat32Array();
+    const ties = { n: 0 };
     for (let e = 0; e < gN; e++) {
       for (let i = 0; i < mMax; i++) {
         const r = e * mMax + i;
@@ -93,10 +115,11 @@ describe('groupedGemmSiluMul', () => {
         const seg = { codes: a.codes.subarray(r * k, (r + 1) * k), scale: a.scale.subarray(r * kb(k), (r + 1) * kb(k)) };
         const gu = ref.fp8Gemm(seg, w.experts[e], 1, 2 * n, k);
         const want = refSiluMulQuant(gu.subarray(0, n), gu.subarray(n, 2 * n), 1, n, 'f32', true);
-        const e1 = relErr(decode(codes, sc, r, n), decode(want.codes, want.scale, 0, n));
+        const e1 = compareRow(codes, sc, r, want, 0, n, 1, ties);
         if (!(e1 <= TOL_GLU)) throw new Error(`expert ${e} row ${i}: relative error ${e1}`);
       }
     }
+    if (ties.n) console.log(`groupedGemmSiluMulMasked: ${ties.n} elements at an e4m3 rounding midpoint took the other neighbour code`);
   }));
 
   test('bad input: typed errors', () => {
