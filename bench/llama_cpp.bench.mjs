@@ -14,7 +14,8 @@
 // compares llama.cpp's logits with ours (f32): a pair whose conversion does not match is not reported (the
 // reason is printed). Also printed: weight bytes touched per decoded token (the attention, dense and shared
 // weights, top-k of the routed experts, one embedding row, lm_head), the GB/s that makes at the decode rate,
-// and the machine's read bandwidth measured in the same run (bench/peers/read_bandwidth.py); the prefill's
+// and the machine's read bandwidth measured in the same run (bench/peers/read_bandwidth.py); the decode's read
+// floor (bench/decode_floor.c: the time to just read a token's bytes, dense part and fresh random experts); the prefill's
 // weight FLOP rate of both engines against the f32 FMA ceiling of the same run (bench/fmapeak.c).
 //
 // Run: npx tsc -p tsconfig.build.json && node bench/llama_cpp.bench.mjs [preset ...]   (default: small tiny)
@@ -117,8 +118,10 @@ function activeBytesGguf(path, cfg) {
 }
 // Ours: 'f32' holds every weight in f32, 'bf16' in bf16 (norms and the router bias in f32), 'fp8' keeps the fp8
 // weights in 1 byte plus their f32 128x128 block scales and the bf16 ones (embedding, lm_head, router) in bf16.
-function activeBytesOurs(dir, cfg, act) {
-  let b = 0;
+// Split as the decode floor reads them: `dense` (every token: attention, dense and shared weights, one embedding
+// row, lm_head) and `expert` (one routed expert of one MoE layer); a token touches dense + moeLayers x top-k x expert.
+function activeSplitOurs(dir, cfg, act) {
+  let dense = 0, routed = 0;
   for (const [name, t] of safetensorsHeaders(dir)) {
     const m = /^model\.layers\.(\d+)\./.exec(name);
     if (m && Number(m[1]) >= cfg.num_hidden_layers) continue; // MTP
@@ -126,13 +129,16 @@ function activeBytesOurs(dir, cfg, act) {
     const elems = t.shape.reduce((x, y) => x * y, 1);
     const small = t.shape.length <= 1;
     const per = act === 'f32' ? 4 : act === 'bf16' ? (small ? 4 : 2) : t.dtype === 'F8_E4M3' ? 1 : t.dtype === 'F32' ? 4 : 2;
-    let bytes = elems * per;
-    if (name === 'model.embed_tokens.weight') bytes /= cfg.vocab_size;
-    else if (/\.mlp\.experts\.\d+\./.test(name)) bytes *= cfg.num_experts_per_tok / cfg.n_routed_experts;
-    b += bytes;
+    const bytes = elems * per;
+    if (name === 'model.embed_tokens.weight') dense += bytes / cfg.vocab_size;
+    else if (/\.mlp\.experts\.\d+\./.test(name)) routed += bytes;
+    else dense += bytes;
   }
-  return b;
+  const moeLayers = cfg.num_hidden_layers - cfg.first_k_dense_replace;
+  const expert = routed / (moeLayers * cfg.n_routed_experts);
+  return { dense, expert, moeLayers, total: dense + moeLayers * cfg.num_experts_per_tok * expert };
 }
+const activeBytesOurs = (dir, cfg, act) => activeSplitOurs(dir, cfg, act).total;
 
 // What the dsv3 rows measured: dist/ and the addon as they are (in a shared checkout, possibly built from
 // uncommitted work), with their build times and the modified tracked files.
@@ -167,6 +173,21 @@ function fmaPeak() {
   try { unlinkSync(exe); } catch { /* gone */ }
   if (r.status !== 0) return { error: (r.stderr || r.error?.message || '').trim() };
   return JSON.parse(r.stdout);
+}
+
+// The read floor of our decode step in this run (bench/decode_floor.c, compiled here with cc -march=native): the
+// time THREADS threads take just to read the bytes a token touches (the dense part every token, fresh random
+// top-k experts per MoE layer), i.e. the decode rate of an engine bound by memory alone on this machine.
+function decodeFloor(split, cfg) {
+  const exe = join(os.tmpdir(), `dsv3-decode-floor-${process.pid}`);
+  const cc = spawnSync('cc', ['-O2', '-march=native', '-pthread', join(here, 'decode_floor.c'), '-o', exe], { encoding: 'utf8' });
+  if (cc.status !== 0) return { error: `cc failed: ${(cc.stderr || cc.error?.message || '').trim().split('\n').pop()}` };
+  const tokens = Math.max(40, Math.min(400, Math.round(3e10 / split.total)));  // about 30 GB read
+  const r = spawnSync(exe, [THREADS, split.dense, split.expert, split.moeLayers, cfg.n_routed_experts, cfg.num_experts_per_tok, tokens].map(String), { encoding: 'utf8' });
+  try { unlinkSync(exe); } catch { /* gone */ }
+  if (r.status !== 0) return { error: (r.stderr || r.error?.message || '').trim() };
+  const o = JSON.parse(r.stdout);
+  return { ...o, tokS: 1000 / o.msPerToken };
 }
 
 // FLOPs of a prefill of `tokens` tokens counted on the weights alone: 2 per weight a token touches (attention,
@@ -236,6 +257,7 @@ async function main() {
         llama: { prefill: stats(theirs.map((x) => x.prefillTokS)), decode: stats(theirs.map((x) => x.decodeTokS)), decodeDepth0: stats(theirs.map((x) => x.decodeD0TokS)) },
         llamaBenchArgs: theirs[0].args.replace(gguf, '<gguf>'),
         activeBytesPerToken: { ours: activeBytesOurs(dir, cfg, act), llama: activeBytesGguf(gguf, cfg) },
+        decodeFloor: decodeFloor(activeSplitOurs(dir, cfg, act), cfg),
         prefillWeightFlops: prefillWeightFlops(dir, cfg, PROMPT),
         loadavg1m: stats(loads), check: { maxRelErr: chk.maxRelErr, medianRelErr: chk.medianRelErr, argmaxAgree: chk.argmaxAgree, greedyAgree: chk.greedyAgree, steps: chk.steps },
       };
@@ -249,14 +271,19 @@ async function main() {
   const mm = (s) => `${f(s.median)} [${f(s.min)}-${f(s.max)}]`;
   console.log(`\ntokens/s, median [min-max] of ${rounds} interleaved rounds; ratio = dsv3 / llama.cpp (medians)`);
   const gflops = (r, who) => r.prefillWeightFlops * r[who].prefill.median / PROMPT / 1e9;
-  table(['preset', 'dsv3 vs llama.cpp', 'prefill dsv3', 'prefill llama.cpp', 'ratio', 'decode dsv3', 'decode llama.cpp (d128)', 'ratio', 'llama tg d0', 'MB/tok dsv3', 'MB/tok llama', 'GB/s dsv3', 'GB/s llama', 'pp GFLOP/s dsv3', 'pp GFLOP/s llama'],
+  table(['preset', 'dsv3 vs llama.cpp', 'prefill dsv3', 'prefill llama.cpp', 'ratio', 'decode dsv3', 'decode llama.cpp (d128)', 'ratio', 'llama tg d0', 'MB/tok dsv3', 'MB/tok llama', 'GB/s dsv3', 'GB/s llama', 'floor tok/s', 'dsv3 / floor', 'llama / floor', 'pp GFLOP/s dsv3', 'pp GFLOP/s llama'],
     rows.filter((r) => !r.refused).map((r) => [r.preset, `${r.act} vs ${r.ggufType.toUpperCase()}`, mm(r.ours.prefill), mm(r.llama.prefill), f(r.prefillRatio, 2), mm(r.ours.decode), mm(r.llama.decode), f(r.decodeRatio, 2),
       f(r.llama.decodeDepth0.median), f(r.activeBytesPerToken.ours / 1e6, 1), f(r.activeBytesPerToken.llama / 1e6, 1),
       f(r.activeBytesPerToken.ours * r.ours.decode.median / 1e9, 1), f(r.activeBytesPerToken.llama * r.llama.decode.median / 1e9, 1),
+      f(r.decodeFloor.tokS), f(r.ours.decode.median / r.decodeFloor.tokS, 2), f(r.llama.decode.median / r.decodeFloor.tokS, 2),
       f(gflops(r, 'ours')), f(gflops(r, 'llama'))]), [0, 1]);
   for (const r of rows.filter((x) => x.refused)) console.log(`${r.preset} ${r.act} vs ${r.ggufType.toUpperCase()}: not reported: ${r.refused}`);
   console.log(`\nMB/tok: weight bytes touched per decoded token; GB/s: that times the median decode rate` +
     (bw.error ? '.' : ` (read bandwidth measured in this run: ${(bw.bytes_per_s / 1e9).toFixed(1)} GB/s; the weights of a small model partly sit in the last-level cache).`));
+  console.log('floor tok/s: the decode rate of an engine bound by memory alone: bench/decode_floor.c reads (sums) our decode step\'s ' +
+    'bytes on the same threads, the dense part every token and fresh random top-k experts per MoE layer (median after a warm-up); ' +
+    'x / floor: the median decode rate against it (llama.cpp\'s bytes per token differ slightly from ours, see MB/tok)' +
+    rows.filter((r) => !r.refused && r.decodeFloor.error).map((r) => `; ${r.preset} ${r.act}: floor not measured (${r.decodeFloor.error})`).join('') + '.');
   console.log(`pp GFLOP/s: 2 x the weights each prompt token touches x 128 tokens (lm_head once, attention scores not counted) at the median prefill rate` +
     (peak.error ? '.' : ` (f32 FMA ceiling measured in this run: ${peak.gflops.toFixed(0)} GFLOP/s on ${peak.threads} threads).`));
   console.log(`logits check (prompt of 16 ids, ours f32 vs llama.cpp): ${checks.map((c) => `${c.preset} ${c.precision.toUpperCase()} ${c.ok ? 'ok' : 'FAILED'} rel. error max ${c.maxRelErr?.toExponential(1) ?? '-'} median ${c.medianRelErr?.toExponential(1) ?? '-'} argmax ${c.argmaxAgree ?? '-'}/${c.positions ?? '-'} greedy ${c.greedyAgree ?? '-'}/${c.steps ?? '-'}`).join('; ')}`);
