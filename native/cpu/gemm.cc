@@ -14,7 +14,8 @@
 #include "native/ops.h"
 
 // The recipe: per 128-wide K block an f32 dot, then acc += dot * (a_scale[i,kb] * b_scale[j/128,kb])
-// in f32, one rounding to the output dtype at the end. Goto-style blocking: A and B blocks decoded into
+// in f32, one rounding to the output dtype at the end (the skinny problems fold the same scale products into
+// A instead: run_skinny). Goto-style blocking: A and B blocks decoded into
 // packed f32 panels per K block, register-blocked micro-kernels per ISA; skinny problems (m <= 8 on
 // AVX-512, else 4: the decode steps) stream B rows without packing.
 namespace dsv3::cpu {
@@ -124,8 +125,7 @@ struct SkinnyA { const float* a; int64_t lda; };
 void run_skinny(const KernelSet& ks, const Prob& p, const SkinnyA& sa, int64_t j0, int64_t j1) {
   float* buf = tl_rows.get(static_cast<size_t>(kKB));
   const int64_t nkb = ceil_div(p.k, kKB);
-  SkinnyArgs g{sa.a, sa.lda, p.as, nkb, static_cast<const char*>(p.b), p.bt, p.bs, j0, j1, p.k,
-               static_cast<char*>(p.out), p.ot, p.n, buf};
+  SkinnyArgs g{sa.a, sa.lda, static_cast<const char*>(p.b), p.bt, j0, j1, p.k, static_cast<char*>(p.out), p.ot, p.n, buf};
   if (!p.as && !p.bs) {
     ks.skinny[p.m](g);
     return;
@@ -134,7 +134,6 @@ void run_skinny(const KernelSet& ks, const Prob& p, const SkinnyA& sa, int64_t j
   // in it (the zeros past k stay zero, unless a scale is inf or NaN, when the recipe's result is not finite either).
   float* folded = tl_skinny_fold.get(static_cast<size_t>(p.m * sa.lda));
   g.a = folded;
-  g.as = g.bs = nullptr;
   for (int64_t j = j0; j < j1;) {
     const int64_t rb = j / kKB, je = std::min(j1, (rb + 1) * kKB);
     for (int64_t i = 0; i < p.m; ++i)

@@ -100,22 +100,14 @@ inline float hsum(__m256 v) {
 
 template <int M, DType T>
 void skinny_t(const SkinnyArgs& g) {
-  const int64_t nkb = ceil_div(g.k, kKB);
   constexpr int64_t bsz = kSize<T>;
   for (int64_t j = g.j0; j < g.j1; ++j) {
     const char* brow = g.b + j * g.k * bsz;
     __m256 tot[M];
     for (int i = 0; i < M; ++i) tot[i] = _mm256_setzero_ps();
-    for (int64_t kb = 0; kb < nkb; ++kb) {
-      const int64_t k0 = kb * kKB, kc = std::min<int64_t>(kKB, g.k - k0);
-      __m256 blk[M];
-      for (int i = 0; i < M; ++i) blk[i] = _mm256_setzero_ps();
-      for (int64_t c = 0; c < kc; c += 8) {
-        const __m256 bv = load8<T>(brow + (k0 + c) * bsz, kc - c);
-        for (int i = 0; i < M; ++i) blk[i] = _mm256_fmadd_ps(_mm256_loadu_ps(g.a + i * g.lda + k0 + c), bv, blk[i]);
-      }
-      const float sb = scale_of(g.bs, j / kKB, nkb, kb);
-      for (int i = 0; i < M; ++i) tot[i] = _mm256_fmadd_ps(blk[i], _mm256_set1_ps(scale_of(g.as, i, nkb, kb) * sb), tot[i]);
+    for (int64_t c = 0; c < g.k; c += 8) {
+      const __m256 bv = load8<T>(brow + c * bsz, g.k - c);
+      for (int i = 0; i < M; ++i) tot[i] = _mm256_fmadd_ps(_mm256_loadu_ps(g.a + i * g.lda + c), bv, tot[i]);
     }
     for (int i = 0; i < M; ++i) store_f32(g.out, g.ot, static_cast<size_t>(i * g.ldo + j), hsum(tot[i]));
   }

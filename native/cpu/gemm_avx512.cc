@@ -208,19 +208,18 @@ void micro(const float* A, const float* B, int kc, float* C, int64_t ldc, const 
 }
 
 // ---- Skinny (decode) kernels: m <= 8 rows of A against B rows streamed once from memory ----------
-// A arrives decoded to f32 and permuted by skinny_prep into the order in which a step of B decodes
-// (so B needs no shuffles beyond its decode). Each call of rows_block streams R rows of B together
-// (independent accumulators for ILP, each loaded A vector reused R times and each decoded B vector M
-// times); per 128-wide K block the partial dots are folded into the totals with the block's scales,
-// without scales the whole K is one span. Steps (elements of one B row per iteration): fp8 64 codes
-// (VBMI byte lookups, e4m3x64_words), bf16 32 (x << 16 gives the even elements, x & 0xffff0000 the odd
-// ones), f32 32 (two loads).
+// A arrives decoded to f32, carrying any block scales (gemm.cc folds them in), and permuted by skinny_prep
+// into the order in which a step of B decodes (so B needs no shuffles beyond its decode). Each call of
+// rows_block streams R rows of B together along all of K (independent accumulators for ILP, each loaded A
+// vector reused R times and each decoded B vector M times). Steps (elements of one B row per iteration):
+// fp8 64 codes (VBMI byte lookups, e4m3x64_words), bf16 32 (x << 16 gives the even elements, x & 0xffff0000
+// the odd ones), f32 32 (two loads).
 template <DType T> struct StepOf;
 template <> struct StepOf<DType::f8_e4m3> { static constexpr int kElems = 64, kVecs = 4; };
 template <> struct StepOf<DType::bf16> { static constexpr int kElems = 32, kVecs = 2; };
 template <> struct StepOf<DType::f32> { static constexpr int kElems = 32, kVecs = 2; };
 
-// One step of a B row: `left` (> 0) elements remain in the span; those past it are zero.
+// One step of a B row: `left` (> 0) elements remain in the row; those past it are zero.
 template <DType T>
 inline void load_step(const char* p, int64_t left, const Lut64& lut, __m512 f[]) {
   if constexpr (T == DType::f8_e4m3) {
@@ -260,60 +259,39 @@ inline void rows_block(const SkinnyArgs& g, int64_t j, const Lut64& lut) {
   // the batch it decodes in (the serving tests compare batched decode with decode alone).
   constexpr int P = 2;
   constexpr int64_t bsz = kSize<T>;
-  const int64_t nkb = g.nkb, k = g.k, lda = g.lda;
-  const bool scaled = g.as || g.bs;
-  const int64_t span = scaled ? kKB : k;
+  const int64_t k = g.k, lda = g.lda;
   const char* brow[R];
   for (int r = 0; r < R; ++r) brow[r] = g.b + (j + r) * k * bsz;
   // Software prefetch, one line per row and step: with R >= 2, the same place 4 rows ahead (the rows
   // of a later block: the hardware prefetchers lose short interleaved rows, e.g. k = 1536 or 2048: up
   // to 1.6x from L3 / DRAM); with one row at a time, 1 KB ahead in the row (measured better there).
   const int64_t kPrefetch = R > 1 ? 4 * k * bsz : 1024;
-  // Every loop over the accumulator arrays is unrolled completely, so that they live in registers;
-  // the totals (touched once per 128 of K) live in memory, leaving the registers to the accumulators.
-  alignas(64) float tot[M * R][16] = {};
-  for (int64_t k0 = 0, kb = 0; k0 < k; k0 += span, ++kb) {
-    const int64_t kc = std::min(span, k - k0);
-    __m512 acc[M * R * P];
+  // Every loop over the accumulator array is unrolled completely, so that it lives in registers.
+  __m512 acc[M * R * P];
 #pragma GCC unroll 32
-    for (int q = 0; q < M * R * P; ++q) acc[q] = _mm512_setzero_ps();
-    const float* a0 = g.a + k0;
-    for (int64_t c = 0; c < kc; c += E) {
-      const int64_t left = kc - c;
+  for (int q = 0; q < M * R * P; ++q) acc[q] = _mm512_setzero_ps();
+  for (int64_t c = 0; c < k; c += E) {
+    const int64_t left = k - c;
 #pragma GCC unroll 4
-      for (int r = 0; r < R; ++r) {
-        __m512 f[V];
-        _mm_prefetch(brow[r] + (k0 + c) * bsz + kPrefetch, _MM_HINT_T0);
-        load_step<T>(brow[r] + (k0 + c) * bsz, left, lut, f);
+    for (int r = 0; r < R; ++r) {
+      __m512 f[V];
+      _mm_prefetch(brow[r] + c * bsz + kPrefetch, _MM_HINT_T0);
+      load_step<T>(brow[r] + c * bsz, left, lut, f);
 #pragma GCC unroll 8
-        for (int i = 0; i < M; ++i)
-#pragma GCC unroll 4
-          for (int v = 0; v < V; ++v) {
-            __m512& d = acc[(i * R + r) * P + v % P];
-            d = _mm512_fmadd_ps(_mm512_loadu_ps(a0 + i * lda + c + 16 * v), f[v], d);
-          }
-      }
-    }
-    if (scaled) {
-      float sc[M * R];
       for (int i = 0; i < M; ++i)
-        for (int r = 0; r < R; ++r) sc[i * R + r] = scale_of(g.as, i, nkb, kb) * scale_of(g.bs, (j + r) / kKB, nkb, kb);
-#pragma GCC unroll 32
-      for (int q = 0; q < M * R; ++q)
-        _mm512_store_ps(tot[q], _mm512_fmadd_ps(_mm512_add_ps(acc[q * P], acc[q * P + 1]), _mm512_set1_ps(sc[q]), _mm512_load_ps(tot[q])));
-    } else {
-#pragma GCC unroll 32
-      for (int q = 0; q < M * R; ++q)
-        _mm512_store_ps(tot[q], _mm512_add_ps(_mm512_load_ps(tot[q]), _mm512_add_ps(acc[q * P], acc[q * P + 1])));
+#pragma GCC unroll 4
+        for (int v = 0; v < V; ++v) {
+          __m512& d = acc[(i * R + r) * P + v % P];
+          d = _mm512_fmadd_ps(_mm512_loadu_ps(g.a + i * lda + c + 16 * v), f[v], d);
+        }
     }
   }
   constexpr int Q = (M * R + 3) / 4 * 4;
   alignas(16) float sums[Q];
   const __m512 z = _mm512_setzero_ps();
+  auto pair = [&](int q) { return q < M * R ? _mm512_add_ps(acc[q * P], acc[q * P + 1]) : z; };
 #pragma GCC unroll 8
-  for (int q = 0; q < M * R; q += 4)
-    _mm_store_ps(sums + q, reduce4(_mm512_load_ps(tot[q]), q + 1 < M * R ? _mm512_load_ps(tot[q + 1]) : z,
-                                   q + 2 < M * R ? _mm512_load_ps(tot[q + 2]) : z, q + 3 < M * R ? _mm512_load_ps(tot[q + 3]) : z));
+  for (int q = 0; q < M * R; q += 4) _mm_store_ps(sums + q, reduce4(pair(q), pair(q + 1), pair(q + 2), pair(q + 3)));
   for (int i = 0; i < M; ++i)
     for (int r = 0; r < R; ++r) store_f32(g.out, g.ot, static_cast<size_t>(i * g.ldo + j + r), sums[i * R + r]);
 }

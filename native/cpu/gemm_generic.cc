@@ -56,7 +56,6 @@ void skinny(const SkinnyArgs& g) {
       const int kc = static_cast<int>(std::min<int64_t>(kKB, g.k - k0)), kcr = static_cast<int>(ceil_div(kc, L) * L);
       to_f32(brow + k0 * bsz, g.bt, g.buf, static_cast<size_t>(kc));
       for (int c = kc; c < kcr; ++c) g.buf[c] = 0.f;
-      const float sb = scale_of(g.bs, j / kKB, nkb, kb);
       for (int i = 0; i < M; ++i) {
         const float* a = g.a + i * g.lda + k0;
         float lane[L] = {};
@@ -64,7 +63,7 @@ void skinny(const SkinnyArgs& g) {
           for (int l = 0; l < L; ++l) lane[l] += a[c + l] * g.buf[c + l];
         float dot = 0.f;
         for (int l = 0; l < L; ++l) dot += lane[l];
-        tot[i] += dot * (scale_of(g.as, i, nkb, kb) * sb);
+        tot[i] += dot;
       }
     }
     for (int i = 0; i < M; ++i) store_f32(g.out, g.ot, static_cast<size_t>(i * g.ldo + j), tot[i]);

@@ -17,11 +17,11 @@ inline constexpr int kMaxMR = 12;
 inline constexpr int kMaxNR = 32;
 inline constexpr int kMaxSkinny = 8;  // problems with at most KernelSet::skinny_max (<= 8) rows stream B
 
-// The skinny kernel's view: A rows already decoded to f32, B streamed from its own dtype.
+// The skinny kernel's view: A rows already decoded to f32 (with any block scales folded in by the driver),
+// B streamed from its own dtype: out = A @ B^T, plain dots.
 struct SkinnyArgs {
   const float* a; int64_t lda;          // M rows of stride lda, f32, zero from k up to whole K blocks
-  const float* as; int64_t nkb;         // [M, nkb] or null
-  const char* b; DType bt; const float* bs;  // b [n, k]; bs [ceil(n/128), nkb] or null
+  const char* b; DType bt;              // b [n, k]
   int64_t j0, j1, k;                    // B rows j0..j1 of this task
   char* out; DType ot; int64_t ldo;     // out element (i, j) at i * ldo + j
   float* buf;                           // kKB floats of scratch, 64-byte aligned
