@@ -180,7 +180,7 @@ function fmaPeak() {
 // top-k experts per MoE layer), i.e. the decode rate of an engine bound by memory alone on this machine.
 function decodeFloor(split, cfg) {
   const exe = join(os.tmpdir(), `dsv3-decode-floor-${process.pid}`);
-  const cc = spawnSync('cc', ['-O2', '-march=native', '-pthread', join(here, 'decode_floor.c'), '-o', exe], { encoding: 'utf8' });
+  const cc = spawnSync('cc', ['-O3', '-march=native', '-pthread', join(here, 'decode_floor.c'), '-o', exe], { encoding: 'utf8' });
   if (cc.status !== 0) return { error: `cc failed: ${(cc.stderr || cc.error?.message || '').trim().split('\n').pop()}` };
   const tokens = Math.max(40, Math.min(400, Math.round(3e10 / split.total)));  // about 30 GB read
   const r = spawnSync(exe, [THREADS, split.dense, split.expert, split.moeLayers, cfg.n_routed_experts, cfg.num_experts_per_tok, tokens].map(String), { encoding: 'utf8' });
