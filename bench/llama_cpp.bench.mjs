@@ -138,7 +138,6 @@ function activeSplitOurs(dir, cfg, act) {
   const expert = routed / (moeLayers * cfg.n_routed_experts);
   return { dense, expert, moeLayers, total: dense + moeLayers * cfg.num_experts_per_tok * expert };
 }
-const activeBytesOurs = (dir, cfg, act) => activeSplitOurs(dir, cfg, act).total;
 
 // What the dsv3 rows measured: dist/ and the addon as they are (in a shared checkout, possibly built from
 // uncommitted work), with their build times and the modified tracked files.
@@ -164,37 +163,40 @@ function readBandwidth() {
   return JSON.parse(r.stdout);
 }
 
-// The f32 FMA ceiling of THREADS threads in this run (bench/fmapeak.c, compiled here with cc -march=native).
-function fmaPeak() {
-  const exe = join(os.tmpdir(), `dsv3-fmapeak-${process.pid}`);
-  const cc = spawnSync('cc', ['-O3', '-march=native', '-pthread', join(here, 'fmapeak.c'), '-o', exe], { encoding: 'utf8' });
-  if (cc.status !== 0) return { error: `cc failed: ${(cc.stderr || cc.error?.message || '').trim().split('\n').pop()}` };
-  const r = spawnSync(exe, [String(THREADS)], { encoding: 'utf8' });
-  try { unlinkSync(exe); } catch { /* gone */ }
+// A C measuring tool of bench/ (fmapeak.c, decode_floor.c), compiled here with cc -O3 -march=native once per process
+// and run with `args`: its one JSON line, or { error }.
+const toolExes = new Map();
+process.on('exit', () => { for (const exe of toolExes.values()) if (typeof exe === 'string') try { unlinkSync(exe); } catch { /* gone */ } });
+function runTool(file, args) {
+  if (!toolExes.has(file)) {
+    const exe = join(os.tmpdir(), `dsv3-${file.replace(/\.c$/, '')}-${process.pid}`);
+    const cc = spawnSync('cc', ['-O3', '-march=native', '-pthread', join(here, file), '-o', exe], { encoding: 'utf8' });
+    toolExes.set(file, cc.status === 0 ? exe : { error: `cc failed: ${(cc.stderr || cc.error?.message || '').trim().split('\n').pop()}` });
+  }
+  const exe = toolExes.get(file);
+  if (typeof exe !== 'string') return exe;
+  const r = spawnSync(exe, args.map(String), { encoding: 'utf8' });
   if (r.status !== 0) return { error: (r.stderr || r.error?.message || '').trim() };
   return JSON.parse(r.stdout);
 }
 
-// The read floor of our decode step in this run (bench/decode_floor.c, compiled here with cc -march=native): the
-// time THREADS threads take just to read the bytes a token touches (the dense part every token, fresh random
-// top-k experts per MoE layer), i.e. the decode rate of an engine bound by memory alone on this machine.
+// The f32 FMA ceiling of THREADS threads in this run (bench/fmapeak.c).
+const fmaPeak = () => runTool('fmapeak.c', [THREADS]);
+
+// The read floor of our decode step in this run (bench/decode_floor.c): the time THREADS threads take just to read
+// the bytes a token touches (the dense part every token, fresh random top-k experts per MoE layer), i.e. the decode
+// rate of an engine bound by memory alone on this machine.
 function decodeFloor(split, cfg) {
-  const exe = join(os.tmpdir(), `dsv3-decode-floor-${process.pid}`);
-  const cc = spawnSync('cc', ['-O3', '-march=native', '-pthread', join(here, 'decode_floor.c'), '-o', exe], { encoding: 'utf8' });
-  if (cc.status !== 0) return { error: `cc failed: ${(cc.stderr || cc.error?.message || '').trim().split('\n').pop()}` };
   const tokens = Math.max(40, Math.min(400, Math.round(3e10 / split.total)));  // about 30 GB read
-  const r = spawnSync(exe, [THREADS, split.dense, split.expert, split.moeLayers, cfg.n_routed_experts, cfg.num_experts_per_tok, tokens].map(String), { encoding: 'utf8' });
-  try { unlinkSync(exe); } catch { /* gone */ }
-  if (r.status !== 0) return { error: (r.stderr || r.error?.message || '').trim() };
-  const o = JSON.parse(r.stdout);
-  return { ...o, tokS: 1000 / o.msPerToken };
+  const o = runTool('decode_floor.c', [THREADS, split.dense, split.expert, split.moeLayers, cfg.n_routed_experts, cfg.num_experts_per_tok, tokens]);
+  return o.error ? o : { ...o, tokS: 1000 / o.msPerToken };
 }
 
 // FLOPs of a prefill of `tokens` tokens counted on the weights alone: 2 per weight a token touches (attention,
 // dense and shared weights, its top-k routed experts), lm_head for the last row only; attention scores not counted.
 function prefillWeightFlops(dir, cfg, tokens) {
   const lmHead = cfg.vocab_size * cfg.hidden_size;
-  const perToken = activeBytesOurs(dir, cfg, 'f32') / 4 - lmHead - cfg.hidden_size;  // less lm_head and the embedding row
+  const perToken = activeSplitOurs(dir, cfg, 'f32').total / 4 - lmHead - cfg.hidden_size;  // less lm_head and the embedding row
   return 2 * perToken * tokens + 2 * lmHead;
 }
 
@@ -230,6 +232,7 @@ async function main() {
     const res = await checkConversion({ preset, dir, precisions: pairs.map((p) => PAIRS[p]), llama, log: (s) => console.log(s) });
     checks.push(...res);
     const f32Ok = res.find((r) => r.precision === 'f32')?.ok ?? true;
+    const ppFlops = prefillWeightFlops(dir, cfg, PROMPT);
     for (const act of pairs) {
       const ggufType = PAIRS[act];
       const chk = res.find((r) => r.precision === ggufType);
@@ -240,6 +243,7 @@ async function main() {
         continue;
       }
       const gguf = ensureGguf(dir, preset, ggufType);
+      const split = activeSplitOurs(dir, cfg, act);
       const ours = [], theirs = [], loads = [];
       for (let r = 0; r < rounds; r++) {
         const order = r % 2 === 0 ? ['ours', 'llama'] : ['llama', 'ours'];
@@ -256,9 +260,9 @@ async function main() {
         ours: { prefill: stats(ours.map((x) => x.prefillTokS)), decode: stats(ours.map((x) => x.decodeTokS)) },
         llama: { prefill: stats(theirs.map((x) => x.prefillTokS)), decode: stats(theirs.map((x) => x.decodeTokS)), decodeDepth0: stats(theirs.map((x) => x.decodeD0TokS)) },
         llamaBenchArgs: theirs[0].args.replace(gguf, '<gguf>'),
-        activeBytesPerToken: { ours: activeBytesOurs(dir, cfg, act), llama: activeBytesGguf(gguf, cfg) },
-        decodeFloor: decodeFloor(activeSplitOurs(dir, cfg, act), cfg),
-        prefillWeightFlops: prefillWeightFlops(dir, cfg, PROMPT),
+        activeBytesPerToken: { ours: split.total, llama: activeBytesGguf(gguf, cfg) },
+        decodeFloor: decodeFloor(split, cfg),
+        prefillWeightFlops: ppFlops,
         loadavg1m: stats(loads), check: { maxRelErr: chk.maxRelErr, medianRelErr: chk.medianRelErr, argmaxAgree: chk.argmaxAgree, greedyAgree: chk.greedyAgree, steps: chk.steps },
       };
       row.prefillRatio = row.ours.prefill.median / row.llama.prefill.median;
