@@ -11,7 +11,7 @@ import { lazyOp, OutOptions, result } from './util';
 /** FP8 data with its block scales: activations data [m,k], scale [m, ceil(k/128)]; weights data [n,k], scale [ceil(n/128), ceil(k/128)]. */
 export interface Fp8Operand { data: Tensor<'f8_e4m3'>; scale: Tensor<'f32'> }
 export type GemmFloat = 'f32' | 'bf16';
-export type GemmIsaName = 'avx512' | 'avx2' | 'generic';
+export type GemmIsaName = 'avx512bf16' | 'avx512' | 'avx2' | 'generic';
 export interface GemmOptions<O extends GemmFloat = GemmFloat> extends OutOptions<O> {
   /** Cap the CPU kernels' instruction set for this call; default DSV3_CPU_ISA (read at each call), else the best the CPU runs. */
   cpuIsa?: GemmIsaName;

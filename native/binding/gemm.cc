@@ -66,7 +66,7 @@ cpu::GemmIsa isa_now(const OpCtx& c, const Napi::Object& o) {
   cpu::GemmIsa isa;
   if (opt_has(o, "cpuIsa")) {
     const std::string v = opt_string(c, o, "cpuIsa", "");
-    if (!cpu::gemm_isa_parse(v, &isa)) c.fail(ErrKind::Argument, "cpuIsa", "(default DSV3_CPU_ISA) must be avx512, avx2 or generic, got '" + v + "'");
+    if (!cpu::gemm_isa_parse(v, &isa)) c.fail(ErrKind::Argument, "cpuIsa", "(default DSV3_CPU_ISA) must be avx512bf16, avx512, avx2 or generic, got '" + v + "'");
     return isa;
   }
   std::string err;

@@ -36,7 +36,7 @@ thread_local Scratch tl_apack, tl_bpack, tl_acc, tl_rows, tl_skinny_a, tl_skinny
 
 const KernelSet& kernel_set(GemmIsa isa) {
 #if defined(__x86_64__)
-  if (isa == GemmIsa::avx512) return avx512_kernels();
+  if (isa >= GemmIsa::avx512) return avx512_kernels();
   if (isa == GemmIsa::avx2) return avx2_kernels();
 #endif
   return generic_kernels();
@@ -207,10 +207,16 @@ void run_problems(const std::vector<Prob>& probs, GemmIsa isa) {
     for (int64_t i0 = 0; i0 < p.m; i0 += mc)
       for (int64_t j0 = 0; j0 < p.n; j0 += nc) tasks.push_back({pi, i0, std::min(p.m, i0 + mc), j0, std::min(p.n, j0 + nc)});
   }
+  // Packed problems whose operands bf16 holds exactly run on vdpbf16ps where the CPU has it (same tiles).
+  const KernelSet* bf16_pairs = nullptr;
+#if defined(__x86_64__)
+  if (isa == GemmIsa::avx512bf16) bf16_pairs = &avx512bf16_kernels();
+#endif
+  auto bf16_exact = [](DType t) { return t == DType::bf16 || t == DType::f8_e4m3; };
   auto run_task = [&](const Task& tk) {
     const Prob& p = probs[tk.prob];
     if (p.m <= ks.skinny_max) run_skinny(ks, p, sa[tk.prob], tk.j0, tk.j1);
-    else run_packed(ks, p, tk.i0, tk.i1, tk.j0, tk.j1);
+    else run_packed(bf16_pairs && bf16_exact(p.at) && bf16_exact(p.bt) ? *bf16_pairs : ks, p, tk.i0, tk.i1, tk.j0, tk.j1);
   };
   parallel_for(static_cast<int64_t>(tasks.size()), 1, [&](int64_t tb, int64_t te) {
     for (int64_t t = tb; t < te; ++t) run_task(tasks[static_cast<size_t>(t)]);
@@ -229,6 +235,7 @@ GemmIsa isa_or_throw() {
 // ------------------------------------------------------------------------------------------------
 const char* gemm_isa_name(GemmIsa isa) {
   switch (isa) {
+    case GemmIsa::avx512bf16: return "avx512bf16";
     case GemmIsa::avx512: return "avx512";
     case GemmIsa::avx2: return "avx2";
     default: return "generic";
@@ -242,7 +249,7 @@ GemmIsa gemm_isa_supported() {
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx2") &&
         __builtin_cpu_supports("fma"))
-      return GemmIsa::avx512;
+      return __builtin_cpu_supports("avx512bf16") ? GemmIsa::avx512bf16 : GemmIsa::avx512;
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return GemmIsa::avx2;
     return GemmIsa::generic;
   }();
@@ -256,6 +263,7 @@ bool gemm_isa_parse(const std::string& v, GemmIsa* isa) {
   const GemmIsa best = gemm_isa_supported();
   GemmIsa want;
   if (v.empty()) want = best;
+  else if (v == "avx512bf16") want = GemmIsa::avx512bf16;
   else if (v == "avx512") want = GemmIsa::avx512;
   else if (v == "avx2") want = GemmIsa::avx2;
   else if (v == "generic") want = GemmIsa::generic;
@@ -268,7 +276,7 @@ bool gemm_isa_from_env(GemmIsa* isa, std::string* err) {
   const char* e = std::getenv("DSV3_CPU_ISA");
   const std::string v = e ? e : "";
   if (gemm_isa_parse(v, isa)) return true;
-  *err = "DSV3_CPU_ISA must be avx512, avx2 or generic, got '" + v + "'";
+  *err = "DSV3_CPU_ISA must be avx512bf16, avx512, avx2 or generic, got '" + v + "'";
   return false;
 }
 

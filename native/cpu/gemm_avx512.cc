@@ -16,25 +16,6 @@
 namespace dsv3::cpu::gemm_detail {
 namespace {
 
-// e4m3fn magnitude code (0..127) -> the two bytes of its bf16 encoding (exact: bf16 holds every e4m3
-// value, subnormals included; 0x7f -> NaN). Built from the format's definition, no static-order issues.
-struct Bf16Lut {
-  alignas(64) uint8_t lo[128];
-  alignas(64) uint8_t hi[128];
-  Bf16Lut() {
-    for (int c = 0; c < 128; ++c) {
-      const int e = c >> 3, m = c & 7;
-      uint32_t b;
-      if (c == 0x7f) b = 0x7fc0;
-      else if (e == 0) b = f32_bits(std::ldexp(static_cast<float>(m), -9)) >> 16;
-      else b = static_cast<uint32_t>(((e + 120) << 7) | (m << 4));
-      lo[c] = static_cast<uint8_t>(b & 0xff);
-      hi[c] = static_cast<uint8_t>(b >> 8);
-    }
-  }
-};
-const Bf16Lut& bf16_lut() { static const Bf16Lut l; return l; }
-
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 false positive inside avx512fintrin.h
 #if defined(__clang__)

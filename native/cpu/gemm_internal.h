@@ -3,6 +3,7 @@
 // before any target pragma, so that its inline functions compile for the baseline ISA in every file
 // (the linker keeps one copy of each, which must run on any CPU).
 #pragma once
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -55,7 +56,28 @@ const KernelSet& generic_kernels();
 #if defined(__x86_64__)
 const KernelSet& avx2_kernels();
 const KernelSet& avx512_kernels();
+// The packed path on AVX512_BF16 (gemm_avx512bf16.cc): pack and micro only, for bf16 / e4m3 operands.
+const KernelSet& avx512bf16_kernels();
 #endif
+
+// e4m3fn magnitude code (0..127) -> the two bytes of its bf16 encoding (exact: bf16 holds every e4m3
+// value, subnormals included; 0x7f -> NaN). Built from the format's definition, no static-order issues.
+struct Bf16Lut {
+  alignas(64) uint8_t lo[128];
+  alignas(64) uint8_t hi[128];
+  Bf16Lut() {
+    for (int c = 0; c < 128; ++c) {
+      const int e = c >> 3, m = c & 7;
+      uint32_t b;
+      if (c == 0x7f) b = 0x7fc0;
+      else if (e == 0) b = f32_bits(std::ldexp(static_cast<float>(m), -9)) >> 16;
+      else b = static_cast<uint32_t>(((e + 120) << 7) | (m << 4));
+      lo[c] = static_cast<uint8_t>(b & 0xff);
+      hi[c] = static_cast<uint8_t>(b >> 8);
+    }
+  }
+};
+inline const Bf16Lut& bf16_lut() { static const Bf16Lut l; return l; }
 
 // itemsize() as a constant for the dtype-templated kernels (f8_e4m3, bf16, f32).
 template <DType T> inline constexpr int64_t kSize = T == DType::f8_e4m3 ? 1 : T == DType::bf16 ? 2 : 4;

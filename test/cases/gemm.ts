@@ -44,8 +44,9 @@ export const GEMM_CPU_PACKED: Mnk = { m: 300, n: 257, k: 520 };
 export const GEMM_ISA: (Mnk & { a: Dtype; b: Dtype })[] = [
   { m: 2, n: 45, k: 300, a: 'bf16', b: 'bf16' }, { m: 4, n: 17, k: 9, a: 'f32', b: 'f32' }, { m: 8, n: 40, k: 200, a: 'f32', b: 'bf16' },
   { m: 40, n: 70, k: 130, a: 'bf16', b: 'f32' }, { m: 77, n: 33, k: 260, a: 'f32', b: 'f32' },
+  { m: 30, n: 50, k: 131, a: 'bf16', b: 'bf16' },  // packed bf16 pairs (avx512bf16), an odd K
 ];
-export const CPU_ISAS = ['avx512', 'avx2', 'generic'] as const;
+export const CPU_ISAS = ['avx512bf16', 'avx512', 'avx2', 'generic'] as const;
 /** CUDA: m <= 8 runs the GEMV (vectorized when k % 8 == 0), above it the tiled kernel. The emulator
  * takes the k = 1024 variant of the 7168 case. */
 export const GEMM_GPU = (emu: boolean): Mnk[] => [
@@ -63,6 +64,7 @@ export const FP8_GEMM_CPU_LARGE: Mnk = { m: 256, n: 512, k: 1024 };
 /** CPU test: each instruction-set path. */
 export const FP8_GEMM_ISA: Mnk[] = [
   { m: 1, n: 200, k: 300 }, { m: 4, n: 7, k: 129 }, { m: 5, n: 129, k: 384 }, { m: 8, n: 130, k: 260 }, { m: 70, n: 300, k: 200 },
+  { m: 13, n: 40, k: 263 },  // packed, an odd K (bf16 pairs on avx512bf16)
 ];
 /** CPU test: NaN codes propagate to their row only (skinny and packed). */
 export const FP8_GEMM_NAN_ROW: Mnk[] = [{ m: 2, n: 40, k: 150 }, { m: 30, n: 40, k: 150 }];

@@ -19,7 +19,7 @@ function withIsa<T>(isa: string | undefined, fn: () => T): T {
   if (isa === undefined) delete process.env.DSV3_CPU_ISA; else process.env.DSV3_CPU_ISA = isa;
   try { return fn(); } finally { if (old === undefined) delete process.env.DSV3_CPU_ISA; else process.env.DSV3_CPU_ISA = old; }
 }
-const ORDER = ['generic', 'avx2', 'avx512'];
+const ORDER = ['generic', 'avx2', 'avx512', 'avx512bf16'];
 /** The path a request runs on: the request, capped by what this CPU supports. */
 function expectedIsa(want: string): string {
   const sup = withIsa(undefined, () => g.cpuGemmIsa().supported);
@@ -90,7 +90,7 @@ describe('fp8Gemm', () => {
     expectClose(await out.toFloat32Array(), ref.fp8Gemm(a, b, 9, 33, 140), TOL_FP8_F32_OUT, 'cpuIsa generic');
     expect(() => withIsa('sse9', () => g.fp8Gemm(A, B))).toThrow(ArgumentError);
     expect(() => withIsa('sse9', () => g.fp8Gemm(A, B))).toThrow(
-      "fp8Gemm: argument 'cpuIsa' (default DSV3_CPU_ISA) must be avx512, avx2 or generic, got 'sse9'");
+      "fp8Gemm: argument 'cpuIsa' (default DSV3_CPU_ISA) must be avx512bf16, avx512, avx2 or generic, got 'sse9'");
     expect(() => g.fp8Gemm(A, B, { cpuIsa: 'neon' as never })).toThrow(ArgumentError);
     expect(() => withIsa('sse9', () => g.cpuGemmIsa())).toThrow(ArgumentError);
     free(A, B, out);
