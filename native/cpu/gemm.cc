@@ -89,10 +89,21 @@ void run_packed(const KernelSet& ks, const Prob& p, int64_t i0, int64_t i1, int6
       ks.micro[R](A + ip * MR * kKB, B, kc_of(kb), C + row0(ip) * ldc + jp * NR, ldc, s, kb == 0);
     }
   };
+  // B blocks come from memory (weights): each is prefetched one block ahead of its packing, so the packing
+  // of block (kb, jp) overlaps the fetch of the next instead of waiting on each row's lines in turn.
+  auto prefetch_b = [&](int64_t kb, int64_t jp) {
+    const int64_t c0 = j0 + jp * NR, rows = std::min<int64_t>(NR, j1 - c0), bytes = kc_of(kb) * bsz;
+    for (int64_t r = 0; r < rows; ++r) {
+      const char* row = b + ((c0 + r) * p.k + kb * kKB) * bsz;
+      for (int64_t o = 0; o < bytes; o += 64) __builtin_prefetch(row + o, 0, 3);
+    }
+  };
   if (panel_major) {
     for (int64_t kb = 0; kb < nkb; ++kb) pack_a(kb, Ap + kb * mp * MR * kKB);
     for (int64_t jp = 0; jp < np; ++jp)
       for (int64_t kb = 0; kb < nkb; ++kb) {
+        if (kb + 1 < nkb) prefetch_b(kb + 1, jp);
+        else if (jp + 1 < np) prefetch_b(0, jp + 1);
         pack_b(kb, jp, Bp);
         micro(kb, jp, Ap + kb * mp * MR * kKB, Bp);
       }
@@ -126,6 +137,11 @@ void run_skinny(const KernelSet& ks, const Prob& p, const SkinnyA& sa, int64_t j
   float* buf = tl_rows.get(static_cast<size_t>(kKB));
   const int64_t nkb = ceil_div(p.k, kKB);
   SkinnyArgs g{sa.a, sa.lda, static_cast<const char*>(p.b), p.bt, j0, j1, p.k, static_cast<char*>(p.out), p.ot, p.n, buf};
+  if (ks.skinny_a) {  // bf16-word A: the kernel applies the block scales (see SkinnyArgs)
+    if (p.as && p.bs) { g.as = p.as; g.bs = p.bs; g.nkb = nkb; }
+    ks.skinny[p.m](g);
+    return;
+  }
   if (!p.as && !p.bs) {
     ks.skinny[p.m](g);
     return;
@@ -153,13 +169,23 @@ void run_skinny(const KernelSet& ks, const Prob& p, const SkinnyA& sa, int64_t j
 struct Task { size_t prob; int64_t i0, i1, j0, j1; };
 
 void run_problems(const std::vector<Prob>& probs, GemmIsa isa) {
-  const KernelSet& ks = kernel_set(isa);
+  // Each problem's kernel set: the ISA's; on AVX512_BF16, problems whose operands bf16 holds exactly (bf16,
+  // e4m3) run on vdpbf16ps (gemm_avx512bf16.cc: the same tiles and skinny bound, its own A and panel formats).
+  const KernelSet& base = kernel_set(isa);
+  const KernelSet* bf16_pairs = nullptr;
+#if defined(__x86_64__)
+  if (isa == GemmIsa::avx512bf16) bf16_pairs = &avx512bf16_kernels();
+#endif
+  auto kset = [&](const Prob& p) -> const KernelSet& {
+    auto exact = [](DType t) { return t == DType::bf16 || t == DType::f8_e4m3; };
+    return bf16_pairs && exact(p.at) && exact(p.bt) ? *bf16_pairs : base;
+  };
   const int64_t T = num_threads();
   std::vector<Task> tasks;
   std::vector<SkinnyA> sa(probs.size(), SkinnyA{nullptr, 0});
   int64_t skinny_floats = 0, skinny_bytes = 0;
   for (const Prob& p : probs)
-    if (p.m > 0 && p.n > 0 && p.m <= ks.skinny_max) {
+    if (p.m > 0 && p.n > 0 && p.m <= kset(p).skinny_max) {
       skinny_floats += p.m * skinny_lda(p.k);
       skinny_bytes += p.n * p.k * static_cast<int64_t>(itemsize(p.bt));
     }
@@ -171,11 +197,17 @@ void run_problems(const std::vector<Prob>& probs, GemmIsa isa) {
     int64_t off = 0;
     for (size_t pi = 0; pi < probs.size(); ++pi) {
       const Prob& p = probs[pi];
+      const KernelSet& ks = kset(p);
       if (p.m <= 0 || p.n <= 0 || p.m > ks.skinny_max) continue;
       const int64_t cols = ceil_div(p.k, kKB) * kKB, lda = skinny_lda(p.k), asz = static_cast<int64_t>(itemsize(p.at));
       float* A = apool + off;
       for (int64_t i = 0; i < p.m; ++i) {
-        ks.decode(static_cast<const char*>(p.a) + i * p.k * asz, p.at, A + i * lda, p.k);
+        const char* src = static_cast<const char*>(p.a) + i * p.k * asz;
+        if (ks.skinny_a) {
+          ks.skinny_a(src, p.at, p.bt, p.k, cols, reinterpret_cast<uint16_t*>(A + i * lda));
+          continue;
+        }
+        ks.decode(src, p.at, A + i * lda, p.k);
         std::fill(A + i * lda + p.k, A + i * lda + cols, 0.f);
       }
       if (ks.skinny_prep) ks.skinny_prep(p.bt, A, p.m, cols, lda, tmp);
@@ -190,6 +222,7 @@ void run_problems(const std::vector<Prob>& probs, GemmIsa isa) {
   for (size_t pi = 0; pi < probs.size(); ++pi) {
     const Prob& p = probs[pi];
     if (p.m <= 0 || p.n <= 0) continue;
+    const KernelSet& ks = kset(p);
     if (p.m <= ks.skinny_max) {  // split N: every thread streams its share of the weights
       const int64_t row_bytes = std::max<int64_t>(1, p.k * static_cast<int64_t>(itemsize(p.bt)));
       const int64_t pieces = std::max<int64_t>(1, std::min(ceil_div(p.n, 4), ceil_div(p.n * row_bytes, chunk_bytes)));
@@ -207,16 +240,11 @@ void run_problems(const std::vector<Prob>& probs, GemmIsa isa) {
     for (int64_t i0 = 0; i0 < p.m; i0 += mc)
       for (int64_t j0 = 0; j0 < p.n; j0 += nc) tasks.push_back({pi, i0, std::min(p.m, i0 + mc), j0, std::min(p.n, j0 + nc)});
   }
-  // Packed problems whose operands bf16 holds exactly run on vdpbf16ps where the CPU has it (same tiles).
-  const KernelSet* bf16_pairs = nullptr;
-#if defined(__x86_64__)
-  if (isa == GemmIsa::avx512bf16) bf16_pairs = &avx512bf16_kernels();
-#endif
-  auto bf16_exact = [](DType t) { return t == DType::bf16 || t == DType::f8_e4m3; };
   auto run_task = [&](const Task& tk) {
     const Prob& p = probs[tk.prob];
+    const KernelSet& ks = kset(p);
     if (p.m <= ks.skinny_max) run_skinny(ks, p, sa[tk.prob], tk.j0, tk.j1);
-    else run_packed(bf16_pairs && bf16_exact(p.at) && bf16_exact(p.bt) ? *bf16_pairs : ks, p, tk.i0, tk.i1, tk.j0, tk.j1);
+    else run_packed(ks, p, tk.i0, tk.i1, tk.j0, tk.j1);
   };
   parallel_for(static_cast<int64_t>(tasks.size()), 1, [&](int64_t tb, int64_t te) {
     for (int64_t t = tb; t < te; ++t) run_task(tasks[static_cast<size_t>(t)]);

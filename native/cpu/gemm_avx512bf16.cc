@@ -23,6 +23,7 @@ namespace {
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 false positive inside avx512fintrin.h
+#pragma GCC diagnostic ignored "-Wuninitialized"       // the same, for _mm512_undefined_* in the unpack / extract intrinsics
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi,avx512bf16,avx2,fma"))), apply_to = function)
 #else
@@ -123,6 +124,120 @@ void micro(const float* A, const float* B, int kc, float* C, int64_t ldc, const 
   }
 }
 
+
+// ---- Skinny (decode) kernels: m <= 8 rows of A (bf16 words, see skinny_a) against B rows streamed once --------
+// A step is 64 elements of a B row: bf16, two loads; e4m3, one load decoded to two vectors of bf16 (the
+// byte lookups and one interleave, without e4m3x64_bf16's cross-lane reorder: skinny_a puts A in that
+// order instead). Two accumulators per (row of A, row of B), one per vector of a step, whatever M, so
+// that a row's result does not depend on the batch it decodes in. Block-scaled problems keep, per
+// (row of A, row of B), the 128-element block's sum apart and add it times a_scale * b_scale (the recipe's
+// product, f32) at the block's end: bf16 A cannot carry the scales exactly, as the f32 kernels' folded A does.
+inline void e4m3x64_lanes(__m512i x, const Bf16Lut& l, __m512i v[2]) {
+  const __m512i lo = _mm512_permutex2var_epi8(_mm512_load_si512(l.lo), x, _mm512_load_si512(l.lo + 64));
+  const __m512i hi = _mm512_ternarylogic_epi32(_mm512_permutex2var_epi8(_mm512_load_si512(l.hi), x, _mm512_load_si512(l.hi + 64)), x,
+                                               _mm512_set1_epi8(static_cast<char>(0x80)), 0xF8);
+  v[0] = _mm512_unpacklo_epi8(lo, hi);  // 128-bit lane L: codes 16 L + 0..7
+  v[1] = _mm512_unpackhi_epi8(lo, hi);  // 128-bit lane L: codes 16 L + 8..15
+}
+
+template <DType T>
+inline void load_step(const char* p, int64_t left, const Bf16Lut& lut, __m512i v[2]) {
+  if constexpr (T == DType::f8_e4m3) {
+    const __m512i x = left >= 64 ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi8((__mmask64(1) << left) - 1, p);
+    e4m3x64_lanes(x, lut, v);
+  } else {
+    v[0] = _mm512_maskz_loadu_epi16(mask32(left), p);
+    v[1] = left > 32 ? _mm512_maskz_loadu_epi16(mask32(left - 32), p + 64) : _mm512_setzero_si512();
+  }
+}
+
+// Four vectors' lane sums -> {sum v0, sum v1, sum v2, sum v3}.
+inline __m128 reduce4(__m512 v0, __m512 v1, __m512 v2, __m512 v3) {
+  const __m512 a = _mm512_add_ps(_mm512_unpacklo_ps(v0, v1), _mm512_unpackhi_ps(v0, v1));
+  const __m512 b = _mm512_add_ps(_mm512_unpacklo_ps(v2, v3), _mm512_unpackhi_ps(v2, v3));
+  const __m512 c = _mm512_add_ps(_mm512_shuffle_ps(a, b, 0x44), _mm512_shuffle_ps(a, b, 0xEE));
+  const __m256 d = _mm256_add_ps(_mm512_castps512_ps256(c), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(c), 1)));
+  return _mm_add_ps(_mm256_castps256_ps128(d), _mm256_extractf128_ps(d, 1));
+}
+
+// B row j against the M rows of A. One row at a time, front to back: a task's rows lie one after the other in
+// memory, so this reads them as one sequential stream, which the hardware prefetchers follow best. Streaming
+// 4 rows together (as the f32 kernels do, tuned on an Intel CPU) read 2048 x 1024 weights from DRAM at
+// 18-23 GB/s on this Zen 4 (2 threads); one row at a time, at 28-43 GB/s (bench/RESULTS.md, 2026-12-04).
+template <int M, DType T, bool Scaled>
+inline void row(const SkinnyArgs& g, int64_t j, const Bf16Lut& lut) {
+  constexpr int64_t bsz = kSize<T>;
+  const int64_t k = g.k, lda = g.lda * 2;  // A in bf16 words
+  const uint16_t* a = reinterpret_cast<const uint16_t*>(g.a);
+  const char* b = g.b + j * k * bsz;
+  const int64_t rb = j / kKB;
+  __m512 acc[M * 2], tot[Scaled ? M : 1];
+#pragma GCC unroll 16
+  for (int q = 0; q < M * 2; ++q) acc[q] = _mm512_setzero_ps();
+#pragma GCC unroll 8
+  for (int q = 0; q < (Scaled ? M : 1); ++q) tot[q] = _mm512_setzero_ps();
+  for (int64_t c = 0; c < k; c += 64) {
+    __m512i v[2];
+    _mm_prefetch(b + c * bsz + 1024, _MM_HINT_T0);
+    if constexpr (bsz == 2) _mm_prefetch(b + c * bsz + 1024 + 64, _MM_HINT_T0);
+    load_step<T>(b + c * bsz, k - c, lut, v);
+#pragma GCC unroll 8
+    for (int i = 0; i < M; ++i)
+#pragma GCC unroll 2
+      for (int h = 0; h < 2; ++h)
+        acc[2 * i + h] = _mm512_dpbf16_ps(acc[2 * i + h], reinterpret_cast<__m512bh>(_mm512_load_si512(a + i * lda + c + 32 * h)),
+                                          reinterpret_cast<__m512bh>(v[h]));
+    if constexpr (Scaled) {
+      if ((c + 64) % kKB == 0 || c + 64 >= k) {  // the end of K block kb: tot += (its sum) * a_scale * b_scale
+        const int64_t kb = c / kKB;
+#pragma GCC unroll 8
+        for (int i = 0; i < M; ++i) {
+          const __m512 sv = _mm512_set1_ps(g.as[i * g.nkb + kb] * g.bs[rb * g.nkb + kb]);
+          tot[i] = _mm512_fmadd_ps(_mm512_add_ps(acc[2 * i], acc[2 * i + 1]), sv, tot[i]);
+          acc[2 * i] = acc[2 * i + 1] = _mm512_setzero_ps();
+        }
+      }
+    }
+  }
+  constexpr int Q = (M + 3) / 4 * 4;
+  alignas(16) float sums[Q];
+  const __m512 z = _mm512_setzero_ps();
+  auto sum = [&](int i) { return i >= M ? z : Scaled ? tot[i] : _mm512_add_ps(acc[2 * i], acc[2 * i + 1]); };
+#pragma GCC unroll 2
+  for (int i = 0; i < M; i += 4) _mm_store_ps(sums + i, reduce4(sum(i), sum(i + 1), sum(i + 2), sum(i + 3)));
+  for (int i = 0; i < M; ++i) store_f32(g.out, g.ot, static_cast<size_t>(i * g.ldo + j), sums[i]);
+}
+
+template <int M, DType T, bool Scaled>
+void skinny_t(const SkinnyArgs& g) {
+  const Bf16Lut& lut = bf16_lut();
+  for (int64_t j = g.j0; j < g.j1; ++j) row<M, T, Scaled>(g, j, lut);
+}
+
+template <int M>
+void skinny(const SkinnyArgs& g) {  // the driver sends only bf16 and e4m3 B here
+  const bool scaled = g.as != nullptr;
+  if (g.bt == DType::f8_e4m3) scaled ? skinny_t<M, DType::f8_e4m3, true>(g) : skinny_t<M, DType::f8_e4m3, false>(g);
+  else scaled ? skinny_t<M, DType::bf16, true>(g) : skinny_t<M, DType::bf16, false>(g);
+}
+
+// One row of A (bf16 or e4m3, k elements) -> `cols` (whole K blocks) bf16 words in the order a step of B of
+// dtype bt decodes in, zero past k: for e4m3 B, within each 64: the codes 16 L + 0..7 of the four 128-bit
+// lanes L, then their codes 16 L + 8..15 (e4m3x64_lanes); for bf16 B, natural order.
+void skinny_a(const void* src, DType at, DType bt, int64_t k, int64_t cols, uint16_t* dst) {
+  const Bf16Lut& lut = bf16_lut();
+  auto word = [&](int64_t e) -> uint16_t {
+    if (e >= k) return 0;
+    if (at == DType::bf16) return static_cast<const uint16_t*>(src)[e];
+    const uint8_t c = static_cast<const uint8_t*>(src)[e];
+    return static_cast<uint16_t>(lut.lo[c & 0x7f] | ((lut.hi[c & 0x7f] | (c & 0x80)) << 8));
+  };
+  for (int64_t c = 0; c < cols; c += 64)
+    for (int t = 0; t < 64; ++t) {
+      const int64_t e = bt == DType::f8_e4m3 ? c + 16 * ((t % 32) / 8) + 8 * (t / 32) + t % 8 : c + t;
+      dst[c + t] = word(e);
+    }
+}
 }  // namespace avx512bf16
 #if defined(__clang__)
 #pragma clang attribute pop
@@ -132,12 +247,16 @@ void micro(const float* A, const float* B, int kc, float* C, int64_t ldc, const 
 #pragma GCC diagnostic pop
 
 namespace avx512bf16 {
-// Outside the target region: baseline code, safe on any CPU. Only the packed path: no decode, no skinny kernels.
+// Outside the target region: baseline code, safe on any CPU. No decode: A and B stay bf16 words.
 template <size_t... I>
 KernelSet make(std::index_sequence<I...>) {
   KernelSet ks;
   ks.mr = MR; ks.nr = NR; ks.pack = &pack;
   ((ks.micro[I + 1] = &micro<static_cast<int>(I) + 1>), ...);
+  ks.skinny_max = 8;
+  ks.skinny_a = &skinny_a;
+  ks.skinny[1] = &skinny<1>; ks.skinny[2] = &skinny<2>; ks.skinny[3] = &skinny<3>; ks.skinny[4] = &skinny<4>;
+  ks.skinny[5] = &skinny<5>; ks.skinny[6] = &skinny<6>; ks.skinny[7] = &skinny<7>; ks.skinny[8] = &skinny<8>;
   return ks;
 }
 }  // namespace avx512bf16

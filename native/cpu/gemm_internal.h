@@ -18,14 +18,18 @@ inline constexpr int kMaxMR = 12;
 inline constexpr int kMaxNR = 32;
 inline constexpr int kMaxSkinny = 8;  // problems with at most KernelSet::skinny_max (<= 8) rows stream B
 
-// The skinny kernel's view: A rows already decoded to f32 (with any block scales folded in by the driver),
-// B streamed from its own dtype: out = A @ B^T, plain dots.
+// The skinny kernel's view: A rows already decoded (to f32, with any block scales folded in by the driver;
+// or, for the AVX512_BF16 set, to bf16 words by its skinny_a, with the scales left to the kernel), B streamed
+// from its own dtype: out = A @ B^T.
 struct SkinnyArgs {
-  const float* a; int64_t lda;          // M rows of stride lda, f32, zero from k up to whole K blocks
+  const float* a; int64_t lda;          // M rows of stride lda floats, zero from k up to whole K blocks
   const char* b; DType bt;              // b [n, k]
   int64_t j0, j1, k;                    // B rows j0..j1 of this task
   char* out; DType ot; int64_t ldo;     // out element (i, j) at i * ldo + j
   float* buf;                           // kKB floats of scratch, 64-byte aligned
+  const float* as = nullptr;            // bf16-word A only: a_scale [M, nkb] and b_scale [ceil(n/128), nkb], or null
+  const float* bs = nullptr;
+  int64_t nkb = 0;
 };
 
 using DecodeFn = void (*)(const void* src, DType t, float* dst, int64_t n);
@@ -36,6 +40,9 @@ using SkinnyFn = void (*)(const SkinnyArgs&);
 // Reorders decoded A rows (m rows of `cols` f32, cols a multiple of kKB, row stride lda) in place into the order
 // the skinny kernel for B dtype bt reads them in. tmp: kKB floats of scratch.
 using SkinnyPrepFn = void (*)(DType bt, float* a, int64_t m, int64_t cols, int64_t lda, float* tmp);
+// One row of A (k elements of dtype at) -> `cols` bf16 words in the order the skinny kernel for B dtype bt reads
+// them, zero past k (the AVX512_BF16 set, whose skinny kernels take A as bf16 words).
+using SkinnyAFn = void (*)(const void* src, DType at, DType bt, int64_t k, int64_t cols, uint16_t* dst);
 // Packs `rows` rows (row stride ld elements) x kc elements of src as a panel dst[k * width + r] in f32;
 // rows rows..width are zero. tmp: kMaxNR * kKB floats of scratch.
 using PackFn = void (*)(const char* src, DType t, int64_t ld, int rows, int width, int kc, float* tmp, float* dst);
@@ -48,6 +55,7 @@ struct KernelSet {
   int skinny_max = 0;                  // problems with m <= this use the skinny kernel (no packing)
   SkinnyFn skinny[kMaxSkinny + 1] = {};  // by row count 1..skinny_max
   SkinnyPrepFn skinny_prep = nullptr;  // null: the skinny kernels read A in its natural order
+  SkinnyAFn skinny_a = nullptr;        // set: A goes to the skinny kernels as bf16 words (skinny_prep unused)
 };
 
 // The kernel sets, one per file. Each is filled on first use by baseline-ISA code, so that merely
@@ -56,7 +64,7 @@ const KernelSet& generic_kernels();
 #if defined(__x86_64__)
 const KernelSet& avx2_kernels();
 const KernelSet& avx512_kernels();
-// The packed path on AVX512_BF16 (gemm_avx512bf16.cc): pack and micro only, for bf16 / e4m3 operands.
+// The AVX512_BF16 set (gemm_avx512bf16.cc): packed and skinny kernels for bf16 / e4m3 operands only.
 const KernelSet& avx512bf16_kernels();
 #endif
 

@@ -92,7 +92,7 @@ export const TOL_GEMV_ELEMENTWISE = 2e-5;
 export const GEMV_CPU: [number, number][] = [[1, 7], [5, 64], [9, 200], [130, 1000], [13, 129], [7, 1]];
 export const GEMV_MAX_M = 8;
 /** The kernels with a skinny path of their own. */
-export const GEMV_ISAS = ['avx512', 'avx2'];
+export const GEMV_ISAS = ['avx512bf16', 'avx512', 'avx2'];
 /** CPU test: a row's bits alone and in a batch ([n, k]). */
 export const GEMV_BATCH_INVARIANCE: [number, number] = [37, 1000];
 /** CPU test: NaN in one weight row (`bad`) reaches only its output column, at these m. */

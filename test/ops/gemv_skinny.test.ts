@@ -1,5 +1,6 @@
 // The skinny (decode) GEMV path: m = 1..8 rows of A against weights streamed row by row (the AVX-512
-// kernels stream 1, 2 or 4 weight rows at a time, by m and dtype; AVX2 one), checked element by element
+// kernels stream 1, 2 or 4 weight rows at a time, by m and dtype; AVX2 one; AVX512_BF16, for bf16 and fp8
+// operands, one on vdpbf16ps), checked element by element
 // against the float64 references (test/reference/gemm.ts) for every m, fp8 / bf16 / f32 weights, K
 // tails inside a step and inside a 128-block, N not a multiple of the row block, NaN in one weight
 // row (only that output column is NaN), and batch invariance: a row's result is bit-identical whether it
