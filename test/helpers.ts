@@ -3,7 +3,7 @@ import { DType, Tensor } from '../lib';
 import { expectClose } from './cases/tolerance';
 import { freshSeed } from './reference/rng';
 
-export { TOL, TOL_BF16_OUT, relErr, expectClose } from './cases/tolerance';
+export { TOL, TOL_BF16_OUT, relErr, expectClose, expectWithinDotBound } from './cases/tolerance';
 
 /** The tensor `got` has `want`'s dtype and shape, and its values are within relative error tol of want's
  * (NaN/inf positions must match): a CUDA result against the CPU backend's, or two CPU paths. */

@@ -30,6 +30,18 @@ export function relErr(out: ArrayLike<number>, ref: ArrayLike<number>): number {
   return Math.sqrt(num / den);
 }
 
+/**
+ * Throws unless every |out[i] - ref[i]| <= tol * mag[i], where mag[i] is the same dot product over |a| and |b|:
+ * the bound of an f32 dot's rounding error whatever the cancellation (a result near zero of large terms fails
+ * any tolerance relative to itself). NaN never passes.
+ */
+export function expectWithinDotBound(out: ArrayLike<number>, ref: ArrayLike<number>, mag: ArrayLike<number>, tol: number, what = ''): void {
+  for (let i = 0; i < ref.length; i++) {
+    const err = Math.abs(out[i] - ref[i]), bound = tol * mag[i] + 1e-30;
+    if (!(err <= bound)) throw new Error(`${what}: element ${i}: got ${out[i]}, want ${ref[i]} (bound ${bound})`);
+  }
+}
+
 /** Throws unless relErr(out, ref) <= tol; the message names the worst element. */
 export function expectClose(out: ArrayLike<number>, ref: ArrayLike<number>, tol: number, what = ''): void {
   const e = relErr(out, ref);

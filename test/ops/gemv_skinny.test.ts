@@ -9,7 +9,7 @@
 import { Tensor } from '../../lib';
 import * as g from '../../lib/ops/gemm';
 import { GEMV_BATCH_INVARIANCE, GEMV_CPU, GEMV_ISAS, GEMV_MAX_M, GEMV_NAN_ROW, TOL_GEMV_ELEMENTWISE } from '../cases/gemm';
-import { withSeed } from '../helpers';
+import { expectWithinDotBound, withSeed } from '../helpers';
 import * as ref from '../reference/gemm';
 import { Rng } from '../reference/rng';
 
@@ -18,12 +18,8 @@ const bits = new Uint32Array(1), bitsF = new Float32Array(bits.buffer);
 const toBf16 = (x: number) => { bitsF[0] = x; bits[0] &= 0xffff0000; return bitsF[0]; };
 
 /** |got - want| <= TOL_GEMV_ELEMENTWISE * sum_k |a b| per element. */
-function expectElementwise(got: Float32Array, want: Float64Array, mag: Float64Array, what: string): void {
-  for (let i = 0; i < want.length; i++) {
-    const err = Math.abs(got[i] - want[i]), bound = TOL_GEMV_ELEMENTWISE * mag[i] + 1e-30;
-    if (!(err <= bound)) throw new Error(`${what}: element ${i}: got ${got[i]}, want ${want[i]} (bound ${bound})`);
-  }
-}
+const expectElementwise = (got: Float32Array, want: Float64Array, mag: Float64Array, what: string): void =>
+  expectWithinDotBound(got, want, mag, TOL_GEMV_ELEMENTWISE, what);
 function withIsa<T>(isa: string, fn: () => T): T {
   const old = process.env.DSV3_CPU_ISA;
   process.env.DSV3_CPU_ISA = isa;
