@@ -89,21 +89,10 @@ void run_packed(const KernelSet& ks, const Prob& p, int64_t i0, int64_t i1, int6
       ks.micro[R](A + ip * MR * kKB, B, kc_of(kb), C + row0(ip) * ldc + jp * NR, ldc, s, kb == 0);
     }
   };
-  // B blocks come from memory (weights): each is prefetched one block ahead of its packing, so the packing
-  // of block (kb, jp) overlaps the fetch of the next instead of waiting on each row's lines in turn.
-  auto prefetch_b = [&](int64_t kb, int64_t jp) {
-    const int64_t c0 = j0 + jp * NR, rows = std::min<int64_t>(NR, j1 - c0), bytes = kc_of(kb) * bsz;
-    for (int64_t r = 0; r < rows; ++r) {
-      const char* row = b + ((c0 + r) * p.k + kb * kKB) * bsz;
-      for (int64_t o = 0; o < bytes; o += 64) __builtin_prefetch(row + o, 0, 3);
-    }
-  };
   if (panel_major) {
     for (int64_t kb = 0; kb < nkb; ++kb) pack_a(kb, Ap + kb * mp * MR * kKB);
     for (int64_t jp = 0; jp < np; ++jp)
       for (int64_t kb = 0; kb < nkb; ++kb) {
-        if (kb + 1 < nkb) prefetch_b(kb + 1, jp);
-        else if (jp + 1 < np) prefetch_b(0, jp + 1);
         pack_b(kb, jp, Bp);
         micro(kb, jp, Ap + kb * mp * MR * kKB, Bp);
       }
