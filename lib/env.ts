@@ -5,7 +5,7 @@ export const env = {
   addonPath: process.env.DSV3_ADDON || undefined,
   /** CPU backend threads (read natively at first use; here for documentation and reporting). */
   numThreads: process.env.DSV3_NUM_THREADS ? Number(process.env.DSV3_NUM_THREADS) : undefined,
-  /** Cap on the CPU GEMM kernels' instruction set (avx512 | avx2 | generic). Read at each call, in
+  /** Cap on the CPU GEMM kernels' instruction set (avx512bf16 | avx512 | avx2 | generic). Read at each call, in
    * TypeScript: test runners sandbox process.env, so the addon's own getenv would not see changes. */
   cpuIsa: (): string | undefined => process.env.DSV3_CPU_ISA || undefined,
   /** CUDA GEMM kernel (auto | simple | wgmma), an internal switch (the ops have no kernel option; the versions

@@ -1,6 +1,7 @@
 // GEMMs, all NT (out = a @ b^T): DeepSeek's FP8 block-scaled GEMM (inference/kernel.py fp8_gemm),
 // plain f32/bf16 GEMM, and DeepGEMM-style grouped expert GEMMs (contiguous and masked layouts).
-// CPU: native/cpu/gemm.cc (AVX-512 / AVX2 / portable kernels, DSV3_CPU_ISA caps the choice).
+// CPU: native/cpu/gemm.cc (AVX-512, with vdpbf16ps for bf16 / FP8 operands on AVX512_BF16; AVX2; portable kernels;
+// DSV3_CPU_ISA caps the choice).
 // CUDA (see cuda/gemm.h): cuda/fp8_gemm.cu (TMA + wgmma, sm_90a) for FP8 operands, cuda/gemm_f32_bf16.cu for
 // f32 / bf16 `gemm`, cuda/gemm_reference.cu (the 'simple' kernel) for the rest and as the fallback.
 import { env } from '../env';
