@@ -19,6 +19,9 @@ export const TOL_ROUTE_WEIGHTS_VS_CPU = 1e-6;
 export const TOL_SILU_MUL_QUANT_VS_CPU = { codes: 1e-3, scales: 1e-6 };
 /** CPU siluMulQuant scales against the float64 reference's (f32 silu * up, then amax / 448). */
 export const TOL_SILU_MUL_QUANT_SCALES = 1e-6;
+/** siluMulQuant: h within this (relative) of a rounding midpoint of its dtype may round either way (f32 silu
+ * against float64 differs by ~1e-7); a group's scale may then be the nudged reference's (counted, logged). */
+export const NEAR_MIDPOINT = 1e-6;
 /** siluMulQuant dequantized, and FP8 experts against dense ones: FP8 error (one e4m3 rounding, 2^-4, with margin). */
 export const TOL_FP8_VS_DENSE = 0.05;
 /** CUDA moeForward with FP8 experts: routing exact, output to bf16 tolerance (expert GEMMs sum in another order). */

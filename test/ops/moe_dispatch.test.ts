@@ -6,7 +6,7 @@ import { siluMul } from '../../lib/ops/activation';
 import { quantizeFp8, quantizeWeightFp8 } from '../../lib/ops/quant';
 import { narrow } from '../../lib/ops/shape';
 import { moeCombine, moeForward, moeGather, moePermute, siluMulQuant } from '../../lib/ops/moe';
-import { COMBINE_CPU, FORWARD_CPU, GATHER_CPU, NEAR_TIE, PERMUTE_CPU, SILU_MUL_QUANT_CPU, TOL_FP8_VS_DENSE, TOL_SILU_MUL_QUANT_SCALES } from '../cases/moe';
+import { COMBINE_CPU, FORWARD_CPU, GATHER_CPU, NEAR_MIDPOINT, NEAR_TIE, PERMUTE_CPU, SILU_MUL_QUANT_CPU, TOL_FP8_VS_DENSE, TOL_SILU_MUL_QUANT_SCALES } from '../cases/moe';
 import { expectClose, poisoned, TOL, withSeed } from '../helpers';
 import { e4m3Decode } from '../reference/codec';
 import * as ref from '../reference/moe_dispatch';
@@ -150,11 +150,22 @@ describe('siluMulQuant', () => {
     expect((await bytes(split.data)).equals(await bytes(composed.data))).toBe(true);
     expect((await bytes(split.scale)).equals(await bytes(composed.scale))).toBe(true);
 
-    const want = ref.siluMulQuant(await gate.toFloat32Array(), await up.toFloat32Array(), rows, n, dtype);
+    const g32 = await gate.toFloat32Array(), u32 = await up.toFloat32Array();
+    const want = ref.siluMulQuant(g32, u32, rows, n, dtype);
+    // A group whose largest h lies within NEAR_MIDPOINT of a rounding midpoint of dtype may round it either way
+    // (f32 silu against float64): its scale (and codes) may then be those of the reference with h nudged down or up.
+    const nudged = [-NEAR_MIDPOINT, NEAR_MIDPOINT].map((e) => ref.siluMulQuant(g32, u32, rows, n, dtype, false, e));
     const codes = await fused.data.toArray(), scale = await fused.scale.toFloat32Array();
-    expectClose(scale, want.scale, TOL_SILU_MUL_QUANT_SCALES, 'scales');
-    let differ = 0;
-    for (let i = 0; i < codes.length; i++) if (codes[i] !== want.codes[i]) differ++;
+    const close = (a: number, b: number) => Math.abs(a - b) <= TOL_SILU_MUL_QUANT_SCALES * Math.abs(b);
+    let differ = 0, ties = 0;
+    for (let gi = 0; gi < rows * kb; gi++) {
+      const r = Math.floor(gi / kb), j0 = (gi % kb) * 128, j1 = Math.min(n, j0 + 128);
+      const match = close(scale[gi], want.scale[gi]) ? want : nudged.find((x) => close(scale[gi], x.scale[gi]));
+      if (match !== want && match) ties++;
+      if (!match) throw new Error(`scales: group ${gi}: got ${scale[gi]}, want ${want.scale[gi]} (or ${nudged.map((x) => x.scale[gi]).join(' / ')} at a rounding midpoint)`);
+      for (let j = j0; j < j1; j++) if (codes[r * n + j] !== match.codes[r * n + j]) differ++;
+    }
+    if (ties) console.log(`siluMulQuant ${dtype} rows=${rows} n=${n}: ${ties} group(s) with their largest h at a rounding midpoint`);
     expect(differ).toBeLessThanOrEqual(Math.max(1, codes.length / 1000));  // only where f32 silu rounds h across a code boundary
     const deq = Float64Array.from(codes, (c, i) => e4m3Decode(c) * scale[Math.floor(i / n) * kb + Math.floor((i % n) / 128)]);
     if (rows) expectClose(deq, want.h, TOL_FP8_VS_DENSE, 'dequantized');

@@ -60,10 +60,12 @@ export function moeGather(x: ArrayLike<number>, d: number, rowSlot: ArrayLike<nu
 
 /** h = silu(g) * u rounded to the input dtype, then act_quant; g, u [rows, n]. */
 export function siluMulQuant(g: ArrayLike<number>, u: ArrayLike<number>, rows: number, n: number, dtype: 'f32' | 'bf16' | 'f16',
-  ue8m0 = false): { h: Float64Array; codes: Uint8Array; scale: Float64Array } {
+  ue8m0 = false, nudge = 0): { h: Float64Array; codes: Uint8Array; scale: Float64Array } {
   const round = dtype === 'bf16' ? bf16Round : dtype === 'f16' ? f16Round : Math.fround;
   const h = new Float64Array(rows * n);
-  for (let i = 0; i < h.length; i++) h[i] = round(g[i] / (1 + Math.exp(-g[i])) * u[i]);
+  // nudge: h scaled by (1 + nudge) before its rounding to dtype, so that a value within |nudge| of a rounding
+  // midpoint takes the other side (f32 silu differs from float64 by ~1e-7 relative)
+  for (let i = 0; i < h.length; i++) h[i] = round(g[i] / (1 + Math.exp(-g[i])) * u[i] * (1 + nudge));
   return { h, ...actQuant(h, rows, n, { ue8m0 }) };
 }
 
