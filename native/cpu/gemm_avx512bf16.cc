@@ -1,13 +1,12 @@
-// The packed (prefill-sized) GEMM micro-kernels on AVX512_BF16 (vdpbf16ps: 32 multiply-adds per
-// instruction, twice an f32 FMA's), for the problems whose operands bf16 holds exactly: bf16 and FP8
-// e4m3 (every e4m3 value, subnormals included, is a bf16). Panels hold bf16 pairs (elements k and k + 1 of
-// a row in one 32-bit word) instead of f32; the driver, tiles, K blocks and scale epilogue are the f32
-// set's (gemm.cc run_packed), so only the packing and the inner product change. Each product of two bf16 is
-// exact in f32 and the sums are f32 as before; the instruction treats bf16 subnormal inputs (|x| < 2^-126)
-// as zero and flushes subnormal sums, so results differ from the f32 kernels by rounding only (within the
-// GEMM tests' tolerances). Skinny problems (decode) keep the AVX-512 set's streaming kernels, which are
-// bound by memory there. Compiled for its ISA by target pragmas; gemm.cc calls it only when the CPU has
-// AVX512_BF16 besides the AVX-512 set's features.
+// The GEMM kernels on AVX512_BF16 (vdpbf16ps: 32 multiply-adds per instruction, twice an f32 FMA's), for the
+// problems whose operands bf16 holds exactly: bf16 and FP8 e4m3 (every e4m3 value, subnormals included, is a
+// bf16). Packed (prefill-sized) problems: panels hold bf16 pairs (elements k and k + 1 of a row in one 32-bit
+// word) instead of f32; the driver, tiles, K blocks and scale epilogue are the f32 set's (gemm.cc run_packed),
+// so only the packing and the inner product change. Skinny (decode) problems: A as bf16 words, weight rows
+// streamed one at a time (below). Each product of two bf16 is exact in f32 and the sums are f32 as before; the
+// instruction treats bf16 subnormal inputs (|x| < 2^-126) as zero and flushes subnormal sums, so results differ
+// from the f32 kernels by rounding only (within the GEMM tests' tolerances). Compiled for its ISA by target
+// pragmas; gemm.cc calls it only when the CPU has AVX512_BF16 besides the AVX-512 set's features.
 #include <algorithm>
 #include <cstring>
 #include <utility>
@@ -35,17 +34,21 @@ constexpr int MR = 12, NR = 32;  // as the AVX-512 set: 24 zmm accumulators, 2 B
 
 inline __mmask32 mask32(int64_t left) { return left >= 32 ? ~__mmask32(0) : static_cast<__mmask32>((1u << left) - 1); }
 
-// 64 e4m3fn codes -> 64 bf16 in element order, as v[0] (codes 0..31) and v[1] (32..63): two 128-entry
-// byte lookups give each bf16's low and high byte (vpermi2b ignores the index's sign bit; the sign is
-// or-ed into the high byte), interleaved into words per 128-bit lane, then put back in order across lanes.
-inline void e4m3x64_bf16(__m512i x, const Bf16Lut& l, __m512i v[2]) {
+// 64 e4m3fn codes -> 64 bf16, per 128-bit lane: two 128-entry byte lookups give each bf16's low and high byte
+// (vpermi2b ignores the index's sign bit; the sign is or-ed into the high byte), interleaved into words.
+inline void e4m3x64_lanes(__m512i x, const Bf16Lut& l, __m512i v[2]) {
   const __m512i lo = _mm512_permutex2var_epi8(_mm512_load_si512(l.lo), x, _mm512_load_si512(l.lo + 64));
   const __m512i hi = _mm512_ternarylogic_epi32(_mm512_permutex2var_epi8(_mm512_load_si512(l.hi), x, _mm512_load_si512(l.hi + 64)), x,
                                                _mm512_set1_epi8(static_cast<char>(0x80)), 0xF8);
-  const __m512i w0 = _mm512_unpacklo_epi8(lo, hi);  // lane L: codes 16 L + 0..7
-  const __m512i w1 = _mm512_unpackhi_epi8(lo, hi);  // lane L: codes 16 L + 8..15
-  v[0] = _mm512_permutex2var_epi64(w0, _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11), w1);
-  v[1] = _mm512_permutex2var_epi64(w0, _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15), w1);
+  v[0] = _mm512_unpacklo_epi8(lo, hi);  // 128-bit lane L: codes 16 L + 0..7
+  v[1] = _mm512_unpackhi_epi8(lo, hi);  // 128-bit lane L: codes 16 L + 8..15
+}
+// The same in element order: v[0] codes 0..31, v[1] codes 32..63.
+inline void e4m3x64_bf16(__m512i x, const Bf16Lut& l, __m512i v[2]) {
+  __m512i w[2];
+  e4m3x64_lanes(x, l, w);
+  v[0] = _mm512_permutex2var_epi64(w[0], _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11), w[1]);
+  v[1] = _mm512_permutex2var_epi64(w[0], _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15), w[1]);
 }
 
 // Packs `rows` rows (row stride ld elements) x kc elements as a panel of bf16 pairs: the 32-bit word
@@ -124,22 +127,13 @@ void micro(const float* A, const float* B, int kc, float* C, int64_t ldc, const 
   }
 }
 
-
 // ---- Skinny (decode) kernels: m <= 8 rows of A (bf16 words, see skinny_a) against B rows streamed once --------
-// A step is 64 elements of a B row: bf16, two loads; e4m3, one load decoded to two vectors of bf16 (the
-// byte lookups and one interleave, without e4m3x64_bf16's cross-lane reorder: skinny_a puts A in that
-// order instead). Two accumulators per (row of A, row of B), one per vector of a step, whatever M, so
-// that a row's result does not depend on the batch it decodes in. Block-scaled problems keep, per
-// (row of A, row of B), the 128-element block's sum apart and add it times a_scale * b_scale (the recipe's
-// product, f32) at the block's end: bf16 A cannot carry the scales exactly, as the f32 kernels' folded A does.
-inline void e4m3x64_lanes(__m512i x, const Bf16Lut& l, __m512i v[2]) {
-  const __m512i lo = _mm512_permutex2var_epi8(_mm512_load_si512(l.lo), x, _mm512_load_si512(l.lo + 64));
-  const __m512i hi = _mm512_ternarylogic_epi32(_mm512_permutex2var_epi8(_mm512_load_si512(l.hi), x, _mm512_load_si512(l.hi + 64)), x,
-                                               _mm512_set1_epi8(static_cast<char>(0x80)), 0xF8);
-  v[0] = _mm512_unpacklo_epi8(lo, hi);  // 128-bit lane L: codes 16 L + 0..7
-  v[1] = _mm512_unpackhi_epi8(lo, hi);  // 128-bit lane L: codes 16 L + 8..15
-}
-
+// A step is 64 elements of a B row: bf16, two loads; e4m3, one load decoded to two vectors of bf16 by
+// e4m3x64_lanes (without e4m3x64_bf16's cross-lane reorder: skinny_a puts A in that order instead). Two
+// accumulators per (row of A, row of B), one per vector of a step, whatever M, so that a row's result does not
+// depend on the batch it decodes in. Block-scaled problems keep, per (row of A, row of B), the 128-element block's
+// sum apart and add it times a_scale * b_scale (the recipe's product, f32) at the block's end: bf16 A cannot carry
+// the scales exactly, as the f32 kernels' folded A does.
 template <DType T>
 inline void load_step(const char* p, int64_t left, const Bf16Lut& lut, __m512i v[2]) {
   if constexpr (T == DType::f8_e4m3) {
