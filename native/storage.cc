@@ -60,7 +60,8 @@ namespace {
 // every step, and a fresh mapping costs a page fault per 4 KiB on first touch (a fifth of a CPU prefill's
 // time before). At most kHostCacheBytes are kept, least recently freed evicted first: sizes that stop coming
 // (another phase's shapes) age out instead of filling the cache for good, which had sent a bf16 prefill's own
-// sizes back to fresh mappings (a 128-token prefill of the small preset: 5600-7300 page faults, 1700-2600 with LRU; 63-73 -> 57 ms).
+// sizes back to fresh mappings (a 128-token prefill of the small preset: 5600-7300 page faults, 1700-2600 with
+// LRU; 63-73 -> 57 ms).
 constexpr size_t kHostCacheBytes = size_t{64} << 20;
 class HostMapCache {
  public:
