@@ -8,7 +8,7 @@
 #include <utility>
 
 #include "native/cpu/gemm_internal.h"
-#include "native/cpu/rowops.h"  // transpose16
+#include "native/cpu/rowops.h"  // transpose16, reduce4
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -220,15 +220,6 @@ inline void load_step(const char* p, int64_t left, const Lut64& lut, __m512 f[])
       f[1] = left > 16 ? _mm512_maskz_loadu_ps(tail_mask(left - 16), q + 16) : _mm512_setzero_ps();
     }
   }
-}
-
-// Four vectors' lane sums -> one __m128 {sum v0, sum v1, sum v2, sum v3}.
-inline __m128 reduce4(__m512 v0, __m512 v1, __m512 v2, __m512 v3) {
-  const __m512 a = _mm512_add_ps(_mm512_unpacklo_ps(v0, v1), _mm512_unpackhi_ps(v0, v1));
-  const __m512 b = _mm512_add_ps(_mm512_unpacklo_ps(v2, v3), _mm512_unpackhi_ps(v2, v3));
-  const __m512 c = _mm512_add_ps(_mm512_shuffle_ps(a, b, 0x44), _mm512_shuffle_ps(a, b, 0xEE));
-  const __m256 d = _mm256_add_ps(_mm512_castps512_ps256(c), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(c), 1)));
-  return _mm_add_ps(_mm256_castps256_ps128(d), _mm256_extractf128_ps(d, 1));
 }
 
 // B rows j..j+R-1 (all inside j0..j1) against the M rows of A.

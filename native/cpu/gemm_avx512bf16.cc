@@ -12,7 +12,7 @@
 #include <utility>
 
 #include "native/cpu/gemm_internal.h"
-#include "native/cpu/rowops.h"  // transpose16
+#include "native/cpu/rowops.h"  // transpose16, reduce4
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -145,19 +145,10 @@ inline void load_step(const char* p, int64_t left, const Bf16Lut& lut, __m512i v
   }
 }
 
-// Four vectors' lane sums -> {sum v0, sum v1, sum v2, sum v3}.
-inline __m128 reduce4(__m512 v0, __m512 v1, __m512 v2, __m512 v3) {
-  const __m512 a = _mm512_add_ps(_mm512_unpacklo_ps(v0, v1), _mm512_unpackhi_ps(v0, v1));
-  const __m512 b = _mm512_add_ps(_mm512_unpacklo_ps(v2, v3), _mm512_unpackhi_ps(v2, v3));
-  const __m512 c = _mm512_add_ps(_mm512_shuffle_ps(a, b, 0x44), _mm512_shuffle_ps(a, b, 0xEE));
-  const __m256 d = _mm256_add_ps(_mm512_castps512_ps256(c), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(c), 1)));
-  return _mm_add_ps(_mm256_castps256_ps128(d), _mm256_extractf128_ps(d, 1));
-}
-
 // B row j against the M rows of A. One row at a time, front to back: a task's rows lie one after the other in
 // memory, so this reads them as one sequential stream, which the hardware prefetchers follow best. Streaming
 // 4 rows together (as the f32 kernels do, tuned on an Intel CPU) read 2048 x 1024 weights from DRAM at
-// 18-23 GB/s on this Zen 4 (2 threads); one row at a time, at 28-43 GB/s (bench/RESULTS.md, 2026-12-04).
+// 13-24 GB/s on a Zen 4 (2 threads); one row at a time, at 29-37 GB/s (bench/RESULTS.md, 2026-12-04).
 template <int M, DType T, bool Scaled>
 inline void row(const SkinnyArgs& g, int64_t j, const Bf16Lut& lut) {
   constexpr int64_t bsz = kSize<T>;

@@ -124,6 +124,15 @@ DSV3_TARGET_AVX512 inline void transpose16(__m512 r[16]) {
   for (int i = 0; i < 16; ++i) r[i] = t[i];
 }
 
+// Four vectors' lane sums -> one __m128 {sum v0, sum v1, sum v2, sum v3} (the skinny GEMM kernels' row results).
+DSV3_TARGET_AVX512 inline __m128 reduce4(__m512 v0, __m512 v1, __m512 v2, __m512 v3) {
+  const __m512 a = _mm512_add_ps(_mm512_unpacklo_ps(v0, v1), _mm512_unpackhi_ps(v0, v1));
+  const __m512 b = _mm512_add_ps(_mm512_unpacklo_ps(v2, v3), _mm512_unpackhi_ps(v2, v3));
+  const __m512 c = _mm512_add_ps(_mm512_shuffle_ps(a, b, 0x44), _mm512_shuffle_ps(a, b, 0xEE));
+  const __m256 d = _mm256_add_ps(_mm512_castps512_ps256(c), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(c), 1)));
+  return _mm_add_ps(_mm256_castps256_ps128(d), _mm256_extractf128_ps(d, 1));
+}
+
 // The 16 partial sums of 16 dots at once, summed in dot()'s order: element i of the result is
 // ((0 + v[i][0]) + v[i][1]) + ... + v[i][15], i.e. dot() of a length that is a multiple of 16 when v[i] holds
 // its partial sums, bit for bit. One transpose and 16 vector adds instead of 16 x 16 dependent scalar adds.
