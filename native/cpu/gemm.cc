@@ -158,8 +158,9 @@ void run_skinny(const KernelSet& ks, const Prob& p, const SkinnyA& sa, int64_t j
 struct Task { size_t prob; int64_t i0, i1, j0, j1; };
 
 void run_problems(const std::vector<Prob>& probs, GemmIsa isa) {
-  // Each problem's kernel set: the ISA's; on AVX512_BF16, problems whose operands bf16 holds exactly (bf16,
-  // e4m3) run on vdpbf16ps (gemm_avx512bf16.cc: the same tiles and skinny bound, its own A and panel formats).
+  // Each problem's kernel set: the ISA's; on AVX512_BF16, problems whose operands bf16 holds exactly (both bf16
+  // or both e4m3, the only pairs the ops make) run on vdpbf16ps (gemm_avx512bf16.cc: the same tiles and skinny
+  // bound, its own A and panel formats).
   const KernelSet& base = kernel_set(isa);
   const KernelSet* bf16_pairs = nullptr;
 #if defined(__x86_64__)
@@ -167,7 +168,7 @@ void run_problems(const std::vector<Prob>& probs, GemmIsa isa) {
 #endif
   auto kset = [&](const Prob& p) -> const KernelSet& {
     auto exact = [](DType t) { return t == DType::bf16 || t == DType::f8_e4m3; };
-    return bf16_pairs && exact(p.at) && exact(p.bt) ? *bf16_pairs : base;
+    return bf16_pairs && exact(p.at) && p.at == p.bt ? *bf16_pairs : base;
   };
   const int64_t T = num_threads();
   std::vector<Task> tasks;
@@ -193,7 +194,7 @@ void run_problems(const std::vector<Prob>& probs, GemmIsa isa) {
       for (int64_t i = 0; i < p.m; ++i) {
         const char* src = static_cast<const char*>(p.a) + i * p.k * asz;
         if (ks.skinny_a) {
-          ks.skinny_a(src, p.at, p.bt, p.k, cols, reinterpret_cast<uint16_t*>(A + i * lda));
+          ks.skinny_a(src, p.at, p.k, cols, reinterpret_cast<uint16_t*>(A + i * lda));
           continue;
         }
         ks.decode(src, p.at, A + i * lda, p.k);

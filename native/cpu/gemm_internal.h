@@ -40,9 +40,9 @@ using SkinnyFn = void (*)(const SkinnyArgs&);
 // Reorders decoded A rows (m rows of `cols` f32, cols a multiple of kKB, row stride lda) in place into the order
 // the skinny kernel for B dtype bt reads them in. tmp: kKB floats of scratch.
 using SkinnyPrepFn = void (*)(DType bt, float* a, int64_t m, int64_t cols, int64_t lda, float* tmp);
-// One row of A (k elements of dtype at) -> `cols` bf16 words in the order the skinny kernel for B dtype bt reads
-// them, zero past k (the AVX512_BF16 set, whose skinny kernels take A as bf16 words).
-using SkinnyAFn = void (*)(const void* src, DType at, DType bt, int64_t k, int64_t cols, uint16_t* dst);
+// One row of A (k elements of dtype t, B's dtype too) -> `cols` bf16 words in the order the skinny kernel for B
+// of dtype t reads them, zero past k (the AVX512_BF16 set, whose skinny kernels take A as bf16 words).
+using SkinnyAFn = void (*)(const void* src, DType t, int64_t k, int64_t cols, uint16_t* dst);
 // Packs `rows` rows (row stride ld elements) x kc elements of src as a panel dst[k * width + r] in f32;
 // rows rows..width are zero. tmp: kMaxNR * kKB floats of scratch.
 using PackFn = void (*)(const char* src, DType t, int64_t ld, int rows, int width, int kc, float* tmp, float* dst);
