@@ -190,9 +190,8 @@ void micro(const float* A, const float* B, int kc, float* C, int64_t ldc, const 
 
 // ---- Skinny (decode) kernels: m <= 8 rows of A against B rows streamed once from memory ----------
 // A arrives decoded to f32, carrying any block scales (gemm.cc folds them in), and permuted by skinny_prep
-// into the order in which a step of B decodes (so B needs no shuffles beyond its decode). Each call of
-// rows_block streams R rows of B together along all of K (independent accumulators for ILP, each loaded A
-// vector reused R times and each decoded B vector M times). Steps (elements of one B row per iteration):
+// into the order in which a step of B decodes (so B needs no shuffles beyond its decode). `row` streams one row
+// of B along all of K (each decoded B vector used for the M rows of A). Steps (elements of a B row per iteration):
 // fp8 64 codes (VBMI byte lookups, e4m3x64_words), bf16 32 (x << 16 gives the even elements, x & 0xffff0000
 // the odd ones), f32 32 (two loads).
 template <DType T> struct StepOf;
@@ -222,61 +221,64 @@ inline void load_step(const char* p, int64_t left, const Lut64& lut, __m512 f[])
   }
 }
 
-// B rows j..j+R-1 (all inside j0..j1) against the M rows of A.
-template <int M, int R, DType T>
-inline void rows_block(const SkinnyArgs& g, int64_t j, const Lut64& lut) {
+// B row j against the M rows of A -> sum[i] (16 lanes whose sum is out[i, j]). One row at a time, front to back:
+// a task's rows lie one after the other in memory, so this reads them as one sequential stream, which the
+// hardware prefetchers follow best. Streaming 4 rows together (the previous scheme, tuned on an Intel CPU)
+// decoded `small` 1.2x (f32) to 1.5x (bf16, fp8 with DSV3_CPU_ISA=avx512) slower on a Zen 4 (bench/RESULTS.md,
+// 2026-12-04); the Intel CPU was not measured again.
+template <int M, DType T>
+inline void row(const SkinnyArgs& g, int64_t j, const Lut64& lut, __m512 sum[M]) {
   constexpr int E = StepOf<T>::kElems, V = StepOf<T>::kVecs;
-  // Two accumulators per (row of A, row of B), even and odd vectors of a step: enough chains for the FMA
-  // latency, and the same summation order for every M and R, so that a row's result does not depend on
-  // the batch it decodes in (the serving tests compare batched decode with decode alone).
+  // Two accumulators per row of A, even and odd vectors of a step: enough chains for the FMA latency, and the
+  // same summation order for every M, so that a row's result does not depend on the batch it decodes in (the
+  // serving tests compare batched decode with decode alone).
   constexpr int P = 2;
   constexpr int64_t bsz = kSize<T>;
   const int64_t k = g.k, lda = g.lda;
-  const char* brow[R];
-  for (int r = 0; r < R; ++r) brow[r] = g.b + (j + r) * k * bsz;
-  // Software prefetch, one line per row and step: with R >= 2, the same place 4 rows ahead (the rows
-  // of a later block: the hardware prefetchers lose short interleaved rows, e.g. k = 1536 or 2048: up
-  // to 1.6x from L3 / DRAM); with one row at a time, 1 KB ahead in the row (measured better there).
-  const int64_t kPrefetch = R > 1 ? 4 * k * bsz : 1024;
+  const char* b = g.b + j * k * bsz;
   // Every loop over the accumulator array is unrolled completely, so that it lives in registers.
-  __m512 acc[M * R * P];
-#pragma GCC unroll 32
-  for (int q = 0; q < M * R * P; ++q) acc[q] = _mm512_setzero_ps();
+  __m512 acc[M * P];
+#pragma GCC unroll 16
+  for (int q = 0; q < M * P; ++q) acc[q] = _mm512_setzero_ps();
   for (int64_t c = 0; c < k; c += E) {
-    const int64_t left = k - c;
-#pragma GCC unroll 4
-    for (int r = 0; r < R; ++r) {
-      __m512 f[V];
-      _mm_prefetch(brow[r] + c * bsz + kPrefetch, _MM_HINT_T0);
-      load_step<T>(brow[r] + c * bsz, left, lut, f);
+    __m512 f[V];
+    _mm_prefetch(b + c * bsz + 1024, _MM_HINT_T0);  // 1 KB ahead in the row
+    load_step<T>(b + c * bsz, k - c, lut, f);
 #pragma GCC unroll 8
-      for (int i = 0; i < M; ++i)
+    for (int i = 0; i < M; ++i)
 #pragma GCC unroll 4
-        for (int v = 0; v < V; ++v) {
-          __m512& d = acc[(i * R + r) * P + v % P];
-          d = _mm512_fmadd_ps(_mm512_loadu_ps(g.a + i * lda + c + 16 * v), f[v], d);
-        }
-    }
+      for (int v = 0; v < V; ++v) {
+        __m512& d = acc[i * P + v % P];
+        d = _mm512_fmadd_ps(_mm512_loadu_ps(g.a + i * lda + c + 16 * v), f[v], d);
+      }
   }
-  constexpr int Q = (M * R + 3) / 4 * 4;
-  alignas(16) float sums[Q];
-  const __m512 z = _mm512_setzero_ps();
-  auto pair = [&](int q) { return q < M * R ? _mm512_add_ps(acc[q * P], acc[q * P + 1]) : z; };
 #pragma GCC unroll 8
-  for (int q = 0; q < M * R; q += 4) _mm_store_ps(sums + q, reduce4(pair(q), pair(q + 1), pair(q + 2), pair(q + 3)));
-  for (int i = 0; i < M; ++i)
-    for (int r = 0; r < R; ++r) store_f32(g.out, g.ot, static_cast<size_t>(i * g.ldo + j + r), sums[i * R + r]);
+  for (int i = 0; i < M; ++i) sum[i] = _mm512_add_ps(acc[i * P], acc[i * P + 1]);
+}
+
+// G consecutive B rows from j: their G * M sum vectors reduced four at a time (reduce4 sums each vector's lanes
+// alone, so grouping changes no result) and stored.
+template <int M, int G, DType T>
+inline void rows(const SkinnyArgs& g, int64_t j, const Lut64& lut) {
+  constexpr int S = M * G, Q = (S + 3) / 4 * 4;
+  __m512 sum[Q];
+#pragma GCC unroll 4
+  for (int r = 0; r < G; ++r) row<M, T>(g, j + r, lut, sum + r * M);
+#pragma GCC unroll 4
+  for (int q = S; q < Q; ++q) sum[q] = _mm512_setzero_ps();
+  alignas(16) float out[Q];
+#pragma GCC unroll 4
+  for (int q = 0; q < Q; q += 4) _mm_store_ps(out + q, reduce4(sum[q], sum[q + 1], sum[q + 2], sum[q + 3]));
+  for (int q = 0; q < S; ++q) store_f32(g.out, g.ot, static_cast<size_t>((q % M) * g.ldo + j + q / M), out[q]);
 }
 
 template <int M, DType T>
 void skinny_t(const SkinnyArgs& g) {
-  // Rows of B per block: as many as the registers allow (M x R x 2 <= 16 accumulators, plus the decoded
-  // step and FP8's four lookup tables).
-  constexpr int R = M <= 2 ? 4 : M <= 4 ? 2 : 1;
+  constexpr int G = M < 4 ? 4 / M : 1;  // B rows per reduction: four sums per reduce4
   const Lut64 lut = T == DType::f8_e4m3 ? load_lut() : Lut64{};
   int64_t j = g.j0;
-  for (; j + R <= g.j1; j += R) rows_block<M, R, T>(g, j, lut);
-  for (; j < g.j1; ++j) rows_block<M, 1, T>(g, j, lut);
+  for (; j + G <= g.j1; j += G) rows<M, G, T>(g, j, lut);
+  for (; j < g.j1; ++j) rows<M, 1, T>(g, j, lut);
 }
 
 template <int M>
