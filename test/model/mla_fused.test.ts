@@ -23,8 +23,12 @@ describe('mlaForward over the paged latent cache', () => {
   let ckpt: Checkpoint;
   beforeAll(() => { ckpt = Checkpoint.open(DIR); });
 
-  test.each([['f32', false, 2e-5], ['f32', true, 3e-3], ['bf16', true, 3e-2]] as [Act, boolean, number][])(
-    'equals the per-sequence MLA: activations %s, fp8 projections %s', (act, fp8, tol) => withSeed(async (seed) => {
+  // f32 with fp8 projections: the two paths quantize the projections' inputs (e4m3 per 128 channels) from f32 values
+  // that differ by f32 rounding (their GEMMs sum in different orders), so the outputs agree to f32 noise (1e-7 to
+  // 7e-6 measured) unless a value sits at an e4m3 rounding midpoint and its code flips: one flip moved a decode
+  // output by 5.2e-3 (seed 2749623687). So every check meets `tol` but at most one, which may reach `flipTol`.
+  test.each([['f32', false, 2e-5, 0], ['f32', true, 2e-5, 1e-2], ['bf16', true, 3e-2, 0]] as [Act, boolean, number, number][])(
+    'equals the per-sequence MLA: activations %s, fp8 projections %s', (act, fp8, tol, flipTol) => withSeed(async (seed) => {
       const invFreq = Tensor.fromArray(ropeInvFreq(cfg));
       const old = await Mla.load(cfg, ckpt, PREFIX, invFreq, act, fp8);
       // the load plan of activations 'fp8' keeps the fp8 projections; with f32 activations (not a model mode) its
@@ -35,6 +39,7 @@ describe('mlaForward over the paged latent cache', () => {
       const d = cfg.hiddenSize;
       let s = seed;
       const rand = (t: number) => Tensor.randn([t, d], { seed: s++ }).cast(act);
+      let flipped = '';
       const seqs = [70, 5, 130, 9, 9].map(() => ({ id: cache.addSequence(), kv: new KVCache(cfg, 256, act, 1), len: 0 }));
       const check = async (group: typeof seqs, sq: number, what: string) => {
         const x = rand(group.length * sq);
@@ -49,7 +54,10 @@ describe('mlaForward over the paged latent cache', () => {
           const want = await old.forward(xi, pos, g.kv, 0, g.len).toFloat32Array();
           g.len += sq;
           const e = relErr(got.subarray(bi * sq * d, (bi + 1) * sq * d), want);
-          if (!(e <= tol)) throw new Error(`${what}, sequence ${bi}: relative error ${e} > ${tol}`);
+          if (e <= tol) continue;
+          if (!(e <= flipTol) || flipped) throw new Error(`${what}, sequence ${bi}: relative error ${e} > ${tol}${flipped ? ` (a second check over it; the first: ${flipped})` : ''}`);
+          flipped = `${what}, sequence ${bi}: ${e}`;
+          console.log(`[seed ${seed}] ${flipped}: within ${flipTol}, taken as one e4m3 code flipped at a rounding midpoint`);
         }
       };
       await check([seqs[0]], 70, 'prefill 70');
