@@ -207,7 +207,7 @@ void run_problems(const std::vector<Prob>& probs, GemmIsa isa) {
   }
   // Skinny chunks: about 4 per thread over all the skinny problems' weights (dynamic scheduling evens
   // out the stragglers), but none under ~32 KB of weights, so the fork-join and the per-chunk costs
-  // stay small against the streaming; multiples of 4 rows (the kernels stream 4 or 2 rows at a time).
+  // stay small against the streaming; multiples of 4 rows (the kernels reduce 4 or 2 rows' sums together).
   const int64_t chunk_bytes = std::max<int64_t>(32 << 10, ceil_div(skinny_bytes, 4 * T));
   for (size_t pi = 0; pi < probs.size(); ++pi) {
     const Prob& p = probs[pi];

@@ -244,7 +244,7 @@ inline void row(const SkinnyArgs& g, int64_t j, const Lut64& lut, __m512 sum[M])
     __m512 f[V];
     // FP8 only: 1 KB ahead in the row. Its decode makes a step long enough that the hardware prefetchers alone
     // leave the loads waiting; for f32 and bf16 rows they do better alone (Zen 4, small decode: f32 87-120 ->
-    // 120-152 tok/s without it, bf16 on this set 233-262 -> 300-325; fp8 400 / 433 against 431 / 342: kept).
+    // 120-152 tok/s without it, bf16 on this set 233-262 -> 300-325; fp8 400 / 433 without, 431 / 342 with: kept).
     if constexpr (T == DType::f8_e4m3) _mm_prefetch(b + c * bsz + 1024, _MM_HINT_T0);
     load_step<T>(b + c * bsz, k - c, lut, f);
 #pragma GCC unroll 8

@@ -147,8 +147,8 @@ inline void load_step(const char* p, int64_t left, const Bf16Lut& lut, __m512i v
 
 // B row j against the M rows of A -> sum[i] (16 lanes whose sum is out[i, j]). One row at a time, front to back:
 // a task's rows lie one after the other in memory, so this reads them as one sequential stream, which the
-// hardware prefetchers follow best. Streaming 4 rows together (as the f32 kernels do, tuned on an Intel CPU) read
-// 2048 x 1024 weights from DRAM at 13-24 GB/s on a Zen 4 (2 threads); one row at a time, at 29-37 GB/s
+// hardware prefetchers follow best. Streaming 4 rows together (the f32 kernels' former scheme, tuned on an Intel
+// CPU) read 2048 x 1024 weights from DRAM at 13-24 GB/s on a Zen 4 (2 threads); one row at a time, at 29-37 GB/s
 // (bench/RESULTS.md, 2026-12-04).
 template <int M, DType T, bool Scaled>
 inline void row(const SkinnyArgs& g, int64_t j, const Bf16Lut& lut, __m512 sum[M]) {
