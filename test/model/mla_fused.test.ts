@@ -25,9 +25,10 @@ describe('mlaForward over the paged latent cache', () => {
 
   // f32 with fp8 projections: the two paths quantize the projections' inputs (e4m3 per 128 channels) from f32 values
   // that differ by f32 rounding (their GEMMs sum in different orders), so the outputs agree to f32 noise (1e-7 to
-  // 7e-6 measured) unless a value sits at an e4m3 rounding midpoint and its code flips: one flip moved a decode
-  // output by 5.2e-3 (seed 2749623687). So every check meets `tol` but at most one, which may reach `flipTol`.
-  test.each([['f32', false, 2e-5, 0], ['f32', true, 2e-5, 1e-2], ['bf16', true, 3e-2, 0]] as [Act, boolean, number, number][])(
+  // 7e-6 measured) unless a value sits at an e4m3 rounding midpoint and its code flips: flips diluted over a
+  // prefill's rows moved checks by up to 1e-4 (seed 3538442244), one in a one-token decode row by 5.2e-3 (seed
+  // 2749623687). So every check meets `tol` but at most one, which may reach `flipTol`.
+  test.each([['f32', false, 2e-5, 0], ['f32', true, 3e-3, 1e-2], ['bf16', true, 3e-2, 0]] as [Act, boolean, number, number][])(
     'equals the per-sequence MLA: activations %s, fp8 projections %s', (act, fp8, tol, flipTol) => withSeed(async (seed) => {
       const invFreq = Tensor.fromArray(ropeInvFreq(cfg));
       const old = await Mla.load(cfg, ckpt, PREFIX, invFreq, act, fp8);
