@@ -7,6 +7,7 @@ import { ChatMessage, StreamDecoder, TextTokenizer } from './tokenizer';
 import type { ForwardOptions, Transformer } from './model/transformer';
 import type { Act } from './model/linear';
 import type { RouteTrace } from './model/stats';
+import type { SequenceCache } from './model/paged_cache';
 import { DecodeGraph } from './model/decode_graph';
 
 /** Generation was aborted through its AbortSignal (thrown by the iterator; the cache is released first). */
@@ -65,9 +66,34 @@ export interface GenerateStats {
   stopReason: StopReason | null;
   /** Main-model forwards after the prefill. */
   decodeForwards: number;
+  /**
+   * Greedy decode's captured step: 'captured' by this generate, 'reused' from the previous greedy generate (kept on
+   * the model with its cache: model.keptDecode), 'none' (sampling, a trace, or no decode step).
+   */
+  decodeGraph?: 'captured' | 'reused' | 'none';
   /** speculative 'mtp': drafts verified and drafts accepted (acceptance rate = draftAccepted / draftTotal). */
   draftTotal?: number;
   draftAccepted?: number;
+}
+
+/**
+ * The cache and captured decode step the model keeps from its last greedy generate, emptied, when its cache holds
+ * `len` tokens (the step graph is bound to that cache; its inputs are refreshed every step); null otherwise.
+ */
+function takeDecode(model: Transformer, len: number): { cache: SequenceCache; graph: DecodeGraph } | null {
+  const k = model.keptDecode;
+  if (!k || k.cache.maxLen < len) return null;
+  model.keptDecode = null;
+  k.cache.reset();
+  return k;
+}
+
+/** Keeps a generate's cache (emptied) and captured step on the model for the next one, instead of another it kept. */
+function keepDecode(model: Transformer, cache: SequenceCache, graph: DecodeGraph): void {
+  const old = model.keptDecode;
+  if (old) { old.graph.dispose(); old.cache.dispose(); }
+  cache.reset();
+  model.keptDecode = { cache, graph };
 }
 
 /** The per-step sampling seed: a 64-bit mix of (seed, step) (splitmix64 finalizer), as a signed bigint. */
@@ -148,12 +174,17 @@ export class Generation implements AsyncIterable<GeneratedToken> {
       cache, trace: opts.trace, rows: 'last', logits: false, signal: opts.signal,
       pick: temperature <= 0 ? {} : { temperature, seed: stepSeed(seed, step), topP: opts.topP, topK: opts.topK },
     });
-    const cache = model.createCache(Math.min(cfg.maxPositionEmbeddings, promptIds.length + Math.max(maxNew, 1)));
     // Greedy steps without a routing trace replay one captured step graph (DecodeGraph): no per-op host work. On the
     // CPU the step after the current one is queued before the current one's token is read (fed on the device with
     // its pick), so the host's work between tokens overlaps the computation; when generation ends at an eos or a
     // stop, that one extra forward has run (its expert load counted) and its cache position is dropped with the cache.
-    let graph: DecodeGraph | null = null;
+    // The last greedy generate's cache and captured step are kept on the model for the next one (takeDecode).
+    const greedyGraph = temperature <= 0 && !opts.trace;
+    const needLen = Math.min(cfg.maxPositionEmbeddings, promptIds.length + Math.max(maxNew, 1));
+    const kept = greedyGraph ? takeDecode(model, needLen) : null;
+    const cache = kept?.cache ?? model.createCache(needLen);
+    let graph: DecodeGraph | null = kept?.graph ?? null;
+    stats.decodeGraph = 'none';
     let ahead: { picks: Promise<Int32Array> } | null = null;
     let decodeStart = 0;
     try {
@@ -173,7 +204,8 @@ export class Generation implements AsyncIterable<GeneratedToken> {
         if (step + 1 >= maxNew) { finish('length'); return; }
         if (!ahead && cache.length >= cache.maxLen) { finish('length'); return; }
         checkAbort();
-        if (!graph && temperature <= 0 && !opts.trace) graph = await DecodeGraph.capture(model, [cache]);
+        if (!graph && greedyGraph) { graph = await DecodeGraph.capture(model, [cache]); stats.decodeGraph = 'captured'; }
+        else if (graph && stats.decodeGraph === 'none') stats.decodeGraph = 'reused';
         if (graph && model.device === 'cpu') {
           const cur = ahead ?? await graph.queue([tok.id]);  // a step queued ahead was fed tok.id on the device
           if (!ahead) stats.decodeForwards++;
@@ -196,8 +228,9 @@ export class Generation implements AsyncIterable<GeneratedToken> {
       throw e;
     } finally {
       finish('cancel'); // only when nothing else ended it: the consumer stopped iterating
-      graph?.dispose();
-      cache.dispose();
+      // After an error or an abort the step and cache are not trusted again; else they are kept for the next generate.
+      if (graph && stats.stopReason !== 'error' && stats.stopReason !== 'abort') keepDecode(model, cache, graph);
+      else { graph?.dispose(); cache.dispose(); }
       opts.onStats?.({ ...stats });
     }
   }

@@ -21,6 +21,7 @@ import { Moe } from './moe';
 import { dropTrace, ExpertLoad, ExpertLoadStats, readTrace, RouteTrace, RoutingSink, stepSink } from './stats';
 import { MLA_PAGE_SIZE } from '../ops/mla';
 import { defaultCacheLength, MlaStep, PagedLatentCache, SequenceCache } from './paged_cache';
+import type { DecodeGraph } from './decode_graph';
 export { DEFAULT_CACHE_LENGTH, defaultCacheLength } from './paged_cache';
 
 /** Token choice on the device from the logits rows a forward computes (sampling.ts argmax / sample). */
@@ -110,6 +111,13 @@ export class Transformer {
 
   /** Folds the MoE layers' load sinks (expertLoad()); drivers of step() reserve its rows before a step that counts load. */
   readonly loadStats: ExpertLoadStats;
+
+  /**
+   * The cache and captured decode step of the last greedy generate(), kept for the next one (lib/generate.ts
+   * takeDecode / keepDecode): capturing a step costs milliseconds of host work. Freed by dispose(), replaced when a
+   * later generate needs a longer cache.
+   */
+  keptDecode: { cache: SequenceCache; graph: DecodeGraph } | null = null;
 
   constructor(readonly config: ModelConfig, readonly embed: Tensor<Act>, readonly layers: Block[],
     readonly norm: Tensor<'f32'>, readonly head: Tensor<Act>, readonly precision: 'f32' | 'bf16' | 'fp8' = embed.dtype) {
@@ -399,6 +407,7 @@ export class Transformer {
 
   /** Releases every weight now (caches are separate: SequenceCache / PagedLatentCache dispose). */
   dispose(): void {
+    this.keptDecode?.graph.dispose(); this.keptDecode?.cache.dispose(); this.keptDecode = null;
     this.embed.dispose(); this.head.dispose(); this.norm.dispose();
     for (const l of this.layers) l.dispose();
     this.mtp?.dispose();

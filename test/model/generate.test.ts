@@ -3,7 +3,7 @@
 // reproducible, and maxNewTokens / stop ids / abort / eos end it. Mirrors DeepSeek-V3 generate.py generate().
 import { join } from 'path';
 import { ArgumentError, Tensor } from '../../lib';
-import { AbortError, GeneratedToken, GenerateStats, Generation, stepSeed } from '../../lib/generate';
+import { AbortError, GeneratedToken, GenerateOptions, GenerateStats, Generation, stepSeed } from '../../lib/generate';
 import { loadModel } from '../../lib/model/load';
 import { Model } from '../../lib/model/model';
 import { sample } from '../../lib/ops/sampling';
@@ -46,6 +46,37 @@ test('greedy equals the argmax of a fresh full forward over the growing sequence
   expect(got).toEqual(ref);
   // deterministic
   expect(await collect(model.generate(PROMPT, { maxNewTokens: n }))).toEqual(got);
+}, 120000);
+
+test('greedy keeps its cache and captured decode step for the next generate, which decodes the same tokens', async () => {
+  const run = async (prompt: number[], opts: GenerateOptions = {}) => {
+    let stats: GenerateStats | undefined;
+    const ids = await collect(model.generate(prompt, { maxNewTokens: 8, ...opts, onStats: (s) => { stats = s; } }));
+    return { ids, how: stats!.decodeGraph };
+  };
+  const a = await run(PROMPT);
+  expect(['captured', 'reused']).toContain(a.how);
+  const kept = model.keptDecode!;
+  expect(kept.cache.length).toBe(0);  // emptied for the next one
+  const b = await run(PROMPT);
+  expect(b).toEqual({ ids: a.ids, how: 'reused' });
+  expect(model.keptDecode!.graph).toBe(kept.graph);
+  // a longer one than the kept cache holds: a new cache and step, which are then kept; the tokens are those of the
+  // eager decode forwards (a routing trace turns the step graph off)
+  const long = Array.from({ length: kept.cache.maxLen }, (_, i) => PROMPT[i % PROMPT.length] + i);
+  const c = await run(long);
+  expect(c.how).toBe('captured');
+  expect(c.ids).toEqual((await run(long, { trace: [] })).ids);
+  expect(model.keptDecode!.graph).not.toBe(kept.graph);
+  expect(await run(PROMPT)).toEqual({ ids: a.ids, how: 'reused' });  // the larger kept cache serves the short prompt
+  // sampling and traces neither use nor replace it; an abort drops it
+  const before = model.keptDecode!.graph;
+  expect((await run(PROMPT, { temperature: 1, seed: 3 })).how).toBe('none');
+  expect(model.keptDecode!.graph).toBe(before);
+  const ac = new AbortController();
+  await expect((async () => { for await (const _ of model.generate(PROMPT, { maxNewTokens: 8, signal: ac.signal })) ac.abort(); })()).rejects.toThrow(AbortError);
+  expect(model.keptDecode).toBeNull();
+  expect((await run(PROMPT)).how).toBe('captured');
 }, 120000);
 
 test('seeded sampling: reproducible, seed-dependent, and step s uses stepSeed(seed, s) on the last logits', async () => {
