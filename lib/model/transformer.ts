@@ -405,7 +405,10 @@ export class Transformer {
     return [...this.layers, ...(this.mtp ? [this.mtp.block] : [])].filter((b) => b.ffn instanceof Moe);
   }
 
-  /** Releases every weight now (caches are separate: SequenceCache / PagedLatentCache dispose). */
+  /**
+   * Releases every weight now, and the decode step and cache generate() kept (other caches are separate:
+   * SequenceCache / PagedLatentCache dispose).
+   */
   dispose(): void {
     this.keptDecode?.graph.dispose(); this.keptDecode?.cache.dispose(); this.keptDecode = null;
     this.embed.dispose(); this.head.dispose(); this.norm.dispose();
