@@ -77,21 +77,19 @@ export interface GenerateStats {
 }
 
 /**
- * The cache and captured decode step the model keeps from its last greedy generate, emptied, when its cache holds
- * `len` tokens (the step graph is bound to that cache; its inputs are refreshed every step); null otherwise.
+ * The cache (empty: keepDecode emptied it) and captured decode step the model keeps from its last greedy generate,
+ * when that cache holds `len` tokens (the step graph is bound to it; its inputs are refreshed every step); else null.
  */
 function takeDecode(model: Transformer, len: number): { cache: SequenceCache; graph: DecodeGraph } | null {
   const k = model.keptDecode;
   if (!k || k.cache.maxLen < len) return null;
   model.keptDecode = null;
-  k.cache.reset();
   return k;
 }
 
 /** Keeps a generate's cache (emptied) and captured step on the model for the next one, instead of another it kept. */
 function keepDecode(model: Transformer, cache: SequenceCache, graph: DecodeGraph): void {
-  const old = model.keptDecode;
-  if (old) { old.graph.dispose(); old.cache.dispose(); }
+  model.releaseKeptDecode();
   cache.reset();
   model.keptDecode = { cache, graph };
 }

@@ -119,6 +119,13 @@ export class Transformer {
    */
   keptDecode: { cache: SequenceCache; graph: DecodeGraph } | null = null;
 
+  /** Frees the decode step and cache generate() kept (keptDecode), if any. */
+  releaseKeptDecode(): void {
+    const k = this.keptDecode;
+    this.keptDecode = null;
+    k?.graph.dispose(); k?.cache.dispose();
+  }
+
   constructor(readonly config: ModelConfig, readonly embed: Tensor<Act>, readonly layers: Block[],
     readonly norm: Tensor<'f32'>, readonly head: Tensor<Act>, readonly precision: 'f32' | 'bf16' | 'fp8' = embed.dtype) {
     this.loadStats = new ExpertLoadStats(() => this.moeBlocks().map((b) => ({ layer: b.layer, sink: (b.ffn as Moe).loadSink })));
@@ -410,7 +417,7 @@ export class Transformer {
    * SequenceCache / PagedLatentCache dispose).
    */
   dispose(): void {
-    this.keptDecode?.graph.dispose(); this.keptDecode?.cache.dispose(); this.keptDecode = null;
+    this.releaseKeptDecode();
     this.embed.dispose(); this.head.dispose(); this.norm.dispose();
     for (const l of this.layers) l.dispose();
     this.mtp?.dispose();

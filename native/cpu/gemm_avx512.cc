@@ -8,7 +8,7 @@
 #include <utility>
 
 #include "native/cpu/gemm_internal.h"
-#include "native/cpu/rowops.h"  // transpose16, reduce4
+#include "native/cpu/rowops.h"  // transpose16, reduce_each
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -259,19 +259,15 @@ inline void row(const SkinnyArgs& g, int64_t j, const Lut64& lut, __m512 sum[M])
   for (int i = 0; i < M; ++i) sum[i] = _mm512_add_ps(acc[i * P], acc[i * P + 1]);
 }
 
-// G consecutive B rows from j: their G * M sum vectors reduced four at a time (reduce4 sums each vector's lanes
-// alone, so grouping changes no result) and stored.
+// G consecutive B rows from j: their G * M sum vectors reduced (reduce_each) and stored.
 template <int M, int G, DType T>
 inline void rows(const SkinnyArgs& g, int64_t j, const Lut64& lut) {
-  constexpr int S = M * G, Q = (S + 3) / 4 * 4;
-  __m512 sum[Q];
+  constexpr int S = M * G;
+  __m512 sum[S];
 #pragma GCC unroll 4
   for (int r = 0; r < G; ++r) row<M, T>(g, j + r, lut, sum + r * M);
-#pragma GCC unroll 4
-  for (int q = S; q < Q; ++q) sum[q] = _mm512_setzero_ps();
-  alignas(16) float out[Q];
-#pragma GCC unroll 4
-  for (int q = 0; q < Q; q += 4) _mm_store_ps(out + q, reduce4(sum[q], sum[q + 1], sum[q + 2], sum[q + 3]));
+  alignas(16) float out[(S + 3) / 4 * 4];
+  reduce_each<S>(sum, out);
   for (int q = 0; q < S; ++q) store_f32(g.out, g.ot, static_cast<size_t>((q % M) * g.ldo + j + q / M), out[q]);
 }
 

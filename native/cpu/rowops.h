@@ -133,6 +133,19 @@ DSV3_TARGET_AVX512 inline __m128 reduce4(__m512 v0, __m512 v1, __m512 v2, __m512
   return _mm_add_ps(_mm256_castps256_ps128(d), _mm256_extractf128_ps(d, 1));
 }
 
+// Each of S vectors' lane sum: out[q] = the sum of v[q] (reduce4 four vectors at a time, the last four padded with
+// zero vectors; each vector's lanes are summed alone, so the grouping changes no result). out holds S rounded up
+// to a multiple of 4 floats, 16-byte aligned. The skinny GEMM kernels' results for a group of weight rows.
+template <int S>
+DSV3_TARGET_AVX512 inline void reduce_each(const __m512* v, float* out) {
+  constexpr int Q = (S + 3) / 4 * 4;
+  __m512 w[Q];  // no lambda here: GCC gives lambdas no target attribute
+#pragma GCC unroll 8
+  for (int q = 0; q < Q; ++q) w[q] = q < S ? v[q] : _mm512_setzero_ps();
+#pragma GCC unroll 4
+  for (int q = 0; q < Q; q += 4) _mm_store_ps(out + q, reduce4(w[q], w[q + 1], w[q + 2], w[q + 3]));
+}
+
 // The 16 partial sums of 16 dots at once, summed in dot()'s order: element i of the result is
 // ((0 + v[i][0]) + v[i][1]) + ... + v[i][15], i.e. dot() of a length that is a multiple of 16 when v[i] holds
 // its partial sums, bit for bit. One transpose and 16 vector adds instead of 16 x 16 dependent scalar adds.
