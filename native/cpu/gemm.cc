@@ -205,10 +205,11 @@ void run_problems(const std::vector<Prob>& probs, GemmIsa isa) {
       off += p.m * lda;
     }
   }
-  // Skinny chunks: about 4 per thread over all the skinny problems' weights (dynamic scheduling evens
-  // out the stragglers), but none under ~32 KB of weights, so the fork-join and the per-chunk costs
-  // stay small against the streaming; multiples of 4 rows (the kernels reduce 4 or 2 rows' sums together).
-  const int64_t chunk_bytes = std::max<int64_t>(32 << 10, ceil_div(skinny_bytes, 4 * T));
+  // Skinny chunks: about 2 per thread over all the skinny problems' weights (dynamic scheduling evens
+  // out a straggler), but none under ~32 KB of weights; multiples of 4 rows (the kernels reduce 4 or 2 rows'
+  // sums together). Each chunk is a new sequential stream the hardware prefetchers must pick up: 4 per thread
+  // decoded 5-10% slower (Zen 4, 2 threads, small bf16 / fp8 / f32; bench/RESULTS.md, 2026-12-04 late).
+  const int64_t chunk_bytes = std::max<int64_t>(32 << 10, ceil_div(skinny_bytes, 2 * T));
   for (size_t pi = 0; pi < probs.size(); ++pi) {
     const Prob& p = probs[pi];
     if (p.m <= 0 || p.n <= 0) continue;

@@ -48,7 +48,9 @@ class Pool {
   void run(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
     grain = std::max<int64_t>(grain, 1);
     const int64_t chunks_max = (n + grain - 1) / grain;
-    const int64_t chunks = std::min<int64_t>({chunks_max, static_cast<int64_t>(n_) * 4, 0xffff});
+    // Up to 2 chunks per thread: enough for one straggler to be covered, few enough that each chunk's
+    // memory stream is long (4 per thread decoded 5-10% slower on a 2-core Zen 4; prefill unchanged).
+    const int64_t chunks = std::min<int64_t>({chunks_max, static_cast<int64_t>(n_) * 2, 0xffff});
     if (n_ == 1 || chunks <= 1 || in_pool_) { fn(0, n); return; }  // nested calls run inline
     std::lock_guard<std::mutex> serial(run_m_);
     // Publish the job: its fields, then the claim word of the new generation, then the generation.
