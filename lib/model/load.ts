@@ -95,6 +95,7 @@ export async function loadModelFrom(cfg: ModelConfig, ckpt: CheckpointLike, opts
   } catch (e) {
     for (const b of layers) b.dispose();
     invFreq.dispose();
+    w.release();
     throw e;
   }
   const model = new Model(cfg, w.tensor('model.embed_tokens.weight'), layers, w.tensor('model.norm.weight'), w.tensor('lm_head.weight'), act);
@@ -110,6 +111,7 @@ export async function loadModelFrom(cfg: ModelConfig, ckpt: CheckpointLike, opts
       model.mtpMissing = `the checkpoint has no MTP layer (model.layers.${cfg.numLayers}.*) although num_nextn_predict_layers = 1`;
     }
   }
+  w.release();
   // Resolve only once the weights are really read out of the memory map (issue 18): the copies are queued
   // work, and a file truncated or rewritten under them fails them with an IoError naming it.
   try {

@@ -6,6 +6,7 @@ import { Fp8Operand } from '../ops/gemm';
 import { MoeExpertWeights } from '../ops/moe';
 import { narrow } from '../ops/shape';
 import { DType, Tensor } from '../tensor';
+import { WeightArena } from './arena';
 import { Experts } from './experts';
 import { Act, Linear, loadAs } from './linear';
 import { LoadPlan, PlannedTensor } from './plan';
@@ -27,7 +28,14 @@ function joinRows<D extends DType>(parts: Tensor<D>[]): Tensor<D> {
 }
 
 export class Loader {
-  constructor(readonly plan: LoadPlan, private readonly ckpt: CheckpointLike) {}
+  /** CPU plans: the small weights go to huge-page slabs (arena.ts). */
+  private readonly arena: WeightArena | null;
+  constructor(readonly plan: LoadPlan, private readonly ckpt: CheckpointLike) {
+    this.arena = plan.device === 'cpu' ? new WeightArena() : null;
+  }
+
+  /** Ends loading: the arena lets go of its current slab (the loaded weights keep it alive). */
+  release(): void { this.arena?.release(); }
 
   /** Whether the plan holds this tensor. */
   has(name: string): boolean { return this.plan.tensors.has(name); }
@@ -35,18 +43,21 @@ export class Loader {
   /** A tensor loaded as stored (f32 norms, routers, biases; the embedding, lm_head in the activation dtype). */
   tensor<D extends Act | 'f32'>(name: string): Tensor<D> {
     const t = this.entry(name, ['stored']);
-    return loadAs(this.ckpt, t.from[0], t.dtype as D, this.plan.device);
+    return this.placed(loadAs(this.ckpt, t.from[0], t.dtype as D, this.plan.device));
   }
 
   /** A projection: dense in the activation dtype, or FP8 codes + scales; [wq_a; wkv_a] joined by rows. */
   linear(name: string): Linear {
     const t = this.entry(name, ['stored', 'joined rows']);
     const parts = t.from.map((f) => Linear.load(this.ckpt, f, this.plan.act, t.kind === 'fp8', this.plan.device));
-    if (parts.length === 1) return parts[0];
+    const one = parts.length === 1;
     const l = t.kind === 'fp8'
-      ? new Linear(null, this.plan.act, { weight: joinRows(parts.map((p) => p.fp8!.weight)), scaleInv: joinRows(parts.map((p) => p.fp8!.scaleInv)) })
-      : new Linear(joinRows(parts.map((p) => p.weight!)), this.plan.act);
-    for (const p of parts) p.dispose();
+      ? new Linear(null, this.plan.act, {
+        weight: this.placed(one ? parts[0].fp8!.weight : joinRows(parts.map((p) => p.fp8!.weight))),
+        scaleInv: this.placed(one ? parts[0].fp8!.scaleInv : joinRows(parts.map((p) => p.fp8!.scaleInv))),
+      })
+      : new Linear(this.placed(one ? parts[0].weight! : joinRows(parts.map((p) => p.weight!))), this.plan.act);
+    if (!one) for (const p of parts) p.dispose();
     return l;
   }
 
@@ -61,7 +72,7 @@ export class Loader {
     heads.dispose(); kvb.dispose();
     const wUK = k.reshape([h, nope, r]), wUV = vv.reshape([h, v, r]);
     k.dispose(); vv.dispose();
-    return { wUK, wUV };
+    return { wUK: this.placed(wUK), wUV: this.placed(wUV) };
   }
 
   /** The routed experts of a MoE prefix ('model.layers.3.mlp.experts.'), stacked as planned (w13 + w2, or w1 / w3 / w2). */
@@ -89,7 +100,7 @@ export class Loader {
       host.push(w.reshape([E, n, k]));
       w.dispose();
     }
-    const [a, b] = host.map((x) => this.moved(x));
+    const [a, b] = host.map((x) => this.placed(this.moved(x)));
     return t.kind === 'fp8' ? { data: a as Tensor<'f8_e4m3'>, scale: b as Tensor<'f32'> } : a as Tensor<Act>;
   }
 
@@ -100,6 +111,9 @@ export class Loader {
     x.dispose();
     return m;
   }
+
+  /** x, or on a CPU plan its copy in the weight arena (x disposed) when it is small (arena.ts). */
+  private placed<D extends DType>(x: Tensor<D>): Tensor<D> { return this.arena ? this.arena.place(x) : x; }
 
   private entry(name: string, layouts: PlannedTensor['layout'][]): PlannedTensor {
     const t = this.plan.tensors.get(name);

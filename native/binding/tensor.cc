@@ -323,6 +323,30 @@ DSV3_OP(copyInto) {
   return info.Env().Undefined();
 }
 
+// placeIn(slab, byteOffset, src): a tensor of src's dtype and shape over slab's memory from byteOffset (64-byte
+// aligned), holding a copy of src (queued like copyInto). The weight arena (lib/model/arena.ts) packs a model's
+// small CPU weights into huge-page slabs with it; the views keep the slab alive.
+DSV3_OP(placeIn) {
+  OpCtx c{info.Env(), "placeIn"};
+  TensorRef slab = tensor_arg(c, info[0], "slab");
+  TensorRef src = tensor_arg(c, info[2], "src");
+  if (slab.dtype != DType::u8 || slab.ndim() != 1) c.fail(ErrKind::DType, "slab", "must be a 1-D u8 tensor");
+  if (slab.device() != src.device()) c.fail(ErrKind::Device, "src", "must be on the slab's device " + slab.device().str() + ", got " + src.device().str());
+  Napi::Object o = Napi::Object::New(c.env);
+  o.Set("byteOffset", info[1]);
+  const int64_t off = opt_int(c, o, "byteOffset", -1);
+  const int64_t n = static_cast<int64_t>(src.nbytes());
+  if (off < 0 || off % 64 != 0 || off + n > slab.shape[0])
+    c.fail(ErrKind::Shape, "byteOffset", "must be a multiple of 64 with " + std::to_string(n) + " bytes after it inside the slab's " +
+           std::to_string(slab.shape[0]) + ", got " + std::to_string(off));
+  TensorRef v = slab;
+  v.dtype = src.dtype;
+  v.shape = src.shape;
+  v.offset = slab.offset + static_cast<size_t>(off);
+  copy_between(src, v);
+  return TensorObject::wrap(c.env, v, false);
+}
+
 // cast(tensor, dtype): a converted copy on the same device.
 DSV3_OP(cast) {
   OpCtx c{info.Env(), "cast"};
