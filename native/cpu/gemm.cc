@@ -32,7 +32,7 @@ struct Prob {
   int64_t m, n, k;
 };
 
-thread_local Scratch tl_apack, tl_bpack, tl_acc, tl_rows, tl_skinny_a, tl_skinny_fold, tl_gate_up;
+thread_local Scratch tl_apack, tl_bpack, tl_acc, tl_rows, tl_skinny_a, tl_skinny_fold, tl_gate_up, tl_thin_a;
 
 const KernelSet& kernel_set(GemmIsa isa) {
 #if defined(__x86_64__)
@@ -170,12 +170,19 @@ void run_problems(const std::vector<Prob>& probs, GemmIsa isa) {
     auto exact = [](DType t) { return t == DType::bf16 || t == DType::f8_e4m3; };
     return bf16_pairs && exact(p.at) && p.at == p.bt ? *bf16_pairs : base;
   };
+  // Thin problems (gemm_internal.h ThinArgs): thin_min..thin_max rows, unscaled, A and B of the set's thin dtype.
+  // Skinny problems: up to skinny_max rows, the thin ones excepted.
+  auto thin = [&](const Prob& p) {
+    const KernelSet& ks = kset(p);
+    return ks.thin && p.m >= ks.thin_min && p.m <= ks.thin_max && !p.as && !p.bs && p.at == ks.thin_dtype && p.bt == ks.thin_dtype;
+  };
+  auto skinny = [&](const Prob& p) { return p.m > 0 && p.n > 0 && p.m <= kset(p).skinny_max && !thin(p); };
   const int64_t T = num_threads();
   std::vector<Task> tasks;
   std::vector<SkinnyA> sa(probs.size(), SkinnyA{nullptr, 0});
   int64_t skinny_floats = 0, skinny_bytes = 0;
   for (const Prob& p : probs)
-    if (p.m > 0 && p.n > 0 && p.m <= kset(p).skinny_max) {
+    if (skinny(p)) {
       skinny_floats += p.m * skinny_lda(p.k);
       skinny_bytes += p.n * p.k * static_cast<int64_t>(itemsize(p.bt));
     }
@@ -188,7 +195,7 @@ void run_problems(const std::vector<Prob>& probs, GemmIsa isa) {
     for (size_t pi = 0; pi < probs.size(); ++pi) {
       const Prob& p = probs[pi];
       const KernelSet& ks = kset(p);
-      if (p.m <= 0 || p.n <= 0 || p.m > ks.skinny_max) continue;
+      if (!skinny(p)) continue;
       const int64_t cols = ceil_div(p.k, kKB) * kKB, lda = skinny_lda(p.k), asz = static_cast<int64_t>(itemsize(p.at));
       float* A = apool + off;
       for (int64_t i = 0; i < p.m; ++i) {
@@ -205,6 +212,33 @@ void run_problems(const std::vector<Prob>& probs, GemmIsa isa) {
       off += p.m * lda;
     }
   }
+  // Thin A^T panels: packed once per problem, in parallel, before the split (every task of the problem reads them).
+  std::vector<const float*> thin_at(probs.size(), nullptr);
+  {
+    std::vector<size_t> ids;
+    int64_t floats = 0;
+    for (size_t pi = 0; pi < probs.size(); ++pi)
+      if (probs[pi].m > 0 && probs[pi].n > 0 && thin(probs[pi])) {
+        ids.push_back(pi);
+        floats += thin_width(probs[pi].m) * ceil_div(probs[pi].k, 16) * 16;
+      }
+    if (!ids.empty()) {
+      float* pool = tl_thin_a.get(static_cast<size_t>(floats));
+      for (size_t q = 0, off = 0; q < ids.size(); ++q) {
+        const Prob& p = probs[ids[q]];
+        thin_at[ids[q]] = pool + off;
+        off += static_cast<size_t>(thin_width(p.m) * ceil_div(p.k, 16) * 16);
+      }
+      parallel_for(static_cast<int64_t>(ids.size()), 1, [&](int64_t b, int64_t e) {
+        float* tmp = tl_rows.get(static_cast<size_t>(kMaxNR * kKB));
+        for (int64_t q = b; q < e; ++q) {
+          const Prob& p = probs[ids[static_cast<size_t>(q)]];
+          kset(p).pack(static_cast<const char*>(p.a), p.at, p.k, static_cast<int>(p.m), thin_width(p.m), static_cast<int>(p.k), tmp,
+                       const_cast<float*>(thin_at[ids[static_cast<size_t>(q)]]));
+        }
+      });
+    }
+  }
   // Skinny chunks: about 2 per thread over all the skinny problems' weights (dynamic scheduling evens
   // out a straggler), but none under ~32 KB of weights; multiples of 4 rows (the kernels reduce 4 or 2 rows'
   // sums together). Each chunk is a new sequential stream the hardware prefetchers must pick up: 4 per thread
@@ -214,7 +248,13 @@ void run_problems(const std::vector<Prob>& probs, GemmIsa isa) {
     const Prob& p = probs[pi];
     if (p.m <= 0 || p.n <= 0) continue;
     const KernelSet& ks = kset(p);
-    if (p.m <= ks.skinny_max) {  // split N: every thread streams its share of the weights
+    if (thin_at[pi]) {  // split N into blocks of about 256 KB of B (multiples of 8 rows: the thin kernels' block)
+      const int64_t pieces = std::max<int64_t>(1, ceil_div(p.n * p.k * static_cast<int64_t>(itemsize(p.bt)), int64_t{256} << 10));
+      const int64_t chunk = 8 * ceil_div(ceil_div(p.n, pieces), 8);
+      for (int64_t j0 = 0; j0 < p.n; j0 += chunk) tasks.push_back({pi, 0, p.m, j0, std::min(p.n, j0 + chunk)});
+      continue;
+    }
+    if (skinny(p)) {  // split N: every thread streams its share of the weights
       const int64_t row_bytes = std::max<int64_t>(1, p.k * static_cast<int64_t>(itemsize(p.bt)));
       const int64_t pieces = std::max<int64_t>(1, std::min(ceil_div(p.n, 4), ceil_div(p.n * row_bytes, chunk_bytes)));
       const int64_t chunk = 4 * ceil_div(ceil_div(p.n, pieces), 4);
@@ -234,7 +274,11 @@ void run_problems(const std::vector<Prob>& probs, GemmIsa isa) {
   auto run_task = [&](const Task& tk) {
     const Prob& p = probs[tk.prob];
     const KernelSet& ks = kset(p);
-    if (p.m <= ks.skinny_max) run_skinny(ks, p, sa[tk.prob], tk.j0, tk.j1);
+    if (thin_at[tk.prob]) {
+      float* tile = tl_acc.get(static_cast<size_t>(p.m * (tk.j1 - tk.j0)));
+      ks.thin(ThinArgs{thin_at[tk.prob], p.m, static_cast<const char*>(p.b), tk.j0, tk.j1, p.k, static_cast<char*>(p.out), p.ot, p.n, tile});
+    }
+    else if (skinny(p)) run_skinny(ks, p, sa[tk.prob], tk.j0, tk.j1);
     else run_packed(ks, p, tk.i0, tk.i1, tk.j0, tk.j1);
   };
   parallel_for(static_cast<int64_t>(tasks.size()), 1, [&](int64_t tb, int64_t te) {

@@ -32,11 +32,23 @@ struct SkinnyArgs {
   int64_t nkb = 0;
 };
 
+// The thin kernels' view (thin_min <= m <= thin_max <= 32 rows, no block scales, A and B of one dtype): A^T packed once
+// per problem by the set's pack as a panel of width 16 * ceil(m / 16) (thin_width; lanes past m zero), B rows
+// read in place: out[i, j] = sum_k A[i, k] B[j, k] for i < m, j0 <= j < j1.
+struct ThinArgs {
+  const float* at; int64_t m;           // packed A^T (pack(a, at, k, m, thin_width(m), k)) and A's row count
+  const char* b; int64_t j0, j1, k;     // b [n, k]: rows j0..j1 of this task
+  char* out; DType ot; int64_t ldo;     // out element (i, j) at i * ldo + j
+  float* tile;                          // m * (j1 - j0) floats of scratch
+};
+inline int thin_width(int64_t m) { return m > 16 ? 32 : 16; }
+
 using DecodeFn = void (*)(const void* src, DType t, float* dst, int64_t n);
 // tile[R, NR] = sum_k A[k, r] B[k, c] over kc (A packed [kc][MR], B packed [kc][NR]);
 // then C[r, c] = tile * s[r] (first K block) or C[r, c] += tile * s[r].
 using MicroFn = void (*)(const float* A, const float* B, int kc, float* C, int64_t ldc, const float* s, bool first);
 using SkinnyFn = void (*)(const SkinnyArgs&);
+using ThinFn = void (*)(const ThinArgs&);
 // Reorders decoded A rows (m rows of `cols` f32, cols a multiple of kKB, row stride lda) in place into the order
 // the skinny kernel for B dtype bt reads them in. tmp: kKB floats of scratch.
 using SkinnyPrepFn = void (*)(DType bt, float* a, int64_t m, int64_t cols, int64_t lda, float* tmp);
@@ -56,6 +68,11 @@ struct KernelSet {
   SkinnyFn skinny[kMaxSkinny + 1] = {};  // by row count 1..skinny_max
   SkinnyPrepFn skinny_prep = nullptr;  // null: the skinny kernels read A in its natural order
   SkinnyAFn skinny_a = nullptr;        // set: A goes to the skinny kernels as bf16 words (skinny_prep unused)
+  // Unscaled problems with thin_min <= m <= thin_max rows and A and B of dtype thin_dtype use the thin kernel (it
+  // takes over from the skinny kernels where they become compute-bound).
+  int thin_min = 0, thin_max = 0;
+  DType thin_dtype = DType::f32;
+  ThinFn thin = nullptr;
 };
 
 // The kernel sets, one per file. Each is filled on first use by baseline-ISA code, so that merely

@@ -47,6 +47,11 @@ export const GEMM_ISA: (Mnk & { a: Dtype; b: Dtype })[] = [
   { m: 30, n: 50, k: 131, a: 'bf16', b: 'bf16' },  // packed bf16 pairs (avx512bf16), an odd K
 ];
 export const CPU_ISAS = ['avx512bf16', 'avx512', 'avx2', 'generic'] as const;
+/** CPU test: thin shapes (9 to 32 rows of same-dtype operands: B read in place, A^T packed) with odd n and k, 16
+ * and 17 rows (one or two vectors of rows), n under a block of 8 rows, k = 1; and 8 rows (skinny). */
+export const GEMM_THIN: Mnk[] = [
+  { m: 8, n: 40, k: 200 }, { m: 9, n: 29, k: 7 }, { m: 16, n: 41, k: 257 }, { m: 17, n: 8, k: 300 }, { m: 32, n: 70, k: 129 }, { m: 24, n: 3, k: 1024 }, { m: 13, n: 9, k: 1 },
+];
 /** CUDA: m <= 8 runs the GEMV (vectorized when k % 8 == 0), above it the tiled kernel. The emulator
  * takes the k = 1024 variant of the 7168 case. */
 export const GEMM_GPU = (emu: boolean): Mnk[] => [

@@ -14,8 +14,8 @@ export const TOL_GLU = 2e-2;
 /** Contiguous: rows 0..1 and the last 3 rows of no expert; experts with 0 rows, 1 row (skinny), odd
  * counts and one with 129 rows (packed path). */
 export const CONTIGUOUS_CPU = { offsets: [2, 2, 9, 138, 139, 139, 150], rows: 153, n: 200, k: 300 };
-/** Contiguous with bf16 / f32 operands (3 experts): one expert with all rows, and odd offsets. */
-export const CONTIGUOUS_CPU_FLOAT_OFFSETS = [[0, 0, 153, 153], [1, 4, 5, 152]];
+/** Contiguous with bf16 / f32 operands (3 experts): one expert with all rows, odd offsets, and 9, 32 and 17 rows (the thin kernels). */
+export const CONTIGUOUS_CPU_FLOAT_OFFSETS = [[0, 0, 153, 153], [1, 4, 5, 152], [2, 11, 43, 60]];
 /** Masked: empty, full (packed), odd (packed), one row (skinny). */
 export const MASKED_CPU = { experts: 4, mMax: 70, n: 130, k: 260, counts: [0, 70, 5, 1] };
 /** GLU contiguous: row 0 and the last 2 rows of no expert, empty experts. */

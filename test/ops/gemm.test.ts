@@ -2,7 +2,7 @@
 // (test/reference/gemm.ts) for mixed dtypes, skinny and packed shapes, and every ISA path.
 import { ArgumentError, backends, DisposedError, DTypeError, DeviceError, ShapeError, Tensor } from '../../lib';
 import * as g from '../../lib/ops/gemm';
-import { CPU_ISAS, GEMM_CPU, GEMM_CPU_PACKED, GEMM_DTYPE_PAIRS, GEMM_ISA, gemmF32Tol } from '../cases/gemm';
+import { CPU_ISAS, GEMM_CPU, GEMM_CPU_PACKED, GEMM_DTYPE_PAIRS, GEMM_ISA, GEMM_THIN, gemmF32Tol } from '../cases/gemm';
 import { expectClose, poisoned, TOL_BF16_OUT, withSeed } from '../helpers';
 import * as ref from '../reference/gemm';
 import { Rng } from '../reference/rng';
@@ -47,6 +47,19 @@ describe('gemm', () => {
     expect(o.shape).toEqual([m, n]);
     expectClose(await o.toFloat32Array(), ref.gemm(a.v, b.v, m, n, k), TOL_BF16_OUT, 'bf16 default');
     expect(g.gemm(b.t, a.t).dtype).toBe('f32');
+  }));
+
+  test.each(['avx512bf16', 'avx512'] as const)('thin shapes (9 to 32 rows) on isa %s, every dtype pair, f32 and bf16 out', (isa) => withSeed(async (seed) => {
+    const rng = new Rng(seed);
+    for (const [ad, bd] of GEMM_DTYPE_PAIRS) for (const { m, n, k } of GEMM_THIN) {
+      const a = input(rng, m, k, ad), b = input(rng, n, k, bd);
+      const want = ref.gemm(a.v, b.v, m, n, k);
+      const o32 = poisoned([m, n], 'f32'), o16 = poisoned([m, n], 'bf16');
+      withIsa(isa, () => { g.gemm(a.t, b.t, { out: o32, outDtype: 'f32' }); g.gemm(a.t, b.t, { out: o16, outDtype: 'bf16' }); });
+      expectClose(await o32.toFloat32Array(), want, gemmF32Tol(a.v, b.v, want, m, n, k), `${isa} ${ad}x${bd} m=${m} n=${n} k=${k} f32 out`);
+      expectClose(await o16.toFloat32Array(), want, TOL_BF16_OUT, `${isa} ${ad}x${bd} m=${m} n=${n} k=${k} bf16 out`);
+      [a.t, b.t, o32, o16].forEach((t) => t.dispose());
+    }
   }));
 
   test.each(CPU_ISAS)('isa %s', (isa) => withSeed(async (seed) => {
