@@ -17,7 +17,9 @@
 // in f32, one rounding to the output dtype at the end (the skinny problems fold the same scale products into
 // A instead: run_skinny). Goto-style blocking: A and B blocks decoded into
 // packed f32 panels per K block, register-blocked micro-kernels per ISA; skinny problems (m <= 8 on
-// AVX-512, else 4: the decode steps) stream B rows without packing.
+// AVX-512, else 4: the decode steps) stream B rows without packing; thin problems (9..32 rows, unscaled, A and B
+// both f32 or both bf16 on the AVX-512 sets: the prefill's routed experts) broadcast B from its rows against a
+// packed A^T (gemm_internal.h ThinArgs).
 namespace dsv3::cpu {
 namespace {
 using namespace gemm_detail;
