@@ -3,7 +3,7 @@
 // mapping the native allocator puts on transparent huge pages (native/storage.cc). Allocated one by one, they
 // would sit on 4 KiB pages: a decode step streams them once per token, and every 4 KiB costs a TLB miss (a
 // two-level page walk in a VM) and a restart of the hardware prefetchers. Small decode on a Zen 4 VM ran
-// 4-9% faster with them packed (bench/RESULTS.md, 2026-12-04 late). Tensors of 2 MiB or more already get
+// 3-11% faster with them packed (bench/RESULTS.md, 2026-12-04 late). Tensors of 2 MiB or more already get
 // huge pages of their own and stay as they are.
 //
 // A placed weight is a view of its slab; the slab is freed when its last view is disposed (the model's

@@ -157,6 +157,16 @@ void run_skinny(const KernelSet& ks, const Prob& p, const SkinnyA& sa, int64_t j
   }
 }
 
+// B rows j0..j1 against the m rows of A, whose A^T the driver packed (at): the set's thin kernel into an f32 tile,
+// then the tile rounded into `out` row by row.
+void run_thin(const KernelSet& ks, const Prob& p, const float* at, int64_t j0, int64_t j1) {
+  const int64_t w = j1 - j0;
+  float* tile = tl_acc.get(static_cast<size_t>(p.m * w));
+  ks.thin(ThinArgs{at, p.m, static_cast<const char*>(p.b), j0, j1, p.k, tile});
+  const int64_t osz = static_cast<int64_t>(itemsize(p.ot));
+  for (int64_t i = 0; i < p.m; ++i) from_f32(tile + i * w, static_cast<char*>(p.out) + (i * p.n + j0) * osz, p.ot, static_cast<size_t>(w));
+}
+
 struct Task { size_t prob; int64_t i0, i1, j0, j1; };
 
 void run_problems(const std::vector<Prob>& probs, GemmIsa isa) {
@@ -172,19 +182,22 @@ void run_problems(const std::vector<Prob>& probs, GemmIsa isa) {
     auto exact = [](DType t) { return t == DType::bf16 || t == DType::f8_e4m3; };
     return bf16_pairs && exact(p.at) && p.at == p.bt ? *bf16_pairs : base;
   };
-  // Thin problems (gemm_internal.h ThinArgs): thin_min..thin_max rows, unscaled, A and B of the set's thin dtype.
-  // Skinny problems: up to skinny_max rows, the thin ones excepted.
-  auto thin = [&](const Prob& p) {
+  // Each problem's path, chosen once: thin (gemm_internal.h ThinArgs: thin_min..thin_max rows, unscaled, A and B of
+  // the set's thin dtype), else skinny (up to skinny_max rows), else packed; none when it has no output.
+  enum class Path { none, thin, skinny, packed };
+  std::vector<Path> path(probs.size());
+  for (size_t pi = 0; pi < probs.size(); ++pi) {
+    const Prob& p = probs[pi];
     const KernelSet& ks = kset(p);
-    return ks.thin && p.m >= ks.thin_min && p.m <= ks.thin_max && !p.as && !p.bs && p.at == ks.thin_dtype && p.bt == ks.thin_dtype;
-  };
-  auto skinny = [&](const Prob& p) { return p.m > 0 && p.n > 0 && p.m <= kset(p).skinny_max && !thin(p); };
+    const bool thin = ks.thin && p.m >= ks.thin_min && p.m <= ks.thin_max && !p.as && !p.bs && p.at == ks.thin_dtype && p.bt == ks.thin_dtype;
+    path[pi] = p.m <= 0 || p.n <= 0 ? Path::none : thin ? Path::thin : p.m <= ks.skinny_max ? Path::skinny : Path::packed;
+  }
   const int64_t T = num_threads();
   std::vector<Task> tasks;
   std::vector<SkinnyA> sa(probs.size(), SkinnyA{nullptr, 0});
   int64_t skinny_floats = 0, skinny_bytes = 0;
-  for (const Prob& p : probs)
-    if (skinny(p)) {
+  for (size_t pi = 0; pi < probs.size(); ++pi)
+    if (const Prob& p = probs[pi]; path[pi] == Path::skinny) {
       skinny_floats += p.m * skinny_lda(p.k);
       skinny_bytes += p.n * p.k * static_cast<int64_t>(itemsize(p.bt));
     }
@@ -195,9 +208,9 @@ void run_problems(const std::vector<Prob>& probs, GemmIsa isa) {
     float* tmp = tl_rows.get(static_cast<size_t>(kKB));
     int64_t off = 0;
     for (size_t pi = 0; pi < probs.size(); ++pi) {
+      if (path[pi] != Path::skinny) continue;
       const Prob& p = probs[pi];
       const KernelSet& ks = kset(p);
-      if (!skinny(p)) continue;
       const int64_t cols = ceil_div(p.k, kKB) * kKB, lda = skinny_lda(p.k), asz = static_cast<int64_t>(itemsize(p.at));
       float* A = apool + off;
       for (int64_t i = 0; i < p.m; ++i) {
@@ -215,12 +228,12 @@ void run_problems(const std::vector<Prob>& probs, GemmIsa isa) {
     }
   }
   // Thin A^T panels: packed once per problem, in parallel, before the split (every task of the problem reads them).
-  std::vector<const float*> thin_at(probs.size(), nullptr);
+  std::vector<float*> thin_at(probs.size(), nullptr);
   {
     std::vector<size_t> ids;
     int64_t floats = 0;
     for (size_t pi = 0; pi < probs.size(); ++pi)
-      if (probs[pi].m > 0 && probs[pi].n > 0 && thin(probs[pi])) {
+      if (path[pi] == Path::thin) {
         ids.push_back(pi);
         floats += thin_width(probs[pi].m) * ceil_div(probs[pi].k, 16) * 16;
       }
@@ -236,7 +249,7 @@ void run_problems(const std::vector<Prob>& probs, GemmIsa isa) {
         for (int64_t q = b; q < e; ++q) {
           const Prob& p = probs[ids[static_cast<size_t>(q)]];
           kset(p).pack(static_cast<const char*>(p.a), p.at, p.k, static_cast<int>(p.m), thin_width(p.m), static_cast<int>(p.k), tmp,
-                       const_cast<float*>(thin_at[ids[static_cast<size_t>(q)]]));
+                       thin_at[ids[static_cast<size_t>(q)]]);
         }
       });
     }
@@ -248,15 +261,15 @@ void run_problems(const std::vector<Prob>& probs, GemmIsa isa) {
   const int64_t chunk_bytes = std::max<int64_t>(32 << 10, ceil_div(skinny_bytes, 2 * T));
   for (size_t pi = 0; pi < probs.size(); ++pi) {
     const Prob& p = probs[pi];
-    if (p.m <= 0 || p.n <= 0) continue;
+    if (path[pi] == Path::none) continue;
     const KernelSet& ks = kset(p);
-    if (thin_at[pi]) {  // split N into blocks of about 256 KB of B (multiples of 8 rows: the thin kernels' block)
+    if (path[pi] == Path::thin) {  // split N into blocks of about 256 KB of B (multiples of 8 rows: the thin kernels' block)
       const int64_t pieces = std::max<int64_t>(1, ceil_div(p.n * p.k * static_cast<int64_t>(itemsize(p.bt)), int64_t{256} << 10));
       const int64_t chunk = 8 * ceil_div(ceil_div(p.n, pieces), 8);
       for (int64_t j0 = 0; j0 < p.n; j0 += chunk) tasks.push_back({pi, 0, p.m, j0, std::min(p.n, j0 + chunk)});
       continue;
     }
-    if (skinny(p)) {  // split N: every thread streams its share of the weights
+    if (path[pi] == Path::skinny) {  // split N: every thread streams its share of the weights
       const int64_t row_bytes = std::max<int64_t>(1, p.k * static_cast<int64_t>(itemsize(p.bt)));
       const int64_t pieces = std::max<int64_t>(1, std::min(ceil_div(p.n, 4), ceil_div(p.n * row_bytes, chunk_bytes)));
       const int64_t chunk = 4 * ceil_div(ceil_div(p.n, pieces), 4);
@@ -276,12 +289,11 @@ void run_problems(const std::vector<Prob>& probs, GemmIsa isa) {
   auto run_task = [&](const Task& tk) {
     const Prob& p = probs[tk.prob];
     const KernelSet& ks = kset(p);
-    if (thin_at[tk.prob]) {
-      float* tile = tl_acc.get(static_cast<size_t>(p.m * (tk.j1 - tk.j0)));
-      ks.thin(ThinArgs{thin_at[tk.prob], p.m, static_cast<const char*>(p.b), tk.j0, tk.j1, p.k, static_cast<char*>(p.out), p.ot, p.n, tile});
+    switch (path[tk.prob]) {
+      case Path::thin: run_thin(ks, p, thin_at[tk.prob], tk.j0, tk.j1); break;
+      case Path::skinny: run_skinny(ks, p, sa[tk.prob], tk.j0, tk.j1); break;
+      default: run_packed(ks, p, tk.i0, tk.i1, tk.j0, tk.j1);
     }
-    else if (skinny(p)) run_skinny(ks, p, sa[tk.prob], tk.j0, tk.j1);
-    else run_packed(ks, p, tk.i0, tk.i1, tk.j0, tk.j1);
   };
   parallel_for(static_cast<int64_t>(tasks.size()), 1, [&](int64_t tb, int64_t te) {
     for (int64_t t = tb; t < te; ++t) run_task(tasks[static_cast<size_t>(t)]);

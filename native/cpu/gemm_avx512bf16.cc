@@ -12,7 +12,7 @@
 #include <utility>
 
 #include "native/cpu/gemm_internal.h"
-#include "native/cpu/rowops.h"  // transpose16, reduce_each
+#include "native/cpu/rowops.h"  // transpose16, reduce_each, store_thin_block
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -250,7 +250,7 @@ void skinny_a(const void* src, DType t, int64_t k, int64_t cols, uint16_t* dst) 
 // the row is not read: the next row's element, or past the buffer, times A's zero could be a NaN).
 constexpr int kThinNB = 8;
 template <int MV, int NB>
-inline void thin_block(const ThinArgs& g, int64_t j, float* tile, int64_t ldt) {
+inline void thin_block(const ThinArgs& g, int64_t j) {
   constexpr int W = 16 * MV;
   const int64_t k = g.k, pairs = k / 2;
   const uint16_t* b[NB];
@@ -281,25 +281,14 @@ inline void thin_block(const ThinArgs& g, int64_t j, float* tile, int64_t ldt) {
     step(at, [p](const uint16_t* row) { uint32_t w; std::memcpy(&w, row + 2 * p, 4); return w; });
   }
   if (k & 1) step(at, [k](const uint16_t* row) { return static_cast<uint32_t>(row[k - 1]); });
-  alignas(64) float t[NB][W];
-#pragma GCC unroll 8
-  for (int r = 0; r < NB; ++r)
-#pragma GCC unroll 2
-    for (int v = 0; v < MV; ++v) _mm512_store_ps(t[r] + 16 * v, acc[r][v]);
-  for (int64_t i = 0; i < g.m; ++i)
-#pragma GCC unroll 8
-    for (int r = 0; r < NB; ++r) tile[i * ldt + r] = t[r][i];
+  store_thin_block<NB, MV>(acc, g.m, g.tile + (j - g.j0), g.j1 - g.j0);
 }
 
 template <int MV>
 void thin_t(const ThinArgs& g) {
-  const int64_t ldt = g.j1 - g.j0;
-  float* tile = g.tile;  // [m, j1 - j0] f32, rounded into out row by row at the end
   int64_t j = g.j0;
-  for (; j + kThinNB <= g.j1; j += kThinNB) thin_block<MV, kThinNB>(g, j, tile + (j - g.j0), ldt);
-  for (; j < g.j1; ++j) thin_block<MV, 1>(g, j, tile + (j - g.j0), ldt);
-  const size_t osz = itemsize(g.ot);
-  for (int64_t i = 0; i < g.m; ++i) from_f32(tile + i * ldt, g.out + static_cast<size_t>(i * g.ldo + g.j0) * osz, g.ot, static_cast<size_t>(ldt));
+  for (; j + kThinNB <= g.j1; j += kThinNB) thin_block<MV, kThinNB>(g, j);
+  for (; j < g.j1; ++j) thin_block<MV, 1>(g, j);
 }
 void thin(const ThinArgs& g) { g.m > 16 ? thin_t<2>(g) : thin_t<1>(g); }
 
@@ -322,9 +311,6 @@ KernelSet make(std::index_sequence<I...>) {
   ks.skinny_a = &skinny_a;
   ks.skinny[1] = &skinny<1>; ks.skinny[2] = &skinny<2>; ks.skinny[3] = &skinny<3>; ks.skinny[4] = &skinny<4>;
   ks.skinny[5] = &skinny<5>; ks.skinny[6] = &skinny<6>; ks.skinny[7] = &skinny<7>; ks.skinny[8] = &skinny<8>;
-  // Above the skinny kernels. From 6 rows the thin one is faster than they are (32 experts x 256 x 1024 from DRAM,
-  // 2 threads: f32 6 rows 2.2 -> 1.8 ms, 8 rows 2.9 -> 1.9; bf16 8 rows 1.74 -> 1.0), but up to skinny_max a row's
-  // result must not depend on its batch (batched decode gives each sequence the bits it gets alone).
   ks.thin_min = 9; ks.thin_max = 32; ks.thin_dtype = DType::bf16; ks.thin = &thin;
   return ks;
 }

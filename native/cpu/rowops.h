@@ -146,6 +146,20 @@ DSV3_TARGET_AVX512 inline void reduce_each(const __m512* v, float* out) {
   for (int q = 0; q < Q; q += 4) _mm_store_ps(out + q, reduce4(w[q], w[q + 1], w[q + 2], w[q + 3]));
 }
 
+// The thin GEMM kernels' block result: acc[r][v] lane i (weight row j + r, output row 16 v + i) into
+// tile[i * ldt + r] for the m output rows.
+template <int NB, int MV>
+DSV3_TARGET_AVX512 inline void store_thin_block(const __m512 (&acc)[NB][MV], int64_t m, float* tile, int64_t ldt) {
+  alignas(64) float t[NB][16 * MV];
+#pragma GCC unroll 8
+  for (int r = 0; r < NB; ++r)
+#pragma GCC unroll 2
+    for (int v = 0; v < MV; ++v) _mm512_store_ps(t[r] + 16 * v, acc[r][v]);
+  for (int64_t i = 0; i < m; ++i)
+#pragma GCC unroll 8
+    for (int r = 0; r < NB; ++r) tile[i * ldt + r] = t[r][i];
+}
+
 // The 16 partial sums of 16 dots at once, summed in dot()'s order: element i of the result is
 // ((0 + v[i][0]) + v[i][1]) + ... + v[i][15], i.e. dot() of a length that is a multiple of 16 when v[i] holds
 // its partial sums, bit for bit. One transpose and 16 vector adds instead of 16 x 16 dependent scalar adds.
