@@ -8,7 +8,7 @@
 #include <utility>
 
 #include "native/cpu/gemm_internal.h"
-#include "native/cpu/rowops.h"  // transpose16, reduce_each, store_thin_block
+#include "native/cpu/rowops.h"  // transpose16, store_rows, store_thin_block
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -221,13 +221,14 @@ inline void load_step(const char* p, int64_t left, const Lut64& lut, __m512 f[])
   }
 }
 
-// B row j against the M rows of A -> sum[i] (16 lanes whose sum is out[i, j]). One row at a time, front to back:
-// a task's rows lie one after the other in memory, so this reads them as one sequential stream, which the
-// hardware prefetchers follow best. Streaming 4 rows together (the previous scheme, tuned on an Intel CPU)
-// decoded `small` 1.2x (f32) to 1.5x (bf16, fp8 with DSV3_CPU_ISA=avx512) slower on a Zen 4 (bench/RESULTS.md,
-// 2026-12-04); the Intel CPU was not measured again.
-template <int M, DType T>
-inline void row(const SkinnyArgs& g, int64_t j, const Lut64& lut, __m512 sum[M]) {
+// B rows js[0..R) against the M rows of A -> sum[r * M + i] (16 lanes whose sum is out[i, js[r]]). Each row front
+// to back; R rows advance in lockstep, each row's sums in the same order whatever R. A task streams its rows one
+// after the other (R = 1), or at M = 1 two far-apart runs of them at once (R = 2, two_streams_half): each run is one
+// sequential stream, which the hardware prefetchers follow best. Streaming 4 neighbouring rows together (the
+// previous scheme, tuned on an Intel CPU) decoded `small` 1.2x (f32) to 1.5x (bf16, fp8 with DSV3_CPU_ISA=avx512)
+// slower on a Zen 4 (bench/RESULTS.md, 2026-12-04); the Intel CPU was not measured again.
+template <int R, int M, DType T>
+inline void row(const SkinnyArgs& g, const int64_t* js, const Lut64& lut, __m512* sum) {
   constexpr int E = StepOf<T>::kElems, V = StepOf<T>::kVecs;
   // Two accumulators per row of A, even and odd vectors of a step: enough chains for the FMA latency, and the
   // same summation order for every M, so that a row's result does not depend on the batch it decodes in (the
@@ -235,40 +236,54 @@ inline void row(const SkinnyArgs& g, int64_t j, const Lut64& lut, __m512 sum[M])
   constexpr int P = 2;
   constexpr int64_t bsz = kSize<T>;
   const int64_t k = g.k, lda = g.lda;
-  const char* b = g.b + j * k * bsz;
+  const char* b[R];
+#pragma GCC unroll 2
+  for (int r = 0; r < R; ++r) b[r] = g.b + js[r] * k * bsz;
   // Every loop over the accumulator array is unrolled completely, so that it lives in registers.
-  __m512 acc[M * P];
+  __m512 acc[R][M * P];
+#pragma GCC unroll 2
+  for (int r = 0; r < R; ++r)
 #pragma GCC unroll 16
-  for (int q = 0; q < M * P; ++q) acc[q] = _mm512_setzero_ps();
+    for (int q = 0; q < M * P; ++q) acc[r][q] = _mm512_setzero_ps();
   for (int64_t c = 0; c < k; c += E) {
-    __m512 f[V];
-    // FP8 only: 1 KB ahead in the row. Its decode makes a step long enough that the hardware prefetchers alone
-    // leave the loads waiting; for f32 and bf16 rows they do better alone (Zen 4, small decode: f32 87-120 ->
-    // 120-152 tok/s without it, bf16 on this set 233-262 -> 300-325; fp8 400 / 433 without, 431 / 342 with: kept).
-    if constexpr (T == DType::f8_e4m3) _mm_prefetch(b + c * bsz + 1024, _MM_HINT_T0);
-    load_step<T>(b + c * bsz, k - c, lut, f);
+    __m512 f[R][V];
+#pragma GCC unroll 2
+    for (int r = 0; r < R; ++r) {
+      // FP8 only: 1 KB ahead in the row. Its decode makes a step long enough that the hardware prefetchers alone
+      // leave the loads waiting; for f32 and bf16 rows they do better alone (Zen 4, small decode: f32 87-120 ->
+      // 120-152 tok/s without it, bf16 on this set 233-262 -> 300-325; fp8 400 / 433 without, 431 / 342 with: kept).
+      if constexpr (T == DType::f8_e4m3) _mm_prefetch(b[r] + c * bsz + 1024, _MM_HINT_T0);
+      load_step<T>(b[r] + c * bsz, k - c, lut, f[r]);
+    }
 #pragma GCC unroll 8
     for (int i = 0; i < M; ++i)
 #pragma GCC unroll 4
       for (int v = 0; v < V; ++v) {
-        __m512& d = acc[i * P + v % P];
-        d = _mm512_fmadd_ps(_mm512_loadu_ps(g.a + i * lda + c + 16 * v), f[v], d);
+        const __m512 av = _mm512_loadu_ps(g.a + i * lda + c + 16 * v);
+#pragma GCC unroll 2
+        for (int r = 0; r < R; ++r) {
+          __m512& d = acc[r][i * P + v % P];
+          d = _mm512_fmadd_ps(av, f[r][v], d);
+        }
       }
   }
+#pragma GCC unroll 2
+  for (int r = 0; r < R; ++r)
 #pragma GCC unroll 8
-  for (int i = 0; i < M; ++i) sum[i] = _mm512_add_ps(acc[i * P], acc[i * P + 1]);
+    for (int i = 0; i < M; ++i) sum[r * M + i] = _mm512_add_ps(acc[r][i * P], acc[r][i * P + 1]);
 }
 
-// G consecutive B rows from j: their G * M sum vectors reduced (reduce_each) and stored.
+// G consecutive B rows from j: their G * M sum vectors reduced and stored.
 template <int M, int G, DType T>
 inline void rows(const SkinnyArgs& g, int64_t j, const Lut64& lut) {
-  constexpr int S = M * G;
-  __m512 sum[S];
+  __m512 sum[M * G];
+  int64_t js[G];
 #pragma GCC unroll 4
-  for (int r = 0; r < G; ++r) row<M, T>(g, j + r, lut, sum + r * M);
-  alignas(16) float out[(S + 3) / 4 * 4];
-  reduce_each<S>(sum, out);
-  for (int q = 0; q < S; ++q) store_f32(g.out, g.ot, static_cast<size_t>((q % M) * g.ldo + j + q / M), out[q]);
+  for (int r = 0; r < G; ++r) {
+    js[r] = j + r;
+    row<1, M, T>(g, js + r, lut, sum + r * M);
+  }
+  store_rows<M, G>(sum, js, g.out, g.ot, g.ldo);
 }
 
 template <int M, DType T>
@@ -276,6 +291,17 @@ void skinny_t(const SkinnyArgs& g) {
   constexpr int G = M < 4 ? 4 / M : 1;  // B rows per reduction: four sums per reduce4
   const Lut64 lut = T == DType::f8_e4m3 ? load_lut() : Lut64{};
   int64_t j = g.j0;
+  if constexpr (M == 1) {  // two streams: rows j0 + i and j0 + h + i in lockstep, two pairs per reduce4
+    const int64_t h = two_streams_half(g.j1 - g.j0);
+    for (int64_t i = 0; i < h; i += 2) {
+      const int64_t js[4] = {g.j0 + i, g.j0 + h + i, g.j0 + i + 1, g.j0 + h + i + 1};
+      __m512 sum[4];
+      row<2, 1, T>(g, js, lut, sum);
+      row<2, 1, T>(g, js + 2, lut, sum + 2);
+      store_rows<1, 4>(sum, js, g.out, g.ot, g.ldo);
+    }
+    j += 2 * h;
+  }
   for (; j + G <= g.j1; j += G) rows<M, G, T>(g, j, lut);
   for (; j < g.j1; ++j) rows<M, 1, T>(g, j, lut);
 }

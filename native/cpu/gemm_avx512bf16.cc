@@ -12,7 +12,7 @@
 #include <utility>
 
 #include "native/cpu/gemm_internal.h"
-#include "native/cpu/rowops.h"  // transpose16, reduce_each, store_thin_block
+#include "native/cpu/rowops.h"  // transpose16, store_rows, store_thin_block
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -145,50 +145,66 @@ inline void load_step(const char* p, int64_t left, const Bf16Lut& lut, __m512i v
   }
 }
 
-// B row j against the M rows of A -> sum[i] (16 lanes whose sum is out[i, j]). One row at a time, front to back:
-// a task's rows lie one after the other in memory, so this reads them as one sequential stream, which the
-// hardware prefetchers follow best. Streaming 4 rows together (the f32 kernels' former scheme, tuned on an Intel
-// CPU) read 2048 x 1024 weights from DRAM at 13-24 GB/s on a Zen 4 (2 threads); one row at a time, at 29-37 GB/s
-// (bench/RESULTS.md, 2026-12-04).
-template <int M, DType T, bool Scaled>
-inline void row(const SkinnyArgs& g, int64_t j, const Bf16Lut& lut, __m512 sum[M]) {
+// B rows js[0..R) against the M rows of A -> sum[r * M + i] (16 lanes whose sum is out[i, js[r]]). Each row front
+// to back; R rows advance in lockstep, each row's sums in the same order whatever R (bit-identical results). A task
+// streams its rows one after the other (R = 1), or at M = 1 two far-apart runs of them at once (R = 2,
+// two_streams_half): each run is one sequential stream, which the hardware prefetchers follow best. Streaming
+// neighbouring rows together (4 at once, the f32 kernels' former scheme, tuned on an Intel CPU) read 2048 x 1024
+// weights from DRAM at 13-24 GB/s on a Zen 4 (2 threads) against 29-37 one row at a time (bench/RESULTS.md,
+// 2026-12-04); two neighbouring FP8 rows, 17-19 GB/s against 35.
+template <int R, int M, DType T, bool Scaled>
+inline void row(const SkinnyArgs& g, const int64_t* js, const Bf16Lut& lut, __m512* sum) {
   constexpr int64_t bsz = kSize<T>;
   const int64_t k = g.k, lda = g.lda * 2;  // A in bf16 words
   const uint16_t* a = reinterpret_cast<const uint16_t*>(g.a);
-  const char* b = g.b + j * k * bsz;
-  const int64_t rb = j / kKB;
-  __m512 acc[M * 2], tot[Scaled ? M : 1];
+  const char* b[R];
+  int64_t rb[R];
+#pragma GCC unroll 2
+  for (int r = 0; r < R; ++r) b[r] = g.b + js[r] * k * bsz, rb[r] = js[r] / kKB;
+  __m512 acc[R][M * 2], tot[R][Scaled ? M : 1];
+#pragma GCC unroll 2
+  for (int r = 0; r < R; ++r) {
 #pragma GCC unroll 16
-  for (int q = 0; q < M * 2; ++q) acc[q] = _mm512_setzero_ps();
+    for (int q = 0; q < M * 2; ++q) acc[r][q] = _mm512_setzero_ps();
 #pragma GCC unroll 8
-  for (int q = 0; q < (Scaled ? M : 1); ++q) tot[q] = _mm512_setzero_ps();
+    for (int q = 0; q < (Scaled ? M : 1); ++q) tot[r][q] = _mm512_setzero_ps();
+  }
   for (int64_t c = 0; c < k; c += 64) {
-    __m512i v[2];
-    // FP8 only: 1 KB ahead in the row (its decode makes a step long enough that the hardware prefetchers alone
-    // leave the loads waiting); bf16 rows stream faster without (Zen 4, small decode: bf16 215-241 -> 257-283
-    // tok/s without it; fp8 375-411 with it against 319-387 without).
-    if constexpr (T == DType::f8_e4m3) _mm_prefetch(b + c * bsz + 1024, _MM_HINT_T0);
-    load_step<T>(b + c * bsz, k - c, lut, v);
+    __m512i v[R][2];
+#pragma GCC unroll 2
+    for (int r = 0; r < R; ++r) {
+      // FP8 only: 1 KB ahead in the row (its decode makes a step long enough that the hardware prefetchers alone
+      // leave the loads waiting); bf16 rows stream faster without (Zen 4, small decode: bf16 215-241 -> 257-283
+      // tok/s without it; fp8 375-411 with it against 319-387 without).
+      if constexpr (T == DType::f8_e4m3) _mm_prefetch(b[r] + c * bsz + 1024, _MM_HINT_T0);
+      load_step<T>(b[r] + c * bsz, k - c, lut, v[r]);
+    }
 #pragma GCC unroll 8
     for (int i = 0; i < M; ++i)
 #pragma GCC unroll 2
-      for (int h = 0; h < 2; ++h)
-        acc[2 * i + h] = _mm512_dpbf16_ps(acc[2 * i + h], reinterpret_cast<__m512bh>(_mm512_load_si512(a + i * lda + c + 32 * h)),
-                                          reinterpret_cast<__m512bh>(v[h]));
+      for (int h = 0; h < 2; ++h) {
+        const __m512bh ah = reinterpret_cast<__m512bh>(_mm512_load_si512(a + i * lda + c + 32 * h));
+#pragma GCC unroll 2
+        for (int r = 0; r < R; ++r) acc[r][2 * i + h] = _mm512_dpbf16_ps(acc[r][2 * i + h], ah, reinterpret_cast<__m512bh>(v[r][h]));
+      }
     if constexpr (Scaled) {
       if ((c + 64) % kKB == 0 || c + 64 >= k) {  // the end of K block kb: tot += (its sum) * a_scale * b_scale
         const int64_t kb = c / kKB;
 #pragma GCC unroll 8
-        for (int i = 0; i < M; ++i) {
-          const __m512 sv = _mm512_set1_ps(g.as[i * g.nkb + kb] * g.bs[rb * g.nkb + kb]);
-          tot[i] = _mm512_fmadd_ps(_mm512_add_ps(acc[2 * i], acc[2 * i + 1]), sv, tot[i]);
-          acc[2 * i] = acc[2 * i + 1] = _mm512_setzero_ps();
-        }
+        for (int i = 0; i < M; ++i)
+#pragma GCC unroll 2
+          for (int r = 0; r < R; ++r) {
+            const __m512 sv = _mm512_set1_ps(g.as[i * g.nkb + kb] * g.bs[rb[r] * g.nkb + kb]);
+            tot[r][i] = _mm512_fmadd_ps(_mm512_add_ps(acc[r][2 * i], acc[r][2 * i + 1]), sv, tot[r][i]);
+            acc[r][2 * i] = acc[r][2 * i + 1] = _mm512_setzero_ps();
+          }
       }
     }
   }
+#pragma GCC unroll 2
+  for (int r = 0; r < R; ++r)
 #pragma GCC unroll 8
-  for (int i = 0; i < M; ++i) sum[i] = Scaled ? tot[i] : _mm512_add_ps(acc[2 * i], acc[2 * i + 1]);
+    for (int i = 0; i < M; ++i) sum[r * M + i] = Scaled ? tot[r][i] : _mm512_add_ps(acc[r][2 * i], acc[r][2 * i + 1]);
 }
 
 // G consecutive B rows from j: their G * M sum vectors reduced (reduce_each) and stored. Grouping B rows (G = 4
@@ -196,13 +212,14 @@ inline void row(const SkinnyArgs& g, int64_t j, const Bf16Lut& lut, __m512 sum[M
 // 1024-element rows in the cache.
 template <int M, int G, DType T, bool Scaled>
 inline void rows(const SkinnyArgs& g, int64_t j, const Bf16Lut& lut) {
-  constexpr int S = M * G;
-  __m512 sum[S];
+  __m512 sum[M * G];
+  int64_t js[G];
 #pragma GCC unroll 4
-  for (int r = 0; r < G; ++r) row<M, T, Scaled>(g, j + r, lut, sum + r * M);
-  alignas(16) float out[(S + 3) / 4 * 4];
-  reduce_each<S>(sum, out);
-  for (int q = 0; q < S; ++q) store_f32(g.out, g.ot, static_cast<size_t>((q % M) * g.ldo + j + q / M), out[q]);
+  for (int r = 0; r < G; ++r) {
+    js[r] = j + r;
+    row<1, M, T, Scaled>(g, js + r, lut, sum + r * M);
+  }
+  store_rows<M, G>(sum, js, g.out, g.ot, g.ldo);
 }
 
 template <int M, DType T, bool Scaled>
@@ -210,6 +227,17 @@ void skinny_t(const SkinnyArgs& g) {
   constexpr int G = M < 4 ? 4 / M : 1;
   const Bf16Lut& lut = bf16_lut();
   int64_t j = g.j0;
+  if constexpr (M == 1) {  // two streams: rows j0 + i and j0 + h + i in lockstep, two pairs per reduce4
+    const int64_t h = two_streams_half(g.j1 - g.j0);
+    for (int64_t i = 0; i < h; i += 2) {
+      const int64_t js[4] = {g.j0 + i, g.j0 + h + i, g.j0 + i + 1, g.j0 + h + i + 1};
+      __m512 sum[4];
+      row<2, 1, T, Scaled>(g, js, lut, sum);
+      row<2, 1, T, Scaled>(g, js + 2, lut, sum + 2);
+      store_rows<1, 4>(sum, js, g.out, g.ot, g.ldo);
+    }
+    j += 2 * h;
+  }
   for (; j + G <= g.j1; j += G) rows<M, G, T, Scaled>(g, j, lut);
   for (; j < g.j1; ++j) rows<M, 1, T, Scaled>(g, j, lut);
 }

@@ -146,6 +146,15 @@ DSV3_TARGET_AVX512 inline void reduce_each(const __m512* v, float* out) {
   for (int q = 0; q < Q; q += 4) _mm_store_ps(out + q, reduce4(w[q], w[q + 1], w[q + 2], w[q + 3]));
 }
 
+// The skinny GEMM kernels' results for G weight rows js[0..G) against M rows of A: the lane sum of sum[r * M + i]
+// into out element (i, js[r]), at i * ldo + js[r] in dtype ot.
+template <int M, int G>
+DSV3_TARGET_AVX512 inline void store_rows(const __m512* sum, const int64_t* js, char* out, DType ot, int64_t ldo) {
+  alignas(16) float s[(M * G + 3) / 4 * 4];
+  reduce_each<M * G>(sum, s);
+  for (int q = 0; q < M * G; ++q) store_f32(out, ot, static_cast<size_t>((q % M) * ldo + js[q / M]), s[q]);
+}
+
 // The thin GEMM kernels' block result: acc[r][v] lane i (weight row j + r, output row 16 v + i) into
 // tile[i * ldt + r] for the m output rows.
 template <int NB, int MV>
