@@ -254,11 +254,12 @@ void run_problems(const std::vector<Prob>& probs, GemmIsa isa) {
       });
     }
   }
-  // Skinny chunks: about 2 per thread over all the skinny problems' weights (dynamic scheduling evens
-  // out a straggler), but none under ~32 KB of weights; multiples of 4 rows (the kernels reduce 4 or 2 rows'
-  // sums together). Each chunk is a new sequential stream the hardware prefetchers must pick up: 4 per thread
-  // decoded 5-10% slower (Zen 4, 2 threads, small bf16 / fp8 / f32; bench/RESULTS.md, 2026-12-04 late).
-  const int64_t chunk_bytes = std::max<int64_t>(32 << 10, ceil_div(skinny_bytes, 2 * T));
+  // Skinny chunks: about 1 per thread over all the skinny problems' weights, but none under ~32 KB of weights;
+  // multiples of 4 rows (the kernels reduce 4 or 2 rows' sums together). Each chunk's rows are new sequential
+  // streams the hardware prefetchers must pick up (two at M = 1: two_streams_half): 4 chunks per thread decoded
+  // 5-10% slower than 2 (Zen 4, 2 threads, small bf16 / fp8 / f32; bench/RESULTS.md, 2026-12-04 late), and with
+  // two streams per chunk 1 per thread beat 2 (per round: f32 +3%, fp8 +1-2%, bf16 +0-1%; prefill unchanged).
+  const int64_t chunk_bytes = std::max<int64_t>(32 << 10, ceil_div(skinny_bytes, T));
   for (size_t pi = 0; pi < probs.size(); ++pi) {
     const Prob& p = probs[pi];
     if (path[pi] == Path::none) continue;
