@@ -273,16 +273,13 @@ inline void row(const SkinnyArgs& g, const int64_t* js, const Lut64& lut, __m512
     for (int i = 0; i < M; ++i) sum[r * M + i] = _mm512_add_ps(acc[r][i * P], acc[r][i * P + 1]);
 }
 
-// G consecutive B rows from j: their G * M sum vectors reduced and stored.
-template <int M, int G, DType T>
-inline void rows(const SkinnyArgs& g, int64_t j, const Lut64& lut) {
+// B rows js[0..G), R at a time in lockstep: their G * M sum vectors reduced and stored.
+template <int R, int M, int G, DType T>
+inline void rows(const SkinnyArgs& g, const int64_t* js, const Lut64& lut) {
+  static_assert(G % R == 0, "whole lockstep groups");
   __m512 sum[M * G];
-  int64_t js[G];
 #pragma GCC unroll 4
-  for (int r = 0; r < G; ++r) {
-    js[r] = j + r;
-    row<1, M, T>(g, js + r, lut, sum + r * M);
-  }
+  for (int r = 0; r < G; r += R) row<R, M, T>(g, js + r, lut, sum + r * M);
   store_rows<M, G>(sum, js, g.out, g.ot, g.ldo);
 }
 
@@ -295,15 +292,16 @@ void skinny_t(const SkinnyArgs& g) {
     const int64_t h = two_streams_half(g.j1 - g.j0);
     for (int64_t i = 0; i < h; i += 2) {
       const int64_t js[4] = {g.j0 + i, g.j0 + h + i, g.j0 + i + 1, g.j0 + h + i + 1};
-      __m512 sum[4];
-      row<2, 1, T>(g, js, lut, sum);
-      row<2, 1, T>(g, js + 2, lut, sum + 2);
-      store_rows<1, 4>(sum, js, g.out, g.ot, g.ldo);
+      rows<2, 1, 4, T>(g, js, lut);
     }
     j += 2 * h;
   }
-  for (; j + G <= g.j1; j += G) rows<M, G, T>(g, j, lut);
-  for (; j < g.j1; ++j) rows<M, 1, T>(g, j, lut);
+  for (; j + G <= g.j1; j += G) {
+    int64_t js[G];
+    for (int r = 0; r < G; ++r) js[r] = j + r;
+    rows<1, M, G, T>(g, js, lut);
+  }
+  for (; j < g.j1; ++j) rows<1, M, 1, T>(g, &j, lut);
 }
 
 template <int M>

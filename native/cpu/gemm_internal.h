@@ -34,8 +34,8 @@ struct SkinnyArgs {
 
 // At M = 1 the AVX-512 sets' skinny kernels stream a task's rows [j0, j1) as two sequential runs in lockstep,
 // rows j0 + i and j0 + h + i for i < h = two_streams_half(j1 - j0) (even; the 0-3 rows past 2h go one at a time),
-// each row's sums in the same order as alone. On a 2-core Zen 4 (small, decode, against one row at a time): fp8
-// +5-8%, f32 +3-5%, bf16 0-3% per round; four runs were slower than one (f32 0.91x, bf16 0.93x).
+// each row's sums in the same order as alone. On a 2-core Zen 4 (small, decode, against one row at a time, medians of
+// the per-round ratios): fp8 1.04-1.10, f32 1.035-1.075, bf16 1.01-1.05; four runs: f32 0.91-0.98, bf16 0.93-0.95.
 inline int64_t two_streams_half(int64_t rows) { return rows >= 8 ? rows / 4 * 2 : 0; }
 
 // The thin kernels' view (thin_min <= m <= thin_max <= 32 rows, no block scales, A and B of one dtype): A^T packed once
