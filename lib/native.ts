@@ -49,6 +49,8 @@ export interface NativeAddon {
   random(dtype: DType, shape: number[], device: string, opts: { seed: number | bigint; normal: boolean; a: number; b: number }): NativeTensor;
   to(t: NativeTensor, device: string): NativeTensor;
   copyInto(dst: NativeTensor, src: NativeTensor): void;
+  /** data's bytes (exactly dst's byte size) into dst, ordered like copyInto; copied at the call. */
+  writeInto(dst: NativeTensor, data: ArrayBufferView): void;
   /** A tensor of src's dtype and shape over the u8 slab's bytes from byteOffset, holding a copy of src. */
   placeIn(slab: NativeTensor, byteOffset: number, src: NativeTensor): NativeTensor;
   cast(t: NativeTensor, dtype: DType, opts?: object): NativeTensor;

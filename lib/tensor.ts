@@ -15,6 +15,10 @@ export type ArrayFor<D extends DType> = D extends 'f32' ? Float32Array
   : D extends 'i64' ? BigInt64Array
   : D extends 'bf16' | 'f16' ? Uint16Array
   : Uint8Array;
+/** The name of ArrayFor<D> for each dtype (typed arrays are told apart by tag: they may come from another realm). */
+const ARRAY_TAG: Record<DType, string> = {
+  f32: 'Float32Array', i32: 'Int32Array', i64: 'BigInt64Array', bf16: 'Uint16Array', f16: 'Uint16Array', f8_e4m3: 'Uint8Array', u8: 'Uint8Array',
+};
 export type FloatDType = 'f32' | 'f16' | 'bf16' | 'f8_e4m3';
 
 export interface CreateOptions<D extends DType = DType> { dtype?: D; device?: Device }
@@ -121,6 +125,17 @@ export class Tensor<D extends DType = DType> {
     if (!(src instanceof Tensor)) throw new ArgumentError('copyFrom: argument \'src\' must be a Tensor');
     src.alive('copyFrom');
     native.copyInto(this.handle, src.handle);
+    return this;
+  }
+  /**
+   * Overwrites this tensor with `data` (its dtype's typed array, ArrayFor, of numel elements), ordered like copyFrom;
+   * the elements are copied at the call. Not inside a CPU graph capture (a replay would write these same values).
+   */
+  write(data: ArrayFor<D>): this {
+    this.alive('write');
+    const tag = ArrayBuffer.isView(data) ? Object.prototype.toString.call(data).slice(8, -1) : typeof data;
+    if (tag !== ARRAY_TAG[this.dtype]) throw new DTypeError(`write: a ${this.dtype} tensor takes a ${ARRAY_TAG[this.dtype]}, got ${tag}`);
+    native.writeInto(this.handle, data);
     return this;
   }
   /** A copy converted to `dtype` (round to nearest even; saturating for f8_e4m3). */

@@ -103,10 +103,9 @@ export class DecodeGraph {
     };
     try {
       const all = pack(tokens === undefined ? new Int32Array(b) : Int32Array.from(tokens), h);
-      const into = tokens === undefined ? this.rest! : this.inputs;  // without tokens: the ids the last step left
-      const host = Tensor.fromArray(tokens === undefined ? all.subarray(b) : all, into.shape);
-      into.copyFrom(host);
-      host.dispose();
+      // Without tokens, the ids the last step left stay: only the rest is written.
+      if (tokens === undefined) this.rest!.write(all.subarray(b));
+      else this.inputs.write(all);
       this.graph.replay();
       const picks = this.next.toArray().then((next) => { checkPicks(next, what); return next; }).catch(giveBack);
       return { picks };

@@ -137,6 +137,8 @@ class ReadWorker : public Napi::AsyncWorker {
   ErrKind kind_ = ErrKind::Argument;
 };
 
+}  // namespace
+
 // A read of a CPU tensor: one task in CPU stream order, so it sees the work queued before the call and none
 // queued after it (a step queued ahead cannot overwrite what an earlier read returns), settling its promise
 // through a thread-safe function: one hand-off to the JS thread, instead of the ReadWorker's libuv pool thread
@@ -149,9 +151,46 @@ struct CpuRead {
   void* dst;
   std::exception_ptr error;
 };
+void settle_cpu_read(Napi::Env env, Napi::Function, void*, CpuRead* r);
+static void settle(Napi::Env env, CpuRead* r);
+using CpuReadTsfn = Napi::TypedThreadSafeFunction<void, CpuRead, settle_cpu_read>;
+
+// One thread-safe function per environment settles every CPU read: a read costs one hand-off to the JS thread,
+// not the set-up and teardown of its own libuv handle. Referenced while reads are pending, so that a pending
+// read keeps the event loop alive and an idle addon does not; Node closes it with the environment, after the
+// cleanup hook below has let the CPU stream finish (a read still queued then writes into a live buffer and
+// hands off to an open function; its promise is never settled).
+struct CpuReads {
+  CpuReadTsfn fn;
+  size_t pending = 0;  // touched on the JS thread only
+};
+
+static CpuReads& cpu_reads(Napi::Env env) {
+  AddonData* d = AddonData::get(env);
+  if (!d->cpu_reads) {
+    d->cpu_reads = std::unique_ptr<CpuReads, void (*)(CpuReads*)>(new CpuReads{CpuReadTsfn::New(env, "dsv3.read", 0, 1), 0},
+                                                                    [](CpuReads* r) { delete r; });
+    d->cpu_reads->fn.Unref(env);
+    // Added after the function, so it runs before the function is closed (cleanup hooks run in reverse order).
+    napi_add_env_cleanup_hook(env, [](void*) { CpuStream::get().wait(); }, nullptr);
+  }
+  return *d->cpu_reads;
+}
+
 void settle_cpu_read(Napi::Env env, Napi::Function, void*, CpuRead* r) {
   std::unique_ptr<CpuRead> own(r);
   if (env == nullptr) return;  // the environment is going away: nobody waits for the promise
+  CpuReads& reads = cpu_reads(env);
+  if (--reads.pending == 0) reads.fn.Unref(env);
+  try {
+    settle(env, r);
+  } catch (const Napi::Error&) {
+    // A worker being terminated runs its last hand-offs without JS: nobody can see the promise, and an
+    // exception must not leave this callback (it would abort the process).
+  }
+}
+
+static void settle(Napi::Env env, CpuRead* r) {
   if (r->error) {
     std::string msg = "read failed";
     try { std::rethrow_exception(r->error); } catch (const std::exception& e) { msg = e.what(); } catch (...) {}
@@ -162,16 +201,17 @@ void settle_cpu_read(Napi::Env env, Napi::Function, void*, CpuRead* r) {
     r->deferred.Resolve(r->buf.Value());
   }
 }
-using CpuReadTsfn = Napi::TypedThreadSafeFunction<void, CpuRead, settle_cpu_read>;
 
-Napi::Promise read_cpu(Napi::Env env, TensorRef t, bool as_f32) {
+static Napi::Promise read_cpu(Napi::Env env, TensorRef t, bool as_f32) {
   const size_t bytes = as_f32 ? static_cast<size_t>(t.numel()) * 4 : t.nbytes();
   auto* r = new CpuRead{std::move(t), as_f32, Napi::Promise::Deferred::New(env), {}, nullptr, nullptr};
   Napi::ArrayBuffer b = Napi::ArrayBuffer::New(env, bytes);
   r->dst = b.Data();
   r->buf = Napi::Persistent(b);
   Napi::Promise p = r->deferred.Promise();
-  CpuReadTsfn fn = CpuReadTsfn::New(env, "dsv3.read", 0, 1);  // keeps the event loop alive until the read settles
+  CpuReads& reads = cpu_reads(env);
+  if (reads.pending++ == 0) reads.fn.Ref(env);  // the event loop stays alive until the read settles
+  CpuReadTsfn fn = reads.fn;
   CpuStream::get().enqueue([r, fn]() mutable {
     try {
       // Only this tensor's own error: the failed op that wrote it, never another op's (issue 18).
@@ -184,10 +224,11 @@ Napi::Promise read_cpu(Napi::Env env, TensorRef t, bool as_f32) {
       r->error = std::current_exception();
     }
     fn.BlockingCall(r);
-    fn.Release();
   });
   return p;
 }
+
+namespace {
 
 class SyncWorker : public Napi::AsyncWorker {
  public:
@@ -319,6 +360,28 @@ DSV3_OP(copyInto) {
     c.fail(ErrKind::DType, "src", std::string("must have dst's dtype ") + dtype_name(dst.dtype) + ", got " + dtype_name(src.dtype));
   if (dst.numel() != src.numel())
     c.fail(ErrKind::Shape, "src", "must have as many elements as dst " + shape_str(dst.shape) + ", got " + shape_str(src.shape));
+  copy_between(src, dst);
+  return info.Env().Undefined();
+}
+
+// writeInto(dst, data: typed array): data's bytes into the existing tensor dst (exactly dst's byte size), ordered
+// like copyInto after the work queued on dst's device. The bytes are taken at the call (data may change
+// afterwards), without a host tensor: the per-step refresh of a captured step's inputs (lib/model/decode_graph.ts).
+DSV3_OP(writeInto) {
+  OpCtx c{info.Env(), "writeInto"};
+  TensorRef dst = tensor_arg(c, info[0], "dst");
+  if (!info[1].IsTypedArray()) c.fail(ErrKind::Argument, "data", "must be a typed array");
+  Napi::TypedArray ta = info[1].As<Napi::TypedArray>();
+  if (ta.ByteLength() != dst.nbytes())
+    c.fail(ErrKind::Shape, "data", "must hold " + std::to_string(dst.nbytes()) + " bytes for " + dtype_name(dst.dtype) + " " +
+           shape_str(dst.shape) + ", got " + std::to_string(ta.ByteLength()));
+  if (CpuStream::get().capturing())  // a recorded copy would write these same bytes at every replay
+    c.fail(ErrKind::Argument, "", "cannot be recorded into a CPU graph: a replay would write the bytes given now; write before the replay");
+  TensorRef src;
+  src.dtype = dst.dtype;
+  src.shape = dst.shape;
+  src.storage = Storage::allocate(Device{DeviceType::cpu, 0}, dst.nbytes());
+  std::memcpy(src.data(), static_cast<const char*>(ta.ArrayBuffer().Data()) + ta.ByteOffset(), dst.nbytes());
   copy_between(src, dst);
   return info.Env().Undefined();
 }

@@ -60,3 +60,21 @@ const canLimit = process.getuid?.() === 0 && existsSync('/usr/bin/setpriv') && e
   expect(r.report!.threadWarning).toMatch(new RegExp(`could start only ${r.report!.threads} of 8 CPU threads \\(Resource temporarily unavailable\\)`));
   expect(r.stderr).toContain(r.report!.threadWarning);
 });
+
+// Worker threads that exit with CPU reads still queued: the reads finish during the worker's teardown (its
+// environment waits for the CPU stream) and their hand-offs to a JS that no longer runs are dropped. The
+// process used to die (SIGSEGV / abort) in most runs. Repeated, since the failure was a race.
+test('workers exiting with CPU reads in flight do not crash the process', () => {
+  const script = `
+const { Worker } = require('worker_threads');
+const code = \`const n = require(${JSON.stringify(ADDON)});
+  const a = n.random('f32', [256, 256], 'cpu', { seed: 1, normal: true, a: 0, b: 1 });
+  for (let i = 0; i < 40; i++) n.readFloat32(n.gemm(a, a, {}));
+  process.exit(0);\`;
+let exited = 0;
+for (let k = 0; k < 4; k++) new Worker(code, { eval: true }).on('exit', () => { if (++exited === 4) console.log('all exited'); });`;
+  for (let run = 0; run < 8; run++) {
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60000 });
+    expect({ run, status: r.status, signal: r.signal, out: r.stdout.trim() }).toEqual({ run, status: 0, signal: null, out: 'all exited' });
+  }
+});

@@ -1,8 +1,9 @@
 // Step graphs (lib/graph.ts) on the CPU, and the host side of CUDA graphs without a GPU: CPU capture and
 // replay (nothing runs while capturing, replays rewrite the outputs, reads and waits refused while capturing,
 // errors in a replay), the captured greedy decode step on the CPU against forward() (tokens and expert load),
-// Tensor.copyFrom, typed errors of CUDA capture without a GPU, PagedLatentCache.prepareHost's fixed-width
+// Tensor.copyFrom and write, CPU reads (many in flight; the event loop), typed errors of CUDA capture without a GPU, PagedLatentCache.prepareHost's fixed-width
 // tables, and the bookkeeping of CUDA graph memory. CUDA replays themselves are in test/gpu/ (runtime, model).
+import { spawnSync } from 'child_process';
 import { join } from 'path';
 import { ArgumentError, backends, collectingStatistics, DeviceError, DisposedError, DTypeError, Graph, isCapturing, ops, profile, ShapeError, synchronize, Tensor, withoutStatistics } from '../../lib';
 import { RouteTrace } from '../../lib/model/moe';
@@ -22,6 +23,62 @@ test('copyFrom overwrites a tensor in place with checked dtype and size', async 
   gone.dispose();
   expect(() => dst.copyFrom(gone)).toThrow(DisposedError);
   expect(() => dst.copyFrom([1, 2] as unknown as Tensor<'f32'>)).toThrow(ArgumentError);
+});
+
+test('write overwrites a tensor with a typed array in stream order, copied at the call, with checked dtype and size', async () => {
+  const t = Tensor.fromArray(Int32Array.from([1, 2, 3]));
+  const first = t.toArray();
+  const data = Int32Array.from([4, 5, 6]);
+  expect(t.write(data)).toBe(t);  // queued after the first read
+  data[0] = 99;                   // taken at the call: the write keeps 4
+  const second = t.toArray();
+  t.write(Int32Array.from([7, 8, 9]));
+  expect(Array.from(await first)).toEqual([1, 2, 3]);
+  expect(Array.from(await second)).toEqual([4, 5, 6]);
+  expect(Array.from(await t.toArray())).toEqual([7, 8, 9]);
+  const h = Tensor.zeros([2, 2], { dtype: 'bf16' });
+  h.write(Uint16Array.from([0x3f80, 0x4000, 0x4040, 0x4080]));  // 1, 2, 3, 4 as bf16 bits
+  expect(Array.from(await h.toFloat32Array())).toEqual([1, 2, 3, 4]);
+  expect(() => t.write(Float32Array.from([1, 2, 3]) as unknown as Int32Array)).toThrow(DTypeError);
+  expect(() => t.write(Float32Array.from([1, 2, 3]) as unknown as Int32Array)).toThrow('write: a i32 tensor takes a Int32Array, got Float32Array');
+  expect(() => t.write(Int32Array.from([1, 2]))).toThrow(ShapeError);
+  expect(() => t.write(Int32Array.from([1, 2]))).toThrow(/must hold 12 bytes for i32 \[3\], got 8/);
+  expect(() => t.write([1, 2, 3] as unknown as Int32Array)).toThrow(DTypeError);
+  h.dispose();
+  t.dispose();
+  expect(() => t.write(Int32Array.from([1, 2, 3]))).toThrow(DisposedError);
+});
+
+test('write cannot be recorded into a CPU graph (a replay would write the values of the capture)', async () => {
+  const t = Tensor.zeros([3]);
+  await expect(Graph.capture(() => { t.write(Float32Array.from([1, 2, 3])); }, 'cpu')).rejects.toThrow(ArgumentError);
+  await expect(Graph.capture(() => { t.write(Float32Array.from([1, 2, 3])); }, 'cpu')).rejects.toThrow(/cannot be recorded into a CPU graph/);
+  expect(isCapturing()).toBe(false);
+  expect(Array.from(await t.toFloat32Array())).toEqual([0, 0, 0]);
+  t.dispose();
+});
+
+test('many CPU reads in flight settle, each with its own data, in stream order', async () => {
+  const t = Tensor.zeros([4]);
+  const reads: Promise<Float32Array>[] = [];
+  for (let i = 0; i < 200; i++) { t.write(Float32Array.from([i, i + 1, i + 2, i + 3])); reads.push(t.toFloat32Array()); }
+  const got = await Promise.all(reads);
+  got.forEach((v, i) => expect(Array.from(v)).toEqual([i, i + 1, i + 2, i + 3]));
+  t.dispose();
+});
+
+test('a CPU read in flight keeps the process alive until it settles, and an idle addon does not', () => {
+  // A child that only reads, on the bare addon: it must print both values (the event loop waited for the
+  // reads) and then exit by itself (the addon's read hand-off does not hold the loop once they settled).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const addon: string = process.env.DSV3_ADDON || require('bindings')({ bindings: 'dsv3', path: true });
+  const script = `const n = require(${JSON.stringify(addon)});
+    const t = n.fromBytes('f32', [3], 'cpu', Float32Array.from([1, 2, 3]));
+    n.readFloat32(t).then((v) => console.log(Array.from(v).join(',')));
+    n.readFloat32(n.fromBytes('f32', [1], 'cpu', Float32Array.from([4]))).then((v) => console.log(v[0]));`;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 });
+  expect(r.status).toBe(0);
+  expect(r.stdout.trim().split('\n')).toEqual(['1,2,3', '4']);
 });
 
 test('a CPU read returns the data as of the call: work queued after it does not change what it returns', async () => {
