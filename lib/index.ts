@@ -16,7 +16,8 @@ export { planLoad } from './model/plan';
 export type { WeightBytes, LoadPlan, PlannedTensor } from './model/plan';
 export { parseConfig } from './config';
 export type { ModelConfig } from './config';
-export { loadTokenizer, TextTokenizer, StreamDecoder } from './tokenizer';
+export { loadTokenizer, TextTokenizer } from './tokenizer';
+export type { StreamDecoder } from './tokenizer';
 export type { ChatMessage } from './tokenizer';
 
 export { generate } from './generate';

@@ -17,14 +17,39 @@ export interface ChatTemplateOptions {
   addGenerationPrompt?: boolean;
 }
 
+/** Streaming detokenization: push(ids) returns only the complete new text; flush() what is still held back. */
+export interface StreamDecoder {
+  /** Appends ids; returns the text they complete ('' while a multi-byte character is still partial). */
+  push(...ids: number[]): string;
+  /** Whatever is still held back (a partial character at the end, as U+FFFD). */
+  flush(): string;
+}
+
 /**
- * Emits the new complete text after each token, in time linear in the tokens: it decodes a short window, not
- * every id so far (incremental detokenization as in HF text-generation-inference): ids[prefix, read) were
- * emitted and stay as context (a decoder may drop a leading space at the start of what it decodes), ids from
- * `read` on are new. The text of the new ids is decode(window) minus decode(context); once it is complete
- * (no trailing U+FFFD, the mark of a partial UTF-8 character) the window moves past it.
+ * For byte-level BPE (the ByteLevel decoder, DeepSeek-V3's): the text of ids is the UTF-8 decoding of the
+ * concatenation of their bytes (added tokens: their content; special ones skipped), so a streaming UTF-8
+ * decoder over each id's bytes emits exactly decode(ids), in constant time per token (as llama.cpp's
+ * token-to-piece bytes). Each id's bytes are derived once from the tokenizer's own vocabulary.
  */
-export class StreamDecoder {
+class BytePieceDecoder implements StreamDecoder {
+  private readonly utf8 = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });  // as the ByteLevel decoder
+  constructor(private readonly pieces: BytePieces) {}
+  push(...ids: number[]): string {
+    let out = '';
+    for (const id of ids) out += this.utf8.decode(this.pieces.bytes(id), { stream: true });
+    return out;
+  }
+  flush(): string { return this.utf8.decode(); }
+}
+
+/**
+ * Any other decoder: decodes a short window, not every id so far (incremental detokenization as in HF
+ * text-generation-inference): ids[prefix, read) were emitted and stay as context (a decoder may drop a leading
+ * space at the start of what it decodes), ids from `read` on are new. The text of the new ids is
+ * decode(window) minus decode(context); once it is complete (no trailing U+FFFD, the mark of a partial UTF-8
+ * character) the window moves past it. Linear in the tokens.
+ */
+export class WindowStreamDecoder implements StreamDecoder {
   private ids: number[] = [];
   private prefix = 0;
   private read = 0;
@@ -41,19 +66,17 @@ export class StreamDecoder {
     return this.tok.decode(this.ids.slice(from, to));
   }
 
-  /** Appends ids; returns the text they complete ('' while a multi-byte character is still partial). */
   push(...ids: number[]): string {
     for (const id of ids) this.ids.push(id);
     return this.advance(false);
   }
 
-  /** Whatever is still held back (a trailing U+FFFD that never completed). */
   flush(): string { return this.advance(true); }
 
   private advance(final: boolean): string {
     if (this.read === this.ids.length) return '';
     let text = this.decode(this.prefix, this.ids.length);
-    const force = final || this.ids.length - this.read > StreamDecoder.MAX_PENDING_IDS;
+    const force = final || this.ids.length - this.read > WindowStreamDecoder.MAX_PENDING_IDS;
     const complete = force || !text.endsWith('\uFFFD');
     while (!complete && text.endsWith('\uFFFD')) text = text.slice(0, -1);
     // The context's text changed (a decoder cleanup across the boundary): never re-emit, emit nothing of it.
@@ -68,6 +91,54 @@ export class StreamDecoder {
       this.pending = fresh;
     }
     return out;
+  }
+}
+
+/** GPT-2's byte-level alphabet (the ByteLevel pre-tokenizer's and decoder's): each character of a token -> its byte. */
+function byteLevelAlphabet(): Map<string, number> {
+  const printable = (b: number): boolean => (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+  const m = new Map<string, number>();
+  let n = 0;
+  for (let b = 0; b < 256; b++) m.set(String.fromCharCode(printable(b) ? b : 256 + n++), b);
+  return m;
+}
+
+/**
+ * Each id's bytes in decode(ids) (special tokens skipped), for tokenizers whose decode is a UTF-8 decoding of
+ * concatenated bytes: a ByteLevel decoder, no end-of-word suffix, no clean-up of tokenization spaces. As the
+ * library decodes: an id outside the vocabulary is the unknown token (nothing without one), a token whose text
+ * is an added token's content is that text, any other token maps its characters through the byte-level
+ * alphabet (a character outside it gives byte 0, as the library's typed array does).
+ */
+class BytePieces {
+  private readonly cache = new Map<number, Uint8Array>();
+  private readonly alphabet = byteLevelAlphabet();
+  private readonly utf8 = new TextEncoder();
+  private constructor(private readonly tok: TextTokenizer, private readonly added: Set<string>, private readonly special: Set<string>,
+    private readonly unk: string | null) {}
+
+  /** The pieces of a tokenizer, or null when its decode is not plain byte-level. */
+  static of(tok: TextTokenizer, json: Record<string, unknown>, config: Record<string, unknown>): BytePieces | null {
+    const decoder = json.decoder as { type?: unknown } | null | undefined;
+    const model = json.model as { end_of_word_suffix?: unknown; unk_token?: unknown } | null | undefined;
+    if (decoder?.type !== 'ByteLevel' || model?.end_of_word_suffix) return null;
+    if (config.clean_up_tokenization_spaces ?? true) return null;  // the library's default: clean-up on
+    const addedTokens = [...tok.tokenizer.get_added_tokens_decoder().values()];
+    const special = new Set(addedTokens.filter((t) => t.special).map((t) => t.content));
+    const extra = config.additional_special_tokens;
+    if (Array.isArray(extra)) for (const t of extra) if (typeof t === 'string') special.add(t);  // as the library: strings only
+    return new BytePieces(tok, new Set(addedTokens.map((t) => t.content)), special, typeof model?.unk_token === 'string' ? model.unk_token : null);
+  }
+
+  bytes(id: number): Uint8Array {
+    let b = this.cache.get(id);
+    if (b) return b;
+    const token = this.tok.tokenizer.id_to_token(id) ?? this.unk;
+    if (token === null || this.special.has(token)) b = new Uint8Array(0);
+    else if (this.added.has(token)) b = this.utf8.encode(token);
+    else b = Uint8Array.from(token, (c) => this.alphabet.get(c) ?? 0);
+    this.cache.set(id, b);
+    return b;
   }
 }
 
@@ -94,8 +165,12 @@ export class TextTokenizer {
   /** Ids that end generation: the eos token of tokenizer_config.json and the model config's eos_token_id(s). */
   readonly eosTokenIds: number[];
 
+  /** Each id's bytes when decoding is plain byte-level (streamDecoder then streams bytes), else null. */
+  private readonly pieces: BytePieces | null;
+
   constructor(tokenizerJson: object, readonly tokenizerConfig: Record<string, unknown> = {}, configEos: number[] = []) {
     this.tokenizer = new Tokenizer(tokenizerJson, tokenizerConfig);
+    this.pieces = BytePieces.of(this, tokenizerJson as Record<string, unknown>, tokenizerConfig);
     this.bosToken = tokenContent(tokenizerConfig.bos_token);
     this.eosToken = tokenContent(tokenizerConfig.eos_token);
     const ct = tokenizerConfig.chat_template;
@@ -121,8 +196,8 @@ export class TextTokenizer {
     return this.tokenizer.decode(ids, { skip_special_tokens: opts.skipSpecialTokens ?? true });
   }
 
-  /** A decoder for streaming: push(id) returns only complete new text. */
-  streamDecoder(): StreamDecoder { return new StreamDecoder(this); }
+  /** A decoder for streaming: push(id) returns only complete new text (bytes per id for byte-level BPE, else windows). */
+  streamDecoder(): StreamDecoder { return this.pieces ? new BytePieceDecoder(this.pieces) : new WindowStreamDecoder(this); }
 
   /** The chat template rendered over messages (HF apply_chat_template, tokenize=false). */
   renderChat(messages: ChatMessage[], opts: ChatTemplateOptions = {}): string {

@@ -178,6 +178,7 @@ export function tokenizerFiles(cfg: ModelConfig): { tokenizer: object; tokenizer
   const tokenizerConfig = {
     add_bos_token: true, add_eos_token: false, bos_token: BOS, eos_token: EOS, pad_token: EOS,
     model_max_length: cfg.maxPositionEmbeddings, tokenizer_class: 'LlamaTokenizerFast', legacy: true, chat_template: chatTemplate,
+    clean_up_tokenization_spaces: false,  // as DeepSeek-V3's: decode is exactly the tokens' bytes
   };
   return { tokenizer, tokenizerConfig };
 }

@@ -79,3 +79,22 @@ test('streaming decode emits the text exactly, never a broken character', () => 
     expect(out).toBe(text);
   }
 });
+
+test('streaming random ids over the whole id range (added and special tokens too) gives decode(ids), special tokens skipped', () => {
+  let s = 4242;
+  const rnd = () => { s = (s * 1103515245 + 12345) >>> 0; return s; };
+  const added = [...tok.tokenizer.get_added_tokens_decoder().keys()];
+  expect(added.length).toBeGreaterThan(800);  // DeepSeek-V3 adds ~800 tokens (specials, placeholders)
+  const ids: number[] = [];
+  for (let i = 0; i < 3000; i++) {
+    const k = rnd() % 10;
+    // mostly vocabulary ids, some added tokens, some single bytes (characters split over tokens), the model's padded range
+    ids.push(k < 6 ? rnd() % 128000 : k < 8 ? added[rnd() % added.length] : k < 9 ? 3 + (rnd() % 256) : 128815 + (rnd() % 465));
+  }
+  const d = tok.streamDecoder();
+  let out = '';
+  for (const id of ids) out += d.push(id);
+  out += d.flush();
+  expect(out).toBe(tok.decode(ids));
+  expect(tok.decode([0, 1])).toBe('');  // BOS and EOS are special: skipped
+});
