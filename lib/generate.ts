@@ -94,6 +94,21 @@ function keepDecode(model: Transformer, cache: SequenceCache, graph: DecodeGraph
   model.keptDecode = { cache, graph };
 }
 
+/**
+ * Decode steps per batch on the CPU (multi-step scheduling, as vLLM's): the host reads a batch's tokens at once,
+ * one wake-up of the JS thread per batch instead of per token, which on a 2-core machine takes the cores the
+ * steps run on. A batch lasts about DECODE_BATCH_MS at the rate measured so far (one step until there is one),
+ * so that tokens still stream every few tens of milliseconds and a generation that stops early has computed at
+ * most two batches ahead; small models decode up to MAX_DECODE_BATCH steps per batch, large ones one.
+ */
+export const DECODE_BATCH_MS = 20;
+export const MAX_DECODE_BATCH = 8;
+function decodeBatchSize(stats: GenerateStats, queuedSteps: number): number {
+  if (queuedSteps === 0 || stats.decodeMs <= 0 || stats.generatedTokens < 2) return 1;
+  const msPerStep = stats.decodeMs / (stats.generatedTokens - 1);
+  return Math.max(1, Math.min(MAX_DECODE_BATCH, Math.floor(DECODE_BATCH_MS / msPerStep)));
+}
+
 /** The per-step sampling seed: a 64-bit mix of (seed, step) (splitmix64 finalizer), as a signed bigint. */
 export function stepSeed(seed: number | bigint, step: number): bigint {
   let z = BigInt.asUintN(64, BigInt(seed) + BigInt(step + 1) * 0x9e3779b97f4a7c15n);
@@ -173,9 +188,10 @@ export class Generation implements AsyncIterable<GeneratedToken> {
       pick: temperature <= 0 ? {} : { temperature, seed: stepSeed(seed, step), topP: opts.topP, topK: opts.topK },
     });
     // Greedy steps without a routing trace replay one captured step graph (DecodeGraph): no per-op host work. On the
-    // CPU the step after the current one is queued before the current one's token is read (fed on the device with
-    // its pick), so the host's work between tokens overlaps the computation; when generation ends at an eos or a
-    // stop, that one extra forward has run (its expert load counted) and its cache position is dropped with the cache.
+    // CPU, steps go in batches (each step fed its predecessor's pick on the device; one read per batch, see
+    // decodeBatchSize), and the next batch is queued before the current one's tokens are read, so the host's work
+    // between tokens overlaps the computation. When generation ends at an eos or a stop, the rest of the current
+    // batch and the next one have run (their expert load counted); their cache positions are dropped with the cache.
     // The last greedy generate's cache and captured step are kept on the model for the next one (takeDecode).
     const greedyGraph = temperature <= 0 && !opts.trace;
     const needLen = Math.min(cfg.maxPositionEmbeddings, promptIds.length + Math.max(maxNew, 1));
@@ -183,8 +199,19 @@ export class Generation implements AsyncIterable<GeneratedToken> {
     const cache = kept?.cache ?? model.createCache(needLen);
     let graph: DecodeGraph | null = kept?.graph ?? null;
     stats.decodeGraph = 'none';
-    let ahead: { picks: Promise<Int32Array> } | null = null;
+    const batches: { start: number; n: number; picks: Promise<Int32Array> }[] = [];  // queued on the CPU, in order
+    let queuedSteps = 0;  // decode steps queued: step s gives token s + 1
     let decodeStart = 0;
+    /** Queues the next batch of decode steps (within maxNew and the cache); the first step of all is fed `first`. */
+    const queueBatch = async (g: DecodeGraph, first: number): Promise<void> => {
+      const n = Math.min(decodeBatchSize(stats, queuedSteps), maxNew - 1 - queuedSteps, cache.maxLen - cache.length);
+      if (n < 1) return;
+      const q = await g.queue(queuedSteps === 0 ? [first] : undefined, n);
+      q.picks.catch(() => {});  // read when its tokens are due, or never when generation ends first
+      batches.push({ start: queuedSteps, n, picks: q.picks });
+      queuedSteps += n;
+      stats.decodeForwards += n;
+    };
     try {
       checkAbort();
       const t0 = performance.now();
@@ -200,20 +227,16 @@ export class Generation implements AsyncIterable<GeneratedToken> {
         yield tok;
         if (stopped()) return;
         if (step + 1 >= maxNew) { finish('length'); return; }
-        if (!ahead && cache.length >= cache.maxLen) { finish('length'); return; }
+        if (queuedSteps <= step && cache.length >= cache.maxLen) { finish('length'); return; }
         checkAbort();
         if (!graph && greedyGraph) { graph = await DecodeGraph.capture(model, [cache]); stats.decodeGraph = 'captured'; }
         else if (graph && stats.decodeGraph === 'none') stats.decodeGraph = 'reused';
         if (graph && model.device === 'cpu') {
-          const cur = ahead ?? await graph.queue([tok.id]);  // a step queued ahead was fed tok.id on the device
-          if (!ahead) stats.decodeForwards++;
-          ahead = null;
-          if (step + 2 < maxNew && cache.length < cache.maxLen) {
-            ahead = await graph.queue();
-            ahead.picks.catch(() => {});  // read in the next iteration, or never when generation ends first
-            stats.decodeForwards++;
-          }
-          next = (await cur.picks)[0];
+          if (queuedSteps <= step) await queueBatch(graph, tok.id);
+          const cur = batches[0];
+          if (batches.length === 1) await queueBatch(graph, tok.id);  // the next batch runs while this one's tokens are handed out
+          next = (await cur.picks)[step - cur.start];
+          if (step === cur.start + cur.n - 1) batches.shift();
         } else {
           next = graph ? (await graph.decode([tok.id]))[0] : (await model.forward([tok.id], forwardOpts(step + 1))).tokens![0];
           stats.decodeForwards++;

@@ -72,19 +72,22 @@ export class DecodeGraph {
   }
 
   /**
-   * CPU only: queues one step and returns once it is queued, before its tokens are read, so that the next step
-   * can be queued while this one runs (the host's work between steps then overlaps the computation). `tokens`:
-   * one input id per sequence; omitted, the step is fed the previous step's picks where they are, on the device.
-   * `picks` resolves to this step's argmax tokens (read in stream order: a step queued later does not change
-   * them). Every cache advances by one at once; a step that fails gives its token back when `picks` rejects.
+   * CPU only: queues `steps` steps (default 1) and returns once they are queued, before their tokens are read, so
+   * that more steps can be queued while these run (the host's work between steps then overlaps the computation).
+   * `tokens`: one input id per sequence for the first step; omitted, it is fed the previous step's picks where
+   * they are, on the device (as every later step is). `picks` resolves to the steps' argmax tokens, step-major
+   * [steps * sequences], read once after the last (in stream order: a step queued later does not change them).
+   * Every cache advances by `steps` at once; steps that fail give their tokens back when `picks` rejects.
+   * Several steps per call cost the host one read and one wake-up for all of them (multi-step scheduling).
    */
-  async queue(tokens?: ArrayLike<number>): Promise<{ picks: Promise<Int32Array> }> {
+  async queue(tokens?: ArrayLike<number>, steps = 1): Promise<{ picks: Promise<Int32Array> }> {
     if (this.model.device !== 'cpu') throw new UnsupportedError(`DecodeGraph.queue: steps are queued ahead on the CPU only (this graph is on ${this.model.device}); use decode`);
-    return this.launch('DecodeGraph.queue', tokens);
+    return this.launch('DecodeGraph.queue', tokens, steps);
   }
 
-  private async launch(what: string, tokens: ArrayLike<number> | undefined): Promise<{ picks: Promise<Int32Array> }> {
+  private async launch(what: string, tokens: ArrayLike<number> | undefined, steps = 1): Promise<{ picks: Promise<Int32Array> }> {
     if (this.disposed) throw new ArgumentError(`${what}: the graph has been disposed`);
+    if (!Number.isInteger(steps) || steps < 1 || steps > DecodeGraph.MAX_STEPS) throw new ArgumentError(`${what}: steps must be an integer in [1, ${DecodeGraph.MAX_STEPS}], got ${steps}`);
     const b = this.caches.length;
     if (tokens !== undefined) {
       if (tokens.length !== b) throw new ArgumentError(`${what}: ${b} tokens are needed (one per sequence), got ${tokens.length}`);
@@ -94,31 +97,53 @@ export class DecodeGraph {
         if (!Number.isInteger(id) || id < 0 || id >= V) throw new ArgumentError(`${what}: token id ${id} is outside [0, ${V})`);
       }
     }
-    for (const c of this.caches) if (c.length + 1 > c.maxLen) throw new ArgumentError(`${what}: a sequence is full (${c.maxLen} tokens)`);
-    if (this.counts) await this.model.loadStats.reserve(b);
-    const h = this.paged.prepareHost(this.caches.map((c) => c.seq), 1, this.width);  // reserves the token
+    for (const c of this.caches) if (c.length + steps > c.maxLen) throw new ArgumentError(`${what}: a sequence is full (${c.maxLen} tokens)`);
+    if (this.counts) await this.model.loadStats.reserve(b * steps);
+    let reserved = 0;
     const giveBack = (e: unknown): never => {
-      for (const c of this.caches) c.truncate(1);
+      for (const c of this.caches) c.truncate(reserved);
       throw e;
     };
     try {
-      const all = pack(tokens === undefined ? new Int32Array(b) : Int32Array.from(tokens), h);
-      // Without tokens, the ids the last step left stay: only the rest is written.
-      if (tokens === undefined) this.rest!.write(all.subarray(b));
-      else this.inputs.write(all);
-      this.graph.replay();
-      const picks = this.next.toArray().then((next) => { checkPicks(next, what); return next; }).catch(giveBack);
+      const seqs = this.caches.map((c) => c.seq);
+      for (let s = 0; s < steps; s++) {
+        const h = this.paged.prepareHost(seqs, 1, this.width);  // reserves the step's token
+        reserved++;
+        const all = pack(s > 0 || tokens === undefined ? new Int32Array(b) : Int32Array.from(tokens), h);
+        // Without tokens, the ids the last step left stay: only the rest is written.
+        if (s > 0 || tokens === undefined) this.rest!.write(all.subarray(b));
+        else this.inputs.write(all);
+        this.graph.replay();
+        if (steps > 1) this.picksOf(steps, s).copyFrom(this.next);  // the next replay overwrites next
+      }
+      const out = steps > 1 ? this.picksOf(steps, -1) : this.next;
+      const picks = out.toArray().then((next) => { checkPicks(next, what); return next; }).catch(giveBack);
       return { picks };
     } catch (e) {
       return giveBack(e);
     }
   }
 
+  /** The most steps one queue() call takes. */
+  static readonly MAX_STEPS = 64;
+
+  /** Where the picks of a multi-step queue() go: [MAX_STEPS * b] i32, with views for step s's rows (s = -1: the first `steps` rows). */
+  private picksOf(steps: number, s: number): Tensor<'i32'> {
+    const b = this.caches.length;
+    if (!this.stepPicks) this.stepPicks = { all: Tensor.empty([DecodeGraph.MAX_STEPS * b], { dtype: 'i32' }), views: new Map() };
+    const key = s < 0 ? -steps : s;  // step s's rows, or (negative) the first `steps` steps' rows
+    let v = this.stepPicks.views.get(key);
+    if (!v) this.stepPicks.views.set(key, v = s < 0 ? this.stepPicks.all.view(0, steps * b) : this.stepPicks.all.view(s * b, b));
+    return v;
+  }
+  private stepPicks: { all: Tensor<'i32'>; views: Map<number, Tensor<'i32'>> } | null = null;
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
     this.graph.dispose();  // CUDA: waits for the replays and frees the graph's memory (this.next included)
     if (this.model.device === 'cpu') { this.next.dispose(); this.rest?.dispose(); }  // CPU: the tensors a replay's tasks write
+    if (this.stepPicks) { for (const v of this.stepPicks.views.values()) v.dispose(); this.stepPicks.all.dispose(); }
     this.step.dispose();
   }
   [Symbol.dispose](): void { this.dispose(); }

@@ -3,7 +3,8 @@
 // reproducible, and maxNewTokens / stop ids / abort / eos end it. Mirrors DeepSeek-V3 generate.py generate().
 import { join } from 'path';
 import { ArgumentError, Tensor } from '../../lib';
-import { AbortError, GeneratedToken, GenerateOptions, GenerateStats, Generation, stepSeed } from '../../lib/generate';
+import { AbortError, GeneratedToken, GenerateOptions, GenerateStats, Generation, MAX_DECODE_BATCH, stepSeed } from '../../lib/generate';
+import { DecodeGraph } from '../../lib/model/decode_graph';
 import { loadModel } from '../../lib/model/load';
 import { Model } from '../../lib/model/model';
 import { sample } from '../../lib/ops/sampling';
@@ -141,6 +142,31 @@ test('stop ids and eos end generation without yielding the stop token', async ()
   expect(gi.stats.stopReason).toBe('length');
   expect(() => model.generate(PROMPT, { ignoreEos: 1 as unknown as boolean })).toThrow(ArgumentError);
 }, 60000);
+
+test('CPU greedy decode queues steps in batches (multi-step) and gives the tokens of the op-by-op forward; a stop mid-batch ends there', async () => {
+  const n = 40;
+  const eager = await collect(model.generate(PROMPT, { maxNewTokens: n, ignoreEos: true, trace: [] }));  // a routing trace: no step graph, one forward per token
+  const queue = jest.spyOn(DecodeGraph.prototype, 'queue');
+  try {
+    let stats: GenerateStats | undefined;
+    const got = await collect(model.generate(PROMPT, { maxNewTokens: n, ignoreEos: true, onStats: (s) => { stats = s; } }));
+    expect(got).toEqual(eager);
+    const steps = queue.mock.calls.map((c) => c[1] ?? 1);
+    expect(Math.max(...steps)).toBeGreaterThan(1);           // tiny's steps take well under DECODE_BATCH_MS
+    expect(Math.max(...steps)).toBeLessThanOrEqual(MAX_DECODE_BATCH);
+    expect(steps.reduce((a, b) => a + b, 0)).toBe(n - 1);      // the length limit: no step past the last token
+    expect(stats!.decodeForwards).toBe(n - 1);
+    queue.mockClear();
+    const k = 23, stop = got[k];
+    const first = got.indexOf(stop);
+    const g = model.generate(PROMPT, { maxNewTokens: n, ignoreEos: true, stop: [stop] });
+    expect(await collect(g)).toEqual(got.slice(0, first));
+    expect(g.stats.stopReason).toBe('stop');
+    expect(g.stats.decodeForwards).toBeLessThanOrEqual(first + 2 * MAX_DECODE_BATCH);  // at most two batches ahead
+  } finally {
+    queue.mockRestore();
+  }
+}, 120000);
 
 test('abort: an aborted signal makes the iterator throw AbortError', async () => {
   const ac = new AbortController();

@@ -7,6 +7,7 @@ import { spawnSync } from 'child_process';
 import { join } from 'path';
 import { ArgumentError, backends, collectingStatistics, DeviceError, DisposedError, DTypeError, Graph, isCapturing, ops, profile, ShapeError, synchronize, Tensor, withoutStatistics } from '../../lib';
 import { RouteTrace } from '../../lib/model/moe';
+import { DecodeGraph } from '../../lib/model/decode_graph';
 import { loadModel } from '../../lib/model/load';
 import { native } from '../../lib/native';
 
@@ -259,19 +260,26 @@ describe('CPU step graphs', () => {
   }, 120000);
 });
 
-test('DecodeGraph.queue on the CPU: steps queued ahead, fed their predecessor\'s picks on the device, give decode\'s tokens', async () => {
+test('DecodeGraph.queue on the CPU: steps queued ahead, one or several per call, fed their predecessor\'s picks on the device, give decode\'s tokens', async () => {
   const model = await loadModel(join(__dirname, '..', 'fixtures', 'tiny-v3'), { activations: 'f32' });
   const prompts = PROMPTS;
   const steps = 6;
-  const run = async (ahead: boolean) => {
+  const run = async (mode: 'one' | 'ahead' | 'batches') => {
     const { paged, caches, first } = await prefilled(model);
     const g = await model.decodeGraph(caches);
     const out: number[][] = [first];
-    if (ahead) {  // every step queued before any is read; only the first gets its tokens from the host
+    if (mode === 'ahead') {  // every step queued before any is read; only the first gets its tokens from the host
       const queued = [await g.queue(first)];
       for (let s = 1; s < steps; s++) queued.push(await g.queue());
       expect(caches.map((c) => c.length)).toEqual(prompts.map((p) => p.length + steps));
       for (const q of queued) out.push(Array.from(await q.picks));
+    } else if (mode === 'batches') {  // multi-step: 4 steps then 2, each call's picks step-major in one read
+      const a = await g.queue(first, 4), b = await g.queue(undefined, 2);
+      expect(caches.map((c) => c.length)).toEqual(prompts.map((p) => p.length + steps));
+      for (const q of [a, b]) {
+        const picks = Array.from(await q.picks);
+        for (let s = 0; s < picks.length; s += prompts.length) out.push(picks.slice(s, s + prompts.length));
+      }
     } else {
       let next = first;
       for (let s = 0; s < steps; s++) out.push(next = Array.from(await g.decode(next)));
@@ -280,8 +288,9 @@ test('DecodeGraph.queue on the CPU: steps queued ahead, fed their predecessor\'s
     paged.dispose();
     return out;
   };
-  const one = await run(false), ahead = await run(true);
+  const one = await run('one'), ahead = await run('ahead'), batches = await run('batches');
   expect(ahead).toEqual(one);
+  expect(batches).toEqual(one);
   expect(new Set(one.slice(1).map((r) => r.join())).size).toBeGreaterThan(1);  // the steps differ: each was fed its own input
   // a failed step gives its cache position back when its picks reject
   const paged = model.createPagedCache(64 * 2);
@@ -290,6 +299,10 @@ test('DecodeGraph.queue on the CPU: steps queued ahead, fed their predecessor\'s
   const g = await model.decodeGraph([cache]);
   await expect(g.queue([model.config.vocabSize])).rejects.toThrow(ArgumentError);
   await expect(g.queue([1, 2])).rejects.toThrow(/1 tokens are needed/);
+  for (const bad of [0, 1.5, DecodeGraph.MAX_STEPS + 1]) await expect(g.queue(undefined, bad)).rejects.toThrow(/steps must be an integer in \[1, 64\]/);
+  await expect(g.queue(undefined, 62)).rejects.toThrow(/a sequence is full \(64 tokens\)/);  // 3 + 62 > 64: nothing reserved
+  // a batch whose first id is bad fails as a whole and gives every step's position back
+  await expect(g.queue([model.config.vocabSize], 3)).rejects.toThrow(ArgumentError);
   expect(cache.length).toBe(3);
   g.dispose();
   await expect(g.queue()).rejects.toThrow(/disposed/);
