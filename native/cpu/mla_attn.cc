@@ -91,10 +91,7 @@ void mla_paged_attention(const MlaPagedAttentionParams& p) {
         // The cache rows read in place are prefetched ahead, into the next page (MlaPrefetch), by the first of the
         // item's tokens that reads the page (the others find them in cache).
         MlaPrefetch pf;
-        const MlaPrefetch none;
-        bool prefetching = false;
         if (rows_bf16 || (p.kv_dtype == DType::f32 && pg >= 0 && pg < p.num_pages)) {
-          prefetching = true;
           pf.head = j0 == 0;
           const int64_t pn = j0 + kMlaPageSize < max_keys ? p.block_table[bi * p.max_pages + j0 / kMlaPageSize + 1] : -1;
           if (pn >= 0 && pn < p.num_pages) {
@@ -107,15 +104,15 @@ void mla_paged_attention(const MlaPagedAttentionParams& p) {
         for (int64_t it = 0; it < nt; ++it) {  // page rows are c_kv | k_pe, d = r + pd wide
           if (keys[it] > p.max_pages * kMlaPageSize || keys[it] <= j0) continue;
           const int64_t ni = std::min(kMlaPageSize, keys[it] - j0), base = it * group;
-          const MlaPrefetch& pfi = prefetching ? pf : none;
-          prefetching = false;
           if (rows_bf16) {
             mla_attend_heads(&q[base * d], d, g, rows_bf16, d, rows_bf16 + r, d, ni, r, pd, p.softmax_scale,
-                             &sc[base * kMlaPageSize], kMlaPageSize, &m[base], &l[base], &acc[base * r], r, pfi);
+                             &sc[base * kMlaPageSize], kMlaPageSize, &m[base], &l[base], &acc[base * r], r, pf);
+            pf = MlaPrefetch{};
             continue;
           }
           mla_attend_heads(&q[base * d], d, g, rows, d, rows + r, d, ni, r, pd, p.softmax_scale,
-                           &sc[base * kMlaPageSize], kMlaPageSize, &m[base], &l[base], &acc[base * r], r, pfi);
+                           &sc[base * kMlaPageSize], kMlaPageSize, &m[base], &l[base], &acc[base * r], r, pf);
+          pf = MlaPrefetch{};
         }
       }
       for (int64_t it = 0; it < nt; ++it) {

@@ -77,12 +77,11 @@ inline void mla_attend_tile(const float* const* q, const float* kv, int64_t kv_s
   for (int qq = 0; qq < NQ; ++qq) { m[qq] = mb[qq]; l[qq] = lb[qq]; }
 }
 
-#if defined(__x86_64__)
 // Decode reads the latent cache cold (the weights streamed since evict it): while a page's keys are scored, the
 // rows kMlaPrefetchAhead keys ahead are prefetched, past the page's end the next page's first rows, so the loads
-// find them in cache (small, context 160: f32 0.18-0.19 -> 0.13 ms a step; context 2048, cold: f32 500 -> 275 us
-// per call, bf16 236 -> 147). Prefetches change no value. `head`: this page's own first rows too (a sequence's
-// first page: nothing prefetched them).
+// find them in cache (small, context 160: f32 0.18-0.19 -> 0.10 ms a step; context 2048, cold: f32 316 -> 203 us
+// per call, bf16 223 -> 137). Prefetches change no value; the scalar reference tile does not prefetch. `head`:
+// this page's own first rows too (a sequence's first page: nothing prefetched them).
 struct MlaPrefetch {
   const void* next_kv = nullptr;  // the next page's first row (c_kv), null at the last page
   const void* next_pe = nullptr;  // its k_pe
@@ -118,6 +117,7 @@ __attribute__((always_inline)) inline void mla_prefetch_key(const TKV* kv, int64
   prefetch_bytes(e, pd * static_cast<int64_t>(sizeof(TKV)));
 }
 
+#if defined(__x86_64__)
 // mla_attend_tile with AVX2 + FMA: bit for bit the same operations in the same order (each dot's 16 partial
 // sums are two 8-lane vectors, summed into the score lane by lane in dot()'s order; acc[c] += p_j v_j[c] in
 // key order), with the partial sums and 16 columns x NQ heads of acc in registers.
@@ -288,7 +288,7 @@ inline void mla_attend_tile_dispatch(const float* const* q, const TKV* kv, int64
 template <class TKV>
 inline void mla_attend_heads(const float* q, int64_t q_stride, int64_t g, const TKV* kv, int64_t kv_stride, const TKV* pe,
                              int64_t pe_stride, int64_t n, int64_t r, int64_t pd, float scale, float* s, int64_t s_stride,
-                             float* m, float* l, float* acc, int64_t acc_stride, const MlaPrefetch& prefetch = MlaPrefetch{}) {
+                             float* m, float* l, float* acc, int64_t acc_stride, const MlaPrefetch& prefetch) {
   for (int64_t h0 = 0; h0 < g; h0 += 4) {
     const MlaPrefetch pf = h0 == 0 ? prefetch : MlaPrefetch{};
     const int nq = static_cast<int>(std::min<int64_t>(4, g - h0));

@@ -301,7 +301,7 @@ test('DecodeGraph.queue on the CPU: steps queued ahead, one or several per call,
   await expect(g.queue([1, 2])).rejects.toThrow(/1 tokens are needed/);
   for (const bad of [0, 1.5, DecodeGraph.MAX_STEPS + 1]) await expect(g.queue(undefined, bad)).rejects.toThrow(/steps must be an integer in \[1, 64\]/);
   await expect(g.queue(undefined, 62)).rejects.toThrow(/a sequence is full \(64 tokens\)/);  // 3 + 62 > 64: nothing reserved
-  // a batch whose first id is bad fails as a whole and gives every step's position back
+  // a batch whose first id is bad is refused before any of its steps reserves a position
   await expect(g.queue([model.config.vocabSize], 3)).rejects.toThrow(ArgumentError);
   expect(cache.length).toBe(3);
   g.dispose();
